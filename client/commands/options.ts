@@ -1,0 +1,29 @@
+// Flags shared by many commands, declared once.
+import { type Command, InvalidArgumentError, Option } from "commander";
+
+/** --json, --no-daemon, --socket, --timeout. */
+export function withCommonOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--json", "print machine-readable JSON on stdout"))
+    .addOption(new Option("--no-daemon", "run the engine in this process instead of through wfctld"))
+    .addOption(new Option("--socket <path>", "daemon socket (default: $WFCTL_SOCKET, else a per-user runtime directory)"))
+    .addOption(new Option("--timeout <duration>", "give up after this long (e.g. 30s, 5m); the operation is cancelled cleanly"));
+}
+
+/** -c/--config and --env, for commands about one configuration. */
+export function withTargetOptions(command: Command): Command {
+  return withCommonOptions(
+    command
+      .addOption(new Option("-c, --config <path>", "infrastructure configuration file").default("infra.yaml"))
+      .addOption(new Option("--env <name>", "environment whose overrides apply")),
+  );
+}
+
+/** Parses a positive integer flag value; commander reports a bad one as a usage error. */
+export function positiveInt(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
+    return n;
+  };
+}

@@ -1,0 +1,48 @@
+// wfctl plugins list: what the daemon can run and what is running.
+import { Command } from "commander";
+import { EXIT } from "../exit-codes.js";
+import { renderTable } from "../output/table.js";
+import { type CommonOptions, callOptions, out, printJson, withConnection } from "../runtime.js";
+import { withCommonOptions } from "./options.js";
+
+async function list(opts: CommonOptions): Promise<number> {
+  return withConnection(opts, async ({ client }) => {
+    const { plugins } = await client.listPlugins({}, callOptions(opts));
+    if (opts.json) {
+      printJson({
+        plugins: plugins.map((p) => ({
+          name: p.name,
+          kind: p.kind,
+          version: p.version,
+          pid: p.pid,
+          state: p.state,
+          healthy: p.healthy,
+          executable: p.executable,
+          address: p.address,
+          started_at: p.startedAt || undefined,
+          restarts: p.restarts,
+          protocol_version: p.protocolVersion,
+          instance: p.instanceKey || undefined,
+          last_error: p.lastError || undefined,
+        })),
+      });
+      return EXIT.OK;
+    }
+    out(
+      renderTable(
+        ["name", "kind", "version", "pid", "state", "instance", "started"],
+        plugins.map((p) => [p.name, p.kind, p.version || "-", p.pid ? String(p.pid) : "-", p.state, p.instanceKey || "-", p.startedAt || "-"]),
+      ),
+    );
+    for (const p of plugins.filter((x) => x.lastError)) out(`\n${p.name} (${p.instanceKey || "no instance"}): last error: ${p.lastError}\n`);
+    return EXIT.OK;
+  });
+}
+
+export function pluginsCommand(run: (code: Promise<number>) => Promise<void>): Command {
+  const plugins = new Command("plugins").description("inspect the plugins the daemon runs");
+  withCommonOptions(plugins.command("list").description("list known plugins and their running instances")).action((opts: CommonOptions) =>
+    run(list(opts)),
+  );
+  return plugins;
+}

@@ -1,0 +1,124 @@
+// Plans and apply results, for people (Terraform-like text) and for
+// machines (--json).
+import { Action, Outcome, type Plan, type ResourceResult } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+
+const SYMBOL: Record<number, string> = {
+  [Action.CREATE]: "+",
+  [Action.UPDATE]: "~",
+  [Action.REPLACE]: "-/+",
+  [Action.DELETE]: "-",
+  [Action.NOOP]: " ",
+};
+
+/** Lower-case action names used in text and JSON. */
+export function actionName(action: Action): string {
+  return (Action[action] ?? "unspecified").toLowerCase();
+}
+
+function outcomeName(outcome: Outcome): string {
+  return (Outcome[outcome] ?? "unspecified").toLowerCase();
+}
+
+const show = (json: string): string => (json === "" ? "(none)" : json);
+
+function parseOrNull(json: string): unknown {
+  return json === "" ? null : (JSON.parse(json) as unknown);
+}
+
+/** The plan as text: one block per change, then the summary line. */
+export function renderPlan(plan: Plan): string {
+  const changes = plan.changes.filter((c) => c.action !== Action.NOOP);
+  const envNote = plan.env ? ` (environment: ${plan.env})` : "";
+  if (changes.length === 0) {
+    return `No changes${envNote}. The infrastructure matches the configuration.\n`;
+  }
+  const width = Math.max(...changes.map((c) => c.name.length));
+  const lines = [`wfctl will perform these actions${envNote}:`, ""];
+  for (const change of changes) {
+    const symbol = SYMBOL[change.action] ?? "?";
+    const note = change.action === Action.REPLACE ? "  (replace)" : change.action === Action.DELETE && !plan.destroy ? "  (no longer in configuration)" : "";
+    lines.push(`  ${symbol.padEnd(3)} ${change.name.padEnd(width)}  ${change.type}${change.protected ? "  [protected]" : ""}${note}`);
+    for (const field of change.fields) {
+      const arrow = change.action === Action.CREATE ? `${show(field.afterJson)}` : `${show(field.beforeJson)} → ${show(field.afterJson)}`;
+      lines.push(`        ${field.field}: ${arrow}${field.forcesReplace ? "   # forces replacement" : ""}`);
+    }
+  }
+  const s = plan.summary;
+  lines.push(
+    "",
+    plan.destroy
+      ? `Plan: ${s?.delete ?? 0} to destroy.`
+      : `Plan: ${s?.create ?? 0} to create, ${s?.update ?? 0} to update, ${s?.replace ?? 0} to replace, ${s?.delete ?? 0} to delete.`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+export function planJson(plan: Plan): Record<string, unknown> {
+  return {
+    env: plan.env,
+    destroy: plan.destroy,
+    fingerprint: plan.fingerprint,
+    changes: plan.changes.map((c) => ({
+      name: c.name,
+      type: c.type,
+      provider: c.provider,
+      action: actionName(c.action),
+      protected: c.protected,
+      depends_on: c.dependsOn,
+      fields: c.fields.map((f) => ({
+        field: f.field,
+        before: parseOrNull(f.beforeJson),
+        after: parseOrNull(f.afterJson),
+        forces_replace: f.forcesReplace,
+        sensitive: f.sensitive,
+      })),
+    })),
+    summary: {
+      create: plan.summary?.create ?? 0,
+      update: plan.summary?.update ?? 0,
+      replace: plan.summary?.replace ?? 0,
+      delete: plan.summary?.delete ?? 0,
+      noop: plan.summary?.noop ?? 0,
+    },
+  };
+}
+
+const PAST: Record<number, string> = {
+  [Action.CREATE]: "created",
+  [Action.UPDATE]: "updated",
+  [Action.REPLACE]: "replaced",
+  [Action.DELETE]: "deleted",
+};
+
+/** One line per resource change, then a summary. */
+export function renderResults(results: readonly ResourceResult[], destroy: boolean): string {
+  if (results.length === 0) return destroy ? "Nothing to destroy.\n" : "No changes applied: the infrastructure matches the configuration.\n";
+  const width = Math.max(...results.map((r) => r.name.length));
+  const lines: string[] = [];
+  for (const r of results) {
+    const head = `  ${r.name.padEnd(width)}  ${r.type}`;
+    if (r.outcome === Outcome.SUCCEEDED) lines.push(`${head}: ${PAST[r.action] ?? actionName(r.action)} (${Math.round(r.elapsedMs)} ms)`);
+    else if (r.outcome === Outcome.FAILED) lines.push(`${head}: FAILED to ${actionName(r.action)}: ${r.error}`);
+    else lines.push(`${head}: skipped (${actionName(r.action)} not attempted)`);
+  }
+  const count = (o: Outcome, a?: Action) => results.filter((r) => r.outcome === o && (a === undefined || r.action === a)).length;
+  const failed = count(Outcome.FAILED);
+  const skipped = count(Outcome.SKIPPED);
+  const done = destroy
+    ? `${count(Outcome.SUCCEEDED)} destroyed`
+    : `${count(Outcome.SUCCEEDED, Action.CREATE)} created, ${count(Outcome.SUCCEEDED, Action.UPDATE)} updated, ${count(Outcome.SUCCEEDED, Action.REPLACE)} replaced, ${count(Outcome.SUCCEEDED, Action.DELETE)} deleted`;
+  lines.push("", failed + skipped > 0 ? `${destroy ? "Destroy" : "Apply"} incomplete: ${done}; ${failed} failed, ${skipped} skipped.` : `${destroy ? "Destroy" : "Apply"} complete: ${done}.`);
+  return `${lines.join("\n")}\n`;
+}
+
+export function resultsJson(results: readonly ResourceResult[]): Record<string, unknown>[] {
+  return results.map((r) => ({
+    name: r.name,
+    type: r.type,
+    action: actionName(r.action),
+    outcome: outcomeName(r.outcome),
+    error: r.error || undefined,
+    error_code: r.errorCode || undefined,
+    elapsed_ms: Math.round(r.elapsedMs),
+  }));
+}

@@ -1,0 +1,67 @@
+// What every command shares: the common flags, a connection to the daemon
+// (or the in-process engine), the caller's identity, Ctrl-C, and output.
+import { hostname, userInfo } from "node:os";
+import { resolve } from "node:path";
+import type { CallOptions } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { parseDuration } from "../proto/duration.js";
+import type { CallerSchema, TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { socketPath } from "../proto/socket.js";
+import { type Connection, connectDaemon, connectInProcess } from "./connection.js";
+
+/** Flags every command that talks to the engine takes. */
+export interface CommonOptions {
+  json?: boolean;
+  /** false with --no-daemon. */
+  daemon: boolean;
+  socket?: string;
+  timeout?: string;
+}
+
+/** Flags of commands about one configuration. */
+export interface TargetOptions extends CommonOptions {
+  config: string;
+  env?: string;
+}
+
+/** Cancelled on the first Ctrl-C (the operation stops cleanly); the second exits at once. */
+export const interrupt = new AbortController();
+let interrupted = false;
+process.on("SIGINT", () => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  process.stderr.write("\nInterrupt received: cancelling; resources already changed stay recorded in state. Press Ctrl-C again to quit now.\n");
+  interrupt.abort(new DOMException("interrupted", "AbortError"));
+});
+
+export function out(text: string): void {
+  process.stdout.write(text);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function callOptions(opts: CommonOptions): CallOptions {
+  const options: CallOptions = { signal: interrupt.signal };
+  if (opts.timeout) options.timeoutMs = parseDuration(opts.timeout, "--timeout");
+  return options;
+}
+
+export function target(opts: TargetOptions): MessageInitShape<typeof TargetSchema> {
+  return { configPath: resolve(opts.config), env: opts.env ?? "" };
+}
+
+export function caller(command: string): MessageInitShape<typeof CallerSchema> {
+  return { user: `${userInfo().username}@${hostname()}`, pid: process.pid, command };
+}
+
+/** Runs `fn` against the daemon (started if needed) or, with --no-daemon, the in-process engine. */
+export async function withConnection<T>(opts: CommonOptions, fn: (connection: Connection) => Promise<T>): Promise<T> {
+  const connection = opts.daemon ? await connectDaemon(socketPath(opts.socket)) : await connectInProcess();
+  try {
+    return await fn(connection);
+  } finally {
+    await connection.close();
+  }
+}

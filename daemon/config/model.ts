@@ -1,0 +1,67 @@
+// The configuration as the engine sees it: loaded, checked, and resolved for
+// one environment (names, providers and state backend included).
+import type { JsonObject } from "../../proto/json.js";
+import type { SourceFile } from "./source.js";
+
+/** Fields every resolved module has. */
+interface ModuleBase {
+  /** Environment-resolved name: what state, plans and outputs use. */
+  name: string;
+  /** The name as written at the top of the module. */
+  baseName: string;
+  /** Position of the module in `modules:` (for locating errors). */
+  index: number;
+}
+
+/** An iac.provider module: which plugin, configured how. */
+export interface ProviderModule extends ModuleBase {
+  /** Plugin name (`config.provider`). */
+  plugin: string;
+  /** The rest of `config`, passed to the plugin's Configure. */
+  config: JsonObject;
+}
+
+/** A resource module: something a provider creates. */
+export interface ResourceModule extends ModuleBase {
+  type: string;
+  /** Resolved name of the iac.provider module that manages it. */
+  provider: string;
+  config: JsonObject;
+  /** Resolved names of the resources it depends on. */
+  dependsOn: string[];
+  protected: boolean;
+}
+
+/** The iac.state module, or the embedded default when there is none. */
+export interface StateModule {
+  /** Module name; "" for the embedded default. */
+  name: string;
+  backend: string;
+  config: JsonObject;
+  /** undefined for the embedded default. */
+  index: number | undefined;
+}
+
+export interface InfraConfig {
+  /** Absolute path of the file. */
+  file: string;
+  /** Its directory: relative paths in the config resolve against it. */
+  dir: string;
+  /** Environment name; "" when none was selected. */
+  env: string;
+  /** State namespace: the environment name or "default". */
+  namespace: string;
+  source: SourceFile;
+  state: StateModule;
+  providers: Map<string, ProviderModule>;
+  /** Enabled resources in file order. */
+  resources: ResourceModule[];
+}
+
+/** The state namespace for an environment name. */
+export function namespaceOf(env: string): string {
+  return env === "" ? "default" : env;
+}
+
+/** The embedded default state: files under `.wfctl/state` beside the config. */
+export const DEFAULT_STATE_DIRECTORY = ".wfctl/state";

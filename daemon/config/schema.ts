@@ -1,0 +1,52 @@
+// The shape of infra.yaml, as a schema. Semantic rules (references, cycles,
+// one state module) are checked after it, in validate.ts.
+import { z } from "zod";
+
+/** Module names: safe in file names, state keys and URLs. */
+export const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+const name = z.string().regex(MODULE_NAME, {
+  message: "must start with a letter or digit and use only letters, digits, '_', '.', '-' (at most 128)",
+});
+
+const configMap = z.record(z.string(), z.unknown());
+
+/** Overrides of one module under one environment; `null` disables the module there. */
+export const environmentOverrideSchema = z
+  .object({
+    name: name.optional(),
+    provider: z.string().min(1).optional(),
+    config: configMap.optional(),
+    depends_on: z.array(z.string().min(1)).optional(),
+    protected: z.boolean().optional(),
+  })
+  .strict();
+
+export const moduleSchema = z
+  .object({
+    name,
+    type: z.string().min(1, { message: "must not be empty" }),
+    provider: z.string().min(1).optional(),
+    config: configMap.optional(),
+    depends_on: z.array(z.string().min(1)).optional(),
+    protected: z.boolean().optional(),
+    environments: z.record(z.string().min(1), environmentOverrideSchema.nullable()).optional(),
+  })
+  .strict();
+
+export const infraSchema = z
+  .object({
+    modules: z.array(moduleSchema),
+  })
+  .strict();
+
+export type RawModule = z.infer<typeof moduleSchema>;
+export type RawEnvironmentOverride = z.infer<typeof environmentOverrideSchema>;
+export type RawInfra = z.infer<typeof infraSchema>;
+
+/** Module types wfctl itself understands; every other type is a resource type. */
+export const STATE_MODULE = "iac.state";
+export const PROVIDER_MODULE = "iac.provider";
+
+/** A resource type: `<provider>.<kind>`, e.g. local.file. */
+export const RESOURCE_TYPE = /^[a-z][a-z0-9_-]*\.[a-z0-9_][a-z0-9_.-]*$/;

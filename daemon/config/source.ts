@@ -1,0 +1,79 @@
+// Where things are in a configuration file, so that every error can name the
+// file, the line, the module and the field.
+import { type Document, LineCounter, isNode, parseDocument } from "yaml";
+import type { ErrorDetail } from "../../proto/errors.js";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+
+export type YamlPath = readonly (string | number)[];
+
+/** A parsed YAML file that can locate any path in it. */
+export class SourceFile {
+  private constructor(
+    readonly file: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  /** Parses YAML; a syntax error is CONFIG_INVALID with file:line:column. */
+  static parse(file: string, text: string): SourceFile {
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      const details: ErrorDetail[] = doc.errors.map((e) => {
+        const pos = lines.linePos(e.pos[0]);
+        return { file, line: pos.line, column: pos.col, message: `YAML syntax error: ${e.message.split("\n")[0]}` };
+      });
+      throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(file, details), { details });
+    }
+    return new SourceFile(file, doc, lines);
+  }
+
+  /** The plain JavaScript value of the document. */
+  value(): unknown {
+    return this.doc.toJS({ maxAliasCount: 100 });
+  }
+
+  /** Line and column of the deepest node along `path` that exists. */
+  locate(path: YamlPath): { line: number; column: number } | undefined {
+    for (let n = path.length; n >= 0; n--) {
+      const node = n === 0 ? this.doc.contents : this.doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) {
+        const pos = this.lines.linePos(node.range[0]);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+    return undefined;
+  }
+
+  /** A detail for a problem at `path`, about `module` (and `field`) if given. */
+  detail(path: YamlPath, message: string, module?: string, field?: string): ErrorDetail {
+    const at = this.locate(path);
+    return {
+      file: this.file,
+      ...(at ?? {}),
+      ...(module !== undefined ? { module } : {}),
+      ...(field !== undefined ? { field } : {}),
+      message,
+    };
+  }
+}
+
+/** One line per problem: `file:line:col: module "m": field "f": message`. */
+export function formatDetail(d: ErrorDetail): string {
+  const where = [d.file, d.line, d.column].filter((x) => x !== undefined).join(":");
+  const parts = [where];
+  if (d.module !== undefined) parts.push(`module "${d.module}"`);
+  if (d.field !== undefined) parts.push(`field "${d.field}"`);
+  parts.push(d.message);
+  return parts.filter((p) => p !== "").join(": ");
+}
+
+export function formatDetails(file: string, details: readonly ErrorDetail[]): string {
+  if (details.length === 1 && details[0]) return `invalid configuration: ${formatDetail(details[0])}`;
+  return `invalid configuration ${file}: ${details.length} problems:\n${details.map((d) => `  ${formatDetail(d)}`).join("\n")}`;
+}
+
+/** Throws CONFIG_INVALID listing every problem, if there are any. */
+export function throwIfProblems(file: string, details: readonly ErrorDetail[]): void {
+  if (details.length > 0) throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(file, details), { details });
+}

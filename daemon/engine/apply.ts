@@ -1,0 +1,162 @@
+// Applying a plan: every change in dependency order (deletes in reverse),
+// with bounded parallelism, saving each resource's state the moment its
+// change completes, so a failure or a cancellation leaves state describing
+// exactly what exists.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { Action, type ApplyResourceResponse, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { decodeJsonObject, encodeJson } from "../../proto/json.js";
+import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import type { InfraConfig, ResourceModule } from "../config/model.js";
+import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import type { ChangeAction, Plan, PlannedChange } from "./plan.js";
+import type { ProviderSessions } from "./providers.js";
+import { type Task, type TaskOutcome, runTasks } from "./scheduler.js";
+
+export interface ResourceOutcome {
+  name: string;
+  type: string;
+  action: ChangeAction;
+  outcome: "succeeded" | "failed" | "skipped";
+  error: WfctlError | undefined;
+  elapsedMs: number;
+}
+
+interface ApplyEnvironment {
+  config: InfraConfig;
+  store: StateStore;
+  sessions: ProviderSessions;
+  ctx: OperationContext;
+}
+
+/**
+ * State writes must finish even when the operation is being cancelled: the
+ * resource exists, so its record must too. They get their own time limit.
+ */
+function persistSignal(): AbortSignal {
+  return AbortSignal.timeout(60_000);
+}
+
+function priorMessage(prior: ResourceState): PriorState {
+  return { providerId: prior.providerId, configJson: encodeJson(prior.config), outputsJson: encodeJson(prior.outputs) } as PriorState;
+}
+
+function record(resource: ResourceModule, response: ApplyResourceResponse, createdAt: string | undefined): ResourceState {
+  const now = new Date().toISOString();
+  return {
+    resourceId: resource.name,
+    resourceType: resource.type,
+    provider: resource.provider,
+    status: "active",
+    outputs: decodeJsonObject(response.outputsJson, `${resource.name}: outputs_json`),
+    config: response.appliedConfigJson.byteLength > 0 ? decodeJsonObject(response.appliedConfigJson, `${resource.name}: applied_config_json`) : resource.config,
+    createdAt: createdAt ?? now,
+    updatedAt: now,
+    error: "",
+    providerId: response.providerId,
+    protected: resource.protected,
+    dependsOn: resource.dependsOn,
+  };
+}
+
+async function create(env: ApplyEnvironment, resource: ResourceModule): Promise<void> {
+  const handle = await env.sessions.get(resource.provider);
+  const response = await handle.client.apply(
+    { resource: { name: resource.name, type: resource.type }, action: Action.CREATE, desiredConfigJson: encodeJson(resource.config) },
+    callOptions(env.ctx, env.config.env, CALL_TIMEOUTS.apply),
+  );
+  await env.store.saveState(record(resource, response, undefined), { signal: persistSignal() });
+}
+
+async function update(env: ApplyEnvironment, resource: ResourceModule, prior: ResourceState): Promise<void> {
+  const handle = await env.sessions.get(resource.provider);
+  let response: ApplyResourceResponse;
+  try {
+    response = await handle.client.apply(
+      { resource: { name: resource.name, type: resource.type }, action: Action.UPDATE, desiredConfigJson: encodeJson(resource.config), prior: priorMessage(prior) },
+      callOptions(env.ctx, env.config.env, CALL_TIMEOUTS.apply),
+    );
+  } catch (err) {
+    // The resource still exists as last recorded; note that its update failed.
+    const message = WfctlError.from(err).message;
+    await env.store.saveState({ ...prior, status: "error", error: message, updatedAt: new Date().toISOString() }, { signal: persistSignal() });
+    throw err;
+  }
+  await env.store.saveState(record(resource, response, prior.createdAt), { signal: persistSignal() });
+}
+
+async function remove(env: ApplyEnvironment, prior: ResourceState): Promise<void> {
+  const handle = await env.sessions.get(prior.provider);
+  await handle.client.apply(
+    { resource: { name: prior.resourceId, type: prior.resourceType }, action: Action.DELETE, prior: priorMessage(prior) },
+    callOptions(env.ctx, env.config.env, CALL_TIMEOUTS.apply),
+  );
+  await env.store.deleteState(prior.resourceId, { signal: persistSignal() });
+}
+
+function runChange(env: ApplyEnvironment, change: PlannedChange): Promise<void> {
+  const { resource, prior } = change;
+  switch (change.action) {
+    case "create":
+      return create(env, resource as ResourceModule);
+    case "update":
+      return update(env, resource as ResourceModule, prior as ResourceState);
+    case "replace":
+      return remove(env, prior as ResourceState).then(() => create(env, resource as ResourceModule));
+    case "delete":
+      return remove(env, prior as ResourceState);
+    case "noop":
+      return Promise.resolve();
+  }
+}
+
+/** Refuses to delete or replace protected resources (like prevent_destroy / protect). */
+export function checkProtected(plan: Plan): void {
+  const blocked = plan.changes.filter((c) => c.protected && (c.action === "delete" || c.action === "replace"));
+  if (blocked.length > 0) {
+    throw new WfctlError(
+      ErrorCode.PROTECTED_RESOURCE,
+      `refusing to ${plan.destroy ? "destroy" : "delete or replace"} protected resource(s): ${blocked.map((c) => `${c.name} (${c.type}, ${c.action})`).join(", ")}; ` +
+        "set protected: false on them first if you really mean it",
+    );
+  }
+}
+
+/** Executes every non-noop change of `plan`. */
+export async function applyPlan(
+  plan: Plan,
+  env: ApplyEnvironment,
+  options: { parallelism: number; onSettled?: (change: PlannedChange, outcome: TaskOutcome) => void },
+): Promise<ResourceOutcome[]> {
+  const pending = plan.changes.filter((c) => c.action !== "noop");
+  const deleting = new Set(pending.filter((c) => c.action === "delete").map((c) => c.name));
+  const byName = new Map(pending.map((c) => [c.name, c]));
+  const tasks: Task[] = pending.map((change) => ({
+    id: change.name,
+    // Creates and updates wait for what they depend on; a delete waits until
+    // everything being deleted that depends on it is gone.
+    after:
+      change.action === "delete"
+        ? pending.filter((other) => deleting.has(other.name) && other.dependsOn.includes(change.name)).map((o) => o.name)
+        : change.dependsOn,
+    run: () => runChange(env, change),
+  }));
+  const outcomes = await runTasks(tasks, {
+    parallelism: options.parallelism,
+    signal: env.ctx.signal,
+    onSettled: (id, outcome) => {
+      const change = byName.get(id);
+      if (change) options.onSettled?.(change, outcome);
+    },
+  });
+  return pending.map((change) => {
+    const outcome = outcomes.get(change.name) ?? { outcome: "skipped" as const, reason: "not reached" };
+    return {
+      name: change.name,
+      type: change.type,
+      action: change.action,
+      outcome: outcome.outcome,
+      error: outcome.outcome === "failed" ? outcome.error : undefined,
+      elapsedMs: outcome.outcome === "skipped" ? 0 : outcome.elapsedMs,
+    };
+  });
+}

@@ -1,0 +1,49 @@
+// What every engine operation carries: who asked, for which environment, its
+// cancellation and deadline; and how those become plugin call options.
+import type { Logger } from "pino";
+import type { CallOptions } from "../../proto/grpc.js";
+
+/** Who started an operation (recorded in locks, audit lines, plugin metadata). */
+export interface Caller {
+  /** user@host */
+  user: string;
+  pid: number;
+  command: string;
+}
+
+export interface OperationContext {
+  /** Unique per operation; sent to plugins as `wfctl-operation-id`. */
+  operationId: string;
+  /** plan, apply, destroy, ... */
+  operation: string;
+  /** Aborted when the caller cancels (Ctrl-C, disconnect) or the deadline passes. */
+  signal: AbortSignal;
+  /** The caller's deadline, if it set one. */
+  deadline: Date | undefined;
+  caller: Caller;
+  log: Logger;
+}
+
+/** Default time limits for plugin calls when the caller's deadline is further away. */
+export const CALL_TIMEOUTS = {
+  /** Configure, schema, plan, read. */
+  quick: 60_000,
+  /** Create, update, delete: cloud operations can be slow. */
+  apply: 30 * 60_000,
+} as const;
+
+/** Options for one plugin call: the operation's signal, the nearer of its deadline and `timeoutMs`, metadata. */
+export function callOptions(ctx: OperationContext, env: string, timeoutMs: number): CallOptions {
+  const own = Date.now() + timeoutMs;
+  const deadline = ctx.deadline && ctx.deadline.getTime() < own ? ctx.deadline : new Date(own);
+  return {
+    signal: ctx.signal,
+    deadline,
+    metadata: {
+      "wfctl-operation-id": ctx.operationId,
+      "wfctl-operation": ctx.operation,
+      "wfctl-environment": env,
+      "wfctl-caller": ctx.caller.user,
+    },
+  };
+}

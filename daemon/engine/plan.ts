@@ -1,0 +1,189 @@
+// Planning: what an apply (or a destroy) would do to each resource, with a
+// field-level diff, computed by the providers from the configuration and the
+// recorded state.
+import { createHash } from "node:crypto";
+import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
+import { type FieldDifference, validateFields } from "../../proto/fields.js";
+import { Action } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { canonicalJson, decodeJsonValue, encodeJson, type JsonValue } from "../../proto/json.js";
+import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import { moduleProblem } from "../config/load.js";
+import type { InfraConfig, ResourceModule } from "../config/model.js";
+import { formatDetails } from "../config/source.js";
+import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import type { ProviderSessions } from "./providers.js";
+
+export type ChangeAction = "noop" | "create" | "update" | "replace" | "delete";
+
+export interface PlannedChange {
+  name: string;
+  type: string;
+  /** The iac.provider module that manages it. */
+  provider: string;
+  action: ChangeAction;
+  fields: FieldDifference[];
+  /** For create/update/replace: from the configuration; for delete: from state. */
+  dependsOn: string[];
+  protected: boolean;
+  /** The configuration to apply (absent for a delete). */
+  resource: ResourceModule | undefined;
+  /** What state records (absent for a create). */
+  prior: ResourceState | undefined;
+}
+
+export interface Plan {
+  env: string;
+  destroy: boolean;
+  changes: PlannedChange[];
+  /** Hash of what would change; an approved plan must still match it at apply time. */
+  fingerprint: string;
+}
+
+export type PlanSummary = Record<ChangeAction, number>;
+
+export function summarize(plan: Plan): PlanSummary {
+  const summary: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, noop: 0 };
+  for (const change of plan.changes) summary[change.action]++;
+  return summary;
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.changes.some((c) => c.action !== "noop");
+}
+
+const actionNames: Partial<Record<Action, ChangeAction>> = {
+  [Action.NOOP]: "noop",
+  [Action.CREATE]: "create",
+  [Action.UPDATE]: "update",
+  [Action.REPLACE]: "replace",
+  [Action.DELETE]: "delete",
+};
+
+function fingerprint(changes: readonly PlannedChange[], destroy: boolean): string {
+  const essence = changes
+    .filter((c) => c.action !== "noop")
+    .map((c) => ({
+      name: c.name,
+      type: c.type,
+      action: c.action,
+      fields: c.fields.map((f) => ({ field: f.field, before: f.before ?? null, after: f.after ?? null })),
+    }));
+  return createHash("sha256").update(canonicalJson({ destroy, changes: essence } as unknown as JsonValue)).digest("hex").slice(0, 32);
+}
+
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+/** Checks every resource against its provider's schema; all problems at once, located in the file. */
+async function validateAgainstSchemas(config: InfraConfig, sessions: ProviderSessions): Promise<void> {
+  const problems: ErrorDetail[] = [];
+  for (const resource of config.resources) {
+    const handle = await sessions.get(resource.provider);
+    const fields = handle.schema.types.get(resource.type);
+    if (!fields) {
+      const known = [...handle.schema.types.keys()].sort().join(", ");
+      problems.push({
+        ...moduleProblem(config, resource, undefined, `unknown resource type "${resource.type}" for provider "${resource.provider}" (plugin "${handle.module.plugin}" manages: ${known})`),
+        field: "type",
+      });
+      continue;
+    }
+    for (const p of validateFields(resource.config, fields)) problems.push(moduleProblem(config, resource, p.field, p.message));
+  }
+  if (problems.length > 0) throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(config.file, problems), { details: problems });
+}
+
+function deleteChange(prior: ResourceState): PlannedChange {
+  return {
+    name: prior.resourceId,
+    type: prior.resourceType,
+    provider: prior.provider,
+    action: "delete",
+    fields: [],
+    dependsOn: prior.dependsOn,
+    protected: prior.protected,
+    resource: undefined,
+    prior,
+  };
+}
+
+/** Plans an apply (or, with `destroy`, a destroy) of `config` against what `store` records. */
+export async function computePlan(
+  config: InfraConfig,
+  store: StateStore,
+  sessions: ProviderSessions,
+  ctx: OperationContext,
+  options: { destroy: boolean },
+): Promise<Plan> {
+  const priors = await store.listStates({}, { signal: ctx.signal });
+  const priorByName = new Map(priors.map((p) => [p.resourceId, p]));
+  const changes: PlannedChange[] = [];
+
+  if (!options.destroy) {
+    await validateAgainstSchemas(config, sessions);
+    const planned = await mapBounded(config.resources, 10, async (resource): Promise<PlannedChange> => {
+      const prior = priorByName.get(resource.name);
+      const handle = await sessions.get(resource.provider);
+      // A resource that changed type or provider cannot be updated in place.
+      const moved = prior !== undefined && (prior.resourceType !== resource.type || prior.provider !== resource.provider);
+      const response = await handle.client.plan(
+        {
+          resource: { name: resource.name, type: resource.type },
+          desiredConfigJson: encodeJson(resource.config),
+          prior: prior && !moved ? { providerId: prior.providerId, configJson: encodeJson(prior.config), outputsJson: encodeJson(prior.outputs) } : undefined,
+        },
+        callOptions(ctx, config.env, CALL_TIMEOUTS.quick),
+      );
+      const action = actionNames[response.action];
+      if (!action || action === "delete" || (prior === undefined && action !== "create")) {
+        throw new WfctlError(ErrorCode.PROVIDER_ERROR, `${handle.instance.who}: planned ${Action[response.action] ?? response.action} for ${resource.name} (${resource.type}), which is not a valid plan for it`);
+      }
+      const fields: FieldDifference[] = response.changes.map((c) => ({
+        field: c.field,
+        before: decodeJsonValue(c.beforeJson, `${resource.name}: change of ${c.field}`) as JsonValue | undefined,
+        after: decodeJsonValue(c.afterJson, `${resource.name}: change of ${c.field}`) as JsonValue | undefined,
+        forcesReplace: c.forcesReplace,
+        sensitive: c.sensitive,
+      }));
+      if (moved && prior) {
+        fields.unshift({ field: prior.resourceType !== resource.type ? "(type)" : "(provider)", before: prior.resourceType !== resource.type ? prior.resourceType : prior.provider, after: prior.resourceType !== resource.type ? resource.type : resource.provider, forcesReplace: true, sensitive: false });
+      }
+      return {
+        name: resource.name,
+        type: resource.type,
+        provider: resource.provider,
+        action: moved ? "replace" : action,
+        fields,
+        dependsOn: resource.dependsOn,
+        protected: resource.protected,
+        resource,
+        prior,
+      };
+    });
+    changes.push(...planned);
+  }
+
+  const wanted = new Set(options.destroy ? [] : config.resources.map((r) => r.name));
+  const orphans = priors.filter((p) => !wanted.has(p.resourceId));
+  const unmanaged = orphans.filter((p) => !config.providers.has(p.provider));
+  if (unmanaged.length > 0) {
+    const lines = unmanaged.map((p) => `"${p.resourceId}" (${p.resourceType}) is managed by provider module "${p.provider}"`);
+    throw new WfctlError(
+      ErrorCode.CONFIG_INVALID,
+      `${config.file}: state holds resources whose provider module is not in the configuration${config.env ? ` for environment "${config.env}"` : ""}: ${lines.join("; ")}. ` +
+        "Add the provider module back so wfctl can delete them.",
+    );
+  }
+  changes.push(...orphans.map(deleteChange));
+  return { env: config.env, destroy: options.destroy, changes, fingerprint: fingerprint(changes, options.destroy) };
+}

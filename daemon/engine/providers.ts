@@ -1,0 +1,81 @@
+// The providers an operation uses: each iac.provider module resolved to a
+// running, configured plugin instance (shared across operations while its
+// configuration is the same), with its schema.
+import { createHash } from "node:crypto";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type FieldMap, fieldMapFromProto } from "../../proto/fields.js";
+import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import type { UnaryClient } from "../../proto/grpc.js";
+import { canonicalJson, encodeJson } from "../../proto/json.js";
+import type { InfraConfig, ProviderModule } from "../config/model.js";
+import type { PluginInstance } from "../supervisor/instance.js";
+import type { PluginSupervisor } from "../supervisor/supervisor.js";
+import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+
+/** What a provider plugin says it manages. */
+export interface ProviderSchema {
+  config: FieldMap;
+  types: ReadonlyMap<string, FieldMap>;
+}
+
+export interface ProviderHandle {
+  module: ProviderModule;
+  instance: PluginInstance;
+  client: UnaryClient<typeof IaCProvider>;
+  schema: ProviderSchema;
+}
+
+const schemas = new WeakMap<PluginInstance, ProviderSchema>();
+
+/** Identifies a provider configuration: one plugin instance per distinct key. */
+export function instanceKey(plugin: string, config: unknown, workingDir: string): string {
+  return createHash("sha256").update(canonicalJson({ plugin, config: config as never, workingDir })).digest("hex");
+}
+
+export class ProviderSessions {
+  private readonly handles = new Map<string, Promise<ProviderHandle>>();
+
+  constructor(
+    private readonly config: InfraConfig,
+    private readonly supervisor: PluginSupervisor,
+    private readonly ctx: OperationContext,
+  ) {}
+
+  /** The handle for the iac.provider module with this (resolved) name. */
+  get(name: string): Promise<ProviderHandle> {
+    let handle = this.handles.get(name);
+    if (!handle) {
+      handle = this.open(name);
+      this.handles.set(name, handle);
+    }
+    return handle;
+  }
+
+  private async open(name: string): Promise<ProviderHandle> {
+    const module = this.config.providers.get(name);
+    if (!module) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${this.config.file}: no iac.provider module named "${name}"`);
+    const key = instanceKey(module.plugin, module.config, this.config.dir);
+    const instance = await this.supervisor.acquire("provider", module.plugin, key, async (i) => {
+      const client = i.client(IaCProvider);
+      const options = callOptions(this.ctx, this.config.env, CALL_TIMEOUTS.quick);
+      const schema = await client.getSchema({}, options);
+      schemas.set(i, {
+        config: fieldMapFromProto(schema.configFields),
+        types: new Map(schema.resourceTypes.map((t) => [t.type, fieldMapFromProto(t.fields)])),
+      });
+      try {
+        await client.configure({ configJson: encodeJson(module.config), workingDir: this.config.dir }, options);
+      } catch (err) {
+        const error = WfctlError.from(err);
+        if (error.code !== ErrorCode.CONFIG_INVALID) throw error;
+        throw new WfctlError(ErrorCode.CONFIG_INVALID, `${this.config.file}: module "${module.baseName}" (iac.provider): ${error.message}`, {
+          cause: err,
+          details: error.details.map((d) => ({ ...d, file: this.config.file, module: module.baseName, field: d.field ? `config.${d.field}` : undefined })),
+        });
+      }
+    });
+    const schema = schemas.get(instance);
+    if (!schema) throw new WfctlError(ErrorCode.INTERNAL, `${instance.who}: schema missing`);
+    return { module, instance, client: instance.client(IaCProvider), schema };
+  }
+}

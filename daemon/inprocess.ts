@@ -1,0 +1,35 @@
+// The in-process entry point for `wfctl --no-daemon`: the daemon's API served
+// through an in-memory transport, with the same engine, supervisor, routes and
+// interceptors, and plugins stopped when the command finishes.
+import { createRouterTransport, type Transport } from "@connectrpc/connect";
+import { Engine } from "./engine/engine.js";
+import { silentLogger, createDaemonLogger } from "./log.js";
+import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./server/router.js";
+import { PluginCatalog } from "./supervisor/catalog.js";
+import { PluginSupervisor } from "./supervisor/supervisor.js";
+
+export interface InProcessDaemon {
+  transport: Transport;
+  /** Stops every plugin started for this command. */
+  close(): Promise<void>;
+}
+
+export function startInProcess(options: { logFile?: string } = {}): InProcessDaemon {
+  const logger = options.logFile ? createDaemonLogger(options.logFile) : silentLogger();
+  const supervisor = new PluginSupervisor(new PluginCatalog(), logger);
+  const engine = new Engine(supervisor, logger);
+  const tracker = new ActivityTracker();
+  const startedAt = new Date();
+  const transport = createRouterTransport(
+    daemonRoutes(engine, {
+      socketPath: "",
+      logPath: options.logFile ?? "",
+      startedAt,
+      idleTimeoutSeconds: 0,
+      activeOperations: () => Math.max(0, tracker.active - 1),
+      shutdown: () => void supervisor.stopAll(),
+    }),
+    { router: { interceptors: daemonInterceptors(tracker) } },
+  );
+  return { transport, close: () => supervisor.stopAll() };
+}

@@ -1,0 +1,40 @@
+// wfctld: the daemon's command line. Usually started by `wfctl` on demand;
+// run it by hand (or from systemd) to keep it in the foreground.
+import { Command, Option } from "commander";
+import { parseDuration } from "../proto/duration.js";
+import { WfctlError } from "../proto/errors.js";
+import { daemonFiles, socketPath } from "../proto/socket.js";
+import { WFCTL_VERSION } from "../proto/versions.js";
+import { createDaemonLogger } from "./log.js";
+import { Daemon } from "./server/daemon.js";
+
+const program = new Command()
+  .name("wfctld")
+  .description("wfctl's plugin-host daemon: serves the wfctl socket API and keeps provider and state plugins warm.")
+  .version(WFCTL_VERSION)
+  .addOption(new Option("--socket <path>", "Unix socket to serve (default: $WFCTL_SOCKET, else a per-user runtime directory)"))
+  .addOption(new Option("--idle-timeout <duration>", "exit after this long without requests; 0 never").default("3h"))
+  .addOption(new Option("--log-file <path>", 'log file ("-" for stderr; default: beside the socket)'))
+  .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
+  .showHelpAfterError();
+
+async function main(): Promise<void> {
+  program.parse();
+  const opts = program.opts<{ socket?: string; idleTimeout: string; logFile?: string; logLevel: string }>();
+  const socket = socketPath(opts.socket);
+  const logPath = opts.logFile === "-" ? "" : (opts.logFile ?? daemonFiles(socket).log);
+  const logger = createDaemonLogger(logPath || undefined, opts.logLevel);
+  const idleMs = parseDuration(opts.idleTimeout, "--idle-timeout");
+  const daemon = await Daemon.start({ socketPath: socket, logPath, logger, idleTimeoutSeconds: Math.round(idleMs / 1000) });
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.on(signal, () => void daemon.stop(`received ${signal}`));
+  }
+  await daemon.stopped;
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  const error = WfctlError.from(err);
+  process.stderr.write(`wfctld: ${error.message} [${error.code}]\n`);
+  process.exit(1);
+});

@@ -1,0 +1,103 @@
+// Engine results as wfctl.daemon.v1 messages. Sensitive values are masked
+// here, before anything leaves the daemon.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  Action,
+  type PlanSchema,
+  type PluginStatusSchema,
+  Outcome,
+  type ResourceResultSchema,
+  type StateResourceSchema,
+} from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import type { JsonValue } from "../../proto/json.js";
+import { REDACTED, redact } from "../../proto/redact.js";
+import type { ResourceState } from "../../proto/state-store.js";
+import type { ResourceOutcome } from "../engine/apply.js";
+import { type ChangeAction, type Plan, summarize } from "../engine/plan.js";
+import type { PluginView } from "../supervisor/supervisor.js";
+
+const actions: Record<ChangeAction, Action> = {
+  noop: Action.NOOP,
+  create: Action.CREATE,
+  update: Action.UPDATE,
+  replace: Action.REPLACE,
+  delete: Action.DELETE,
+};
+
+function jsonText(value: JsonValue | undefined, sensitive: boolean): string {
+  if (value === undefined) return "";
+  return JSON.stringify(sensitive ? REDACTED : redact(value));
+}
+
+export function planMessage(plan: Plan): MessageInitShape<typeof PlanSchema> {
+  return {
+    changes: plan.changes.map((c) => ({
+      name: c.name,
+      type: c.type,
+      provider: c.provider,
+      action: actions[c.action],
+      dependsOn: c.dependsOn,
+      protected: c.protected,
+      fields: c.fields.map((f) => ({
+        field: f.field,
+        beforeJson: jsonText(f.before, f.sensitive),
+        afterJson: jsonText(f.after, f.sensitive),
+        forcesReplace: f.forcesReplace,
+        sensitive: f.sensitive,
+      })),
+    })),
+    summary: summarize(plan),
+    fingerprint: plan.fingerprint,
+    env: plan.env,
+    destroy: plan.destroy,
+  };
+}
+
+const outcomes = { succeeded: Outcome.SUCCEEDED, failed: Outcome.FAILED, skipped: Outcome.SKIPPED } as const;
+
+export function resultMessage(outcome: ResourceOutcome): MessageInitShape<typeof ResourceResultSchema> {
+  return {
+    name: outcome.name,
+    type: outcome.type,
+    action: actions[outcome.action],
+    outcome: outcomes[outcome.outcome],
+    error: outcome.error?.message ?? "",
+    errorCode: outcome.error?.code ?? "",
+    elapsedMs: outcome.elapsedMs,
+  };
+}
+
+export function stateMessage(state: ResourceState): MessageInitShape<typeof StateResourceSchema> {
+  return {
+    name: state.resourceId,
+    type: state.resourceType,
+    provider: state.provider,
+    providerId: state.providerId,
+    status: state.status,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    protected: state.protected,
+    dependsOn: state.dependsOn,
+    outputsJson: JSON.stringify(redact(state.outputs)),
+  };
+}
+
+export function pluginMessage(view: PluginView): MessageInitShape<typeof PluginStatusSchema> {
+  const { spec, instance } = view;
+  return {
+    name: spec.name,
+    kind: spec.kind,
+    executable: spec.executable,
+    version: instance?.info?.version ?? "",
+    pid: instance?.alive ? (instance.pid ?? 0) : 0,
+    state: instance ? instance.state : "not_started",
+    address: instance?.address ?? "",
+    startedAt: instance?.startedAt.toISOString() ?? "",
+    restarts: 0,
+    protocolVersion: instance?.info?.protocolVersion ?? 0,
+    instanceKey: instance?.key.slice(0, 12) ?? "",
+    recentLogs: instance?.recentLogs(20) ?? [],
+    lastError: instance?.lastError ?? "",
+    healthy: instance?.alive ?? false,
+  };
+}

@@ -1,0 +1,104 @@
+// wfctld as a process: claims its socket, serves the API, keeps plugins warm,
+// exits after an idle period, and on stop (signal, Shutdown call or idle)
+// stops every plugin before it goes.
+import { rmSync } from "node:fs";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { defaultRuntimeDir } from "../../proto/socket.js";
+import { MAX_MESSAGE_BYTES } from "../../proto/versions.js";
+import { dirname } from "node:path";
+import { Engine } from "../engine/engine.js";
+import type { DaemonLogger } from "../log.js";
+import { PluginCatalog } from "../supervisor/catalog.js";
+import { PluginSupervisor } from "../supervisor/supervisor.js";
+import type { InstanceOptions } from "../supervisor/instance.js";
+import { createDualServer } from "./listen.js";
+import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./router.js";
+import { claimPidFile, listenPrivate, prepareSocketDir } from "./socket.js";
+
+export interface DaemonOptions {
+  socketPath: string;
+  /** Where the log goes (for `daemon status`); "" when logging to stderr. */
+  logPath: string;
+  logger: DaemonLogger;
+  /** Exit after this long with no request; 0 never exits on its own. */
+  idleTimeoutSeconds: number;
+  catalog?: PluginCatalog;
+  plugin?: InstanceOptions;
+}
+
+export class Daemon {
+  private stopping: Promise<void> | undefined;
+  private resolveStopped!: () => void;
+  /** Resolves once the daemon has fully stopped. */
+  readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+
+  private constructor(
+    private readonly options: DaemonOptions,
+    private readonly supervisor: PluginSupervisor,
+    private readonly server: ReturnType<typeof createDualServer>,
+    private readonly tracker: ActivityTracker,
+    private readonly releasePid: () => void,
+  ) {}
+
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const { socketPath, logger } = options;
+    prepareSocketDir(dirname(socketPath), dirname(socketPath) === defaultRuntimeDir());
+    const releasePid = claimPidFile(socketPath);
+    const supervisor = new PluginSupervisor(options.catalog ?? new PluginCatalog(), logger, options.plugin);
+    const engine = new Engine(supervisor, logger);
+    const tracker = new ActivityTracker();
+    // Filled in below: the API's host is the daemon being built.
+    let daemon: Daemon | undefined;
+    const handler = connectNodeAdapter({
+      routes: daemonRoutes(engine, {
+        socketPath,
+        logPath: options.logPath,
+        startedAt: new Date(),
+        idleTimeoutSeconds: options.idleTimeoutSeconds,
+        activeOperations: () => Math.max(0, tracker.active - 1),
+        shutdown: () => void daemon?.stop("Shutdown requested over the socket"),
+      }),
+      interceptors: daemonInterceptors(tracker),
+      readMaxBytes: MAX_MESSAGE_BYTES,
+    });
+    const server = createDualServer(handler);
+    try {
+      await listenPrivate(server.server, socketPath);
+    } catch (err) {
+      releasePid();
+      throw err;
+    }
+    daemon = new Daemon(options, supervisor, server, tracker, releasePid);
+    daemon.watchIdle();
+    logger.info({ socket: socketPath, log: options.logPath, idle_timeout_s: options.idleTimeoutSeconds }, "wfctld started");
+    return daemon;
+  }
+
+  private watchIdle(): void {
+    const idleMs = this.options.idleTimeoutSeconds * 1000;
+    if (idleMs <= 0) return;
+    const timer = setInterval(() => {
+      if (this.tracker.active === 0 && Date.now() - this.tracker.lastActivity >= idleMs) {
+        clearInterval(timer);
+        void this.stop(`idle for ${this.options.idleTimeoutSeconds} s`);
+      }
+    }, Math.min(idleMs, 30_000));
+    timer.unref();
+  }
+
+  /** Stops accepting, stops every plugin, closes connections, removes the socket and pid file. */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      const { logger, socketPath } = this.options;
+      logger.info({ reason }, "wfctld stopping");
+      this.server.server.close();
+      await this.supervisor.stopAll();
+      this.server.closeConnections();
+      rmSync(socketPath, { force: true });
+      this.releasePid();
+      logger.info("wfctld stopped");
+      this.resolveStopped();
+    })();
+    return this.stopping;
+  }
+}

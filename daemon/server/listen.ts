@@ -1,0 +1,45 @@
+// One Unix socket, two HTTP versions: a connection that opens with the HTTP/2
+// preface goes to an HTTP/2 server (gRPC and Connect clients), anything else
+// to an HTTP/1.1 server (Connect clients, curl). Both run the same handler.
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+
+type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+export interface DualServer {
+  server: net.Server;
+  /** Closes idle keep-alive connections and HTTP/2 sessions so close() can finish. */
+  closeConnections(): void;
+}
+
+const H2_PREFACE = "PRI * HTTP/2.0";
+
+export function createDualServer(handler: Handler): DualServer {
+  const h1 = http.createServer(handler as http.RequestListener);
+  h1.keepAliveTimeout = 5_000;
+  const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  const server = net.createServer((socket) => {
+    socket.once("data", (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      // "PRI" starts only the HTTP/2 preface; no HTTP/1.1 method does.
+      const isH2 = chunk.length >= 3 && chunk.toString("latin1", 0, 3) === H2_PREFACE.slice(0, 3);
+      (isH2 ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    });
+    socket.on("error", () => socket.destroy());
+  });
+  return {
+    server,
+    closeConnections() {
+      h1.closeAllConnections();
+      for (const session of sessions) session.close();
+    },
+  };
+}

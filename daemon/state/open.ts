@@ -1,0 +1,82 @@
+// Opening the state store an iac.state module names: the core backends
+// in-process, any other name through a plugin that serves it. A backend that
+// cannot be opened is an error; there is no silent fallback to no persistence.
+import { resolve, join } from "node:path";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { canonicalJson, encodeJson } from "../../proto/json.js";
+import { CORE_BACKENDS, type StateStore } from "../../proto/state-store.js";
+import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
+import type { InfraConfig } from "../config/model.js";
+import type { PluginSupervisor } from "../supervisor/supervisor.js";
+import { FilesystemStateStore } from "./filesystem.js";
+import { MemoryStateStore } from "./memory.js";
+import { PluginStateStore } from "./plugin.js";
+import { createHash } from "node:crypto";
+
+/** Memory stores outlive a single operation: one per configuration file and namespace. */
+export class MemoryStores {
+  private readonly stores = new Map<string, MemoryStateStore>();
+
+  get(key: string): MemoryStateStore {
+    let store = this.stores.get(key);
+    if (!store) {
+      store = new MemoryStateStore();
+      this.stores.set(key, store);
+    }
+    return store;
+  }
+}
+
+export interface OpenContext {
+  supervisor: PluginSupervisor;
+  memory: MemoryStores;
+  signal: AbortSignal;
+}
+
+/** A short description of where state lives, for messages and `state list`. */
+export function describeBackend(config: InfraConfig): string {
+  const { state } = config;
+  if (state.backend === "filesystem") return `filesystem (${join(resolve(config.dir, String(state.config["directory"])), config.namespace)})`;
+  return `${state.backend} (namespace ${config.namespace})`;
+}
+
+export async function openStateStore(config: InfraConfig, ctx: OpenContext): Promise<StateStore> {
+  const { state } = config;
+  switch (state.backend) {
+    case "memory":
+      return ctx.memory.get(`${config.file}#${config.namespace}`);
+    case "filesystem": {
+      const directory = state.config["directory"];
+      if (typeof directory !== "string" || directory === "") {
+        throw new WfctlError(ErrorCode.CONFIG_INVALID, `${config.file}: module "${state.name}": field "config.directory" must be a path`);
+      }
+      return FilesystemStateStore.open(join(resolve(config.dir, directory), config.namespace));
+    }
+    case "postgres":
+      throw new WfctlError(ErrorCode.UNSUPPORTED, `${config.file}: module "${state.name}": the postgres state backend is not available in this build yet`);
+    default:
+      break;
+  }
+  if (CORE_BACKENDS.includes(state.backend)) throw new WfctlError(ErrorCode.INTERNAL, `core backend ${state.backend} has no opener`);
+  const key = createHash("sha256").update(canonicalJson({ backend: state.backend, config: state.config, dir: config.dir, namespace: config.namespace })).digest("hex");
+  try {
+    const instance = await ctx.supervisor.acquire("state_backend", state.backend, key, async (i) => {
+      if (!i.info?.stateBackends.includes(state.backend)) {
+        throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${i.who} does not declare backend "${state.backend}" (it declares: ${i.info?.stateBackends.join(", ") || "none"})`);
+      }
+      const reserved = i.info.stateBackends.filter((b) => CORE_BACKENDS.includes(b));
+      if (reserved.length > 0) {
+        throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${i.who} claims core backend name(s) ${reserved.join(", ")}; core names are reserved`);
+      }
+      await i.client(IaCStateBackendSetup).configure(
+        { backend: state.backend, configJson: encodeJson(state.config), workingDir: config.dir, namespace: config.namespace },
+        { signal: ctx.signal, deadline: new Date(Date.now() + 60_000) },
+      );
+    });
+    return new PluginStateStore(() => instance.client(IaCStateBackend));
+  } catch (err) {
+    const error = WfctlError.from(err);
+    if (error.code === ErrorCode.PLUGIN_NOT_FOUND || error.code === ErrorCode.CONFIG_INVALID) throw error;
+    throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot open state backend "${state.backend}": ${error.message}`, { cause: err });
+  }
+}

@@ -1,0 +1,74 @@
+// A state store served by a plugin: the StateStore interface over the
+// IaCStateBackend gRPC contract. Every call carries the caller's cancellation
+// and deadline; listing pages through the backend and aborts on cancellation.
+import { IaCStateBackend } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
+import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
+import {
+  type LockInfo,
+  type LockRequest,
+  type ResourceState,
+  type StateStore,
+  type StoreContext,
+  checkFilter,
+  lockFromProto,
+  stateFromProto,
+  stateToProto,
+  throwIfAborted,
+} from "../../proto/state-store.js";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+
+/** Per-call deadline when the caller sets none (a backend call should never hang forever). */
+export const STATE_CALL_TIMEOUT_MS = 60_000;
+
+export class PluginStateStore implements StateStore {
+  constructor(
+    private readonly client: () => UnaryClient<typeof IaCStateBackend>,
+    private readonly metadata: Readonly<Record<string, string>> = {},
+  ) {}
+
+  private options(ctx: StoreContext): CallOptions {
+    return { signal: ctx.signal, deadline: new Date(Date.now() + STATE_CALL_TIMEOUT_MS), metadata: { ...this.metadata } };
+  }
+
+  async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {
+    const response = await this.client().getState({ resourceId }, this.options(ctx));
+    return response.found && response.state ? stateFromProto(response.state) : undefined;
+  }
+
+  async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
+    await this.client().saveState({ state: stateToProto(state) }, this.options(ctx));
+  }
+
+  async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {
+    checkFilter(filter);
+    const out: ResourceState[] = [];
+    let pageToken = "";
+    do {
+      throwIfAborted(ctx);
+      const page = await this.client().listStates({ filter: { ...filter }, pageToken }, this.options(ctx));
+      out.push(...page.states.map(stateFromProto));
+      if (page.nextPageToken !== "" && page.nextPageToken === pageToken) {
+        throw new WfctlError(ErrorCode.INTERNAL, "state backend returned the same page token twice");
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    return out;
+  }
+
+  async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {
+    await this.client().deleteState({ resourceId }, this.options(ctx));
+  }
+
+  async lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo> {
+    const response = await this.client().lock({ resourceId, info: { ...request } }, this.options(ctx));
+    if (!response.lock) throw new WfctlError(ErrorCode.INTERNAL, "state backend granted a lock without lock info");
+    return lockFromProto(response.lock);
+  }
+
+  async unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
+    await this.client().unlock({ resourceId, lockId, force: options?.force ?? false }, this.options(ctx));
+  }
+
+  /** The plugin instance stays warm in the supervisor; nothing to close here. */
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,185 @@
+// One running plugin process: spawned, handshaken, connected, health-checked,
+// its stderr kept; typed clients for the services it serves; stopped with
+// SIGTERM and, after a grace period, SIGKILL.
+import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
+import type * as grpc from "@grpc/grpc-js";
+import type { DescService } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { PluginInfoService, type GetInfoResponse } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
+import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
+import { type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
+import type { PluginSpec } from "./catalog.js";
+import { parseHandshake, readHandshake, describeExit } from "./handshake.js";
+import { checkHealth } from "./health.js";
+import { PluginLog, quoteLines } from "./logs.js";
+import { makeSocketDir, spawnPlugin } from "./spawn.js";
+
+export type InstanceState = "starting" | "running" | "stopping" | "stopped" | "exited" | "failed";
+
+/** Timing knobs of one instance; the zero value of each is its default. */
+export interface InstanceOptions {
+  /** How long the plugin has to print its handshake line (default 15 s). */
+  handshakeTimeoutMs?: number;
+  /** How long the first health check may take (default 5 s). */
+  healthTimeoutMs?: number;
+  /** How long SIGTERM has before SIGKILL (default 5 s). */
+  stopGraceMs?: number;
+}
+
+export class PluginInstance {
+  state: InstanceState = "starting";
+  readonly startedAt = new Date();
+  info: GetInfoResponse | undefined;
+  address = "";
+  lastError = "";
+  private child: ChildProcess | undefined;
+  private socketDir = "";
+  private connection: grpc.Client | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly log: PluginLog;
+
+  constructor(
+    readonly spec: PluginSpec,
+    /** Identifies the configuration this instance serves. */
+    readonly key: string,
+    private readonly logger: Logger,
+    private readonly options: InstanceOptions = {},
+  ) {
+    this.log = new PluginLog(logger);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Describes the plugin in messages: `plugin "local" (pid 123)`. */
+  get who(): string {
+    return `plugin "${this.spec.name}"${this.pid ? ` (pid ${this.pid})` : ""}`;
+  }
+
+  recentLogs(n?: number): string[] {
+    return this.log.recent(n);
+  }
+
+  get alive(): boolean {
+    return this.state === "running";
+  }
+
+  /** Spawns, handshakes, connects and health-checks. */
+  async start(): Promise<void> {
+    this.socketDir = makeSocketDir();
+    const child = spawnPlugin(this.spec, this.socketDir);
+    this.child = child;
+    if (child.stderr) this.log.follow(child.stderr, "stderr");
+    this.exited = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        if (this.state === "running" || this.state === "starting") {
+          this.lastError = `${describeExit(code, signal)} unexpectedly`;
+          this.logger.warn({ code, signal }, `${this.who} ${this.lastError}`);
+          this.state = "exited";
+        } else {
+          this.state = "stopped";
+        }
+        this.connection?.close();
+        rmSync(this.socketDir, { recursive: true, force: true });
+        resolve();
+      });
+      child.once("error", () => resolve());
+    });
+    try {
+      const { line, rest } = await readHandshake(child, this.options.handshakeTimeoutMs ?? 15_000, (reason) =>
+        new WfctlError(
+          ErrorCode.PLUGIN_HANDSHAKE_FAILED,
+          `${this.who} (${this.spec.executable}) ${reason}; its last stderr lines:\n${quoteLines(this.log.recent(20))}`,
+        ),
+      );
+      const handshake = parseHandshake(line, this.who);
+      for (const extra of rest.split("\n")) this.log.push(extra, "stdout");
+      if (child.stdout) this.log.follow(child.stdout, "stdout");
+      this.address = handshake.address;
+      this.connection = connect(`unix://${handshake.address}`);
+      await checkHealth(this.connection, this.who, this.options.healthTimeoutMs ?? 5_000);
+      this.info = await callUnary(this.connection, PluginInfoService.method.getInfo, {}, { deadline: new Date(Date.now() + 5_000) });
+      this.expectServices();
+      this.state = "running";
+      this.logger.info({ plugin_pid: this.pid, version: this.info.version, services: this.info.services }, `${this.who} started`);
+    } catch (err) {
+      const error = WfctlError.from(err, ErrorCode.PLUGIN_HANDSHAKE_FAILED);
+      this.lastError = error.message;
+      this.state = "failed";
+      await this.stop();
+      this.state = "failed";
+      throw error;
+    }
+  }
+
+  private expectServices(): void {
+    const needed = this.spec.kind === "provider" ? [IaCProvider.typeName] : [IaCStateBackend.typeName, IaCStateBackendSetup.typeName];
+    const missing = needed.filter((s) => !this.info?.services.includes(s));
+    if (missing.length > 0) {
+      throw new WfctlError(
+        ErrorCode.PLUGIN_INCOMPATIBLE,
+        `${this.who} is declared as a ${this.spec.kind} but does not serve ${missing.join(", ")} (it serves: ${this.info?.services.join(", ") || "nothing"})`,
+      );
+    }
+  }
+
+  /** Does the plugin serve this optional capability? */
+  serves(service: DescService): boolean {
+    return this.info?.services.includes(service.typeName) ?? false;
+  }
+
+  /** A typed client whose errors name this plugin; a dead plugin is PLUGIN_UNAVAILABLE. */
+  client<S extends DescService>(service: S): UnaryClient<S> {
+    if (!this.connection || !this.alive) {
+      throw new WfctlError(ErrorCode.PLUGIN_UNAVAILABLE, `${this.who} is not running (${this.lastError || this.state})`);
+    }
+    const inner = unaryClient(service, this.connection) as Record<string, (req: unknown, opts?: unknown) => Promise<unknown>>;
+    const wrapped: Record<string, (req: unknown, opts?: unknown) => Promise<unknown>> = {};
+    for (const [name, fn] of Object.entries(inner)) {
+      wrapped[name] = async (req, opts) => {
+        try {
+          return await fn(req, opts);
+        } catch (err) {
+          throw this.explain(err, `${service.typeName.split(".").pop()}.${name}`);
+        }
+      };
+    }
+    return wrapped as UnaryClient<S>;
+  }
+
+  private explain(err: unknown, method: string): WfctlError {
+    const error = WfctlError.from(err);
+    if (error.code === ErrorCode.PLUGIN_UNAVAILABLE || !this.alive) {
+      const why = this.alive ? error.message : this.lastError || this.state;
+      return new WfctlError(ErrorCode.PLUGIN_UNAVAILABLE, `${this.who}: ${method} failed: plugin unavailable (${why})`, { cause: err });
+    }
+    return new WfctlError(error.code, `${this.who}: ${error.message}`, { cause: err, details: error.details });
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      rmSync(this.socketDir, { recursive: true, force: true });
+      if (this.state !== "failed") this.state = "stopped";
+      return;
+    }
+    if (this.state !== "failed") this.state = "stopping";
+    child.kill("SIGTERM");
+    const killer = setTimeout(() => {
+      this.logger.warn(`${this.who} did not stop within ${this.options.stopGraceMs ?? 5_000} ms of SIGTERM; sending SIGKILL`);
+      child.kill("SIGKILL");
+    }, this.options.stopGraceMs ?? 5_000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+
+  /** Waits for the process to exit (for tests and shutdown). */
+  waitForExit(): Promise<void> {
+    return this.exited;
+  }
+}

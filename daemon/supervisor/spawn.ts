@@ -1,0 +1,35 @@
+// Starting a plugin process: a private socket directory, the handshake
+// environment, and pipes for stdout (handshake) and stderr (logs).
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PLUGIN_ENV, PLUGIN_PROTOCOL_VERSIONS } from "../../proto/versions.js";
+import type { PluginSpec } from "./catalog.js";
+
+export interface SpawnedPlugin {
+  child: ChildProcess;
+  /** Private (0700) directory holding the plugin's socket; removed on stop. */
+  socketDir: string;
+}
+
+/**
+ * A fresh private directory for a plugin's socket. Kept short: Unix socket
+ * paths are limited to about 100 bytes.
+ */
+export function makeSocketDir(): string {
+  return mkdtempSync(join(tmpdir(), "wfctl-p-"));
+}
+
+export function spawnPlugin(spec: PluginSpec, socketDir: string): ChildProcess {
+  return spawn(spec.executable, [...spec.args], {
+    env: {
+      ...process.env,
+      ...spec.env,
+      [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
+      [PLUGIN_ENV.socketDir]: socketDir,
+      [PLUGIN_ENV.protocolVersions]: PLUGIN_PROTOCOL_VERSIONS.join(","),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}

@@ -1,0 +1,31 @@
+// Resolving resource paths under the provider's root, refusing any path that
+// would escape it.
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { ErrorCode, WfctlError } from "../sdk/index.js";
+
+/** The absolute path of `path` under `root`; throws CONFIG_INVALID if it escapes the root. */
+export function underRoot(root: string, path: string, resource: string): string {
+  if (path.trim() === "") throw new WfctlError(ErrorCode.CONFIG_INVALID, `${resource}: field "path" must not be empty`);
+  if (isAbsolute(path)) {
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${resource}: field "path" must be relative to the provider root ${root}, got "${path}"`);
+  }
+  const full = resolve(root, path);
+  const rel = relative(root, full);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`)) {
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${resource}: field "path" "${path}" points outside the provider root ${root}`);
+  }
+  return full;
+}
+
+/** Parses an octal mode ("0644", "755"); throws CONFIG_INVALID naming the field. */
+export function parseMode(value: string, resource: string): number {
+  if (!/^0?[0-7]{3}$/.test(value)) {
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${resource}: field "mode" must be an octal permission like "0644", got "${value}"`);
+  }
+  return Number.parseInt(value, 8);
+}
+
+/** The canonical form of a mode for state and comparisons: four octal digits. */
+export function formatMode(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(4, "0");
+}

@@ -1,0 +1,158 @@
+// serve(): the one call a plugin's main file makes. It performs the handshake,
+// serves health, info, shutdown and the plugin's capability services on a Unix
+// socket, turns each call's deadline and cancellation into an AbortSignal,
+// logs JSON lines to stderr, and exits cleanly on SIGTERM.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { PluginController, PluginInfoService } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
+import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
+import { GRPC_CHANNEL_OPTIONS, type ServerCallContext, serviceDefinition, unaryImplementation } from "../../proto/grpc.js";
+import { WFCTL_VERSION } from "../../proto/versions.js";
+import { type CallContext, type CallRunner, callContext } from "./context.js";
+import { HandshakeRefusal, handshakeLine, readHostEnvironment } from "./handshake.js";
+import { HealthStatus, ServingStatus } from "./health.js";
+import { type PluginLogger, createPluginLogger } from "./logger.js";
+import { type ProviderDefinition, ProviderServer } from "./provider.js";
+import { type StateBackendDefinition, StateBackendServer } from "./state-backend.js";
+
+export interface ServeOptions<C> {
+  /** The plugin's name as configuration refers to it (e.g. "local"). */
+  name: string;
+  /** The plugin's release version (semver). */
+  version: string;
+  description?: string;
+  /** Serve an IaC provider. */
+  provider?: ProviderDefinition<C>;
+  /** Serve a state backend. */
+  stateBackend?: StateBackendDefinition;
+  /** How long in-flight calls may take to finish after SIGTERM (ms, default 5000). */
+  shutdownGraceMs?: number;
+}
+
+/** A running plugin server (returned for tests; plugins just await serve()). */
+export interface PluginServer {
+  socketPath: string;
+  log: PluginLogger;
+  /** Stops serving: health goes NOT_SERVING, in-flight calls get the grace period. */
+  shutdown(): Promise<void>;
+}
+
+function callRunner(log: PluginLogger): CallRunner {
+  return async <T>(server: ServerCallContext, fn: (ctx: CallContext) => Promise<T>): Promise<T> => {
+    const ctx = callContext(server, log);
+    const started = performance.now();
+    try {
+      const result = await fn(ctx);
+      ctx.log.debug({ ms: Math.round(performance.now() - started) }, "call finished");
+      return result;
+    } catch (err) {
+      const error = WfctlError.from(err, ErrorCode.PROVIDER_ERROR);
+      ctx.log.warn({ ms: Math.round(performance.now() - started), code: error.code, err: error.message }, "call failed");
+      throw error;
+    }
+  };
+}
+
+/**
+ * Starts the plugin. Resolves once serving; the process then lives until the
+ * host stops it. Exits with status 1 (and says why on stderr) when started
+ * by hand or by an incompatible host.
+ */
+export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> {
+  const log = createPluginLogger(options.name, options.version);
+  let host;
+  try {
+    host = readHostEnvironment(process.env, options.name);
+  } catch (err) {
+    if (err instanceof HandshakeRefusal) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (!options.provider && !options.stateBackend) throw new Error("serve() needs a provider or a stateBackend");
+
+  const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+  const call = callRunner(log);
+  const health = new HealthStatus();
+  health.register(server);
+  const services: string[] = [];
+  const add = (typeName: string, definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => {
+    server.addService(definition, implementation);
+    services.push(typeName);
+    health.set(typeName, ServingStatus.SERVING);
+  };
+
+  let backend: StateBackendServer | undefined;
+  if (options.provider) {
+    const provider = new ProviderServer(options.provider);
+    add(IaCProvider.typeName, serviceDefinition(IaCProvider), unaryImplementation(IaCProvider, provider.providerHandlers(call)));
+    if (options.provider.classifiesDrift || Object.values(options.provider.resources).some((r) => r.detectDrift)) {
+      add(IaCDriftDetector.typeName, serviceDefinition(IaCDriftDetector), unaryImplementation(IaCDriftDetector, provider.driftHandlers(call)));
+    }
+  }
+  if (options.stateBackend) {
+    backend = new StateBackendServer(options.stateBackend);
+    add(IaCStateBackendSetup.typeName, serviceDefinition(IaCStateBackendSetup), unaryImplementation(IaCStateBackendSetup, backend.setupHandlers(call)));
+    add(IaCStateBackend.typeName, serviceDefinition(IaCStateBackend), unaryImplementation(IaCStateBackend, backend.handlers(call)));
+  }
+
+  let stopping: Promise<void> | undefined;
+  const socketPath = join(host.socketDir, "plugin.sock");
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info("shutting down");
+      health.shutdown();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, options.shutdownGraceMs ?? 5000);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      await backend?.close().catch((err: unknown) => log.warn({ err: (err as Error).message }, "closing the state backend failed"));
+      rmSync(socketPath, { force: true });
+    })();
+    return stopping;
+  };
+
+  server.addService(serviceDefinition(PluginInfoService), unaryImplementation(PluginInfoService, {
+    getInfo: async () => ({
+      name: options.name,
+      version: options.version,
+      protocolVersion: host.protocolVersion,
+      services,
+      stateBackends: [...(options.stateBackend?.backends ?? [])],
+      description: options.description ?? "",
+      sdk: `wfctl-plugin-sdk-ts ${WFCTL_VERSION}`,
+    }),
+  }));
+  server.addService(serviceDefinition(PluginController), unaryImplementation(PluginController, {
+    shutdown: async () => {
+      setImmediate(() => void shutdown().then(() => process.exit(0)));
+      return {};
+    },
+  }));
+  health.set("", ServingStatus.SERVING);
+
+  rmSync(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      void shutdown().then(() => process.exit(0));
+    });
+  }
+  log.info({ socket: socketPath, protocol: host.protocolVersion, services }, "serving");
+  process.stdout.write(handshakeLine(host.protocolVersion, socketPath));
+  return { socketPath, log, shutdown };
+}

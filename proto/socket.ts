@@ -1,0 +1,30 @@
+// Where the daemon listens: a per-user socket in a directory only that user
+// can enter, with its pid and log files beside it. `--socket` or WFCTL_SOCKET
+// choose another path.
+import { tmpdir, userInfo } from "node:os";
+import { basename, dirname, join } from "node:path";
+
+/** Environment variable that overrides the socket path. */
+export const SOCKET_ENV = "WFCTL_SOCKET";
+
+/** Unix socket paths must fit in sockaddr_un (108 bytes on Linux, with the NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+/** The per-user runtime directory: $XDG_RUNTIME_DIR/wfctl, else <tmp>/wfctl-<uid>. */
+export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env["XDG_RUNTIME_DIR"];
+  if (xdg) return join(xdg, "wfctl");
+  return join(tmpdir(), `wfctl-${userInfo().uid}`);
+}
+
+/** The socket path: the flag, else $WFCTL_SOCKET, else the default. */
+export function socketPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag || env[SOCKET_ENV] || join(defaultRuntimeDir(env), "wfctld.sock");
+}
+
+/** The daemon's pid and log files for a socket path: beside it, same base name. */
+export function daemonFiles(socket: string): { dir: string; pid: string; log: string } {
+  const dir = dirname(socket);
+  const base = basename(socket).replace(/\.sock$/, "");
+  return { dir, pid: join(dir, `${base}.pid`), log: join(dir, `${base}.log`) };
+}

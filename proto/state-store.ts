@@ -1,0 +1,150 @@
+// The state store: the six calls every state backend implements, in-process
+// (memory, filesystem, postgres) or behind the IaCStateBackend gRPC contract.
+// The engine only ever talks to this interface.
+import { create } from "@bufbuild/protobuf";
+import { type IaCState, IaCStateSchema, type LockInfo as LockInfoMessage } from "./gen/wfctl/plugin/v1/state_pb.js";
+import { ErrorCode, WfctlError } from "./errors.js";
+import { type JsonObject, decodeJsonObject, encodeJson } from "./json.js";
+
+/** One resource's record. */
+export interface ResourceState {
+  /** Environment-resolved resource name; unique within a namespace. */
+  resourceId: string;
+  resourceType: string;
+  /** The iac.provider module that manages it. */
+  provider: string;
+  status: string;
+  outputs: JsonObject;
+  /** The configuration last applied. */
+  config: JsonObject;
+  createdAt: string;
+  updatedAt: string;
+  error: string;
+  providerId: string;
+  protected: boolean;
+  dependsOn: string[];
+}
+
+/** Who holds a lock, for what, since when. */
+export interface LockInfo {
+  lockId: string;
+  resourceId: string;
+  holder: string;
+  operation: string;
+  createdAt: string;
+  version: string;
+}
+
+/** What a caller says about itself when it takes a lock. */
+export type LockRequest = Pick<LockInfo, "holder" | "operation" | "version">;
+
+/** Every store call takes the caller's cancellation. */
+export interface StoreContext {
+  signal: AbortSignal;
+}
+
+/** Keys a ListStates filter may use. */
+export const FILTER_KEYS = ["resource_type", "provider", "status"] as const;
+
+export interface StateStore {
+  /** The record, or undefined when there is none. */
+  getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined>;
+  /** Inserts or fully replaces a record. Safe to retry. */
+  saveState(state: ResourceState, ctx: StoreContext): Promise<void>;
+  /** Records matching every filter entry; aborts (never returns partial results) on cancellation. */
+  listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]>;
+  /** Removes a record; a missing record is not an error. */
+  deleteState(resourceId: string, ctx: StoreContext): Promise<void>;
+  /** Takes the lock or fails at once with LOCK_HELD naming the holder. */
+  lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo>;
+  /** Releases the lock taken as `lockId`; `force` releases whoever holds it. */
+  unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void>;
+  /** Releases connections and files. */
+  close(): Promise<void>;
+}
+
+/** Rejects filter keys no backend understands, so a typo is not "no match". */
+export function checkFilter(filter: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(filter)) {
+    if (!(FILTER_KEYS as readonly string[]).includes(key)) {
+      throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `unknown state filter key "${key}" (known: ${FILTER_KEYS.join(", ")})`);
+    }
+  }
+}
+
+export function matchesFilter(state: ResourceState, filter: Readonly<Record<string, string>>): boolean {
+  for (const [key, value] of Object.entries(filter)) {
+    const actual = key === "resource_type" ? state.resourceType : key === "provider" ? state.provider : key === "status" ? state.status : undefined;
+    if (actual !== value) return false;
+  }
+  return true;
+}
+
+/** Throws CANCELLED / DEADLINE_EXCEEDED if the caller gave up. */
+export function throwIfAborted(ctx: StoreContext): void {
+  if (!ctx.signal.aborted) return;
+  const reason: unknown = ctx.signal.reason;
+  if (reason instanceof WfctlError) throw reason;
+  const timeout = reason instanceof Error && reason.name === "TimeoutError";
+  throw new WfctlError(timeout ? ErrorCode.DEADLINE_EXCEEDED : ErrorCode.CANCELLED, timeout ? "deadline exceeded" : "cancelled", { cause: reason });
+}
+
+export function stateToProto(state: ResourceState): IaCState {
+  return create(IaCStateSchema, {
+    resourceId: state.resourceId,
+    resourceType: state.resourceType,
+    provider: state.provider,
+    status: state.status,
+    outputsJson: encodeJson(state.outputs),
+    configJson: encodeJson(state.config),
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    error: state.error,
+    providerId: state.providerId,
+    protected: state.protected,
+    dependsOn: state.dependsOn,
+  });
+}
+
+export function stateFromProto(message: IaCState): ResourceState {
+  return {
+    resourceId: message.resourceId,
+    resourceType: message.resourceType,
+    provider: message.provider,
+    status: message.status,
+    outputs: decodeJsonObject(message.outputsJson, `state ${message.resourceId}: outputs_json`),
+    config: decodeJsonObject(message.configJson, `state ${message.resourceId}: config_json`),
+    createdAt: message.createdAt,
+    updatedAt: message.updatedAt,
+    error: message.error,
+    providerId: message.providerId,
+    protected: message.protected,
+    dependsOn: [...message.dependsOn],
+  };
+}
+
+export function lockToProto(lock: LockInfo): Omit<LockInfoMessage, "$typeName"> {
+  return { ...lock };
+}
+
+export function lockFromProto(message: LockInfoMessage): LockInfo {
+  return {
+    lockId: message.lockId,
+    resourceId: message.resourceId,
+    holder: message.holder,
+    operation: message.operation,
+    createdAt: message.createdAt,
+    version: message.version,
+  };
+}
+
+/** The LOCK_HELD error every backend raises, naming the holder. */
+export function lockHeldError(held: LockInfo): WfctlError {
+  return new WfctlError(
+    ErrorCode.LOCK_HELD,
+    `state lock "${held.resourceId}" is held by ${held.holder} for "${held.operation}" since ${held.createdAt} (lock id ${held.lockId}, wfctl ${held.version})`,
+  );
+}
+
+/** Backend names the daemon serves in-process; no plugin may claim one. */
+export const CORE_BACKENDS: readonly string[] = ["memory", "filesystem", "postgres"];

@@ -1,0 +1,53 @@
+// Versions and handshake constants shared by the daemon, the client and the
+// plugin SDK. Changing a value here is a protocol change.
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The repository (or installed package) root: the nearest directory above this
+ * module with wfctl's package.json. Works from sources and from dist/ alike.
+ */
+export const PACKAGE_ROOT: string = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "wfctl") return dir;
+    } catch {
+      // no package.json here; keep walking up
+    }
+    if (dirname(dir) === dir) throw new Error(`wfctl: cannot find wfctl's package.json above ${start}`);
+  }
+}
+
+/** The wfctl release, read from package.json so there is one source of truth. */
+export const WFCTL_VERSION: string = (
+  JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }
+).version;
+
+/** go-plugin's "core protocol version": the shape of the handshake line. */
+export const HANDSHAKE_CORE_VERSION = 1;
+
+/** wfctl.plugin protocol versions this build speaks, newest first. */
+export const PLUGIN_PROTOCOL_VERSIONS: readonly number[] = [1];
+
+/**
+ * The magic cookie: not a security measure, only a guard so that a plugin run
+ * by hand explains itself instead of waiting for a host that never comes.
+ */
+export const MAGIC_COOKIE_KEY = "WFCTL_PLUGIN_MAGIC_COOKIE";
+export const MAGIC_COOKIE_VALUE = "7c1f5e0a-wfctl-plugin-host-b2d84c19";
+
+/** Environment variables the host sets for a plugin it starts. */
+export const PLUGIN_ENV = {
+  socketDir: "WFCTL_PLUGIN_SOCKET_DIR",
+  protocolVersions: "WFCTL_PLUGIN_PROTOCOL_VERSIONS",
+} as const;
+
+/** Header in which a client states its version to the daemon. */
+export const CLIENT_VERSION_HEADER = "wfctl-client-version";
+
+/** Largest gRPC message either side accepts (state can be large). */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
