@@ -33,15 +33,13 @@ async function run(code: Promise<number>): Promise<void> {
 const program = new Command()
   .name("wfctl")
   .description("Infrastructure as code through a warm plugin-host daemon (wfctld).")
-  .version(WFCTL_VERSION)
-  .showHelpAfterError()
-  .exitOverride();
+  .version(WFCTL_VERSION);
 program.addCommand(infraCommand(run));
 program.addCommand(pluginsCommand(run));
 program.addCommand(daemonCommand(run));
 // Settings are not inherited by commands built apart and added: apply them everywhere.
 const configure = (command: Command): void => {
-  command.exitOverride().showHelpAfterError();
+  command.exitOverride().showHelpAfterError("(run with --help for usage)");
   command.commands.forEach(configure);
 };
 configure(program);

@@ -16,7 +16,7 @@ const program = new Command()
   .addOption(new Option("--idle-timeout <duration>", "exit after this long without requests; 0 never").default("3h"))
   .addOption(new Option("--log-file <path>", 'log file ("-" for stderr; default: beside the socket)'))
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
-  .showHelpAfterError();
+  .showHelpAfterError("(run with --help for usage)");
 
 async function main(): Promise<void> {
   program.parse();

@@ -15,7 +15,7 @@ import {
   type StateModule,
   namespaceOf,
 } from "./model.js";
-import { PROVIDER_MODULE, RESOURCE_TYPE, type RawInfra, STATE_MODULE, infraSchema } from "./schema.js";
+import { PROVIDER_MODULE, RESOURCE_TYPE, type RawModule, STATE_MODULE, documentSchema, moduleSchema } from "./schema.js";
 import { SourceFile, type YamlPath, throwIfProblems } from "./source.js";
 
 /** Reads and resolves `file` for environment `env` ("" for none). */
@@ -66,123 +66,144 @@ export function parseInfraConfig(file: string, text: string, env: string): Infra
       details: [{ file, message: 'the file is empty; it needs a "modules:" list' }],
     });
   }
-  const parsed = infraSchema.safeParse(raw);
-  if (!parsed.success) throwIfProblems(file, schemaDetails(source, raw, parsed.error.issues));
-  return resolveConfig(source, (parsed as { data: RawInfra }).data, env);
+  const top = documentSchema.safeParse(raw);
+  if (!top.success) throwIfProblems(file, schemaDetails(source, raw, top.error.issues));
+  // Each module is checked on its own, so one bad module does not hide the
+  // problems of the others; invalid ones are left out of the later checks.
+  const problems: ErrorDetail[] = [];
+  const modules = (top as { data: { modules: unknown[] } }).data.modules.map((module, index) => {
+    const parsed = moduleSchema.safeParse(module);
+    if (parsed.success) return parsed.data;
+    const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ["modules", index, ...issue.path] }));
+    problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
+    return undefined;
+  });
+  return resolveConfig(source, modules, env, problems);
 }
 
 interface Entry {
   index: number;
+  /** The name as written. */
+  base: string;
+  raw: RawModule;
   view: EnvironmentView;
 }
 
-function resolveConfig(source: SourceFile, raw: RawInfra, env: string): InfraConfig {
+function isCore(type: string): boolean {
+  return type === STATE_MODULE || type === PROVIDER_MODULE;
+}
+
+function resolveConfig(source: SourceFile, modules: readonly (RawModule | undefined)[], env: string, problems: ErrorDetail[]): InfraConfig {
   const file = source.file;
-  const problems: ErrorDetail[] = [];
   const at = (index: number, path: YamlPath, module: string, message: string, field?: string) =>
     problems.push(source.detail(["modules", index, ...path], message, module, field));
+  // Names of modules that failed the schema: they exist, so references to
+  // them are not reported again.
+  const rawModules = (source.value() as { modules: ({ name?: unknown } | null)[] }).modules;
+  const invalid = new Set<string>();
+  modules.forEach((m, i) => {
+    const name = rawModules[i]?.name;
+    if (m === undefined && typeof name === "string") invalid.add(name);
+  });
 
   // Resolve every module for the environment; remember which are disabled.
   const enabled: Entry[] = [];
-  const disabled = new Set<string>();
-  raw.modules.forEach((module, index) => {
-    const view = resolveForEnvironment(module, env);
-    if (view) enabled.push({ index, view });
-    else disabled.add(module.name);
-  });
   const byBase = new Map<string, Entry>();
-  raw.modules.forEach((module, index) => {
-    if (byBase.has(module.name)) at(index, ["name"], module.name, `duplicate module name (also module #${(byBase.get(module.name)?.index ?? 0) + 1})`, "name");
-    const entry = enabled.find((e) => e.index === index);
-    if (entry) byBase.set(module.name, entry);
+  const disabled = new Set<string>();
+  const firstIndex = new Map<string, number>();
+  modules.forEach((raw, index) => {
+    if (!raw) return;
+    const first = firstIndex.get(raw.name);
+    if (first !== undefined) at(index, ["name"], raw.name, `duplicate module name (also module #${first + 1})`, "name");
+    else firstIndex.set(raw.name, index);
+    const view = resolveForEnvironment(raw, env);
+    if (!view) {
+      disabled.add(raw.name);
+      return;
+    }
+    const entry = { index, base: raw.name, raw, view };
+    enabled.push(entry);
+    if (first === undefined) byBase.set(raw.name, entry);
   });
-  const resolvedNames = new Map<string, number>();
-  for (const { index, view } of enabled) {
-    const other = resolvedNames.get(view.name);
-    if (other !== undefined && raw.modules[other]?.name !== raw.modules[index]?.name) {
-      at(index, ["name"], raw.modules[index]?.name ?? view.name, `resolves to name "${view.name}" in environment "${env}", which module "${raw.modules[other]?.name}" also uses`, "name");
+  const resolvedNames = new Map<string, Entry>();
+  for (const entry of enabled) {
+    const other = resolvedNames.get(entry.view.name);
+    if (other && other.base !== entry.base) {
+      at(entry.index, ["name"], entry.base, `resolves to name "${entry.view.name}" in environment "${env}", which module "${other.base}" also uses`, "name");
     }
-    resolvedNames.set(view.name, index);
+    resolvedNames.set(entry.view.name, entry);
   }
-  const describeRef = (base: string): string => (disabled.has(base) ? `is disabled in environment "${env}"` : "does not exist");
-
-  // The state module.
-  let state: StateModule = { name: "", backend: "filesystem", config: { directory: DEFAULT_STATE_DIRECTORY }, index: undefined };
-  const stateEntries = enabled.filter((e) => e.view.type === STATE_MODULE);
-  for (const extra of stateEntries.slice(1)) {
-    at(extra.index, ["type"], raw.modules[extra.index]?.name ?? "", `only one ${STATE_MODULE} module is allowed (first: "${stateEntries[0]?.view.name}")`, "type");
-  }
-  const stateEntry = stateEntries[0];
-  if (stateEntry) {
-    const base = raw.modules[stateEntry.index]?.name ?? "";
-    const backend = stateEntry.view.config["backend"];
-    if (backend !== undefined && (typeof backend !== "string" || backend === "")) {
-      at(stateEntry.index, ["config", "backend"], base, "must be a backend name (memory, filesystem, postgres, or a plugin's)", "config.backend");
-    }
-    const { backend: _ignored, ...rest } = stateEntry.view.config;
-    const backendName = typeof backend === "string" && backend !== "" ? backend : "filesystem";
-    state = {
-      name: stateEntry.view.name,
-      backend: backendName,
-      config: backendName === "filesystem" && rest["directory"] === undefined ? { ...rest, directory: DEFAULT_STATE_DIRECTORY } : rest,
-      index: stateEntry.index,
-    };
-  }
-
-  // Provider modules.
-  const providers = new Map<string, ProviderModule>();
-  for (const { index, view } of enabled.filter((e) => e.view.type === PROVIDER_MODULE)) {
-    const base = raw.modules[index]?.name ?? view.name;
-    const plugin = view.config["provider"];
-    if (typeof plugin !== "string" || plugin === "") {
-      at(index, ["config"], base, `an ${PROVIDER_MODULE} module needs config.provider: the plugin to run (e.g. "local")`, "config.provider");
-      continue;
-    }
-    const { provider: _plugin, ...rest } = view.config;
-    providers.set(base, { name: view.name, baseName: base, index, plugin, config: rest });
-  }
+  const whyMissing = (base: string): string => (disabled.has(base) ? `is disabled in environment "${env}"` : "does not exist");
 
   // Module types, and keys only resource modules take.
-  for (const { index, view } of enabled) {
-    const base = raw.modules[index]?.name ?? view.name;
-    const isCore = view.type === STATE_MODULE || view.type === PROVIDER_MODULE;
-    if (!isCore && (view.type.startsWith("iac.") || !RESOURCE_TYPE.test(view.type))) {
+  for (const { index, base, raw, view } of enabled) {
+    if (!isCore(view.type) && (view.type.startsWith("iac.") || !RESOURCE_TYPE.test(view.type))) {
       at(index, ["type"], base, `unknown module type "${view.type}" (expected ${STATE_MODULE}, ${PROVIDER_MODULE}, or a resource type such as local.file)`, "type");
     }
-    if (isCore) {
-      const module = raw.modules[index];
+    if (isCore(view.type)) {
       for (const key of ["provider", "depends_on", "protected"] as const) {
-        if (module?.[key] !== undefined) at(index, [key], base, `only resource modules take "${key}" (this is an ${view.type} module)`, key);
+        if (raw[key] !== undefined) at(index, [key], base, `only resource modules take "${key}" (this is an ${view.type} module)`, key);
       }
     }
   }
 
+  // The state module; the embedded default (filesystem beside the config) when there is none.
+  let state: StateModule = { name: "", backend: "filesystem", config: { directory: DEFAULT_STATE_DIRECTORY }, index: undefined };
+  const stateEntries = enabled.filter((e) => e.view.type === STATE_MODULE);
+  for (const extra of stateEntries.slice(1)) {
+    at(extra.index, ["type"], extra.base, `only one ${STATE_MODULE} module is allowed (first: "${stateEntries[0]?.base}")`, "type");
+  }
+  const stateEntry = stateEntries[0];
+  if (stateEntry) {
+    const { backend, ...rest } = stateEntry.view.config;
+    if (backend !== undefined && (typeof backend !== "string" || backend === "")) {
+      at(stateEntry.index, ["config", "backend"], stateEntry.base, "must be a backend name (memory, filesystem, postgres, or a plugin's)", "config.backend");
+    }
+    const name = typeof backend === "string" && backend !== "" ? backend : "filesystem";
+    state = {
+      name: stateEntry.view.name,
+      backend: name,
+      config: name === "filesystem" && rest["directory"] === undefined ? { ...rest, directory: DEFAULT_STATE_DIRECTORY } : rest,
+      index: stateEntry.index,
+    };
+  }
+
+  // Provider modules, by the name resources use to refer to them (the base name).
+  const providers = new Map<string, ProviderModule>();
+  for (const { index, base, view } of enabled.filter((e) => e.view.type === PROVIDER_MODULE)) {
+    const { provider: plugin, ...rest } = view.config;
+    if (typeof plugin !== "string" || plugin === "") {
+      at(index, ["config"], base, `an ${PROVIDER_MODULE} module needs config.provider: the plugin to run (e.g. "local")`, "config.provider");
+      continue;
+    }
+    providers.set(base, { name: view.name, baseName: base, index, plugin, config: rest });
+  }
+  const declared = [...providers.keys()].join(", ") || "none";
+
   // Resources: provider and dependency references.
   const resources: ResourceModule[] = [];
-  const resourceEntries = enabled.filter((e) => e.view.type !== STATE_MODULE && e.view.type !== PROVIDER_MODULE);
-  const providerNames = [...providers.keys()];
-  for (const { index, view } of resourceEntries) {
-    const base = raw.modules[index]?.name ?? view.name;
+  for (const { index, base, view } of enabled.filter((e) => !isCore(e.view.type))) {
     let provider = "";
     if (view.provider === undefined) {
-      at(index, [], base, `missing provider: name the ${PROVIDER_MODULE} module that manages it (declared: ${providerNames.join(", ") || "none"})`, "provider");
+      at(index, [], base, `missing provider: name the ${PROVIDER_MODULE} module that manages it (declared: ${declared})`, "provider");
     } else {
       const target = providers.get(view.provider);
       const other = byBase.get(view.provider);
       if (target) provider = target.name;
-      else if (other?.view.type !== PROVIDER_MODULE) {
-        const why = other ? `is of type ${other.view.type}, not ${PROVIDER_MODULE}` : describeRef(view.provider);
-        at(index, ["provider"], base, `provider "${view.provider}" ${why} (declared ${PROVIDER_MODULE} modules: ${providerNames.join(", ") || "none"})`, "provider");
+      else if (other && other.view.type !== PROVIDER_MODULE) {
+        at(index, ["provider"], base, `provider "${view.provider}" is of type ${other.view.type}, not ${PROVIDER_MODULE}`, "provider");
+      } else if (!other && !invalid.has(view.provider)) {
+        at(index, ["provider"], base, `provider "${view.provider}" ${whyMissing(view.provider)} (declared ${PROVIDER_MODULE} modules: ${declared})`, "provider");
       }
     }
     const dependsOn: string[] = [];
     view.dependsOn.forEach((dep, i) => {
       const target = byBase.get(dep);
-      if (!target) at(index, ["depends_on", i], base, `depends on "${dep}", which ${describeRef(dep)}`, "depends_on");
-      else if (target.view.type === STATE_MODULE || target.view.type === PROVIDER_MODULE) {
+      if (dep === base) at(index, ["depends_on", i], base, "depends on itself", "depends_on");
+      else if (target && isCore(target.view.type)) {
         at(index, ["depends_on", i], base, `depends on "${dep}", of type ${target.view.type}; resources depend only on resources`, "depends_on");
-      } else if (dep === base) at(index, ["depends_on", i], base, "depends on itself", "depends_on");
-      else dependsOn.push(target.view.name);
+      } else if (target) dependsOn.push(target.view.name);
+      else if (!invalid.has(dep)) at(index, ["depends_on", i], base, `depends on "${dep}", which ${whyMissing(dep)}`, "depends_on");
     });
     resources.push({
       name: view.name,
@@ -204,7 +225,7 @@ function resolveConfig(source: SourceFile, raw: RawInfra, env: string): InfraCon
       at(first?.index ?? 0, ["depends_on"], first?.baseName ?? "", `dependency cycle: ${names.join(" → ")}`, "depends_on");
     }
   }
-  throwIfProblems(file, problems);
+  throwIfProblems(file, [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
   return {
     file,
     dir: dirname(file),

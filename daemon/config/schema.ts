@@ -34,15 +34,15 @@ export const moduleSchema = z
   })
   .strict();
 
-export const infraSchema = z
+/** The document's top level; each module is checked with moduleSchema on its own. */
+export const documentSchema = z
   .object({
-    modules: z.array(moduleSchema),
+    modules: z.array(z.unknown()),
   })
   .strict();
 
 export type RawModule = z.infer<typeof moduleSchema>;
 export type RawEnvironmentOverride = z.infer<typeof environmentOverrideSchema>;
-export type RawInfra = z.infer<typeof infraSchema>;
 
 /** Module types wfctl itself understands; every other type is a resource type. */
 export const STATE_MODULE = "iac.state";

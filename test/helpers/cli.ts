@@ -1,0 +1,67 @@
+// Runs the real wfctl executable as a user would, with its own daemon socket.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { WFCTL } from "./paths.js";
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Written to stdin, then closed (stdin is never a TTY here). */
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** A wfctl bound to one socket, so each test file has its own daemon. */
+export class Cli {
+  constructor(readonly socketDir: string) {}
+
+  get socket(): string {
+    return join(this.socketDir, "wfctld.sock");
+  }
+
+  run(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+    return runWfctl(args, { ...options, env: { WFCTL_SOCKET: this.socket, ...options.env } });
+  }
+
+  /** Runs and parses stdout as JSON. */
+  async json<T = unknown>(args: readonly string[], options: CliOptions = {}): Promise<{ result: CliResult; value: T }> {
+    const result = await this.run([...args, "--json"], options);
+    let value: T;
+    try {
+      value = JSON.parse(result.stdout) as T;
+    } catch {
+      throw new Error(`wfctl ${args.join(" ")} --json printed no JSON (exit ${result.code}):\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+    }
+    return { result, value };
+  }
+}
+
+export function runWfctl(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WFCTL, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`wfctl ${args.join(" ")} did not finish within ${options.timeoutMs ?? 45_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 45_000);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}

@@ -1,0 +1,18 @@
+// Paths of the real executables and fixtures the tests run.
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const WFCTL = join(ROOT, "client", "bin", "wfctl.js");
+export const WFCTLD = join(ROOT, "daemon", "bin", "wfctld.js");
+export const LOCAL_PROVIDER = join(ROOT, "plugins", "provider-local", "bin", "wfctl-provider-local.js");
+export const FIXTURE_PLUGINS = join(ROOT, "test", "fixtures", "plugins");
+export const QUICKSTART = join(ROOT, "examples", "quickstart");
+
+/** A fresh temporary directory (short path: Unix sockets live in some) and its cleanup. */
+export function tempDir(prefix = "wft-"): { path: string; cleanup: () => void } {
+  const path = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}

@@ -1,0 +1,183 @@
+import { describe, expect, it } from "vitest";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { parseInfraConfig } from "../../daemon/config/load.js";
+import { mergeConfig } from "../../daemon/config/environments.js";
+
+const FILE = "/work/infra.yaml";
+
+function problems(text: string, env = ""): WfctlError {
+  try {
+    parseInfraConfig(FILE, text, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(WfctlError);
+    return err as WfctlError;
+  }
+  throw new Error("expected the configuration to be refused");
+}
+
+const PROVIDER = `  - name: local
+    type: iac.provider
+    config: { provider: local, root: out }
+`;
+
+describe("loading infra.yaml", () => {
+  it("resolves a valid configuration: providers, resources, dependencies, default state", () => {
+    const config = parseInfraConfig(
+      FILE,
+      `modules:
+${PROVIDER}  - name: dir
+    type: local.directory
+    provider: local
+    config: { path: d }
+  - name: file
+    type: local.file
+    provider: local
+    depends_on: [dir]
+    protected: true
+    config: { path: d/f, content: hi }
+`,
+      "",
+    );
+    expect(config.dir).toBe("/work");
+    expect(config.namespace).toBe("default");
+    expect(config.state).toMatchObject({ backend: "filesystem", config: { directory: ".wfctl/state" } });
+    expect(config.providers.get("local")).toMatchObject({ plugin: "local", config: { root: "out" } });
+    expect(config.resources.map((r) => [r.name, r.dependsOn, r.protected])).toEqual([
+      ["dir", [], false],
+      ["file", ["dir"], true],
+    ]);
+  });
+
+  it("names the file, line, module and field of an unknown module type", () => {
+    const err = problems(`modules:\n${PROVIDER}  - name: thing\n    type: widget\n    provider: local\n`);
+    expect(err.code).toBe(ErrorCode.CONFIG_INVALID);
+    expect(err.message).toContain(`${FILE}:6:11: module "thing": field "type": unknown module type "widget"`);
+    expect(err.details[0]).toMatchObject({ file: FILE, line: 6, module: "thing", field: "type" });
+  });
+
+  it("refuses a resource without a provider, listing the declared ones", () => {
+    const err = problems(`modules:\n${PROVIDER}  - name: f\n    type: local.file\n    config: { path: a }\n`);
+    expect(err.message).toContain('module "f": field "provider": missing provider');
+    expect(err.message).toContain("(declared: local)");
+  });
+
+  it("refuses a provider reference to a module that does not exist", () => {
+    const err = problems(`modules:\n${PROVIDER}  - name: f\n    type: local.file\n    provider: nope\n`);
+    expect(err.message).toContain('provider "nope" does not exist');
+  });
+
+  it("names the modules of a dependency cycle", () => {
+    const err = problems(`modules:
+${PROVIDER}  - name: a
+    type: local.file
+    provider: local
+    depends_on: [b]
+  - name: b
+    type: local.file
+    provider: local
+    depends_on: [c]
+  - name: c
+    type: local.file
+    provider: local
+    depends_on: [a]
+`);
+    expect(err.message).toMatch(/module "a": field "depends_on": dependency cycle: a → b → c → a/);
+  });
+
+  it("reports a YAML syntax error with its position", () => {
+    const err = problems("modules:\n  - name: a\n    type: [local.file\n");
+    expect(err.code).toBe(ErrorCode.CONFIG_INVALID);
+    expect(err.message).toMatch(new RegExp(`${FILE}:\\d+:\\d+: YAML syntax error`));
+  });
+
+  it("reports every problem at once, each with its own module", () => {
+    const err = problems(`modules:
+${PROVIDER}  - name: a
+    type: local.file
+  - name: b
+    type: nothing
+    provider: local
+  - name: c
+    type: local.file
+    provider: local
+    depends_on: [ghost]
+    colour: red
+`);
+    expect(err.details.map((d) => d.module)).toEqual(expect.arrayContaining(["a", "b", "c"]));
+    expect(err.message).toContain('unknown key(s) "colour"');
+  });
+
+  it("refuses duplicate names and a second state module", () => {
+    const err = problems(`modules:
+${PROVIDER}  - name: local
+    type: local.file
+    provider: local
+  - name: s1
+    type: iac.state
+  - name: s2
+    type: iac.state
+`);
+    expect(err.message).toContain("duplicate module name");
+    expect(err.message).toContain("only one iac.state module is allowed");
+  });
+
+  it("refuses an empty file and a file without modules", () => {
+    expect(problems("").message).toContain("the file is empty");
+    expect(problems("resources: []\n").message).toContain('field "modules": is required');
+  });
+});
+
+describe("environment overrides", () => {
+  const text = `modules:
+  - name: state
+    type: iac.state
+    config: { backend: filesystem, directory: state }
+    environments:
+      prod:
+        config: { directory: /srv/state }
+  - name: local
+    type: iac.provider
+    config: { provider: local, root: out, nested: { a: 1, b: 2 } }
+    environments:
+      prod:
+        config: { root: out-prod, nested: { b: 3 } }
+  - name: db
+    type: local.file
+    provider: local
+    config: { path: db, content: base }
+    environments:
+      prod:
+        name: db-prod
+        config: { content: prod }
+      dev: null
+  - name: app
+    type: local.file
+    provider: local
+    depends_on: [db]
+    config: { path: app }
+`;
+
+  it("renames, merges config deeply, and re-points dependencies to the resolved name", () => {
+    const config = parseInfraConfig(FILE, text, "prod");
+    expect(config.namespace).toBe("prod");
+    expect(config.state.config).toEqual({ directory: "/srv/state" });
+    expect(config.providers.get("local")?.config).toEqual({ root: "out-prod", nested: { a: 1, b: 3 } });
+    expect(config.resources.find((r) => r.baseName === "db")).toMatchObject({ name: "db-prod", config: { path: "db", content: "prod" } });
+    expect(config.resources.find((r) => r.name === "app")?.dependsOn).toEqual(["db-prod"]);
+  });
+
+  it("disables a module set to null, and says so when something depends on it", () => {
+    const err = problems(text, "dev");
+    expect(err.message).toContain('depends on "db", which is disabled in environment "dev"');
+  });
+
+  it("uses the base names without an environment", () => {
+    const config = parseInfraConfig(FILE, text, "");
+    expect(config.resources.map((r) => r.name)).toEqual(["db", "app"]);
+    expect(config.namespace).toBe("default");
+  });
+
+  it("merges objects key by key and replaces everything else", () => {
+    expect(mergeConfig({ a: { x: 1, y: [1, 2] }, b: 1 }, { a: { y: [3] }, c: null })).toEqual({ a: { x: 1, y: [3] }, b: 1, c: null });
+  });
+});
