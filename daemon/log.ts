@@ -6,7 +6,7 @@ export type DaemonLogger = pino.Logger;
 
 /** Logs to `file` (appending), or to stderr when `file` is undefined. */
 export function createDaemonLogger(file: string | undefined, level = process.env["WFCTL_LOG_LEVEL"] ?? "info"): DaemonLogger {
-  const destination = file ? pino.destination({ dest: file, append: true, mkdir: true, sync: true }) : pino.destination({ fd: 2, sync: true });
+  const destination = file ? pino.destination({ dest: file, append: true, mkdir: true, sync: true, mode: 0o600 }) : pino.destination({ fd: 2, sync: true });
   return pino(
     {
       level,

@@ -3,10 +3,12 @@
 import { Command, Option } from "commander";
 import { parseDuration } from "../proto/duration.js";
 import { WfctlError } from "../proto/errors.js";
-import { daemonFiles, socketPath } from "../proto/socket.js";
+import { dirname } from "node:path";
+import { daemonFiles, defaultRuntimeDir, socketPath } from "../proto/socket.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
 import { createDaemonLogger } from "./log.js";
 import { Daemon } from "./server/daemon.js";
+import { prepareSocketDir } from "./server/socket.js";
 
 const program = new Command()
   .name("wfctld")
@@ -22,6 +24,9 @@ async function main(): Promise<void> {
   program.parse();
   const opts = program.opts<{ socket?: string; idleTimeout: string; logFile?: string; logLevel: string }>();
   const socket = socketPath(opts.socket);
+  // Before anything else writes beside the socket (the log file), make its
+  // directory private.
+  prepareSocketDir(dirname(socket), dirname(socket) === defaultRuntimeDir());
   const logPath = opts.logFile === "-" ? "" : (opts.logFile ?? daemonFiles(socket).log);
   const logger = createDaemonLogger(logPath || undefined, opts.logLevel);
   const idleMs = parseDuration(opts.idleTimeout, "--idle-timeout");

@@ -21,7 +21,14 @@ export class SourceFile {
     if (doc.errors.length > 0) {
       const details: ErrorDetail[] = doc.errors.map((e) => {
         const pos = lines.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, message: `YAML syntax error: ${e.message.split("\n")[0]}` };
+        const module = moduleAtLine(text, pos.line);
+        return {
+          file,
+          line: pos.line,
+          column: pos.col,
+          ...(module !== undefined ? { module } : {}),
+          message: `YAML syntax error: ${e.message.split("\n")[0]}`,
+        };
       });
       throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(file, details), { details });
     }
@@ -56,6 +63,31 @@ export class SourceFile {
       message,
     };
   }
+}
+
+/**
+ * The module a line of text belongs to, found from the text alone (for
+ * syntax errors, when there is no parsed document): the `modules:` list item
+ * that contains the line, named by its `name:` key.
+ */
+export function moduleAtLine(text: string, line: number): string | undefined {
+  const rows = text.split(/\r?\n/);
+  const listAt = rows.findIndex((r) => /^modules:\s*(#.*)?$/.test(r));
+  if (listAt < 0 || line - 1 <= listAt) return undefined;
+  const firstItem = rows.slice(listAt + 1).find((r) => /^\s*-\s/.test(r));
+  if (firstItem === undefined) return undefined;
+  const indent = (firstItem.match(/^\s*/)?.[0] ?? "").length;
+  const isItem = (r: string) => r.length > indent && r[indent] === "-" && /^\s*$/.test(r.slice(0, indent));
+  let start = Math.min(line - 1, rows.length - 1);
+  while (start > listAt && !isItem(rows[start] ?? "")) start--;
+  if (start <= listAt) return undefined;
+  for (let i = start; i < rows.length && (i === start || !isItem(rows[i] ?? "")); i++) {
+    const row = rows[i] ?? "";
+    const key = i === start ? row.slice(indent + 1) : row;
+    const match = /^(\s*)name:\s*["']?([^"'#\s]+)/.exec(key);
+    if (match && (i === start || (match[1] ?? "").length === indent + 2)) return match[2];
+  }
+  return undefined;
 }
 
 /** One line per problem: `file:line:col: module "m": field "f": message`. */

@@ -25,14 +25,25 @@ export function createDualServer(handler: Handler): DualServer {
     session.once("close", () => sessions.delete(session));
   });
   const server = net.createServer((socket) => {
-    socket.once("data", (chunk: Buffer) => {
-      socket.pause();
-      socket.unshift(chunk);
+    let head = Buffer.alloc(0);
+    const sniff = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
       // "PRI" starts only the HTTP/2 preface; no HTTP/1.1 method does.
-      const isH2 = chunk.length >= 3 && chunk.toString("latin1", 0, 3) === H2_PREFACE.slice(0, 3);
-      (isH2 ? h2 : h1).emit("connection", socket);
-      socket.resume();
-    });
+      const prefix = H2_PREFACE.slice(0, 3);
+      if (head.length < prefix.length && prefix.startsWith(head.toString("latin1"))) return; // too short to tell yet
+      socket.off("data", sniff);
+      socket.pause();
+      socket.unshift(head);
+      if (head.toString("latin1", 0, prefix.length) === prefix) {
+        // The HTTP/2 session reads the socket's handle itself and drains the
+        // unshifted bytes on the next tick; resuming here would lose them.
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", sniff);
     socket.on("error", () => socket.destroy());
   });
   return {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { parseInfraConfig } from "../../daemon/config/load.js";
 import { mergeConfig } from "../../daemon/config/environments.js";
+import { moduleAtLine } from "../../daemon/config/source.js";
 
 const FILE = "/work/infra.yaml";
 
@@ -87,7 +88,26 @@ ${PROVIDER}  - name: a
   it("reports a YAML syntax error with its position", () => {
     const err = problems("modules:\n  - name: a\n    type: [local.file\n");
     expect(err.code).toBe(ErrorCode.CONFIG_INVALID);
-    expect(err.message).toMatch(new RegExp(`${FILE}:\\d+:\\d+: YAML syntax error`));
+    expect(err.message).toMatch(new RegExp(`${FILE}:\\d+:\\d+: module "a": YAML syntax error`));
+  });
+
+  it("finds the module a syntax error is in from the text alone", () => {
+    const text = [
+      "modules:", //                      1
+      "  - name: first", //               2
+      "    type: local.file", //          3
+      "  - type: local.file", //          4
+      "    config:", //                   5
+      "      name: not-a-module-name", // 6
+      "    name: second", //              7
+      "    environments:", //             8
+      "      prod: { name: renamed }", // 9
+    ].join("\n");
+    expect(moduleAtLine(text, 1)).toBeUndefined();
+    expect(moduleAtLine(text, 3)).toBe("first");
+    expect(moduleAtLine(text, 5)).toBe("second");
+    expect(moduleAtLine(text, 9)).toBe("second");
+    expect(moduleAtLine("modules: [\n", 1)).toBeUndefined();
   });
 
   it("reports every problem at once, each with its own module", () => {
