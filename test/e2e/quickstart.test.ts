@@ -201,3 +201,35 @@ describe("daemon lifecycle seen from the CLI", () => {
     expect(result.stderr).toContain("--frobnicate");
   });
 });
+
+describe("quickstart with --env staging", () => {
+  let dir: ReturnType<typeof tempDir>;
+  let cli: Cli;
+  beforeAll(() => {
+    dir = tempDir("wft-e2e-");
+    cli = new Cli(join(dir.path, "sock"));
+  });
+  afterAll(async () => {
+    await cli.run(["daemon", "stop"]);
+    dir.cleanup();
+  });
+
+  it("resolves overrides (provider root, a renamed resource) and keeps staging state apart from the default", async () => {
+    const config = copyQuickstart(dir.path);
+    expectExit(await cli.run(["infra", "apply", "-c", config, "--env", "staging", "--auto-approve"], { cwd: ROOT }), 0);
+    const staging = join(dir.path, "quickstart", "out-staging", "site");
+    expect(readFileSync(join(staging, "robots.txt"), "utf8")).toBe("User-agent: *\nDisallow: /\n");
+    expect(existsSync(join(dir.path, "quickstart", "out"))).toBe(false);
+
+    const { value } = await cli.json<{ namespace: string; resources: { name: string }[] }>(["infra", "state", "list", "-c", config, "--env", "staging"]);
+    expect(value.namespace).toBe("staging");
+    expect(value.resources.map((r) => r.name).sort()).toEqual(["index", "robots-staging", "site"]);
+    const { value: base } = await cli.json<{ resources: unknown[] }>(["infra", "state", "list", "-c", config]);
+    expect(base.resources).toEqual([]);
+
+    // The default environment plans everything as new: its state is separate.
+    const plan = await cli.run(["infra", "plan", "-c", config, "--detailed-exitcode"]);
+    expectExit(plan, 2);
+    expect(plan.stdout).toContain("3 to create");
+  });
+});
