@@ -1,7 +1,7 @@
 // Claiming the daemon's socket safely: a private directory, a pid file taken
 // exclusively (one daemon per socket), stale sockets and pid files from dead
 // daemons detected and replaced, and a socket only the owner can connect to.
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import * as net from "node:net";
 import { userInfo } from "node:os";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
@@ -39,13 +39,28 @@ export function probeSocket(path: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Is `pid` a live wfctld? A zombie (killed, not yet reaped: common in
+ * containers whose pid 1 does not reap) is dead, and so is a pid the system
+ * has since given to another program. Where /proc is missing, any live pid counts.
+ */
+export function daemonAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  let stat: string;
+  let cmdline: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return existsSync("/proc/self") ? false : true;
+  }
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  if (state === "Z" || state === "X") return false;
+  return cmdline.includes("wfctld");
 }
 
 /** The pid recorded beside a socket, if any. */
@@ -75,7 +90,7 @@ export function claimPidFile(socket: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = readPid(socket);
-      if (pid !== undefined && pid !== process.pid && processAlive(pid)) {
+      if (pid !== undefined && pid !== process.pid && daemonAlive(pid)) {
         throw new WfctlError(ErrorCode.ALREADY_EXISTS, `wfctld is already running for ${socket} (pid ${pid})`);
       }
       rmSync(pidFile, { force: true });

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../proto/errors.js";
 import { daemonFiles } from "../../proto/socket.js";
+import { daemonAlive } from "../../daemon/server/socket.js";
 import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { callUnary, connect } from "../../proto/grpc.js";
 import { CLIENT_VERSION_HEADER, WFCTL_VERSION } from "../../proto/versions.js";
@@ -159,6 +160,27 @@ describe("wfctld socket", () => {
     const second = startDaemon(first.socket);
     await ready(second);
     expect((await post(second.socket, "Status", {})).json).toMatchObject({ pid: second.child.pid });
+  });
+
+  it("takes over a pid file naming a zombie or a pid now used by another program", async () => {
+    // A zombie: `sleep 0` exits, and its parent (exec'd into `sleep 5`) never reaps it.
+    const shell = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    running.push(shell);
+    const zombie = Number((await new Promise<Buffer>((r) => shell.stdout?.once("data", r))).toString().trim());
+    await waitFor(() => readFileSync(`/proc/${zombie}/stat`, "utf8").includes(") Z"), 5000, "the zombie");
+    expect(isAlive(zombie)).toBe(true); // kill(pid, 0) still succeeds on a zombie...
+    expect(daemonAlive(zombie)).toBe(false); // ...but it is no daemon
+    expect(daemonAlive(process.pid)).toBe(false); // a live pid that is not wfctld
+
+    for (const pid of [zombie, process.pid]) {
+      const socket = socketIn();
+      mkdirSync(join(socket, ".."), { recursive: true, mode: 0o700 });
+      writeFileSync(daemonFiles(socket).pid, `${pid}\n`);
+      const d = startDaemon(socket);
+      await ready(d);
+      expect(readFileSync(daemonFiles(socket).pid, "utf8").trim()).toBe(String(d.child.pid));
+      expect(daemonAlive(d.child.pid as number)).toBe(true);
+    }
   });
 
   it("refuses a socket path too long for a Unix socket, naming it", async () => {
