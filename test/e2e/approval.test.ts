@@ -4,9 +4,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cli } from "../helpers/cli.js";
-import { QUICKSTART, ROOT, WFCTL, tempDir } from "../helpers/paths.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cliSandbox } from "../helpers/cli.js";
+import { QUICKSTART, ROOT, WFCTL } from "../helpers/paths.js";
 
 const hasScript = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0;
 if (!hasScript && process.env["CI"]) {
@@ -39,20 +39,13 @@ function onTerminal(args: string[], env: Record<string, string>, answer: string)
 }
 
 describe.skipIf(!hasScript)("approval on a terminal", () => {
-  let dir: ReturnType<typeof tempDir>;
-  let cli: Cli;
+  const sandbox = cliSandbox("wft-tty-");
   let config: string;
   let env: Record<string, string>;
   beforeAll(() => {
-    dir = tempDir("wft-tty-");
-    cli = new Cli(join(dir.path, "sock"));
-    env = { WFCTL_SOCKET: cli.socket };
-    config = join(dir.path, "infra.yaml");
+    env = { WFCTL_SOCKET: sandbox.cli.socket };
+    config = join(sandbox.dir, "infra.yaml");
     copyFileSync(join(QUICKSTART, "infra.yaml"), config);
-  });
-  afterAll(async () => {
-    await cli.run(["daemon", "stop"]);
-    dir.cleanup();
   });
 
   it("any answer but 'yes' cancels the apply and changes nothing", async () => {
@@ -60,7 +53,7 @@ describe.skipIf(!hasScript)("approval on a terminal", () => {
     expect(output).toContain("Do you want to perform these actions?");
     expect(output).toContain("Apply cancelled");
     expect(code).toBe(1);
-    expect(existsSync(join(dir.path, "out", "site"))).toBe(false);
+    expect(existsSync(join(sandbox.dir, "out", "site"))).toBe(false);
   });
 
   it("'yes' applies the plan that was shown", async () => {
@@ -68,13 +61,13 @@ describe.skipIf(!hasScript)("approval on a terminal", () => {
     expect(output).toContain("Plan: 3 to create");
     expect(output).toContain("Apply complete: 3 created");
     expect(code).toBe(0);
-    expect(existsSync(join(dir.path, "out", "site", "index.html"))).toBe(true);
+    expect(existsSync(join(sandbox.dir, "out", "site", "index.html"))).toBe(true);
   });
 
   it("destroy asks too, and 'no' keeps everything", async () => {
     const { code, output } = await onTerminal(["infra", "destroy", "-c", config], env, "no");
     expect(output).toContain("Do you really want to destroy all these resources?");
     expect(code).toBe(1);
-    expect(existsSync(join(dir.path, "out", "site", "index.html"))).toBe(true);
+    expect(existsSync(join(sandbox.dir, "out", "site", "index.html"))).toBe(true);
   });
 });

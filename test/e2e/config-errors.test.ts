@@ -2,9 +2,9 @@
 // the file and the module, and the exit code is 1. Acceptance check 9.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cli } from "../helpers/cli.js";
-import { QUICKSTART, tempDir } from "../helpers/paths.js";
+import { describe, expect, it } from "vitest";
+import { cliSandbox } from "../helpers/cli.js";
+import { QUICKSTART } from "../helpers/paths.js";
 
 const quickstart = readFileSync(join(QUICKSTART, "infra.yaml"), "utf8");
 
@@ -54,22 +54,13 @@ const cases: { what: string; text: string; module: string; mentions: string[] }[
 ];
 
 describe("malformed infra.yaml through the CLI", () => {
-  let dir: ReturnType<typeof tempDir>;
-  let cli: Cli;
-  beforeAll(() => {
-    dir = tempDir("wft-cfg-");
-    cli = new Cli(join(dir.path, "sock"));
-  });
-  afterAll(async () => {
-    await cli.run(["daemon", "stop"]);
-    dir.cleanup();
-  });
+  const sandbox = cliSandbox("wft-cfg-");
 
   for (const c of cases) {
     it(`${c.what}: names the file and the module, exit 1`, async () => {
-      const file = join(dir.path, `${c.what.replace(/\W+/g, "-")}.yaml`);
+      const file = join(sandbox.dir, `${c.what.replace(/\W+/g, "-")}.yaml`);
       writeFileSync(file, c.text);
-      const result = await cli.run(["infra", "plan", "-c", file]);
+      const result = await sandbox.cli.run(["infra", "plan", "-c", file]);
       expect(result.code, result.stderr).toBe(1);
       expect(result.stdout).toBe("");
       expect(result.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+`));
@@ -79,17 +70,17 @@ describe("malformed infra.yaml through the CLI", () => {
   }
 
   it("a missing file names the file", async () => {
-    const file = join(dir.path, "nope", "infra.yaml");
-    const result = await cli.run(["infra", "plan", "-c", file]);
+    const file = join(sandbox.dir, "nope", "infra.yaml");
+    const result = await sandbox.cli.run(["infra", "plan", "-c", file]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(file);
   });
 
   it("the same errors without a daemon", async () => {
     const c = cases[0] as (typeof cases)[number];
-    const file = join(dir.path, "no-daemon.yaml");
+    const file = join(sandbox.dir, "no-daemon.yaml");
     writeFileSync(file, c.text);
-    const result = await cli.run(["infra", "plan", "-c", file, "--no-daemon"]);
+    const result = await sandbox.cli.run(["infra", "plan", "-c", file, "--no-daemon"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`module "${c.module}"`);
     expect(result.stderr).toContain(file);

@@ -6,10 +6,10 @@ import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { WFCTL_VERSION } from "../../proto/versions.js";
-import { Cli, type CliResult } from "../helpers/cli.js";
-import { QUICKSTART, ROOT, tempDir } from "../helpers/paths.js";
+import { type CliResult, cliSandbox } from "../helpers/cli.js";
+import { QUICKSTART, ROOT } from "../helpers/paths.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 
 interface QuickstartModule {
@@ -37,26 +37,18 @@ function expectExit(result: CliResult, code: number): void {
 /** The quickstart's checks, with or without a daemon. */
 function quickstartFlow(mode: "daemon" | "no-daemon"): void {
   const extra = mode === "no-daemon" ? ["--no-daemon"] : [];
-  let dir: ReturnType<typeof tempDir>;
-  let cli: Cli;
+  const sandbox = cliSandbox();
   let config: string;
-  const run = (args: string[]) => cli.run([...args, ...extra], { cwd: ROOT });
-
+  const run = (args: string[]) => sandbox.cli.run([...args, ...extra], { cwd: ROOT });
   beforeAll(() => {
-    dir = tempDir("wft-e2e-");
-    cli = new Cli(join(dir.path, "sock"));
-    config = copyQuickstart(dir.path);
-  });
-  afterAll(async () => {
-    await cli.run(["daemon", "stop"]);
-    dir.cleanup();
+    config = copyQuickstart(sandbox.dir);
   });
 
   it("apply --auto-approve creates the files with their declared content, relative to the config's directory", async () => {
     const result = await run(["infra", "apply", "-c", config, "--auto-approve"]);
     expectExit(result, 0);
     expect(result.stdout).toContain("Apply complete: 3 created");
-    const out = join(dir.path, "quickstart", "out");
+    const out = join(sandbox.dir, "quickstart", "out");
     expect(statSync(join(out, "site")).isDirectory()).toBe(true);
     const files = declaredFiles(config);
     expect(files.length).toBeGreaterThanOrEqual(2);
@@ -85,7 +77,7 @@ function quickstartFlow(mode: "daemon" | "no-daemon"): void {
     expect(result.stdout).toContain("Hello from the test.");
     expect(result.stdout).toContain("1 to update");
     // The JSON plan says the same, field by field.
-    const { value } = await cli.json<{ changes: { name: string; action: string; fields: { field: string; before: unknown; after: unknown }[] }[] }>(
+    const { value } = await sandbox.cli.json<{ changes: { name: string; action: string; fields: { field: string; before: unknown; after: unknown }[] }[] }>(
       ["infra", "plan", "-c", config, ...extra],
       { cwd: ROOT },
     );
@@ -100,17 +92,17 @@ function quickstartFlow(mode: "daemon" | "no-daemon"): void {
     const result = await run(["infra", "apply", "-c", config]);
     expectExit(result, 1);
     expect(result.stderr).toContain("without --auto-approve");
-    expect(readFileSync(join(dir.path, "quickstart", "out", "site", "index.html"), "utf8")).toContain("Hello from wfctl.");
+    expect(readFileSync(join(sandbox.dir, "quickstart", "out", "site", "index.html"), "utf8")).toContain("Hello from wfctl.");
   });
 
   it("apply brings the file to the new content; the plan is clean again", async () => {
     expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
-    expect(readFileSync(join(dir.path, "quickstart", "out", "site", "index.html"), "utf8")).toContain("Hello from the test.");
+    expect(readFileSync(join(sandbox.dir, "quickstart", "out", "site", "index.html"), "utf8")).toContain("Hello from the test.");
     expectExit(await run(["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
   });
 
   it("state list --json lists every applied resource", async () => {
-    const { result, value } = await cli.json<{ resources: { name: string; type: string; status: string; provider_id: string }[] }>(
+    const { result, value } = await sandbox.cli.json<{ resources: { name: string; type: string; status: string; provider_id: string }[] }>(
       ["infra", "state", "list", "-c", config, ...extra],
       { cwd: ROOT },
     );
@@ -118,20 +110,20 @@ function quickstartFlow(mode: "daemon" | "no-daemon"): void {
     const byName = Object.fromEntries(value.resources.map((r) => [r.name, r]));
     expect(Object.keys(byName).sort()).toEqual(["index", "robots", "site"]);
     expect(byName["site"]).toMatchObject({ type: "local.directory", status: "active" });
-    expect(byName["index"]).toMatchObject({ type: "local.file", provider_id: join(dir.path, "quickstart", "out", "site", "index.html") });
+    expect(byName["index"]).toMatchObject({ type: "local.file", provider_id: join(sandbox.dir, "quickstart", "out", "site", "index.html") });
   });
 
   it("destroy --auto-approve removes every file and empties the state", async () => {
     const result = await run(["infra", "destroy", "-c", config, "--auto-approve"]);
     expectExit(result, 0);
-    expect(existsSync(join(dir.path, "quickstart", "out", "site"))).toBe(false);
-    const { value } = await cli.json<{ resources: unknown[] }>(["infra", "state", "list", "-c", config, ...extra], { cwd: ROOT });
+    expect(existsSync(join(sandbox.dir, "quickstart", "out", "site"))).toBe(false);
+    const { value } = await sandbox.cli.json<{ resources: unknown[] }>(["infra", "state", "list", "-c", config, ...extra], { cwd: ROOT });
     expect(value.resources).toEqual([]);
   });
 
   if (mode === "no-daemon") {
     it("never started a daemon", () => {
-      expect(existsSync(cli.socket)).toBe(false);
+      expect(existsSync(sandbox.cli.socket)).toBe(false);
     });
   }
 }
@@ -145,26 +137,17 @@ describe("quickstart with --no-daemon", () => {
 });
 
 describe("daemon lifecycle seen from the CLI", () => {
-  let dir: ReturnType<typeof tempDir>;
-  let cli: Cli;
-  beforeAll(() => {
-    dir = tempDir("wft-e2e-");
-    cli = new Cli(join(dir.path, "sock"));
-  });
-  afterAll(async () => {
-    await cli.run(["daemon", "stop"]);
-    dir.cleanup();
-  });
+  const sandbox = cliSandbox();
 
   it("plugins list shows the running local provider with a live pid; daemon stop leaves no process behind; the next command starts a fresh daemon", async () => {
-    const config = copyQuickstart(dir.path);
-    expectExit(await cli.run(["infra", "apply", "-c", config, "--auto-approve"], { cwd: ROOT }), 0);
+    const config = copyQuickstart(sandbox.dir);
+    expectExit(await sandbox.cli.run(["infra", "apply", "-c", config, "--auto-approve"], { cwd: ROOT }), 0);
 
-    const { value: status } = await cli.json<{ running: boolean; pid: number; version: string; socket_path: string }>(["daemon", "status"]);
-    expect(status).toMatchObject({ running: true, version: WFCTL_VERSION, socket_path: cli.socket });
+    const { value: status } = await sandbox.cli.json<{ running: boolean; pid: number; version: string; socket_path: string }>(["daemon", "status"]);
+    expect(status).toMatchObject({ running: true, version: WFCTL_VERSION, socket_path: sandbox.cli.socket });
     expect(isAlive(status.pid)).toBe(true);
 
-    const { result, value } = await cli.json<{ plugins: { name: string; kind: string; version: string; pid: number; state: string }[] }>(["plugins", "list"]);
+    const { result, value } = await sandbox.cli.json<{ plugins: { name: string; kind: string; version: string; pid: number; state: string }[] }>(["plugins", "list"]);
     expectExit(result, 0);
     const local = value.plugins.filter((p) => p.name === "local" && p.pid > 0);
     expect(local).toHaveLength(1);
@@ -172,20 +155,20 @@ describe("daemon lifecycle seen from the CLI", () => {
     const pluginPid = local[0]?.pid as number;
     expect(isAlive(pluginPid)).toBe(true);
 
-    const stopped = await cli.run(["daemon", "stop"]);
+    const stopped = await sandbox.cli.run(["daemon", "stop"]);
     expectExit(stopped, 0);
     expect(isAlive(status.pid)).toBe(false);
     await waitFor(() => !isAlive(pluginPid), 5000, `plugin pid ${pluginPid} to be gone`);
-    expect(existsSync(cli.socket)).toBe(false);
+    expect(existsSync(sandbox.cli.socket)).toBe(false);
 
-    const { value: stoppedStatus } = await cli.json<{ running: boolean }>(["daemon", "status"]);
+    const { value: stoppedStatus } = await sandbox.cli.json<{ running: boolean }>(["daemon", "status"]);
     expect(stoppedStatus.running).toBe(false);
 
     // Any command brings a fresh daemon back by itself.
-    const { result: again, value: plugins } = await cli.json<{ plugins: { name: string }[] }>(["plugins", "list"]);
+    const { result: again, value: plugins } = await sandbox.cli.json<{ plugins: { name: string }[] }>(["plugins", "list"]);
     expectExit(again, 0);
     expect(plugins.plugins.map((p) => p.name)).toContain("local");
-    const { value: fresh } = await cli.json<{ running: boolean; pid: number }>(["daemon", "status"]);
+    const { value: fresh } = await sandbox.cli.json<{ running: boolean; pid: number }>(["daemon", "status"]);
     expect(fresh.running).toBe(true);
     expect(fresh.pid).not.toBe(status.pid);
   });
@@ -196,39 +179,30 @@ describe("daemon lifecycle seen from the CLI", () => {
   });
 
   it("an unknown flag is a usage error (exit 64) naming the flag", async () => {
-    const result = await cli.run(["infra", "plan", "--frobnicate"]);
+    const result = await sandbox.cli.run(["infra", "plan", "--frobnicate"]);
     expectExit(result, 64);
     expect(result.stderr).toContain("--frobnicate");
   });
 });
 
 describe("quickstart with --env staging", () => {
-  let dir: ReturnType<typeof tempDir>;
-  let cli: Cli;
-  beforeAll(() => {
-    dir = tempDir("wft-e2e-");
-    cli = new Cli(join(dir.path, "sock"));
-  });
-  afterAll(async () => {
-    await cli.run(["daemon", "stop"]);
-    dir.cleanup();
-  });
+  const sandbox = cliSandbox();
 
   it("resolves overrides (provider root, a renamed resource) and keeps staging state apart from the default", async () => {
-    const config = copyQuickstart(dir.path);
-    expectExit(await cli.run(["infra", "apply", "-c", config, "--env", "staging", "--auto-approve"], { cwd: ROOT }), 0);
-    const staging = join(dir.path, "quickstart", "out-staging", "site");
+    const config = copyQuickstart(sandbox.dir);
+    expectExit(await sandbox.cli.run(["infra", "apply", "-c", config, "--env", "staging", "--auto-approve"], { cwd: ROOT }), 0);
+    const staging = join(sandbox.dir, "quickstart", "out-staging", "site");
     expect(readFileSync(join(staging, "robots.txt"), "utf8")).toBe("User-agent: *\nDisallow: /\n");
-    expect(existsSync(join(dir.path, "quickstart", "out"))).toBe(false);
+    expect(existsSync(join(sandbox.dir, "quickstart", "out"))).toBe(false);
 
-    const { value } = await cli.json<{ namespace: string; resources: { name: string }[] }>(["infra", "state", "list", "-c", config, "--env", "staging"]);
+    const { value } = await sandbox.cli.json<{ namespace: string; resources: { name: string }[] }>(["infra", "state", "list", "-c", config, "--env", "staging"]);
     expect(value.namespace).toBe("staging");
     expect(value.resources.map((r) => r.name).sort()).toEqual(["index", "robots-staging", "site"]);
-    const { value: base } = await cli.json<{ resources: unknown[] }>(["infra", "state", "list", "-c", config]);
+    const { value: base } = await sandbox.cli.json<{ resources: unknown[] }>(["infra", "state", "list", "-c", config]);
     expect(base.resources).toEqual([]);
 
     // The default environment plans everything as new: its state is separate.
-    const plan = await cli.run(["infra", "plan", "-c", config, "--detailed-exitcode"]);
+    const plan = await sandbox.cli.run(["infra", "plan", "-c", config, "--detailed-exitcode"]);
     expectExit(plan, 2);
     expect(plan.stdout).toContain("3 to create");
   });

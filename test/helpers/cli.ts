@@ -1,7 +1,8 @@
 // Runs the real wfctl executable as a user would, with its own daemon socket.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { WFCTL } from "./paths.js";
+import { afterAll, beforeAll } from "vitest";
+import { WFCTL, tempDir } from "./paths.js";
 
 export interface CliResult {
   code: number;
@@ -64,4 +65,34 @@ export function runWfctl(args: readonly string[], options: CliOptions = {}): Pro
     });
     child.stdin.end(options.input ?? "");
   });
+}
+
+/**
+ * A temporary directory and a wfctl with its own daemon socket inside it, for
+ * one describe block: made before its tests, and after them the daemon is
+ * stopped and the directory removed. Read `dir` and `cli` inside tests only.
+ */
+export function cliSandbox(prefix = "wft-e2e-"): { readonly dir: string; readonly cli: Cli } {
+  let temp: ReturnType<typeof tempDir> | undefined;
+  let cli: Cli | undefined;
+  beforeAll(() => {
+    temp = tempDir(prefix);
+    cli = new Cli(join(temp.path, "sock"));
+  });
+  afterAll(async () => {
+    await cli?.run(["daemon", "stop"]);
+    temp?.cleanup();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("cliSandbox is only ready inside tests");
+    return value;
+  };
+  return {
+    get dir() {
+      return ready(temp).path;
+    },
+    get cli() {
+      return ready(cli);
+    },
+  };
 }

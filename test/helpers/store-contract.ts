@@ -1,8 +1,9 @@
 // The behaviour every StateStore must have, whatever it is backed by: the
 // same tests run against memory, filesystem and plugin-served stores.
 import { describe, expect, it } from "vitest";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { ErrorCode } from "../../proto/errors.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import { rejectionOf } from "./errors.js";
 
 export function sampleState(id: string, overrides: Partial<ResourceState> = {}): ResourceState {
   return {
@@ -24,15 +25,7 @@ export function sampleState(id: string, overrides: Partial<ResourceState> = {}):
 
 const live = () => ({ signal: new AbortController().signal });
 
-async function rejection(promise: Promise<unknown>): Promise<WfctlError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WfctlError);
-    return err as WfctlError;
-  }
-  throw new Error("expected a rejection");
-}
+const rejection = rejectionOf;
 
 /** Registers the contract tests; `open` gives a fresh, empty store. */
 export function stateStoreContract(name: string, open: () => Promise<StateStore>): void {

@@ -14,7 +14,7 @@ import { PluginCatalog, type PluginSpec, builtinPlugins } from "../../daemon/sup
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
 import { PluginStateStore } from "../../daemon/state/plugin.js";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { ErrorCode } from "../../proto/errors.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../proto/gen/grpc/health/v1/health_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { Action, DriftClass, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
@@ -24,6 +24,7 @@ import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PLUGIN_ENV } from "../../proto/ve
 import { FIXTURE_PLUGINS, LOCAL_PROVIDER, tempDir } from "../helpers/paths.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 import { stateStoreContract } from "../helpers/store-contract.js";
+import { rejectionOf } from "../helpers/errors.js";
 
 const quiet = pino({ level: "silent" });
 
@@ -31,15 +32,7 @@ function fixture(name: string, kind: PluginSpec["kind"] = "provider"): PluginSpe
   return { name, kind, executable: process.execPath, args: [join(FIXTURE_PLUGINS, `${name}.mjs`)], env: {}, source: "test fixture" };
 }
 
-async function failure(promise: Promise<unknown>): Promise<WfctlError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(WfctlError);
-    return err as WfctlError;
-  }
-  throw new Error("expected the call to fail");
-}
+const failure = rejectionOf;
 
 const noSetup = async () => {};
 

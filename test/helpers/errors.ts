@@ -1,0 +1,14 @@
+// Asserting on failures: the WfctlError a promise rejects with.
+import { expect } from "vitest";
+import { WfctlError } from "../../proto/errors.js";
+
+/** The WfctlError `promise` rejects with; fails the test if it resolves or rejects with anything else. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<WfctlError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(WfctlError);
+    return err as WfctlError;
+  }
+  throw new Error("expected a rejection with a WfctlError");
+}
