@@ -1,9 +1,9 @@
 // wfctld: the daemon's command line. Usually started by `wfctl` on demand;
 // run it by hand (or from systemd) to keep it in the foreground.
+import { dirname } from "node:path";
 import { Command, Option } from "commander";
 import { parseDuration } from "../proto/duration.js";
 import { WfctlError } from "../proto/errors.js";
-import { dirname } from "node:path";
 import { daemonFiles, defaultRuntimeDir, socketPath } from "../proto/socket.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
 import { createDaemonLogger } from "./log.js";
