@@ -44,7 +44,16 @@ export const MAGIC_COOKIE_VALUE = "7c1f5e0a-wfctl-plugin-host-b2d84c19";
 export const PLUGIN_ENV = {
   socketDir: "WFCTL_PLUGIN_SOCKET_DIR",
   protocolVersions: "WFCTL_PLUGIN_PROTOCOL_VERSIONS",
+  /**
+   * A file descriptor the plugin inherits from its host and only watches: it
+   * reaches end-of-file when the host process is gone, however it died
+   * (SIGKILL included), and the plugin then shuts itself down.
+   */
+  parentFd: "WFCTL_PLUGIN_PARENT_FD",
 } as const;
+
+/** The descriptor number the host passes as PLUGIN_ENV.parentFd (stdin, stdout, stderr come first). */
+export const PARENT_WATCH_FD = 3;
 
 /** Header in which a client states its version to the daemon. */
 export const CLIENT_VERSION_HEADER = "wfctl-client-version";

@@ -99,7 +99,7 @@ export function renderResults(results: readonly ResourceResult[], destroy: boole
     const head = `  ${r.name.padEnd(width)}  ${r.type}`;
     if (r.outcome === Outcome.SUCCEEDED) lines.push(`${head}: ${PAST[r.action] ?? actionName(r.action)} (${Math.round(r.elapsedMs)} ms)`);
     else if (r.outcome === Outcome.FAILED) lines.push(`${head}: FAILED to ${actionName(r.action)}: ${r.error}`);
-    else lines.push(`${head}: skipped (${actionName(r.action)} not attempted)`);
+    else lines.push(`${head}: skipped (${actionName(r.action)} not attempted${r.skippedReason ? `: ${r.skippedReason}` : ""})`);
   }
   const count = (o: Outcome, a?: Action) => results.filter((r) => r.outcome === o && (a === undefined || r.action === a)).length;
   const failed = count(Outcome.FAILED);
@@ -120,5 +120,6 @@ export function resultsJson(results: readonly ResourceResult[]): Record<string, 
     error: r.error || undefined,
     error_code: r.errorCode || undefined,
     elapsed_ms: Math.round(r.elapsedMs),
+    skipped_reason: r.skippedReason || undefined,
   }));
 }

@@ -19,6 +19,8 @@ export interface ResourceOutcome {
   outcome: "succeeded" | "failed" | "skipped";
   error: WfctlError | undefined;
   elapsedMs: number;
+  /** Why it was not attempted (skipped only). */
+  skippedReason: string;
 }
 
 interface ApplyEnvironment {
@@ -140,12 +142,20 @@ export async function applyPlan(
         : change.dependsOn,
     run: () => runChange(env, change),
   }));
+  // A plugin that died mid-apply stops the whole operation: nothing new
+  // starts (its restart may behave differently); what is in flight settles
+  // and is recorded.
+  const pluginLost = new AbortController();
   const outcomes = await runTasks(tasks, {
     parallelism: options.parallelism,
-    signal: env.ctx.signal,
+    signal: AbortSignal.any([env.ctx.signal, pluginLost.signal]),
     onSettled: (id, outcome) => {
       const change = byName.get(id);
       if (change) options.onSettled?.(change, outcome);
+      if (outcome.outcome === "failed" && outcome.error.code === ErrorCode.PLUGIN_UNAVAILABLE && !pluginLost.signal.aborted) {
+        env.ctx.log.error({ resource: id, err: outcome.error.message }, "a plugin became unavailable; stopping the operation");
+        pluginLost.abort(new WfctlError(ErrorCode.PLUGIN_UNAVAILABLE, `a plugin became unavailable while applying ${id}: ${outcome.error.message}`));
+      }
     },
   });
   return pending.map((change) => {
@@ -157,6 +167,7 @@ export async function applyPlan(
       outcome: outcome.outcome,
       error: outcome.outcome === "failed" ? outcome.error : undefined,
       elapsedMs: outcome.outcome === "skipped" ? 0 : outcome.elapsedMs,
+      skippedReason: outcome.outcome === "skipped" ? outcome.reason : "",
     };
   });
 }

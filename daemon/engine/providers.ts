@@ -57,7 +57,8 @@ export class ProviderSessions {
     const key = instanceKey(module.plugin, module.config, this.config.dir);
     const instance = await this.supervisor.acquire("provider", module.plugin, key, async (i) => {
       const client = i.client(IaCProvider);
-      const options = callOptions(this.ctx, this.config.env, CALL_TIMEOUTS.quick);
+      // Not the operation's signal: setup runs again, alone, after a restart.
+      const { signal: _operationSignal, ...options } = callOptions(this.ctx, this.config.env, CALL_TIMEOUTS.quick);
       const schema = await client.getSchema({}, options);
       schemas.set(i, {
         config: fieldMapFromProto(schema.configFields),
@@ -73,7 +74,7 @@ export class ProviderSessions {
           details: error.details.map((d) => ({ ...d, file: this.config.file, module: module.baseName, field: d.field ? `config.${d.field}` : undefined })),
         });
       }
-    });
+    }, this.ctx.signal);
     const schema = schemas.get(instance);
     if (!schema) throw new WfctlError(ErrorCode.INTERNAL, `${instance.who}: schema missing`);
     return { module, instance, client: instance.client(IaCProvider), schema };

@@ -16,6 +16,12 @@ export type TaskOutcome =
   | { outcome: "failed"; error: WfctlError; elapsedMs: number }
   | { outcome: "skipped"; reason: string };
 
+/** Why tasks were not started after `signal` aborted. */
+function stoppedReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof WfctlError && reason.code !== "CANCELLED" ? `not started: ${reason.message}` : "the operation was stopped";
+}
+
 /** Terraform's default. */
 export const DEFAULT_PARALLELISM = 10;
 
@@ -78,7 +84,7 @@ export async function runTasks(
       }
       if (running === 0 && (ready.length === 0 || options.signal.aborted)) {
         for (const task of tasks) {
-          if (!results.has(task.id)) settle(task.id, { outcome: "skipped", reason: options.signal.aborted ? "the operation was stopped" : "not reached" });
+          if (!results.has(task.id)) settle(task.id, { outcome: "skipped", reason: options.signal.aborted ? stoppedReason(options.signal) : "not reached" });
         }
         resolve();
       }

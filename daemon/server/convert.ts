@@ -64,6 +64,7 @@ export function resultMessage(outcome: ResourceOutcome): MessageInitShape<typeof
     error: outcome.error?.message ?? "",
     errorCode: outcome.error?.code ?? "",
     elapsedMs: outcome.elapsedMs,
+    skippedReason: outcome.skippedReason,
   };
 }
 
@@ -83,21 +84,22 @@ export function stateMessage(state: ResourceState): MessageInitShape<typeof Stat
 }
 
 export function pluginMessage(view: PluginView): MessageInitShape<typeof PluginStatusSchema> {
-  const { spec, instance } = view;
+  const { spec, slot } = view;
+  const instance = slot?.instance;
   return {
     name: spec.name,
     kind: spec.kind,
     executable: spec.executable,
     version: instance?.info?.version ?? "",
     pid: instance?.alive ? (instance.pid ?? 0) : 0,
-    state: instance ? instance.state : "not_started",
-    address: instance?.address ?? "",
+    state: slot ? slot.state : "not_started",
+    address: instance?.alive ? instance.address : "",
     startedAt: instance?.startedAt.toISOString() ?? "",
-    restarts: 0,
+    restarts: slot?.restarts ?? 0,
     protocolVersion: instance?.info?.protocolVersion ?? 0,
-    instanceKey: instance?.key.slice(0, 12) ?? "",
-    recentLogs: instance?.recentLogs(20) ?? [],
-    lastError: instance?.lastError ?? "",
-    healthy: instance?.alive ?? false,
+    instanceKey: slot?.key.slice(0, 12) ?? "",
+    recentLogs: slot?.recentLogs(20) ?? [],
+    lastError: slot?.lastError || instance?.lastError || "",
+    healthy: (instance?.alive ?? false) && (instance?.healthy ?? false),
   };
 }

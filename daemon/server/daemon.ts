@@ -9,8 +9,7 @@ import { dirname } from "node:path";
 import { Engine } from "../engine/engine.js";
 import type { DaemonLogger } from "../log.js";
 import { PluginCatalog } from "../supervisor/catalog.js";
-import { PluginSupervisor } from "../supervisor/supervisor.js";
-import type { InstanceOptions } from "../supervisor/instance.js";
+import { PluginSupervisor, type SupervisorOptions } from "../supervisor/supervisor.js";
 import { createDualServer } from "./listen.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./router.js";
 import { claimPidFile, listenPrivate, prepareSocketDir } from "./socket.js";
@@ -23,7 +22,8 @@ export interface DaemonOptions {
   /** Exit after this long with no request; 0 never exits on its own. */
   idleTimeoutSeconds: number;
   catalog?: PluginCatalog;
-  plugin?: InstanceOptions;
+  /** Plugin timing and restart knobs (tests shorten them). */
+  plugins?: SupervisorOptions;
 }
 
 export class Daemon {
@@ -44,7 +44,7 @@ export class Daemon {
     const { socketPath, logger } = options;
     prepareSocketDir(dirname(socketPath), dirname(socketPath) === defaultRuntimeDir());
     const releasePid = claimPidFile(socketPath);
-    const supervisor = new PluginSupervisor(options.catalog ?? new PluginCatalog(), logger, options.plugin);
+    const supervisor = new PluginSupervisor(options.catalog ?? new PluginCatalog(), logger, options.plugins);
     const engine = new Engine(supervisor, logger);
     const tracker = new ActivityTracker();
     // Filled in below: the API's host is the daemon being built.

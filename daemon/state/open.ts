@@ -70,9 +70,10 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
       }
       await i.client(IaCStateBackendSetup).configure(
         { backend: state.backend, configJson: encodeJson(state.config), workingDir: config.dir, namespace: config.namespace },
-        { signal: ctx.signal, deadline: new Date(Date.now() + 60_000) },
+        // Not the operation's signal: setup runs again, alone, after a restart.
+        { deadline: new Date(Date.now() + 60_000) },
       );
-    });
+    }, ctx.signal);
     return new PluginStateStore(() => instance.client(IaCStateBackend));
   } catch (err) {
     const error = WfctlError.from(err);

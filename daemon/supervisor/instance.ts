@@ -32,9 +32,18 @@ export interface InstanceOptions {
 export class PluginInstance {
   state: InstanceState = "starting";
   readonly startedAt = new Date();
+  /** When it finished starting (handshake, health, info). */
+  readyAt: Date | undefined;
   info: GetInfoResponse | undefined;
   address = "";
   lastError = "";
+  /** The last health check passed (false until the first, and after a failed one). */
+  healthy = false;
+  /** Calls in flight through client(); an instance with calls in flight is never idle. */
+  inFlight = 0;
+  /** Last time a call started or finished (ms since epoch). */
+  lastUsed = Date.now();
+  private readonly crashListeners: ((instance: PluginInstance) => void)[] = [];
   private child: ChildProcess | undefined;
   private socketDir = "";
   private connection: grpc.Client | undefined;
@@ -76,16 +85,19 @@ export class PluginInstance {
     if (child.stderr) this.log.follow(child.stderr, "stderr");
     this.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => {
+        const crashed = this.state === "running";
         if (this.state === "running" || this.state === "starting") {
           this.lastError = `${describeExit(code, signal)} unexpectedly`;
-          this.logger.warn({ code, signal }, `${this.who} ${this.lastError}`);
+          this.logger.warn({ code, signal, last_stderr: this.log.recent(5) }, `${this.who} ${this.lastError}`);
           this.state = "exited";
-        } else {
+        } else if (this.state !== "failed") {
           this.state = "stopped";
         }
+        this.healthy = false;
         this.connection?.close();
         rmSync(this.socketDir, { recursive: true, force: true });
         resolve();
+        if (crashed) for (const listener of this.crashListeners) listener(this);
       });
       child.once("error", () => resolve());
     });
@@ -105,6 +117,8 @@ export class PluginInstance {
       this.info = await callUnary(this.connection, PluginInfoService.method.getInfo, {}, { deadline: new Date(Date.now() + 5_000) });
       this.expectServices();
       this.state = "running";
+      this.healthy = true;
+      this.readyAt = new Date();
       this.logger.info({ plugin_pid: this.pid, version: this.info.version, services: this.info.services }, `${this.who} started`);
     } catch (err) {
       const error = WfctlError.from(err, ErrorCode.PLUGIN_HANDSHAKE_FAILED);
@@ -114,6 +128,34 @@ export class PluginInstance {
       this.state = "failed";
       throw error;
     }
+  }
+
+  /** Called once if this instance dies after it was running (not when stopped on purpose). */
+  onCrash(listener: (instance: PluginInstance) => void): void {
+    this.crashListeners.push(listener);
+  }
+
+  /** How long it has been serving (0 if it never became ready). */
+  get uptimeMs(): number {
+    return this.readyAt ? Date.now() - this.readyAt.getTime() : 0;
+  }
+
+  /** Asks the plugin's health service; records and returns the answer. */
+  async probe(timeoutMs: number): Promise<boolean> {
+    if (!this.connection || !this.alive) return (this.healthy = false);
+    try {
+      await checkHealth(this.connection, this.who, timeoutMs);
+      this.healthy = true;
+    } catch (err) {
+      this.healthy = false;
+      this.lastError = `health check failed: ${WfctlError.from(err).message}`;
+    }
+    return this.healthy;
+  }
+
+  /** Kills the process at once (a hung plugin); its exit counts as a crash. */
+  kill(): void {
+    this.child?.kill("SIGKILL");
   }
 
   private expectServices(): void {
@@ -141,10 +183,22 @@ export class PluginInstance {
     const wrapped: Record<string, (req: unknown, opts?: unknown) => Promise<unknown>> = {};
     for (const [name, fn] of Object.entries(inner)) {
       wrapped[name] = async (req, opts) => {
+        this.inFlight++;
+        this.lastUsed = Date.now();
         try {
           return await fn(req, opts);
         } catch (err) {
+          // A dying plugin breaks its connection a moment before its exit is
+          // reported: give the exit a moment to arrive, so the error says so.
+          const transport: ErrorCode[] = [ErrorCode.PLUGIN_UNAVAILABLE, ErrorCode.UNKNOWN, ErrorCode.INTERNAL, ErrorCode.CANCELLED];
+          const aborted = (opts as { signal?: AbortSignal } | undefined)?.signal?.aborted ?? false;
+          if (this.alive && !aborted && transport.includes(WfctlError.from(err).code)) {
+            await Promise.race([this.exited, new Promise((r) => setTimeout(r, 200).unref())]);
+          }
           throw this.explain(err, `${service.typeName.split(".").pop()}.${name}`);
+        } finally {
+          this.inFlight--;
+          this.lastUsed = Date.now();
         }
       };
     }

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PLUGIN_ENV, PLUGIN_PROTOCOL_VERSIONS } from "../../proto/versions.js";
+import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PARENT_WATCH_FD, PLUGIN_ENV, PLUGIN_PROTOCOL_VERSIONS } from "../../proto/versions.js";
 import type { PluginSpec } from "./catalog.js";
 
 export interface SpawnedPlugin {
@@ -29,7 +29,10 @@ export function spawnPlugin(spec: PluginSpec, socketDir: string): ChildProcess {
       [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
       [PLUGIN_ENV.socketDir]: socketDir,
       [PLUGIN_ENV.protocolVersions]: PLUGIN_PROTOCOL_VERSIONS.join(","),
+      [PLUGIN_ENV.parentFd]: String(PARENT_WATCH_FD),
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    // fd 3 is the parent-death pipe: this process holds the other end and
+    // never writes to it; when this process dies the plugin reads EOF.
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
   });
 }

@@ -18,6 +18,8 @@ export class HandshakeRefusal extends Error {
 export interface HostEnvironment {
   socketDir: string;
   protocolVersion: number;
+  /** Descriptor that reaches EOF when the host dies (absent when the host gives none). */
+  parentFd: number | undefined;
 }
 
 /** Reads and checks the host's environment; throws HandshakeRefusal if not started by wfctl. */
@@ -43,7 +45,8 @@ export function readHostEnvironment(env: NodeJS.ProcessEnv, pluginName: string):
         `plugin "${pluginName}" speaks [${PLUGIN_PROTOCOL_VERSIONS.join(", ")}]`,
     );
   }
-  return { socketDir, protocolVersion: chosen };
+  const fd = Number.parseInt(env[PLUGIN_ENV.parentFd] ?? "", 10);
+  return { socketDir, protocolVersion: chosen, parentFd: Number.isInteger(fd) && fd > 2 ? fd : undefined };
 }
 
 /** The single stdout line: CORE-VERSION|APP-VERSION|unix|SOCKET-PATH|grpc. */

@@ -3,6 +3,7 @@
 // socket, turns each call's deadline and cancellation into an AbortSignal,
 // logs JSON lines to stderr, and exits cleanly on SIGTERM.
 import { rmSync } from "node:fs";
+import { Socket } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
@@ -54,6 +55,33 @@ function callRunner(log: PluginLogger): CallRunner {
       throw error;
     }
   };
+}
+
+/**
+ * Calls `onGone` once the host process is gone: the descriptor it passed is
+ * the plugin's end of a pipe the host never writes to, so end-of-file (or an
+ * error) on it means the host has exited, however it died.
+ */
+function watchParent(fd: number, log: PluginLogger, onGone: () => void): void {
+  let pipe: Socket;
+  try {
+    pipe = new Socket({ fd, readable: true, writable: false });
+  } catch (err) {
+    log.warn({ fd, err: (err as Error).message }, "cannot watch the host process; this plugin will not notice if it dies");
+    return;
+  }
+  let gone = false;
+  const done = (why: string) => {
+    if (gone) return;
+    gone = true;
+    log.warn({ why }, "host process is gone; shutting down");
+    onGone();
+  };
+  pipe.on("data", () => {}); // the host never writes; reading keeps EOF observable
+  pipe.once("end", () => done("end of file on the host pipe"));
+  pipe.once("close", () => done("host pipe closed"));
+  pipe.once("error", (err) => done(`host pipe error: ${err.message}`));
+  pipe.unref();
 }
 
 /**
@@ -150,6 +178,15 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       void shutdown().then(() => process.exit(0));
+    });
+  }
+  if (host.parentFd !== undefined) {
+    watchParent(host.parentFd, log, () => {
+      void shutdown().then(() => {
+        // The host that made this directory is gone and will not remove it.
+        rmSync(host.socketDir, { recursive: true, force: true });
+        process.exit(0);
+      });
     });
   }
   log.info({ socket: socketPath, protocol: host.protocolVersion, services }, "serving");

@@ -147,10 +147,11 @@ describe("plugin supervisor", () => {
     expect(err.message).toContain("400 ms");
     expect(err.message).toContain("thinking about it");
     const [view] = s.list();
-    const pid = view?.instance?.pid as number;
+    const pid = view?.slot?.instance?.pid as number;
     expect(pid).toBeGreaterThan(0);
     await waitFor(() => !isAlive(pid), 5000, "the silent plugin to be killed");
-    expect(view?.instance?.state).toBe("failed");
+    expect(view?.slot?.instance?.state).toBe("failed");
+    expect(view?.slot?.state).toBe("failed");
   });
 
   it("rejects a malformed handshake line, naming it", async () => {
