@@ -30,8 +30,17 @@ async function list(opts: CommonOptions): Promise<number> {
     }
     out(
       renderTable(
-        ["name", "kind", "version", "pid", "state", "instance", "started"],
-        plugins.map((p) => [p.name, p.kind, p.version || "-", p.pid ? String(p.pid) : "-", p.state, p.instanceKey || "-", p.startedAt || "-"]),
+        ["name", "kind", "version", "pid", "state", "restarts", "instance", "started"],
+        plugins.map((p) => [
+          p.name,
+          p.kind,
+          p.version || "-",
+          p.pid ? String(p.pid) : "-",
+          p.state === "running" && !p.healthy ? "running (unhealthy)" : p.state,
+          String(p.restarts),
+          p.instanceKey || "-",
+          p.startedAt || "-",
+        ]),
       ),
     );
     for (const p of plugins.filter((x) => x.lastError)) out(`\n${p.name} (${p.instanceKey || "no instance"}): last error: ${p.lastError}\n`);
