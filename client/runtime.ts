@@ -1,11 +1,12 @@
 // What every command shares: the common flags, a connection to the daemon
 // (or the in-process engine), the caller's identity, Ctrl-C, and output.
+import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import { resolve } from "node:path";
 import type { CallOptions } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { parseDuration } from "../proto/duration.js";
-import type { CallerSchema, TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import type { CallerSchema, OperationSchema, TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { socketPath } from "../proto/socket.js";
 import { type Connection, connectDaemon, connectInProcess } from "./connection.js";
 
@@ -30,7 +31,7 @@ let interrupted = false;
 process.on("SIGINT", () => {
   if (interrupted) process.exit(130);
   interrupted = true;
-  process.stderr.write("\nInterrupt received: cancelling; resources already changed stay recorded in state. Press Ctrl-C again to quit now.\n");
+  process.stderr.write("\nInterrupt received: cancelling. Changes in progress are stopped; what was done stays recorded in state. Press Ctrl-C again to quit now.\n");
   interrupt.abort(new DOMException("interrupted", "AbortError"));
 });
 
@@ -40,6 +41,34 @@ export function out(text: string): void {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** How much longer than its own budget the client waits for an operation's report. */
+export const REPORT_GRACE_MS = 30_000;
+
+/**
+ * A stoppable operation (apply, destroy): the client picks its id and gives
+ * the daemon its time budget; Ctrl-C asks the daemon to Cancel it instead of
+ * dropping the call, so the report of what was and was not done still comes
+ * back. A second Ctrl-C quits at once (the daemon then cancels on disconnect).
+ */
+export function stoppableOperation(
+  opts: CommonOptions,
+  connection: Connection,
+): { operation: MessageInitShape<typeof OperationSchema>; options: CallOptions; done: () => void } {
+  const id = randomUUID();
+  const budget = opts.timeout ? parseDuration(opts.timeout, "--timeout") : 0;
+  const onInterrupt = () => {
+    connection.client.cancel({ operationId: id }, { timeoutMs: 10_000 }).catch((err: unknown) => {
+      process.stderr.write(`could not cancel the operation: ${(err as Error).message}\n`);
+    });
+  };
+  interrupt.signal.addEventListener("abort", onInterrupt, { once: true });
+  return {
+    operation: { id, timeoutMs: BigInt(budget) },
+    options: budget > 0 ? { timeoutMs: budget + REPORT_GRACE_MS } : {},
+    done: () => interrupt.signal.removeEventListener("abort", onInterrupt),
+  };
 }
 
 export function callOptions(opts: CommonOptions): CallOptions {

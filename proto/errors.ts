@@ -27,6 +27,10 @@ export const ErrorCode = {
   PLUGIN_HANDSHAKE_FAILED: "PLUGIN_HANDSHAKE_FAILED",
   /** A plugin speaks a protocol version the host does not. */
   PLUGIN_INCOMPATIBLE: "PLUGIN_INCOMPATIBLE",
+  /** A plugin executable does not match the sha256 pinned in .wfctl-lock.yaml. */
+  PLUGIN_CHECKSUM_MISMATCH: "PLUGIN_CHECKSUM_MISMATCH",
+  /** A plugin declared in wfctl.yaml has no (or a stale) entry in .wfctl-lock.yaml. */
+  PLUGIN_NOT_LOCKED: "PLUGIN_NOT_LOCKED",
   /** A plugin is not reachable (died, unhealthy, restarting). */
   PLUGIN_UNAVAILABLE: "PLUGIN_UNAVAILABLE",
   /** The provider reported a failure doing the work. */
@@ -120,6 +124,8 @@ const statusOfCode: Record<ErrorCode, number> = {
   PLUGIN_NOT_FOUND: GrpcStatus.NOT_FOUND,
   PLUGIN_HANDSHAKE_FAILED: GrpcStatus.UNAVAILABLE,
   PLUGIN_INCOMPATIBLE: GrpcStatus.FAILED_PRECONDITION,
+  PLUGIN_CHECKSUM_MISMATCH: GrpcStatus.FAILED_PRECONDITION,
+  PLUGIN_NOT_LOCKED: GrpcStatus.FAILED_PRECONDITION,
   PLUGIN_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   PROVIDER_ERROR: GrpcStatus.UNKNOWN,
   STATE_BACKEND_UNAVAILABLE: GrpcStatus.UNAVAILABLE,

@@ -207,6 +207,9 @@ function callDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): Date | unde
   return Number.isFinite(deadline) ? new Date(deadline) : undefined;
 }
 
+/** How close to its deadline a cancelled call counts as having run out of time. */
+export const DEADLINE_SLACK_MS = 500;
+
 function serverContext(call: grpc.ServerUnaryCall<unknown, unknown>, method: string): { context: ServerCallContext; done: () => void } {
   const controller = new AbortController();
   const deadline = callDeadline(call);
@@ -218,7 +221,9 @@ function serverContext(call: grpc.ServerUnaryCall<unknown, unknown>, method: str
     else timer = setTimeout(() => controller.abort(timeoutReason()), ms);
   }
   const onCancel = () => {
-    const expired = deadline !== undefined && deadline.getTime() <= Date.now();
+    // The deadline crosses the wire as a relative timeout, so this side's copy
+    // runs a little late: a cancellation this close to it is the deadline.
+    const expired = deadline !== undefined && deadline.getTime() - Date.now() <= DEADLINE_SLACK_MS;
     controller.abort(expired ? timeoutReason() : new DOMException(`call cancelled by the caller: ${method}`, "AbortError"));
   };
   call.on("cancelled", onCancel);

@@ -2,13 +2,13 @@
 import { Command, Option } from "commander";
 import type { Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { Action, Outcome } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { ErrorCode, WfctlError, codeFromWire } from "../../proto/errors.js";
 import type { Connection } from "../connection.js";
-import { EXIT } from "../exit-codes.js";
+import { EXIT, exitCodeFor } from "../exit-codes.js";
 import { planJson, renderPlan, renderResults, resultsJson } from "../output/plan.js";
 import { renderTable } from "../output/table.js";
 import { approvalRequired, canPrompt, confirm } from "../prompt.js";
-import { type TargetOptions, callOptions, caller, interrupt, out, printJson, target, withConnection } from "../runtime.js";
+import { type TargetOptions, callOptions, caller, interrupt, out, printJson, stoppableOperation, target, withConnection } from "../runtime.js";
 import { positiveInt, withTargetOptions } from "./options.js";
 
 interface PlanOptions extends TargetOptions {
@@ -66,14 +66,30 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
 }
 
 async function runMutation(connection: Connection, opts: ApplyOptions, destroy: boolean, command: string, expectedFingerprint: string): Promise<number> {
-  const request = { target: target(opts), caller: caller(command), expectedFingerprint, parallelism: opts.parallelism ?? 0 };
-  const response = destroy ? await connection.client.destroy(request, callOptions(opts)) : await connection.client.apply(request, callOptions(opts));
+  const op = stoppableOperation(opts, connection);
+  const request = { target: target(opts), caller: caller(command), expectedFingerprint, parallelism: opts.parallelism ?? 0, operation: op.operation };
+  let response;
+  try {
+    response = destroy ? await connection.client.destroy(request, op.options) : await connection.client.apply(request, op.options);
+  } finally {
+    op.done();
+  }
   const failed = response.results.filter((r) => r.outcome !== Outcome.SUCCEEDED);
+  const stopped = response.stoppedCode ? codeFromWire(0, response.stoppedCode) : undefined;
   if (opts.json) {
-    printJson({ plan: response.plan ? planJson(response.plan) : null, results: resultsJson(response.results), complete: failed.length === 0 });
+    printJson({
+      plan: response.plan ? planJson(response.plan) : null,
+      results: resultsJson(response.results),
+      complete: failed.length === 0 && !stopped,
+      stopped: stopped ? { code: stopped, reason: response.stoppedReason } : undefined,
+    });
   } else {
     if (opts.autoApprove && response.plan) out(renderPlan(response.plan));
     if (hasChanges(response.plan)) out(`\n${renderResults(response.results, destroy)}`);
+  }
+  if (stopped) {
+    process.stderr.write(`Error: ${destroy ? "destroy" : "apply"} stopped before finishing: ${response.stoppedReason}\n`);
+    return exitCodeFor(stopped);
   }
   return failed.length === 0 ? EXIT.OK : EXIT.ERROR;
 }

@@ -4,6 +4,7 @@
 // exactly what exists.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { Action, type ApplyResourceResponse, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { DEADLINE_SLACK_MS, abortError } from "../../proto/grpc.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
@@ -111,6 +112,17 @@ function runChange(env: ApplyEnvironment, change: PlannedChange): Promise<void> 
   }
 }
 
+/** The error that stops the operation when change `id` failed with `error`, if that failure should. */
+function haltingFailure(id: string, error: WfctlError, ctx: ApplyEnvironment["ctx"]): WfctlError | undefined {
+  if (error.code === ErrorCode.PLUGIN_UNAVAILABLE) {
+    return new WfctlError(ErrorCode.PLUGIN_UNAVAILABLE, `a plugin became unavailable while applying ${id}: ${error.message}`);
+  }
+  if (error.code === ErrorCode.DEADLINE_EXCEEDED && ctx.deadline && ctx.deadline.getTime() - Date.now() <= DEADLINE_SLACK_MS) {
+    return new WfctlError(ErrorCode.DEADLINE_EXCEEDED, `the operation's deadline passed (${ctx.deadline.toISOString()}) while applying ${id}`);
+  }
+  return undefined;
+}
+
 /** Refuses to delete or replace protected resources (like prevent_destroy / protect). */
 export function checkProtected(plan: Plan): void {
   const blocked = plan.changes.filter((c) => c.protected && (c.action === "delete" || c.action === "replace"));
@@ -128,7 +140,7 @@ export async function applyPlan(
   plan: Plan,
   env: ApplyEnvironment,
   options: { parallelism: number; onSettled?: (change: PlannedChange, outcome: TaskOutcome) => void },
-): Promise<ResourceOutcome[]> {
+): Promise<{ outcomes: ResourceOutcome[]; stopped: WfctlError | undefined }> {
   const pending = plan.changes.filter((c) => c.action !== "noop");
   const deleting = new Set(pending.filter((c) => c.action === "delete").map((c) => c.name));
   const byName = new Map(pending.map((c) => [c.name, c]));
@@ -142,23 +154,26 @@ export async function applyPlan(
         : change.dependsOn,
     run: () => runChange(env, change),
   }));
-  // A plugin that died mid-apply stops the whole operation: nothing new
-  // starts (its restart may behave differently); what is in flight settles
-  // and is recorded.
-  const pluginLost = new AbortController();
+  // Some failures stop the whole operation: nothing new starts, what is in
+  // flight settles and is recorded. A plugin that died (its restart may
+  // behave differently), and a call that ran into the operation's own
+  // deadline (the plugin call may notice a moment before the engine does).
+  const halt = new AbortController();
   const outcomes = await runTasks(tasks, {
     parallelism: options.parallelism,
-    signal: AbortSignal.any([env.ctx.signal, pluginLost.signal]),
+    signal: AbortSignal.any([env.ctx.signal, halt.signal]),
     onSettled: (id, outcome) => {
       const change = byName.get(id);
       if (change) options.onSettled?.(change, outcome);
-      if (outcome.outcome === "failed" && outcome.error.code === ErrorCode.PLUGIN_UNAVAILABLE && !pluginLost.signal.aborted) {
-        env.ctx.log.error({ resource: id, err: outcome.error.message }, "a plugin became unavailable; stopping the operation");
-        pluginLost.abort(new WfctlError(ErrorCode.PLUGIN_UNAVAILABLE, `a plugin became unavailable while applying ${id}: ${outcome.error.message}`));
+      if (outcome.outcome !== "failed" || halt.signal.aborted) return;
+      const why = haltingFailure(id, outcome.error, env.ctx);
+      if (why) {
+        env.ctx.log.error({ resource: id, err: outcome.error.message }, `stopping the operation: ${why.message}`);
+        halt.abort(why);
       }
     },
   });
-  return pending.map((change) => {
+  const results = pending.map((change) => {
     const outcome = outcomes.get(change.name) ?? { outcome: "skipped" as const, reason: "not reached" };
     return {
       name: change.name,
@@ -170,4 +185,6 @@ export async function applyPlan(
       skippedReason: outcome.outcome === "skipped" ? outcome.reason : "",
     };
   });
+  const stopped = env.ctx.signal.aborted ? abortError(env.ctx.signal) : halt.signal.aborted ? WfctlError.from(halt.signal.reason) : undefined;
+  return { outcomes: results, stopped };
 }

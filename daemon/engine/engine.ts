@@ -2,13 +2,18 @@
 // environment. The daemon serves it over the socket; `wfctl --no-daemon` runs
 // the very same code in the client process.
 import { randomUUID } from "node:crypto";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { LockInfo, ResourceState, StateStore } from "../../proto/state-store.js";
+import { abortError } from "../../proto/grpc.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { loadInfraConfig } from "../config/load.js";
 import type { InfraConfig } from "../config/model.js";
 import { MemoryStores, describeBackend, openStateStore } from "../state/open.js";
+import type { PluginCatalog } from "../supervisor/catalog.js";
+import { PluginInstance } from "../supervisor/instance.js";
+import { type LockEntry, lockProjectPlugins, projectPluginSpecs } from "../supervisor/manifest.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
 import type { Caller, OperationContext } from "./context.js";
@@ -28,8 +33,12 @@ export interface Target {
 export interface OperationRequest {
   target: Target;
   caller: Caller;
+  /** The caller's own cancellation (a client that disconnects). */
   signal: AbortSignal;
+  /** When the operation must stop; it is then cancelled like a Ctrl-C, and still reports. */
   deadline: Date | undefined;
+  /** Chosen by the client so it can Cancel; one is made up when empty. */
+  operationId?: string;
 }
 
 export interface ApplyOptions {
@@ -41,6 +50,8 @@ export interface ApplyOptions {
 export interface ApplyResult {
   plan: Plan;
   outcomes: ResourceOutcome[];
+  /** Why the operation stopped before finishing (cancelled, deadline, a plugin lost); undefined when it ran to the end. */
+  stopped: WfctlError | undefined;
 }
 
 /** The lock every mutating operation takes on its state namespace. */
@@ -54,33 +65,84 @@ export class Engine {
     private readonly logger: Logger,
   ) {}
 
-  private context(operation: string, request: OperationRequest): OperationContext {
-    const operationId = randomUUID();
+  /** Operations in flight, by id: what Cancel aborts. */
+  private readonly running = new Map<string, AbortController>();
+
+  /**
+   * An operation's context: its signal aborts when the caller goes away, when
+   * Cancel is called for it, or when its deadline passes. `done` must be called
+   * when it ends.
+   */
+  private context(operation: string, request: OperationRequest): OperationContext & { done: () => void } {
+    const operationId = request.operationId || randomUUID();
+    if (this.running.has(operationId)) throw new WfctlError(ErrorCode.ALREADY_EXISTS, `operation ${operationId} is already running`);
+    const cancel = new AbortController();
+    this.running.set(operationId, cancel);
+    const signals = [request.signal, cancel.signal];
+    let timer: NodeJS.Timeout | undefined;
+    if (request.deadline) {
+      const expired = new AbortController();
+      const ms = request.deadline.getTime() - Date.now();
+      const fire = () => expired.abort(new WfctlError(ErrorCode.DEADLINE_EXCEEDED, `the operation's deadline passed (${request.deadline?.toISOString()})`));
+      if (ms <= 0) fire();
+      else timer = setTimeout(fire, ms);
+      signals.push(expired.signal);
+    }
     return {
       operationId,
       operation,
-      signal: request.signal,
+      signal: AbortSignal.any(signals),
       deadline: request.deadline,
       caller: request.caller,
       log: this.logger.child({ op: operation, op_id: operationId, env: request.target.env || undefined }),
+      done: () => {
+        if (timer) clearTimeout(timer);
+        this.running.delete(operationId);
+      },
     };
+  }
+
+  /** Cancels a running operation (Ctrl-C in its client); false if none has that id. */
+  cancel(operationId: string, by: string): boolean {
+    const controller = this.running.get(operationId);
+    if (!controller) return false;
+    this.logger.info({ op_id: operationId, by }, "operation cancelled");
+    controller.abort(new WfctlError(ErrorCode.CANCELLED, `cancelled by ${by}`));
+    return true;
+  }
+
+  /** How many operations are running. */
+  get activeOperations(): number {
+    return this.running.size;
+  }
+
+  /** The plugins a configuration can use: the built-in ones and those its wfctl.yaml declares (locked). */
+  async catalogFor(configDir: string): Promise<PluginCatalog> {
+    return this.supervisor.catalog.extend(await projectPluginSpecs(configDir));
   }
 
   private async open(ctx: OperationContext, target: Target): Promise<{ config: InfraConfig; store: StateStore; sessions: ProviderSessions }> {
     const config = await loadInfraConfig(target.configPath, target.env);
-    const store = await openStateStore(config, { supervisor: this.supervisor, memory: this.memory, signal: ctx.signal });
-    return { config, store, sessions: new ProviderSessions(config, this.supervisor, ctx) };
+    const catalog = await this.catalogFor(config.dir);
+    const store = await openStateStore(config, { supervisor: this.supervisor, catalog, memory: this.memory, signal: ctx.signal });
+    return { config, store, sessions: new ProviderSessions(config, this.supervisor, catalog, ctx) };
   }
 
   async plan(request: OperationRequest, options: { destroy: boolean }): Promise<Plan> {
     const ctx = this.context(options.destroy ? "plan-destroy" : "plan", request);
-    const { config, store, sessions } = await this.open(ctx, request.target);
     try {
-      const plan = await computePlan(config, store, sessions, ctx, options);
-      ctx.log.info({ changes: plan.changes.filter((c) => c.action !== "noop").length }, "planned");
-      return plan;
+      const { config, store, sessions } = await this.open(ctx, request.target);
+      try {
+        const plan = await computePlan(config, store, sessions, ctx, options);
+        ctx.log.info({ changes: plan.changes.filter((c) => c.action !== "noop").length }, "planned");
+        return plan;
+      } finally {
+        await store.close();
+      }
+    } catch (err) {
+      throw ctx.signal.aborted ? abortError(ctx.signal) : err;
     } finally {
-      await store.close();
+      ctx.done();
     }
   }
 
@@ -94,6 +156,18 @@ export class Engine {
 
   private async mutate(operation: string, request: OperationRequest, options: ApplyOptions, destroy: boolean): Promise<ApplyResult> {
     const ctx = this.context(operation, request);
+    try {
+      return await this.mutateIn(ctx, request, options, destroy);
+    } catch (err) {
+      // Stopped before any change started: nothing to report but why.
+      throw ctx.signal.aborted ? abortError(ctx.signal) : err;
+    } finally {
+      ctx.done();
+    }
+  }
+
+  private async mutateIn(ctx: OperationContext, request: OperationRequest, options: ApplyOptions, destroy: boolean): Promise<ApplyResult> {
+    const operation = ctx.operation;
     const { config, store, sessions } = await this.open(ctx, request.target);
     let lock: LockInfo | undefined;
     try {
@@ -110,12 +184,13 @@ export class Engine {
         );
       }
       checkProtected(plan);
-      const outcomes = await applyPlan(plan, { config, store, sessions, ctx }, {
+      const { outcomes, stopped } = await applyPlan(plan, { config, store, sessions, ctx }, {
         parallelism: options.parallelism && options.parallelism > 0 ? options.parallelism : DEFAULT_PARALLELISM,
         onSettled: (change, outcome) =>
           ctx.log.info({ resource: change.name, type: change.type, action: change.action, outcome: outcome.outcome }, "resource settled"),
       });
-      return { plan, outcomes };
+      if (stopped) ctx.log.warn({ code: stopped.code, reason: stopped.message }, `${operation} stopped before finishing`);
+      return { plan, outcomes, stopped };
     } finally {
       if (lock) {
         await store.unlock(STACK_LOCK, lock.lockId, { signal: AbortSignal.timeout(30_000) }).catch((err: unknown) => {
@@ -126,11 +201,33 @@ export class Engine {
     }
   }
 
+  /** Writes .wfctl-lock.yaml for the wfctl.yaml beside `configPath`, starting each plugin once to read its version. */
+  async lockPlugins(configPath: string): Promise<{ lockfile: string; entries: Record<string, LockEntry> }> {
+    return lockProjectPlugins(dirname(configPath), async (spec) => {
+      const probe = new PluginInstance(spec, "lock", this.logger.child({ plugin: spec.name, op: "plugins-lock" }));
+      try {
+        await probe.start();
+        return probe.info?.version ?? "";
+      } finally {
+        await probe.stop();
+      }
+    });
+  }
+
   /** The records in state, with the backend and namespace they came from. */
   async listState(request: OperationRequest): Promise<{ resources: ResourceState[]; backend: string; namespace: string }> {
     const ctx = this.context("state-list", request);
+    try {
+      return await this.listIn(ctx, request);
+    } finally {
+      ctx.done();
+    }
+  }
+
+  private async listIn(ctx: OperationContext, request: OperationRequest): Promise<{ resources: ResourceState[]; backend: string; namespace: string }> {
     const config = await loadInfraConfig(request.target.configPath, request.target.env);
-    const store = await openStateStore(config, { supervisor: this.supervisor, memory: this.memory, signal: ctx.signal });
+    const catalog = await this.catalogFor(config.dir);
+    const store = await openStateStore(config, { supervisor: this.supervisor, catalog, memory: this.memory, signal: ctx.signal });
     try {
       const resources = await store.listStates({}, { signal: ctx.signal });
       return { resources, backend: describeBackend(config), namespace: config.namespace };

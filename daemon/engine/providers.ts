@@ -9,6 +9,7 @@ import type { UnaryClient } from "../../proto/grpc.js";
 import { canonicalJson, encodeJson } from "../../proto/json.js";
 import type { InfraConfig, ProviderModule } from "../config/model.js";
 import type { PluginInstance } from "../supervisor/instance.js";
+import type { PluginCatalog } from "../supervisor/catalog.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 
@@ -38,6 +39,7 @@ export class ProviderSessions {
   constructor(
     private readonly config: InfraConfig,
     private readonly supervisor: PluginSupervisor,
+    private readonly catalog: PluginCatalog,
     private readonly ctx: OperationContext,
   ) {}
 
@@ -55,7 +57,7 @@ export class ProviderSessions {
     const module = this.config.providers.get(name);
     if (!module) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${this.config.file}: no iac.provider module named "${name}"`);
     const key = instanceKey(module.plugin, module.config, this.config.dir);
-    const instance = await this.supervisor.acquire("provider", module.plugin, key, async (i) => {
+    const instance = await this.supervisor.acquire(this.catalog.get("provider", module.plugin), key, async (i) => {
       const client = i.client(IaCProvider);
       // Not the operation's signal: setup runs again, alone, after a restart.
       const { signal: _operationSignal, ...options } = callOptions(this.ctx, this.config.env, CALL_TIMEOUTS.quick);

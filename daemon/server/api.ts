@@ -3,10 +3,15 @@
 // its operation) and deadline.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type Caller as CallerMessage, DaemonService, type Target as TargetMessage } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import {
+  type Caller as CallerMessage,
+  DaemonService,
+  type Operation as OperationMessage,
+  type Target as TargetMessage,
+} from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { Caller } from "../engine/context.js";
-import type { Engine, OperationRequest } from "../engine/engine.js";
+import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
 import { planMessage, pluginMessage, resultMessage, stateMessage } from "./convert.js";
 
 /** What the API needs from the process hosting it (the daemon, or the in-process client). */
@@ -32,13 +37,33 @@ function caller(message: CallerMessage | undefined): Caller {
   return { user: message?.user || "unknown", pid: message?.pid ?? 0, command: message?.command ?? "" };
 }
 
-function request(t: TargetMessage | undefined, c: CallerMessage | undefined, ctx: HandlerContext): OperationRequest {
-  const remaining = ctx.timeoutMs();
+function request(
+  t: TargetMessage | undefined,
+  c: CallerMessage | undefined,
+  ctx: HandlerContext,
+  operation?: OperationMessage,
+): OperationRequest {
+  // The operation's own budget (it still reports when it runs out), bounded
+  // by the transport's deadline if the client set one.
+  const deadlines: number[] = [];
+  const transport = ctx.timeoutMs();
+  if (transport !== undefined) deadlines.push(Date.now() + transport);
+  if (operation && operation.timeoutMs > 0n) deadlines.push(Date.now() + Number(operation.timeoutMs));
   return {
     target: target(t),
     caller: caller(c),
     signal: ctx.signal,
-    deadline: remaining === undefined ? undefined : new Date(Date.now() + remaining),
+    deadline: deadlines.length > 0 ? new Date(Math.min(...deadlines)) : undefined,
+    operationId: operation?.id || undefined,
+  };
+}
+
+function stoppable(result: ApplyResult) {
+  return {
+    plan: planMessage(result.plan),
+    results: result.outcomes.map(resultMessage),
+    stoppedCode: result.stopped?.code ?? "",
+    stoppedReason: result.stopped?.message ?? "",
   };
 }
 
@@ -59,22 +84,22 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
       };
     },
     async plan(req, ctx) {
-      const plan = await engine.plan(request(req.target, req.caller, ctx), { destroy: req.destroy });
+      const plan = await engine.plan(request(req.target, req.caller, ctx, req.operation), { destroy: req.destroy });
       return { plan: planMessage(plan) };
     },
     async apply(req, ctx) {
-      const result = await engine.apply(request(req.target, req.caller, ctx), {
+      const result = await engine.apply(request(req.target, req.caller, ctx, req.operation), {
         expectedFingerprint: req.expectedFingerprint,
         parallelism: req.parallelism,
       });
-      return { plan: planMessage(result.plan), results: result.outcomes.map(resultMessage) };
+      return stoppable(result);
     },
     async destroy(req, ctx) {
-      const result = await engine.destroy(request(req.target, req.caller, ctx), {
+      const result = await engine.destroy(request(req.target, req.caller, ctx, req.operation), {
         expectedFingerprint: req.expectedFingerprint,
         parallelism: req.parallelism,
       });
-      return { plan: planMessage(result.plan), results: result.outcomes.map(resultMessage) };
+      return stoppable(result);
     },
     async listState(req, ctx) {
       const listed = await engine.listState(request(req.target, undefined, ctx));
@@ -82,6 +107,18 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
     },
     async listPlugins() {
       return { plugins: engine.supervisor.list().map(pluginMessage) };
+    },
+    async lockPlugins(req) {
+      if (!req.target?.configPath) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "target.config_path is required");
+      const { lockfile, entries } = await engine.lockPlugins(req.target.configPath);
+      return {
+        lockfile,
+        plugins: Object.entries(entries).map(([name, e]) => ({ name, kind: e.kind, path: e.path, version: e.version, sha256: e.sha256 })),
+      };
+    },
+    async cancel(req) {
+      if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
+      return { found: engine.cancel(req.operationId, "the client (Cancel)") };
     },
     async shutdown() {
       setImmediate(() => host.shutdown());

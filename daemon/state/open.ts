@@ -7,6 +7,7 @@ import { canonicalJson, encodeJson } from "../../proto/json.js";
 import { CORE_BACKENDS, type StateStore } from "../../proto/state-store.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import type { InfraConfig } from "../config/model.js";
+import type { PluginCatalog } from "../supervisor/catalog.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { FilesystemStateStore } from "./filesystem.js";
 import { MemoryStateStore } from "./memory.js";
@@ -29,6 +30,8 @@ export class MemoryStores {
 
 export interface OpenContext {
   supervisor: PluginSupervisor;
+  /** Where plugin names resolve: the built-in plugins and the project's own. */
+  catalog: PluginCatalog;
   memory: MemoryStores;
   signal: AbortSignal;
 }
@@ -60,7 +63,7 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
   if (CORE_BACKENDS.includes(state.backend)) throw new WfctlError(ErrorCode.INTERNAL, `core backend ${state.backend} has no opener`);
   const key = createHash("sha256").update(canonicalJson({ backend: state.backend, config: state.config, dir: config.dir, namespace: config.namespace })).digest("hex");
   try {
-    const instance = await ctx.supervisor.acquire("state_backend", state.backend, key, async (i) => {
+    const instance = await ctx.supervisor.acquire(ctx.catalog.get("state_backend", state.backend), key, async (i) => {
       if (!i.info?.stateBackends.includes(state.backend)) {
         throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${i.who} does not declare backend "${state.backend}" (it declares: ${i.info?.stateBackends.join(", ") || "none"})`);
       }

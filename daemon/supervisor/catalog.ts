@@ -21,6 +21,17 @@ export interface PluginSpec {
   env: Readonly<Record<string, string>>;
   /** Where the entry came from, for messages: "builtin", a manifest path. */
   source: string;
+  /** What .wfctl-lock.yaml pins (project plugins only): checked before every spawn. */
+  pinned?: PluginPin;
+}
+
+export interface PluginPin {
+  /** The file hashed: the executable, or the script run with node. */
+  path: string;
+  sha256: string;
+  /** The version the plugin must report ("" = any). */
+  version: string;
+  lockfile: string;
 }
 
 /** The plugins shipped in this package. */
@@ -73,6 +84,13 @@ export class PluginCatalog {
       );
     }
     return spec;
+  }
+
+  /** This catalog plus `specs` (a project's own plugins); a name taken twice is an error naming both sources. */
+  extend(specs: Iterable<PluginSpec>): PluginCatalog {
+    const merged = new PluginCatalog(this.list());
+    for (const spec of specs) merged.add(spec);
+    return merged;
   }
 
   list(): PluginSpec[] {

@@ -15,6 +15,7 @@ import type { PluginSpec } from "./catalog.js";
 import { parseHandshake, readHandshake, describeExit } from "./handshake.js";
 import { checkHealth } from "./health.js";
 import { PluginLog, quoteLines } from "./logs.js";
+import { sha256File } from "./manifest.js";
 import { makeSocketDir, spawnPlugin } from "./spawn.js";
 
 export type InstanceState = "starting" | "running" | "stopping" | "stopped" | "exited" | "failed";
@@ -79,6 +80,7 @@ export class PluginInstance {
 
   /** Spawns, handshakes, connects and health-checks. */
   async start(): Promise<void> {
+    await this.verifyPin();
     this.socketDir = makeSocketDir();
     const child = spawnPlugin(this.spec, this.socketDir);
     this.child = child;
@@ -158,7 +160,36 @@ export class PluginInstance {
     this.child?.kill("SIGKILL");
   }
 
+  /** Refuses to run a project plugin whose file no longer matches its lockfile. */
+  private async verifyPin(): Promise<void> {
+    const pin = this.spec.pinned;
+    if (!pin) return;
+    let actual: string;
+    try {
+      actual = await sha256File(pin.path);
+    } catch (err) {
+      this.state = "failed";
+      throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${this.who}: cannot read ${pin.path}: ${(err as Error).message}`);
+    }
+    if (actual !== pin.sha256) {
+      this.state = "failed";
+      this.lastError = `checksum mismatch`;
+      throw new WfctlError(
+        ErrorCode.PLUGIN_CHECKSUM_MISMATCH,
+        `${this.who}: refusing to start ${pin.path}: its sha256 is ${actual}, but ${pin.lockfile} pins ${pin.sha256}. ` +
+          "If you changed the plugin on purpose, run `wfctl plugins lock` to pin the new file.",
+      );
+    }
+  }
+
   private expectServices(): void {
+    const pinnedVersion = this.spec.pinned?.version;
+    if (pinnedVersion && this.info && this.info.version !== pinnedVersion) {
+      throw new WfctlError(
+        ErrorCode.PLUGIN_INCOMPATIBLE,
+        `${this.who} reports version ${this.info.version}, but ${this.spec.pinned?.lockfile} pins version ${pinnedVersion}; run \`wfctl plugins lock\``,
+      );
+    }
     const needed = this.spec.kind === "provider" ? [IaCProvider.typeName] : [IaCStateBackend.typeName, IaCStateBackendSetup.typeName];
     const missing = needed.filter((s) => !this.info?.services.includes(s));
     if (missing.length > 0) {

@@ -6,7 +6,7 @@
 // again.
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import type { PluginCatalog, PluginKind, PluginSpec } from "./catalog.js";
+import type { PluginCatalog, PluginSpec } from "./catalog.js";
 import { type InstanceOptions, PluginInstance } from "./instance.js";
 import { quoteLines } from "./logs.js";
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from "./restart.js";
@@ -86,15 +86,16 @@ export class PluginSupervisor {
   }
 
   /**
-   * The running instance of plugin `name` for configuration `key`, started
+   * The running instance of plugin `spec` for configuration `key`, started
    * (or waited for, while it restarts) if needed. `signal` stops the wait.
    */
-  async acquire(kind: PluginKind, name: string, key: string, setup: InstanceSetup, signal?: AbortSignal): Promise<PluginInstance> {
+  async acquire(spec: PluginSpec, key: string, setup: InstanceSetup, signal?: AbortSignal): Promise<PluginInstance> {
     if (this.closed) throw new WfctlError(ErrorCode.PLUGIN_UNAVAILABLE, "the plugin supervisor is shut down");
-    const id = `${kind}/${name}/${key}`;
+    // The same name from another source (or another pinned file) is another plugin.
+    const id = `${spec.kind}/${spec.name}/${spec.source}/${spec.pinned?.sha256 ?? ""}/${key}`;
     let slot = this.slots.get(id);
     if (!slot) {
-      slot = new PluginSlot(this.catalog.get(kind, name), key, setup, this.policy);
+      slot = new PluginSlot(spec, key, setup, this.policy);
       this.slots.set(id, slot);
     }
     slot.setup = setup;
@@ -232,12 +233,12 @@ export class PluginSupervisor {
   /** Every catalog entry with its slots (an entry with none is listed once, not started). */
   list(): PluginView[] {
     const views: PluginView[] = [];
+    const slots = [...this.slots.values()];
     for (const spec of this.catalog.list()) {
-      const own = [...this.slots.values()].filter((s) => s.spec.kind === spec.kind && s.spec.name === spec.name);
-      if (own.length === 0) views.push({ spec, slot: undefined });
-      for (const slot of own) views.push({ spec, slot });
+      if (!slots.some((s) => s.spec.kind === spec.kind && s.spec.name === spec.name)) views.push({ spec, slot: undefined });
     }
-    return views;
+    for (const slot of slots) views.push({ spec: slot.spec, slot });
+    return views.sort((a, b) => a.spec.name.localeCompare(b.spec.name) || (a.slot?.key ?? "").localeCompare(b.slot?.key ?? ""));
   }
 
   runningCount(): number {

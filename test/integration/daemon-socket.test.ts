@@ -2,7 +2,8 @@
 // one daemon per socket, stale sockets replaced, both HTTP/1.1 (Connect JSON,
 // what curl speaks) and HTTP/2 (gRPC) on the same socket, version checks, and
 // idle shutdown.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
@@ -118,6 +119,24 @@ describe("wfctld socket", () => {
     } finally {
       connection.close();
     }
+  });
+
+  it("answers curl: ListPlugins as JSON over the Unix socket", async () => {
+    const d = startDaemon(socketIn());
+    await ready(d);
+    const { stdout } = await promisify(execFile)("curl", [
+      "-sS",
+      "--fail-with-body",
+      "--unix-socket",
+      d.socket,
+      "-H",
+      "Content-Type: application/json",
+      "-d",
+      "{}",
+      `http://localhost/${DaemonService.typeName}/ListPlugins`,
+    ]);
+    const body = JSON.parse(stdout) as { plugins: { name: string; kind: string; state: string }[] };
+    expect(body.plugins).toEqual(expect.arrayContaining([expect.objectContaining({ name: "local", kind: "provider", state: "not_started" })]));
   });
 
   it("refuses a client of another version with a message saying what to do, but still answers Status", async () => {

@@ -64,6 +64,22 @@ describe("plugin SDK, run as a process", () => {
     expect(stderr).toContain(MAGIC_COOKIE_KEY);
   });
 
+  it("refuses a host that offers no protocol version it speaks, naming both sides' versions", async () => {
+    const dir = tempDir("wft-sdk-");
+    try {
+      const child = spawn(process.execPath, [LOCAL_PROVIDER], {
+        env: { ...process.env, [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE, [PLUGIN_ENV.socketDir]: dir.path, [PLUGIN_ENV.protocolVersions]: "7,8" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      expect(await new Promise((resolve) => child.once("close", resolve))).toBe(1);
+      expect(stderr).toContain('incompatible plugin protocol: host speaks version(s) [7, 8], plugin "local" speaks [1]');
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it("prints one go-plugin handshake line, logs JSON lines on stderr, and exits 0 on SIGTERM", async () => {
     const dir = tempDir("wft-sdk-");
     try {
@@ -107,7 +123,7 @@ describe("plugin SDK, run as a process", () => {
 describe("plugin supervisor", () => {
   it("starts the local provider: handshake, health, info; stops it with the daemon", async () => {
     const s = supervisor();
-    const instance = await s.acquire("provider", "local", "k1", noSetup);
+    const instance = await s.acquire(s.catalog.get("provider", "local"), "k1", noSetup);
     const pid = instance.pid as number;
     expect(isAlive(pid)).toBe(true);
     expect(instance.alive).toBe(true);
@@ -119,7 +135,7 @@ describe("plugin supervisor", () => {
     expect(statSync(socketDir).mode & 0o777).toBe(0o700);
 
     // Concurrent acquires for the same configuration share one process.
-    const again = await Promise.all([s.acquire("provider", "local", "k1", noSetup), s.acquire("provider", "local", "k1", noSetup)]);
+    const again = await Promise.all([s.acquire(s.catalog.get("provider", "local"), "k1", noSetup), s.acquire(s.catalog.get("provider", "local"), "k1", noSetup)]);
     expect(again.every((i) => i === instance)).toBe(true);
     expect(s.runningCount()).toBe(1);
 
@@ -131,7 +147,7 @@ describe("plugin supervisor", () => {
 
   it("reports a plugin that exits before its handshake, quoting its last stderr lines", async () => {
     const s = supervisor([fixture("crash-before-handshake")]);
-    const err = await failure(s.acquire("provider", "crash-before-handshake", "k", noSetup));
+    const err = await failure(s.acquire(s.catalog.get("provider", "crash-before-handshake"), "k", noSetup));
     expect(err.code).toBe(ErrorCode.PLUGIN_HANDSHAKE_FAILED);
     expect(err.message).toContain('plugin "crash-before-handshake"');
     expect(err.message).toContain("exited with code 3 before completing its handshake");
@@ -141,7 +157,7 @@ describe("plugin supervisor", () => {
 
   it("gives up on a plugin that never completes its handshake, and kills it", async () => {
     const s = supervisor([fixture("never-handshakes")], { handshakeTimeoutMs: 400, stopGraceMs: 500 });
-    const acquiring = s.acquire("provider", "never-handshakes", "k", noSetup);
+    const acquiring = s.acquire(s.catalog.get("provider", "never-handshakes"), "k", noSetup);
     const err = await failure(acquiring);
     expect(err.code).toBe(ErrorCode.PLUGIN_HANDSHAKE_FAILED);
     expect(err.message).toContain("400 ms");
@@ -156,15 +172,22 @@ describe("plugin supervisor", () => {
 
   it("rejects a malformed handshake line, naming it", async () => {
     const s = supervisor([fixture("bad-handshake")], { stopGraceMs: 500 });
-    const err = await failure(s.acquire("provider", "bad-handshake", "k", noSetup));
+    const err = await failure(s.acquire(s.catalog.get("provider", "bad-handshake"), "k", noSetup));
     expect(err.code).toBe(ErrorCode.PLUGIN_HANDSHAKE_FAILED);
     expect(err.message).toContain('"hello, I am not a handshake"');
     expect(err.message).toContain("CORE-VERSION|APP-VERSION|unix|SOCKET-PATH|grpc");
   });
 
+  it("refuses a plugin that answers with a protocol version the host does not speak, naming both", async () => {
+    const s = supervisor([fixture("wrong-protocol")], { stopGraceMs: 500 });
+    const err = await failure(s.acquire(s.catalog.get("provider", "wrong-protocol"), "k", noSetup));
+    expect(err.code).toBe(ErrorCode.PLUGIN_INCOMPATIBLE);
+    expect(err.message).toContain("plugin speaks wfctl.plugin protocol version 99, but this host speaks 1");
+  });
+
   it("sends SIGKILL to a plugin that ignores SIGTERM once the grace period is over", async () => {
     const s = supervisor([fixture("ignores-sigterm")], { stopGraceMs: 300 });
-    const instance = await s.acquire("provider", "ignores-sigterm", "k", noSetup);
+    const instance = await s.acquire(s.catalog.get("provider", "ignores-sigterm"), "k", noSetup);
     const pid = instance.pid as number;
     await s.stopAll();
     expect(isAlive(pid)).toBe(false);
@@ -177,7 +200,7 @@ describe("deadlines and cancellation reach the plugin's handler as an AbortSigna
   let instance: PluginInstance;
   beforeAll(async () => {
     s = new PluginSupervisor(new PluginCatalog([fixture("slow-provider")]), quiet);
-    instance = await s.acquire("provider", "slow-provider", "k", async (i) => {
+    instance = await s.acquire(s.catalog.get("provider", "slow-provider"), "k", async (i) => {
       await i.client(IaCProvider).configure({ configJson: encodeJson({}), workingDir: tmpdir() });
     });
   });
@@ -232,7 +255,7 @@ describe("local provider plugin", () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "wft-local-"));
     s = new PluginSupervisor(new PluginCatalog(), quiet);
-    instance = await s.acquire("provider", "local", "k", async (i) => {
+    instance = await s.acquire(s.catalog.get("provider", "local"), "k", async (i) => {
       // `root` is relative to the configuration's directory.
       await i.client(IaCProvider).configure({ configJson: encodeJson({ root: "tree" }), workingDir: root });
     });
@@ -333,7 +356,7 @@ describe("state store served by a plugin", () => {
   afterAll(() => s.stopAll());
 
   stateStoreContract("plugin-served", async () => {
-    const instance = await s.acquire("state_backend", "memory-state", "contract", noSetup);
+    const instance = await s.acquire(s.catalog.get("state_backend", "memory-state"), "contract", noSetup);
     // Each Configure opens a fresh store (a new namespace) in the plugin.
     await instance.client(IaCStateBackendSetup).configure({
       backend: "fixture-memory",

@@ -47,7 +47,7 @@ describe("plugin supervision", () => {
       setups++;
       await i.client(IaCProvider).configure({ configJson: encodeJson({}), workingDir: "/tmp" });
     };
-    const first = await s.acquire("provider", "local", "k", setup);
+    const first = await s.acquire(s.catalog.get("provider", "local"), "k", setup);
     const firstPid = first.pid as number;
     process.kill(firstPid, "SIGKILL");
     await waitFor(() => slotOf(s).state === "running" && slotOf(s).instance !== first, 10_000, "the restart");
@@ -55,7 +55,7 @@ describe("plugin supervision", () => {
     expect(slot.restarts).toBe(1);
     expect(slot.lastError).toContain("was killed by SIGKILL unexpectedly");
     expect(setups).toBe(2);
-    const second = await s.acquire("provider", "local", "k", setup);
+    const second = await s.acquire(s.catalog.get("provider", "local"), "k", setup);
     expect(second.pid).not.toBe(firstPid);
     expect(isAlive(second.pid as number)).toBe(true);
     expect(setups).toBe(2); // shared, not set up again
@@ -63,12 +63,12 @@ describe("plugin supervision", () => {
 
   it("parks a plugin that keeps crashing, with its last stderr lines, instead of restarting it forever", async () => {
     const s = supervisor([fixture("crash-after", { CRASH_AFTER_MS: "150" })], { ...fast, restart: { ...fast.restart, maxCrashes: 3, windowMs: 60_000 } });
-    await s.acquire("provider", "crash-after", "k", async () => {});
+    await s.acquire(s.catalog.get("provider", "crash-after"), "k", async () => {});
     await waitFor(() => slotOf(s).state === "parked", 15_000, "the plugin to be parked");
     const slot = slotOf(s);
     expect(slot.restarts).toBe(2);
     expect(slot.alive).toBe(false);
-    const err = await rejectionOf(s.acquire("provider", "crash-after", "k", async () => {}));
+    const err = await rejectionOf(s.acquire(s.catalog.get("provider", "crash-after"), "k", async () => {}));
     expect(err.code).toBe(ErrorCode.PLUGIN_UNAVAILABLE);
     expect(err.message).toContain('plugin "crash-after" is parked');
     expect(err.message).toContain("exited with code 7");
@@ -77,7 +77,7 @@ describe("plugin supervision", () => {
 
   it("kills and restarts an instance that stops answering health checks", async () => {
     const s = supervisor(builtinPlugins(), { ...fast, healthIntervalMs: 150, healthFailuresToKill: 2 });
-    const first = await s.acquire("provider", "local", "k", async () => {});
+    const first = await s.acquire(s.catalog.get("provider", "local"), "k", async () => {});
     const pid = first.pid as number;
     process.kill(pid, "SIGSTOP"); // hung: alive, but answers nothing
     try {
@@ -92,19 +92,19 @@ describe("plugin supervision", () => {
 
   it("stops an idle instance and starts it again on demand", async () => {
     const s = supervisor(builtinPlugins(), { ...fast, idleStopMs: 300 });
-    const first = await s.acquire("provider", "local", "k", async () => {});
+    const first = await s.acquire(s.catalog.get("provider", "local"), "k", async () => {});
     const pid = first.pid as number;
     await waitFor(() => slotOf(s).state === "idle", 10_000, "the idle stop");
     await waitFor(() => !isAlive(pid), 5_000, "the idle plugin to exit");
     expect(slotOf(s).restarts).toBe(0); // an idle stop is not a crash
-    const again = await s.acquire("provider", "local", "k", async () => {});
+    const again = await s.acquire(s.catalog.get("provider", "local"), "k", async () => {});
     expect(again.pid).not.toBe(pid);
     expect(slotOf(s).state).toBe("running");
   });
 
   it("fails a call in flight when its plugin dies, with PLUGIN_UNAVAILABLE naming the plugin", async () => {
     const s = supervisor([fixture("slow-provider")], fast);
-    const instance = await s.acquire("provider", "slow-provider", "k", async (i) => {
+    const instance = await s.acquire(s.catalog.get("provider", "slow-provider"), "k", async (i) => {
       await i.client(IaCProvider).configure({ configJson: encodeJson({}), workingDir: "/tmp" });
     });
     const call = instance.client(IaCProvider).read({

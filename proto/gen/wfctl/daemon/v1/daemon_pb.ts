@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfctl/daemon/v1/daemon.proto.
  */
 export const file_wfctl_daemon_v1_daemon: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiugEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCJwCgtQbGFuUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISDwoHZGVzdHJveRgDIAEoCCIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIpMBCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNImYKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQilQEKDkRlc3Ryb3lSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSJwoGY2FsbGVyGAIgASgLMhcud2ZjdGwuZGFlbW9uLnYxLkNhbGxlchIcChRleHBlY3RlZF9maW5nZXJwcmludBgDIAEoCRITCgtwYXJhbGxlbGlzbRgEIAEoDSJoCg9EZXN0cm95UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQixwEKDVN0YXRlUmVzb3VyY2USDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEhMKC3Byb3ZpZGVyX2lkGAQgASgJEg4KBnN0YXR1cxgFIAEoCRISCgpjcmVhdGVkX2F0GAYgASgJEhIKCnVwZGF0ZWRfYXQYByABKAkSEQoJcHJvdGVjdGVkGAggASgIEhIKCmRlcGVuZHNfb24YCSADKAkSFAoMb3V0cHV0c19qc29uGAogASgJIjsKEExpc3RTdGF0ZVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldCJqChFMaXN0U3RhdGVSZXNwb25zZRIxCglyZXNvdXJjZXMYASADKAsyHi53ZmN0bC5kYWVtb24udjEuU3RhdGVSZXNvdXJjZRIPCgdiYWNrZW5kGAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCSKMAgoMUGx1Z2luU3RhdHVzEgwKBG5hbWUYASABKAkSDAoEa2luZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEgsKA3BpZBgEIAEoBRINCgVzdGF0ZRgFIAEoCRISCgpleGVjdXRhYmxlGAYgASgJEg8KB2FkZHJlc3MYByABKAkSEgoKc3RhcnRlZF9hdBgIIAEoCRIQCghyZXN0YXJ0cxgJIAEoDRIYChBwcm90b2NvbF92ZXJzaW9uGAogASgNEhQKDGluc3RhbmNlX2tleRgLIAEoCRITCgtyZWNlbnRfbG9ncxgMIAMoCRISCgpsYXN0X2Vycm9yGA0gASgJEg8KB2hlYWx0aHkYDiABKAgiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IkUKE0xpc3RQbHVnaW5zUmVzcG9uc2USLgoHcGx1Z2lucxgBIAMoCzIdLndmY3RsLmRhZW1vbi52MS5QbHVnaW5TdGF0dXMiDwoNU3RhdHVzUmVxdWVzdCLpAQoOU3RhdHVzUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRILCgNwaWQYAiABKAUSEwoLc29ja2V0X3BhdGgYAyABKAkSEAoIbG9nX3BhdGgYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIWCg51cHRpbWVfc2Vjb25kcxgGIAEoARIXCg9ydW5uaW5nX3BsdWdpbnMYByABKA0SFAoMbm9kZV92ZXJzaW9uGAggASgJEhkKEWFjdGl2ZV9vcGVyYXRpb25zGAkgASgNEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAogASgNIhEKD1NodXRkb3duUmVxdWVzdCISChBTaHV0ZG93blJlc3BvbnNlKn4KBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABIPCgtBQ1RJT05fTk9PUBABEhEKDUFDVElPTl9DUkVBVEUQAhIRCg1BQ1RJT05fVVBEQVRFEAMSEgoOQUNUSU9OX1JFUExBQ0UQBBIRCg1BQ1RJT05fREVMRVRFEAUqYgoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASFQoRT1VUQ09NRV9TVUNDRUVERUQQARISCg5PVVRDT01FX0ZBSUxFRBACEhMKD09VVENPTUVfU0tJUFBFRBADMrQECg1EYWVtb25TZXJ2aWNlEkkKBlN0YXR1cxIeLndmY3RsLmRhZW1vbi52MS5TdGF0dXNSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1Jlc3BvbnNlEkMKBFBsYW4SHC53ZmN0bC5kYWVtb24udjEuUGxhblJlcXVlc3QaHS53ZmN0bC5kYWVtb24udjEuUGxhblJlc3BvbnNlEkYKBUFwcGx5Eh0ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5BcHBseVJlc3BvbnNlEkwKB0Rlc3Ryb3kSHy53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlc3BvbnNlElIKCUxpc3RTdGF0ZRIhLndmY3RsLmRhZW1vbi52MS5MaXN0U3RhdGVSZXF1ZXN0GiIud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlc3BvbnNlElgKC0xpc3RQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5MaXN0UGx1Z2luc1Jlc3BvbnNlEk8KCFNodXRkb3duEiAud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVxdWVzdBohLndmY3RsLmRhZW1vbi52MS5TaHV0ZG93blJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiugEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIsIBCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24ilAEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIsQBCg5EZXN0cm95UmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISHAoUZXhwZWN0ZWRfZmluZ2VycHJpbnQYAyABKAkSEwoLcGFyYWxsZWxpc20YBCABKA0SLQoJb3BlcmF0aW9uGAUgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiKWAQoPRGVzdHJveVJlc3BvbnNlEiMKBHBsYW4YASABKAsyFS53ZmN0bC5kYWVtb24udjEuUGxhbhIwCgdyZXN1bHRzGAIgAygLMh8ud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlUmVzdWx0EhQKDHN0b3BwZWRfY29kZRgDIAEoCRIWCg5zdG9wcGVkX3JlYXNvbhgEIAEoCSIlCg1DYW5jZWxSZXF1ZXN0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCSIfCg5DYW5jZWxSZXNwb25zZRINCgVmb3VuZBgBIAEoCCLHAQoNU3RhdGVSZXNvdXJjZRIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSEwoLcHJvdmlkZXJfaWQYBCABKAkSDgoGc3RhdHVzGAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAkSEgoKdXBkYXRlZF9hdBgHIAEoCRIRCglwcm90ZWN0ZWQYCCABKAgSEgoKZGVwZW5kc19vbhgJIAMoCRIUCgxvdXRwdXRzX2pzb24YCiABKAkiOwoQTGlzdFN0YXRlUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0ImoKEUxpc3RTdGF0ZVJlc3BvbnNlEjEKCXJlc291cmNlcxgBIAMoCzIeLndmY3RsLmRhZW1vbi52MS5TdGF0ZVJlc291cmNlEg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIowCCgxQbHVnaW5TdGF0dXMSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSCwoDcGlkGAQgASgFEg0KBXN0YXRlGAUgASgJEhIKCmV4ZWN1dGFibGUYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRISCgpzdGFydGVkX2F0GAggASgJEhAKCHJlc3RhcnRzGAkgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YCiABKA0SFAoMaW5zdGFuY2Vfa2V5GAsgASgJEhMKC3JlY2VudF9sb2dzGAwgAygJEhIKCmxhc3RfZXJyb3IYDSABKAkSDwoHaGVhbHRoeRgOIAEoCCIUChJMaXN0UGx1Z2luc1JlcXVlc3QiRQoTTGlzdFBsdWdpbnNSZXNwb25zZRIuCgdwbHVnaW5zGAEgAygLMh0ud2ZjdGwuZGFlbW9uLnYxLlBsdWdpblN0YXR1cyI9ChJMb2NrUGx1Z2luc1JlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldCJZCgxMb2NrZWRQbHVnaW4SDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEgwKBHBhdGgYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIOCgZzaGEyNTYYBSABKAkiVwoTTG9ja1BsdWdpbnNSZXNwb25zZRIQCghsb2NrZmlsZRgBIAEoCRIuCgdwbHVnaW5zGAIgAygLMh0ud2ZjdGwuZGFlbW9uLnYxLkxvY2tlZFBsdWdpbiIPCg1TdGF0dXNSZXF1ZXN0IukBCg5TdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgsKA3BpZBgCIAEoBRITCgtzb2NrZXRfcGF0aBgDIAEoCRIQCghsb2dfcGF0aBgEIAEoCRISCgpzdGFydGVkX2F0GAUgASgJEhYKDnVwdGltZV9zZWNvbmRzGAYgASgBEhcKD3J1bm5pbmdfcGx1Z2lucxgHIAEoDRIUCgxub2RlX3ZlcnNpb24YCCABKAkSGQoRYWN0aXZlX29wZXJhdGlvbnMYCSABKA0SHAoUaWRsZV90aW1lb3V0X3NlY29uZHMYCiABKA0iEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UqfgoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEg8KC0FDVElPTl9OT09QEAESEQoNQUNUSU9OX0NSRUFURRACEhEKDUFDVElPTl9VUERBVEUQAxISCg5BQ1RJT05fUkVQTEFDRRAEEhEKDUFDVElPTl9ERUxFVEUQBSpiCgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABIVChFPVVRDT01FX1NVQ0NFRURFRBABEhIKDk9VVENPTUVfRkFJTEVEEAISEwoPT1VUQ09NRV9TS0lQUEVEEAMy2QUKDURhZW1vblNlcnZpY2USSQoGU3RhdHVzEh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1JlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuU3RhdHVzUmVzcG9uc2USQwoEUGxhbhIcLndmY3RsLmRhZW1vbi52MS5QbGFuUmVxdWVzdBodLndmY3RsLmRhZW1vbi52MS5QbGFuUmVzcG9uc2USRgoFQXBwbHkSHS53ZmN0bC5kYWVtb24udjEuQXBwbHlSZXF1ZXN0Gh4ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVzcG9uc2USTAoHRGVzdHJveRIfLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVxdWVzdBogLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVzcG9uc2USUgoJTGlzdFN0YXRlEiEud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlcXVlc3QaIi53ZmN0bC5kYWVtb24udjEuTGlzdFN0YXRlUmVzcG9uc2USWAoLTGlzdFBsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTGlzdFBsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVzcG9uc2USWAoLTG9ja1BsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTG9ja1BsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVzcG9uc2USSQoGQ2FuY2VsEh4ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuQ2FuY2VsUmVzcG9uc2USTwoIU2h1dGRvd24SIC53ZmN0bC5kYWVtb24udjEuU2h1dGRvd25SZXF1ZXN0GiEud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * Which configuration and environment an operation is about.
@@ -51,6 +51,37 @@ export type Target = Message<"wfctl.daemon.v1.Target"> & {
  */
 export const TargetSchema: GenMessage<Target> = /*@__PURE__*/
   messageDesc(file_wfctl_daemon_v1_daemon, 0);
+
+/**
+ * One operation as the client sees it.
+ *
+ * @generated from message wfctl.daemon.v1.Operation
+ */
+export type Operation = Message<"wfctl.daemon.v1.Operation"> & {
+  /**
+   * Chosen by the client (a UUID), so that it can Cancel the operation from
+   * another connection while it waits for the report.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The operation's time budget in milliseconds (0: none). When it runs out
+   * the daemon cancels the operation and still answers with what was done,
+   * so clients should wait a little longer than this for the response.
+   *
+   * @generated from field: uint64 timeout_ms = 2;
+   */
+  timeoutMs: bigint;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.Operation.
+ * Use `create(OperationSchema)` to create a new message.
+ */
+export const OperationSchema: GenMessage<Operation> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 1);
 
 /**
  * Who asked, recorded in locks and audit lines.
@@ -83,7 +114,7 @@ export type Caller = Message<"wfctl.daemon.v1.Caller"> & {
  * Use `create(CallerSchema)` to create a new message.
  */
 export const CallerSchema: GenMessage<Caller> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 1);
+  messageDesc(file_wfctl_daemon_v1_daemon, 2);
 
 /**
  * @generated from message wfctl.daemon.v1.FieldDiff
@@ -123,7 +154,7 @@ export type FieldDiff = Message<"wfctl.daemon.v1.FieldDiff"> & {
  * Use `create(FieldDiffSchema)` to create a new message.
  */
 export const FieldDiffSchema: GenMessage<FieldDiff> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 2);
+  messageDesc(file_wfctl_daemon_v1_daemon, 3);
 
 /**
  * @generated from message wfctl.daemon.v1.ResourceChange
@@ -172,7 +203,7 @@ export type ResourceChange = Message<"wfctl.daemon.v1.ResourceChange"> & {
  * Use `create(ResourceChangeSchema)` to create a new message.
  */
 export const ResourceChangeSchema: GenMessage<ResourceChange> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 3);
+  messageDesc(file_wfctl_daemon_v1_daemon, 4);
 
 /**
  * @generated from message wfctl.daemon.v1.PlanSummary
@@ -209,7 +240,7 @@ export type PlanSummary = Message<"wfctl.daemon.v1.PlanSummary"> & {
  * Use `create(PlanSummarySchema)` to create a new message.
  */
 export const PlanSummarySchema: GenMessage<PlanSummary> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 4);
+  messageDesc(file_wfctl_daemon_v1_daemon, 5);
 
 /**
  * @generated from message wfctl.daemon.v1.Plan
@@ -252,7 +283,7 @@ export type Plan = Message<"wfctl.daemon.v1.Plan"> & {
  * Use `create(PlanSchema)` to create a new message.
  */
 export const PlanSchema: GenMessage<Plan> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 5);
+  messageDesc(file_wfctl_daemon_v1_daemon, 6);
 
 /**
  * @generated from message wfctl.daemon.v1.PlanRequest
@@ -274,6 +305,11 @@ export type PlanRequest = Message<"wfctl.daemon.v1.PlanRequest"> & {
    * @generated from field: bool destroy = 3;
    */
   destroy: boolean;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Operation operation = 4;
+   */
+  operation?: Operation | undefined;
 };
 
 /**
@@ -281,7 +317,7 @@ export type PlanRequest = Message<"wfctl.daemon.v1.PlanRequest"> & {
  * Use `create(PlanRequestSchema)` to create a new message.
  */
 export const PlanRequestSchema: GenMessage<PlanRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 6);
+  messageDesc(file_wfctl_daemon_v1_daemon, 7);
 
 /**
  * @generated from message wfctl.daemon.v1.PlanResponse
@@ -298,7 +334,7 @@ export type PlanResponse = Message<"wfctl.daemon.v1.PlanResponse"> & {
  * Use `create(PlanResponseSchema)` to create a new message.
  */
 export const PlanResponseSchema: GenMessage<PlanResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 7);
+  messageDesc(file_wfctl_daemon_v1_daemon, 8);
 
 /**
  * @generated from message wfctl.daemon.v1.ResourceResult
@@ -357,7 +393,7 @@ export type ResourceResult = Message<"wfctl.daemon.v1.ResourceResult"> & {
  * Use `create(ResourceResultSchema)` to create a new message.
  */
 export const ResourceResultSchema: GenMessage<ResourceResult> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 8);
+  messageDesc(file_wfctl_daemon_v1_daemon, 9);
 
 /**
  * @generated from message wfctl.daemon.v1.ApplyRequest
@@ -386,6 +422,11 @@ export type ApplyRequest = Message<"wfctl.daemon.v1.ApplyRequest"> & {
    * @generated from field: uint32 parallelism = 4;
    */
   parallelism: number;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Operation operation = 5;
+   */
+  operation?: Operation | undefined;
 };
 
 /**
@@ -393,7 +434,7 @@ export type ApplyRequest = Message<"wfctl.daemon.v1.ApplyRequest"> & {
  * Use `create(ApplyRequestSchema)` to create a new message.
  */
 export const ApplyRequestSchema: GenMessage<ApplyRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 9);
+  messageDesc(file_wfctl_daemon_v1_daemon, 10);
 
 /**
  * @generated from message wfctl.daemon.v1.ApplyResponse
@@ -408,6 +449,20 @@ export type ApplyResponse = Message<"wfctl.daemon.v1.ApplyResponse"> & {
    * @generated from field: repeated wfctl.daemon.v1.ResourceResult results = 2;
    */
   results: ResourceResult[];
+
+  /**
+   * Set when the operation was stopped before it finished: the wfctl error
+   * code (CANCELLED, DEADLINE_EXCEEDED, PLUGIN_UNAVAILABLE) and why. The
+   * results still say what was and was not done, and state records it.
+   *
+   * @generated from field: string stopped_code = 3;
+   */
+  stoppedCode: string;
+
+  /**
+   * @generated from field: string stopped_reason = 4;
+   */
+  stoppedReason: string;
 };
 
 /**
@@ -415,7 +470,7 @@ export type ApplyResponse = Message<"wfctl.daemon.v1.ApplyResponse"> & {
  * Use `create(ApplyResponseSchema)` to create a new message.
  */
 export const ApplyResponseSchema: GenMessage<ApplyResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 10);
+  messageDesc(file_wfctl_daemon_v1_daemon, 11);
 
 /**
  * @generated from message wfctl.daemon.v1.DestroyRequest
@@ -440,6 +495,11 @@ export type DestroyRequest = Message<"wfctl.daemon.v1.DestroyRequest"> & {
    * @generated from field: uint32 parallelism = 4;
    */
   parallelism: number;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Operation operation = 5;
+   */
+  operation?: Operation | undefined;
 };
 
 /**
@@ -447,7 +507,7 @@ export type DestroyRequest = Message<"wfctl.daemon.v1.DestroyRequest"> & {
  * Use `create(DestroyRequestSchema)` to create a new message.
  */
 export const DestroyRequestSchema: GenMessage<DestroyRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 11);
+  messageDesc(file_wfctl_daemon_v1_daemon, 12);
 
 /**
  * @generated from message wfctl.daemon.v1.DestroyResponse
@@ -462,6 +522,16 @@ export type DestroyResponse = Message<"wfctl.daemon.v1.DestroyResponse"> & {
    * @generated from field: repeated wfctl.daemon.v1.ResourceResult results = 2;
    */
   results: ResourceResult[];
+
+  /**
+   * @generated from field: string stopped_code = 3;
+   */
+  stoppedCode: string;
+
+  /**
+   * @generated from field: string stopped_reason = 4;
+   */
+  stoppedReason: string;
 };
 
 /**
@@ -469,7 +539,43 @@ export type DestroyResponse = Message<"wfctl.daemon.v1.DestroyResponse"> & {
  * Use `create(DestroyResponseSchema)` to create a new message.
  */
 export const DestroyResponseSchema: GenMessage<DestroyResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 12);
+  messageDesc(file_wfctl_daemon_v1_daemon, 13);
+
+/**
+ * @generated from message wfctl.daemon.v1.CancelRequest
+ */
+export type CancelRequest = Message<"wfctl.daemon.v1.CancelRequest"> & {
+  /**
+   * @generated from field: string operation_id = 1;
+   */
+  operationId: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.CancelRequest.
+ * Use `create(CancelRequestSchema)` to create a new message.
+ */
+export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 14);
+
+/**
+ * @generated from message wfctl.daemon.v1.CancelResponse
+ */
+export type CancelResponse = Message<"wfctl.daemon.v1.CancelResponse"> & {
+  /**
+   * False when no such operation is running (it may have just finished).
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.CancelResponse.
+ * Use `create(CancelResponseSchema)` to create a new message.
+ */
+export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 15);
 
 /**
  * @generated from message wfctl.daemon.v1.StateResource
@@ -533,7 +639,7 @@ export type StateResource = Message<"wfctl.daemon.v1.StateResource"> & {
  * Use `create(StateResourceSchema)` to create a new message.
  */
 export const StateResourceSchema: GenMessage<StateResource> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 13);
+  messageDesc(file_wfctl_daemon_v1_daemon, 16);
 
 /**
  * @generated from message wfctl.daemon.v1.ListStateRequest
@@ -550,7 +656,7 @@ export type ListStateRequest = Message<"wfctl.daemon.v1.ListStateRequest"> & {
  * Use `create(ListStateRequestSchema)` to create a new message.
  */
 export const ListStateRequestSchema: GenMessage<ListStateRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 14);
+  messageDesc(file_wfctl_daemon_v1_daemon, 17);
 
 /**
  * @generated from message wfctl.daemon.v1.ListStateResponse
@@ -579,7 +685,7 @@ export type ListStateResponse = Message<"wfctl.daemon.v1.ListStateResponse"> & {
  * Use `create(ListStateResponseSchema)` to create a new message.
  */
 export const ListStateResponseSchema: GenMessage<ListStateResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 15);
+  messageDesc(file_wfctl_daemon_v1_daemon, 18);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginStatus
@@ -679,7 +785,7 @@ export type PluginStatus = Message<"wfctl.daemon.v1.PluginStatus"> & {
  * Use `create(PluginStatusSchema)` to create a new message.
  */
 export const PluginStatusSchema: GenMessage<PluginStatus> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 16);
+  messageDesc(file_wfctl_daemon_v1_daemon, 19);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsRequest
@@ -692,7 +798,7 @@ export type ListPluginsRequest = Message<"wfctl.daemon.v1.ListPluginsRequest"> &
  * Use `create(ListPluginsRequestSchema)` to create a new message.
  */
 export const ListPluginsRequestSchema: GenMessage<ListPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 17);
+  messageDesc(file_wfctl_daemon_v1_daemon, 20);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsResponse
@@ -709,7 +815,89 @@ export type ListPluginsResponse = Message<"wfctl.daemon.v1.ListPluginsResponse">
  * Use `create(ListPluginsResponseSchema)` to create a new message.
  */
 export const ListPluginsResponseSchema: GenMessage<ListPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 18);
+  messageDesc(file_wfctl_daemon_v1_daemon, 21);
+
+/**
+ * @generated from message wfctl.daemon.v1.LockPluginsRequest
+ */
+export type LockPluginsRequest = Message<"wfctl.daemon.v1.LockPluginsRequest"> & {
+  /**
+   * Only config_path is used: wfctl.yaml and .wfctl-lock.yaml sit beside it.
+   *
+   * @generated from field: wfctl.daemon.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.LockPluginsRequest.
+ * Use `create(LockPluginsRequestSchema)` to create a new message.
+ */
+export const LockPluginsRequestSchema: GenMessage<LockPluginsRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 22);
+
+/**
+ * @generated from message wfctl.daemon.v1.LockedPlugin
+ */
+export type LockedPlugin = Message<"wfctl.daemon.v1.LockedPlugin"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * The file hashed and run, relative to the lockfile.
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+
+  /**
+   * @generated from field: string version = 4;
+   */
+  version: string;
+
+  /**
+   * @generated from field: string sha256 = 5;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.LockedPlugin.
+ * Use `create(LockedPluginSchema)` to create a new message.
+ */
+export const LockedPluginSchema: GenMessage<LockedPlugin> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 23);
+
+/**
+ * @generated from message wfctl.daemon.v1.LockPluginsResponse
+ */
+export type LockPluginsResponse = Message<"wfctl.daemon.v1.LockPluginsResponse"> & {
+  /**
+   * Absolute path of the .wfctl-lock.yaml written.
+   *
+   * @generated from field: string lockfile = 1;
+   */
+  lockfile: string;
+
+  /**
+   * @generated from field: repeated wfctl.daemon.v1.LockedPlugin plugins = 2;
+   */
+  plugins: LockedPlugin[];
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.LockPluginsResponse.
+ * Use `create(LockPluginsResponseSchema)` to create a new message.
+ */
+export const LockPluginsResponseSchema: GenMessage<LockPluginsResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 24);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusRequest
@@ -722,7 +910,7 @@ export type StatusRequest = Message<"wfctl.daemon.v1.StatusRequest"> & {
  * Use `create(StatusRequestSchema)` to create a new message.
  */
 export const StatusRequestSchema: GenMessage<StatusRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 19);
+  messageDesc(file_wfctl_daemon_v1_daemon, 25);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusResponse
@@ -788,7 +976,7 @@ export type StatusResponse = Message<"wfctl.daemon.v1.StatusResponse"> & {
  * Use `create(StatusResponseSchema)` to create a new message.
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 20);
+  messageDesc(file_wfctl_daemon_v1_daemon, 26);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownRequest
@@ -801,7 +989,7 @@ export type ShutdownRequest = Message<"wfctl.daemon.v1.ShutdownRequest"> & {
  * Use `create(ShutdownRequestSchema)` to create a new message.
  */
 export const ShutdownRequestSchema: GenMessage<ShutdownRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 21);
+  messageDesc(file_wfctl_daemon_v1_daemon, 27);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownResponse
@@ -814,7 +1002,7 @@ export type ShutdownResponse = Message<"wfctl.daemon.v1.ShutdownResponse"> & {
  * Use `create(ShutdownResponseSchema)` to create a new message.
  */
 export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 22);
+  messageDesc(file_wfctl_daemon_v1_daemon, 28);
 
 /**
  * @generated from enum wfctl.daemon.v1.Action
@@ -954,6 +1142,28 @@ export const DaemonService: GenService<{
     methodKind: "unary";
     input: typeof ListPluginsRequestSchema;
     output: typeof ListPluginsResponseSchema;
+  },
+  /**
+   * Resolves, hashes and starts once (to read its version) every plugin the
+   * configuration's wfctl.yaml declares, and writes .wfctl-lock.yaml.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.LockPlugins
+   */
+  lockPlugins: {
+    methodKind: "unary";
+    input: typeof LockPluginsRequestSchema;
+    output: typeof LockPluginsResponseSchema;
+  },
+  /**
+   * Cancels a running operation (what Ctrl-C in the client does). The
+   * operation's own call then returns what was and was not done.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.Cancel
+   */
+  cancel: {
+    methodKind: "unary";
+    input: typeof CancelRequestSchema;
+    output: typeof CancelResponseSchema;
   },
   /**
    * Stops every plugin, then the daemon.

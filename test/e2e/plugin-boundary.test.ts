@@ -1,0 +1,180 @@
+// The plugin boundary under stress, end to end: a project plugin declared in
+// wfctl.yaml and pinned in .wfctl-lock.yaml; a tampered plugin refused; a
+// deadline, a Ctrl-C and a plugin killed mid-apply, each leaving state that
+// describes exactly what exists and the lock released.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, cliSandbox } from "../helpers/cli.js";
+import { FIXTURE_PLUGINS, WFCTL } from "../helpers/paths.js";
+import { waitFor } from "../helpers/processes.js";
+
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+/** infra.yaml: a → b → c (slow) → d (or c independent of b), files under ./out, state beside it. */
+function infra(delayC: number, cAfterB = true): string {
+  const file = (name: string, deps: string[], delay = 0) =>
+    `  - name: ${name}\n    type: slowfs.file\n    provider: files\n    depends_on: [${deps.join(", ")}]\n` +
+    `    config: { path: ${name}.txt, content: "${name}\\n", delay_ms: ${delay} }\n`;
+  return (
+    "modules:\n" +
+    "  - name: state\n    type: iac.state\n    config: { backend: filesystem, directory: .wfctl/state }\n" +
+    "  - name: files\n    type: iac.provider\n    config: { provider: slowfs, root: out }\n" +
+    file("a", []) +
+    file("b", ["a"]) +
+    file("c", cAfterB ? ["b"] : [], delayC) +
+    file("d", ["c"])
+  );
+}
+
+describe("project plugins and the plugin boundary", () => {
+  const sandbox = cliSandbox("wft-pb-");
+  let dir: string;
+  let config: string;
+  let plugin: string;
+  const out = (name: string) => join(dir, "out", name);
+  const run = (args: string[]) => sandbox.cli.run(args);
+  const expectExit = (result: CliResult, code: number) =>
+    expect(result.code, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
+
+  const stateNames = async (): Promise<string[]> => {
+    const { value } = await sandbox.cli.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config]);
+    return value.resources.map((r) => r.name).sort();
+  };
+  const locksHeld = () => {
+    const locks = join(dir, ".wfctl", "state", "default", "locks");
+    return existsSync(locks) ? readdirSync(locks) : [];
+  };
+  const reset = async (delayC: number, cAfterB = true) => {
+    writeFileSync(config, infra(delayC, cAfterB));
+    expectExit(await run(["infra", "destroy", "-c", config, "--auto-approve"]), 0);
+    // Forget the evidence of earlier runs.
+    for (const f of existsSync(join(dir, "out")) ? readdirSync(join(dir, "out")) : []) if (f.startsWith(".")) rmSync(out(f));
+  };
+
+  beforeAll(() => {
+    dir = sandbox.dir;
+    config = join(dir, "infra.yaml");
+    plugin = join(dir, "slowfs-plugin.mjs");
+    // The plugin the project ships: its own file, so the test can tamper with it.
+    writeFileSync(plugin, `// The project's slowfs plugin.\nimport ${JSON.stringify(join(FIXTURE_PLUGINS, "slowfs.mjs"))};\n`);
+    writeFileSync(join(dir, "wfctl.yaml"), "plugins:\n  - name: slowfs\n    kind: provider\n    source: ./slowfs-plugin.mjs\n    version: 2.0.0\n");
+    writeFileSync(config, infra(0));
+  });
+
+  it("refuses a declared plugin that is not locked, saying how to lock it", async () => {
+    const result = await run(["infra", "plan", "-c", config]);
+    expectExit(result, 1);
+    expect(result.stderr).toContain(`plugin "slowfs" is not in ${join(dir, ".wfctl-lock.yaml")}`);
+    expect(result.stderr).toContain("wfctl plugins lock");
+  });
+
+  it("plugins lock pins the resolved path, the version the plugin reports, and its sha256", async () => {
+    const result = await run(["plugins", "lock", "-c", config]);
+    expectExit(result, 0);
+    expect(result.stdout).toContain("slowfs");
+    const lock = parse(readFileSync(join(dir, ".wfctl-lock.yaml"), "utf8")) as { plugins: Record<string, Record<string, unknown>> };
+    expect(lock.plugins["slowfs"]).toEqual({
+      kind: "provider",
+      source: "source:./slowfs-plugin.mjs",
+      path: "slowfs-plugin.mjs",
+      node: true,
+      version: "2.0.0",
+      sha256: sha256(plugin),
+    });
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    expect(readFileSync(out("d.txt"), "utf8")).toBe("d\n");
+  });
+
+  it("refuses a tampered plugin with both checksums; plugins lock pins the new file", async () => {
+    const pinned = sha256(plugin);
+    expectExit(await run(["daemon", "stop"]), 0); // the running instance was checked when it started
+    appendFileSync(plugin, "// one more line\n");
+    const actual = sha256(plugin);
+    const refused = await run(["infra", "plan", "-c", config]);
+    expectExit(refused, 1);
+    expect(refused.stderr).toContain(pinned);
+    expect(refused.stderr).toContain(actual);
+    expect(refused.stderr).toContain("wfctl plugins lock");
+    expectExit(await run(["plugins", "lock", "-c", config]), 0);
+    expectExit(await run(["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
+  });
+
+  it("--timeout: the client returns at about the deadline, the plugin saw it, state is consistent and the lock released", async () => {
+    await reset(10_000, false); // c starts at once: the 2 s are all its own
+    const started = Date.now();
+    const { result, value } = await sandbox.cli.json<{
+      stopped?: { code: string; reason: string };
+      results: { name: string; outcome: string; skipped_reason?: string }[];
+    }>(["infra", "apply", "-c", config, "--auto-approve", "--timeout", "2s"]);
+    const elapsed = Date.now() - started;
+    expectExit(result, 124);
+    expect(elapsed).toBeLessThan(8_000); // a 10 s create, stopped by a 2 s budget
+    expect(value.stopped?.code).toBe("DEADLINE_EXCEEDED");
+    const outcome = Object.fromEntries(value.results.map((r) => [r.name, r.outcome]));
+    expect(outcome).toEqual({ a: "succeeded", b: "succeeded", c: "failed", d: "skipped" });
+    await waitFor(() => existsSync(out(".aborted-c")), 5_000, "the plugin to record the abort");
+    expect(readFileSync(out(".aborted-c"), "utf8")).toBe("TimeoutError");
+    expect(existsSync(out("c.txt"))).toBe(false);
+    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(locksHeld()).toEqual([]);
+  });
+
+  it("Ctrl-C: cancellation reaches the plugin, what was done is reported and recorded, the lock is released", async () => {
+    await reset(10_000);
+    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
+      env: { ...process.env, WFCTL_SOCKET: sandbox.cli.socket },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
+    await waitFor(() => existsSync(out(".started-c")) && readFileSync(out(".started-c"), "utf8") !== "", 15_000, "the create of c to start");
+    child.kill("SIGINT");
+    expect(await exit, stderr).toBe(130);
+    expect(stderr).toContain("Interrupt received");
+    expect(stderr).toContain("apply stopped before finishing: cancelled");
+    expect(stdout).toMatch(/c\s+slowfs\.file: FAILED to create/);
+    expect(stdout).toMatch(/d\s+slowfs\.file: skipped/);
+    expect(readFileSync(out(".aborted-c"), "utf8")).toBe("AbortError");
+    expect(existsSync(out("c.txt"))).toBe(false);
+    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(locksHeld()).toEqual([]);
+  });
+
+  it("a plugin killed mid-apply: the apply fails naming it, state lists what was done, the lock is released, and after the restart the next apply converges", async () => {
+    await reset(3_000);
+    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
+      env: { ...process.env, WFCTL_SOCKET: sandbox.cli.socket },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
+    await waitFor(() => existsSync(out(".started-c")) && readFileSync(out(".started-c"), "utf8") !== "", 15_000, "the create of c to start");
+    process.kill(Number(readFileSync(out(".started-c"), "utf8")), "SIGKILL");
+    expect(await exit, `${stdout}\n${stderr}`).toBe(4);
+    expect(stderr).toContain('plugin "slowfs"');
+    expect(stderr).toContain("plugin unavailable");
+    expect(stdout).toMatch(/d\s+slowfs\.file: skipped \(create not attempted: c failed\)/);
+    expect(stderr).toContain("apply stopped before finishing: a plugin became unavailable while applying c");
+    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(locksHeld()).toEqual([]);
+
+    await waitFor(async () => {
+      const { value } = await sandbox.cli.json<{ plugins: { name: string; state: string; restarts: number }[] }>(["plugins", "list"]);
+      return value.plugins.some((p) => p.name === "slowfs" && p.state === "running" && p.restarts >= 1);
+    }, 15_000, "slowfs to be restarted");
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    expect(await stateNames()).toEqual(["a", "b", "c", "d"]);
+    expect(readFileSync(out("c.txt"), "utf8")).toBe("c\n");
+    expectExit(await run(["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
+  });
+});
