@@ -10,6 +10,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { ErrorCode, WfctlError } from "../proto/errors.js";
 import { DaemonService } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { daemonFiles } from "../proto/socket.js";
+import { sendTrace } from "./trace.js";
 import { CLIENT_VERSION_HEADER, MAX_MESSAGE_BYTES, PACKAGE_ROOT, WFCTL_VERSION } from "../proto/versions.js";
 
 export type DaemonClient = Client<typeof DaemonService>;
@@ -50,7 +51,7 @@ export function socketTransport(socketPath: string): Transport {
     httpVersion: "1.1",
     useBinaryFormat: true,
     nodeOptions: { socketPath },
-    interceptors: [sendVersion],
+    interceptors: [sendVersion, sendTrace],
     readMaxBytes: MAX_MESSAGE_BYTES,
   });
 }
@@ -108,7 +109,7 @@ export async function connectDaemon(socketPath: string, autoStart = true): Promi
 /** The engine in this process, behind the same API (`--no-daemon`). */
 export async function connectInProcess(): Promise<Connection> {
   const { startInProcess } = await import("../daemon/inprocess.js");
-  const inProcess = startInProcess({ logFile: process.env["WFCTL_LOG_FILE"] });
+  const inProcess = startInProcess({ logFile: process.env["WFCTL_LOG_FILE"], interceptors: [sendTrace] });
   const client = createClient(DaemonService, inProcess.transport);
   return { client, remote: false, close: () => inProcess.close() };
 }

@@ -3,7 +3,10 @@
 // and exits with a code that says what happened.
 import { Command, CommanderError } from "commander";
 import { fromConnectError } from "../proto/connect-errors.js";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
+import { setCommandContext } from "./trace.js";
 import { daemonCommand } from "./commands/daemon.js";
 import { infraCommand } from "./commands/infra.js";
 import { pluginsCommand } from "./commands/plugins.js";
@@ -44,6 +47,16 @@ const configure = (command: Command): void => {
 };
 configure(program);
 
+// One trace per command (when OTEL_* turns tracing on): its root span is the
+// parent of the daemon's and the plugins' spans.
+const telemetry = await initTelemetry("wfctl");
+const words = process.argv.slice(2).filter((a) => !a.startsWith("-")).slice(0, 3);
+const commandSpan = telemetry.tracer.startSpan(`wfctl ${words.slice(0, 2).join(" ")}`.trim(), {
+  kind: SpanKind.CLIENT,
+  attributes: { "wfctl.command": words.join(" "), "process.pid": process.pid },
+});
+setCommandContext(trace.setSpan(ROOT_CONTEXT, commandSpan));
+
 try {
   await program.parseAsync();
 } catch (err) {
@@ -54,5 +67,9 @@ try {
     process.exitCode = report(err);
   }
 }
+commandSpan.setAttribute("process.exit_code", Number(process.exitCode ?? EXIT.OK));
+if ((process.exitCode ?? 0) !== 0 && process.exitCode !== EXIT.CHANGES) commandSpan.setStatus({ code: SpanStatusCode.ERROR });
+commandSpan.end();
+await telemetry.shutdown();
 // Exit now rather than waiting for idle keep-alive sockets to time out.
 process.exit(process.exitCode ?? EXIT.OK);

@@ -1,7 +1,7 @@
 // The in-process entry point for `wfctl --no-daemon`: the daemon's API served
 // through an in-memory transport, with the same engine, supervisor, routes and
 // interceptors, and plugins stopped when the command finishes.
-import { createRouterTransport, type Transport } from "@connectrpc/connect";
+import { createRouterTransport, type Interceptor, type Transport } from "@connectrpc/connect";
 import { Engine } from "./engine/engine.js";
 import { silentLogger, createDaemonLogger } from "./log.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./server/router.js";
@@ -14,7 +14,7 @@ export interface InProcessDaemon {
   close(): Promise<void>;
 }
 
-export function startInProcess(options: { logFile?: string } = {}): InProcessDaemon {
+export function startInProcess(options: { logFile?: string; interceptors?: Interceptor[] } = {}): InProcessDaemon {
   const logger = options.logFile ? createDaemonLogger(options.logFile) : silentLogger();
   const supervisor = new PluginSupervisor(new PluginCatalog(), logger);
   const engine = new Engine(supervisor, logger);
@@ -29,7 +29,7 @@ export function startInProcess(options: { logFile?: string } = {}): InProcessDae
       activeOperations: () => Math.max(0, tracker.active - 1),
       shutdown: () => void supervisor.stopAll(),
     }),
-    { router: { interceptors: daemonInterceptors(tracker) } },
+    { router: { interceptors: daemonInterceptors(tracker) }, transport: { interceptors: options.interceptors ?? [] } },
   );
   return { transport, close: () => supervisor.stopAll() };
 }

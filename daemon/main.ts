@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { parseDuration } from "../proto/duration.js";
 import { WfctlError } from "../proto/errors.js";
 import { daemonFiles, defaultRuntimeDir, socketPath } from "../proto/socket.js";
+import { initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
 import { createDaemonLogger } from "./log.js";
 import { Daemon } from "./server/daemon.js";
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
   prepareSocketDir(dirname(socket), dirname(socket) === defaultRuntimeDir());
   const logPath = opts.logFile === "-" ? "" : (opts.logFile ?? daemonFiles(socket).log);
   const logger = createDaemonLogger(logPath || undefined, opts.logLevel);
+  const telemetry = await initTelemetry("wfctld");
   const idleMs = parseDuration(opts.idleTimeout, "--idle-timeout");
   const pluginIdleMs = parseDuration(opts.pluginIdleTimeout, "--plugin-idle-timeout");
   const daemon = await Daemon.start({
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
     process.on(signal, () => void daemon.stop(`received ${signal}`));
   }
   await daemon.stopped;
+  await telemetry.shutdown();
   process.exit(0);
 }
 

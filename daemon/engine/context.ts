@@ -2,6 +2,7 @@
 // cancellation and deadline; and how those become plugin call options.
 import type { Logger } from "pino";
 import type { CallOptions } from "../../proto/grpc.js";
+import { type Context, injectTrace } from "../../proto/telemetry.js";
 
 /** Who started an operation (recorded in locks, audit lines, plugin metadata). */
 export interface Caller {
@@ -21,6 +22,8 @@ export interface OperationContext {
   /** The caller's deadline, if it set one. */
   deadline: Date | undefined;
   caller: Caller;
+  /** The operation's trace context: plugin calls carry it as `traceparent`. */
+  trace: Context;
   log: Logger;
 }
 
@@ -39,11 +42,11 @@ export function callOptions(ctx: OperationContext, env: string, timeoutMs: numbe
   return {
     signal: ctx.signal,
     deadline,
-    metadata: {
+    metadata: injectTrace(ctx.trace, {
       "wfctl-operation-id": ctx.operationId,
       "wfctl-operation": ctx.operation,
       "wfctl-environment": env,
       "wfctl-caller": ctx.caller.user,
-    },
+    }),
   };
 }

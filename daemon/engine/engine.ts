@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { LockInfo, ResourceState, StateStore } from "../../proto/state-store.js";
 import { abortError } from "../../proto/grpc.js";
+import { type Context, ROOT_CONTEXT } from "../../proto/telemetry.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { loadInfraConfig } from "../config/load.js";
 import type { InfraConfig } from "../config/model.js";
@@ -39,6 +40,8 @@ export interface OperationRequest {
   deadline: Date | undefined;
   /** Chosen by the client so it can Cancel; one is made up when empty. */
   operationId?: string;
+  /** The trace this operation belongs to (its plugin calls join it). */
+  trace?: Context;
 }
 
 export interface ApplyOptions {
@@ -94,6 +97,7 @@ export class Engine {
       signal: AbortSignal.any(signals),
       deadline: request.deadline,
       caller: request.caller,
+      trace: request.trace ?? ROOT_CONTEXT,
       log: this.logger.child({ op: operation, op_id: operationId, env: request.target.env || undefined }),
       done: () => {
         if (timer) clearTimeout(timer);

@@ -13,6 +13,7 @@ import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { Caller } from "../engine/context.js";
 import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
 import { planMessage, pluginMessage, resultMessage, stateMessage } from "./convert.js";
+import { traceKey } from "./router.js";
 
 /** What the API needs from the process hosting it (the daemon, or the in-process client). */
 export interface ApiHost {
@@ -55,6 +56,7 @@ function request(
     signal: ctx.signal,
     deadline: deadlines.length > 0 ? new Date(Math.min(...deadlines)) : undefined,
     operationId: operation?.id || undefined,
+    trace: ctx.values.get(traceKey),
   };
 }
 

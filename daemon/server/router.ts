@@ -1,7 +1,8 @@
 // The socket API's routes and interceptors, shared by the daemon and the
 // in-process (--no-daemon) transport: version check, activity tracking, and
 // one place where every error becomes a Connect/gRPC status with its code.
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { type ConnectRouter, type Interceptor, createContextKey } from "@connectrpc/connect";
+import { type Context, ROOT_CONTEXT, SpanKind, extractTrace, inSpan, meter } from "../../proto/telemetry.js";
 import { toConnectError } from "../../proto/connect-errors.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
@@ -57,7 +58,33 @@ export function daemonRoutes(engine: Engine, host: ApiHost): (router: ConnectRou
   };
 }
 
+/** Where the API handlers find the trace context of their call. */
+export const traceKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context of the call" });
+
+const operations = () =>
+  meter().createCounter("wfctl.operations", { description: "Socket API calls by method and outcome (a wfctl error code, or OK)" });
+
+/**
+ * A server span per call, child of the client's `traceparent`; counts calls
+ * by outcome. Handlers find the span's context under traceKey.
+ */
+export const traced: Interceptor = (next) => async (req) => {
+  const carrier: Record<string, string> = {};
+  req.header.forEach((value, key) => (carrier[key] = value));
+  return inSpan(`wfctld ${req.method.name}`, { parent: extractTrace(carrier), kind: SpanKind.SERVER, attributes: { "rpc.method": req.method.name } }, async (_span, ctx) => {
+    req.contextValues.set(traceKey, ctx);
+    try {
+      const response = await next(req);
+      operations().add(1, { method: req.method.name, outcome: "OK" });
+      return response;
+    } catch (err) {
+      operations().add(1, { method: req.method.name, outcome: WfctlError.from(err).code });
+      throw err;
+    }
+  });
+};
+
 /** Interceptors in order (outermost first). */
 export function daemonInterceptors(tracker: ActivityTracker): Interceptor[] {
-  return [errorsToStatus, tracker.interceptor, versionCheck];
+  return [errorsToStatus, traced, tracker.interceptor, versionCheck];
 }

@@ -10,13 +10,18 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { PluginInfoService, type GetInfoResponse } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
-import { type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
+import { type CallOptions, type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
+import { ROOT_CONTEXT, SpanKind, extractTrace, injectTrace, meter, tracer } from "../../proto/telemetry.js";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { PluginSpec } from "./catalog.js";
 import { parseHandshake, readHandshake, describeExit } from "./handshake.js";
 import { checkHealth } from "./health.js";
 import { PluginLog, quoteLines } from "./logs.js";
 import { sha256File } from "./manifest.js";
 import { makeSocketDir, spawnPlugin } from "./spawn.js";
+
+const callDuration = () =>
+  meter().createHistogram("wfctl.plugin.call.duration", { unit: "ms", description: "Latency of calls from the daemon to plugins" });
 
 export type InstanceState = "starting" | "running" | "stopping" | "stopped" | "exited" | "failed";
 
@@ -213,12 +218,22 @@ export class PluginInstance {
     const inner = unaryClient(service, this.connection) as Record<string, (req: unknown, opts?: unknown) => Promise<unknown>>;
     const wrapped: Record<string, (req: unknown, opts?: unknown) => Promise<unknown>> = {};
     for (const [name, fn] of Object.entries(inner)) {
+      const method = `${service.typeName.split(".").pop()}/${name}`;
       wrapped[name] = async (req, opts) => {
         this.inFlight++;
         this.lastUsed = Date.now();
+        const started = performance.now();
+        const options = (opts ?? {}) as CallOptions;
+        const attributes = { "wfctl.plugin": this.spec.name, "rpc.method": method };
+        const span = tracer().startSpan(`plugin ${this.spec.name} ${method}`, { kind: SpanKind.CLIENT, attributes }, extractTrace(options.metadata ?? {}));
+        // The plugin's handler span becomes a child of this call's span.
+        const metadata = injectTrace(trace.setSpan(ROOT_CONTEXT, span), { ...options.metadata });
+        let outcome = "OK";
         try {
-          return await fn(req, opts);
+          return await fn(req, { ...options, metadata });
         } catch (err) {
+          outcome = WfctlError.from(err).code;
+          span.setStatus({ code: SpanStatusCode.ERROR, message: WfctlError.from(err).message });
           // A dying plugin breaks its connection a moment before its exit is
           // reported: give the exit a moment to arrive, so the error says so.
           const transport: ErrorCode[] = [ErrorCode.PLUGIN_UNAVAILABLE, ErrorCode.UNKNOWN, ErrorCode.INTERNAL, ErrorCode.CANCELLED];
@@ -230,6 +245,9 @@ export class PluginInstance {
         } finally {
           this.inFlight--;
           this.lastUsed = Date.now();
+          span.setAttribute("wfctl.outcome", outcome);
+          span.end();
+          callDuration().record(performance.now() - started, { ...attributes, outcome });
         }
       };
     }

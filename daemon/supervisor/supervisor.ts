@@ -6,6 +6,7 @@
 // again.
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { meter } from "../../proto/telemetry.js";
 import type { PluginCatalog, PluginSpec } from "./catalog.js";
 import { type InstanceOptions, PluginInstance } from "./instance.js";
 import { quoteLines } from "./logs.js";
@@ -64,6 +65,8 @@ export interface PluginView {
   spec: PluginSpec;
   slot: PluginSlot | undefined;
 }
+
+const restartsCounter = () => meter().createCounter("wfctl.plugin.restarts", { description: "Automatic restarts of crashed plugins" });
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -174,6 +177,7 @@ export class PluginSupervisor {
     }
     slot.state = "restarting";
     slot.restarts++;
+    restartsCounter().add(1, { "wfctl.plugin": slot.spec.name });
     this.logger.warn({ plugin: slot.spec.name, delay_ms: decision.delayMs, restarts: slot.restarts }, `restarting plugin "${slot.spec.name}"`);
     const restart = this.start(slot, decision.delayMs);
     slot.pending = restart;
@@ -190,6 +194,7 @@ export class PluginSupervisor {
       }
       slot.state = "restarting";
       slot.restarts++;
+      restartsCounter().add(1, { "wfctl.plugin": slot.spec.name });
       slot.pending = this.start(slot, next.delayMs);
       slot.pending.catch(() => {}); // reported through the slot and the next acquire
     });

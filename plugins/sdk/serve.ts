@@ -11,6 +11,7 @@ import { PluginController, PluginInfoService } from "../../proto/gen/wfctl/plugi
 import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { GRPC_CHANNEL_OPTIONS, type ServerCallContext, serviceDefinition, unaryImplementation } from "../../proto/grpc.js";
+import { SpanKind, extractTrace, inSpan, initTelemetry } from "../../proto/telemetry.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { type CallContext, type CallRunner, callContext } from "./context.js";
 import { HandshakeRefusal, handshakeLine, readHostEnvironment } from "./handshake.js";
@@ -41,19 +42,23 @@ export interface PluginServer {
   shutdown(): Promise<void>;
 }
 
-function callRunner(log: PluginLogger): CallRunner {
+function callRunner(name: string, log: PluginLogger): CallRunner {
   return async <T>(server: ServerCallContext, fn: (ctx: CallContext) => Promise<T>): Promise<T> => {
-    const ctx = callContext(server, log);
-    const started = performance.now();
-    try {
-      const result = await fn(ctx);
-      ctx.log.debug({ ms: Math.round(performance.now() - started) }, "call finished");
-      return result;
-    } catch (err) {
-      const error = WfctlError.from(err, ErrorCode.PROVIDER_ERROR);
-      ctx.log.warn({ ms: Math.round(performance.now() - started), code: error.code, err: error.message }, "call failed");
-      throw error;
-    }
+    const method = server.method.split("/").slice(-2).join("/").replace(/^wfctl\.plugin\.v1\./, "");
+    // The handler's span: a child of the daemon's call span (its traceparent).
+    return inSpan(`${name} ${method}`, { parent: extractTrace(server.metadata), kind: SpanKind.SERVER, attributes: { "rpc.method": method } }, async (_span, trace) => {
+      const ctx = callContext(server, log, trace);
+      const started = performance.now();
+      try {
+        const result = await fn(ctx);
+        ctx.log.debug({ ms: Math.round(performance.now() - started) }, "call finished");
+        return result;
+      } catch (err) {
+        const error = WfctlError.from(err, ErrorCode.PROVIDER_ERROR);
+        ctx.log.warn({ ms: Math.round(performance.now() - started), code: error.code, err: error.message }, "call failed");
+        throw error;
+      }
+    });
   };
 }
 
@@ -103,8 +108,9 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
   }
   if (!options.provider && !options.stateBackend) throw new Error("serve() needs a provider or a stateBackend");
 
+  const telemetry = await initTelemetry(`wfctl-plugin-${options.name}`);
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  const call = callRunner(log);
+  const call = callRunner(options.name, log);
   const health = new HealthStatus();
   health.register(server);
   const services: string[] = [];
@@ -147,6 +153,7 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
       });
       await backend?.close().catch((err: unknown) => log.warn({ err: (err as Error).message }, "closing the state backend failed"));
       rmSync(socketPath, { force: true });
+      await telemetry.shutdown(1_000);
     })();
     return stopping;
   };

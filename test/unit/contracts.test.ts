@@ -37,3 +37,19 @@ describe("proto contracts", () => {
     expect(text).toMatch(/bytes config_json = \d+;/);
   });
 });
+
+describe("package-lock.json", () => {
+  // npm ci refuses a lock file that lacks an optional dependency, even one for
+  // another platform; the npm mirror some machines use lacks buf's
+  // darwin/win32 builds, so `npm install` there drops them (npm/cli#9846).
+  it("records every optional platform package of @bufbuild/buf, so `npm ci` works on a clean clone", () => {
+    const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { optionalDependencies?: Record<string, string>; version?: string }>;
+    };
+    const buf = lock.packages["node_modules/@bufbuild/buf"];
+    const wanted = Object.entries(buf?.optionalDependencies ?? {});
+    expect(wanted.length).toBeGreaterThan(0);
+    const missing = wanted.filter(([name, version]) => lock.packages[`node_modules/${name}`]?.version !== version).map(([name]) => name);
+    expect(missing, `add lock entries for ${missing.join(", ")} (version, os, cpu, optional: true, dev: true); see the issue 2 closing note`).toEqual([]);
+  });
+});
