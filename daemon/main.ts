@@ -18,13 +18,14 @@ const program = new Command()
   .addOption(new Option("--socket <path>", "Unix socket to serve (default: $WFCTL_SOCKET, else a per-user runtime directory)"))
   .addOption(new Option("--idle-timeout <duration>", "exit after this long without requests; 0 never").default("3h"))
   .addOption(new Option("--plugin-idle-timeout <duration>", "stop a plugin instance after this long unused (it starts again on demand); 0 never").default("15m"))
+  .addOption(new Option("--shutdown-grace <duration>", "on stop, how long running operations may finish before they are cancelled").default("30s"))
   .addOption(new Option("--log-file <path>", 'log file ("-" for stderr; default: beside the socket)'))
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
   .showHelpAfterError("(run with --help for usage)");
 
 async function main(): Promise<void> {
   program.parse();
-  const opts = program.opts<{ socket?: string; idleTimeout: string; pluginIdleTimeout: string; logFile?: string; logLevel: string }>();
+  const opts = program.opts<{ socket?: string; idleTimeout: string; pluginIdleTimeout: string; shutdownGrace: string; logFile?: string; logLevel: string }>();
   const socket = socketPath(opts.socket);
   // Before anything else writes beside the socket (the log file), make its
   // directory private.
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
     logger,
     idleTimeoutSeconds: Math.round(idleMs / 1000),
     plugins: { idleStopMs: pluginIdleMs },
+    shutdownGraceMs: parseDuration(opts.shutdownGrace, "--shutdown-grace"),
   });
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     process.on(signal, () => void daemon.stop(`received ${signal}`));

@@ -2,6 +2,7 @@
 // can enter, with its pid and log files beside it. `--socket` or WFCTL_SOCKET
 // choose another path.
 import { tmpdir, userInfo } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Environment variable that overrides the socket path. */
@@ -27,4 +28,24 @@ export function daemonFiles(socket: string): { dir: string; pid: string; log: st
   const dir = dirname(socket);
   const base = basename(socket).replace(/\.sock$/, "");
   return { dir, pid: join(dir, `${base}.pid`), log: join(dir, `${base}.log`) };
+}
+
+/**
+ * Is `pid` a running process? A zombie (exited, not yet reaped, as in
+ * containers whose pid 1 does not reap) is not. Where /proc is missing, any
+ * pid that signals count.
+ */
+export function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return !existsSync("/proc/self");
+  }
 }

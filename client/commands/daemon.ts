@@ -1,7 +1,7 @@
 // wfctl daemon start|stop|status: manage the warm wfctld for this socket.
 import { Command, Option } from "commander";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { daemonFiles, socketPath } from "../../proto/socket.js";
+import { daemonFiles, processRunning, socketPath } from "../../proto/socket.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { createClient } from "@connectrpc/connect";
 import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
@@ -14,14 +14,7 @@ interface DaemonOptions {
   json?: boolean;
 }
 
-function pidGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
-}
+const pidGone = (pid: number): boolean => !processRunning(pid);
 
 function client(socket: string) {
   return createClient(DaemonService, socketTransport(socket));
@@ -46,6 +39,15 @@ async function status(opts: DaemonOptions): Promise<number> {
       uptime_seconds: Math.round(s.uptimeSeconds),
       running_plugins: s.runningPlugins,
       active_operations: s.activeOperations,
+      operations: s.operations.map((o) => ({
+        id: o.id,
+        operation: o.operation,
+        config: o.target?.configPath ?? "",
+        env: o.target?.env || undefined,
+        caller: o.caller,
+        started_at: o.startedAt,
+        lock: o.lockId ? { id: o.lockId, scope: o.lockScope } : undefined,
+      })),
       idle_timeout_seconds: s.idleTimeoutSeconds,
       node_version: s.nodeVersion,
       client_version: WFCTL_VERSION,
@@ -61,6 +63,12 @@ async function status(opts: DaemonOptions): Promise<number> {
       `  plugins:      ${s.runningPlugins} running`,
       `  operations:   ${s.activeOperations} in progress`,
       `  idle timeout: ${s.idleTimeoutSeconds ? `${s.idleTimeoutSeconds} s` : "never"}`,
+      ...s.operations.map(
+        (o) =>
+          `  - ${o.operation} ${o.target?.configPath ?? ""}${o.target?.env ? ` (env ${o.target.env})` : ""} by ${o.caller} since ${o.startedAt}` +
+          (o.lockId ? `, holding lock ${o.lockId} (${o.lockScope})` : "") +
+          ` [operation ${o.id}]`,
+      ),
       ...(s.version !== WFCTL_VERSION ? [`  NOTE: this wfctl is ${WFCTL_VERSION}; run \`wfctl daemon stop\` to replace the daemon`] : []),
     ].join("\n") + "\n",
   );
@@ -88,9 +96,9 @@ async function stop(opts: DaemonOptions): Promise<number> {
   const c = client(socket);
   const { pid } = await c.status({}, { signal: interrupt.signal, timeoutMs: 10_000 });
   await c.shutdown({}, { signal: interrupt.signal, timeoutMs: 10_000 });
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 150_000;
   while (!pidGone(pid)) {
-    if (Date.now() > deadline) throw new WfctlError(ErrorCode.DEADLINE_EXCEEDED, `wfctld (pid ${pid}) did not exit within 60 s of being asked to stop`);
+    if (Date.now() > deadline) throw new WfctlError(ErrorCode.DEADLINE_EXCEEDED, `wfctld (pid ${pid}) did not exit within 150 s of being asked to stop (its running operations get a grace period, then are cancelled)`);
     await new Promise((r) => setTimeout(r, 50));
   }
   if (opts.json) printJson({ stopped: true, pid, socket_path: socket });

@@ -57,6 +57,18 @@ export interface ApplyResult {
   stopped: WfctlError | undefined;
 }
 
+/** An operation in flight, as operators see it. */
+export interface RunningOperation {
+  id: string;
+  operation: string;
+  target: Target;
+  caller: Caller;
+  startedAt: Date;
+  /** The state lock it holds, once taken. */
+  lock: { id: string; scope: string } | undefined;
+  controller: AbortController;
+}
+
 /** The lock every mutating operation takes on its state namespace. */
 export const STACK_LOCK = "stack";
 
@@ -68,8 +80,8 @@ export class Engine {
     private readonly logger: Logger,
   ) {}
 
-  /** Operations in flight, by id: what Cancel aborts. */
-  private readonly running = new Map<string, AbortController>();
+  /** Operations in flight, by id: what Cancel aborts and `daemon status` shows. */
+  private readonly running = new Map<string, RunningOperation>();
 
   /**
    * An operation's context: its signal aborts when the caller goes away, when
@@ -80,7 +92,15 @@ export class Engine {
     const operationId = request.operationId || randomUUID();
     if (this.running.has(operationId)) throw new WfctlError(ErrorCode.ALREADY_EXISTS, `operation ${operationId} is already running`);
     const cancel = new AbortController();
-    this.running.set(operationId, cancel);
+    this.running.set(operationId, {
+      id: operationId,
+      operation,
+      target: request.target,
+      caller: request.caller,
+      startedAt: new Date(),
+      lock: undefined,
+      controller: cancel,
+    });
     const signals = [request.signal, cancel.signal];
     let timer: NodeJS.Timeout | undefined;
     if (request.deadline) {
@@ -107,12 +127,23 @@ export class Engine {
   }
 
   /** Cancels a running operation (Ctrl-C in its client); false if none has that id. */
-  cancel(operationId: string, by: string): boolean {
-    const controller = this.running.get(operationId);
-    if (!controller) return false;
+  cancel(operationId: string, by: string, reason?: WfctlError): boolean {
+    const running = this.running.get(operationId);
+    if (!running) return false;
     this.logger.info({ op_id: operationId, by }, "operation cancelled");
-    controller.abort(new WfctlError(ErrorCode.CANCELLED, `cancelled by ${by}`));
+    running.controller.abort(reason ?? new WfctlError(ErrorCode.CANCELLED, `cancelled by ${by}`));
     return true;
+  }
+
+  /** The operations running now, oldest first. */
+  operations(): RunningOperation[] {
+    return [...this.running.values()].sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+  }
+
+  /** Cancels every running operation (daemon shutdown after its grace period). */
+  cancelAll(by: string, reason: WfctlError): number {
+    for (const id of this.running.keys()) this.cancel(id, by, reason);
+    return this.running.size;
   }
 
   /** How many operations are running. */
@@ -180,6 +211,8 @@ export class Engine {
         { holder: `${request.caller.user} (pid ${request.caller.pid}, wfctld pid ${process.pid})`, operation, version: WFCTL_VERSION },
         { signal: ctx.signal },
       );
+      const running = this.running.get(ctx.operationId);
+      if (running) running.lock = { id: lock.lockId, scope: `${describeBackend(config)}, lock "${STACK_LOCK}"` };
       const plan = await computePlan(config, store, sessions, ctx, { destroy });
       if (options.expectedFingerprint && options.expectedFingerprint !== plan.fingerprint) {
         throw new WfctlError(

@@ -14,6 +14,7 @@ import type { Caller } from "../engine/context.js";
 import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
 import { planMessage, pluginMessage, resultMessage, stateMessage } from "./convert.js";
 import { traceKey } from "./router.js";
+import { inspectPlugin, pluginLogs } from "./inspect.js";
 
 /** What the API needs from the process hosting it (the daemon, or the in-process client). */
 export interface ApiHost {
@@ -83,7 +84,22 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
         nodeVersion: process.version,
         activeOperations: host.activeOperations(),
         idleTimeoutSeconds: host.idleTimeoutSeconds,
+        operations: engine.operations().map((o) => ({
+          id: o.id,
+          operation: o.operation,
+          target: { configPath: o.target.configPath, env: o.target.env },
+          caller: o.caller.user,
+          startedAt: o.startedAt.toISOString(),
+          lockId: o.lock?.id ?? "",
+          lockScope: o.lock?.scope ?? "",
+        })),
       };
+    },
+    async inspectPlugin(req) {
+      return { plugins: await inspectPlugin(engine, req.name) };
+    },
+    pluginLogs(req, ctx) {
+      return pluginLogs(engine, req.name, req.tail || 50, req.follow, ctx.signal);
     },
     async plan(req, ctx) {
       const plan = await engine.plan(request(req.target, req.caller, ctx, req.operation), { destroy: req.destroy });

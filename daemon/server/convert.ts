@@ -101,5 +101,7 @@ export function pluginMessage(view: PluginView): MessageInitShape<typeof PluginS
     recentLogs: slot?.recentLogs(20) ?? [],
     lastError: slot?.lastError || instance?.lastError || "",
     healthy: (instance?.alive ?? false) && (instance?.healthy ?? false),
+    uptimeSeconds: instance?.alive ? instance.uptimeMs / 1000 : 0,
+    source: spec.source,
   };
 }

@@ -3,6 +3,7 @@
 // stops every plugin before it goes.
 import { rmSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { defaultRuntimeDir } from "../../proto/socket.js";
 import { MAX_MESSAGE_BYTES } from "../../proto/versions.js";
 import { dirname } from "node:path";
@@ -11,7 +12,7 @@ import type { DaemonLogger } from "../log.js";
 import { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginSupervisor, type SupervisorOptions } from "../supervisor/supervisor.js";
 import { createDualServer } from "./listen.js";
-import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./router.js";
+import { ActivityTracker, daemonInterceptors, daemonRoutes, refuseWhileDraining } from "./router.js";
 import { claimPidFile, listenPrivate, prepareSocketDir } from "./socket.js";
 
 export interface DaemonOptions {
@@ -24,6 +25,8 @@ export interface DaemonOptions {
   catalog?: PluginCatalog;
   /** Plugin timing and restart knobs (tests shorten them). */
   plugins?: SupervisorOptions;
+  /** On stop, how long running operations may go on before they are cancelled (default 30 s). */
+  shutdownGraceMs?: number;
 }
 
 export class Daemon {
@@ -35,6 +38,8 @@ export class Daemon {
   private constructor(
     private readonly options: DaemonOptions,
     private readonly supervisor: PluginSupervisor,
+    private readonly engine: Engine,
+    private readonly draining: { value: boolean },
     private readonly server: ReturnType<typeof createDualServer>,
     private readonly tracker: ActivityTracker,
     private readonly releasePid: () => void,
@@ -47,6 +52,7 @@ export class Daemon {
     const supervisor = new PluginSupervisor(options.catalog ?? new PluginCatalog(), logger, options.plugins);
     const engine = new Engine(supervisor, logger);
     const tracker = new ActivityTracker();
+    const draining = { value: false };
     // Filled in below: the API's host is the daemon being built.
     let daemon: Daemon | undefined;
     const handler = connectNodeAdapter({
@@ -58,7 +64,7 @@ export class Daemon {
         activeOperations: () => Math.max(0, tracker.active - 1),
         shutdown: () => void daemon?.stop("Shutdown requested over the socket"),
       }),
-      interceptors: daemonInterceptors(tracker),
+      interceptors: [...daemonInterceptors(tracker), refuseWhileDraining(draining)],
       readMaxBytes: MAX_MESSAGE_BYTES,
     });
     const server = createDualServer(handler);
@@ -68,7 +74,7 @@ export class Daemon {
       releasePid();
       throw err;
     }
-    daemon = new Daemon(options, supervisor, server, tracker, releasePid);
+    daemon = new Daemon(options, supervisor, engine, draining, server, tracker, releasePid);
     daemon.watchIdle();
     logger.info({ socket: socketPath, log: options.logPath, idle_timeout_s: options.idleTimeoutSeconds }, "wfctld started");
     return daemon;
@@ -86,12 +92,29 @@ export class Daemon {
     timer.unref();
   }
 
-  /** Stops accepting, stops every plugin, closes connections, removes the socket and pid file. */
+  /**
+   * Stops gracefully: refuses new operations, lets running ones finish for
+   * the grace period, then cancels them (they still record what they did and
+   * answer their clients), then stops every plugin, closes connections and
+   * removes the socket and pid file.
+   */
   stop(reason: string): Promise<void> {
     this.stopping ??= (async () => {
       const { logger, socketPath } = this.options;
-      logger.info({ reason }, "wfctld stopping");
+      const graceMs = this.options.shutdownGraceMs ?? 30_000;
+      logger.info({ reason, running: this.engine.operations().length, grace_ms: graceMs }, "wfctld stopping");
+      this.draining.value = true;
       this.server.server.close();
+      if (!(await this.settled(graceMs))) {
+        const n = this.engine.cancelAll(
+          "wfctld shutdown",
+          new WfctlError(ErrorCode.DAEMON_UNAVAILABLE, `wfctld is shutting down (${reason}) and cancelled this operation after its ${graceMs / 1000} s grace period`),
+        );
+        logger.warn({ cancelled: n }, "grace period over: operations cancelled");
+        if (!(await this.settled(60_000))) logger.error({ running: this.engine.operations().length }, "operations did not settle after cancellation");
+      }
+      // Let the last responses reach their clients.
+      await new Promise((r) => setTimeout(r, 100));
       await this.supervisor.stopAll();
       this.server.closeConnections();
       rmSync(socketPath, { force: true });
@@ -101,4 +124,15 @@ export class Daemon {
     })();
     return this.stopping;
   }
+
+  /** Waits until no operation runs, at most `ms`; true if none runs. */
+  private async settled(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (this.engine.operations().length > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return true;
+  }
+
 }

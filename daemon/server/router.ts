@@ -58,6 +58,19 @@ export function daemonRoutes(engine: Engine, host: ApiHost): (router: ConnectRou
   };
 }
 
+/** Methods that start an operation: refused once the daemon is shutting down. */
+const OPERATIONS = new Set(["Plan", "Apply", "Destroy", "ListState", "LockPlugins"]);
+
+/** Refuses new operations while the daemon drains (its running ones may still finish). */
+export function refuseWhileDraining(draining: { readonly value: boolean }): Interceptor {
+  return (next) => async (req) => {
+    if (draining.value && OPERATIONS.has(req.method.name)) {
+      throw new WfctlError(ErrorCode.DAEMON_UNAVAILABLE, `wfctld (pid ${process.pid}) is shutting down and takes no new operations; run the command again to start a fresh daemon`);
+    }
+    return next(req);
+  };
+}
+
 /** Where the API handlers find the trace context of their call. */
 export const traceKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context of the call" });
 

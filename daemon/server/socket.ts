@@ -5,7 +5,7 @@ import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readF
 import * as net from "node:net";
 import { userInfo } from "node:os";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { MAX_SOCKET_PATH, daemonFiles } from "../../proto/socket.js";
+import { MAX_SOCKET_PATH, daemonFiles, processRunning } from "../../proto/socket.js";
 
 /**
  * Prepares the socket's directory. The default runtime directory is made (or
@@ -45,22 +45,12 @@ export function probeSocket(path: string, timeoutMs = 1000): Promise<boolean> {
  * has since given to another program. Where /proc is missing, any live pid counts.
  */
 export function daemonAlive(pid: number): boolean {
+  if (!processRunning(pid)) return false;
   try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  let stat: string;
-  let cmdline: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("wfctld");
   } catch {
-    return existsSync("/proc/self") ? false : true;
+    return !existsSync("/proc/self");
   }
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  if (state === "Z" || state === "X") return false;
-  return cmdline.includes("wfctld");
 }
 
 /** The pid recorded beside a socket, if any. */

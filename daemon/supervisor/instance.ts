@@ -16,7 +16,7 @@ import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { PluginSpec } from "./catalog.js";
 import { parseHandshake, readHandshake, describeExit } from "./handshake.js";
 import { checkHealth } from "./health.js";
-import { PluginLog, quoteLines } from "./logs.js";
+import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
 import { sha256File } from "./manifest.js";
 import { makeSocketDir, spawnPlugin } from "./spawn.js";
 
@@ -77,6 +77,15 @@ export class PluginInstance {
 
   recentLogs(n?: number): string[] {
     return this.log.recent(n);
+  }
+
+  recentLogEntries(n?: number): LogEntry[] {
+    return this.log.recentEntries(n);
+  }
+
+  /** Every new log line of this instance, until the returned function is called. */
+  onLog(listener: (entry: LogEntry) => void): () => void {
+    return this.log.subscribe(listener);
   }
 
   get alive(): boolean {

@@ -7,8 +7,16 @@ import type { Logger } from "pino";
 /** Lines kept per plugin instance. */
 export const RECENT_LINES = 200;
 
+/** One line a plugin wrote, as the daemon read it. */
+export interface LogEntry {
+  time: Date;
+  source: "stderr" | "stdout";
+  line: string;
+}
+
 export class PluginLog {
-  private readonly lines: string[] = [];
+  private readonly entries: LogEntry[] = [];
+  private readonly listeners = new Set<(entry: LogEntry) => void>();
 
   constructor(
     private readonly log: Logger,
@@ -23,8 +31,9 @@ export class PluginLog {
 
   push(line: string, source: "stderr" | "stdout"): void {
     if (line.trim() === "") return;
-    this.lines.push(line);
-    if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
+    const entry: LogEntry = { time: new Date(), source, line };
+    this.entries.push(entry);
+    if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
     // Plugins log JSON lines; keep them structured in the daemon log.
     let parsed: unknown;
     if (line.startsWith("{")) {
@@ -36,11 +45,23 @@ export class PluginLog {
     }
     if (parsed !== undefined && typeof parsed === "object" && parsed !== null) this.log.info({ source, plugin_log: parsed }, "plugin log");
     else this.log.info({ source, line }, "plugin output");
+    for (const listener of this.listeners) listener(entry);
   }
 
   /** The last `n` lines, oldest first. */
   recent(n: number = this.capacity): string[] {
-    return this.lines.slice(-n);
+    return this.entries.slice(-n).map((e) => e.line);
+  }
+
+  /** The last `n` entries, oldest first. */
+  recentEntries(n: number = this.capacity): LogEntry[] {
+    return this.entries.slice(-n);
+  }
+
+  /** Calls `listener` with every new line; returns the way to stop. */
+  subscribe(listener: (entry: LogEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 }
 

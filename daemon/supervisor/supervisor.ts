@@ -9,7 +9,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { meter } from "../../proto/telemetry.js";
 import type { PluginCatalog, PluginSpec } from "./catalog.js";
 import { type InstanceOptions, PluginInstance } from "./instance.js";
-import { quoteLines } from "./logs.js";
+import { type LogEntry, quoteLines } from "./logs.js";
 import { CrashHistory, DEFAULT_RESTART_POLICY, type RestartPolicy } from "./restart.js";
 
 export interface SupervisorOptions extends InstanceOptions {
@@ -35,6 +35,8 @@ export class PluginSlot {
   lastError = "";
   /** stderr of the last instance that died (what an operator needs after a crash). */
   lastLogs: string[] = [];
+  lastEntries: LogEntry[] = [];
+  private readonly logListeners = new Set<(entry: LogEntry, instance: PluginInstance) => void>();
   parkedUntil = 0;
   failedHealthChecks = 0;
   /** A start (or a scheduled restart) in progress. */
@@ -57,6 +59,25 @@ export class PluginSlot {
   recentLogs(n = 20): string[] {
     const own = this.instance?.recentLogs(n) ?? [];
     return own.length > 0 ? own : this.lastLogs.slice(-n);
+  }
+
+  /** Recent entries of the current instance, or of the last one if it is gone. */
+  recentEntries(n = 50): { entries: LogEntry[]; instance: PluginInstance | undefined } {
+    const own = this.instance?.recentLogEntries(n) ?? [];
+    return { entries: own.length > 0 ? own : this.lastEntries.slice(-n), instance: this.instance };
+  }
+
+  /** New log lines of whichever instance runs in this slot (across restarts), until the returned function is called. */
+  onLog(listener: (entry: LogEntry, instance: PluginInstance) => void): () => void {
+    this.logListeners.add(listener);
+    return () => this.logListeners.delete(listener);
+  }
+
+  /** Routes an instance's lines to the slot's listeners. */
+  attach(instance: PluginInstance): void {
+    instance.onLog((entry) => {
+      for (const listener of this.logListeners) listener(entry, instance);
+    });
   }
 }
 
@@ -139,6 +160,7 @@ export class PluginSupervisor {
       slot.state = slot.state === "restarting" ? "restarting" : "starting";
       const instance = new PluginInstance(slot.spec, slot.key, this.logger.child({ plugin: slot.spec.name, key: slot.key.slice(0, 12) }), this.options);
       slot.instance = instance;
+      slot.attach(instance);
       instance.onCrash((dead) => this.crashed(slot, dead));
       try {
         await instance.start();
@@ -147,6 +169,7 @@ export class PluginSupervisor {
         const error = WfctlError.from(err);
         slot.lastError = error.message;
         slot.lastLogs = instance.recentLogs(20);
+        slot.lastEntries = instance.recentLogEntries();
         await instance.stop();
         instance.state = "failed";
         slot.state = "failed";
@@ -165,6 +188,7 @@ export class PluginSupervisor {
     if (this.closed || slot.instance !== dead) return;
     slot.lastError = dead.lastError;
     slot.lastLogs = dead.recentLogs(20);
+    slot.lastEntries = dead.recentLogEntries();
     const decision = slot.crashes.record(Date.now(), dead.uptimeMs);
     if (decision.action === "park") {
       slot.state = "parked";

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, cliSandbox } from "../helpers/cli.js";
-import { FIXTURE_PLUGINS, WFCTL } from "../helpers/paths.js";
-import { waitFor } from "../helpers/processes.js";
+import { FIXTURE_PLUGINS, WFCTL, WFCTLD } from "../helpers/paths.js";
+import { isAlive, waitFor } from "../helpers/processes.js";
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
@@ -176,5 +176,82 @@ describe("project plugins and the plugin boundary", () => {
     expect(await stateNames()).toEqual(["a", "b", "c", "d"]);
     expect(readFileSync(out("c.txt"), "utf8")).toBe("c\n");
     expectExit(await run(["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
+  });
+
+  const applyInBackground = () => {
+    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
+      env: { ...process.env, WFCTL_SOCKET: sandbox.cli.socket },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const output = { stdout: "", stderr: "" };
+    child.stdout.on("data", (c: Buffer) => (output.stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output.stderr += c.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
+    return { output, exit };
+  };
+  const cStarted = () => waitFor(() => existsSync(out(".started-c")) && readFileSync(out(".started-c"), "utf8") !== "", 15_000, "the create of c to start");
+
+  it("a daemon told to stop lets a running apply finish within its grace period, then exits", async () => {
+    await reset(1_500);
+    const { value: status } = await sandbox.cli.json<{ pid: number }>(["daemon", "status"]);
+    const apply = applyInBackground();
+    await cStarted();
+    process.kill(status.pid, "SIGTERM");
+    expect(await apply.exit, apply.output.stderr).toBe(0);
+    expect(apply.output.stdout).toContain("Apply complete: 4 created");
+    await waitFor(() => !isAlive(status.pid), 10_000, "the daemon to exit");
+    expect(await stateNames()).toEqual(["a", "b", "c", "d"]);
+    expect(locksHeld()).toEqual([]);
+  });
+
+  it("after the grace period, running operations are cancelled: the client is told, state records what was done", async () => {
+    await reset(10_000);
+    expectExit(await run(["daemon", "stop"]), 0);
+    const daemon = spawn(process.execPath, [WFCTLD, "--socket", sandbox.cli.socket, "--shutdown-grace", "500ms"], { stdio: "ignore" });
+    const daemonExit = new Promise((resolve) => daemon.once("exit", resolve));
+    await waitFor(async () => (await run(["daemon", "status"])).code === 0, 15_000, "wfctld to serve");
+    const apply = applyInBackground();
+    await cStarted();
+    daemon.kill("SIGTERM");
+    expect(await apply.exit, apply.output.stderr).toBe(4);
+    expect(apply.output.stderr).toContain("wfctld is shutting down (received SIGTERM) and cancelled this operation after its 0.5 s grace period");
+    await daemonExit;
+    expect(readFileSync(out(".aborted-c"), "utf8")).toBe("AbortError");
+    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(locksHeld()).toEqual([]);
+  });
+
+  it("operators see the running operation and its lock, and inspect the plugin and its logs", async () => {
+    await reset(2_500);
+    const apply = applyInBackground();
+    await cStarted();
+    const { value: status } = await sandbox.cli.json<{ operations: { operation: string; config: string; caller: string; lock?: { id: string; scope: string } }[] }>([
+      "daemon",
+      "status",
+    ]);
+    expect(status.operations).toHaveLength(1);
+    expect(status.operations[0]).toMatchObject({ operation: "apply", config });
+    expect(status.operations[0]?.lock?.id).toMatch(/.+/);
+    expect(status.operations[0]?.lock?.scope).toContain('lock "stack"');
+
+    const { value: inspected } = await sandbox.cli.json<{
+      plugins: { name: string; state: string; sha256: string; lockfile: string; resource_types: { type: string; fields: string[] }[]; pid: number; recent_logs: string[] }[];
+    }>(["plugins", "inspect", "slowfs"]);
+    const running = inspected.plugins.find((p) => p.state === "running");
+    expect(running?.sha256).toBe(sha256(plugin));
+    expect(running?.lockfile).toBe(join(dir, ".wfctl-lock.yaml"));
+    expect(running?.resource_types).toEqual([{ type: "slowfs.file", description: "", fields: ["path", "content", "delay_ms"] }]);
+    expect(running?.recent_logs.some((l) => l.includes('"serving"'))).toBe(true);
+
+    const logs = await sandbox.cli.run(["plugins", "logs", "slowfs", "--json", "--tail", "5"]);
+    expect(logs.code).toBe(0);
+    const lines = logs.stdout.trim().split("\n").map((l) => JSON.parse(l) as { plugin: string; pid: number; line: string });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.plugin === "slowfs")).toBe(true);
+    expect(lines.some((l) => l.pid === running?.pid)).toBe(true);
+
+    expect(await apply.exit).toBe(0);
+    const { value: after } = await sandbox.cli.json<{ operations: unknown[] }>(["daemon", "status"]);
+    expect(after.operations).toEqual([]);
   });
 });

@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfctl/daemon/v1/daemon.proto.
  */
 export const file_wfctl_daemon_v1_daemon: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiugEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIsIBCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24ilAEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIsQBCg5EZXN0cm95UmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISHAoUZXhwZWN0ZWRfZmluZ2VycHJpbnQYAyABKAkSEwoLcGFyYWxsZWxpc20YBCABKA0SLQoJb3BlcmF0aW9uGAUgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiKWAQoPRGVzdHJveVJlc3BvbnNlEiMKBHBsYW4YASABKAsyFS53ZmN0bC5kYWVtb24udjEuUGxhbhIwCgdyZXN1bHRzGAIgAygLMh8ud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlUmVzdWx0EhQKDHN0b3BwZWRfY29kZRgDIAEoCRIWCg5zdG9wcGVkX3JlYXNvbhgEIAEoCSIlCg1DYW5jZWxSZXF1ZXN0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCSIfCg5DYW5jZWxSZXNwb25zZRINCgVmb3VuZBgBIAEoCCLHAQoNU3RhdGVSZXNvdXJjZRIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSEwoLcHJvdmlkZXJfaWQYBCABKAkSDgoGc3RhdHVzGAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAkSEgoKdXBkYXRlZF9hdBgHIAEoCRIRCglwcm90ZWN0ZWQYCCABKAgSEgoKZGVwZW5kc19vbhgJIAMoCRIUCgxvdXRwdXRzX2pzb24YCiABKAkiOwoQTGlzdFN0YXRlUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0ImoKEUxpc3RTdGF0ZVJlc3BvbnNlEjEKCXJlc291cmNlcxgBIAMoCzIeLndmY3RsLmRhZW1vbi52MS5TdGF0ZVJlc291cmNlEg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIowCCgxQbHVnaW5TdGF0dXMSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSCwoDcGlkGAQgASgFEg0KBXN0YXRlGAUgASgJEhIKCmV4ZWN1dGFibGUYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRISCgpzdGFydGVkX2F0GAggASgJEhAKCHJlc3RhcnRzGAkgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YCiABKA0SFAoMaW5zdGFuY2Vfa2V5GAsgASgJEhMKC3JlY2VudF9sb2dzGAwgAygJEhIKCmxhc3RfZXJyb3IYDSABKAkSDwoHaGVhbHRoeRgOIAEoCCIUChJMaXN0UGx1Z2luc1JlcXVlc3QiRQoTTGlzdFBsdWdpbnNSZXNwb25zZRIuCgdwbHVnaW5zGAEgAygLMh0ud2ZjdGwuZGFlbW9uLnYxLlBsdWdpblN0YXR1cyI9ChJMb2NrUGx1Z2luc1JlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldCJZCgxMb2NrZWRQbHVnaW4SDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEgwKBHBhdGgYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIOCgZzaGEyNTYYBSABKAkiVwoTTG9ja1BsdWdpbnNSZXNwb25zZRIQCghsb2NrZmlsZRgBIAEoCRIuCgdwbHVnaW5zGAIgAygLMh0ud2ZjdGwuZGFlbW9uLnYxLkxvY2tlZFBsdWdpbiIPCg1TdGF0dXNSZXF1ZXN0IukBCg5TdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgsKA3BpZBgCIAEoBRITCgtzb2NrZXRfcGF0aBgDIAEoCRIQCghsb2dfcGF0aBgEIAEoCRISCgpzdGFydGVkX2F0GAUgASgJEhYKDnVwdGltZV9zZWNvbmRzGAYgASgBEhcKD3J1bm5pbmdfcGx1Z2lucxgHIAEoDRIUCgxub2RlX3ZlcnNpb24YCCABKAkSGQoRYWN0aXZlX29wZXJhdGlvbnMYCSABKA0SHAoUaWRsZV90aW1lb3V0X3NlY29uZHMYCiABKA0iEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UqfgoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEg8KC0FDVElPTl9OT09QEAESEQoNQUNUSU9OX0NSRUFURRACEhEKDUFDVElPTl9VUERBVEUQAxISCg5BQ1RJT05fUkVQTEFDRRAEEhEKDUFDVElPTl9ERUxFVEUQBSpiCgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABIVChFPVVRDT01FX1NVQ0NFRURFRBABEhIKDk9VVENPTUVfRkFJTEVEEAISEwoPT1VUQ09NRV9TS0lQUEVEEAMy2QUKDURhZW1vblNlcnZpY2USSQoGU3RhdHVzEh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1JlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuU3RhdHVzUmVzcG9uc2USQwoEUGxhbhIcLndmY3RsLmRhZW1vbi52MS5QbGFuUmVxdWVzdBodLndmY3RsLmRhZW1vbi52MS5QbGFuUmVzcG9uc2USRgoFQXBwbHkSHS53ZmN0bC5kYWVtb24udjEuQXBwbHlSZXF1ZXN0Gh4ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVzcG9uc2USTAoHRGVzdHJveRIfLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVxdWVzdBogLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVzcG9uc2USUgoJTGlzdFN0YXRlEiEud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlcXVlc3QaIi53ZmN0bC5kYWVtb24udjEuTGlzdFN0YXRlUmVzcG9uc2USWAoLTGlzdFBsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTGlzdFBsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVzcG9uc2USWAoLTG9ja1BsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTG9ja1BsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVzcG9uc2USSQoGQ2FuY2VsEh4ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuQ2FuY2VsUmVzcG9uc2USTwoIU2h1dGRvd24SIC53ZmN0bC5kYWVtb24udjEuU2h1dGRvd25SZXF1ZXN0GiEud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiugEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIsIBCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24ilAEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIsQBCg5EZXN0cm95UmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISHAoUZXhwZWN0ZWRfZmluZ2VycHJpbnQYAyABKAkSEwoLcGFyYWxsZWxpc20YBCABKA0SLQoJb3BlcmF0aW9uGAUgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiKWAQoPRGVzdHJveVJlc3BvbnNlEiMKBHBsYW4YASABKAsyFS53ZmN0bC5kYWVtb24udjEuUGxhbhIwCgdyZXN1bHRzGAIgAygLMh8ud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlUmVzdWx0EhQKDHN0b3BwZWRfY29kZRgDIAEoCRIWCg5zdG9wcGVkX3JlYXNvbhgEIAEoCSIlCg1DYW5jZWxSZXF1ZXN0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCSIfCg5DYW5jZWxSZXNwb25zZRINCgVmb3VuZBgBIAEoCCLHAQoNU3RhdGVSZXNvdXJjZRIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSEwoLcHJvdmlkZXJfaWQYBCABKAkSDgoGc3RhdHVzGAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAkSEgoKdXBkYXRlZF9hdBgHIAEoCRIRCglwcm90ZWN0ZWQYCCABKAgSEgoKZGVwZW5kc19vbhgJIAMoCRIUCgxvdXRwdXRzX2pzb24YCiABKAkiOwoQTGlzdFN0YXRlUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0ImoKEUxpc3RTdGF0ZVJlc3BvbnNlEjEKCXJlc291cmNlcxgBIAMoCzIeLndmY3RsLmRhZW1vbi52MS5TdGF0ZVJlc291cmNlEg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIrQCCgxQbHVnaW5TdGF0dXMSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSCwoDcGlkGAQgASgFEg0KBXN0YXRlGAUgASgJEhIKCmV4ZWN1dGFibGUYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRISCgpzdGFydGVkX2F0GAggASgJEhAKCHJlc3RhcnRzGAkgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YCiABKA0SFAoMaW5zdGFuY2Vfa2V5GAsgASgJEhMKC3JlY2VudF9sb2dzGAwgAygJEhIKCmxhc3RfZXJyb3IYDSABKAkSDwoHaGVhbHRoeRgOIAEoCBIWCg51cHRpbWVfc2Vjb25kcxgPIAEoARIOCgZzb3VyY2UYECABKAkiJAoUSW5zcGVjdFBsdWdpblJlcXVlc3QSDAoEbmFtZRgBIAEoCSJFChBSZXNvdXJjZVR5cGVJbmZvEgwKBHR5cGUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDgoGZmllbGRzGAMgAygJItIBCgxQbHVnaW5EZXRhaWwSLQoGc3RhdHVzGAEgASgLMh0ud2ZjdGwuZGFlbW9uLnYxLlBsdWdpblN0YXR1cxIQCghzZXJ2aWNlcxgCIAMoCRI5Cg5yZXNvdXJjZV90eXBlcxgDIAMoCzIhLndmY3RsLmRhZW1vbi52MS5SZXNvdXJjZVR5cGVJbmZvEhYKDnN0YXRlX2JhY2tlbmRzGAQgAygJEg4KBnNoYTI1NhgFIAEoCRIQCghsb2NrZmlsZRgGIAEoCRIMCgRhcmdzGAcgAygJIkcKFUluc3BlY3RQbHVnaW5SZXNwb25zZRIuCgdwbHVnaW5zGAEgAygLMh0ud2ZjdGwuZGFlbW9uLnYxLlBsdWdpbkRldGFpbCI/ChFQbHVnaW5Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0SDgoGZm9sbG93GAMgASgIImoKDVBsdWdpbkxvZ0xpbmUSDgoGcGx1Z2luGAEgASgJEgsKA3BpZBgCIAEoBRIQCghpbnN0YW5jZRgDIAEoCRIMCgR0aW1lGAQgASgJEg4KBnNvdXJjZRgFIAEoCRIMCgRsaW5lGAYgASgJIhQKEkxpc3RQbHVnaW5zUmVxdWVzdCJFChNMaXN0UGx1Z2luc1Jlc3BvbnNlEi4KB3BsdWdpbnMYASADKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luU3RhdHVzIj0KEkxvY2tQbHVnaW5zUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0IlkKDExvY2tlZFBsdWdpbhIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSDAoEcGF0aBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEg4KBnNoYTI1NhgFIAEoCSJXChNMb2NrUGx1Z2luc1Jlc3BvbnNlEhAKCGxvY2tmaWxlGAEgASgJEi4KB3BsdWdpbnMYAiADKAsyHS53ZmN0bC5kYWVtb24udjEuTG9ja2VkUGx1Z2luIg8KDVN0YXR1c1JlcXVlc3QioAIKDlN0YXR1c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSCwoDcGlkGAIgASgFEhMKC3NvY2tldF9wYXRoGAMgASgJEhAKCGxvZ19wYXRoGAQgASgJEhIKCnN0YXJ0ZWRfYXQYBSABKAkSFgoOdXB0aW1lX3NlY29uZHMYBiABKAESFwoPcnVubmluZ19wbHVnaW5zGAcgASgNEhQKDG5vZGVfdmVyc2lvbhgIIAEoCRIZChFhY3RpdmVfb3BlcmF0aW9ucxgJIAEoDRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgKIAEoDRI1CgpvcGVyYXRpb25zGAsgAygLMiEud2ZjdGwuZGFlbW9uLnYxLlJ1bm5pbmdPcGVyYXRpb24iowEKEFJ1bm5pbmdPcGVyYXRpb24SCgoCaWQYASABKAkSEQoJb3BlcmF0aW9uGAIgASgJEicKBnRhcmdldBgDIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSDgoGY2FsbGVyGAQgASgJEhIKCnN0YXJ0ZWRfYXQYBSABKAkSDwoHbG9ja19pZBgGIAEoCRISCgpsb2NrX3Njb3BlGAcgASgJIhEKD1NodXRkb3duUmVxdWVzdCISChBTaHV0ZG93blJlc3BvbnNlKn4KBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABIPCgtBQ1RJT05fTk9PUBABEhEKDUFDVElPTl9DUkVBVEUQAhIRCg1BQ1RJT05fVVBEQVRFEAMSEgoOQUNUSU9OX1JFUExBQ0UQBBIRCg1BQ1RJT05fREVMRVRFEAUqYgoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASFQoRT1VUQ09NRV9TVUNDRUVERUQQARISCg5PVVRDT01FX0ZBSUxFRBACEhMKD09VVENPTUVfU0tJUFBFRBADMo0HCg1EYWVtb25TZXJ2aWNlEkkKBlN0YXR1cxIeLndmY3RsLmRhZW1vbi52MS5TdGF0dXNSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1Jlc3BvbnNlEkMKBFBsYW4SHC53ZmN0bC5kYWVtb24udjEuUGxhblJlcXVlc3QaHS53ZmN0bC5kYWVtb24udjEuUGxhblJlc3BvbnNlEkYKBUFwcGx5Eh0ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5BcHBseVJlc3BvbnNlEkwKB0Rlc3Ryb3kSHy53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlc3BvbnNlElIKCUxpc3RTdGF0ZRIhLndmY3RsLmRhZW1vbi52MS5MaXN0U3RhdGVSZXF1ZXN0GiIud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlc3BvbnNlElgKC0xpc3RQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5MaXN0UGx1Z2luc1Jlc3BvbnNlElgKC0xvY2tQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5Mb2NrUGx1Z2luc1Jlc3BvbnNlEl4KDUluc3BlY3RQbHVnaW4SJS53ZmN0bC5kYWVtb24udjEuSW5zcGVjdFBsdWdpblJlcXVlc3QaJi53ZmN0bC5kYWVtb24udjEuSW5zcGVjdFBsdWdpblJlc3BvbnNlElIKClBsdWdpbkxvZ3MSIi53ZmN0bC5kYWVtb24udjEuUGx1Z2luTG9nc1JlcXVlc3QaHi53ZmN0bC5kYWVtb24udjEuUGx1Z2luTG9nTGluZTABEkkKBkNhbmNlbBIeLndmY3RsLmRhZW1vbi52MS5DYW5jZWxSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlc3BvbnNlEk8KCFNodXRkb3duEiAud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVxdWVzdBohLndmY3RsLmRhZW1vbi52MS5TaHV0ZG93blJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * Which configuration and environment an operation is about.
@@ -778,6 +778,20 @@ export type PluginStatus = Message<"wfctl.daemon.v1.PluginStatus"> & {
    * @generated from field: bool healthy = 14;
    */
   healthy: boolean;
+
+  /**
+   * Seconds since the current instance became ready; 0 when not running.
+   *
+   * @generated from field: double uptime_seconds = 15;
+   */
+  uptimeSeconds: number;
+
+  /**
+   * Where the plugin comes from: "builtin" or the wfctl.yaml declaring it.
+   *
+   * @generated from field: string source = 16;
+   */
+  source: string;
 };
 
 /**
@@ -786,6 +800,205 @@ export type PluginStatus = Message<"wfctl.daemon.v1.PluginStatus"> & {
  */
 export const PluginStatusSchema: GenMessage<PluginStatus> = /*@__PURE__*/
   messageDesc(file_wfctl_daemon_v1_daemon, 19);
+
+/**
+ * @generated from message wfctl.daemon.v1.InspectPluginRequest
+ */
+export type InspectPluginRequest = Message<"wfctl.daemon.v1.InspectPluginRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.InspectPluginRequest.
+ * Use `create(InspectPluginRequestSchema)` to create a new message.
+ */
+export const InspectPluginRequestSchema: GenMessage<InspectPluginRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 20);
+
+/**
+ * @generated from message wfctl.daemon.v1.ResourceTypeInfo
+ */
+export type ResourceTypeInfo = Message<"wfctl.daemon.v1.ResourceTypeInfo"> & {
+  /**
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * @generated from field: repeated string fields = 3;
+   */
+  fields: string[];
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.ResourceTypeInfo.
+ * Use `create(ResourceTypeInfoSchema)` to create a new message.
+ */
+export const ResourceTypeInfoSchema: GenMessage<ResourceTypeInfo> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 21);
+
+/**
+ * @generated from message wfctl.daemon.v1.PluginDetail
+ */
+export type PluginDetail = Message<"wfctl.daemon.v1.PluginDetail"> & {
+  /**
+   * @generated from field: wfctl.daemon.v1.PluginStatus status = 1;
+   */
+  status?: PluginStatus | undefined;
+
+  /**
+   * gRPC services the running instance serves.
+   *
+   * @generated from field: repeated string services = 2;
+   */
+  services: string[];
+
+  /**
+   * Resource types it manages (providers; asked from the running instance).
+   *
+   * @generated from field: repeated wfctl.daemon.v1.ResourceTypeInfo resource_types = 3;
+   */
+  resourceTypes: ResourceTypeInfo[];
+
+  /**
+   * Backend names it serves (state backends).
+   *
+   * @generated from field: repeated string state_backends = 4;
+   */
+  stateBackends: string[];
+
+  /**
+   * sha256 of the file run: pinned by .wfctl-lock.yaml, or computed now for built-in plugins.
+   *
+   * @generated from field: string sha256 = 5;
+   */
+  sha256: string;
+
+  /**
+   * The lockfile that pins it; empty for built-in plugins.
+   *
+   * @generated from field: string lockfile = 6;
+   */
+  lockfile: string;
+
+  /**
+   * @generated from field: repeated string args = 7;
+   */
+  args: string[];
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.PluginDetail.
+ * Use `create(PluginDetailSchema)` to create a new message.
+ */
+export const PluginDetailSchema: GenMessage<PluginDetail> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 22);
+
+/**
+ * @generated from message wfctl.daemon.v1.InspectPluginResponse
+ */
+export type InspectPluginResponse = Message<"wfctl.daemon.v1.InspectPluginResponse"> & {
+  /**
+   * One entry per instance (or one for a plugin not started).
+   *
+   * @generated from field: repeated wfctl.daemon.v1.PluginDetail plugins = 1;
+   */
+  plugins: PluginDetail[];
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.InspectPluginResponse.
+ * Use `create(InspectPluginResponseSchema)` to create a new message.
+ */
+export const InspectPluginResponseSchema: GenMessage<InspectPluginResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 23);
+
+/**
+ * @generated from message wfctl.daemon.v1.PluginLogsRequest
+ */
+export type PluginLogsRequest = Message<"wfctl.daemon.v1.PluginLogsRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Recent lines to send first (default 50).
+   *
+   * @generated from field: uint32 tail = 2;
+   */
+  tail: number;
+
+  /**
+   * Keep the stream open and send new lines as they are written.
+   *
+   * @generated from field: bool follow = 3;
+   */
+  follow: boolean;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.PluginLogsRequest.
+ * Use `create(PluginLogsRequestSchema)` to create a new message.
+ */
+export const PluginLogsRequestSchema: GenMessage<PluginLogsRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 24);
+
+/**
+ * @generated from message wfctl.daemon.v1.PluginLogLine
+ */
+export type PluginLogLine = Message<"wfctl.daemon.v1.PluginLogLine"> & {
+  /**
+   * @generated from field: string plugin = 1;
+   */
+  plugin: string;
+
+  /**
+   * @generated from field: int32 pid = 2;
+   */
+  pid: number;
+
+  /**
+   * Instance key (first 12 characters).
+   *
+   * @generated from field: string instance = 3;
+   */
+  instance: string;
+
+  /**
+   * RFC 3339 time the daemon read the line.
+   *
+   * @generated from field: string time = 4;
+   */
+  time: string;
+
+  /**
+   * "stderr" or "stdout".
+   *
+   * @generated from field: string source = 5;
+   */
+  source: string;
+
+  /**
+   * @generated from field: string line = 6;
+   */
+  line: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.PluginLogLine.
+ * Use `create(PluginLogLineSchema)` to create a new message.
+ */
+export const PluginLogLineSchema: GenMessage<PluginLogLine> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 25);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsRequest
@@ -798,7 +1011,7 @@ export type ListPluginsRequest = Message<"wfctl.daemon.v1.ListPluginsRequest"> &
  * Use `create(ListPluginsRequestSchema)` to create a new message.
  */
 export const ListPluginsRequestSchema: GenMessage<ListPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 20);
+  messageDesc(file_wfctl_daemon_v1_daemon, 26);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsResponse
@@ -815,7 +1028,7 @@ export type ListPluginsResponse = Message<"wfctl.daemon.v1.ListPluginsResponse">
  * Use `create(ListPluginsResponseSchema)` to create a new message.
  */
 export const ListPluginsResponseSchema: GenMessage<ListPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 21);
+  messageDesc(file_wfctl_daemon_v1_daemon, 27);
 
 /**
  * @generated from message wfctl.daemon.v1.LockPluginsRequest
@@ -834,7 +1047,7 @@ export type LockPluginsRequest = Message<"wfctl.daemon.v1.LockPluginsRequest"> &
  * Use `create(LockPluginsRequestSchema)` to create a new message.
  */
 export const LockPluginsRequestSchema: GenMessage<LockPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 22);
+  messageDesc(file_wfctl_daemon_v1_daemon, 28);
 
 /**
  * @generated from message wfctl.daemon.v1.LockedPlugin
@@ -873,7 +1086,7 @@ export type LockedPlugin = Message<"wfctl.daemon.v1.LockedPlugin"> & {
  * Use `create(LockedPluginSchema)` to create a new message.
  */
 export const LockedPluginSchema: GenMessage<LockedPlugin> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 23);
+  messageDesc(file_wfctl_daemon_v1_daemon, 29);
 
 /**
  * @generated from message wfctl.daemon.v1.LockPluginsResponse
@@ -897,7 +1110,7 @@ export type LockPluginsResponse = Message<"wfctl.daemon.v1.LockPluginsResponse">
  * Use `create(LockPluginsResponseSchema)` to create a new message.
  */
 export const LockPluginsResponseSchema: GenMessage<LockPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 24);
+  messageDesc(file_wfctl_daemon_v1_daemon, 30);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusRequest
@@ -910,7 +1123,7 @@ export type StatusRequest = Message<"wfctl.daemon.v1.StatusRequest"> & {
  * Use `create(StatusRequestSchema)` to create a new message.
  */
 export const StatusRequestSchema: GenMessage<StatusRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 25);
+  messageDesc(file_wfctl_daemon_v1_daemon, 31);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusResponse
@@ -969,6 +1182,13 @@ export type StatusResponse = Message<"wfctl.daemon.v1.StatusResponse"> & {
    * @generated from field: uint32 idle_timeout_seconds = 10;
    */
   idleTimeoutSeconds: number;
+
+  /**
+   * The operations running now, with the state locks they hold.
+   *
+   * @generated from field: repeated wfctl.daemon.v1.RunningOperation operations = 11;
+   */
+  operations: RunningOperation[];
 };
 
 /**
@@ -976,7 +1196,60 @@ export type StatusResponse = Message<"wfctl.daemon.v1.StatusResponse"> & {
  * Use `create(StatusResponseSchema)` to create a new message.
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 26);
+  messageDesc(file_wfctl_daemon_v1_daemon, 32);
+
+/**
+ * @generated from message wfctl.daemon.v1.RunningOperation
+ */
+export type RunningOperation = Message<"wfctl.daemon.v1.RunningOperation"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * plan, apply, destroy, ...
+   *
+   * @generated from field: string operation = 2;
+   */
+  operation: string;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Target target = 3;
+   */
+  target?: Target | undefined;
+
+  /**
+   * user@host of the client.
+   *
+   * @generated from field: string caller = 4;
+   */
+  caller: string;
+
+  /**
+   * @generated from field: string started_at = 5;
+   */
+  startedAt: string;
+
+  /**
+   * The state lock held ("" when none): its id, and where (backend and namespace).
+   *
+   * @generated from field: string lock_id = 6;
+   */
+  lockId: string;
+
+  /**
+   * @generated from field: string lock_scope = 7;
+   */
+  lockScope: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.RunningOperation.
+ * Use `create(RunningOperationSchema)` to create a new message.
+ */
+export const RunningOperationSchema: GenMessage<RunningOperation> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 33);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownRequest
@@ -989,7 +1262,7 @@ export type ShutdownRequest = Message<"wfctl.daemon.v1.ShutdownRequest"> & {
  * Use `create(ShutdownRequestSchema)` to create a new message.
  */
 export const ShutdownRequestSchema: GenMessage<ShutdownRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 27);
+  messageDesc(file_wfctl_daemon_v1_daemon, 34);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownResponse
@@ -1002,7 +1275,7 @@ export type ShutdownResponse = Message<"wfctl.daemon.v1.ShutdownResponse"> & {
  * Use `create(ShutdownResponseSchema)` to create a new message.
  */
 export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 28);
+  messageDesc(file_wfctl_daemon_v1_daemon, 35);
 
 /**
  * @generated from enum wfctl.daemon.v1.Action
@@ -1153,6 +1426,28 @@ export const DaemonService: GenService<{
     methodKind: "unary";
     input: typeof LockPluginsRequestSchema;
     output: typeof LockPluginsResponseSchema;
+  },
+  /**
+   * One plugin in detail: each instance's status, what it serves (resource
+   * types, state backends), its checksum and recent log lines.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.InspectPlugin
+   */
+  inspectPlugin: {
+    methodKind: "unary";
+    input: typeof InspectPluginRequestSchema;
+    output: typeof InspectPluginResponseSchema;
+  },
+  /**
+   * A plugin's log lines (stderr, and stdout after the handshake): the recent
+   * ones, then, with follow, new ones as they come until the client goes away.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.PluginLogs
+   */
+  pluginLogs: {
+    methodKind: "server_streaming";
+    input: typeof PluginLogsRequestSchema;
+    output: typeof PluginLogLineSchema;
   },
   /**
    * Cancels a running operation (what Ctrl-C in the client does). The
