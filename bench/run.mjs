@@ -68,12 +68,28 @@ try {
   const version = [];
   for (let i = 0; i < runs.warm; i++) version.push(wfctlRun(["--version"]));
 
+  // Spawn to ready of one plugin, as the supervisor does it: spawn, handshake
+  // line, connect, health check, GetInfo.
+  const { PluginInstance } = await import(join(root, "dist", "daemon", "supervisor", "instance.js"));
+  const { builtinPlugins } = await import(join(root, "dist", "daemon", "supervisor", "catalog.js"));
+  const { pino } = await import("pino");
+  const local = builtinPlugins().find((p) => p.name === "local");
+  const spawnToReady = [];
+  for (let i = 0; i < runs.warm; i++) {
+    const instance = new PluginInstance(local, "bench", pino({ level: "silent" }));
+    const started = process.hrtime.bigint();
+    await instance.start();
+    spawnToReady.push(Number(process.hrtime.bigint() - started) / 1e6);
+    await instance.stop();
+  }
+
   const rows = [
     ["quickstart plan, cold (starts wfctld and the plugin)", stats(cold)],
     ["quickstart plan, warm daemon", stats(warm)],
     ["quickstart plan, --no-daemon", stats(noDaemon)],
     ["`wfctl daemon status` (one socket round trip)", stats(status)],
     ["`wfctl --version` (CLI start-up floor, no socket)", stats(version)],
+    ["`local` plugin spawn to ready (handshake, health, GetInfo)", stats(spawnToReady)],
   ];
   const fmt = (ms) => `${ms.toFixed(0)} ms`;
   const ratio = (a, b) => (a.median / b.median).toFixed(2);
