@@ -43,6 +43,12 @@ function wants(signal: "TRACES" | "METRICS", env: NodeJS.ProcessEnv): boolean {
   return Boolean(env["OTEL_EXPORTER_OTLP_ENDPOINT"] || env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]);
 }
 
+/** A standard OTEL_* number (the SDK classes used here do not read the environment themselves). */
+function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = Number(env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
 let current: Telemetry | undefined;
 
 /**
@@ -66,7 +72,14 @@ export async function initTelemetry(serviceName: string, env: NodeJS.ProcessEnv 
         import("@opentelemetry/sdk-trace"),
         import("@opentelemetry/exporter-trace-otlp-http"),
       ]);
-      const provider = new TracerProvider({ resource, spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })] });
+      const processor = new BatchSpanProcessor({
+        exporter: new OTLPTraceExporter(),
+        scheduledDelayMillis: envNumber(env, "OTEL_BSP_SCHEDULE_DELAY", 5_000),
+        exportTimeoutMillis: envNumber(env, "OTEL_BSP_EXPORT_TIMEOUT", 30_000),
+        maxQueueSize: envNumber(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2_048),
+        maxExportBatchSize: envNumber(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512),
+      });
+      const provider = new TracerProvider({ resource, spanProcessors: [processor] });
       trace.setGlobalTracerProvider(provider);
       shutdowns.push(() => provider.shutdown());
     }
@@ -75,7 +88,12 @@ export async function initTelemetry(serviceName: string, env: NodeJS.ProcessEnv 
         import("@opentelemetry/sdk-metrics"),
         import("@opentelemetry/exporter-metrics-otlp-http"),
       ]);
-      const provider = new MeterProvider({ resource, readers: [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() })] });
+      const reader = new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter(),
+        exportIntervalMillis: envNumber(env, "OTEL_METRIC_EXPORT_INTERVAL", 60_000),
+        exportTimeoutMillis: Math.min(envNumber(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30_000), envNumber(env, "OTEL_METRIC_EXPORT_INTERVAL", 60_000)),
+      });
+      const provider = new MeterProvider({ resource, readers: [reader] });
       metrics.setGlobalMeterProvider(provider);
       shutdowns.push(() => provider.shutdown());
     }

@@ -98,6 +98,7 @@ export class PluginInstance {
     this.socketDir = makeSocketDir();
     const child = spawnPlugin(this.spec, this.socketDir);
     this.child = child;
+    this.log.bindPid(child.pid);
     if (child.stderr) this.log.follow(child.stderr, "stderr");
     this.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => {

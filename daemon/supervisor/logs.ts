@@ -19,9 +19,14 @@ export class PluginLog {
   private readonly listeners = new Set<(entry: LogEntry) => void>();
 
   constructor(
-    private readonly log: Logger,
+    private log: Logger,
     private readonly capacity: number = RECENT_LINES,
   ) {}
+
+  /** Tags every later line in the daemon's log with the plugin's pid. */
+  bindPid(pid: number | undefined): void {
+    if (pid !== undefined) this.log = this.log.child({ plugin_pid: pid });
+  }
 
   /** Follows a stream line by line until it ends. */
   follow(stream: Readable, source: "stderr" | "stdout"): void {

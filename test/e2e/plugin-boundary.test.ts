@@ -55,6 +55,19 @@ describe("project plugins and the plugin boundary", () => {
     for (const f of existsSync(join(dir, "out")) ? readdirSync(join(dir, "out")) : []) if (f.startsWith(".")) rmSync(out(f));
   };
 
+  const applyInBackground = () => {
+    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
+      env: { ...process.env, WFCTL_SOCKET: sandbox.cli.socket },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const output = { stdout: "", stderr: "" };
+    child.stdout.on("data", (c: Buffer) => (output.stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output.stderr += c.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
+    return { output, exit, kill: () => child.kill("SIGKILL"), signal: (name: NodeJS.Signals) => child.kill(name) };
+  };
+  const cStarted = () => waitFor(() => existsSync(out(".started-c")) && readFileSync(out(".started-c"), "utf8") !== "", 15_000, "the create of c to start");
+
   beforeAll(() => {
     dir = sandbox.dir;
     config = join(dir, "infra.yaml");
@@ -123,20 +136,39 @@ describe("project plugins and the plugin boundary", () => {
     expect(locksHeld()).toEqual([]);
   });
 
+  it("each plugin call carries the operation id, environment and caller, readable through the SDK", async () => {
+    await reset(0);
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    const seen = JSON.parse(readFileSync(out(".context-a"), "utf8")) as { operation: { id: string; name: string; environment: string; caller: string } };
+    expect(seen.operation.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen.operation.name).toBe("apply");
+    expect(seen.operation.environment).toBe("");
+    expect(seen.operation.caller).toContain("@");
+    const other = JSON.parse(readFileSync(out(".context-d"), "utf8")) as { operation: { id: string } };
+    expect(other.operation.id).toBe(seen.operation.id); // one operation, one id
+  });
+
+  it("a client that dies mid-apply: the daemon cancels the operation, records what was done and releases the lock", async () => {
+    await reset(10_000);
+    const apply = applyInBackground();
+    await cStarted();
+    apply.kill();
+    await apply.exit;
+    await waitFor(() => existsSync(out(".aborted-c")), 10_000, "the cancellation to reach the plugin");
+    expect(readFileSync(out(".aborted-c"), "utf8")).toBe("AbortError");
+    await waitFor(() => locksHeld().length === 0, 10_000, "the lock to be released");
+    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(existsSync(out("c.txt"))).toBe(false);
+  });
+
   it("Ctrl-C: cancellation reaches the plugin, what was done is reported and recorded, the lock is released", async () => {
     await reset(10_000);
-    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
-      env: { ...process.env, WFCTL_SOCKET: sandbox.cli.socket },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
-    await waitFor(() => existsSync(out(".started-c")) && readFileSync(out(".started-c"), "utf8") !== "", 15_000, "the create of c to start");
-    child.kill("SIGINT");
-    expect(await exit, stderr).toBe(130);
+    const apply = applyInBackground();
+    await cStarted();
+    apply.signal("SIGINT");
+    const exit = await apply.exit;
+    const { stdout, stderr } = apply.output;
+    expect(exit, stderr).toBe(130);
     expect(stderr).toContain("Interrupt received");
     expect(stderr).toContain("apply stopped before finishing: cancelled");
     expect(stdout).toMatch(/c\s+slowfs\.file: FAILED to create/);
@@ -149,18 +181,12 @@ describe("project plugins and the plugin boundary", () => {
 
   it("a plugin killed mid-apply: the apply fails naming it, state lists what was done, the lock is released, and after the restart the next apply converges", async () => {
     await reset(3_000);
-    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
-      env: { ...process.env, WFCTL_SOCKET: sandbox.cli.socket },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
-    await waitFor(() => existsSync(out(".started-c")) && readFileSync(out(".started-c"), "utf8") !== "", 15_000, "the create of c to start");
+    const apply = applyInBackground();
+    await cStarted();
     process.kill(Number(readFileSync(out(".started-c"), "utf8")), "SIGKILL");
-    expect(await exit, `${stdout}\n${stderr}`).toBe(4);
+    const exit = await apply.exit;
+    const { stdout, stderr } = apply.output;
+    expect(exit, `${stdout}\n${stderr}`).toBe(4);
     expect(stderr).toContain('plugin "slowfs"');
     expect(stderr).toContain("plugin unavailable");
     expect(stdout).toMatch(/d\s+slowfs\.file: skipped \(create not attempted: c failed\)/);
@@ -178,18 +204,6 @@ describe("project plugins and the plugin boundary", () => {
     expectExit(await run(["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
   });
 
-  const applyInBackground = () => {
-    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
-      env: { ...process.env, WFCTL_SOCKET: sandbox.cli.socket },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const output = { stdout: "", stderr: "" };
-    child.stdout.on("data", (c: Buffer) => (output.stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (output.stderr += c.toString()));
-    const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
-    return { output, exit };
-  };
-  const cStarted = () => waitFor(() => existsSync(out(".started-c")) && readFileSync(out(".started-c"), "utf8") !== "", 15_000, "the create of c to start");
 
   it("a daemon told to stop lets a running apply finish within its grace period, then exits", async () => {
     await reset(1_500);

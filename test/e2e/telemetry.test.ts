@@ -42,6 +42,14 @@ describe("tracing across client, daemon and plugin", () => {
     }
   });
 
+  it("exports metrics: operations by outcome, plugin call latency", async () => {
+    await waitFor(
+      () => collector.metrics.has("wfctld wfctl.operations") && collector.metrics.has("wfctld wfctl.plugin.call.duration"),
+      15_000,
+      `the daemon's metrics (received so far: ${[...collector.metrics].join(", ") || "none"})`,
+    );
+  });
+
   it("exports nothing when the OTEL_* variables are not set", async () => {
     const before = collector.spans.length;
     const result = await sandbox.cli.run(["daemon", "status"], { env: { OTEL_TRACES_EXPORTER: undefined, OTEL_EXPORTER_OTLP_ENDPOINT: undefined } });

@@ -1,4 +1,4 @@
-// A minimal OTLP/HTTP (JSON) trace receiver: what the processes under test
+// A minimal OTLP/HTTP (JSON) trace and metrics receiver: what the processes under test
 // export to when the standard OTEL_* variables point them here.
 import { type Server, createServer } from "node:http";
 
@@ -18,8 +18,17 @@ interface OtlpTraces {
   }[];
 }
 
+interface OtlpMetrics {
+  resourceMetrics?: {
+    resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
+    scopeMetrics?: { metrics?: { name: string }[] }[];
+  }[];
+}
+
 export class OtlpCollector {
   readonly spans: ReceivedSpan[] = [];
+  /** Metric names received, as `service metric`. */
+  readonly metrics = new Set<string>();
   private server: Server | undefined;
   endpoint = "";
 
@@ -39,6 +48,13 @@ export class OtlpCollector {
             }
           }
         }
+        if (req.url === "/v1/metrics") {
+          const data = JSON.parse(body) as OtlpMetrics;
+          for (const rm of data.resourceMetrics ?? []) {
+            const service = rm.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue ?? "";
+            for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) this.metrics.add(`${service} ${m.name}`);
+          }
+        }
         res.writeHead(200, { "content-type": "application/json" }).end("{}");
       });
     });
@@ -52,6 +68,8 @@ export class OtlpCollector {
   env(): Record<string, string> {
     return {
       OTEL_TRACES_EXPORTER: "otlp",
+      OTEL_METRICS_EXPORTER: "otlp",
+      OTEL_METRIC_EXPORT_INTERVAL: "300",
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_EXPORTER_OTLP_ENDPOINT: this.endpoint,
       OTEL_BSP_SCHEDULE_DELAY: "100",
