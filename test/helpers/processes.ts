@@ -1,20 +1,9 @@
 // Looking at real processes: is a pid alive, which processes are children of which.
 import { readFileSync, readdirSync } from "node:fs";
+import { processRunning } from "../../proto/socket.js";
 
 /** Is `pid` running? A zombie (exited, not yet reaped by its parent) is not. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
-  } catch {
-    return false;
-  }
-}
+export const isAlive = processRunning;
 
 /** The command line of a live process (Linux /proc). */
 export function commandLine(pid: number): string {

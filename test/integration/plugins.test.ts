@@ -8,9 +8,8 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { pino } from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { PluginCatalog, type PluginSpec, builtinPlugins } from "../../daemon/supervisor/catalog.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PluginCatalog } from "../../daemon/supervisor/catalog.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
 import { PluginStateStore } from "../../daemon/state/plugin.js";
@@ -21,31 +20,15 @@ import { Action, DriftClass, IaCDriftDetector, IaCProvider } from "../../proto/g
 import { callUnary, connect } from "../../proto/grpc.js";
 import { decodeJsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PLUGIN_ENV } from "../../proto/versions.js";
-import { FIXTURE_PLUGINS, LOCAL_PROVIDER, tempDir } from "../helpers/paths.js";
+import { LOCAL_PROVIDER, tempDir } from "../helpers/paths.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 import { stateStoreContract } from "../helpers/store-contract.js";
 import { rejectionOf } from "../helpers/errors.js";
-
-const quiet = pino({ level: "silent" });
-
-function fixture(name: string, kind: PluginSpec["kind"] = "provider"): PluginSpec {
-  return { name, kind, executable: process.execPath, args: [join(FIXTURE_PLUGINS, `${name}.mjs`)], env: {}, source: "test fixture" };
-}
+import { fixture, quiet, supervisorsStoppedAfterEach } from "../helpers/supervisors.js";
 
 const failure = rejectionOf;
-
 const noSetup = async () => {};
-
-let supervisors: PluginSupervisor[] = [];
-function supervisor(specs: PluginSpec[] = builtinPlugins(), options: ConstructorParameters<typeof PluginSupervisor>[2] = {}): PluginSupervisor {
-  const s = new PluginSupervisor(new PluginCatalog(specs), quiet, options);
-  supervisors.push(s);
-  return s;
-}
-afterEach(async () => {
-  await Promise.all(supervisors.map((s) => s.stopAll()));
-  supervisors = [];
-});
+const supervisor = supervisorsStoppedAfterEach();
 
 describe("plugin SDK, run as a process", () => {
   it("refuses to run when started by hand, and says why", async () => {
@@ -351,7 +334,7 @@ describe("state store served by a plugin", () => {
   let s: PluginSupervisor;
   let n = 0;
   beforeAll(() => {
-    s = new PluginSupervisor(new PluginCatalog([fixture("memory-state", "state_backend")]), quiet);
+    s = new PluginSupervisor(new PluginCatalog([fixture("memory-state", { kind: "state_backend" })]), quiet);
   });
   afterAll(() => s.stopAll());
 

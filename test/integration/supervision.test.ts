@@ -2,36 +2,19 @@
 // again), parking a crash loop, killing an instance that stops answering
 // health checks, stopping idle instances, and an in-flight call failing with
 // PLUGIN_UNAVAILABLE naming the plugin.
-import { join } from "node:path";
-import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import { PluginCatalog, type PluginSpec, builtinPlugins } from "../../daemon/supervisor/catalog.js";
+import { describe, expect, it } from "vitest";
+import { builtinPlugins } from "../../daemon/supervisor/catalog.js";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
 import { PluginSupervisor, type SupervisorOptions } from "../../daemon/supervisor/supervisor.js";
 import { ErrorCode } from "../../proto/errors.js";
 import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
-import { FIXTURE_PLUGINS } from "../helpers/paths.js";
+import { fixture, supervisorsStoppedAfterEach } from "../helpers/supervisors.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 
-const quiet = pino({ level: "silent" });
 const fast = { restart: { initialDelayMs: 50, maxDelayMs: 200, jitter: 0 }, healthIntervalMs: 0, idleStopMs: 0 } satisfies SupervisorOptions;
-
-function fixture(name: string, env: Record<string, string> = {}): PluginSpec {
-  return { name, kind: "provider", executable: process.execPath, args: [join(FIXTURE_PLUGINS, `${name}.mjs`)], env, source: "test fixture" };
-}
-
-let supervisors: PluginSupervisor[] = [];
-function supervisor(specs: PluginSpec[], options: SupervisorOptions): PluginSupervisor {
-  const s = new PluginSupervisor(new PluginCatalog(specs), quiet, options);
-  supervisors.push(s);
-  return s;
-}
-afterEach(async () => {
-  await Promise.all(supervisors.map((s) => s.stopAll()));
-  supervisors = [];
-});
+const supervisor = supervisorsStoppedAfterEach();
 
 function slotOf(s: PluginSupervisor) {
   const slot = s.list().find((v) => v.slot)?.slot;
@@ -62,7 +45,7 @@ describe("plugin supervision", () => {
   });
 
   it("parks a plugin that keeps crashing, with its last stderr lines, instead of restarting it forever", async () => {
-    const s = supervisor([fixture("crash-after", { CRASH_AFTER_MS: "150" })], { ...fast, restart: { ...fast.restart, maxCrashes: 3, windowMs: 60_000 } });
+    const s = supervisor([fixture("crash-after", { env: { CRASH_AFTER_MS: "150" } })], { ...fast, restart: { ...fast.restart, maxCrashes: 3, windowMs: 60_000 } });
     await s.acquire(s.catalog.get("provider", "crash-after"), "k", async () => {});
     await waitFor(() => slotOf(s).state === "parked", 15_000, "the plugin to be parked");
     const slot = slotOf(s);
