@@ -194,7 +194,8 @@ export async function lockProjectPlugins(
       args: [...(node ? [path] : []), ...(plugin.args ?? [])],
       env: { ...plugin.env },
       source: project.manifest,
-      pinned: { path, sha256, version: plugin.version ?? "", lockfile: project.lockfile },
+      // Version unpinned: the probe is how the version is learnt (and compared below).
+      pinned: { path, sha256, version: "", lockfile: project.lockfile },
     };
     const version = await probe(spec);
     if (plugin.version !== undefined && plugin.version !== version) {
