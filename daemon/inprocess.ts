@@ -2,6 +2,8 @@
 // through an in-memory transport, with the same engine, supervisor, routes and
 // interceptors, and plugins stopped when the command finishes.
 import { createRouterTransport, type Interceptor, type Transport } from "@connectrpc/connect";
+import { daemonFiles, socketPath } from "../proto/socket.js";
+import { fileAuditSink } from "./audit.js";
 import { Engine } from "./engine/engine.js";
 import { silentLogger, createDaemonLogger } from "./log.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./server/router.js";
@@ -17,7 +19,8 @@ export interface InProcessDaemon {
 export function startInProcess(options: { logFile?: string; interceptors?: Interceptor[] } = {}): InProcessDaemon {
   const logger = options.logFile ? createDaemonLogger(options.logFile) : silentLogger();
   const supervisor = new PluginSupervisor(new PluginCatalog(), logger);
-  const engine = new Engine(supervisor, logger);
+  // Prunes made without a daemon go to the audit log the daemon would use.
+  const engine = new Engine(supervisor, logger, fileAuditSink(daemonFiles(socketPath(undefined)).audit, logger));
   const tracker = new ActivityTracker();
   const startedAt = new Date();
   const transport = createRouterTransport(

@@ -23,11 +23,11 @@ export function socketPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
   return flag || env[SOCKET_ENV] || join(defaultRuntimeDir(env), "wfctld.sock");
 }
 
-/** The daemon's pid and log files for a socket path: beside it, same base name. */
-export function daemonFiles(socket: string): { dir: string; pid: string; log: string } {
+/** The daemon's pid, log and audit files for a socket path: beside it, same base name. */
+export function daemonFiles(socket: string): { dir: string; pid: string; log: string; audit: string } {
   const dir = dirname(socket);
   const base = basename(socket).replace(/\.sock$/, "");
-  return { dir, pid: join(dir, `${base}.pid`), log: join(dir, `${base}.log`) };
+  return { dir, pid: join(dir, `${base}.pid`), log: join(dir, `${base}.log`), audit: join(dir, `${base}.audit.log`) };
 }
 
 /**

@@ -1,7 +1,8 @@
 // wfctl infra: plan, apply, destroy, state list.
 import { Command, Option } from "commander";
 import type { Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { Action, Outcome } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { Action, DriftClass, Outcome } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { auditLine, driftJson, isDrifted, renderDrift } from "../output/drift.js";
 import { ErrorCode, WfctlError, codeFromWire } from "../../proto/errors.js";
 import type { Connection } from "../connection.js";
 import { EXIT, exitCodeFor } from "../exit-codes.js";
@@ -19,6 +20,49 @@ interface PlanOptions extends TargetOptions {
 interface ApplyOptions extends TargetOptions {
   autoApprove?: boolean;
   parallelism?: number;
+  refresh?: boolean;
+  allowProtectedPrune?: boolean;
+}
+
+interface DriftOptions extends TargetOptions {
+  detailedExitcode?: boolean;
+}
+
+async function drift(opts: DriftOptions): Promise<number> {
+  return withConnection(opts, async ({ client }) => {
+    const response = await client.drift({ target: target(opts), caller: caller("wfctl infra drift") }, callOptions(opts));
+    if (opts.json) printJson(driftJson(response.results));
+    else out(renderDrift(response.results));
+    return opts.detailedExitcode && response.results.some(isDrifted) ? EXIT.CHANGES : EXIT.OK;
+  });
+}
+
+/**
+ * `apply --refresh` without --auto-approve: a dry run. Detects drift (no
+ * lock, no change) and says what would be pruned, and what would block.
+ */
+async function refreshDryRun(opts: ApplyOptions, connection: Connection): Promise<number> {
+  const response = await connection.client.drift({ target: target(opts), caller: caller("wfctl infra apply --refresh") }, callOptions(opts));
+  const ghosts = response.results.filter((r) => r.class === DriftClass.GHOST);
+  const blocked = ghosts.filter((g) => g.protected && !opts.allowProtectedPrune);
+  if (opts.json) {
+    printJson({
+      dry_run: true,
+      ...driftJson(response.results),
+      would_prune: blocked.length > 0 ? [] : ghosts.map((g) => ({ name: g.name, type: g.type })),
+      blocked: blocked.map((g) => ({ name: g.name, type: g.type, reason: "protected" })),
+    });
+  } else {
+    out(renderDrift(response.results));
+    out("\n");
+    if (ghosts.length === 0) out("Nothing to prune.\n");
+    for (const g of ghosts) out(`${blocked.length > 0 ? "would NOT prune" : "would prune"} ${g.name} (${g.type})${g.protected ? " [protected]" : ""}\n`);
+    if (blocked.length > 0) {
+      out(`Pruning would be refused: protected ghost(s) ${blocked.map((g) => g.name).join(", ")} need --allow-protected-prune.\n`);
+    }
+    out("Dry run: nothing was changed. Run again with --auto-approve to prune and apply.\n");
+  }
+  return EXIT.OK;
 }
 
 function hasChanges(plan: Plan | undefined): boolean {
@@ -45,8 +89,13 @@ async function plan(opts: PlanOptions): Promise<number> {
  * apply only that plan (the daemon refuses if it changed meanwhile).
  */
 async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
-  const command = destroy ? "wfctl infra destroy" : "wfctl infra apply";
+  const command = destroy ? "wfctl infra destroy" : opts.refresh ? "wfctl infra apply --refresh" : "wfctl infra apply";
+  // Checked before anything is contacted.
+  if (opts.allowProtectedPrune && !opts.refresh) {
+    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "--allow-protected-prune only applies with --refresh (it allows pruning protected ghosts); nothing was done");
+  }
   return withConnection(opts, async (connection) => {
+    if (opts.refresh && !opts.autoApprove) return refreshDryRun(opts, connection);
     let expectedFingerprint = "";
     if (!opts.autoApprove) {
       if (!canPrompt()) throw approvalRequired(destroy ? "destroy" : "apply", "--auto-approve");
@@ -67,13 +116,23 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
 
 async function runMutation(connection: Connection, opts: ApplyOptions, destroy: boolean, command: string, expectedFingerprint: string): Promise<number> {
   const op = stoppableOperation(opts, connection);
-  const request = { target: target(opts), caller: caller(command), expectedFingerprint, parallelism: opts.parallelism ?? 0, operation: op.operation };
+  const request = {
+    target: target(opts),
+    caller: caller(command),
+    expectedFingerprint,
+    parallelism: opts.parallelism ?? 0,
+    operation: op.operation,
+    refresh: opts.refresh ?? false,
+    allowProtectedPrune: opts.allowProtectedPrune ?? false,
+  };
   let response;
   try {
     response = destroy ? await connection.client.destroy(request, op.options) : await connection.client.apply(request, op.options);
   } finally {
     op.done();
   }
+  const pruned = "pruned" in response ? response.pruned : [];
+  for (const entry of pruned) process.stderr.write(auditLine(entry));
   const failed = response.results.filter((r) => r.outcome !== Outcome.SUCCEEDED);
   const stopped = response.stoppedCode ? codeFromWire(0, response.stoppedCode) : undefined;
   if (opts.json) {
@@ -81,6 +140,7 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
       plan: response.plan ? planJson(response.plan) : null,
       results: resultsJson(response.results),
       complete: failed.length === 0 && !stopped,
+      pruned: pruned.map((a) => ({ time: a.time, resource: a.resource, type: a.type, environment: a.environment, caller: a.caller })),
       stopped: stopped ? { code: stopped, reason: response.stoppedReason } : undefined,
     });
   } else {
@@ -145,8 +205,16 @@ export function infraCommand(run: Run): Command {
       .command("apply")
       .description("create, update and delete resources to match the configuration")
       .addOption(new Option("--auto-approve", "apply without asking (required without a terminal)"))
-      .addOption(new Option("--parallelism <n>", "how many resource changes may run at once (default 10)").argParser(positiveInt("--parallelism"))),
+      .addOption(new Option("--parallelism <n>", "how many resource changes may run at once (default 10)").argParser(positiveInt("--parallelism")))
+      .addOption(new Option("--refresh", "detect drift first and prune ghosts from state (a dry run without --auto-approve)"))
+      .addOption(new Option("--allow-protected-prune", "with --refresh: also prune ghosts of protected resources")),
   ).action((opts: ApplyOptions) => run(mutate(opts, false)));
+  withTargetOptions(
+    infra
+      .command("drift")
+      .description("compare every resource in state with what its provider reads now")
+      .addOption(new Option("--detailed-exitcode", "exit 0 when in sync, 2 when drift is found, 1 on error")),
+  ).action((opts: DriftOptions) => run(drift(opts)));
   withTargetOptions(
     infra
       .command("destroy")

@@ -17,6 +17,7 @@ import { PluginInstance } from "../supervisor/instance.js";
 import { type LockEntry, lockProjectPlugins, projectPluginSpecs } from "../supervisor/manifest.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
+import { type DriftFinding, detectDrift } from "./drift.js";
 import type { Caller, OperationContext } from "./context.js";
 import { type Plan, computePlan } from "./plan.js";
 import { ProviderSessions } from "./providers.js";
@@ -48,13 +49,35 @@ export interface ApplyOptions {
   /** Refuse with PLAN_STALE unless the plan still has this fingerprint. */
   expectedFingerprint?: string;
   parallelism?: number;
+  /** Detect drift first, and prune ghosts from state before planning. */
+  refresh?: boolean;
+  /** With refresh: prune ghosts of protected resources too. */
+  allowProtectedPrune?: boolean;
 }
+
+/** One audit record: a change to state made outside a resource's own apply. */
+export interface AuditEntry {
+  time: string;
+  action: "prune";
+  operation: string;
+  resource: string;
+  type: string;
+  environment: string;
+  caller: string;
+  operationId: string;
+}
+
+/** Where audit entries go (the daemon's audit log). */
+export type AuditSink = (entry: AuditEntry) => void;
 
 export interface ApplyResult {
   plan: Plan;
   outcomes: ResourceOutcome[];
   /** Why the operation stopped before finishing (cancelled, deadline, a plugin lost); undefined when it ran to the end. */
   stopped: WfctlError | undefined;
+  /** With refresh: the drift found, and the ghosts pruned (in order). */
+  drift: DriftFinding[];
+  pruned: AuditEntry[];
 }
 
 /** An operation in flight, as operators see it. */
@@ -69,6 +92,21 @@ export interface RunningOperation {
   controller: AbortController;
 }
 
+/**
+ * Refuses to prune ghosts of protected resources unless allowed; checks every
+ * ghost before any is pruned, and names every blocked one in the one error.
+ */
+export function checkPrunable(ghosts: readonly DriftFinding[], allowProtected: boolean): void {
+  const blocked = ghosts.filter((g) => g.protected);
+  if (blocked.length > 0 && !allowProtected) {
+    throw new WfctlError(
+      ErrorCode.PROTECTED_RESOURCE,
+      `refusing to prune protected resource(s) from state: ${blocked.map((g) => `${g.name} (${g.type})`).join(", ")}; nothing was pruned. ` +
+        "They are gone from the provider but marked protected: check why, then run again with --allow-protected-prune to prune them",
+    );
+  }
+}
+
 /** The lock every mutating operation takes on its state namespace. */
 export const STACK_LOCK = "stack";
 
@@ -78,6 +116,7 @@ export class Engine {
   constructor(
     readonly supervisor: PluginSupervisor,
     private readonly logger: Logger,
+    private readonly audit: AuditSink = () => {},
   ) {}
 
   /** Operations in flight, by id: what Cancel aborts and `daemon status` shows. */
@@ -213,6 +252,30 @@ export class Engine {
       );
       const running = this.running.get(ctx.operationId);
       if (running) running.lock = { id: lock.lockId, scope: `${describeBackend(config)}, lock "${STACK_LOCK}"` };
+      const parallelism = options.parallelism && options.parallelism > 0 ? options.parallelism : DEFAULT_PARALLELISM;
+      let drift: DriftFinding[] = [];
+      const pruned: AuditEntry[] = [];
+      if (options.refresh && !destroy) {
+        drift = await detectDrift(config, store, sessions, ctx, parallelism);
+        const ghosts = drift.filter((d) => d.class === "ghost");
+        checkPrunable(ghosts, options.allowProtectedPrune ?? false);
+        for (const ghost of ghosts) {
+          await store.deleteState(ghost.name, { signal: AbortSignal.timeout(60_000) });
+          const entry: AuditEntry = {
+            time: new Date().toISOString(),
+            action: "prune",
+            operation: `${operation} --refresh`,
+            resource: ghost.name,
+            type: ghost.type,
+            environment: config.env,
+            caller: request.caller.user,
+            operationId: ctx.operationId,
+          };
+          pruned.push(entry);
+          this.audit(entry);
+          ctx.log.warn({ audit: entry }, `pruned ghost ${ghost.name} (${ghost.type}) from state`);
+        }
+      }
       const plan = await computePlan(config, store, sessions, ctx, { destroy });
       if (options.expectedFingerprint && options.expectedFingerprint !== plan.fingerprint) {
         throw new WfctlError(
@@ -222,12 +285,12 @@ export class Engine {
       }
       checkProtected(plan);
       const { outcomes, stopped } = await applyPlan(plan, { config, store, sessions, ctx }, {
-        parallelism: options.parallelism && options.parallelism > 0 ? options.parallelism : DEFAULT_PARALLELISM,
+        parallelism,
         onSettled: (change, outcome) =>
           ctx.log.info({ resource: change.name, type: change.type, action: change.action, outcome: outcome.outcome }, "resource settled"),
       });
       if (stopped) ctx.log.warn({ code: stopped.code, reason: stopped.message }, `${operation} stopped before finishing`);
-      return { plan, outcomes, stopped };
+      return { plan, outcomes, stopped, drift, pruned };
     } finally {
       if (lock) {
         await store.unlock(STACK_LOCK, lock.lockId, { signal: AbortSignal.timeout(30_000) }).catch((err: unknown) => {
@@ -235,6 +298,25 @@ export class Engine {
         });
       }
       await store.close();
+    }
+  }
+
+  /** What each resource in state looks like now (read-only: no lock, no change). */
+  async drift(request: OperationRequest): Promise<{ findings: DriftFinding[]; backend: string; namespace: string }> {
+    const ctx = this.context("drift", request);
+    try {
+      const { config, store, sessions } = await this.open(ctx, request.target);
+      try {
+        const findings = await detectDrift(config, store, sessions, ctx, DEFAULT_PARALLELISM);
+        ctx.log.info({ drifted: findings.filter((f) => f.drifted).length, ghosts: findings.filter((f) => f.class === "ghost").length }, "drift detected");
+        return { findings, backend: describeBackend(config), namespace: config.namespace };
+      } finally {
+        await store.close();
+      }
+    } catch (err) {
+      throw ctx.signal.aborted ? abortError(ctx.signal) : err;
+    } finally {
+      ctx.done();
     }
   }
 

@@ -123,7 +123,7 @@ export async function computePlan(
   store: StateStore,
   sessions: ProviderSessions,
   ctx: OperationContext,
-  options: { destroy: boolean },
+  options: { destroy: boolean; refresh?: boolean },
 ): Promise<Plan> {
   const priors = await store.listStates({}, { signal: ctx.signal });
   const priorByName = new Map(priors.map((p) => [p.resourceId, p]));
@@ -136,12 +136,19 @@ export async function computePlan(
       const handle = await sessions.get(resource.provider);
       // A resource that changed type or provider cannot be updated in place.
       const moved = prior !== undefined && (prior.resourceType !== resource.type || prior.provider !== resource.provider);
+      let priorMessage = prior && !moved ? { providerId: prior.providerId, configJson: encodeJson(prior.config), outputsJson: encodeJson(prior.outputs) } : undefined;
+      if (priorMessage && options.refresh !== false) {
+        // Plan against what exists now, as Terraform does: config drift made
+        // out of band shows up as a change back to the configuration. A ghost
+        // keeps its recorded state: pruning it is `apply --refresh`'s job.
+        const read = await handle.client.read(
+          { resource: { name: resource.name, type: resource.type }, prior: priorMessage },
+          callOptions(ctx, config.env, CALL_TIMEOUTS.quick),
+        );
+        if (read.found) priorMessage = { ...priorMessage, configJson: read.configJson, outputsJson: read.outputsJson.byteLength > 0 ? read.outputsJson : priorMessage.outputsJson };
+      }
       const response = await handle.client.plan(
-        {
-          resource: { name: resource.name, type: resource.type },
-          desiredConfigJson: encodeJson(resource.config),
-          prior: prior && !moved ? { providerId: prior.providerId, configJson: encodeJson(prior.config), outputsJson: encodeJson(prior.outputs) } : undefined,
-        },
+        { resource: { name: resource.name, type: resource.type }, desiredConfigJson: encodeJson(resource.config), prior: priorMessage },
         callOptions(ctx, config.env, CALL_TIMEOUTS.quick),
       );
       const action = actionNames[response.action];

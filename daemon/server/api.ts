@@ -12,7 +12,7 @@ import {
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { Caller } from "../engine/context.js";
 import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
-import { planMessage, pluginMessage, resultMessage, stateMessage } from "./convert.js";
+import { auditMessage, driftMessage, planMessage, pluginMessage, resultMessage, stateMessage } from "./convert.js";
 import { traceKey } from "./router.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 
@@ -67,6 +67,8 @@ function stoppable(result: ApplyResult) {
     results: result.outcomes.map(resultMessage),
     stoppedCode: result.stopped?.code ?? "",
     stoppedReason: result.stopped?.message ?? "",
+    drift: result.drift.map(driftMessage),
+    pruned: result.pruned.map(auditMessage),
   };
 }
 
@@ -106,9 +108,14 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
       return { plan: planMessage(plan) };
     },
     async apply(req, ctx) {
+      if (req.allowProtectedPrune && !req.refresh) {
+        throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "--allow-protected-prune only applies with --refresh (it allows pruning protected ghosts); nothing was done");
+      }
       const result = await engine.apply(request(req.target, req.caller, ctx, req.operation), {
         expectedFingerprint: req.expectedFingerprint,
         parallelism: req.parallelism,
+        refresh: req.refresh,
+        allowProtectedPrune: req.allowProtectedPrune,
       });
       return stoppable(result);
     },
@@ -122,6 +129,10 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
     async listState(req, ctx) {
       const listed = await engine.listState(request(req.target, undefined, ctx));
       return { resources: listed.resources.map(stateMessage), backend: listed.backend, namespace: listed.namespace };
+    },
+    async drift(req, ctx) {
+      const { findings, backend, namespace } = await engine.drift(request(req.target, req.caller, ctx, req.operation));
+      return { results: findings.map(driftMessage), backend, namespace };
     },
     async listPlugins() {
       return { plugins: engine.supervisor.list().map(pluginMessage) };

@@ -3,6 +3,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   Action,
+  type AuditEntrySchema,
+  DriftClass,
+  type DriftResultSchema,
   type PlanSchema,
   type PluginStatusSchema,
   Outcome,
@@ -15,6 +18,8 @@ import type { ResourceState } from "../../proto/state-store.js";
 import type { ResourceOutcome } from "../engine/apply.js";
 import { type ChangeAction, type Plan, summarize } from "../engine/plan.js";
 import type { PluginView } from "../supervisor/supervisor.js";
+import type { DriftClassName, DriftFinding } from "../engine/drift.js";
+import type { AuditEntry } from "../engine/engine.js";
 
 const actions: Record<ChangeAction, Action> = {
   noop: Action.NOOP,
@@ -104,4 +109,32 @@ export function pluginMessage(view: PluginView): MessageInitShape<typeof PluginS
     uptimeSeconds: instance?.alive ? instance.uptimeMs / 1000 : 0,
     source: spec.source,
   };
+}
+
+const driftClasses: Record<DriftClassName, DriftClass> = {
+  unknown: DriftClass.UNKNOWN,
+  "in-sync": DriftClass.IN_SYNC,
+  ghost: DriftClass.GHOST,
+  config: DriftClass.CONFIG,
+};
+
+export function driftMessage(finding: DriftFinding): MessageInitShape<typeof DriftResultSchema> {
+  return {
+    name: finding.name,
+    type: finding.type,
+    provider: finding.provider,
+    class: driftClasses[finding.class],
+    drifted: finding.drifted,
+    protected: finding.protected,
+    fields: finding.fields.map((f) => ({
+      field: f.field,
+      expectedJson: jsonText(f.expected, f.sensitive),
+      actualJson: jsonText(f.actual, f.sensitive),
+      sensitive: f.sensitive,
+    })),
+  };
+}
+
+export function auditMessage(entry: AuditEntry): MessageInitShape<typeof AuditEntrySchema> {
+  return { ...entry };
 }

@@ -4,7 +4,8 @@
 import { rmSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { defaultRuntimeDir } from "../../proto/socket.js";
+import { daemonFiles, defaultRuntimeDir } from "../../proto/socket.js";
+import { fileAuditSink } from "../audit.js";
 import { MAX_MESSAGE_BYTES } from "../../proto/versions.js";
 import { dirname } from "node:path";
 import { Engine } from "../engine/engine.js";
@@ -50,7 +51,7 @@ export class Daemon {
     prepareSocketDir(dirname(socketPath), dirname(socketPath) === defaultRuntimeDir());
     const releasePid = claimPidFile(socketPath);
     const supervisor = new PluginSupervisor(options.catalog ?? new PluginCatalog(), logger, options.plugins);
-    const engine = new Engine(supervisor, logger);
+    const engine = new Engine(supervisor, logger, fileAuditSink(daemonFiles(socketPath).audit, logger));
     const tracker = new ActivityTracker();
     const draining = { value: false };
     // Filled in below: the API's host is the daemon being built.

@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfctl/daemon/v1/daemon.proto.
  */
 export const file_wfctl_daemon_v1_daemon: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiugEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIsIBCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24ilAEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIsQBCg5EZXN0cm95UmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISHAoUZXhwZWN0ZWRfZmluZ2VycHJpbnQYAyABKAkSEwoLcGFyYWxsZWxpc20YBCABKA0SLQoJb3BlcmF0aW9uGAUgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiKWAQoPRGVzdHJveVJlc3BvbnNlEiMKBHBsYW4YASABKAsyFS53ZmN0bC5kYWVtb24udjEuUGxhbhIwCgdyZXN1bHRzGAIgAygLMh8ud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlUmVzdWx0EhQKDHN0b3BwZWRfY29kZRgDIAEoCRIWCg5zdG9wcGVkX3JlYXNvbhgEIAEoCSIlCg1DYW5jZWxSZXF1ZXN0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCSIfCg5DYW5jZWxSZXNwb25zZRINCgVmb3VuZBgBIAEoCCLHAQoNU3RhdGVSZXNvdXJjZRIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSEwoLcHJvdmlkZXJfaWQYBCABKAkSDgoGc3RhdHVzGAUgASgJEhIKCmNyZWF0ZWRfYXQYBiABKAkSEgoKdXBkYXRlZF9hdBgHIAEoCRIRCglwcm90ZWN0ZWQYCCABKAgSEgoKZGVwZW5kc19vbhgJIAMoCRIUCgxvdXRwdXRzX2pzb24YCiABKAkiOwoQTGlzdFN0YXRlUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0ImoKEUxpc3RTdGF0ZVJlc3BvbnNlEjEKCXJlc291cmNlcxgBIAMoCzIeLndmY3RsLmRhZW1vbi52MS5TdGF0ZVJlc291cmNlEg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIrQCCgxQbHVnaW5TdGF0dXMSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSCwoDcGlkGAQgASgFEg0KBXN0YXRlGAUgASgJEhIKCmV4ZWN1dGFibGUYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRISCgpzdGFydGVkX2F0GAggASgJEhAKCHJlc3RhcnRzGAkgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YCiABKA0SFAoMaW5zdGFuY2Vfa2V5GAsgASgJEhMKC3JlY2VudF9sb2dzGAwgAygJEhIKCmxhc3RfZXJyb3IYDSABKAkSDwoHaGVhbHRoeRgOIAEoCBIWCg51cHRpbWVfc2Vjb25kcxgPIAEoARIOCgZzb3VyY2UYECABKAkiJAoUSW5zcGVjdFBsdWdpblJlcXVlc3QSDAoEbmFtZRgBIAEoCSJFChBSZXNvdXJjZVR5cGVJbmZvEgwKBHR5cGUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDgoGZmllbGRzGAMgAygJItIBCgxQbHVnaW5EZXRhaWwSLQoGc3RhdHVzGAEgASgLMh0ud2ZjdGwuZGFlbW9uLnYxLlBsdWdpblN0YXR1cxIQCghzZXJ2aWNlcxgCIAMoCRI5Cg5yZXNvdXJjZV90eXBlcxgDIAMoCzIhLndmY3RsLmRhZW1vbi52MS5SZXNvdXJjZVR5cGVJbmZvEhYKDnN0YXRlX2JhY2tlbmRzGAQgAygJEg4KBnNoYTI1NhgFIAEoCRIQCghsb2NrZmlsZRgGIAEoCRIMCgRhcmdzGAcgAygJIkcKFUluc3BlY3RQbHVnaW5SZXNwb25zZRIuCgdwbHVnaW5zGAEgAygLMh0ud2ZjdGwuZGFlbW9uLnYxLlBsdWdpbkRldGFpbCI/ChFQbHVnaW5Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0SDgoGZm9sbG93GAMgASgIImoKDVBsdWdpbkxvZ0xpbmUSDgoGcGx1Z2luGAEgASgJEgsKA3BpZBgCIAEoBRIQCghpbnN0YW5jZRgDIAEoCRIMCgR0aW1lGAQgASgJEg4KBnNvdXJjZRgFIAEoCRIMCgRsaW5lGAYgASgJIhQKEkxpc3RQbHVnaW5zUmVxdWVzdCJFChNMaXN0UGx1Z2luc1Jlc3BvbnNlEi4KB3BsdWdpbnMYASADKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luU3RhdHVzIj0KEkxvY2tQbHVnaW5zUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0IlkKDExvY2tlZFBsdWdpbhIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSDAoEcGF0aBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEg4KBnNoYTI1NhgFIAEoCSJXChNMb2NrUGx1Z2luc1Jlc3BvbnNlEhAKCGxvY2tmaWxlGAEgASgJEi4KB3BsdWdpbnMYAiADKAsyHS53ZmN0bC5kYWVtb24udjEuTG9ja2VkUGx1Z2luIg8KDVN0YXR1c1JlcXVlc3QioAIKDlN0YXR1c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSCwoDcGlkGAIgASgFEhMKC3NvY2tldF9wYXRoGAMgASgJEhAKCGxvZ19wYXRoGAQgASgJEhIKCnN0YXJ0ZWRfYXQYBSABKAkSFgoOdXB0aW1lX3NlY29uZHMYBiABKAESFwoPcnVubmluZ19wbHVnaW5zGAcgASgNEhQKDG5vZGVfdmVyc2lvbhgIIAEoCRIZChFhY3RpdmVfb3BlcmF0aW9ucxgJIAEoDRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgKIAEoDRI1CgpvcGVyYXRpb25zGAsgAygLMiEud2ZjdGwuZGFlbW9uLnYxLlJ1bm5pbmdPcGVyYXRpb24iowEKEFJ1bm5pbmdPcGVyYXRpb24SCgoCaWQYASABKAkSEQoJb3BlcmF0aW9uGAIgASgJEicKBnRhcmdldBgDIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSDgoGY2FsbGVyGAQgASgJEhIKCnN0YXJ0ZWRfYXQYBSABKAkSDwoHbG9ja19pZBgGIAEoCRISCgpsb2NrX3Njb3BlGAcgASgJIhEKD1NodXRkb3duUmVxdWVzdCISChBTaHV0ZG93blJlc3BvbnNlKn4KBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABIPCgtBQ1RJT05fTk9PUBABEhEKDUFDVElPTl9DUkVBVEUQAhIRCg1BQ1RJT05fVVBEQVRFEAMSEgoOQUNUSU9OX1JFUExBQ0UQBBIRCg1BQ1RJT05fREVMRVRFEAUqYgoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASFQoRT1VUQ09NRV9TVUNDRUVERUQQARISCg5PVVRDT01FX0ZBSUxFRBACEhMKD09VVENPTUVfU0tJUFBFRBADMo0HCg1EYWVtb25TZXJ2aWNlEkkKBlN0YXR1cxIeLndmY3RsLmRhZW1vbi52MS5TdGF0dXNSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1Jlc3BvbnNlEkMKBFBsYW4SHC53ZmN0bC5kYWVtb24udjEuUGxhblJlcXVlc3QaHS53ZmN0bC5kYWVtb24udjEuUGxhblJlc3BvbnNlEkYKBUFwcGx5Eh0ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5BcHBseVJlc3BvbnNlEkwKB0Rlc3Ryb3kSHy53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlc3BvbnNlElIKCUxpc3RTdGF0ZRIhLndmY3RsLmRhZW1vbi52MS5MaXN0U3RhdGVSZXF1ZXN0GiIud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlc3BvbnNlElgKC0xpc3RQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5MaXN0UGx1Z2luc1Jlc3BvbnNlElgKC0xvY2tQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5Mb2NrUGx1Z2luc1Jlc3BvbnNlEl4KDUluc3BlY3RQbHVnaW4SJS53ZmN0bC5kYWVtb24udjEuSW5zcGVjdFBsdWdpblJlcXVlc3QaJi53ZmN0bC5kYWVtb24udjEuSW5zcGVjdFBsdWdpblJlc3BvbnNlElIKClBsdWdpbkxvZ3MSIi53ZmN0bC5kYWVtb24udjEuUGx1Z2luTG9nc1JlcXVlc3QaHi53ZmN0bC5kYWVtb24udjEuUGx1Z2luTG9nTGluZTABEkkKBkNhbmNlbBIeLndmY3RsLmRhZW1vbi52MS5DYW5jZWxSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlc3BvbnNlEk8KCFNodXRkb3duEiAud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVxdWVzdBohLndmY3RsLmRhZW1vbi52MS5TaHV0ZG93blJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiugEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIvIBCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24SDwoHcmVmcmVzaBgGIAEoCBIdChVhbGxvd19wcm90ZWN0ZWRfcHJ1bmUYByABKAgi7gEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJEisKBWRyaWZ0GAUgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0EisKBnBydW5lZBgGIAMoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5Io8BCgxEcmlmdFJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEi0KCW9wZXJhdGlvbhgDIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24iWgoKRHJpZnRGaWVsZBINCgVmaWVsZBgBIAEoCRIVCg1leHBlY3RlZF9qc29uGAIgASgJEhMKC2FjdHVhbF9qc29uGAMgASgJEhEKCXNlbnNpdGl2ZRgEIAEoCCK4AQoLRHJpZnRSZXN1bHQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEioKBWNsYXNzGAQgASgOMhsud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0Q2xhc3MSDwoHZHJpZnRlZBgFIAEoCBIrCgZmaWVsZHMYBiADKAsyGy53ZmN0bC5kYWVtb24udjEuRHJpZnRGaWVsZBIRCglwcm90ZWN0ZWQYByABKAgiYgoNRHJpZnRSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0Eg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIpgBCgpBdWRpdEVudHJ5EgwKBHRpbWUYASABKAkSDgoGYWN0aW9uGAIgASgJEhEKCW9wZXJhdGlvbhgDIAEoCRIQCghyZXNvdXJjZRgEIAEoCRIMCgR0eXBlGAUgASgJEhMKC2Vudmlyb25tZW50GAYgASgJEg4KBmNhbGxlchgHIAEoCRIUCgxvcGVyYXRpb25faWQYCCABKAkixAEKDkRlc3Ryb3lSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSJwoGY2FsbGVyGAIgASgLMhcud2ZjdGwuZGFlbW9uLnYxLkNhbGxlchIcChRleHBlY3RlZF9maW5nZXJwcmludBgDIAEoCRITCgtwYXJhbGxlbGlzbRgEIAEoDRItCglvcGVyYXRpb24YBSABKAsyGi53ZmN0bC5kYWVtb24udjEuT3BlcmF0aW9uIpYBCg9EZXN0cm95UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIiUKDUNhbmNlbFJlcXVlc3QSFAoMb3BlcmF0aW9uX2lkGAEgASgJIh8KDkNhbmNlbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIIscBCg1TdGF0ZVJlc291cmNlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRITCgtwcm92aWRlcl9pZBgEIAEoCRIOCgZzdGF0dXMYBSABKAkSEgoKY3JlYXRlZF9hdBgGIAEoCRISCgp1cGRhdGVkX2F0GAcgASgJEhEKCXByb3RlY3RlZBgIIAEoCBISCgpkZXBlbmRzX29uGAkgAygJEhQKDG91dHB1dHNfanNvbhgKIAEoCSI7ChBMaXN0U3RhdGVSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQiagoRTGlzdFN0YXRlUmVzcG9uc2USMQoJcmVzb3VyY2VzGAEgAygLMh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXRlUmVzb3VyY2USDwoHYmFja2VuZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkitAIKDFBsdWdpblN0YXR1cxIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRILCgNwaWQYBCABKAUSDQoFc3RhdGUYBSABKAkSEgoKZXhlY3V0YWJsZRgGIAEoCRIPCgdhZGRyZXNzGAcgASgJEhIKCnN0YXJ0ZWRfYXQYCCABKAkSEAoIcmVzdGFydHMYCSABKA0SGAoQcHJvdG9jb2xfdmVyc2lvbhgKIAEoDRIUCgxpbnN0YW5jZV9rZXkYCyABKAkSEwoLcmVjZW50X2xvZ3MYDCADKAkSEgoKbGFzdF9lcnJvchgNIAEoCRIPCgdoZWFsdGh5GA4gASgIEhYKDnVwdGltZV9zZWNvbmRzGA8gASgBEg4KBnNvdXJjZRgQIAEoCSIkChRJbnNwZWN0UGx1Z2luUmVxdWVzdBIMCgRuYW1lGAEgASgJIkUKEFJlc291cmNlVHlwZUluZm8SDAoEdHlwZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIOCgZmaWVsZHMYAyADKAki0gEKDFBsdWdpbkRldGFpbBItCgZzdGF0dXMYASABKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luU3RhdHVzEhAKCHNlcnZpY2VzGAIgAygJEjkKDnJlc291cmNlX3R5cGVzGAMgAygLMiEud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlVHlwZUluZm8SFgoOc3RhdGVfYmFja2VuZHMYBCADKAkSDgoGc2hhMjU2GAUgASgJEhAKCGxvY2tmaWxlGAYgASgJEgwKBGFyZ3MYByADKAkiRwoVSW5zcGVjdFBsdWdpblJlc3BvbnNlEi4KB3BsdWdpbnMYASADKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luRGV0YWlsIj8KEVBsdWdpbkxvZ3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdGFpbBgCIAEoDRIOCgZmb2xsb3cYAyABKAgiagoNUGx1Z2luTG9nTGluZRIOCgZwbHVnaW4YASABKAkSCwoDcGlkGAIgASgFEhAKCGluc3RhbmNlGAMgASgJEgwKBHRpbWUYBCABKAkSDgoGc291cmNlGAUgASgJEgwKBGxpbmUYBiABKAkiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IkUKE0xpc3RQbHVnaW5zUmVzcG9uc2USLgoHcGx1Z2lucxgBIAMoCzIdLndmY3RsLmRhZW1vbi52MS5QbHVnaW5TdGF0dXMiPQoSTG9ja1BsdWdpbnNSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQiWQoMTG9ja2VkUGx1Z2luEgwKBG5hbWUYASABKAkSDAoEa2luZBgCIAEoCRIMCgRwYXRoGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSDgoGc2hhMjU2GAUgASgJIlcKE0xvY2tQbHVnaW5zUmVzcG9uc2USEAoIbG9ja2ZpbGUYASABKAkSLgoHcGx1Z2lucxgCIAMoCzIdLndmY3RsLmRhZW1vbi52MS5Mb2NrZWRQbHVnaW4iDwoNU3RhdHVzUmVxdWVzdCKgAgoOU3RhdHVzUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRILCgNwaWQYAiABKAUSEwoLc29ja2V0X3BhdGgYAyABKAkSEAoIbG9nX3BhdGgYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIWCg51cHRpbWVfc2Vjb25kcxgGIAEoARIXCg9ydW5uaW5nX3BsdWdpbnMYByABKA0SFAoMbm9kZV92ZXJzaW9uGAggASgJEhkKEWFjdGl2ZV9vcGVyYXRpb25zGAkgASgNEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAogASgNEjUKCm9wZXJhdGlvbnMYCyADKAsyIS53ZmN0bC5kYWVtb24udjEuUnVubmluZ09wZXJhdGlvbiKjAQoQUnVubmluZ09wZXJhdGlvbhIKCgJpZBgBIAEoCRIRCglvcGVyYXRpb24YAiABKAkSJwoGdGFyZ2V0GAMgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBIOCgZjYWxsZXIYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIPCgdsb2NrX2lkGAYgASgJEhIKCmxvY2tfc2NvcGUYByABKAkiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UqfgoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEg8KC0FDVElPTl9OT09QEAESEQoNQUNUSU9OX0NSRUFURRACEhEKDUFDVElPTl9VUERBVEUQAxISCg5BQ1RJT05fUkVQTEFDRRAEEhEKDUFDVElPTl9ERUxFVEUQBSpiCgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABIVChFPVVRDT01FX1NVQ0NFRURFRBABEhIKDk9VVENPTUVfRkFJTEVEEAISEwoPT1VUQ09NRV9TS0lQUEVEEAMqbQoKRHJpZnRDbGFzcxIXChNEUklGVF9DTEFTU19VTktOT1dOEAASFwoTRFJJRlRfQ0xBU1NfSU5fU1lOQxABEhUKEURSSUZUX0NMQVNTX0dIT1NUEAISFgoSRFJJRlRfQ0xBU1NfQ09ORklHEAMy1QcKDURhZW1vblNlcnZpY2USSQoGU3RhdHVzEh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1JlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuU3RhdHVzUmVzcG9uc2USQwoEUGxhbhIcLndmY3RsLmRhZW1vbi52MS5QbGFuUmVxdWVzdBodLndmY3RsLmRhZW1vbi52MS5QbGFuUmVzcG9uc2USRgoFQXBwbHkSHS53ZmN0bC5kYWVtb24udjEuQXBwbHlSZXF1ZXN0Gh4ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVzcG9uc2USTAoHRGVzdHJveRIfLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVxdWVzdBogLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVzcG9uc2USUgoJTGlzdFN0YXRlEiEud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlcXVlc3QaIi53ZmN0bC5kYWVtb24udjEuTGlzdFN0YXRlUmVzcG9uc2USRgoFRHJpZnQSHS53ZmN0bC5kYWVtb24udjEuRHJpZnRSZXF1ZXN0Gh4ud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzcG9uc2USWAoLTGlzdFBsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTGlzdFBsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVzcG9uc2USWAoLTG9ja1BsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTG9ja1BsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVzcG9uc2USXgoNSW5zcGVjdFBsdWdpbhIlLndmY3RsLmRhZW1vbi52MS5JbnNwZWN0UGx1Z2luUmVxdWVzdBomLndmY3RsLmRhZW1vbi52MS5JbnNwZWN0UGx1Z2luUmVzcG9uc2USUgoKUGx1Z2luTG9ncxIiLndmY3RsLmRhZW1vbi52MS5QbHVnaW5Mb2dzUmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5QbHVnaW5Mb2dMaW5lMAESSQoGQ2FuY2VsEh4ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuQ2FuY2VsUmVzcG9uc2USTwoIU2h1dGRvd24SIC53ZmN0bC5kYWVtb24udjEuU2h1dGRvd25SZXF1ZXN0GiEud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * Which configuration and environment an operation is about.
@@ -427,6 +427,20 @@ export type ApplyRequest = Message<"wfctl.daemon.v1.ApplyRequest"> & {
    * @generated from field: wfctl.daemon.v1.Operation operation = 5;
    */
   operation?: Operation | undefined;
+
+  /**
+   * Detect drift first and prune ghosts (state entries whose resource is gone) before planning.
+   *
+   * @generated from field: bool refresh = 6;
+   */
+  refresh: boolean;
+
+  /**
+   * With refresh: ghosts of protected resources may be pruned too.
+   *
+   * @generated from field: bool allow_protected_prune = 7;
+   */
+  allowProtectedPrune: boolean;
 };
 
 /**
@@ -463,6 +477,18 @@ export type ApplyResponse = Message<"wfctl.daemon.v1.ApplyResponse"> & {
    * @generated from field: string stopped_reason = 4;
    */
   stoppedReason: string;
+
+  /**
+   * With refresh: what drift detection found, and the ghosts pruned.
+   *
+   * @generated from field: repeated wfctl.daemon.v1.DriftResult drift = 5;
+   */
+  drift: DriftResult[];
+
+  /**
+   * @generated from field: repeated wfctl.daemon.v1.AuditEntry pruned = 6;
+   */
+  pruned: AuditEntry[];
 };
 
 /**
@@ -471,6 +497,201 @@ export type ApplyResponse = Message<"wfctl.daemon.v1.ApplyResponse"> & {
  */
 export const ApplyResponseSchema: GenMessage<ApplyResponse> = /*@__PURE__*/
   messageDesc(file_wfctl_daemon_v1_daemon, 11);
+
+/**
+ * @generated from message wfctl.daemon.v1.DriftRequest
+ */
+export type DriftRequest = Message<"wfctl.daemon.v1.DriftRequest"> & {
+  /**
+   * @generated from field: wfctl.daemon.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Caller caller = 2;
+   */
+  caller?: Caller | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Operation operation = 3;
+   */
+  operation?: Operation | undefined;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.DriftRequest.
+ * Use `create(DriftRequestSchema)` to create a new message.
+ */
+export const DriftRequestSchema: GenMessage<DriftRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 12);
+
+/**
+ * @generated from message wfctl.daemon.v1.DriftField
+ */
+export type DriftField = Message<"wfctl.daemon.v1.DriftField"> & {
+  /**
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * JSON of what state records and of what exists; sensitive values masked.
+   *
+   * @generated from field: string expected_json = 2;
+   */
+  expectedJson: string;
+
+  /**
+   * @generated from field: string actual_json = 3;
+   */
+  actualJson: string;
+
+  /**
+   * @generated from field: bool sensitive = 4;
+   */
+  sensitive: boolean;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.DriftField.
+ * Use `create(DriftFieldSchema)` to create a new message.
+ */
+export const DriftFieldSchema: GenMessage<DriftField> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 13);
+
+/**
+ * @generated from message wfctl.daemon.v1.DriftResult
+ */
+export type DriftResult = Message<"wfctl.daemon.v1.DriftResult"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string provider = 3;
+   */
+  provider: string;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.DriftClass class = 4;
+   */
+  class: DriftClass;
+
+  /**
+   * @generated from field: bool drifted = 5;
+   */
+  drifted: boolean;
+
+  /**
+   * @generated from field: repeated wfctl.daemon.v1.DriftField fields = 6;
+   */
+  fields: DriftField[];
+
+  /**
+   * @generated from field: bool protected = 7;
+   */
+  protected: boolean;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.DriftResult.
+ * Use `create(DriftResultSchema)` to create a new message.
+ */
+export const DriftResultSchema: GenMessage<DriftResult> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 14);
+
+/**
+ * @generated from message wfctl.daemon.v1.DriftResponse
+ */
+export type DriftResponse = Message<"wfctl.daemon.v1.DriftResponse"> & {
+  /**
+   * @generated from field: repeated wfctl.daemon.v1.DriftResult results = 1;
+   */
+  results: DriftResult[];
+
+  /**
+   * Where state lives (backend and namespace).
+   *
+   * @generated from field: string backend = 2;
+   */
+  backend: string;
+
+  /**
+   * @generated from field: string namespace = 3;
+   */
+  namespace: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.DriftResponse.
+ * Use `create(DriftResponseSchema)` to create a new message.
+ */
+export const DriftResponseSchema: GenMessage<DriftResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 15);
+
+/**
+ * One line of the audit log: a change to state made outside a resource's own apply.
+ *
+ * @generated from message wfctl.daemon.v1.AuditEntry
+ */
+export type AuditEntry = Message<"wfctl.daemon.v1.AuditEntry"> & {
+  /**
+   * @generated from field: string time = 1;
+   */
+  time: string;
+
+  /**
+   * e.g. "prune".
+   *
+   * @generated from field: string action = 2;
+   */
+  action: string;
+
+  /**
+   * The operation it happened in: "apply --refresh", "refresh".
+   *
+   * @generated from field: string operation = 3;
+   */
+  operation: string;
+
+  /**
+   * @generated from field: string resource = 4;
+   */
+  resource: string;
+
+  /**
+   * @generated from field: string type = 5;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string environment = 6;
+   */
+  environment: string;
+
+  /**
+   * @generated from field: string caller = 7;
+   */
+  caller: string;
+
+  /**
+   * @generated from field: string operation_id = 8;
+   */
+  operationId: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.AuditEntry.
+ * Use `create(AuditEntrySchema)` to create a new message.
+ */
+export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 16);
 
 /**
  * @generated from message wfctl.daemon.v1.DestroyRequest
@@ -507,7 +728,7 @@ export type DestroyRequest = Message<"wfctl.daemon.v1.DestroyRequest"> & {
  * Use `create(DestroyRequestSchema)` to create a new message.
  */
 export const DestroyRequestSchema: GenMessage<DestroyRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 12);
+  messageDesc(file_wfctl_daemon_v1_daemon, 17);
 
 /**
  * @generated from message wfctl.daemon.v1.DestroyResponse
@@ -539,7 +760,7 @@ export type DestroyResponse = Message<"wfctl.daemon.v1.DestroyResponse"> & {
  * Use `create(DestroyResponseSchema)` to create a new message.
  */
 export const DestroyResponseSchema: GenMessage<DestroyResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 13);
+  messageDesc(file_wfctl_daemon_v1_daemon, 18);
 
 /**
  * @generated from message wfctl.daemon.v1.CancelRequest
@@ -556,7 +777,7 @@ export type CancelRequest = Message<"wfctl.daemon.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 14);
+  messageDesc(file_wfctl_daemon_v1_daemon, 19);
 
 /**
  * @generated from message wfctl.daemon.v1.CancelResponse
@@ -575,7 +796,7 @@ export type CancelResponse = Message<"wfctl.daemon.v1.CancelResponse"> & {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 15);
+  messageDesc(file_wfctl_daemon_v1_daemon, 20);
 
 /**
  * @generated from message wfctl.daemon.v1.StateResource
@@ -639,7 +860,7 @@ export type StateResource = Message<"wfctl.daemon.v1.StateResource"> & {
  * Use `create(StateResourceSchema)` to create a new message.
  */
 export const StateResourceSchema: GenMessage<StateResource> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 16);
+  messageDesc(file_wfctl_daemon_v1_daemon, 21);
 
 /**
  * @generated from message wfctl.daemon.v1.ListStateRequest
@@ -656,7 +877,7 @@ export type ListStateRequest = Message<"wfctl.daemon.v1.ListStateRequest"> & {
  * Use `create(ListStateRequestSchema)` to create a new message.
  */
 export const ListStateRequestSchema: GenMessage<ListStateRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 17);
+  messageDesc(file_wfctl_daemon_v1_daemon, 22);
 
 /**
  * @generated from message wfctl.daemon.v1.ListStateResponse
@@ -685,7 +906,7 @@ export type ListStateResponse = Message<"wfctl.daemon.v1.ListStateResponse"> & {
  * Use `create(ListStateResponseSchema)` to create a new message.
  */
 export const ListStateResponseSchema: GenMessage<ListStateResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 18);
+  messageDesc(file_wfctl_daemon_v1_daemon, 23);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginStatus
@@ -799,7 +1020,7 @@ export type PluginStatus = Message<"wfctl.daemon.v1.PluginStatus"> & {
  * Use `create(PluginStatusSchema)` to create a new message.
  */
 export const PluginStatusSchema: GenMessage<PluginStatus> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 19);
+  messageDesc(file_wfctl_daemon_v1_daemon, 24);
 
 /**
  * @generated from message wfctl.daemon.v1.InspectPluginRequest
@@ -816,7 +1037,7 @@ export type InspectPluginRequest = Message<"wfctl.daemon.v1.InspectPluginRequest
  * Use `create(InspectPluginRequestSchema)` to create a new message.
  */
 export const InspectPluginRequestSchema: GenMessage<InspectPluginRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 20);
+  messageDesc(file_wfctl_daemon_v1_daemon, 25);
 
 /**
  * @generated from message wfctl.daemon.v1.ResourceTypeInfo
@@ -843,7 +1064,7 @@ export type ResourceTypeInfo = Message<"wfctl.daemon.v1.ResourceTypeInfo"> & {
  * Use `create(ResourceTypeInfoSchema)` to create a new message.
  */
 export const ResourceTypeInfoSchema: GenMessage<ResourceTypeInfo> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 21);
+  messageDesc(file_wfctl_daemon_v1_daemon, 26);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginDetail
@@ -900,7 +1121,7 @@ export type PluginDetail = Message<"wfctl.daemon.v1.PluginDetail"> & {
  * Use `create(PluginDetailSchema)` to create a new message.
  */
 export const PluginDetailSchema: GenMessage<PluginDetail> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 22);
+  messageDesc(file_wfctl_daemon_v1_daemon, 27);
 
 /**
  * @generated from message wfctl.daemon.v1.InspectPluginResponse
@@ -919,7 +1140,7 @@ export type InspectPluginResponse = Message<"wfctl.daemon.v1.InspectPluginRespon
  * Use `create(InspectPluginResponseSchema)` to create a new message.
  */
 export const InspectPluginResponseSchema: GenMessage<InspectPluginResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 23);
+  messageDesc(file_wfctl_daemon_v1_daemon, 28);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginLogsRequest
@@ -950,7 +1171,7 @@ export type PluginLogsRequest = Message<"wfctl.daemon.v1.PluginLogsRequest"> & {
  * Use `create(PluginLogsRequestSchema)` to create a new message.
  */
 export const PluginLogsRequestSchema: GenMessage<PluginLogsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 24);
+  messageDesc(file_wfctl_daemon_v1_daemon, 29);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginLogLine
@@ -998,7 +1219,7 @@ export type PluginLogLine = Message<"wfctl.daemon.v1.PluginLogLine"> & {
  * Use `create(PluginLogLineSchema)` to create a new message.
  */
 export const PluginLogLineSchema: GenMessage<PluginLogLine> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 25);
+  messageDesc(file_wfctl_daemon_v1_daemon, 30);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsRequest
@@ -1011,7 +1232,7 @@ export type ListPluginsRequest = Message<"wfctl.daemon.v1.ListPluginsRequest"> &
  * Use `create(ListPluginsRequestSchema)` to create a new message.
  */
 export const ListPluginsRequestSchema: GenMessage<ListPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 26);
+  messageDesc(file_wfctl_daemon_v1_daemon, 31);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsResponse
@@ -1028,7 +1249,7 @@ export type ListPluginsResponse = Message<"wfctl.daemon.v1.ListPluginsResponse">
  * Use `create(ListPluginsResponseSchema)` to create a new message.
  */
 export const ListPluginsResponseSchema: GenMessage<ListPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 27);
+  messageDesc(file_wfctl_daemon_v1_daemon, 32);
 
 /**
  * @generated from message wfctl.daemon.v1.LockPluginsRequest
@@ -1047,7 +1268,7 @@ export type LockPluginsRequest = Message<"wfctl.daemon.v1.LockPluginsRequest"> &
  * Use `create(LockPluginsRequestSchema)` to create a new message.
  */
 export const LockPluginsRequestSchema: GenMessage<LockPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 28);
+  messageDesc(file_wfctl_daemon_v1_daemon, 33);
 
 /**
  * @generated from message wfctl.daemon.v1.LockedPlugin
@@ -1086,7 +1307,7 @@ export type LockedPlugin = Message<"wfctl.daemon.v1.LockedPlugin"> & {
  * Use `create(LockedPluginSchema)` to create a new message.
  */
 export const LockedPluginSchema: GenMessage<LockedPlugin> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 29);
+  messageDesc(file_wfctl_daemon_v1_daemon, 34);
 
 /**
  * @generated from message wfctl.daemon.v1.LockPluginsResponse
@@ -1110,7 +1331,7 @@ export type LockPluginsResponse = Message<"wfctl.daemon.v1.LockPluginsResponse">
  * Use `create(LockPluginsResponseSchema)` to create a new message.
  */
 export const LockPluginsResponseSchema: GenMessage<LockPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 30);
+  messageDesc(file_wfctl_daemon_v1_daemon, 35);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusRequest
@@ -1123,7 +1344,7 @@ export type StatusRequest = Message<"wfctl.daemon.v1.StatusRequest"> & {
  * Use `create(StatusRequestSchema)` to create a new message.
  */
 export const StatusRequestSchema: GenMessage<StatusRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 31);
+  messageDesc(file_wfctl_daemon_v1_daemon, 36);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusResponse
@@ -1196,7 +1417,7 @@ export type StatusResponse = Message<"wfctl.daemon.v1.StatusResponse"> & {
  * Use `create(StatusResponseSchema)` to create a new message.
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 32);
+  messageDesc(file_wfctl_daemon_v1_daemon, 37);
 
 /**
  * @generated from message wfctl.daemon.v1.RunningOperation
@@ -1249,7 +1470,7 @@ export type RunningOperation = Message<"wfctl.daemon.v1.RunningOperation"> & {
  * Use `create(RunningOperationSchema)` to create a new message.
  */
 export const RunningOperationSchema: GenMessage<RunningOperation> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 33);
+  messageDesc(file_wfctl_daemon_v1_daemon, 38);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownRequest
@@ -1262,7 +1483,7 @@ export type ShutdownRequest = Message<"wfctl.daemon.v1.ShutdownRequest"> & {
  * Use `create(ShutdownRequestSchema)` to create a new message.
  */
 export const ShutdownRequestSchema: GenMessage<ShutdownRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 34);
+  messageDesc(file_wfctl_daemon_v1_daemon, 39);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownResponse
@@ -1275,7 +1496,7 @@ export type ShutdownResponse = Message<"wfctl.daemon.v1.ShutdownResponse"> & {
  * Use `create(ShutdownResponseSchema)` to create a new message.
  */
 export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 35);
+  messageDesc(file_wfctl_daemon_v1_daemon, 40);
 
 /**
  * @generated from enum wfctl.daemon.v1.Action
@@ -1353,6 +1574,43 @@ export const OutcomeSchema: GenEnum<Outcome> = /*@__PURE__*/
   enumDesc(file_wfctl_daemon_v1_daemon, 1);
 
 /**
+ * @generated from enum wfctl.daemon.v1.DriftClass
+ */
+export enum DriftClass {
+  /**
+   * No classification: the provider only says drifted or not.
+   *
+   * @generated from enum value: DRIFT_CLASS_UNKNOWN = 0;
+   */
+  UNKNOWN = 0,
+
+  /**
+   * @generated from enum value: DRIFT_CLASS_IN_SYNC = 1;
+   */
+  IN_SYNC = 1,
+
+  /**
+   * State has it; the provider reports it does not exist.
+   *
+   * @generated from enum value: DRIFT_CLASS_GHOST = 2;
+   */
+  GHOST = 2,
+
+  /**
+   * Both exist; fields differ.
+   *
+   * @generated from enum value: DRIFT_CLASS_CONFIG = 3;
+   */
+  CONFIG = 3,
+}
+
+/**
+ * Describes the enum wfctl.daemon.v1.DriftClass.
+ */
+export const DriftClassSchema: GenEnum<DriftClass> = /*@__PURE__*/
+  enumDesc(file_wfctl_daemon_v1_daemon, 2);
+
+/**
  * @generated from service wfctl.daemon.v1.DaemonService
  */
 export const DaemonService: GenService<{
@@ -1405,6 +1663,16 @@ export const DaemonService: GenService<{
     methodKind: "unary";
     input: typeof ListStateRequestSchema;
     output: typeof ListStateResponseSchema;
+  },
+  /**
+   * Compares every resource in state with what its provider reads now.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.Drift
+   */
+  drift: {
+    methodKind: "unary";
+    input: typeof DriftRequestSchema;
+    output: typeof DriftResponseSchema;
   },
   /**
    * Plugins known to the daemon and their running instances.

@@ -1,0 +1,126 @@
+// Drift: what each resource in state looks like now, by its provider's
+// account. Four classes: in-sync, ghost (state has it, the provider says it is
+// gone), config (fields differ, expected and actual per field), and unknown
+// (a provider that only says drifted or not). A detection error aborts the
+// whole detection: callers change nothing on a partial picture.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { diffFields } from "../../proto/fields.js";
+import { DriftClass, IaCDriftDetector, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { decodeJsonObject, decodeJsonValue, encodeJson, type JsonValue } from "../../proto/json.js";
+import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import type { InfraConfig } from "../config/model.js";
+import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import type { ProviderSessions } from "./providers.js";
+import { runTasks } from "./scheduler.js";
+
+export type DriftClassName = "unknown" | "in-sync" | "ghost" | "config";
+
+export interface DriftFieldFinding {
+  field: string;
+  expected: JsonValue | undefined;
+  actual: JsonValue | undefined;
+  sensitive: boolean;
+}
+
+export interface DriftFinding {
+  name: string;
+  type: string;
+  provider: string;
+  class: DriftClassName;
+  drifted: boolean;
+  fields: DriftFieldFinding[];
+  /** Protected by state or by the configuration. */
+  protected: boolean;
+  record: ResourceState;
+}
+
+const classNames: Record<DriftClass, DriftClassName> = {
+  [DriftClass.UNKNOWN]: "unknown",
+  [DriftClass.IN_SYNC]: "in-sync",
+  [DriftClass.GHOST]: "ghost",
+  [DriftClass.CONFIG]: "config",
+};
+
+function prior(record: ResourceState): PriorState {
+  return { providerId: record.providerId, configJson: encodeJson(record.config), outputsJson: encodeJson(record.outputs) } as PriorState;
+}
+
+/** Drift of one recorded resource. */
+async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: OperationContext, record: ResourceState): Promise<DriftFinding> {
+  if (!config.providers.has(record.provider)) {
+    throw new WfctlError(
+      ErrorCode.CONFIG_INVALID,
+      `${config.file}: state entry "${record.resourceId}" (${record.resourceType}) is managed by provider module "${record.provider}", which the configuration no longer declares; drift cannot be detected for it`,
+    );
+  }
+  const handle = await sessions.get(record.provider);
+  const fields = handle.schema.types.get(record.resourceType) ?? {};
+  const resource = { name: record.resourceId, type: record.resourceType };
+  const options = callOptions(ctx, config.env, CALL_TIMEOUTS.quick);
+  const configured = config.resources.find((r) => r.name === record.resourceId);
+  const base = {
+    name: record.resourceId,
+    type: record.resourceType,
+    provider: record.provider,
+    protected: record.protected || (configured?.protected ?? false),
+    record,
+  };
+  const sensitive = (field: string) => fields[field.split(".")[0] as string]?.sensitive ?? false;
+  if (handle.instance.serves(IaCDriftDetector)) {
+    const { result } = await handle.instance.client(IaCDriftDetector).detectDrift({ resource, prior: prior(record) }, options);
+    return {
+      ...base,
+      class: classNames[result?.class ?? DriftClass.UNKNOWN] ?? "unknown",
+      drifted: result?.drifted ?? false,
+      fields: (result?.fields ?? []).map((f) => ({
+        field: f.field,
+        expected: decodeJsonValue(f.expectedJson, `${record.resourceId}: expected_json of ${f.field}`),
+        actual: decodeJsonValue(f.actualJson, `${record.resourceId}: actual_json of ${f.field}`),
+        sensitive: sensitive(f.field),
+      })),
+    };
+  }
+  // No classifier: the plain drifted / not-drifted view, from Read.
+  const read = await handle.client.read({ resource, prior: prior(record) }, options);
+  if (!read.found) return { ...base, class: "unknown", drifted: true, fields: [] };
+  const observed = decodeJsonObject(read.configJson, `${record.resourceId}: read config_json`);
+  const differences = diffFields(record.config, observed, fields);
+  return {
+    ...base,
+    class: "unknown",
+    drifted: differences.length > 0,
+    fields: differences.map((d) => ({ field: d.field, expected: d.before, actual: d.after, sensitive: d.sensitive })),
+  };
+}
+
+/**
+ * Drift of every resource in state, with bounded parallelism. Any failure
+ * (a provider error, a cancelled operation) rejects: no partial result.
+ */
+export async function detectDrift(
+  config: InfraConfig,
+  store: StateStore,
+  sessions: ProviderSessions,
+  ctx: OperationContext,
+  parallelism: number,
+): Promise<DriftFinding[]> {
+  const records = await store.listStates({}, { signal: ctx.signal });
+  const findings = new Map<string, DriftFinding>();
+  const outcomes = await runTasks(
+    records.map((record) => ({
+      id: record.resourceId,
+      after: [],
+      run: async () => {
+        findings.set(record.resourceId, await detectOne(config, sessions, ctx, record));
+      },
+    })),
+    { parallelism, signal: ctx.signal },
+  );
+  const failed = [...outcomes.entries()].filter(([, o]) => o.outcome !== "succeeded");
+  if (failed.length > 0) {
+    const [id, first] = failed[0] as [string, (typeof failed)[number][1]];
+    const why = first.outcome === "failed" ? first.error : WfctlError.from(ctx.signal.reason, ErrorCode.CANCELLED);
+    throw new WfctlError(why.code, `drift detection failed for ${id}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}: ${why.message}`, { cause: why });
+  }
+  return records.map((r) => findings.get(r.resourceId) as DriftFinding).sort((a, b) => a.name.localeCompare(b.name));
+}
