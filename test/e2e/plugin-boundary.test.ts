@@ -66,6 +66,11 @@ describe("project plugins and the plugin boundary", () => {
     const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
     return { output, exit, kill: () => child.kill("SIGKILL"), signal: (name: NodeJS.Signals) => child.kill(name) };
   };
+  /** The abort reason the plugin's create of c recorded (it may write it a moment after the daemon answered). */
+  const abortSeenByPlugin = async () => {
+    await waitFor(() => existsSync(out(".aborted-c")) && readFileSync(out(".aborted-c"), "utf8") !== "", 10_000, "the plugin to record the abort");
+    return readFileSync(out(".aborted-c"), "utf8");
+  };
   const cStarted = () => waitFor(() => existsSync(out(".started-c")) && readFileSync(out(".started-c"), "utf8") !== "", 15_000, "the create of c to start");
 
   beforeAll(() => {
@@ -129,8 +134,7 @@ describe("project plugins and the plugin boundary", () => {
     expect(value.stopped?.code).toBe("DEADLINE_EXCEEDED");
     const outcome = Object.fromEntries(value.results.map((r) => [r.name, r.outcome]));
     expect(outcome).toEqual({ a: "succeeded", b: "succeeded", c: "failed", d: "skipped" });
-    await waitFor(() => existsSync(out(".aborted-c")), 5_000, "the plugin to record the abort");
-    expect(readFileSync(out(".aborted-c"), "utf8")).toBe("TimeoutError");
+    expect(await abortSeenByPlugin()).toBe("TimeoutError");
     expect(existsSync(out("c.txt"))).toBe(false);
     expect(await stateNames()).toEqual(["a", "b"]);
     expect(locksHeld()).toEqual([]);
@@ -154,8 +158,7 @@ describe("project plugins and the plugin boundary", () => {
     await cStarted();
     apply.kill();
     await apply.exit;
-    await waitFor(() => existsSync(out(".aborted-c")), 10_000, "the cancellation to reach the plugin");
-    expect(readFileSync(out(".aborted-c"), "utf8")).toBe("AbortError");
+    expect(await abortSeenByPlugin()).toBe("AbortError");
     await waitFor(() => locksHeld().length === 0, 10_000, "the lock to be released");
     expect(await stateNames()).toEqual(["a", "b"]);
     expect(existsSync(out("c.txt"))).toBe(false);
@@ -173,7 +176,7 @@ describe("project plugins and the plugin boundary", () => {
     expect(stderr).toContain("apply stopped before finishing: cancelled");
     expect(stdout).toMatch(/c\s+slowfs\.file: FAILED to create/);
     expect(stdout).toMatch(/d\s+slowfs\.file: skipped/);
-    expect(readFileSync(out(".aborted-c"), "utf8")).toBe("AbortError");
+    expect(await abortSeenByPlugin()).toBe("AbortError");
     expect(existsSync(out("c.txt"))).toBe(false);
     expect(await stateNames()).toEqual(["a", "b"]);
     expect(locksHeld()).toEqual([]);
@@ -230,7 +233,7 @@ describe("project plugins and the plugin boundary", () => {
     expect(await apply.exit, apply.output.stderr).toBe(4);
     expect(apply.output.stderr).toContain("wfctld is shutting down (received SIGTERM) and cancelled this operation after its 0.5 s grace period");
     await daemonExit;
-    expect(readFileSync(out(".aborted-c"), "utf8")).toBe("AbortError");
+    expect(await abortSeenByPlugin()).toBe("AbortError");
     expect(await stateNames()).toEqual(["a", "b"]);
     expect(locksHeld()).toEqual([]);
   });
@@ -267,5 +270,25 @@ describe("project plugins and the plugin boundary", () => {
     expect(await apply.exit).toBe(0);
     const { value: after } = await sandbox.cli.json<{ operations: unknown[] }>(["daemon", "status"]);
     expect(after.operations).toEqual([]);
+  });
+
+  it("a drift detection that fails mid-way aborts apply --refresh with no state change", async () => {
+    await reset(0);
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    rmSync(out("a.txt")); // a ghost that would be pruned...
+    writeFileSync(out(".fail-read-c"), ""); // ...but reading c fails
+    const stateDir = join(dir, ".wfctl", "state", "default", "resources");
+    const before = readdirSync(stateDir).map((f) => `${f}:${sha256(join(stateDir, f))}`);
+    try {
+      const result = await run(["infra", "apply", "-c", config, "--refresh", "--auto-approve"]);
+      expectExit(result, 1);
+      expect(result.stderr).toContain("drift detection failed for c");
+      expect(result.stderr).toContain("the test made this read fail");
+      expect(result.stderr).not.toContain("AUDIT");
+      expect(readdirSync(stateDir).map((f) => `${f}:${sha256(join(stateDir, f))}`)).toEqual(before);
+      expect(locksHeld()).toEqual([]);
+    } finally {
+      rmSync(out(".fail-read-c"));
+    }
   });
 });

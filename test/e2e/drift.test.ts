@@ -1,0 +1,128 @@
+// Drift and recovery through the real CLI, daemon and local provider:
+// ghost / config / in-sync; apply --refresh as a dry run, then pruning with
+// an audit line; protected ghosts need the second key; a misplaced flag is
+// refused before any work.
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { daemonFiles } from "../../proto/socket.js";
+import { type CliResult, cliSandbox } from "../helpers/cli.js";
+import { QUICKSTART } from "../helpers/paths.js";
+
+interface DriftJson {
+  results: { name: string; type: string; class?: string; drifted: boolean; fields: { field: string; expected: unknown; actual: unknown }[] }[];
+}
+
+/** A hash of every file under `dir`: "byte-for-byte unchanged" made checkable. */
+function treeHash(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else hash.update(path).update(readFileSync(path));
+    }
+  };
+  walk(dir);
+  return hash.digest("hex");
+}
+
+describe("drift and recovery", () => {
+  const sandbox = cliSandbox("wft-drift-");
+  let config: string;
+  const site = (file: string) => join(sandbox.dir, "out", "site", file);
+  const stateDir = () => join(sandbox.dir, ".wfctl", "state");
+  const run = (args: string[]) => sandbox.cli.run(args);
+  const expectExit = (result: CliResult, code: number) =>
+    expect(result.code, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
+  const stateNames = async () => {
+    const { value } = await sandbox.cli.json<{ resources: { name: string; created_at: string }[] }>(["infra", "state", "list", "-c", config]);
+    return Object.fromEntries(value.resources.map((r) => [r.name, r.created_at]));
+  };
+
+  beforeAll(() => {
+    config = join(sandbox.dir, "infra.yaml");
+    copyFileSync(join(QUICKSTART, "infra.yaml"), config);
+  });
+
+  it("reports a deleted file as ghost, an edited one as config drift with expected and actual, the rest in sync", async () => {
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    rmSync(site("robots.txt"));
+    writeFileSync(site("index.html"), "edited by hand\n");
+
+    const { result, value } = await sandbox.cli.json<DriftJson>(["infra", "drift", "-c", config]);
+    expectExit(result, 0);
+    const byName = Object.fromEntries(value.results.map((r) => [r.name, r]));
+    expect(byName["robots"]).toMatchObject({ type: "local.file", class: "ghost", drifted: true, fields: [] });
+    expect(byName["index"]).toMatchObject({ class: "config", drifted: true });
+    expect(byName["index"]?.fields).toEqual([
+      { field: "content", expected: "<!doctype html>\n<title>wfctl quickstart</title>\n<p>Hello from wfctl.</p>\n", actual: "edited by hand\n" },
+    ]);
+    expect(byName["site"]).toMatchObject({ class: "in-sync", drifted: false });
+
+    const text = await run(["infra", "drift", "-c", config, "--detailed-exitcode"]);
+    expectExit(text, 2);
+    expect(text.stdout).toMatch(/^GHOST\s+robots\s+local\.file$/m);
+    expect(text.stdout).toMatch(/^CONFIG\s+index\s+local\.file$/m);
+    expect(text.stdout).toMatch(/content: expected=".*Hello from wfctl\.<\/p>\\n" actual="edited by hand\\n"/);
+    expect(text.stdout).toMatch(/^IN-SYNC\s+site\s+local\.directory$/m);
+    expect(text.stdout).toContain("wfctl infra apply --refresh");
+  });
+
+  it("apply --refresh without --auto-approve is a dry run: says what it would prune, state is byte-for-byte unchanged", async () => {
+    const before = treeHash(stateDir());
+    const result = await run(["infra", "apply", "-c", config, "--refresh"]);
+    expectExit(result, 0);
+    expect(result.stdout).toContain("would prune robots (local.file)");
+    expect(result.stdout).toContain("Dry run: nothing was changed");
+    expect(treeHash(stateDir())).toBe(before);
+    expect(existsSync(site("robots.txt"))).toBe(false);
+  });
+
+  it("apply --refresh --auto-approve prunes the ghost with an audit line, then re-creates it and fixes the config drift", async () => {
+    const createdBefore = (await stateNames())["robots"];
+    const result = await run(["infra", "apply", "-c", config, "--refresh", "--auto-approve"]);
+    expectExit(result, 0);
+    expect(result.stderr).toMatch(/^\S+Z AUDIT prune operation="apply --refresh" resource=robots type=local\.file environment=\(none\) caller=\S+@\S+ operation_id=\S+$/m);
+    const audit = readFileSync(daemonFiles(sandbox.cli.socket).audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, string>);
+    expect(audit.at(-1)).toMatchObject({ action: "prune", resource: "robots", type: "local.file", operation: "apply --refresh" });
+    expect(statSync(daemonFiles(sandbox.cli.socket).audit).mode & 0o777).toBe(0o600);
+    // Re-created: a new record, and the file is back.
+    expect(readFileSync(site("robots.txt"), "utf8")).toBe("User-agent: *\nDisallow:\n");
+    expect((await stateNames())["robots"]).not.toBe(createdBefore);
+    expect(readFileSync(site("index.html"), "utf8")).toContain("Hello from wfctl.");
+    expectExit(await run(["infra", "drift", "-c", config, "--detailed-exitcode"]), 0);
+  });
+
+  it("two ghosts, one protected: nothing is pruned and the protected one is named; --allow-protected-prune prunes both", async () => {
+    writeFileSync(config, readFileSync(config, "utf8").replace("  - name: robots\n    type: local.file\n", "  - name: robots\n    type: local.file\n    protected: true\n"));
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    rmSync(site("robots.txt"));
+    rmSync(site("index.html"));
+    const before = treeHash(stateDir());
+
+    const refused = await run(["infra", "apply", "-c", config, "--refresh", "--auto-approve"]);
+    expectExit(refused, 1);
+    expect(refused.stderr).toContain("refusing to prune protected resource(s) from state: robots (local.file)");
+    expect(refused.stderr).toContain("nothing was pruned");
+    expect(refused.stderr).not.toContain("AUDIT");
+    expect(treeHash(stateDir())).toBe(before);
+
+    const allowed = await run(["infra", "apply", "-c", config, "--refresh", "--auto-approve", "--allow-protected-prune"]);
+    expectExit(allowed, 0);
+    expect(allowed.stderr.match(/AUDIT prune/g)).toHaveLength(2);
+    expect(allowed.stderr).toContain("resource=robots");
+    expect(allowed.stderr).toContain("resource=index");
+    expect(existsSync(site("robots.txt"))).toBe(true);
+    expect(existsSync(site("index.html"))).toBe(true);
+  });
+
+  it("--allow-protected-prune without --refresh is refused before anything is contacted", async () => {
+    const fresh = join(sandbox.dir, "no-daemon-here", "wfctld.sock");
+    const result = await sandbox.cli.run(["infra", "apply", "-c", config, "--allow-protected-prune", "--auto-approve"], { env: { WFCTL_SOCKET: fresh } });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("--allow-protected-prune only applies with --refresh");
+    expect(existsSync(fresh)).toBe(false); // no daemon was started, so no plugin either
+  });
+});
