@@ -9,10 +9,14 @@ export function canPrompt(): boolean {
 
 /** Asks on the terminal; only the exact answer "yes" approves. */
 export async function confirm(question: string, signal: AbortSignal): Promise<boolean> {
+  return (await ask(`${question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `, signal)) === "yes";
+}
+
+/** The line typed after `prompt` (on stderr), without its line ending. */
+export async function ask(prompt: string, signal: AbortSignal): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`${question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `, { signal });
-    return answer.trim() === "yes";
+    return await rl.question(prompt, { signal });
   } catch (err) {
     if ((err as Error).name === "AbortError") throw new WfctlError(ErrorCode.CANCELLED, "cancelled at the approval prompt");
     throw err;

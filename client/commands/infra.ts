@@ -2,7 +2,9 @@
 import { Command, Option } from "commander";
 import type { Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { Action, DriftClass, Outcome } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { auditLine, driftJson, isDrifted, renderDrift } from "../output/drift.js";
+import { auditLine, driftJson, isDrifted, renderDrift, renderRefresh } from "../output/drift.js";
+import { type OutputsOptions, outputs } from "./outputs.js";
+import { type TeardownOptions, teardown } from "./teardown.js";
 import { ErrorCode, WfctlError, codeFromWire } from "../../proto/errors.js";
 import type { Connection } from "../connection.js";
 import { EXIT, exitCodeFor } from "../exit-codes.js";
@@ -22,6 +24,12 @@ interface ApplyOptions extends TargetOptions {
   parallelism?: number;
   refresh?: boolean;
   allowProtectedPrune?: boolean;
+  allowProtectedDestroy?: boolean;
+}
+
+interface RefreshOptions extends TargetOptions {
+  autoApprove?: boolean;
+  allowProtectedPrune?: boolean;
 }
 
 interface DriftOptions extends TargetOptions {
@@ -34,6 +42,44 @@ async function drift(opts: DriftOptions): Promise<number> {
     if (opts.json) printJson(driftJson(response.results));
     else out(renderDrift(response.results));
     return opts.detailedExitcode && response.results.some(isDrifted) ? EXIT.CHANGES : EXIT.OK;
+  });
+}
+
+/**
+ * Refresh-only (like `terraform apply -refresh-only`): state takes what the
+ * providers read and ghosts are pruned; no resource changes. Without
+ * --auto-approve, a dry run.
+ */
+async function refresh(opts: RefreshOptions): Promise<number> {
+  return withConnection(opts, async (connection) => {
+    const dryRun = !opts.autoApprove;
+    const request = {
+      target: target(opts),
+      caller: caller(`wfctl infra refresh${dryRun ? "" : " --auto-approve"}`),
+      dryRun,
+      allowProtectedPrune: opts.allowProtectedPrune ?? false,
+    };
+    let response;
+    if (dryRun) response = await connection.client.refresh(request, callOptions(opts));
+    else {
+      const op = stoppableOperation(opts, connection);
+      try {
+        response = await connection.client.refresh({ ...request, operation: op.operation }, op.options);
+      } finally {
+        op.done();
+      }
+    }
+    if (!dryRun) for (const entry of response.pruned) process.stderr.write(auditLine(entry));
+    if (opts.json) {
+      printJson({
+        dry_run: dryRun,
+        ...driftJson(response.drift),
+        [dryRun ? "would_prune" : "pruned"]: response.pruned.map((a) => ({ name: a.resource, type: a.type })),
+        [dryRun ? "would_update" : "updated"]: driftJson(response.updated).results,
+        blocked: response.blocked.map((b) => ({ name: b.name, type: b.type, reason: "protected" })),
+      });
+    } else out(renderRefresh({ ...response, dryRun }));
+    return EXIT.OK;
   });
 }
 
@@ -124,6 +170,7 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
     operation: op.operation,
     refresh: opts.refresh ?? false,
     allowProtectedPrune: opts.allowProtectedPrune ?? false,
+    allowProtectedDestroy: opts.allowProtectedDestroy ?? false,
   };
   let response;
   try {
@@ -207,8 +254,16 @@ export function infraCommand(run: Run): Command {
       .addOption(new Option("--auto-approve", "apply without asking (required without a terminal)"))
       .addOption(new Option("--parallelism <n>", "how many resource changes may run at once (default 10)").argParser(positiveInt("--parallelism")))
       .addOption(new Option("--refresh", "detect drift first and prune ghosts from state (a dry run without --auto-approve)"))
-      .addOption(new Option("--allow-protected-prune", "with --refresh: also prune ghosts of protected resources")),
+      .addOption(new Option("--allow-protected-prune", "with --refresh: also prune ghosts of protected resources"))
+      .addOption(new Option("--allow-protected-destroy", "let the plan delete or replace protected resources")),
   ).action((opts: ApplyOptions) => run(mutate(opts, false)));
+  withTargetOptions(
+    infra
+      .command("refresh")
+      .description("update state from what the providers read and prune ghosts; changes no resource (a dry run without --auto-approve)")
+      .addOption(new Option("--auto-approve", "write the changes to state (otherwise only show them)"))
+      .addOption(new Option("--allow-protected-prune", "also prune ghosts of protected resources")),
+  ).action((opts: RefreshOptions) => run(refresh(opts)));
   withTargetOptions(
     infra
       .command("drift")
@@ -220,8 +275,25 @@ export function infraCommand(run: Run): Command {
       .command("destroy")
       .description("delete every resource recorded in state")
       .addOption(new Option("--auto-approve", "destroy without asking (required without a terminal)"))
-      .addOption(new Option("--parallelism <n>", "how many deletions may run at once (default 10)").argParser(positiveInt("--parallelism"))),
+      .addOption(new Option("--parallelism <n>", "how many deletions may run at once (default 10)").argParser(positiveInt("--parallelism")))
+      .addOption(new Option("--allow-protected-destroy", "destroy protected resources too")),
   ).action((opts: ApplyOptions) => run(mutate(opts, true)));
+  withTargetOptions(
+    infra
+      .command("teardown")
+      .description("destroy every managed resource, then wipe the state (needs --approve, or 'yes' on a terminal)")
+      .addOption(new Option("--dry-run", "show what would be destroyed and which state keys wiped; touch nothing"))
+      .addOption(new Option("--approve", "proceed without asking (required without a terminal)"))
+      .addOption(new Option("--allow-protected-destroy", "destroy protected resources too"))
+      .addOption(new Option("--parallelism <n>", "how many deletions may run at once (default 10)").argParser(positiveInt("--parallelism"))),
+  ).action((opts: TeardownOptions) => run(teardown(opts)));
+  withTargetOptions(
+    infra
+      .command("outputs")
+      .description("print the outputs of applied resources; sensitive values masked")
+      .argument("[names...]", "only these outputs (one name: print its bare value)")
+      .addOption(new Option("--show-sensitive", "print sensitive values instead of <sensitive>")),
+  ).action((names: string[], opts: OutputsOptions) => run(outputs(names, opts)));
   const state = infra.command("state").description("inspect recorded state");
   withTargetOptions(state.command("list").description("list the resources recorded in state")).action((opts: TargetOptions) =>
     run(stateList(opts)),

@@ -1,5 +1,6 @@
 // Drift as people and scripts read it: aligned GHOST / CONFIG / IN-SYNC rows
-// (config drift followed by its fields), and how to recover; or JSON.
+// (config drift followed by its fields), and how to recover; or JSON. And
+// what a refresh did, or would do.
 import { type AuditEntry, DriftClass, type DriftResult } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 
 const labels: Record<DriftClass, string> = {
@@ -49,7 +50,7 @@ export function renderDrift(results: readonly DriftResult[]): string {
     lines.push(`Drift found: ${counts}.`);
     if (ghosts > 0) {
       lines.push("  Ghosts are in state but gone from the provider: `wfctl infra apply --refresh` prunes them from state (dry run first;");
-      lines.push("  add --auto-approve to prune), then re-creates them.");
+      lines.push("  add --auto-approve to prune), then re-creates them; `wfctl infra refresh --auto-approve` only prunes them.");
     }
     if (config + other > 0) lines.push("  Config drift: a plain `wfctl infra apply` brings the resources back to the configuration.");
   }
@@ -78,4 +79,26 @@ export function driftJson(results: readonly DriftResult[]): Record<string, unkno
 /** One audit line, as written to stderr. */
 export function auditLine(a: AuditEntry): string {
   return `${a.time} AUDIT ${a.action} operation="${a.operation}" resource=${a.resource} type=${a.type} environment=${a.environment || "(none)"} caller=${a.caller} operation_id=${a.operationId}\n`;
+}
+
+/** What refresh did (or, in a dry run, would do). */
+export function renderRefresh(
+  result: { dryRun: boolean; pruned: readonly AuditEntry[]; updated: readonly DriftResult[]; blocked: readonly DriftResult[]; drift: readonly DriftResult[] },
+): string {
+  const lines: string[] = [];
+  for (const p of result.pruned) lines.push(`${result.dryRun ? "would prune" : "pruned"} ${p.resource} (${p.type}): gone from the provider`);
+  for (const b of result.blocked) lines.push(`would NOT prune ${b.name} (${b.type}) [protected]`);
+  for (const u of result.updated) {
+    lines.push(`${result.dryRun ? "would update" : "updated"} ${u.name} (${u.type}) from what the provider reads:`);
+    for (const f of u.fields) lines.push(`    ${f.field}: recorded=${f.expectedJson || "(absent)"} read=${f.actualJson || "(absent)"}`);
+  }
+  if (lines.length === 0) {
+    lines.push(`State matches what the providers read: nothing ${result.dryRun ? "would change" : "changed"} (${result.drift.length} resource(s) checked).`);
+  }
+  if (result.blocked.length > 0) {
+    lines.push(`Refresh would be refused: protected ghost(s) ${result.blocked.map((b) => b.name).join(", ")} need --allow-protected-prune.`);
+  }
+  if (result.dryRun) lines.push("Dry run: nothing was changed. Run again with --auto-approve to update state.");
+  else lines.push("No resource was changed; run `wfctl infra plan` to see what an apply would do now.");
+  return `${lines.join("\n")}\n`;
 }

@@ -10,12 +10,13 @@ import { type EnvironmentView, resolveForEnvironment } from "./environments.js";
 import {
   DEFAULT_STATE_DIRECTORY,
   type InfraConfig,
+  type OutputDeclaration,
   type ProviderModule,
   type ResourceModule,
   type StateModule,
   namespaceOf,
 } from "./model.js";
-import { PROVIDER_MODULE, RESOURCE_TYPE, type RawModule, STATE_MODULE, documentSchema, moduleSchema } from "./schema.js";
+import { OUTPUT_NAME, PROVIDER_MODULE, RESOURCE_TYPE, type RawModule, type RawOutput, STATE_MODULE, documentSchema, moduleSchema, outputSchema } from "./schema.js";
 import { SourceFile, type YamlPath, throwIfProblems } from "./source.js";
 
 /** Reads and resolves `file` for environment `env` ("" for none). */
@@ -78,7 +79,20 @@ export function parseInfraConfig(file: string, text: string, env: string): Infra
     problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
     return undefined;
   });
-  return resolveConfig(source, modules, env, problems);
+  const outputs = new Map<string, RawOutput>();
+  for (const [name, output] of Object.entries((top as { data: { outputs?: Record<string, unknown> } }).data.outputs ?? {})) {
+    if (!OUTPUT_NAME.test(name)) {
+      problems.push(source.detail(["outputs", name], `output name "${name}" must start with a letter or '_' and use only letters, digits, '_', '-' (at most 128)`, undefined, `outputs.${name}`));
+      continue;
+    }
+    const parsed = outputSchema.safeParse(output);
+    if (parsed.success) outputs.set(name, parsed.data);
+    else {
+      const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ["outputs", name, ...issue.path] }));
+      problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
+    }
+  }
+  return resolveConfig(source, modules, outputs, env, problems);
 }
 
 interface Entry {
@@ -93,7 +107,13 @@ function isCore(type: string): boolean {
   return type === STATE_MODULE || type === PROVIDER_MODULE;
 }
 
-function resolveConfig(source: SourceFile, modules: readonly (RawModule | undefined)[], env: string, problems: ErrorDetail[]): InfraConfig {
+function resolveConfig(
+  source: SourceFile,
+  modules: readonly (RawModule | undefined)[],
+  rawOutputs: ReadonlyMap<string, RawOutput>,
+  env: string,
+  problems: ErrorDetail[],
+): InfraConfig {
   const file = source.file;
   const at = (index: number, path: YamlPath, module: string, message: string, field?: string) =>
     problems.push(source.detail(["modules", index, ...path], message, module, field));
@@ -217,6 +237,44 @@ function resolveConfig(source: SourceFile, modules: readonly (RawModule | undefi
     });
   }
 
+  // Outputs: each source names a resource module (by the name written at its
+  // top) and a field; the module may be disabled in this environment, which
+  // is an error only when the output is read.
+  const outputs: OutputDeclaration[] = [];
+  const allModules = new Map<string, RawModule>();
+  for (const m of modules) if (m && !allModules.has(m.name)) allModules.set(m.name, m);
+  for (const [name, output] of rawOutputs) {
+    const at = (message: string) => problems.push(source.detail(["outputs", name, "source"], `output "${name}": ${message}`, undefined, `outputs.${name}.source`));
+    // Module names may contain dots: the longest known module name that prefixes the source wins.
+    let module: RawModule | undefined;
+    for (let i = output.source.lastIndexOf("."); i > 0 && !module; i = output.source.lastIndexOf(".", i - 1)) {
+      module = allModules.get(output.source.slice(0, i));
+    }
+    if (!module) {
+      const prefix = output.source.split(".")[0] ?? "";
+      if (allModules.has(output.source) || !output.source.includes(".")) at(`source "${output.source}" must be module.field, e.g. ${output.source}.id`);
+      else if (!invalid.has(prefix)) at(`source "${output.source}" names no module (modules: ${[...allModules.keys()].join(", ") || "none"})`);
+      continue;
+    }
+    if (isCore(module.type)) {
+      at(`source "${output.source}" names a module of type ${module.type}; outputs come from resource modules`);
+      continue;
+    }
+    const field = output.source.slice(module.name.length + 1);
+    if (field === "") {
+      at(`source "${output.source}" names no field after the module`);
+      continue;
+    }
+    outputs.push({
+      name,
+      module: module.name,
+      resource: disabled.has(module.name) ? undefined : byBase.get(module.name)?.view.name,
+      field,
+      sensitive: output.sensitive ?? false,
+      description: output.description ?? "",
+    });
+  }
+
   if (problems.length === 0) {
     const cycle = findCycle(resources);
     if (cycle) {
@@ -235,6 +293,7 @@ function resolveConfig(source: SourceFile, modules: readonly (RawModule | undefi
     state,
     providers: new Map([...providers.values()].map((p) => [p.name, p])),
     resources,
+    outputs,
   };
 }
 

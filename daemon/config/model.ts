@@ -42,6 +42,19 @@ export interface StateModule {
   index: number | undefined;
 }
 
+/** One declared output, resolved for the environment. */
+export interface OutputDeclaration {
+  name: string;
+  /** The source module as written (its base name). */
+  module: string;
+  /** Its environment-resolved name; undefined when the module is disabled in this environment. */
+  resource: string | undefined;
+  /** Field of the resource's outputs (or, failing that, of its applied config); may be dotted. */
+  field: string;
+  sensitive: boolean;
+  description: string;
+}
+
 export interface InfraConfig {
   /** Absolute path of the file. */
   file: string;
@@ -56,6 +69,8 @@ export interface InfraConfig {
   providers: Map<string, ProviderModule>;
   /** Enabled resources in file order. */
   resources: ResourceModule[];
+  /** Declared outputs, in file order (empty when there is no `outputs:` section). */
+  outputs: OutputDeclaration[];
 }
 
 /** The state namespace for an environment name. */

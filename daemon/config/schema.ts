@@ -34,14 +34,31 @@ export const moduleSchema = z
   })
   .strict();
 
+/** Output names: usable as environment variable and secret names. */
+export const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
+
+/** One entry of `outputs:`: a value of an applied resource, exposed by name. */
+export const outputSchema = z
+  .object({
+    /** `module.field`: the module by the name written at its top; a field of its outputs or applied config. */
+    source: z.string().min(3, { message: "must be module.field, e.g. db.connection_uri" }),
+    /** Masked unless asked for; a source field the provider marks sensitive is masked anyway. */
+    sensitive: z.boolean().optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
 /** The document's top level; each module is checked with moduleSchema on its own. */
 export const documentSchema = z
   .object({
     modules: z.array(z.unknown()),
+    /** Each output is checked with outputSchema on its own (and its name with OUTPUT_NAME). */
+    outputs: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
 export type RawModule = z.infer<typeof moduleSchema>;
+export type RawOutput = z.infer<typeof outputSchema>;
 export type RawEnvironmentOverride = z.infer<typeof environmentOverrideSchema>;
 
 /** Module types wfctl itself understands; every other type is a resource type. */

@@ -123,14 +123,19 @@ function haltingFailure(id: string, error: WfctlError, ctx: ApplyEnvironment["ct
   return undefined;
 }
 
-/** Refuses to delete or replace protected resources (like prevent_destroy / protect). */
-export function checkProtected(plan: Plan): void {
+/**
+ * Refuses to delete or replace protected resources (like Terraform's
+ * prevent_destroy and Pulumi's protect) unless explicitly allowed: the
+ * configuration's `protected: true` is one key, --allow-protected-destroy the
+ * other. Names every blocked resource; nothing is done.
+ */
+export function checkProtected(plan: Plan, allow: boolean, command: string): void {
   const blocked = plan.changes.filter((c) => c.protected && (c.action === "delete" || c.action === "replace"));
-  if (blocked.length > 0) {
+  if (blocked.length > 0 && !allow) {
     throw new WfctlError(
       ErrorCode.PROTECTED_RESOURCE,
-      `refusing to ${plan.destroy ? "destroy" : "delete or replace"} protected resource(s): ${blocked.map((c) => `${c.name} (${c.type}, ${c.action})`).join(", ")}; ` +
-        "set protected: false on them first if you really mean it",
+      `refusing to ${plan.destroy ? "destroy" : "delete or replace"} protected resource(s): ${blocked.map((c) => `${c.name} (${c.type}, ${c.action})`).join(", ")}; nothing was changed. ` +
+        `Set protected: false on them in the configuration, or run ${command} again with --allow-protected-destroy if you really mean it`,
     );
   }
 }

@@ -18,6 +18,18 @@ import { type LockEntry, lockProjectPlugins, projectPluginSpecs } from "../super
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
+import { type OutputResult, collectOutputs } from "./outputs.js";
+import {
+  type AuditEntry,
+  type AuditSink,
+  type RefreshUpdate,
+  checkPrunable,
+  ghostsOf,
+  pruneEntry,
+  pruneGhosts,
+  readUpdates,
+  saveUpdates,
+} from "./refresh.js";
 import type { Caller, OperationContext } from "./context.js";
 import { type Plan, computePlan } from "./plan.js";
 import { ProviderSessions } from "./providers.js";
@@ -53,22 +65,49 @@ export interface ApplyOptions {
   refresh?: boolean;
   /** With refresh: prune ghosts of protected resources too. */
   allowProtectedPrune?: boolean;
+  /** Protected resources may be deleted or replaced (the second key). */
+  allowProtectedDestroy?: boolean;
 }
 
-/** One audit record: a change to state made outside a resource's own apply. */
-export interface AuditEntry {
-  time: string;
-  action: "prune";
-  operation: string;
-  resource: string;
-  type: string;
-  environment: string;
-  caller: string;
-  operationId: string;
+export interface RefreshOptions {
+  /** Say what would change; change nothing and take no lock. */
+  dryRun: boolean;
+  allowProtectedPrune: boolean;
 }
 
-/** Where audit entries go (the daemon's audit log). */
-export type AuditSink = (entry: AuditEntry) => void;
+export interface RefreshResult {
+  drift: DriftFinding[];
+  /** Audit entries of the ghosts pruned (with dryRun: of those that would be). */
+  pruned: AuditEntry[];
+  updated: RefreshUpdate[];
+  /** With dryRun: protected ghosts whose pruning would be refused. */
+  blocked: DriftFinding[];
+  dryRun: boolean;
+  backend: string;
+  namespace: string;
+}
+
+export interface TeardownOptions {
+  /** Preview only: nothing is locked, destroyed or wiped. */
+  dryRun: boolean;
+  expectedFingerprint?: string;
+  parallelism?: number;
+  allowProtectedDestroy?: boolean;
+}
+
+export interface TeardownResult {
+  plan: Plan;
+  outcomes: ResourceOutcome[];
+  stopped: WfctlError | undefined;
+  /** "namespace/resource" keys wiped, or with dryRun, to be wiped. */
+  stateKeys: string[];
+  wiped: boolean;
+  dryRun: boolean;
+  backend: string;
+  namespace: string;
+}
+
+export type { AuditEntry, AuditSink } from "./refresh.js";
 
 export interface ApplyResult {
   plan: Plan;
@@ -90,21 +129,6 @@ export interface RunningOperation {
   /** The state lock it holds, once taken. */
   lock: { id: string; scope: string } | undefined;
   controller: AbortController;
-}
-
-/**
- * Refuses to prune ghosts of protected resources unless allowed; checks every
- * ghost before any is pruned, and names every blocked one in the one error.
- */
-export function checkPrunable(ghosts: readonly DriftFinding[], allowProtected: boolean): void {
-  const blocked = ghosts.filter((g) => g.protected);
-  if (blocked.length > 0 && !allowProtected) {
-    throw new WfctlError(
-      ErrorCode.PROTECTED_RESOURCE,
-      `refusing to prune protected resource(s) from state: ${blocked.map((g) => `${g.name} (${g.type})`).join(", ")}; nothing was pruned. ` +
-        "They are gone from the provider but marked protected: check why, then run again with --allow-protected-prune to prune them",
-    );
-  }
 }
 
 /** The lock every mutating operation takes on its state namespace. */
@@ -195,129 +219,166 @@ export class Engine {
     return this.supervisor.catalog.extend(await projectPluginSpecs(configDir));
   }
 
-  private async open(ctx: OperationContext, target: Target): Promise<{ config: InfraConfig; store: StateStore; sessions: ProviderSessions }> {
+  private async open(ctx: OperationContext, target: Target): Promise<Opened> {
     const config = await loadInfraConfig(target.configPath, target.env);
     const catalog = await this.catalogFor(config.dir);
     const store = await openStateStore(config, { supervisor: this.supervisor, catalog, memory: this.memory, signal: ctx.signal });
     return { config, store, sessions: new ProviderSessions(config, this.supervisor, catalog, ctx) };
   }
 
-  async plan(request: OperationRequest, options: { destroy: boolean }): Promise<Plan> {
-    const ctx = this.context(options.destroy ? "plan-destroy" : "plan", request);
+  /**
+   * Runs `work` as operation `operation`: configuration loaded, state store
+   * open (closed after), and, when `locked`, the stack lock held throughout.
+   * An operation stopped before it could report says why (cancelled, deadline).
+   */
+  private async run<T>(operation: string, request: OperationRequest, locked: boolean, work: (ctx: OperationContext, opened: Opened) => Promise<T>): Promise<T> {
+    const ctx = this.context(operation, request);
     try {
-      const { config, store, sessions } = await this.open(ctx, request.target);
+      const opened = await this.open(ctx, request.target);
+      let lock: LockInfo | undefined;
       try {
-        const plan = await computePlan(config, store, sessions, ctx, options);
-        ctx.log.info({ changes: plan.changes.filter((c) => c.action !== "noop").length }, "planned");
-        return plan;
+        if (locked) {
+          lock = await opened.store.lock(
+            STACK_LOCK,
+            { holder: `${request.caller.user} (pid ${request.caller.pid}, wfctld pid ${process.pid})`, operation, version: WFCTL_VERSION },
+            { signal: ctx.signal },
+          );
+          const running = this.running.get(ctx.operationId);
+          if (running) running.lock = { id: lock.lockId, scope: `${describeBackend(opened.config)}, lock "${STACK_LOCK}"` };
+        }
+        return await work(ctx, opened);
       } finally {
-        await store.close();
+        if (lock) {
+          const held = lock.lockId;
+          await opened.store.unlock(STACK_LOCK, held, { signal: AbortSignal.timeout(30_000) }).catch((err: unknown) => {
+            ctx.log.error({ err: (err as Error).message, lock: held }, "could not release the state lock");
+          });
+        }
+        await opened.store.close();
       }
     } catch (err) {
       throw ctx.signal.aborted ? abortError(ctx.signal) : err;
     } finally {
       ctx.done();
     }
+  }
+
+  plan(request: OperationRequest, options: { destroy: boolean }): Promise<Plan> {
+    return this.run(options.destroy ? "plan-destroy" : "plan", request, false, async (ctx, { config, store, sessions }) => {
+      const plan = await computePlan(config, store, sessions, ctx, options);
+      ctx.log.info({ changes: plan.changes.filter((c) => c.action !== "noop").length }, "planned");
+      return plan;
+    });
   }
 
   apply(request: OperationRequest, options: ApplyOptions): Promise<ApplyResult> {
-    return this.mutate("apply", request, options, false);
+    return this.run("apply", request, true, (ctx, opened) => this.mutateIn(ctx, opened, options, false));
   }
 
   destroy(request: OperationRequest, options: ApplyOptions): Promise<ApplyResult> {
-    return this.mutate("destroy", request, options, true);
+    return this.run("destroy", request, true, (ctx, opened) => this.mutateIn(ctx, opened, options, true));
   }
 
-  private async mutate(operation: string, request: OperationRequest, options: ApplyOptions, destroy: boolean): Promise<ApplyResult> {
-    const ctx = this.context(operation, request);
-    try {
-      return await this.mutateIn(ctx, request, options, destroy);
-    } catch (err) {
-      // Stopped before any change started: nothing to report but why.
-      throw ctx.signal.aborted ? abortError(ctx.signal) : err;
-    } finally {
-      ctx.done();
+  private async mutateIn(ctx: OperationContext, opened: Opened, options: ApplyOptions, destroy: boolean): Promise<ApplyResult> {
+    const { config, store, sessions } = opened;
+    const parallelism = parallelismOf(options.parallelism);
+    let drift: DriftFinding[] = [];
+    let pruned: AuditEntry[] = [];
+    if (options.refresh && !destroy) {
+      drift = await detectDrift(config, store, sessions, ctx, parallelism);
+      const ghosts = ghostsOf(drift);
+      checkPrunable(ghosts, options.allowProtectedPrune ?? false);
+      pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, this.audit);
     }
+    const plan = await computePlan(config, store, sessions, ctx, { destroy });
+    checkFingerprint(plan, options.expectedFingerprint);
+    checkProtected(plan, options.allowProtectedDestroy ?? false, destroy ? "wfctl infra destroy" : "wfctl infra apply");
+    const { outcomes, stopped } = await this.applyLogged(plan, opened, ctx, parallelism);
+    return { plan, outcomes, stopped, drift, pruned };
   }
 
-  private async mutateIn(ctx: OperationContext, request: OperationRequest, options: ApplyOptions, destroy: boolean): Promise<ApplyResult> {
-    const operation = ctx.operation;
-    const { config, store, sessions } = await this.open(ctx, request.target);
-    let lock: LockInfo | undefined;
-    try {
-      lock = await store.lock(
-        STACK_LOCK,
-        { holder: `${request.caller.user} (pid ${request.caller.pid}, wfctld pid ${process.pid})`, operation, version: WFCTL_VERSION },
-        { signal: ctx.signal },
-      );
-      const running = this.running.get(ctx.operationId);
-      if (running) running.lock = { id: lock.lockId, scope: `${describeBackend(config)}, lock "${STACK_LOCK}"` };
-      const parallelism = options.parallelism && options.parallelism > 0 ? options.parallelism : DEFAULT_PARALLELISM;
-      let drift: DriftFinding[] = [];
-      const pruned: AuditEntry[] = [];
-      if (options.refresh && !destroy) {
-        drift = await detectDrift(config, store, sessions, ctx, parallelism);
-        const ghosts = drift.filter((d) => d.class === "ghost");
-        checkPrunable(ghosts, options.allowProtectedPrune ?? false);
-        for (const ghost of ghosts) {
-          await store.deleteState(ghost.name, { signal: AbortSignal.timeout(60_000) });
-          const entry: AuditEntry = {
-            time: new Date().toISOString(),
-            action: "prune",
-            operation: `${operation} --refresh`,
-            resource: ghost.name,
-            type: ghost.type,
-            environment: config.env,
-            caller: request.caller.user,
-            operationId: ctx.operationId,
-          };
-          pruned.push(entry);
-          this.audit(entry);
-          ctx.log.warn({ audit: entry }, `pruned ghost ${ghost.name} (${ghost.type}) from state`);
-        }
+  private async applyLogged(plan: Plan, { config, store, sessions }: Opened, ctx: OperationContext, parallelism: number) {
+    const result = await applyPlan(plan, { config, store, sessions, ctx }, {
+      parallelism,
+      onSettled: (change, outcome) =>
+        ctx.log.info({ resource: change.name, type: change.type, action: change.action, outcome: outcome.outcome }, "resource settled"),
+    });
+    if (result.stopped) ctx.log.warn({ code: result.stopped.code, reason: result.stopped.message }, `${ctx.operation} stopped before finishing`);
+    return result;
+  }
+
+  /**
+   * Refresh-only: state takes what providers read now, ghosts are pruned
+   * (protected ones only when allowed). No resource is changed. A dry run
+   * takes no lock and writes nothing.
+   */
+  refresh(request: OperationRequest, options: RefreshOptions): Promise<RefreshResult> {
+    return this.run("refresh", request, !options.dryRun, async (ctx, { config, store, sessions }) => {
+      const drift = await detectDrift(config, store, sessions, ctx, DEFAULT_PARALLELISM);
+      const ghosts = ghostsOf(drift);
+      const summary = { drift, dryRun: options.dryRun, backend: describeBackend(config), namespace: config.namespace };
+      if (options.dryRun) {
+        const blocked = options.allowProtectedPrune ? [] : ghosts.filter((g) => g.protected);
+        const updated = await readUpdates(drift, config, sessions, ctx, DEFAULT_PARALLELISM);
+        const wouldPrune = blocked.length > 0 ? [] : ghosts.map((g) => pruneEntry(g, "refresh", config, ctx));
+        return { ...summary, pruned: wouldPrune, updated, blocked };
       }
-      const plan = await computePlan(config, store, sessions, ctx, { destroy });
-      if (options.expectedFingerprint && options.expectedFingerprint !== plan.fingerprint) {
-        throw new WfctlError(
-          ErrorCode.PLAN_STALE,
-          "the plan changed since it was shown (configuration or state changed meanwhile); nothing was applied — review the new plan and run again",
-        );
+      checkPrunable(ghosts, options.allowProtectedPrune);
+      // Every read before the first write: a failure leaves state as it was.
+      const updated = await readUpdates(drift, config, sessions, ctx, DEFAULT_PARALLELISM);
+      const pruned = await pruneGhosts(ghosts, "refresh", config, store, ctx, this.audit);
+      await saveUpdates(updated, store, ctx);
+      ctx.log.info({ pruned: pruned.length, updated: updated.length }, "refreshed");
+      return { ...summary, pruned, updated, blocked: [] };
+    });
+  }
+
+  /**
+   * Destroys every resource in state, then wipes what is left of the
+   * namespace. The wipe happens only when every destroy succeeded: otherwise
+   * state keeps describing what still exists. A dry run previews, unlocked.
+   */
+  teardown(request: OperationRequest, options: TeardownOptions): Promise<TeardownResult> {
+    return this.run("teardown", request, !options.dryRun, async (ctx, opened) => {
+      const { config, store, sessions } = opened;
+      const plan = await computePlan(config, store, sessions, ctx, { destroy: true });
+      const keys = (records: readonly ResourceState[]) => records.map((r) => `${config.namespace}/${r.resourceId}`).sort();
+      const base = { plan, backend: describeBackend(config), namespace: config.namespace, dryRun: options.dryRun };
+      if (options.dryRun) {
+        return { ...base, outcomes: [], stopped: undefined, stateKeys: keys(await store.listStates({}, { signal: ctx.signal })), wiped: false };
       }
-      checkProtected(plan);
-      const { outcomes, stopped } = await applyPlan(plan, { config, store, sessions, ctx }, {
-        parallelism,
-        onSettled: (change, outcome) =>
-          ctx.log.info({ resource: change.name, type: change.type, action: change.action, outcome: outcome.outcome }, "resource settled"),
-      });
-      if (stopped) ctx.log.warn({ code: stopped.code, reason: stopped.message }, `${operation} stopped before finishing`);
-      return { plan, outcomes, stopped, drift, pruned };
-    } finally {
-      if (lock) {
-        await store.unlock(STACK_LOCK, lock.lockId, { signal: AbortSignal.timeout(30_000) }).catch((err: unknown) => {
-          ctx.log.error({ err: (err as Error).message, lock: lock?.lockId }, "could not release the state lock");
-        });
+      checkFingerprint(plan, options.expectedFingerprint);
+      checkProtected(plan, options.allowProtectedDestroy ?? false, "wfctl infra teardown");
+      const before = keys(await store.listStates({}, { signal: ctx.signal }));
+      const { outcomes, stopped } = await this.applyLogged(plan, opened, ctx, parallelismOf(options.parallelism));
+      if (stopped || outcomes.some((o) => o.outcome !== "succeeded")) {
+        ctx.log.warn("teardown incomplete: state was not wiped and still records what exists");
+        return { ...base, outcomes, stopped, stateKeys: [], wiped: false };
       }
-      await store.close();
-    }
+      // Whatever is left (nothing, unless something wrote around the lock) goes too.
+      const left = await store.listStates({}, { signal: AbortSignal.timeout(60_000) });
+      for (const record of left) await store.deleteState(record.resourceId, { signal: AbortSignal.timeout(60_000) });
+      const stateKeys = [...new Set([...before, ...keys(left)])].sort();
+      ctx.log.warn({ destroyed: outcomes.length, wiped: stateKeys.length }, "teardown complete: resources destroyed, state wiped");
+      return { ...base, outcomes, stopped, stateKeys, wiped: true };
+    });
   }
 
   /** What each resource in state looks like now (read-only: no lock, no change). */
-  async drift(request: OperationRequest): Promise<{ findings: DriftFinding[]; backend: string; namespace: string }> {
-    const ctx = this.context("drift", request);
-    try {
-      const { config, store, sessions } = await this.open(ctx, request.target);
-      try {
-        const findings = await detectDrift(config, store, sessions, ctx, DEFAULT_PARALLELISM);
-        ctx.log.info({ drifted: findings.filter((f) => f.drifted).length, ghosts: findings.filter((f) => f.class === "ghost").length }, "drift detected");
-        return { findings, backend: describeBackend(config), namespace: config.namespace };
-      } finally {
-        await store.close();
-      }
-    } catch (err) {
-      throw ctx.signal.aborted ? abortError(ctx.signal) : err;
-    } finally {
-      ctx.done();
-    }
+  drift(request: OperationRequest): Promise<{ findings: DriftFinding[]; backend: string; namespace: string }> {
+    return this.run("drift", request, false, async (ctx, { config, store, sessions }) => {
+      const findings = await detectDrift(config, store, sessions, ctx, DEFAULT_PARALLELISM);
+      ctx.log.info({ drifted: findings.filter((f) => f.drifted).length, ghosts: ghostsOf(findings).length }, "drift detected");
+      return { findings, backend: describeBackend(config), namespace: config.namespace };
+    });
+  }
+
+  /** Outputs of applied resources (read-only); sensitive ones are flagged, masking is the caller's. */
+  outputs(request: OperationRequest, names: readonly string[]): Promise<{ outputs: OutputResult[]; declared: boolean; backend: string; namespace: string }> {
+    return this.run("outputs", request, false, async (ctx, { config, store, sessions }) => {
+      const { outputs, declared } = await collectOutputs(config, store, sessions, ctx, names);
+      return { outputs, declared, backend: describeBackend(config), namespace: config.namespace };
+    });
   }
 
   /** Writes .wfctl-lock.yaml for the wfctl.yaml beside `configPath`, starting each plugin once to read its version. */
@@ -333,25 +394,31 @@ export class Engine {
     });
   }
 
-  /** The records in state, with the backend and namespace they came from. */
-  async listState(request: OperationRequest): Promise<{ resources: ResourceState[]; backend: string; namespace: string }> {
-    const ctx = this.context("state-list", request);
-    try {
-      return await this.listIn(ctx, request);
-    } finally {
-      ctx.done();
-    }
-  }
-
-  private async listIn(ctx: OperationContext, request: OperationRequest): Promise<{ resources: ResourceState[]; backend: string; namespace: string }> {
-    const config = await loadInfraConfig(request.target.configPath, request.target.env);
-    const catalog = await this.catalogFor(config.dir);
-    const store = await openStateStore(config, { supervisor: this.supervisor, catalog, memory: this.memory, signal: ctx.signal });
-    try {
+  /** The records in state, with the backend and namespace they came from (no plugin is started unless the backend is one). */
+  listState(request: OperationRequest): Promise<{ resources: ResourceState[]; backend: string; namespace: string }> {
+    return this.run("state-list", request, false, async (ctx, { config, store }) => {
       const resources = await store.listStates({}, { signal: ctx.signal });
       return { resources, backend: describeBackend(config), namespace: config.namespace };
-    } finally {
-      await store.close();
-    }
+    });
+  }
+}
+
+interface Opened {
+  config: InfraConfig;
+  store: StateStore;
+  sessions: ProviderSessions;
+}
+
+function parallelismOf(requested: number | undefined): number {
+  return requested && requested > 0 ? requested : DEFAULT_PARALLELISM;
+}
+
+/** Refuses with PLAN_STALE when what would be done is not what the user approved. */
+function checkFingerprint(plan: Plan, expected: string | undefined): void {
+  if (expected && expected !== plan.fingerprint) {
+    throw new WfctlError(
+      ErrorCode.PLAN_STALE,
+      "the plan changed since it was shown (configuration or state changed meanwhile); nothing was applied — review the new plan and run again",
+    );
   }
 }

@@ -103,7 +103,13 @@ async function validateAgainstSchemas(config: InfraConfig, sessions: ProviderSes
   if (problems.length > 0) throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(config.file, problems), { details: problems });
 }
 
-function deleteChange(prior: ResourceState): PlannedChange {
+/**
+ * A delete of what state records. It is protected if the configuration says
+ * so, or, for a resource no longer in the configuration, if state does: so
+ * `protected: false` in the configuration takes effect at once.
+ */
+function deleteChange(prior: ResourceState, config: InfraConfig): PlannedChange {
+  const configured = config.resources.find((r) => r.name === prior.resourceId);
   return {
     name: prior.resourceId,
     type: prior.resourceType,
@@ -111,7 +117,7 @@ function deleteChange(prior: ResourceState): PlannedChange {
     action: "delete",
     fields: [],
     dependsOn: prior.dependsOn,
-    protected: prior.protected,
+    protected: configured ? configured.protected : prior.protected,
     resource: undefined,
     prior,
   };
@@ -191,6 +197,6 @@ export async function computePlan(
         "Add the provider module back so wfctl can delete them.",
     );
   }
-  changes.push(...orphans.map(deleteChange));
+  changes.push(...orphans.map((p) => deleteChange(p, config)));
   return { env: config.env, destroy: options.destroy, changes, fingerprint: fingerprint(changes, options.destroy) };
 }

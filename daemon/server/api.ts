@@ -12,7 +12,7 @@ import {
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { Caller } from "../engine/context.js";
 import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
-import { auditMessage, driftMessage, planMessage, pluginMessage, resultMessage, stateMessage } from "./convert.js";
+import { auditMessage, driftMessage, outputMessage, planMessage, pluginMessage, resultMessage, stateMessage, updateMessage } from "./convert.js";
 import { traceKey } from "./router.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 
@@ -61,14 +61,12 @@ function request(
   };
 }
 
-function stoppable(result: ApplyResult) {
+function stoppable(result: Pick<ApplyResult, "plan" | "outcomes" | "stopped">) {
   return {
     plan: planMessage(result.plan),
     results: result.outcomes.map(resultMessage),
     stoppedCode: result.stopped?.code ?? "",
     stoppedReason: result.stopped?.message ?? "",
-    drift: result.drift.map(driftMessage),
-    pruned: result.pruned.map(auditMessage),
   };
 }
 
@@ -116,15 +114,57 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
         parallelism: req.parallelism,
         refresh: req.refresh,
         allowProtectedPrune: req.allowProtectedPrune,
+        allowProtectedDestroy: req.allowProtectedDestroy,
       });
-      return stoppable(result);
+      return { ...stoppable(result), drift: result.drift.map((f) => driftMessage(f)), pruned: result.pruned.map(auditMessage) };
     },
     async destroy(req, ctx) {
       const result = await engine.destroy(request(req.target, req.caller, ctx, req.operation), {
         expectedFingerprint: req.expectedFingerprint,
         parallelism: req.parallelism,
+        allowProtectedDestroy: req.allowProtectedDestroy,
       });
       return stoppable(result);
+    },
+    async refresh(req, ctx) {
+      const result = await engine.refresh(request(req.target, req.caller, ctx, req.operation), {
+        dryRun: req.dryRun,
+        allowProtectedPrune: req.allowProtectedPrune,
+      });
+      return {
+        drift: result.drift.map((f) => driftMessage(f)),
+        pruned: result.pruned.map(auditMessage),
+        updated: result.updated.map(updateMessage),
+        blocked: result.blocked.map((f) => driftMessage(f)),
+        dryRun: result.dryRun,
+        backend: result.backend,
+        namespace: result.namespace,
+      };
+    },
+    async teardown(req, ctx) {
+      const result = await engine.teardown(request(req.target, req.caller, ctx, req.operation), {
+        dryRun: req.dryRun,
+        expectedFingerprint: req.expectedFingerprint,
+        parallelism: req.parallelism,
+        allowProtectedDestroy: req.allowProtectedDestroy,
+      });
+      return {
+        ...stoppable(result),
+        stateKeys: result.stateKeys,
+        wiped: result.wiped,
+        dryRun: result.dryRun,
+        backend: result.backend,
+        namespace: result.namespace,
+      };
+    },
+    async outputs(req, ctx) {
+      const result = await engine.outputs(request(req.target, req.caller, ctx, req.operation), req.names);
+      return {
+        outputs: result.outputs.map((o) => outputMessage(o, req.revealSensitive)),
+        declared: result.declared,
+        backend: result.backend,
+        namespace: result.namespace,
+      };
     },
     async listState(req, ctx) {
       const listed = await engine.listState(request(req.target, undefined, ctx));
@@ -132,7 +172,7 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
     },
     async drift(req, ctx) {
       const { findings, backend, namespace } = await engine.drift(request(req.target, req.caller, ctx, req.operation));
-      return { results: findings.map(driftMessage), backend, namespace };
+      return { results: findings.map((f) => driftMessage(f)), backend, namespace };
     },
     async listPlugins() {
       return { plugins: engine.supervisor.list().map(pluginMessage) };

@@ -6,6 +6,7 @@ import {
   type AuditEntrySchema,
   DriftClass,
   type DriftResultSchema,
+  type OutputValueSchema,
   type PlanSchema,
   type PluginStatusSchema,
   Outcome,
@@ -19,7 +20,8 @@ import type { ResourceOutcome } from "../engine/apply.js";
 import { type ChangeAction, type Plan, summarize } from "../engine/plan.js";
 import type { PluginView } from "../supervisor/supervisor.js";
 import type { DriftClassName, DriftFinding } from "../engine/drift.js";
-import type { AuditEntry } from "../engine/engine.js";
+import type { AuditEntry, RefreshUpdate } from "../engine/refresh.js";
+import type { OutputResult } from "../engine/outputs.js";
 
 const actions: Record<ChangeAction, Action> = {
   noop: Action.NOOP,
@@ -118,7 +120,11 @@ const driftClasses: Record<DriftClassName, DriftClass> = {
   config: DriftClass.CONFIG,
 };
 
-export function driftMessage(finding: DriftFinding): MessageInitShape<typeof DriftResultSchema> {
+/** A drift finding; `fields` replaces what detection found (refresh reports what it changes). */
+export function driftMessage(
+  finding: DriftFinding,
+  fields: readonly { field: string; expected: JsonValue | undefined; actual: JsonValue | undefined; sensitive: boolean }[] = finding.fields,
+): MessageInitShape<typeof DriftResultSchema> {
   return {
     name: finding.name,
     type: finding.type,
@@ -126,7 +132,7 @@ export function driftMessage(finding: DriftFinding): MessageInitShape<typeof Dri
     class: driftClasses[finding.class],
     drifted: finding.drifted,
     protected: finding.protected,
-    fields: finding.fields.map((f) => ({
+    fields: fields.map((f) => ({
       field: f.field,
       expectedJson: jsonText(f.expected, f.sensitive),
       actualJson: jsonText(f.actual, f.sensitive),
@@ -137,4 +143,23 @@ export function driftMessage(finding: DriftFinding): MessageInitShape<typeof Dri
 
 export function auditMessage(entry: AuditEntry): MessageInitShape<typeof AuditEntrySchema> {
   return { ...entry };
+}
+
+/** A record refresh rewrote (or would), with what changed: recorded (expected) and read (actual). */
+export function updateMessage(update: RefreshUpdate): MessageInitShape<typeof DriftResultSchema> {
+  return driftMessage(
+    update.finding,
+    update.fields.map((f) => ({ field: f.field, expected: f.before, actual: f.after, sensitive: f.sensitive })),
+  );
+}
+
+/** An output; a sensitive value is sent only when the caller asked for it. */
+export function outputMessage(output: OutputResult, reveal: boolean): MessageInitShape<typeof OutputValueSchema> {
+  return {
+    name: output.name,
+    source: output.source,
+    description: output.description,
+    sensitive: output.sensitive,
+    valueJson: output.sensitive && !reveal ? "" : JSON.stringify(output.value),
+  };
 }

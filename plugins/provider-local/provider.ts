@@ -5,7 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { defineProvider } from "../sdk/index.js";
 import { directoryResource } from "./directory.js";
-import { fileResource } from "./file.js";
+import { fileResource, sensitiveFileResource } from "./file.js";
 
 /** What Configure resolved: the absolute root every resource path is under. */
 export interface LocalProvider {
@@ -27,6 +27,7 @@ export const localProvider = defineProvider<LocalProvider>({
   },
   resources: {
     "local.file": fileResource,
+    "local.sensitive_file": sensitiveFileResource,
     "local.directory": directoryResource,
   },
   classifiesDrift: true,

@@ -2,30 +2,16 @@
 // ghost / config / in-sync; apply --refresh as a dry run, then pruning with
 // an audit line; protected ghosts need the second key; a misplaced flag is
 // refused before any work.
-import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { daemonFiles } from "../../proto/socket.js";
-import { type CliResult, cliSandbox } from "../helpers/cli.js";
+import { cliSandbox, expectExit } from "../helpers/cli.js";
+import { treeHash } from "../helpers/files.js";
 import { QUICKSTART } from "../helpers/paths.js";
 
 interface DriftJson {
   results: { name: string; type: string; class?: string; drifted: boolean; fields: { field: string; expected: unknown; actual: unknown }[] }[];
-}
-
-/** A hash of every file under `dir`: "byte-for-byte unchanged" made checkable. */
-function treeHash(dir: string): string {
-  const hash = createHash("sha256");
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else hash.update(path).update(readFileSync(path));
-    }
-  };
-  walk(dir);
-  return hash.digest("hex");
 }
 
 describe("drift and recovery", () => {
@@ -34,8 +20,6 @@ describe("drift and recovery", () => {
   const site = (file: string) => join(sandbox.dir, "out", "site", file);
   const stateDir = () => join(sandbox.dir, ".wfctl", "state");
   const run = (args: string[]) => sandbox.cli.run(args);
-  const expectExit = (result: CliResult, code: number) =>
-    expect(result.code, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
   const stateNames = async () => {
     const { value } = await sandbox.cli.json<{ resources: { name: string; created_at: string }[] }>(["infra", "state", "list", "-c", config]);
     return Object.fromEntries(value.resources.map((r) => [r.name, r.created_at]));

@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFil
 import { join } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, cliSandbox } from "../helpers/cli.js";
+import { cliSandbox, expectExit } from "../helpers/cli.js";
 import { FIXTURE_PLUGINS, WFCTL, WFCTLD } from "../helpers/paths.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 
@@ -37,8 +37,6 @@ describe("project plugins and the plugin boundary", () => {
   let plugin: string;
   const out = (name: string) => join(dir, "out", name);
   const run = (args: string[]) => sandbox.cli.run(args);
-  const expectExit = (result: CliResult, code: number) =>
-    expect(result.code, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 
   const stateNames = async (): Promise<string[]> => {
     const { value } = await sandbox.cli.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config]);

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { WFCTL_VERSION } from "../../proto/versions.js";
-import { type CliResult, cliSandbox } from "../helpers/cli.js";
+import { cliSandbox, expectExit } from "../helpers/cli.js";
 import { QUICKSTART, ROOT } from "../helpers/paths.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 
@@ -28,10 +28,6 @@ function copyQuickstart(into: string): string {
 function declaredFiles(configPath: string): QuickstartModule[] {
   const doc = parse(readFileSync(configPath, "utf8")) as { modules: QuickstartModule[] };
   return doc.modules.filter((m) => m.type === "local.file");
-}
-
-function expectExit(result: CliResult, code: number): void {
-  expect(result.code, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 
 /** The quickstart's checks, with or without a daemon. */

@@ -1,7 +1,7 @@
 // Runs the real wfctl executable as a user would, with its own daemon socket.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { WFCTL, tempDir } from "./paths.js";
 
 export interface CliResult {
@@ -16,6 +16,11 @@ export interface CliOptions {
   /** Written to stdin, then closed (stdin is never a TTY here). */
   input?: string;
   timeoutMs?: number;
+}
+
+/** Asserts the exit code, showing both streams when it is not the one expected. */
+export function expectExit(result: CliResult, code: number): void {
+  expect(result.code, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
 
 /** A wfctl bound to one socket, so each test file has its own daemon. */

@@ -201,3 +201,46 @@ describe("environment overrides", () => {
     expect(mergeConfig({ a: { x: 1, y: [1, 2] }, b: 1 }, { a: { y: [3] }, c: null })).toEqual({ a: { x: 1, y: [3] }, b: 1, c: null });
   });
 });
+
+describe("outputs", () => {
+  const modules = `modules:
+${PROVIDER}  - name: db.main
+    type: local.file
+    provider: local
+    config: { path: db, content: base }
+    environments:
+      prod: { name: db-prod }
+      dev: null
+`;
+
+  it("resolves module.field sources (module names may contain dots) to the environment's resource name", () => {
+    const text = `${modules}outputs:
+  db_path: { source: db.main.absolute_path, description: where }
+  db_secret: { source: db.main.content, sensitive: true }
+`;
+    expect(parseInfraConfig(FILE, text, "").outputs).toEqual([
+      { name: "db_path", module: "db.main", resource: "db.main", field: "absolute_path", sensitive: false, description: "where" },
+      { name: "db_secret", module: "db.main", resource: "db.main", field: "content", sensitive: true, description: "" },
+    ]);
+    expect(parseInfraConfig(FILE, text, "prod").outputs[0]).toMatchObject({ resource: "db-prod" });
+    // Disabled there: loading is fine, reading the output is the error.
+    expect(parseInfraConfig(FILE, text, "dev").outputs[0]).toMatchObject({ module: "db.main", resource: undefined });
+  });
+
+  it("names the output, line and field of a bad source, a non-resource source, an unknown key and a bad name", () => {
+    const err = problems(`${modules}outputs:
+  a: { source: nothing.here }
+  b: { source: local.root }
+  c: { source: db.main }
+  d: { source: db.main.content, secret: true }
+  9bad: { source: db.main.content }
+`);
+    expect(err.code).toBe(ErrorCode.CONFIG_INVALID);
+    expect(err.message).toContain(`${FILE}:13:16: field "outputs.a.source"`);
+    expect(err.message).toContain('output "a": source "nothing.here" names no module (modules: local, db.main)');
+    expect(err.message).toContain('output "b": source "local.root" names a module of type iac.provider');
+    expect(err.message).toContain('output "c": source "db.main" must be module.field');
+    expect(err.message).toContain('unknown key(s) "secret"');
+    expect(err.message).toContain(`output name "9bad" must start with a letter or '_'`);
+  });
+});

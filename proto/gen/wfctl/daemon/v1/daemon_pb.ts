@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfctl/daemon/v1/daemon.proto.
  */
 export const file_wfctl_daemon_v1_daemon: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiugEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIvIBCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24SDwoHcmVmcmVzaBgGIAEoCBIdChVhbGxvd19wcm90ZWN0ZWRfcHJ1bmUYByABKAgi7gEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJEisKBWRyaWZ0GAUgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0EisKBnBydW5lZBgGIAMoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5Io8BCgxEcmlmdFJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEi0KCW9wZXJhdGlvbhgDIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24iWgoKRHJpZnRGaWVsZBINCgVmaWVsZBgBIAEoCRIVCg1leHBlY3RlZF9qc29uGAIgASgJEhMKC2FjdHVhbF9qc29uGAMgASgJEhEKCXNlbnNpdGl2ZRgEIAEoCCK4AQoLRHJpZnRSZXN1bHQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEioKBWNsYXNzGAQgASgOMhsud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0Q2xhc3MSDwoHZHJpZnRlZBgFIAEoCBIrCgZmaWVsZHMYBiADKAsyGy53ZmN0bC5kYWVtb24udjEuRHJpZnRGaWVsZBIRCglwcm90ZWN0ZWQYByABKAgiYgoNRHJpZnRSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0Eg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIpgBCgpBdWRpdEVudHJ5EgwKBHRpbWUYASABKAkSDgoGYWN0aW9uGAIgASgJEhEKCW9wZXJhdGlvbhgDIAEoCRIQCghyZXNvdXJjZRgEIAEoCRIMCgR0eXBlGAUgASgJEhMKC2Vudmlyb25tZW50GAYgASgJEg4KBmNhbGxlchgHIAEoCRIUCgxvcGVyYXRpb25faWQYCCABKAkixAEKDkRlc3Ryb3lSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSJwoGY2FsbGVyGAIgASgLMhcud2ZjdGwuZGFlbW9uLnYxLkNhbGxlchIcChRleHBlY3RlZF9maW5nZXJwcmludBgDIAEoCRITCgtwYXJhbGxlbGlzbRgEIAEoDRItCglvcGVyYXRpb24YBSABKAsyGi53ZmN0bC5kYWVtb24udjEuT3BlcmF0aW9uIpYBCg9EZXN0cm95UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIiUKDUNhbmNlbFJlcXVlc3QSFAoMb3BlcmF0aW9uX2lkGAEgASgJIh8KDkNhbmNlbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIIscBCg1TdGF0ZVJlc291cmNlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRITCgtwcm92aWRlcl9pZBgEIAEoCRIOCgZzdGF0dXMYBSABKAkSEgoKY3JlYXRlZF9hdBgGIAEoCRISCgp1cGRhdGVkX2F0GAcgASgJEhEKCXByb3RlY3RlZBgIIAEoCBISCgpkZXBlbmRzX29uGAkgAygJEhQKDG91dHB1dHNfanNvbhgKIAEoCSI7ChBMaXN0U3RhdGVSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQiagoRTGlzdFN0YXRlUmVzcG9uc2USMQoJcmVzb3VyY2VzGAEgAygLMh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXRlUmVzb3VyY2USDwoHYmFja2VuZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkitAIKDFBsdWdpblN0YXR1cxIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRILCgNwaWQYBCABKAUSDQoFc3RhdGUYBSABKAkSEgoKZXhlY3V0YWJsZRgGIAEoCRIPCgdhZGRyZXNzGAcgASgJEhIKCnN0YXJ0ZWRfYXQYCCABKAkSEAoIcmVzdGFydHMYCSABKA0SGAoQcHJvdG9jb2xfdmVyc2lvbhgKIAEoDRIUCgxpbnN0YW5jZV9rZXkYCyABKAkSEwoLcmVjZW50X2xvZ3MYDCADKAkSEgoKbGFzdF9lcnJvchgNIAEoCRIPCgdoZWFsdGh5GA4gASgIEhYKDnVwdGltZV9zZWNvbmRzGA8gASgBEg4KBnNvdXJjZRgQIAEoCSIkChRJbnNwZWN0UGx1Z2luUmVxdWVzdBIMCgRuYW1lGAEgASgJIkUKEFJlc291cmNlVHlwZUluZm8SDAoEdHlwZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIOCgZmaWVsZHMYAyADKAki0gEKDFBsdWdpbkRldGFpbBItCgZzdGF0dXMYASABKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luU3RhdHVzEhAKCHNlcnZpY2VzGAIgAygJEjkKDnJlc291cmNlX3R5cGVzGAMgAygLMiEud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlVHlwZUluZm8SFgoOc3RhdGVfYmFja2VuZHMYBCADKAkSDgoGc2hhMjU2GAUgASgJEhAKCGxvY2tmaWxlGAYgASgJEgwKBGFyZ3MYByADKAkiRwoVSW5zcGVjdFBsdWdpblJlc3BvbnNlEi4KB3BsdWdpbnMYASADKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luRGV0YWlsIj8KEVBsdWdpbkxvZ3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdGFpbBgCIAEoDRIOCgZmb2xsb3cYAyABKAgiagoNUGx1Z2luTG9nTGluZRIOCgZwbHVnaW4YASABKAkSCwoDcGlkGAIgASgFEhAKCGluc3RhbmNlGAMgASgJEgwKBHRpbWUYBCABKAkSDgoGc291cmNlGAUgASgJEgwKBGxpbmUYBiABKAkiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IkUKE0xpc3RQbHVnaW5zUmVzcG9uc2USLgoHcGx1Z2lucxgBIAMoCzIdLndmY3RsLmRhZW1vbi52MS5QbHVnaW5TdGF0dXMiPQoSTG9ja1BsdWdpbnNSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQiWQoMTG9ja2VkUGx1Z2luEgwKBG5hbWUYASABKAkSDAoEa2luZBgCIAEoCRIMCgRwYXRoGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSDgoGc2hhMjU2GAUgASgJIlcKE0xvY2tQbHVnaW5zUmVzcG9uc2USEAoIbG9ja2ZpbGUYASABKAkSLgoHcGx1Z2lucxgCIAMoCzIdLndmY3RsLmRhZW1vbi52MS5Mb2NrZWRQbHVnaW4iDwoNU3RhdHVzUmVxdWVzdCKgAgoOU3RhdHVzUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRILCgNwaWQYAiABKAUSEwoLc29ja2V0X3BhdGgYAyABKAkSEAoIbG9nX3BhdGgYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIWCg51cHRpbWVfc2Vjb25kcxgGIAEoARIXCg9ydW5uaW5nX3BsdWdpbnMYByABKA0SFAoMbm9kZV92ZXJzaW9uGAggASgJEhkKEWFjdGl2ZV9vcGVyYXRpb25zGAkgASgNEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAogASgNEjUKCm9wZXJhdGlvbnMYCyADKAsyIS53ZmN0bC5kYWVtb24udjEuUnVubmluZ09wZXJhdGlvbiKjAQoQUnVubmluZ09wZXJhdGlvbhIKCgJpZBgBIAEoCRIRCglvcGVyYXRpb24YAiABKAkSJwoGdGFyZ2V0GAMgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBIOCgZjYWxsZXIYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIPCgdsb2NrX2lkGAYgASgJEhIKCmxvY2tfc2NvcGUYByABKAkiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UqfgoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEg8KC0FDVElPTl9OT09QEAESEQoNQUNUSU9OX0NSRUFURRACEhEKDUFDVElPTl9VUERBVEUQAxISCg5BQ1RJT05fUkVQTEFDRRAEEhEKDUFDVElPTl9ERUxFVEUQBSpiCgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABIVChFPVVRDT01FX1NVQ0NFRURFRBABEhIKDk9VVENPTUVfRkFJTEVEEAISEwoPT1VUQ09NRV9TS0lQUEVEEAMqbQoKRHJpZnRDbGFzcxIXChNEUklGVF9DTEFTU19VTktOT1dOEAASFwoTRFJJRlRfQ0xBU1NfSU5fU1lOQxABEhUKEURSSUZUX0NMQVNTX0dIT1NUEAISFgoSRFJJRlRfQ0xBU1NfQ09ORklHEAMy1QcKDURhZW1vblNlcnZpY2USSQoGU3RhdHVzEh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1JlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuU3RhdHVzUmVzcG9uc2USQwoEUGxhbhIcLndmY3RsLmRhZW1vbi52MS5QbGFuUmVxdWVzdBodLndmY3RsLmRhZW1vbi52MS5QbGFuUmVzcG9uc2USRgoFQXBwbHkSHS53ZmN0bC5kYWVtb24udjEuQXBwbHlSZXF1ZXN0Gh4ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVzcG9uc2USTAoHRGVzdHJveRIfLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVxdWVzdBogLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVzcG9uc2USUgoJTGlzdFN0YXRlEiEud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlcXVlc3QaIi53ZmN0bC5kYWVtb24udjEuTGlzdFN0YXRlUmVzcG9uc2USRgoFRHJpZnQSHS53ZmN0bC5kYWVtb24udjEuRHJpZnRSZXF1ZXN0Gh4ud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzcG9uc2USWAoLTGlzdFBsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTGlzdFBsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVzcG9uc2USWAoLTG9ja1BsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTG9ja1BsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVzcG9uc2USXgoNSW5zcGVjdFBsdWdpbhIlLndmY3RsLmRhZW1vbi52MS5JbnNwZWN0UGx1Z2luUmVxdWVzdBomLndmY3RsLmRhZW1vbi52MS5JbnNwZWN0UGx1Z2luUmVzcG9uc2USUgoKUGx1Z2luTG9ncxIiLndmY3RsLmRhZW1vbi52MS5QbHVnaW5Mb2dzUmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5QbHVnaW5Mb2dMaW5lMAESSQoGQ2FuY2VsEh4ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuQ2FuY2VsUmVzcG9uc2USTwoIU2h1dGRvd24SIC53ZmN0bC5kYWVtb24udjEuU2h1dGRvd25SZXF1ZXN0GiEud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiugEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIpMCCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24SDwoHcmVmcmVzaBgGIAEoCBIdChVhbGxvd19wcm90ZWN0ZWRfcHJ1bmUYByABKAgSHwoXYWxsb3dfcHJvdGVjdGVkX2Rlc3Ryb3kYCCABKAgi7gEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJEisKBWRyaWZ0GAUgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0EisKBnBydW5lZBgGIAMoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5Io8BCgxEcmlmdFJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEi0KCW9wZXJhdGlvbhgDIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24iWgoKRHJpZnRGaWVsZBINCgVmaWVsZBgBIAEoCRIVCg1leHBlY3RlZF9qc29uGAIgASgJEhMKC2FjdHVhbF9qc29uGAMgASgJEhEKCXNlbnNpdGl2ZRgEIAEoCCK4AQoLRHJpZnRSZXN1bHQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEioKBWNsYXNzGAQgASgOMhsud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0Q2xhc3MSDwoHZHJpZnRlZBgFIAEoCBIrCgZmaWVsZHMYBiADKAsyGy53ZmN0bC5kYWVtb24udjEuRHJpZnRGaWVsZBIRCglwcm90ZWN0ZWQYByABKAgiYgoNRHJpZnRSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0Eg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIpgBCgpBdWRpdEVudHJ5EgwKBHRpbWUYASABKAkSDgoGYWN0aW9uGAIgASgJEhEKCW9wZXJhdGlvbhgDIAEoCRIQCghyZXNvdXJjZRgEIAEoCRIMCgR0eXBlGAUgASgJEhMKC2Vudmlyb25tZW50GAYgASgJEg4KBmNhbGxlchgHIAEoCRIUCgxvcGVyYXRpb25faWQYCCABKAki5QEKDkRlc3Ryb3lSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSJwoGY2FsbGVyGAIgASgLMhcud2ZjdGwuZGFlbW9uLnYxLkNhbGxlchIcChRleHBlY3RlZF9maW5nZXJwcmludBgDIAEoCRITCgtwYXJhbGxlbGlzbRgEIAEoDRItCglvcGVyYXRpb24YBSABKAsyGi53ZmN0bC5kYWVtb24udjEuT3BlcmF0aW9uEh8KF2FsbG93X3Byb3RlY3RlZF9kZXN0cm95GAYgASgIIpYBCg9EZXN0cm95UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIsEBCg5SZWZyZXNoUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISLQoJb3BlcmF0aW9uGAMgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbhIPCgdkcnlfcnVuGAQgASgIEh0KFWFsbG93X3Byb3RlY3RlZF9wcnVuZRgFIAEoCCL+AQoPUmVmcmVzaFJlc3BvbnNlEisKBWRyaWZ0GAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0EisKBnBydW5lZBgCIAMoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5Ei0KB3VwZGF0ZWQYAyADKAsyHC53ZmN0bC5kYWVtb24udjEuRHJpZnRSZXN1bHQSLQoHYmxvY2tlZBgEIAMoCzIcLndmY3RsLmRhZW1vbi52MS5EcmlmdFJlc3VsdBIPCgdkcnlfcnVuGAUgASgIEg8KB2JhY2tlbmQYBiABKAkSEQoJbmFtZXNwYWNlGAcgASgJIvcBCg9UZWFyZG93blJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEi0KCW9wZXJhdGlvbhgDIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24SDwoHZHJ5X3J1bhgEIAEoCBIcChRleHBlY3RlZF9maW5nZXJwcmludBgFIAEoCRITCgtwYXJhbGxlbGlzbRgGIAEoDRIfChdhbGxvd19wcm90ZWN0ZWRfZGVzdHJveRgHIAEoCCLvAQoQVGVhcmRvd25SZXNwb25zZRIjCgRwbGFuGAEgASgLMhUud2ZjdGwuZGFlbW9uLnYxLlBsYW4SMAoHcmVzdWx0cxgCIAMoCzIfLndmY3RsLmRhZW1vbi52MS5SZXNvdXJjZVJlc3VsdBIUCgxzdG9wcGVkX2NvZGUYAyABKAkSFgoOc3RvcHBlZF9yZWFzb24YBCABKAkSEgoKc3RhdGVfa2V5cxgFIAMoCRINCgV3aXBlZBgGIAEoCBIPCgdkcnlfcnVuGAcgASgIEg8KB2JhY2tlbmQYCCABKAkSEQoJbmFtZXNwYWNlGAkgASgJIroBCg5PdXRwdXRzUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISLQoJb3BlcmF0aW9uGAMgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbhINCgVuYW1lcxgEIAMoCRIYChByZXZlYWxfc2Vuc2l0aXZlGAUgASgIImcKC091dHB1dFZhbHVlEgwKBG5hbWUYASABKAkSEgoKdmFsdWVfanNvbhgCIAEoCRIRCglzZW5zaXRpdmUYAyABKAgSDgoGc291cmNlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJInYKD091dHB1dHNSZXNwb25zZRItCgdvdXRwdXRzGAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLk91dHB1dFZhbHVlEg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEhAKCGRlY2xhcmVkGAQgASgIIiUKDUNhbmNlbFJlcXVlc3QSFAoMb3BlcmF0aW9uX2lkGAEgASgJIh8KDkNhbmNlbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIIscBCg1TdGF0ZVJlc291cmNlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRITCgtwcm92aWRlcl9pZBgEIAEoCRIOCgZzdGF0dXMYBSABKAkSEgoKY3JlYXRlZF9hdBgGIAEoCRISCgp1cGRhdGVkX2F0GAcgASgJEhEKCXByb3RlY3RlZBgIIAEoCBISCgpkZXBlbmRzX29uGAkgAygJEhQKDG91dHB1dHNfanNvbhgKIAEoCSI7ChBMaXN0U3RhdGVSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQiagoRTGlzdFN0YXRlUmVzcG9uc2USMQoJcmVzb3VyY2VzGAEgAygLMh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXRlUmVzb3VyY2USDwoHYmFja2VuZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkitAIKDFBsdWdpblN0YXR1cxIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRILCgNwaWQYBCABKAUSDQoFc3RhdGUYBSABKAkSEgoKZXhlY3V0YWJsZRgGIAEoCRIPCgdhZGRyZXNzGAcgASgJEhIKCnN0YXJ0ZWRfYXQYCCABKAkSEAoIcmVzdGFydHMYCSABKA0SGAoQcHJvdG9jb2xfdmVyc2lvbhgKIAEoDRIUCgxpbnN0YW5jZV9rZXkYCyABKAkSEwoLcmVjZW50X2xvZ3MYDCADKAkSEgoKbGFzdF9lcnJvchgNIAEoCRIPCgdoZWFsdGh5GA4gASgIEhYKDnVwdGltZV9zZWNvbmRzGA8gASgBEg4KBnNvdXJjZRgQIAEoCSIkChRJbnNwZWN0UGx1Z2luUmVxdWVzdBIMCgRuYW1lGAEgASgJIkUKEFJlc291cmNlVHlwZUluZm8SDAoEdHlwZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIOCgZmaWVsZHMYAyADKAki0gEKDFBsdWdpbkRldGFpbBItCgZzdGF0dXMYASABKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luU3RhdHVzEhAKCHNlcnZpY2VzGAIgAygJEjkKDnJlc291cmNlX3R5cGVzGAMgAygLMiEud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlVHlwZUluZm8SFgoOc3RhdGVfYmFja2VuZHMYBCADKAkSDgoGc2hhMjU2GAUgASgJEhAKCGxvY2tmaWxlGAYgASgJEgwKBGFyZ3MYByADKAkiRwoVSW5zcGVjdFBsdWdpblJlc3BvbnNlEi4KB3BsdWdpbnMYASADKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luRGV0YWlsIj8KEVBsdWdpbkxvZ3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdGFpbBgCIAEoDRIOCgZmb2xsb3cYAyABKAgiagoNUGx1Z2luTG9nTGluZRIOCgZwbHVnaW4YASABKAkSCwoDcGlkGAIgASgFEhAKCGluc3RhbmNlGAMgASgJEgwKBHRpbWUYBCABKAkSDgoGc291cmNlGAUgASgJEgwKBGxpbmUYBiABKAkiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IkUKE0xpc3RQbHVnaW5zUmVzcG9uc2USLgoHcGx1Z2lucxgBIAMoCzIdLndmY3RsLmRhZW1vbi52MS5QbHVnaW5TdGF0dXMiPQoSTG9ja1BsdWdpbnNSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQiWQoMTG9ja2VkUGx1Z2luEgwKBG5hbWUYASABKAkSDAoEa2luZBgCIAEoCRIMCgRwYXRoGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSDgoGc2hhMjU2GAUgASgJIlcKE0xvY2tQbHVnaW5zUmVzcG9uc2USEAoIbG9ja2ZpbGUYASABKAkSLgoHcGx1Z2lucxgCIAMoCzIdLndmY3RsLmRhZW1vbi52MS5Mb2NrZWRQbHVnaW4iDwoNU3RhdHVzUmVxdWVzdCKgAgoOU3RhdHVzUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRILCgNwaWQYAiABKAUSEwoLc29ja2V0X3BhdGgYAyABKAkSEAoIbG9nX3BhdGgYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIWCg51cHRpbWVfc2Vjb25kcxgGIAEoARIXCg9ydW5uaW5nX3BsdWdpbnMYByABKA0SFAoMbm9kZV92ZXJzaW9uGAggASgJEhkKEWFjdGl2ZV9vcGVyYXRpb25zGAkgASgNEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAogASgNEjUKCm9wZXJhdGlvbnMYCyADKAsyIS53ZmN0bC5kYWVtb24udjEuUnVubmluZ09wZXJhdGlvbiKjAQoQUnVubmluZ09wZXJhdGlvbhIKCgJpZBgBIAEoCRIRCglvcGVyYXRpb24YAiABKAkSJwoGdGFyZ2V0GAMgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBIOCgZjYWxsZXIYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIPCgdsb2NrX2lkGAYgASgJEhIKCmxvY2tfc2NvcGUYByABKAkiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UqfgoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEg8KC0FDVElPTl9OT09QEAESEQoNQUNUSU9OX0NSRUFURRACEhEKDUFDVElPTl9VUERBVEUQAxISCg5BQ1RJT05fUkVQTEFDRRAEEhEKDUFDVElPTl9ERUxFVEUQBSpiCgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABIVChFPVVRDT01FX1NVQ0NFRURFRBABEhIKDk9VVENPTUVfRkFJTEVEEAISEwoPT1VUQ09NRV9TS0lQUEVEEAMqbQoKRHJpZnRDbGFzcxIXChNEUklGVF9DTEFTU19VTktOT1dOEAASFwoTRFJJRlRfQ0xBU1NfSU5fU1lOQxABEhUKEURSSUZUX0NMQVNTX0dIT1NUEAISFgoSRFJJRlRfQ0xBU1NfQ09ORklHEAMywgkKDURhZW1vblNlcnZpY2USSQoGU3RhdHVzEh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1JlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuU3RhdHVzUmVzcG9uc2USQwoEUGxhbhIcLndmY3RsLmRhZW1vbi52MS5QbGFuUmVxdWVzdBodLndmY3RsLmRhZW1vbi52MS5QbGFuUmVzcG9uc2USRgoFQXBwbHkSHS53ZmN0bC5kYWVtb24udjEuQXBwbHlSZXF1ZXN0Gh4ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVzcG9uc2USTAoHRGVzdHJveRIfLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVxdWVzdBogLndmY3RsLmRhZW1vbi52MS5EZXN0cm95UmVzcG9uc2USUgoJTGlzdFN0YXRlEiEud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlcXVlc3QaIi53ZmN0bC5kYWVtb24udjEuTGlzdFN0YXRlUmVzcG9uc2USRgoFRHJpZnQSHS53ZmN0bC5kYWVtb24udjEuRHJpZnRSZXF1ZXN0Gh4ud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzcG9uc2USTAoHUmVmcmVzaBIfLndmY3RsLmRhZW1vbi52MS5SZWZyZXNoUmVxdWVzdBogLndmY3RsLmRhZW1vbi52MS5SZWZyZXNoUmVzcG9uc2USTwoIVGVhcmRvd24SIC53ZmN0bC5kYWVtb24udjEuVGVhcmRvd25SZXF1ZXN0GiEud2ZjdGwuZGFlbW9uLnYxLlRlYXJkb3duUmVzcG9uc2USTAoHT3V0cHV0cxIfLndmY3RsLmRhZW1vbi52MS5PdXRwdXRzUmVxdWVzdBogLndmY3RsLmRhZW1vbi52MS5PdXRwdXRzUmVzcG9uc2USWAoLTGlzdFBsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTGlzdFBsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVzcG9uc2USWAoLTG9ja1BsdWdpbnMSIy53ZmN0bC5kYWVtb24udjEuTG9ja1BsdWdpbnNSZXF1ZXN0GiQud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVzcG9uc2USXgoNSW5zcGVjdFBsdWdpbhIlLndmY3RsLmRhZW1vbi52MS5JbnNwZWN0UGx1Z2luUmVxdWVzdBomLndmY3RsLmRhZW1vbi52MS5JbnNwZWN0UGx1Z2luUmVzcG9uc2USUgoKUGx1Z2luTG9ncxIiLndmY3RsLmRhZW1vbi52MS5QbHVnaW5Mb2dzUmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5QbHVnaW5Mb2dMaW5lMAESSQoGQ2FuY2VsEh4ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlcXVlc3QaHy53ZmN0bC5kYWVtb24udjEuQ2FuY2VsUmVzcG9uc2USTwoIU2h1dGRvd24SIC53ZmN0bC5kYWVtb24udjEuU2h1dGRvd25SZXF1ZXN0GiEud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * Which configuration and environment an operation is about.
@@ -441,6 +441,14 @@ export type ApplyRequest = Message<"wfctl.daemon.v1.ApplyRequest"> & {
    * @generated from field: bool allow_protected_prune = 7;
    */
   allowProtectedPrune: boolean;
+
+  /**
+   * Protected resources the plan deletes or replaces may be (removed from
+   * the configuration while state still marks them protected, or replaced).
+   *
+   * @generated from field: bool allow_protected_destroy = 8;
+   */
+  allowProtectedDestroy: boolean;
 };
 
 /**
@@ -721,6 +729,14 @@ export type DestroyRequest = Message<"wfctl.daemon.v1.DestroyRequest"> & {
    * @generated from field: wfctl.daemon.v1.Operation operation = 5;
    */
   operation?: Operation | undefined;
+
+  /**
+   * Protected resources may be destroyed too (the second key: the first is
+   * `protected: true` in the configuration).
+   *
+   * @generated from field: bool allow_protected_destroy = 6;
+   */
+  allowProtectedDestroy: boolean;
 };
 
 /**
@@ -763,6 +779,338 @@ export const DestroyResponseSchema: GenMessage<DestroyResponse> = /*@__PURE__*/
   messageDesc(file_wfctl_daemon_v1_daemon, 18);
 
 /**
+ * @generated from message wfctl.daemon.v1.RefreshRequest
+ */
+export type RefreshRequest = Message<"wfctl.daemon.v1.RefreshRequest"> & {
+  /**
+   * @generated from field: wfctl.daemon.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Caller caller = 2;
+   */
+  caller?: Caller | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Operation operation = 3;
+   */
+  operation?: Operation | undefined;
+
+  /**
+   * Say what would change; change nothing (no lock is taken).
+   *
+   * @generated from field: bool dry_run = 4;
+   */
+  dryRun: boolean;
+
+  /**
+   * Ghosts of protected resources may be pruned too.
+   *
+   * @generated from field: bool allow_protected_prune = 5;
+   */
+  allowProtectedPrune: boolean;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.RefreshRequest.
+ * Use `create(RefreshRequestSchema)` to create a new message.
+ */
+export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 19);
+
+/**
+ * @generated from message wfctl.daemon.v1.RefreshResponse
+ */
+export type RefreshResponse = Message<"wfctl.daemon.v1.RefreshResponse"> & {
+  /**
+   * What drift detection found, for every resource in state.
+   *
+   * @generated from field: repeated wfctl.daemon.v1.DriftResult drift = 1;
+   */
+  drift: DriftResult[];
+
+  /**
+   * Ghosts pruned (with dry_run: that would be pruned).
+   *
+   * @generated from field: repeated wfctl.daemon.v1.AuditEntry pruned = 2;
+   */
+  pruned: AuditEntry[];
+
+  /**
+   * Records updated from what the provider read (with dry_run: that would
+   * be), each with the fields that changed.
+   *
+   * @generated from field: repeated wfctl.daemon.v1.DriftResult updated = 3;
+   */
+  updated: DriftResult[];
+
+  /**
+   * Ghosts whose pruning is refused (protected, without allow_protected_prune);
+   * only set with dry_run: a real refresh fails with PROTECTED_RESOURCE instead.
+   *
+   * @generated from field: repeated wfctl.daemon.v1.DriftResult blocked = 4;
+   */
+  blocked: DriftResult[];
+
+  /**
+   * @generated from field: bool dry_run = 5;
+   */
+  dryRun: boolean;
+
+  /**
+   * @generated from field: string backend = 6;
+   */
+  backend: string;
+
+  /**
+   * @generated from field: string namespace = 7;
+   */
+  namespace: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.RefreshResponse.
+ * Use `create(RefreshResponseSchema)` to create a new message.
+ */
+export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 20);
+
+/**
+ * @generated from message wfctl.daemon.v1.TeardownRequest
+ */
+export type TeardownRequest = Message<"wfctl.daemon.v1.TeardownRequest"> & {
+  /**
+   * @generated from field: wfctl.daemon.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Caller caller = 2;
+   */
+  caller?: Caller | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Operation operation = 3;
+   */
+  operation?: Operation | undefined;
+
+  /**
+   * Preview only: nothing is locked, destroyed or wiped.
+   *
+   * @generated from field: bool dry_run = 4;
+   */
+  dryRun: boolean;
+
+  /**
+   * When set, the fingerprint of the preview the user approved.
+   *
+   * @generated from field: string expected_fingerprint = 5;
+   */
+  expectedFingerprint: string;
+
+  /**
+   * @generated from field: uint32 parallelism = 6;
+   */
+  parallelism: number;
+
+  /**
+   * @generated from field: bool allow_protected_destroy = 7;
+   */
+  allowProtectedDestroy: boolean;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.TeardownRequest.
+ * Use `create(TeardownRequestSchema)` to create a new message.
+ */
+export const TeardownRequestSchema: GenMessage<TeardownRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 21);
+
+/**
+ * @generated from message wfctl.daemon.v1.TeardownResponse
+ */
+export type TeardownResponse = Message<"wfctl.daemon.v1.TeardownResponse"> & {
+  /**
+   * The destroy plan (the preview with dry_run).
+   *
+   * @generated from field: wfctl.daemon.v1.Plan plan = 1;
+   */
+  plan?: Plan | undefined;
+
+  /**
+   * @generated from field: repeated wfctl.daemon.v1.ResourceResult results = 2;
+   */
+  results: ResourceResult[];
+
+  /**
+   * @generated from field: string stopped_code = 3;
+   */
+  stoppedCode: string;
+
+  /**
+   * @generated from field: string stopped_reason = 4;
+   */
+  stoppedReason: string;
+
+  /**
+   * State keys ("namespace/resource") wiped, or with dry_run, to be wiped.
+   *
+   * @generated from field: repeated string state_keys = 5;
+   */
+  stateKeys: string[];
+
+  /**
+   * True once every resource was destroyed and the state wiped.
+   *
+   * @generated from field: bool wiped = 6;
+   */
+  wiped: boolean;
+
+  /**
+   * @generated from field: bool dry_run = 7;
+   */
+  dryRun: boolean;
+
+  /**
+   * @generated from field: string backend = 8;
+   */
+  backend: string;
+
+  /**
+   * @generated from field: string namespace = 9;
+   */
+  namespace: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.TeardownResponse.
+ * Use `create(TeardownResponseSchema)` to create a new message.
+ */
+export const TeardownResponseSchema: GenMessage<TeardownResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 22);
+
+/**
+ * @generated from message wfctl.daemon.v1.OutputsRequest
+ */
+export type OutputsRequest = Message<"wfctl.daemon.v1.OutputsRequest"> & {
+  /**
+   * @generated from field: wfctl.daemon.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Caller caller = 2;
+   */
+  caller?: Caller | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Operation operation = 3;
+   */
+  operation?: Operation | undefined;
+
+  /**
+   * Only these outputs (all when empty); an unknown name is an error.
+   *
+   * @generated from field: repeated string names = 4;
+   */
+  names: string[];
+
+  /**
+   * Send sensitive values too (--show-sensitive, or to mask them in CI
+   * logs); otherwise they arrive empty.
+   *
+   * @generated from field: bool reveal_sensitive = 5;
+   */
+  revealSensitive: boolean;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.OutputsRequest.
+ * Use `create(OutputsRequestSchema)` to create a new message.
+ */
+export const OutputsRequestSchema: GenMessage<OutputsRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 23);
+
+/**
+ * @generated from message wfctl.daemon.v1.OutputValue
+ */
+export type OutputValue = Message<"wfctl.daemon.v1.OutputValue"> & {
+  /**
+   * The declared output name, or "resource.field" when none are declared.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * JSON of the value; empty for a sensitive value not revealed.
+   *
+   * @generated from field: string value_json = 2;
+   */
+  valueJson: string;
+
+  /**
+   * @generated from field: bool sensitive = 3;
+   */
+  sensitive: boolean;
+
+  /**
+   * Where it comes from: "resource.field" (environment-resolved resource name).
+   *
+   * @generated from field: string source = 4;
+   */
+  source: string;
+
+  /**
+   * @generated from field: string description = 5;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.OutputValue.
+ * Use `create(OutputValueSchema)` to create a new message.
+ */
+export const OutputValueSchema: GenMessage<OutputValue> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 24);
+
+/**
+ * @generated from message wfctl.daemon.v1.OutputsResponse
+ */
+export type OutputsResponse = Message<"wfctl.daemon.v1.OutputsResponse"> & {
+  /**
+   * @generated from field: repeated wfctl.daemon.v1.OutputValue outputs = 1;
+   */
+  outputs: OutputValue[];
+
+  /**
+   * @generated from field: string backend = 2;
+   */
+  backend: string;
+
+  /**
+   * @generated from field: string namespace = 3;
+   */
+  namespace: string;
+
+  /**
+   * True when the configuration declares outputs (otherwise every
+   * resource's outputs are listed).
+   *
+   * @generated from field: bool declared = 4;
+   */
+  declared: boolean;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.OutputsResponse.
+ * Use `create(OutputsResponseSchema)` to create a new message.
+ */
+export const OutputsResponseSchema: GenMessage<OutputsResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 25);
+
+/**
  * @generated from message wfctl.daemon.v1.CancelRequest
  */
 export type CancelRequest = Message<"wfctl.daemon.v1.CancelRequest"> & {
@@ -777,7 +1125,7 @@ export type CancelRequest = Message<"wfctl.daemon.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 19);
+  messageDesc(file_wfctl_daemon_v1_daemon, 26);
 
 /**
  * @generated from message wfctl.daemon.v1.CancelResponse
@@ -796,7 +1144,7 @@ export type CancelResponse = Message<"wfctl.daemon.v1.CancelResponse"> & {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 20);
+  messageDesc(file_wfctl_daemon_v1_daemon, 27);
 
 /**
  * @generated from message wfctl.daemon.v1.StateResource
@@ -860,7 +1208,7 @@ export type StateResource = Message<"wfctl.daemon.v1.StateResource"> & {
  * Use `create(StateResourceSchema)` to create a new message.
  */
 export const StateResourceSchema: GenMessage<StateResource> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 21);
+  messageDesc(file_wfctl_daemon_v1_daemon, 28);
 
 /**
  * @generated from message wfctl.daemon.v1.ListStateRequest
@@ -877,7 +1225,7 @@ export type ListStateRequest = Message<"wfctl.daemon.v1.ListStateRequest"> & {
  * Use `create(ListStateRequestSchema)` to create a new message.
  */
 export const ListStateRequestSchema: GenMessage<ListStateRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 22);
+  messageDesc(file_wfctl_daemon_v1_daemon, 29);
 
 /**
  * @generated from message wfctl.daemon.v1.ListStateResponse
@@ -906,7 +1254,7 @@ export type ListStateResponse = Message<"wfctl.daemon.v1.ListStateResponse"> & {
  * Use `create(ListStateResponseSchema)` to create a new message.
  */
 export const ListStateResponseSchema: GenMessage<ListStateResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 23);
+  messageDesc(file_wfctl_daemon_v1_daemon, 30);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginStatus
@@ -1020,7 +1368,7 @@ export type PluginStatus = Message<"wfctl.daemon.v1.PluginStatus"> & {
  * Use `create(PluginStatusSchema)` to create a new message.
  */
 export const PluginStatusSchema: GenMessage<PluginStatus> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 24);
+  messageDesc(file_wfctl_daemon_v1_daemon, 31);
 
 /**
  * @generated from message wfctl.daemon.v1.InspectPluginRequest
@@ -1037,7 +1385,7 @@ export type InspectPluginRequest = Message<"wfctl.daemon.v1.InspectPluginRequest
  * Use `create(InspectPluginRequestSchema)` to create a new message.
  */
 export const InspectPluginRequestSchema: GenMessage<InspectPluginRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 25);
+  messageDesc(file_wfctl_daemon_v1_daemon, 32);
 
 /**
  * @generated from message wfctl.daemon.v1.ResourceTypeInfo
@@ -1064,7 +1412,7 @@ export type ResourceTypeInfo = Message<"wfctl.daemon.v1.ResourceTypeInfo"> & {
  * Use `create(ResourceTypeInfoSchema)` to create a new message.
  */
 export const ResourceTypeInfoSchema: GenMessage<ResourceTypeInfo> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 26);
+  messageDesc(file_wfctl_daemon_v1_daemon, 33);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginDetail
@@ -1121,7 +1469,7 @@ export type PluginDetail = Message<"wfctl.daemon.v1.PluginDetail"> & {
  * Use `create(PluginDetailSchema)` to create a new message.
  */
 export const PluginDetailSchema: GenMessage<PluginDetail> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 27);
+  messageDesc(file_wfctl_daemon_v1_daemon, 34);
 
 /**
  * @generated from message wfctl.daemon.v1.InspectPluginResponse
@@ -1140,7 +1488,7 @@ export type InspectPluginResponse = Message<"wfctl.daemon.v1.InspectPluginRespon
  * Use `create(InspectPluginResponseSchema)` to create a new message.
  */
 export const InspectPluginResponseSchema: GenMessage<InspectPluginResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 28);
+  messageDesc(file_wfctl_daemon_v1_daemon, 35);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginLogsRequest
@@ -1171,7 +1519,7 @@ export type PluginLogsRequest = Message<"wfctl.daemon.v1.PluginLogsRequest"> & {
  * Use `create(PluginLogsRequestSchema)` to create a new message.
  */
 export const PluginLogsRequestSchema: GenMessage<PluginLogsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 29);
+  messageDesc(file_wfctl_daemon_v1_daemon, 36);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginLogLine
@@ -1219,7 +1567,7 @@ export type PluginLogLine = Message<"wfctl.daemon.v1.PluginLogLine"> & {
  * Use `create(PluginLogLineSchema)` to create a new message.
  */
 export const PluginLogLineSchema: GenMessage<PluginLogLine> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 30);
+  messageDesc(file_wfctl_daemon_v1_daemon, 37);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsRequest
@@ -1232,7 +1580,7 @@ export type ListPluginsRequest = Message<"wfctl.daemon.v1.ListPluginsRequest"> &
  * Use `create(ListPluginsRequestSchema)` to create a new message.
  */
 export const ListPluginsRequestSchema: GenMessage<ListPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 31);
+  messageDesc(file_wfctl_daemon_v1_daemon, 38);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsResponse
@@ -1249,7 +1597,7 @@ export type ListPluginsResponse = Message<"wfctl.daemon.v1.ListPluginsResponse">
  * Use `create(ListPluginsResponseSchema)` to create a new message.
  */
 export const ListPluginsResponseSchema: GenMessage<ListPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 32);
+  messageDesc(file_wfctl_daemon_v1_daemon, 39);
 
 /**
  * @generated from message wfctl.daemon.v1.LockPluginsRequest
@@ -1268,7 +1616,7 @@ export type LockPluginsRequest = Message<"wfctl.daemon.v1.LockPluginsRequest"> &
  * Use `create(LockPluginsRequestSchema)` to create a new message.
  */
 export const LockPluginsRequestSchema: GenMessage<LockPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 33);
+  messageDesc(file_wfctl_daemon_v1_daemon, 40);
 
 /**
  * @generated from message wfctl.daemon.v1.LockedPlugin
@@ -1307,7 +1655,7 @@ export type LockedPlugin = Message<"wfctl.daemon.v1.LockedPlugin"> & {
  * Use `create(LockedPluginSchema)` to create a new message.
  */
 export const LockedPluginSchema: GenMessage<LockedPlugin> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 34);
+  messageDesc(file_wfctl_daemon_v1_daemon, 41);
 
 /**
  * @generated from message wfctl.daemon.v1.LockPluginsResponse
@@ -1331,7 +1679,7 @@ export type LockPluginsResponse = Message<"wfctl.daemon.v1.LockPluginsResponse">
  * Use `create(LockPluginsResponseSchema)` to create a new message.
  */
 export const LockPluginsResponseSchema: GenMessage<LockPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 35);
+  messageDesc(file_wfctl_daemon_v1_daemon, 42);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusRequest
@@ -1344,7 +1692,7 @@ export type StatusRequest = Message<"wfctl.daemon.v1.StatusRequest"> & {
  * Use `create(StatusRequestSchema)` to create a new message.
  */
 export const StatusRequestSchema: GenMessage<StatusRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 36);
+  messageDesc(file_wfctl_daemon_v1_daemon, 43);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusResponse
@@ -1417,7 +1765,7 @@ export type StatusResponse = Message<"wfctl.daemon.v1.StatusResponse"> & {
  * Use `create(StatusResponseSchema)` to create a new message.
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 37);
+  messageDesc(file_wfctl_daemon_v1_daemon, 44);
 
 /**
  * @generated from message wfctl.daemon.v1.RunningOperation
@@ -1470,7 +1818,7 @@ export type RunningOperation = Message<"wfctl.daemon.v1.RunningOperation"> & {
  * Use `create(RunningOperationSchema)` to create a new message.
  */
 export const RunningOperationSchema: GenMessage<RunningOperation> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 38);
+  messageDesc(file_wfctl_daemon_v1_daemon, 45);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownRequest
@@ -1483,7 +1831,7 @@ export type ShutdownRequest = Message<"wfctl.daemon.v1.ShutdownRequest"> & {
  * Use `create(ShutdownRequestSchema)` to create a new message.
  */
 export const ShutdownRequestSchema: GenMessage<ShutdownRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 39);
+  messageDesc(file_wfctl_daemon_v1_daemon, 46);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownResponse
@@ -1496,7 +1844,7 @@ export type ShutdownResponse = Message<"wfctl.daemon.v1.ShutdownResponse"> & {
  * Use `create(ShutdownResponseSchema)` to create a new message.
  */
 export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 40);
+  messageDesc(file_wfctl_daemon_v1_daemon, 47);
 
 /**
  * @generated from enum wfctl.daemon.v1.Action
@@ -1673,6 +2021,39 @@ export const DaemonService: GenService<{
     methodKind: "unary";
     input: typeof DriftRequestSchema;
     output: typeof DriftResponseSchema;
+  },
+  /**
+   * Refresh-only: updates state from what each provider reads, and prunes
+   * ghosts under the same rules as Apply with refresh. Changes no resource.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.Refresh
+   */
+  refresh: {
+    methodKind: "unary";
+    input: typeof RefreshRequestSchema;
+    output: typeof RefreshResponseSchema;
+  },
+  /**
+   * Destroys every resource in state, then wipes the state namespace. With
+   * dry_run, only says what would be destroyed and which keys wiped.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.Teardown
+   */
+  teardown: {
+    methodKind: "unary";
+    input: typeof TeardownRequestSchema;
+    output: typeof TeardownResponseSchema;
+  },
+  /**
+   * The outputs of applied resources: those the configuration declares, or
+   * every resource's outputs when it declares none.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.Outputs
+   */
+  outputs: {
+    methodKind: "unary";
+    input: typeof OutputsRequestSchema;
+    output: typeof OutputsResponseSchema;
   },
   /**
    * Plugins known to the daemon and their running instances.

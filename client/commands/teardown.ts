@@ -1,0 +1,85 @@
+// wfctl infra teardown: destroy every managed resource, then wipe the state.
+// The most destructive command there is, so it proceeds only with --approve
+// or the exact answer "yes" on a terminal; --dry-run previews. No environment
+// variable stands in for --approve.
+import { ErrorCode, WfctlError, codeFromWire } from "../../proto/errors.js";
+import { Action, Outcome } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { EXIT, exitCodeFor } from "../exit-codes.js";
+import { planJson, renderResults, resultsJson } from "../output/plan.js";
+import { renderTeardownPreview } from "../output/teardown.js";
+import { ask, canPrompt } from "../prompt.js";
+import { type TargetOptions, callOptions, caller, interrupt, out, printJson, stoppableOperation, target, withConnection } from "../runtime.js";
+
+export interface TeardownOptions extends TargetOptions {
+  dryRun?: boolean;
+  approve?: boolean;
+  allowProtectedDestroy?: boolean;
+  parallelism?: number;
+}
+
+export const TEARDOWN_REFUSAL = "refusing to destroy without --approve or interactive confirmation; run with --dry-run first";
+
+export async function teardown(opts: TeardownOptions): Promise<number> {
+  // Decided before anything is contacted: nothing is read, locked or destroyed.
+  if (!opts.dryRun && !opts.approve && !canPrompt()) throw new WfctlError(ErrorCode.APPROVAL_REQUIRED, TEARDOWN_REFUSAL);
+  const command = `wfctl infra teardown${opts.dryRun ? " --dry-run" : opts.approve ? " --approve" : ""}`;
+  return withConnection(opts, async (connection) => {
+    const base = { target: target(opts), caller: caller(command), allowProtectedDestroy: opts.allowProtectedDestroy ?? false };
+    let expectedFingerprint = "";
+    if (!opts.approve) {
+      const preview = await connection.client.teardown({ ...base, dryRun: true }, callOptions(opts));
+      const plan = preview.plan;
+      if (!plan) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no teardown plan");
+      const count = plan.changes.filter((c) => c.action === Action.DELETE).length;
+      if (opts.dryRun) {
+        if (opts.json) {
+          printJson({ dry_run: true, backend: preview.backend, namespace: preview.namespace, plan: planJson(plan), state_keys: preview.stateKeys });
+        } else {
+          out(renderTeardownPreview(plan, preview.stateKeys, preview.backend, opts.allowProtectedDestroy ?? false));
+          if (count > 0 || preview.stateKeys.length > 0) {
+            out(`\nDry run: nothing was destroyed or wiped. Run with --approve (or on a terminal, answer yes) to destroy ${count} resource(s) and wipe state.\n`);
+          }
+        }
+        return EXIT.OK;
+      }
+      process.stderr.write(renderTeardownPreview(plan, preview.stateKeys, preview.backend, opts.allowProtectedDestroy ?? false));
+      if (count === 0 && preview.stateKeys.length === 0) return EXIT.OK;
+      const answer = await ask(`\nType 'yes' to destroy all ${count} resources and wipe state: `, interrupt.signal);
+      if (answer !== "yes") {
+        process.stderr.write("Teardown cancelled: nothing was destroyed or wiped.\n");
+        return EXIT.ERROR;
+      }
+      expectedFingerprint = plan.fingerprint;
+    }
+    const op = stoppableOperation(opts, connection);
+    let response;
+    try {
+      response = await connection.client.teardown(
+        { ...base, dryRun: false, expectedFingerprint, parallelism: opts.parallelism ?? 0, operation: op.operation },
+        op.options,
+      );
+    } finally {
+      op.done();
+    }
+    const failed = response.results.filter((r) => r.outcome !== Outcome.SUCCEEDED);
+    const stopped = response.stoppedCode ? codeFromWire(0, response.stoppedCode) : undefined;
+    if (opts.json) {
+      printJson({
+        plan: response.plan ? planJson(response.plan) : null,
+        results: resultsJson(response.results),
+        wiped: response.wiped,
+        state_keys: response.stateKeys,
+        stopped: stopped ? { code: stopped, reason: response.stoppedReason } : undefined,
+      });
+    } else {
+      if (response.results.length > 0) out(renderResults(response.results, true));
+      if (response.wiped) out(`State wiped: ${response.stateKeys.length} key(s) removed from ${response.backend}.\n`);
+      else out("State was NOT wiped: it still records every resource that exists. Fix the failures and run teardown again.\n");
+    }
+    if (stopped) {
+      process.stderr.write(`Error: teardown stopped before finishing: ${response.stoppedReason}\n`);
+      return exitCodeFor(stopped);
+    }
+    return failed.length === 0 ? EXIT.OK : EXIT.ERROR;
+  });
+}

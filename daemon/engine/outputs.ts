@@ -1,0 +1,145 @@
+// Outputs: named values of applied resources. The configuration's `outputs:`
+// section declares them (`source: module.field`, resolved for the
+// environment); without one, every resource's outputs are listed. A value is
+// sensitive when the configuration says so, when the provider's schema marks
+// its field sensitive, or when the field's name says it is a secret.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import type { FieldMap } from "../../proto/fields.js";
+import { type JsonValue, isJsonObject } from "../../proto/json.js";
+import { isSensitiveKey } from "../../proto/redact.js";
+import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import type { InfraConfig, OutputDeclaration } from "../config/model.js";
+import { formatDetails } from "../config/source.js";
+import type { OperationContext } from "./context.js";
+import type { ProviderSessions } from "./providers.js";
+
+export interface OutputResult {
+  name: string;
+  /** "resource.field", with the environment-resolved resource name. */
+  source: string;
+  value: JsonValue;
+  sensitive: boolean;
+  description: string;
+}
+
+/** The value at a dotted path, or undefined. */
+function at(object: JsonValue | undefined, path: string): JsonValue | undefined {
+  let current = object;
+  for (const part of path.split(".")) {
+    if (!isJsonObject(current)) return undefined;
+    current = current[part];
+  }
+  return current;
+}
+
+function sensitiveField(schema: FieldMap, field: string): boolean {
+  const top = field.split(".")[0] ?? field;
+  const last = field.split(".").pop() ?? field;
+  return (schema[top]?.sensitive ?? false) || isSensitiveKey(last);
+}
+
+async function schemaOf(record: ResourceState, config: InfraConfig, sessions: ProviderSessions): Promise<FieldMap> {
+  if (!config.providers.has(record.provider)) {
+    throw new WfctlError(
+      ErrorCode.CONFIG_INVALID,
+      `${config.file}: state entry "${record.resourceId}" (${record.resourceType}) is managed by provider module "${record.provider}", which the configuration no longer declares; ` +
+        "its provider's schema (which fields are sensitive) cannot be read",
+    );
+  }
+  return (await sessions.get(record.provider)).schema.types.get(record.resourceType) ?? {};
+}
+
+/** The error for an output that cannot be read, located at its declaration. */
+function outputProblem(config: InfraConfig, output: OutputDeclaration, code: ErrorCode, message: string): WfctlError {
+  const detail = config.source.detail(["outputs", output.name, "source"], `output "${output.name}": ${message}`, undefined, `outputs.${output.name}.source`);
+  return new WfctlError(code, formatDetails(config.file, [detail]), { details: [detail] });
+}
+
+async function declaredOutput(
+  output: OutputDeclaration,
+  config: InfraConfig,
+  store: StateStore,
+  sessions: ProviderSessions,
+  ctx: OperationContext,
+): Promise<OutputResult> {
+  if (output.resource === undefined) {
+    throw outputProblem(
+      config,
+      output,
+      ErrorCode.CONFIG_INVALID,
+      `its source module "${output.module}" is disabled in environment "${config.env}" (set to null under environments.${config.env}); ` +
+        `remove the output for this environment's use or enable the module`,
+    );
+  }
+  const record = await store.getState(output.resource, { signal: ctx.signal });
+  if (!record) {
+    throw outputProblem(
+      config,
+      output,
+      ErrorCode.NOT_FOUND,
+      `resource "${output.resource}" has no state in namespace "${config.namespace}" (not applied yet?); run wfctl infra apply${config.env ? ` --env ${config.env}` : ""} first`,
+    );
+  }
+  let value = at(record.outputs, output.field);
+  if (value === undefined) value = at(record.config, output.field);
+  if (value === undefined) {
+    const known = [...Object.keys(record.outputs), ...Object.keys(record.config)].sort().join(", ");
+    throw outputProblem(config, output, ErrorCode.NOT_FOUND, `resource "${output.resource}" (${record.resourceType}) has no field "${output.field}" (it has: ${known || "none"})`);
+  }
+  const schema = await schemaOf(record, config, sessions);
+  return {
+    name: output.name,
+    source: `${output.resource}.${output.field}`,
+    value,
+    sensitive: output.sensitive || sensitiveField(schema, output.field),
+    description: output.description,
+  };
+}
+
+/**
+ * The outputs named in `names` (all when empty). An unknown name, a source
+ * module disabled in the environment, a resource not applied yet or a field
+ * it lacks are errors naming the output.
+ */
+export async function collectOutputs(
+  config: InfraConfig,
+  store: StateStore,
+  sessions: ProviderSessions,
+  ctx: OperationContext,
+  names: readonly string[],
+): Promise<{ outputs: OutputResult[]; declared: boolean }> {
+  if (config.outputs.length > 0) {
+    const unknown = names.filter((n) => !config.outputs.some((o) => o.name === n));
+    if (unknown.length > 0) {
+      throw new WfctlError(
+        ErrorCode.NOT_FOUND,
+        `${config.file}: no output named ${unknown.map((n) => `"${n}"`).join(", ")} (declared: ${config.outputs.map((o) => o.name).join(", ")})`,
+      );
+    }
+    const wanted = names.length > 0 ? config.outputs.filter((o) => names.includes(o.name)) : config.outputs;
+    const outputs: OutputResult[] = [];
+    for (const output of wanted) outputs.push(await declaredOutput(output, config, store, sessions, ctx));
+    return { outputs, declared: true };
+  }
+  // None declared: every applied resource's outputs, as "resource.field".
+  const records = (await store.listStates({}, { signal: ctx.signal })).sort((a, b) => a.resourceId.localeCompare(b.resourceId));
+  const outputs: OutputResult[] = [];
+  for (const record of records) {
+    const schema = await schemaOf(record, config, sessions);
+    for (const [field, value] of Object.entries(record.outputs).sort(([a], [b]) => a.localeCompare(b))) {
+      const name = `${record.resourceId}.${field}`;
+      outputs.push({ name, source: name, value, sensitive: sensitiveField(schema, field), description: "" });
+    }
+  }
+  if (names.length > 0) {
+    const unknown = names.filter((n) => !outputs.some((o) => o.name === n));
+    if (unknown.length > 0) {
+      throw new WfctlError(
+        ErrorCode.NOT_FOUND,
+        `no output named ${unknown.map((n) => `"${n}"`).join(", ")} in namespace "${config.namespace}" (the configuration declares no outputs: names are resource.field, e.g. ${outputs[0]?.name ?? "notes.absolute_path"})`,
+      );
+    }
+    return { outputs: outputs.filter((o) => names.includes(o.name)), declared: false };
+  }
+  return { outputs, declared: false };
+}

@@ -1,0 +1,172 @@
+// Refresh: bringing state in line with what exists, without touching any
+// resource. Ghosts (state has them, the provider says they are gone) are
+// pruned under the two-key rule for protected ones; every other record takes
+// the configuration and outputs its provider reads now. Everything that can
+// fail (detection, the checks, the reads) happens before the first write, so
+// an error leaves state as it was.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type FieldDifference, type FieldMap, diffFields } from "../../proto/fields.js";
+import { decodeJsonObject, encodeJson } from "../../proto/json.js";
+import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import type { InfraConfig } from "../config/model.js";
+import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import type { DriftFinding } from "./drift.js";
+import type { ProviderSessions } from "./providers.js";
+import { runTasks } from "./scheduler.js";
+
+/** One audit record: a change to state made outside a resource's own apply. */
+export interface AuditEntry {
+  time: string;
+  action: "prune";
+  operation: string;
+  resource: string;
+  type: string;
+  environment: string;
+  caller: string;
+  operationId: string;
+}
+
+/** Where audit entries go (the daemon's audit log). */
+export type AuditSink = (entry: AuditEntry) => void;
+
+/** A record refresh rewrites, and the fields that change. */
+export interface RefreshUpdate {
+  finding: DriftFinding;
+  record: ResourceState;
+  fields: FieldDifference[];
+}
+
+/**
+ * Refuses to prune ghosts of protected resources unless allowed; checks every
+ * ghost before any is pruned, and names every blocked one in the one error.
+ */
+export function checkPrunable(ghosts: readonly DriftFinding[], allowProtected: boolean): void {
+  const blocked = ghosts.filter((g) => g.protected);
+  if (blocked.length > 0 && !allowProtected) {
+    throw new WfctlError(
+      ErrorCode.PROTECTED_RESOURCE,
+      `refusing to prune protected resource(s) from state: ${blocked.map((g) => `${g.name} (${g.type})`).join(", ")}; nothing was pruned. ` +
+        "They are gone from the provider but marked protected: check why, then run again with --allow-protected-prune to prune them",
+    );
+  }
+}
+
+/** The ghosts among the findings. */
+export function ghostsOf(findings: readonly DriftFinding[]): DriftFinding[] {
+  return findings.filter((f) => f.class === "ghost");
+}
+
+/** The audit entry for pruning `ghost` in the operation `operation` (e.g. "apply --refresh"). */
+export function pruneEntry(ghost: DriftFinding, operation: string, config: InfraConfig, ctx: OperationContext): AuditEntry {
+  return {
+    time: new Date().toISOString(),
+    action: "prune",
+    operation,
+    resource: ghost.name,
+    type: ghost.type,
+    environment: config.env,
+    caller: ctx.caller.user,
+    operationId: ctx.operationId,
+  };
+}
+
+/**
+ * Removes each ghost's record, one audit entry each (to `audit` and the
+ * operation log) as it goes. State writes finish even if the operation is
+ * being cancelled: each prune is one whole step.
+ */
+export async function pruneGhosts(
+  ghosts: readonly DriftFinding[],
+  operation: string,
+  config: InfraConfig,
+  store: StateStore,
+  ctx: OperationContext,
+  audit: AuditSink,
+): Promise<AuditEntry[]> {
+  const pruned: AuditEntry[] = [];
+  for (const ghost of ghosts) {
+    await store.deleteState(ghost.name, { signal: AbortSignal.timeout(60_000) });
+    const entry = pruneEntry(ghost, operation, config, ctx);
+    pruned.push(entry);
+    audit(entry);
+    ctx.log.warn({ audit: entry }, `pruned ghost ${ghost.name} (${ghost.type}) from state`);
+  }
+  return pruned;
+}
+
+/**
+ * What every record that is not a ghost would become if state took what its
+ * provider reads now. Reads all of them first; any failure rejects (nothing
+ * partial). Records that would not change are left out.
+ */
+export async function readUpdates(
+  findings: readonly DriftFinding[],
+  config: InfraConfig,
+  sessions: ProviderSessions,
+  ctx: OperationContext,
+  parallelism: number,
+): Promise<RefreshUpdate[]> {
+  const updates = new Map<string, RefreshUpdate>();
+  const vanished: string[] = [];
+  const live = findings.filter((f) => f.class !== "ghost");
+  const outcomes = await runTasks(
+    live.map((finding) => ({
+      id: finding.name,
+      after: [],
+      run: async () => {
+        const { record } = finding;
+        const handle = await sessions.get(record.provider);
+        const fields = handle.schema.types.get(record.resourceType) ?? {};
+        const read = await handle.client.read(
+          {
+            resource: { name: record.resourceId, type: record.resourceType },
+            prior: { providerId: record.providerId, configJson: encodeJson(record.config), outputsJson: encodeJson(record.outputs) },
+          },
+          callOptions(ctx, config.env, CALL_TIMEOUTS.quick),
+        );
+        if (!read.found) {
+          // Gone between detection and now (or a provider without drift
+          // classes): not pruned here, since the ghost rules were not applied to it.
+          vanished.push(record.resourceId);
+          return;
+        }
+        const observed = decodeJsonObject(read.configJson, `${record.resourceId}: read config_json`);
+        const outputs = read.outputsJson.byteLength > 0 ? decodeJsonObject(read.outputsJson, `${record.resourceId}: read outputs_json`) : record.outputs;
+        const changed = [...diffFields(record.config, observed, fields), ...diffFields(record.outputs, outputs, withComputed(fields))];
+        if (changed.length === 0) return;
+        updates.set(record.resourceId, {
+          finding,
+          record: { ...record, config: observed, outputs, updatedAt: new Date().toISOString() },
+          fields: changed,
+        });
+      },
+    })),
+    { parallelism, signal: ctx.signal },
+  );
+  const failed = [...outcomes.entries()].filter(([, o]) => o.outcome !== "succeeded");
+  if (failed.length > 0) {
+    const [id, first] = failed[0] as [string, (typeof failed)[number][1]];
+    const why = first.outcome === "failed" ? first.error : WfctlError.from(ctx.signal.reason, ErrorCode.CANCELLED);
+    throw new WfctlError(why.code, `refresh could not read ${id}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}: ${why.message}; state was not changed`, {
+      cause: why,
+    });
+  }
+  if (vanished.length > 0) ctx.log.warn({ resources: vanished }, "resources not found on refresh were left as recorded");
+  return live.flatMap((f) => {
+    const update = updates.get(f.name);
+    return update ? [update] : [];
+  });
+}
+
+/** The schema with `computed` cleared, so that outputs (computed fields) are compared too. */
+function withComputed(fields: FieldMap): FieldMap {
+  return Object.fromEntries(Object.entries(fields).map(([name, spec]) => [name, { ...spec, computed: false }]));
+}
+
+/** Writes the updated records. Like pruning, each write completes even during cancellation. */
+export async function saveUpdates(updates: readonly RefreshUpdate[], store: StateStore, ctx: OperationContext): Promise<void> {
+  for (const update of updates) {
+    await store.saveState(update.record, { signal: AbortSignal.timeout(60_000) });
+    ctx.log.info({ resource: update.record.resourceId, fields: update.fields.map((f) => f.field) }, "state refreshed from the provider");
+  }
+}
