@@ -6,9 +6,11 @@ import { resolve } from "node:path";
 import type { CallOptions } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { parseDuration } from "../proto/duration.js";
-import type { CallerSchema, OperationSchema, TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { type ErrorCode, codeFromWire } from "../proto/errors.js";
+import { type CallerSchema, type OperationSchema, Outcome, type TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { socketPath } from "../proto/socket.js";
 import { type Connection, connectDaemon, connectInProcess } from "./connection.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
 
 /** Flags every command that talks to the engine takes. */
 export interface CommonOptions {
@@ -69,6 +71,44 @@ export function stoppableOperation(
     options: budget > 0 ? { timeoutMs: budget + REPORT_GRACE_MS } : {},
     done: () => interrupt.signal.removeEventListener("abort", onInterrupt),
   };
+}
+
+/** Runs `call` as a stoppable operation (see stoppableOperation). */
+export async function runStoppable<R>(
+  opts: CommonOptions,
+  connection: Connection,
+  call: (operation: MessageInitShape<typeof OperationSchema>, options: CallOptions) => Promise<R>,
+): Promise<R> {
+  const op = stoppableOperation(opts, connection);
+  try {
+    return await call(op.operation, op.options);
+  } finally {
+    op.done();
+  }
+}
+
+/** What a stoppable operation's report comes to: resources that did not succeed, and why it stopped early (if it did). */
+export interface StoppableReport {
+  results: readonly { outcome: Outcome }[];
+  stoppedCode: string;
+  stoppedReason: string;
+}
+
+export function reportOf(response: StoppableReport): { failed: number; stopped: ErrorCode | undefined } {
+  return {
+    failed: response.results.filter((r) => r.outcome !== Outcome.SUCCEEDED).length,
+    stopped: response.stoppedCode ? codeFromWire(0, response.stoppedCode) : undefined,
+  };
+}
+
+/** The exit code of a report, saying on stderr why `what` stopped early if it did. */
+export function exitOf(response: StoppableReport, what: string): number {
+  const { failed, stopped } = reportOf(response);
+  if (stopped) {
+    process.stderr.write(`Error: ${what} stopped before finishing: ${response.stoppedReason}\n`);
+    return exitCodeFor(stopped);
+  }
+  return failed === 0 ? EXIT.OK : EXIT.ERROR;
 }
 
 export function callOptions(opts: CommonOptions): CallOptions {

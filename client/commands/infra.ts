@@ -1,17 +1,29 @@
-// wfctl infra: plan, apply, destroy, state list.
+// wfctl infra: plan, apply, refresh, drift, destroy, teardown, outputs, state list.
 import { Command, Option } from "commander";
-import type { Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { Action, DriftClass, Outcome } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import type { ApplyResponse, DestroyResponse, Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { Action, DriftClass } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { auditLine, driftJson, isDrifted, renderDrift, renderRefresh } from "../output/drift.js";
 import { type OutputsOptions, outputs } from "./outputs.js";
 import { type TeardownOptions, teardown } from "./teardown.js";
-import { ErrorCode, WfctlError, codeFromWire } from "../../proto/errors.js";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { Connection } from "../connection.js";
-import { EXIT, exitCodeFor } from "../exit-codes.js";
+import { EXIT } from "../exit-codes.js";
 import { planJson, renderPlan, renderResults, resultsJson } from "../output/plan.js";
 import { renderTable } from "../output/table.js";
 import { approvalRequired, canPrompt, confirm } from "../prompt.js";
-import { type TargetOptions, callOptions, caller, interrupt, out, printJson, stoppableOperation, target, withConnection } from "../runtime.js";
+import {
+  type TargetOptions,
+  callOptions,
+  caller,
+  exitOf,
+  interrupt,
+  out,
+  printJson,
+  reportOf,
+  runStoppable,
+  target,
+  withConnection,
+} from "../runtime.js";
 import { positiveInt, withTargetOptions } from "./options.js";
 
 interface PlanOptions extends TargetOptions {
@@ -59,16 +71,9 @@ async function refresh(opts: RefreshOptions): Promise<number> {
       dryRun,
       allowProtectedPrune: opts.allowProtectedPrune ?? false,
     };
-    let response;
-    if (dryRun) response = await connection.client.refresh(request, callOptions(opts));
-    else {
-      const op = stoppableOperation(opts, connection);
-      try {
-        response = await connection.client.refresh({ ...request, operation: op.operation }, op.options);
-      } finally {
-        op.done();
-      }
-    }
+    const response = dryRun
+      ? await connection.client.refresh(request, callOptions(opts))
+      : await runStoppable(opts, connection, (operation, options) => connection.client.refresh({ ...request, operation }, options));
     if (!dryRun) for (const entry of response.pruned) process.stderr.write(auditLine(entry));
     if (opts.json) {
       printJson({
@@ -161,32 +166,26 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
 }
 
 async function runMutation(connection: Connection, opts: ApplyOptions, destroy: boolean, command: string, expectedFingerprint: string): Promise<number> {
-  const op = stoppableOperation(opts, connection);
   const request = {
     target: target(opts),
     caller: caller(command),
     expectedFingerprint,
     parallelism: opts.parallelism ?? 0,
-    operation: op.operation,
     refresh: opts.refresh ?? false,
     allowProtectedPrune: opts.allowProtectedPrune ?? false,
     allowProtectedDestroy: opts.allowProtectedDestroy ?? false,
   };
-  let response;
-  try {
-    response = destroy ? await connection.client.destroy(request, op.options) : await connection.client.apply(request, op.options);
-  } finally {
-    op.done();
-  }
+  const response = await runStoppable<ApplyResponse | DestroyResponse>(opts, connection, (operation, options) =>
+    destroy ? connection.client.destroy({ ...request, operation }, options) : connection.client.apply({ ...request, operation }, options),
+  );
   const pruned = "pruned" in response ? response.pruned : [];
   for (const entry of pruned) process.stderr.write(auditLine(entry));
-  const failed = response.results.filter((r) => r.outcome !== Outcome.SUCCEEDED);
-  const stopped = response.stoppedCode ? codeFromWire(0, response.stoppedCode) : undefined;
   if (opts.json) {
+    const { failed, stopped } = reportOf(response);
     printJson({
       plan: response.plan ? planJson(response.plan) : null,
       results: resultsJson(response.results),
-      complete: failed.length === 0 && !stopped,
+      complete: failed === 0 && !stopped,
       pruned: pruned.map((a) => ({ time: a.time, resource: a.resource, type: a.type, environment: a.environment, caller: a.caller })),
       stopped: stopped ? { code: stopped, reason: response.stoppedReason } : undefined,
     });
@@ -194,11 +193,7 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
     if (opts.autoApprove && response.plan) out(renderPlan(response.plan));
     if (hasChanges(response.plan)) out(`\n${renderResults(response.results, destroy)}`);
   }
-  if (stopped) {
-    process.stderr.write(`Error: ${destroy ? "destroy" : "apply"} stopped before finishing: ${response.stoppedReason}\n`);
-    return exitCodeFor(stopped);
-  }
-  return failed.length === 0 ? EXIT.OK : EXIT.ERROR;
+  return exitOf(response, destroy ? "destroy" : "apply");
 }
 
 async function stateList(opts: TargetOptions): Promise<number> {

@@ -2,13 +2,13 @@
 // The most destructive command there is, so it proceeds only with --approve
 // or the exact answer "yes" on a terminal; --dry-run previews. No environment
 // variable stands in for --approve.
-import { ErrorCode, WfctlError, codeFromWire } from "../../proto/errors.js";
-import { Action, Outcome } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { EXIT, exitCodeFor } from "../exit-codes.js";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { Action } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { EXIT } from "../exit-codes.js";
 import { planJson, renderResults, resultsJson } from "../output/plan.js";
 import { renderTeardownPreview } from "../output/teardown.js";
 import { ask, canPrompt } from "../prompt.js";
-import { type TargetOptions, callOptions, caller, interrupt, out, printJson, stoppableOperation, target, withConnection } from "../runtime.js";
+import { type TargetOptions, callOptions, caller, exitOf, interrupt, out, printJson, reportOf, runStoppable, target, withConnection } from "../runtime.js";
 
 export interface TeardownOptions extends TargetOptions {
   dryRun?: boolean;
@@ -51,18 +51,10 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
       }
       expectedFingerprint = plan.fingerprint;
     }
-    const op = stoppableOperation(opts, connection);
-    let response;
-    try {
-      response = await connection.client.teardown(
-        { ...base, dryRun: false, expectedFingerprint, parallelism: opts.parallelism ?? 0, operation: op.operation },
-        op.options,
-      );
-    } finally {
-      op.done();
-    }
-    const failed = response.results.filter((r) => r.outcome !== Outcome.SUCCEEDED);
-    const stopped = response.stoppedCode ? codeFromWire(0, response.stoppedCode) : undefined;
+    const response = await runStoppable(opts, connection, (operation, options) =>
+      connection.client.teardown({ ...base, dryRun: false, expectedFingerprint, parallelism: opts.parallelism ?? 0, operation }, options),
+    );
+    const { stopped } = reportOf(response);
     if (opts.json) {
       printJson({
         plan: response.plan ? planJson(response.plan) : null,
@@ -76,10 +68,6 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
       if (response.wiped) out(`State wiped: ${response.stateKeys.length} key(s) removed from ${response.backend}.\n`);
       else out("State was NOT wiped: it still records every resource that exists. Fix the failures and run teardown again.\n");
     }
-    if (stopped) {
-      process.stderr.write(`Error: teardown stopped before finishing: ${response.stoppedReason}\n`);
-      return exitCodeFor(stopped);
-    }
-    return failed.length === 0 ? EXIT.OK : EXIT.ERROR;
+    return exitOf(response, "teardown");
   });
 }

@@ -1,13 +1,11 @@
-// The engine: plan, apply, destroy and state listing for a configuration and
-// environment. The daemon serves it over the socket; `wfctl --no-daemon` runs
-// the very same code in the client process.
-import { randomUUID } from "node:crypto";
+// The engine: plan, apply, refresh, drift, destroy, teardown, outputs and
+// state listing for a configuration and environment. The daemon serves it over
+// the socket; `wfctl --no-daemon` runs the very same code in the client process.
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { LockInfo, ResourceState, StateStore } from "../../proto/state-store.js";
 import { abortError } from "../../proto/grpc.js";
-import { type Context, ROOT_CONTEXT } from "../../proto/telemetry.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { loadInfraConfig } from "../config/load.js";
 import type { InfraConfig } from "../config/model.js";
@@ -30,32 +28,13 @@ import {
   readUpdates,
   saveUpdates,
 } from "./refresh.js";
-import type { Caller, OperationContext } from "./context.js";
+import type { OperationContext } from "./context.js";
+import { OperationRegistry, type OperationRequest, type RunningOperation, type Target } from "./operations.js";
 import { type Plan, computePlan } from "./plan.js";
 import { ProviderSessions } from "./providers.js";
 import { DEFAULT_PARALLELISM } from "./scheduler.js";
 
-/** Which configuration and environment an operation is about. */
-export interface Target {
-  /** Absolute path of infra.yaml. */
-  configPath: string;
-  /** Environment name; "" for none. */
-  env: string;
-}
-
-/** What a caller passes to every engine operation. */
-export interface OperationRequest {
-  target: Target;
-  caller: Caller;
-  /** The caller's own cancellation (a client that disconnects). */
-  signal: AbortSignal;
-  /** When the operation must stop; it is then cancelled like a Ctrl-C, and still reports. */
-  deadline: Date | undefined;
-  /** Chosen by the client so it can Cancel; one is made up when empty. */
-  operationId?: string;
-  /** The trace this operation belongs to (its plugin calls join it). */
-  trace?: Context;
-}
+export type { OperationRequest, RunningOperation, Target } from "./operations.js";
 
 export interface ApplyOptions {
   /** Refuse with PLAN_STALE unless the plan still has this fingerprint. */
@@ -119,18 +98,6 @@ export interface ApplyResult {
   pruned: AuditEntry[];
 }
 
-/** An operation in flight, as operators see it. */
-export interface RunningOperation {
-  id: string;
-  operation: string;
-  target: Target;
-  caller: Caller;
-  startedAt: Date;
-  /** The state lock it holds, once taken. */
-  lock: { id: string; scope: string } | undefined;
-  controller: AbortController;
-}
-
 /** The lock every mutating operation takes on its state namespace. */
 export const STACK_LOCK = "stack";
 
@@ -141,72 +108,26 @@ export class Engine {
     readonly supervisor: PluginSupervisor,
     private readonly logger: Logger,
     private readonly audit: AuditSink = () => {},
-  ) {}
-
-  /** Operations in flight, by id: what Cancel aborts and `daemon status` shows. */
-  private readonly running = new Map<string, RunningOperation>();
-
-  /**
-   * An operation's context: its signal aborts when the caller goes away, when
-   * Cancel is called for it, or when its deadline passes. `done` must be called
-   * when it ends.
-   */
-  private context(operation: string, request: OperationRequest): OperationContext & { done: () => void } {
-    const operationId = request.operationId || randomUUID();
-    if (this.running.has(operationId)) throw new WfctlError(ErrorCode.ALREADY_EXISTS, `operation ${operationId} is already running`);
-    const cancel = new AbortController();
-    this.running.set(operationId, {
-      id: operationId,
-      operation,
-      target: request.target,
-      caller: request.caller,
-      startedAt: new Date(),
-      lock: undefined,
-      controller: cancel,
-    });
-    const signals = [request.signal, cancel.signal];
-    let timer: NodeJS.Timeout | undefined;
-    if (request.deadline) {
-      const expired = new AbortController();
-      const ms = request.deadline.getTime() - Date.now();
-      const fire = () => expired.abort(new WfctlError(ErrorCode.DEADLINE_EXCEEDED, `the operation's deadline passed (${request.deadline?.toISOString()})`));
-      if (ms <= 0) fire();
-      else timer = setTimeout(fire, ms);
-      signals.push(expired.signal);
-    }
-    return {
-      operationId,
-      operation,
-      signal: AbortSignal.any(signals),
-      deadline: request.deadline,
-      caller: request.caller,
-      trace: request.trace ?? ROOT_CONTEXT,
-      log: this.logger.child({ op: operation, op_id: operationId, env: request.target.env || undefined }),
-      done: () => {
-        if (timer) clearTimeout(timer);
-        this.running.delete(operationId);
-      },
-    };
+  ) {
+    this.running = new OperationRegistry(logger);
   }
+
+  /** Operations in flight: what Cancel aborts and `daemon status` shows. */
+  private readonly running: OperationRegistry;
 
   /** Cancels a running operation (Ctrl-C in its client); false if none has that id. */
   cancel(operationId: string, by: string, reason?: WfctlError): boolean {
-    const running = this.running.get(operationId);
-    if (!running) return false;
-    this.logger.info({ op_id: operationId, by }, "operation cancelled");
-    running.controller.abort(reason ?? new WfctlError(ErrorCode.CANCELLED, `cancelled by ${by}`));
-    return true;
+    return this.running.cancel(operationId, by, reason);
   }
 
   /** The operations running now, oldest first. */
   operations(): RunningOperation[] {
-    return [...this.running.values()].sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+    return this.running.list();
   }
 
   /** Cancels every running operation (daemon shutdown after its grace period). */
   cancelAll(by: string, reason: WfctlError): number {
-    for (const id of this.running.keys()) this.cancel(id, by, reason);
-    return this.running.size;
+    return this.running.cancelAll(by, reason);
   }
 
   /** How many operations are running. */
@@ -232,7 +153,7 @@ export class Engine {
    * An operation stopped before it could report says why (cancelled, deadline).
    */
   private async run<T>(operation: string, request: OperationRequest, locked: boolean, work: (ctx: OperationContext, opened: Opened) => Promise<T>): Promise<T> {
-    const ctx = this.context(operation, request);
+    const ctx = this.running.start(operation, request);
     try {
       const opened = await this.open(ctx, request.target);
       let lock: LockInfo | undefined;
