@@ -126,6 +126,21 @@ function resolveConfig(
     if (m === undefined && typeof name === "string") invalid.add(name);
   });
 
+  // An environment the configuration never mentions is most likely a typo:
+  // it would resolve to the base configuration in a new, empty namespace and
+  // plan to create everything again. Refused when the file names any.
+  if (env !== "") {
+    const known = new Set(modules.flatMap((m) => Object.keys(m?.environments ?? {})));
+    if (known.size > 0 && !known.has(env)) {
+      throw new WfctlError(
+        ErrorCode.INVALID_ARGUMENT,
+        `--env "${env}": ${file} mentions no environment of that name (it mentions: ${[...known].sort().join(", ")}). ` +
+          `If "${env}" is a new environment, declare it under a module's environments (an empty entry will do, e.g. on the iac.state module: environments: { ${env}: {} })`,
+        { details: [{ file, field: "--env", message: `unknown environment "${env}"` }] },
+      );
+    }
+  }
+
   // Resolve every module for the environment; remember which are disabled.
   const enabled: Entry[] = [];
   const byBase = new Map<string, Entry>();

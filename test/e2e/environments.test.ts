@@ -110,6 +110,15 @@ describe("environments", () => {
     expectExit(await run(["infra", "outputs", "cache_path", "-c", config]), 0);
   });
 
+  it("a misspelt --env is refused as a usage error instead of planning everything anew in an empty namespace", async () => {
+    const result = await run(["infra", "apply", "-c", config, "--env", "stagign", "--auto-approve"]);
+    expectExit(result, 64);
+    expect(result.stderr).toContain('--env "stagign"');
+    expect(result.stderr).toContain("it mentions: broken, staging");
+    expect(existsSync(join(stagingState(), "stagign"))).toBe(false);
+    expect(existsSync(join(baseState(), "stagign"))).toBe(false);
+  });
+
   it("a state backend that cannot be opened fails the command before any resource is touched", async () => {
     const result = await run(["infra", "apply", "-c", config, "--env", "broken", "--auto-approve"]);
     expectExit(result, 4);

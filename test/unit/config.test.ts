@@ -244,3 +244,26 @@ ${PROVIDER}  - name: db.main
     expect(err.message).toContain(`output name "9bad" must start with a letter or '_'`);
   });
 });
+
+describe("environment names", () => {
+  const text = `modules:
+${PROVIDER}  - name: db
+    type: local.file
+    provider: local
+    config: { path: db }
+    environments:
+      staging: { name: db-staging }
+      prod: {}
+`;
+
+  it("refuses an environment the file never mentions (a typo would plan everything anew), naming the known ones", () => {
+    const err = problems(text, "stagign");
+    expect(err.code).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(err.message).toContain('--env "stagign": /work/infra.yaml mentions no environment of that name (it mentions: prod, staging)');
+  });
+
+  it("takes an environment declared by an empty entry, and any name when the file declares none", () => {
+    expect(parseInfraConfig(FILE, text, "prod").resources[0]?.name).toBe("db");
+    expect(parseInfraConfig(FILE, `modules:\n${PROVIDER}`, "review-42").namespace).toBe("review-42");
+  });
+});
