@@ -107,9 +107,9 @@ export async function connectDaemon(socketPath: string, autoStart = true): Promi
 }
 
 /** The engine in this process, behind the same API (`--no-daemon`). */
-export async function connectInProcess(): Promise<Connection> {
+export async function connectInProcess(socket?: string): Promise<Connection> {
   const { startInProcess } = await import("../daemon/inprocess.js");
-  const inProcess = startInProcess({ logFile: process.env["WFCTL_LOG_FILE"], interceptors: [sendTrace] });
+  const inProcess = startInProcess({ logFile: process.env["WFCTL_LOG_FILE"], interceptors: [sendTrace], socket });
   const client = createClient(DaemonService, inProcess.transport);
   return { client, remote: false, close: () => inProcess.close() };
 }

@@ -127,7 +127,7 @@ export function caller(command: string): MessageInitShape<typeof CallerSchema> {
 
 /** Runs `fn` against the daemon (started if needed) or, with --no-daemon, the in-process engine. */
 export async function withConnection<T>(opts: CommonOptions, fn: (connection: Connection) => Promise<T>): Promise<T> {
-  const connection = opts.daemon ? await connectDaemon(socketPath(opts.socket)) : await connectInProcess();
+  const connection = opts.daemon ? await connectDaemon(socketPath(opts.socket)) : await connectInProcess(opts.socket);
   try {
     return await fn(connection);
   } finally {

@@ -10,7 +10,8 @@ export function fileAuditSink(path: string, logger: Logger): AuditSink {
   return (entry: AuditEntry) => {
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      appendFileSync(path, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+      const { operationId, ...rest } = entry;
+      appendFileSync(path, `${JSON.stringify({ ...rest, operation_id: operationId })}\n`, { mode: 0o600 });
     } catch (err) {
       // The prune already happened and is in the daemon log; say loudly that the audit copy is missing.
       logger.error({ audit: entry, err: (err as Error).message, path }, "could not write the audit log");

@@ -16,11 +16,11 @@ export interface InProcessDaemon {
   close(): Promise<void>;
 }
 
-export function startInProcess(options: { logFile?: string; interceptors?: Interceptor[] } = {}): InProcessDaemon {
+export function startInProcess(options: { logFile?: string; interceptors?: Interceptor[]; socket?: string } = {}): InProcessDaemon {
   const logger = options.logFile ? createDaemonLogger(options.logFile) : silentLogger();
   const supervisor = new PluginSupervisor(new PluginCatalog(), logger);
-  // Prunes made without a daemon go to the audit log the daemon would use.
-  const engine = new Engine(supervisor, logger, fileAuditSink(daemonFiles(socketPath(undefined)).audit, logger));
+  // Prunes made without a daemon go to the audit log the daemon of that socket (--socket, $WFCTL_SOCKET) would use.
+  const engine = new Engine(supervisor, logger, fileAuditSink(daemonFiles(socketPath(options.socket)).audit, logger));
   const tracker = new ActivityTracker();
   const startedAt = new Date();
   const transport = createRouterTransport(

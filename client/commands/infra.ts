@@ -8,7 +8,7 @@ import { type TeardownOptions, teardown } from "./teardown.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { Connection } from "../connection.js";
 import { EXIT } from "../exit-codes.js";
-import { planJson, renderPlan, renderResults, resultsJson } from "../output/plan.js";
+import { ghostsOf, planJson, renderPlan, renderResults, resultsJson } from "../output/plan.js";
 import { renderTable } from "../output/table.js";
 import { approvalRequired, canPrompt, confirm } from "../prompt.js";
 import {
@@ -130,7 +130,8 @@ async function plan(opts: PlanOptions): Promise<number> {
     if (!p) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
     if (opts.json) printJson(planJson(p));
     else out(renderPlan(p));
-    return opts.detailedExitcode && hasChanges(p) ? EXIT.CHANGES : EXIT.OK;
+    // Ghosts count as a difference: state does not match what exists.
+    return opts.detailedExitcode && (hasChanges(p) || ghostsOf(p).length > 0) ? EXIT.CHANGES : EXIT.OK;
   });
 }
 
@@ -153,7 +154,8 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
       const planned = (await connection.client.plan({ target: target(opts), caller: caller(command), destroy }, callOptions(opts))).plan;
       if (!planned) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
       process.stderr.write(renderPlan(planned));
-      if (!hasChanges(planned)) return EXIT.OK;
+      // Nothing to approve, but the apply still records what the providers read (as Terraform persists a refresh).
+      if (!hasChanges(planned)) return destroy ? EXIT.OK : runMutation(connection, opts, destroy, command, planned.fingerprint);
       const question = destroy ? "\nDo you really want to destroy all these resources?" : "\nDo you want to perform these actions?";
       if (!(await confirm(question, interrupt.signal))) {
         process.stderr.write(`${destroy ? "Destroy" : "Apply"} cancelled: nothing was changed.\n`);

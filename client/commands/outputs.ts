@@ -1,6 +1,6 @@
 // wfctl infra outputs: values of applied resources. Sensitive ones are masked
 // unless --show-sensitive; under GitHub Actions each sensitive value is first
-// registered with ::add-mask:: so the runner hides it in the job's log.
+// registered with ::add-mask:: (on stderr) so the runner hides it in the job's log.
 import { type TargetOptions, callOptions, caller, out, printJson, target, withConnection } from "../runtime.js";
 import { EXIT } from "../exit-codes.js";
 import { MASKED, addMaskCommands, outputsJson, plainValue, renderOutputs, underGitHubActions, valueOf } from "../output/outputs.js";
@@ -17,11 +17,13 @@ export async function outputs(names: string[], opts: OutputsOptions): Promise<nu
       { target: target(opts), caller: caller("wfctl infra outputs"), names, revealSensitive: show || masking },
       callOptions(opts),
     );
-    // Masks first, before any line that could carry a value.
+    // Masks first, before any line that could carry a value; on stderr (the
+    // runner reads workflow commands from both streams), so stdout stays the
+    // value alone for $(...) and --json for jq.
     if (masking) {
       for (const o of response.outputs) {
         const value = valueOf(o);
-        if (o.sensitive && value !== undefined) for (const line of addMaskCommands(value)) out(line);
+        if (o.sensitive && value !== undefined) for (const line of addMaskCommands(value)) process.stderr.write(line);
       }
     }
     if (opts.json) printJson(outputsJson(response.outputs, show));

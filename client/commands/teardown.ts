@@ -44,6 +44,15 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
       }
       process.stderr.write(renderTeardownPreview(plan, preview.stateKeys, preview.backend, opts.allowProtectedDestroy ?? false));
       if (count === 0 && preview.stateKeys.length === 0) return EXIT.OK;
+      // Refused anyway: say so now rather than after a "yes".
+      const blocked = plan.changes.filter((c) => c.action === Action.DELETE && c.protected);
+      if (blocked.length > 0 && !opts.allowProtectedDestroy) {
+        throw new WfctlError(
+          ErrorCode.PROTECTED_RESOURCE,
+          `refusing to destroy protected resource(s): ${blocked.map((c) => `${c.name} (${c.type}, delete)`).join(", ")}; nothing was changed. ` +
+            "Set protected: false on them in the configuration, or run wfctl infra teardown again with --allow-protected-destroy if you really mean it",
+        );
+      }
       const answer = await ask(`\nType 'yes' to destroy all ${count} resources and wipe state: `, interrupt.signal);
       if (answer !== "yes") {
         process.stderr.write("Teardown cancelled: nothing was destroyed or wiped.\n");

@@ -82,21 +82,28 @@ export function auditLine(a: AuditEntry): string {
 }
 
 /** What refresh did (or, in a dry run, would do). */
-export function renderRefresh(
-  result: { dryRun: boolean; pruned: readonly AuditEntry[]; updated: readonly DriftResult[]; blocked: readonly DriftResult[]; drift: readonly DriftResult[] },
-): string {
+export function renderRefresh(result: {
+  dryRun: boolean;
+  pruned: readonly AuditEntry[];
+  updated: readonly DriftResult[];
+  blocked: readonly DriftResult[];
+  drift: readonly DriftResult[];
+}): string {
   const lines: string[] = [];
-  for (const p of result.pruned) lines.push(`${result.dryRun ? "would prune" : "pruned"} ${p.resource} (${p.type}): gone from the provider`);
-  for (const b of result.blocked) lines.push(`would NOT prune ${b.name} (${b.type}) [protected]`);
-  for (const u of result.updated) {
-    lines.push(`${result.dryRun ? "would update" : "updated"} ${u.name} (${u.type}) from what the provider reads:`);
-    for (const f of u.fields) lines.push(`    ${f.field}: recorded=${f.expectedJson || "(absent)"} read=${f.actualJson || "(absent)"}`);
-  }
-  if (lines.length === 0) {
-    lines.push(`State matches what the providers read: nothing ${result.dryRun ? "would change" : "changed"} (${result.drift.length} resource(s) checked).`);
-  }
   if (result.blocked.length > 0) {
+    // The refresh would be refused as a whole: no ghost would be pruned, no record updated.
+    for (const g of result.drift.filter((r) => r.class === DriftClass.GHOST)) lines.push(`would NOT prune ${g.name} (${g.type})${g.protected ? " [protected]" : ""}`);
+    for (const u of result.updated) lines.push(`would NOT update ${u.name} (${u.type})`);
     lines.push(`Refresh would be refused: protected ghost(s) ${result.blocked.map((b) => b.name).join(", ")} need --allow-protected-prune.`);
+  } else {
+    for (const p of result.pruned) lines.push(`${result.dryRun ? "would prune" : "pruned"} ${p.resource} (${p.type}): gone from the provider`);
+    for (const u of result.updated) {
+      lines.push(`${result.dryRun ? "would update" : "updated"} ${u.name} (${u.type}) from what the provider reads:`);
+      for (const f of u.fields) lines.push(`    ${f.field}: recorded=${f.expectedJson || "(absent)"} read=${f.actualJson || "(absent)"}`);
+    }
+    if (lines.length === 0) {
+      lines.push(`State matches what the providers read: nothing ${result.dryRun ? "would change" : "changed"} (${result.drift.length} resource(s) checked).`);
+    }
   }
   if (result.dryRun) lines.push("Dry run: nothing was changed. Run again with --auto-approve to update state.");
   else lines.push("No resource was changed; run `wfctl infra plan` to see what an apply would do now.");

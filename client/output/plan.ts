@@ -25,12 +25,31 @@ function parseOrNull(json: string): unknown {
   return json === "" ? null : (JSON.parse(json) as unknown);
 }
 
-/** The plan as text: one block per change, then the summary line. */
+/** Resources state records that their provider says are gone: no plain apply changes them. */
+export function ghostsOf(plan: Plan | undefined): string[] {
+  return (plan?.changes ?? []).filter((c) => c.ghost).map((c) => c.name);
+}
+
+/** A warning block for ghosts, or "". */
+function ghostWarning(plan: Plan): string {
+  const ghosts = plan.changes.filter((c) => c.ghost);
+  if (ghosts.length === 0) return "";
+  const width = Math.max(...ghosts.map((c) => c.name.length));
+  const lines = ["", `Warning: ${ghosts.length} resource(s) in state are gone from their provider (ghosts); this plan leaves them alone:`];
+  for (const g of ghosts) lines.push(`  !   ${g.name.padEnd(width)}  ${g.type}${g.protected ? "  [protected]" : ""}`);
+  lines.push("Run `wfctl infra apply --refresh` (a dry run first) to prune them from state and re-create them; see docs/drift-recovery.md.");
+  return `${lines.join("\n")}\n`;
+}
+
+/** The plan as text: one block per change, then the summary line, then any ghosts. */
 export function renderPlan(plan: Plan): string {
   const changes = plan.changes.filter((c) => c.action !== Action.NOOP);
   const envNote = plan.env ? ` (environment: ${plan.env})` : "";
   if (changes.length === 0) {
-    return `No changes${envNote}. The infrastructure matches the configuration.\n`;
+    const ghosts = ghostWarning(plan);
+    return ghosts
+      ? `No changes planned${envNote}, but state does not match what exists.\n${ghosts}`
+      : `No changes${envNote}. The infrastructure matches the configuration.\n`;
   }
   const width = Math.max(...changes.map((c) => c.name.length));
   const lines = [`wfctl will perform these actions${envNote}:`, ""];
@@ -50,7 +69,7 @@ export function renderPlan(plan: Plan): string {
       ? `Plan: ${s?.delete ?? 0} to destroy.`
       : `Plan: ${s?.create ?? 0} to create, ${s?.update ?? 0} to update, ${s?.replace ?? 0} to replace, ${s?.delete ?? 0} to delete.`,
   );
-  return `${lines.join("\n")}\n`;
+  return `${lines.join("\n")}\n${ghostWarning(plan)}`;
 }
 
 export function planJson(plan: Plan): Record<string, unknown> {
@@ -64,6 +83,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
       provider: c.provider,
       action: actionName(c.action),
       protected: c.protected,
+      ...(c.ghost ? { ghost: true } : {}),
       depends_on: c.dependsOn,
       fields: c.fields.map((f) => ({
         field: f.field,

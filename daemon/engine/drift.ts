@@ -1,7 +1,8 @@
 // Drift: what each resource in state looks like now, by its provider's
 // account. Four classes: in-sync, ghost (state has it, the provider says it is
 // gone), config (fields differ, expected and actual per field), and unknown
-// (a provider that only says drifted or not). A detection error aborts the
+// (a drift detector that only says drifted or not). Providers without a drift
+// detector are classified from Read. A detection error aborts the
 // whole detection: callers change nothing on a partial picture.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { diffFields } from "../../proto/fields.js";
@@ -62,7 +63,8 @@ async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: O
     name: record.resourceId,
     type: record.resourceType,
     provider: record.provider,
-    protected: record.protected || (configured?.protected ?? false),
+    // The configuration's word wins for what it still declares (protected: false lifts it at once), as for destroy.
+    protected: configured ? configured.protected : record.protected,
     record,
   };
   const sensitive = (field: string) => fields[field.split(".")[0] as string]?.sensitive ?? false;
@@ -80,14 +82,15 @@ async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: O
       })),
     };
   }
-  // No classifier: the plain drifted / not-drifted view, from Read.
+  // No drift detector: classified from Read. Not found is a ghost; fields
+  // that differ are config drift.
   const read = await handle.client.read({ resource, prior: prior(record) }, options);
-  if (!read.found) return { ...base, class: "unknown", drifted: true, fields: [] };
+  if (!read.found) return { ...base, class: "ghost", drifted: true, fields: [] };
   const observed = decodeJsonObject(read.configJson, `${record.resourceId}: read config_json`);
   const differences = diffFields(record.config, observed, fields);
   return {
     ...base,
-    class: "unknown",
+    class: differences.length > 0 ? "config" : "in-sync",
     drifted: differences.length > 0,
     fields: differences.map((d) => ({ field: d.field, expected: d.before, actual: d.after, sensitive: d.sensitive })),
   };

@@ -27,6 +27,7 @@ import {
   pruneGhosts,
   readUpdates,
   saveUpdates,
+  withoutRecords,
 } from "./refresh.js";
 import type { OperationContext } from "./context.js";
 import { OperationRegistry, type OperationRequest, type RunningOperation, type Target } from "./operations.js";
@@ -204,17 +205,24 @@ export class Engine {
     const { config, store, sessions } = opened;
     const parallelism = parallelismOf(options.parallelism);
     let drift: DriftFinding[] = [];
-    let pruned: AuditEntry[] = [];
+    let ghosts: DriftFinding[] = [];
     if (options.refresh && !destroy) {
       drift = await detectDrift(config, store, sessions, ctx, parallelism);
-      const ghosts = ghostsOf(drift);
+      ghosts = ghostsOf(drift);
       checkPrunable(ghosts, options.allowProtectedPrune ?? false);
-      pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, this.audit);
     }
-    const plan = await computePlan(config, store, sessions, ctx, { destroy });
+    // Planned as if the ghosts were already pruned, and checked, before the
+    // first prune: a refused or failed plan leaves state as it was.
+    const plan = await computePlan(config, withoutRecords(store, ghosts.map((g) => g.name)), sessions, ctx, { destroy });
     checkFingerprint(plan, options.expectedFingerprint);
     checkProtected(plan, options.allowProtectedDestroy ?? false, destroy ? "wfctl infra destroy" : "wfctl infra apply");
+    const pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, this.audit);
     const { outcomes, stopped } = await this.applyLogged(plan, opened, ctx, parallelism);
+    // Unchanged resources take what was read (and the configuration's
+    // protected and depends_on), as Terraform persists a refresh on apply.
+    for (const change of plan.changes) {
+      if (change.refreshed) await store.saveState(change.refreshed, { signal: AbortSignal.timeout(60_000) });
+    }
     return { plan, outcomes, stopped, drift, pruned };
   }
 

@@ -9,7 +9,7 @@ import { type JsonValue, isJsonObject } from "../../proto/json.js";
 import { isSensitiveKey } from "../../proto/redact.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import type { InfraConfig, OutputDeclaration } from "../config/model.js";
-import { formatDetails } from "../config/source.js";
+import { formatDetail, formatDetails } from "../config/source.js";
 import type { OperationContext } from "./context.js";
 import type { ProviderSessions } from "./providers.js";
 
@@ -52,7 +52,8 @@ async function schemaOf(record: ResourceState, config: InfraConfig, sessions: Pr
 /** The error for an output that cannot be read, located at its declaration. */
 function outputProblem(config: InfraConfig, output: OutputDeclaration, code: ErrorCode, message: string): WfctlError {
   const detail = config.source.detail(["outputs", output.name, "source"], `output "${output.name}": ${message}`, undefined, `outputs.${output.name}.source`);
-  return new WfctlError(code, formatDetails(config.file, [detail]), { details: [detail] });
+  // Only a configuration problem reads "invalid configuration"; a value not there yet is not one.
+  return new WfctlError(code, code === ErrorCode.CONFIG_INVALID ? formatDetails(config.file, [detail]) : formatDetail(detail), { details: [detail] });
 }
 
 async function declaredOutput(

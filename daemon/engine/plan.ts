@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
 import { type FieldDifference, validateFields } from "../../proto/fields.js";
 import { Action } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { canonicalJson, decodeJsonValue, encodeJson, type JsonValue } from "../../proto/json.js";
+import { canonicalJson, decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual, type JsonValue } from "../../proto/json.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import { moduleProblem } from "../config/load.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
@@ -29,6 +29,18 @@ export interface PlannedChange {
   resource: ResourceModule | undefined;
   /** What state records (absent for a create). */
   prior: ResourceState | undefined;
+  /**
+   * State records it but its provider says it is gone. Planned as no change:
+   * pruning the record (then re-creating) is `apply --refresh`'s job.
+   */
+  ghost: boolean;
+  /**
+   * For an unchanged resource: its record as it should now be (what the
+   * provider read, the configuration's protected and depends_on), when that
+   * differs from what state holds. Apply saves it, as Terraform persists a
+   * refresh; plan does not.
+   */
+  refreshed: ResourceState | undefined;
 }
 
 export interface Plan {
@@ -120,7 +132,20 @@ function deleteChange(prior: ResourceState, config: InfraConfig): PlannedChange 
     protected: configured ? configured.protected : prior.protected,
     resource: undefined,
     prior,
+    ghost: false,
+    refreshed: undefined,
   };
+}
+
+/** `observed` with the configuration's metadata, if it differs from the record at all. */
+function refreshedRecord(prior: ResourceState, observed: ResourceState, resource: ResourceModule): ResourceState | undefined {
+  const next = { ...observed, protected: resource.protected, dependsOn: resource.dependsOn };
+  const same =
+    jsonEqual(prior.config, next.config) &&
+    jsonEqual(prior.outputs, next.outputs) &&
+    prior.protected === next.protected &&
+    jsonEqual(prior.dependsOn, next.dependsOn);
+  return same ? undefined : { ...next, updatedAt: new Date().toISOString() };
 }
 
 /** Plans an apply (or, with `destroy`, a destroy) of `config` against what `store` records. */
@@ -143,15 +168,23 @@ export async function computePlan(
       // A resource that changed type or provider cannot be updated in place.
       const moved = prior !== undefined && (prior.resourceType !== resource.type || prior.provider !== resource.provider);
       let priorMessage = prior && !moved ? { providerId: prior.providerId, configJson: encodeJson(prior.config), outputsJson: encodeJson(prior.outputs) } : undefined;
-      if (priorMessage && options.refresh !== false) {
+      let observed: ResourceState | undefined;
+      if (prior && priorMessage && options.refresh !== false) {
         // Plan against what exists now, as Terraform does: config drift made
-        // out of band shows up as a change back to the configuration. A ghost
-        // keeps its recorded state: pruning it is `apply --refresh`'s job.
+        // out of band shows up as a change back to the configuration.
         const read = await handle.client.read(
           { resource: { name: resource.name, type: resource.type }, prior: priorMessage },
           callOptions(ctx, config.env, CALL_TIMEOUTS.quick),
         );
-        if (read.found) priorMessage = { ...priorMessage, configJson: read.configJson, outputsJson: read.outputsJson.byteLength > 0 ? read.outputsJson : priorMessage.outputsJson };
+        if (!read.found) {
+          return { name: resource.name, type: resource.type, provider: resource.provider, action: "noop", fields: [], dependsOn: resource.dependsOn, protected: resource.protected, resource, prior, ghost: true, refreshed: undefined };
+        }
+        priorMessage = { ...priorMessage, configJson: read.configJson, outputsJson: read.outputsJson.byteLength > 0 ? read.outputsJson : priorMessage.outputsJson };
+        observed = {
+          ...prior,
+          config: decodeJsonObject(read.configJson, `${resource.name}: read config_json`),
+          outputs: read.outputsJson.byteLength > 0 ? decodeJsonObject(read.outputsJson, `${resource.name}: read outputs_json`) : prior.outputs,
+        };
       }
       const response = await handle.client.plan(
         { resource: { name: resource.name, type: resource.type }, desiredConfigJson: encodeJson(resource.config), prior: priorMessage },
@@ -181,6 +214,8 @@ export async function computePlan(
         protected: resource.protected,
         resource,
         prior,
+        ghost: false,
+        refreshed: action === "noop" && prior && !moved ? refreshedRecord(prior, observed ?? prior, resource) : undefined,
       };
     });
     changes.push(...planned);

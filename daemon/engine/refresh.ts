@@ -7,7 +7,7 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type FieldDifference, type FieldMap, diffFields } from "../../proto/fields.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
-import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import type { ResourceState, StateStore, StoreContext } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import type { DriftFinding } from "./drift.js";
@@ -169,4 +169,23 @@ export async function saveUpdates(updates: readonly RefreshUpdate[], store: Stat
     await store.saveState(update.record, { signal: AbortSignal.timeout(60_000) });
     ctx.log.info({ resource: update.record.resourceId, fields: update.fields.map((f) => f.field) }, "state refreshed from the provider");
   }
+}
+
+/**
+ * `store` as it will be once `hidden` are pruned: reads leave them out,
+ * everything else goes through. Lets a plan be made (and refused) before any
+ * prune is written.
+ */
+export function withoutRecords(store: StateStore, hidden: readonly string[]): StateStore {
+  if (hidden.length === 0) return store;
+  const gone = new Set(hidden);
+  return {
+    getState: (resourceId: string, ctx: StoreContext) => (gone.has(resourceId) ? Promise.resolve(undefined) : store.getState(resourceId, ctx)),
+    listStates: async (filter, ctx) => (await store.listStates(filter, ctx)).filter((r) => !gone.has(r.resourceId)),
+    saveState: (state, ctx) => store.saveState(state, ctx),
+    deleteState: (resourceId, ctx) => store.deleteState(resourceId, ctx),
+    lock: (resourceId, request, ctx) => store.lock(resourceId, request, ctx),
+    unlock: (resourceId, lockId, ctx, options) => store.unlock(resourceId, lockId, ctx, options),
+    close: () => store.close(),
+  };
 }

@@ -45,6 +45,7 @@ export function planMessage(plan: Plan): MessageInitShape<typeof PlanSchema> {
       action: actions[c.action],
       dependsOn: c.dependsOn,
       protected: c.protected,
+      ghost: c.ghost,
       fields: c.fields.map((f) => ({
         field: f.field,
         beforeJson: jsonText(f.before, f.sensitive),

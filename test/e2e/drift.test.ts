@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { daemonFiles } from "../../proto/socket.js";
 import { cliSandbox, expectExit } from "../helpers/cli.js";
 import { treeHash } from "../helpers/files.js";
-import { QUICKSTART } from "../helpers/paths.js";
+import { FIXTURE_PLUGINS, QUICKSTART } from "../helpers/paths.js";
 
 interface DriftJson {
   results: { name: string; type: string; class?: string; drifted: boolean; fields: { field: string; expected: unknown; actual: unknown }[] }[];
@@ -86,6 +86,14 @@ describe("drift and recovery", () => {
     rmSync(site("index.html"));
     const before = treeHash(stateDir());
 
+    // A plain plan changes nothing for ghosts, but says so, and counts them as a difference.
+    const plan = await run(["infra", "plan", "-c", config, "--detailed-exitcode"]);
+    expectExit(plan, 2);
+    expect(plan.stdout).toContain("No changes planned, but state does not match what exists.");
+    expect(plan.stdout).toMatch(/^\s+!\s+robots\s+local\.file\s+\[protected\]$/m);
+    expect(plan.stdout).toMatch(/^\s+!\s+index\s+local\.file$/m);
+    expect(plan.stdout).toContain("wfctl infra apply --refresh");
+
     const refused = await run(["infra", "apply", "-c", config, "--refresh", "--auto-approve"]);
     expectExit(refused, 1);
     expect(refused.stderr).toContain("refusing to prune protected resource(s) from state: robots (local.file)");
@@ -102,11 +110,86 @@ describe("drift and recovery", () => {
     expect(existsSync(site("index.html"))).toBe(true);
   });
 
+  it("apply --refresh whose plan is refused prunes nothing: the plan is checked before the first prune", async () => {
+    const original = readFileSync(config, "utf8");
+    // The site directory becomes protected and would be replaced (its path forces a new one).
+    writeFileSync(config, original.replace("  - name: site\n    type: local.directory\n    provider: local\n    config:\n      path: site\n", "  - name: site\n    type: local.directory\n    provider: local\n    protected: true\n    config:\n      path: site-moved\n"));
+    rmSync(site("robots.txt"));
+    const before = treeHash(stateDir());
+    const refused = await run(["infra", "apply", "-c", config, "--refresh", "--auto-approve", "--allow-protected-prune"]);
+    expectExit(refused, 1);
+    expect(refused.stderr).toContain("refusing to delete or replace protected resource(s): site (local.directory, replace)");
+    expect(refused.stderr).not.toContain("AUDIT");
+    expect(treeHash(stateDir())).toBe(before);
+    writeFileSync(config, original);
+    expectExit(await run(["infra", "apply", "-c", config, "--refresh", "--auto-approve", "--allow-protected-prune"]), 0);
+    expect(existsSync(site("robots.txt"))).toBe(true);
+  });
+
+  it("a configuration changed to match what exists: apply changes nothing and records what exists, so drift is cleared", async () => {
+    writeFileSync(site("index.html"), "made by hand\n");
+    const original = readFileSync(config, "utf8");
+    const start = original.indexOf("      content: |\n        <!doctype html>");
+    const end = original.indexOf("\n\n", start);
+    writeFileSync(config, `${original.slice(0, start)}      content: "made by hand\\n"${original.slice(end)}`);
+    expectExit(await run(["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
+    expectExit(await run(["infra", "drift", "-c", config, "--detailed-exitcode"]), 2); // state still holds what was applied
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    expectExit(await run(["infra", "drift", "-c", config, "--detailed-exitcode"]), 0);
+    expect(readFileSync(site("index.html"), "utf8")).toBe("made by hand\n");
+  });
+
   it("--allow-protected-prune without --refresh is refused before anything is contacted", async () => {
     const fresh = join(sandbox.dir, "no-daemon-here", "wfctld.sock");
     const result = await sandbox.cli.run(["infra", "apply", "-c", config, "--allow-protected-prune", "--auto-approve"], { env: { WFCTL_SOCKET: fresh } });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("--allow-protected-prune only applies with --refresh");
     expect(existsSync(fresh)).toBe(false); // no daemon was started, so no plugin either
+  });
+});
+
+describe("drift with a provider that serves no drift detector", () => {
+  const sandbox = cliSandbox("wft-drift-plain-");
+  let config: string;
+  const out = (file: string) => join(sandbox.dir, "out", file);
+  const run = (args: string[]) => sandbox.cli.run(args);
+
+  beforeAll(async () => {
+    config = join(sandbox.dir, "infra.yaml");
+    // The slowfs fixture without its drift detector: wfctl classifies from Read.
+    writeFileSync(
+      join(sandbox.dir, "plain-plugin.mjs"),
+      `process.env["SLOWFS_NO_DRIFT"] = "1";\nawait import(${JSON.stringify(join(FIXTURE_PLUGINS, "slowfs.mjs"))});\n`,
+    );
+    writeFileSync(join(sandbox.dir, "wfctl.yaml"), "plugins:\n  - name: slowfs\n    kind: provider\n    source: ./plain-plugin.mjs\n    version: 2.0.0\n");
+    writeFileSync(
+      config,
+      "modules:\n  - name: files\n    type: iac.provider\n    config: { provider: slowfs, root: out }\n" +
+        ["a", "b", "c"].map((n) => `  - name: ${n}\n    type: slowfs.file\n    provider: files\n    config: { path: ${n}.txt, content: ${n} }\n`).join(""),
+    );
+    expectExit(await run(["plugins", "lock", "-c", config]), 0);
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+  });
+
+  it("reports a resource Read cannot find as ghost and one whose fields differ as config drift; apply --refresh converges", async () => {
+    const inspect = await sandbox.cli.json<{ plugins: { services: string[] }[] }>(["plugins", "inspect", "slowfs"]);
+    const services = inspect.value.plugins[0]?.services.join(" ") ?? "";
+    expect(services).toContain("IaCProvider");
+    expect(services).not.toContain("IaCDriftDetector");
+    rmSync(out("a.txt"));
+    writeFileSync(out("b.txt"), "changed");
+    const { value } = await sandbox.cli.json<DriftJson>(["infra", "drift", "-c", config]);
+    expect(value.results.map((r) => [r.name, r.class])).toEqual([
+      ["a", "ghost"],
+      ["b", "config"],
+      ["c", "in-sync"],
+    ]);
+    expect(value.results[1]?.fields).toEqual([{ field: "content", expected: "b", actual: "changed" }]);
+    const applied = await run(["infra", "apply", "-c", config, "--refresh", "--auto-approve"]);
+    expectExit(applied, 0);
+    expect(applied.stderr).toContain("AUDIT prune");
+    expect(readFileSync(out("a.txt"), "utf8")).toBe("a");
+    expect(readFileSync(out("b.txt"), "utf8")).toBe("b");
+    expectExit(await run(["infra", "drift", "-c", config, "--detailed-exitcode"]), 0);
   });
 });

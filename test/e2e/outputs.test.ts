@@ -3,10 +3,12 @@
 // with --show-sensitive, and registered with ::add-mask:: under GitHub
 // Actions before anything prints. Refresh: state takes what the provider
 // reads, ghosts are pruned with audit lines, no resource is changed.
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cliSandbox, expectExit } from "../helpers/cli.js";
+import { type CliResult, cliSandbox, expectExit } from "../helpers/cli.js";
+import { WFCTL } from "../helpers/paths.js";
 import { treeHash } from "../helpers/files.js";
 
 const TOKEN = "tok-7d1e-SECRET-4a9b";
@@ -44,6 +46,20 @@ outputs:
     source: dbpass.content
     sensitive: true
 `;
+
+/** Runs wfctl with stderr and stdout in one pipe (as a CI runner reads a step), returned as stdout. */
+function runMerged(socket: string, args: readonly string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("/bin/sh", ["-c", 'exec "$0" "$@" 2>&1', process.execPath, WFCTL, ...args], {
+      env: { ...process.env, WFCTL_SOCKET: socket, ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr: "" }));
+  });
+}
 
 /** The environment of a run outside GitHub Actions, whatever runs the tests. */
 const NOT_GHA = { GITHUB_ACTIONS: undefined };
@@ -89,25 +105,33 @@ describe("outputs", () => {
     expect(one.stdout).toBe(`${PASSWORD}\n`);
   });
 
-  it("under GITHUB_ACTIONS=true, writes ::add-mask:: for every sensitive value before anything else", async () => {
-    const gha = { GITHUB_ACTIONS: "true" };
+  it("under GITHUB_ACTIONS=true, writes ::add-mask:: on stderr for every sensitive value before anything else", async () => {
     for (const args of [["infra", "outputs", "-c", config], ["infra", "outputs", "-c", config, "--show-sensitive"]]) {
-      const result = await run(args, gha);
-      expectExit(result, 0);
-      const lines = result.stdout.split("\n");
+      // Both streams in one pipe, as the runner reads them: the masks come first.
+      const merged = await runMerged(sandbox.cli.socket, args, { GITHUB_ACTIONS: "true" });
+      expectExit(merged, 0);
+      const lines = merged.stdout.split("\n");
       const tokenMask = lines.indexOf(`::add-mask::${TOKEN}`);
       const passwordMask = lines.indexOf(`::add-mask::${PASSWORD}`);
-      expect(tokenMask, result.stdout).toBeGreaterThanOrEqual(0);
-      expect(passwordMask, result.stdout).toBeGreaterThanOrEqual(0);
-      // Every mask comes before the first line that is not a mask.
+      expect(tokenMask, merged.stdout).toBeGreaterThanOrEqual(0);
+      expect(passwordMask, merged.stdout).toBeGreaterThanOrEqual(0);
       const firstOther = lines.findIndex((l) => l !== "" && !l.startsWith("::add-mask::"));
       expect(Math.max(tokenMask, passwordMask)).toBeLessThan(firstOther);
       // Values that are not sensitive are not masked.
-      expect(result.stdout).not.toContain(`::add-mask::${join(sandbox.dir, "out", "notes.txt")}`);
+      expect(merged.stdout).not.toContain(`::add-mask::${join(sandbox.dir, "out", "notes.txt")}`);
+
+      // Apart: the masks are on stderr, so stdout stays what scripts read.
+      const apart = await run(args, { GITHUB_ACTIONS: "true" });
+      expect(apart.stderr).toContain(`::add-mask::${TOKEN}`);
+      expect(apart.stdout).not.toContain("::add-mask::");
     }
-    // Without --show-sensitive the value itself is still printed only inside the mask command.
-    const masked = await run(["infra", "outputs", "-c", config], gha);
+    // Without --show-sensitive the value is printed only inside the mask command.
+    const masked = await runMerged(sandbox.cli.socket, ["infra", "outputs", "-c", config], { GITHUB_ACTIONS: "true" });
     expect(masked.stdout.split("\n").filter((l) => l.includes(TOKEN) && !l.startsWith("::add-mask::"))).toEqual([]);
+    // One value for a script: stdout is the bare value, the mask went to stderr.
+    const one = await run(["infra", "outputs", "api_token", "-c", config, "--show-sensitive"], { GITHUB_ACTIONS: "true" });
+    expect(one.stdout).toBe(`${TOKEN}\n`);
+    expect(one.stderr).toContain(`::add-mask::${TOKEN}`);
   });
 
   it("names the output and its declaration when it cannot be read", async () => {

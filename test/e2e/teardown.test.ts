@@ -126,6 +126,12 @@ describe("teardown", () => {
 
   it("on a terminal it shows the preview and proceeds only on the exact answer yes", async () => {
     const before = treeHash(state());
+    // Refused before the question when a protected resource would be destroyed without the second key.
+    const refused = await runOnTerminal(["infra", "teardown", "-c", config], "yes", { WFCTL_SOCKET: sandbox.cli.socket });
+    expectExit(refused, 1);
+    expect(refused.stdout).toContain("Resources to destroy (3):");
+    expect(refused.stdout).not.toContain("Type 'yes'");
+    expect(refused.stdout).toContain("refusing to destroy protected resource(s): keep (local.file, delete)");
     for (const answer of ["y", "YES", "yes please"]) {
       const declined = await runOnTerminal(["infra", "teardown", "-c", config, "--allow-protected-destroy"], answer, { WFCTL_SOCKET: sandbox.cli.socket });
       expectExit(declined, 1);
