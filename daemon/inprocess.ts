@@ -4,6 +4,7 @@
 import { createRouterTransport, type Interceptor, type Transport } from "@connectrpc/connect";
 import { daemonFiles, socketPath } from "../proto/socket.js";
 import { fileAuditSink } from "./audit.js";
+import { closePostgresPools } from "./state/postgres.js";
 import { Engine } from "./engine/engine.js";
 import { silentLogger, createDaemonLogger } from "./log.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./server/router.js";
@@ -34,5 +35,12 @@ export function startInProcess(options: { logFile?: string; interceptors?: Inter
     }),
     { router: { interceptors: daemonInterceptors(tracker) }, transport: { interceptors: options.interceptors ?? [] } },
   );
-  return { transport, close: () => supervisor.stopAll() };
+  return {
+    transport,
+    // Plugins, and the database connections the postgres backend pooled, end with the command.
+    close: async () => {
+      await supervisor.stopAll();
+      await closePostgresPools();
+    },
+  };
 }

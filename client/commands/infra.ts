@@ -233,6 +233,16 @@ async function stateList(opts: TargetOptions): Promise<number> {
   });
 }
 
+async function unlockState(lockId: string, opts: TargetOptions): Promise<number> {
+  return withConnection(opts, async ({ client }) => {
+    const response = await client.unlockState({ target: target(opts), caller: caller("wfctl infra state unlock"), lockId }, callOptions(opts));
+    if (response.audit) process.stderr.write(auditLine(response.audit));
+    if (opts.json) printJson({ released: lockId, held_by: response.heldBy, backend: response.backend, namespace: response.namespace });
+    else out(`Released: ${response.heldBy}.\nThe next apply takes the lock as usual; check \`wfctl infra drift\` first if that holder died mid-apply.\n`);
+    return EXIT.OK;
+  });
+}
+
 type Run = (code: Promise<number>) => Promise<void>;
 
 export function infraCommand(run: Run): Command {
@@ -291,7 +301,13 @@ export function infraCommand(run: Run): Command {
       .argument("[names...]", "only these outputs (one name: print its bare value)")
       .addOption(new Option("--show-sensitive", "print sensitive values instead of <sensitive>")),
   ).action((names: string[], opts: OutputsOptions) => run(outputs(names, opts)));
-  const state = infra.command("state").description("inspect recorded state");
+  const state = infra.command("state").description("inspect recorded state; release a lock left by a crash");
+  withTargetOptions(
+    state
+      .command("unlock")
+      .description("release the state lock LOCK_ID left by a holder that died (shows who held it; refuses any other lock)")
+      .argument("<lock-id>", "the lock's id, as the lock error or `wfctl daemon status` shows it"),
+  ).action((lockId: string, opts: TargetOptions) => run(unlockState(lockId, opts)));
   withTargetOptions(state.command("list").description("list the resources recorded in state")).action((opts: TargetOptions) =>
     run(stateList(opts)),
   );

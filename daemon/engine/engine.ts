@@ -323,6 +323,43 @@ export class Engine {
     });
   }
 
+  /**
+   * Releases the stack lock `lockId` (left by a holder that died), saying who
+   * held it. Refuses when no lock is held, or the one held has another id:
+   * it never releases a lock someone took since. Audited.
+   */
+  unlockState(request: OperationRequest, lockId: string): Promise<{ heldBy: string; audit: AuditEntry; backend: string; namespace: string }> {
+    return this.run("state-unlock", request, false, async (ctx, { config, store }) => {
+      let heldBy: string;
+      try {
+        const probe = await store.lock(STACK_LOCK, { holder: `${request.caller.user} (wfctl infra state unlock)`, operation: "state unlock", version: WFCTL_VERSION }, { signal: ctx.signal });
+        await store.unlock(STACK_LOCK, probe.lockId, { signal: AbortSignal.timeout(30_000) });
+        throw new WfctlError(ErrorCode.NOT_FOUND, `no state lock is held in ${describeBackend(config)}: nothing to unlock`);
+      } catch (err) {
+        const error = WfctlError.from(err);
+        if (error.code !== ErrorCode.LOCK_HELD) throw error;
+        heldBy = error.message;
+      }
+      if (!heldBy.includes(`lock id ${lockId}`)) {
+        throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `not unlocking: ${heldBy}, not ${lockId}. Check the id (it may have been released and taken again)`);
+      }
+      await store.unlock(STACK_LOCK, lockId, { signal: ctx.signal });
+      const audit: AuditEntry = {
+        time: new Date().toISOString(),
+        action: "unlock",
+        operation: "state unlock",
+        resource: STACK_LOCK,
+        type: "lock",
+        environment: config.env,
+        caller: request.caller.user,
+        operationId: lockId,
+      };
+      this.audit(audit);
+      ctx.log.warn({ audit, held_by: heldBy }, `state lock ${lockId} released by hand`);
+      return { heldBy, audit, backend: describeBackend(config), namespace: config.namespace };
+    });
+  }
+
   /** The records in state, with the backend and namespace they came from (no plugin is started unless the backend is one). */
   listState(request: OperationRequest): Promise<{ resources: ResourceState[]; backend: string; namespace: string }> {
     return this.run("state-list", request, false, async (ctx, { config, store }) => {

@@ -17,7 +17,8 @@ import { runTasks } from "./scheduler.js";
 /** One audit record: a change to state made outside a resource's own apply. */
 export interface AuditEntry {
   time: string;
-  action: "prune";
+  /** "prune": a ghost's record removed; "unlock": a state lock released by hand. */
+  action: "prune" | "unlock";
   operation: string;
   resource: string;
   type: string;

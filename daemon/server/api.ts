@@ -170,6 +170,11 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
       const listed = await engine.listState(request(req.target, undefined, ctx));
       return { resources: listed.resources.map(stateMessage), backend: listed.backend, namespace: listed.namespace };
     },
+    async unlockState(req, ctx) {
+      if (!req.lockId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "lock_id is required: the id the lock error or `wfctl daemon status` showed");
+      const result = await engine.unlockState(request(req.target, req.caller, ctx), req.lockId);
+      return { heldBy: result.heldBy, backend: result.backend, namespace: result.namespace, audit: auditMessage(result.audit) };
+    },
     async drift(req, ctx) {
       const { findings, backend, namespace } = await engine.drift(request(req.target, req.caller, ctx, req.operation));
       return { results: findings.map((f) => driftMessage(f)), backend, namespace };

@@ -9,6 +9,7 @@ import { fileAuditSink } from "../audit.js";
 import { MAX_MESSAGE_BYTES } from "../../proto/versions.js";
 import { dirname } from "node:path";
 import { Engine } from "../engine/engine.js";
+import { closePostgresPools } from "../state/postgres.js";
 import type { DaemonLogger } from "../log.js";
 import { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginSupervisor, type SupervisorOptions } from "../supervisor/supervisor.js";
@@ -117,6 +118,7 @@ export class Daemon {
       // Let the last responses reach their clients.
       await new Promise((r) => setTimeout(r, 100));
       await this.supervisor.stopAll();
+      await closePostgresPools();
       this.server.closeConnections();
       rmSync(socketPath, { force: true });
       this.releasePid();

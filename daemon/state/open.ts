@@ -11,6 +11,7 @@ import type { PluginCatalog } from "../supervisor/catalog.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { FilesystemStateStore } from "./filesystem.js";
 import { MemoryStateStore } from "./memory.js";
+import { PostgresStateStore, postgresSettings } from "./postgres.js";
 import { PluginStateStore } from "./plugin.js";
 import { createHash } from "node:crypto";
 
@@ -40,6 +41,13 @@ export interface OpenContext {
 export function describeBackend(config: InfraConfig): string {
   const { state } = config;
   if (state.backend === "filesystem") return `filesystem (${join(resolve(config.dir, String(state.config["directory"])), config.namespace)})`;
+  if (state.backend === "postgres") {
+    try {
+      return `${postgresSettings(state.config, config.file).describe}, namespace ${config.namespace}`;
+    } catch {
+      return `postgres (namespace ${config.namespace})`;
+    }
+  }
   return `${state.backend} (namespace ${config.namespace})`;
 }
 
@@ -56,7 +64,7 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
       return FilesystemStateStore.open(join(resolve(config.dir, directory), config.namespace));
     }
     case "postgres":
-      throw new WfctlError(ErrorCode.UNSUPPORTED, `${config.file}: module "${state.name}": the postgres state backend is not available in this build yet`);
+      return PostgresStateStore.open(postgresSettings(state.config, `${config.file}: module "${state.name}"`), config.namespace, { signal: ctx.signal });
     default:
       break;
   }

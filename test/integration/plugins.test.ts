@@ -1,7 +1,7 @@
 // The plugin boundary with real processes: the SDK's handshake and refusal,
 // the supervisor's start/stop, failure reporting, deadlines and cancellation
-// arriving as an AbortSignal in the plugin, the local provider's resources,
-// and a plugin-served state store passing the same contract as the core ones.
+// arriving as an AbortSignal in the plugin, and the local provider's resources.
+// (Plugin-served state stores pass the conformance kit in state-conformance.test.ts.)
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
@@ -12,17 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PluginCatalog } from "../../daemon/supervisor/catalog.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
-import { PluginStateStore } from "../../daemon/state/plugin.js";
 import { ErrorCode } from "../../proto/errors.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../proto/gen/grpc/health/v1/health_pb.js";
-import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { Action, DriftClass, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { callUnary, connect } from "../../proto/grpc.js";
 import { decodeJsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PLUGIN_ENV } from "../../proto/versions.js";
 import { LOCAL_PROVIDER, tempDir } from "../helpers/paths.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
-import { stateStoreContract } from "../helpers/store-contract.js";
 import { rejectionOf } from "../helpers/errors.js";
 import { fixture, quiet, supervisorsStoppedAfterEach } from "../helpers/supervisors.js";
 
@@ -327,26 +324,5 @@ describe("local provider plugin", () => {
     );
     expect(err.code).toBe(ErrorCode.CONFIG_INVALID);
     expect(err.message).toContain('field "colour"');
-  });
-});
-
-describe("state store served by a plugin", () => {
-  let s: PluginSupervisor;
-  let n = 0;
-  beforeAll(() => {
-    s = new PluginSupervisor(new PluginCatalog([fixture("memory-state", { kind: "state_backend" })]), quiet);
-  });
-  afterAll(() => s.stopAll());
-
-  stateStoreContract("plugin-served", async () => {
-    const instance = await s.acquire(s.catalog.get("state_backend", "memory-state"), "contract", noSetup);
-    // Each Configure opens a fresh store (a new namespace) in the plugin.
-    await instance.client(IaCStateBackendSetup).configure({
-      backend: "fixture-memory",
-      configJson: encodeJson({}),
-      workingDir: tmpdir(),
-      namespace: `ns-${++n}`,
-    });
-    return new PluginStateStore(() => instance.client(IaCStateBackend));
   });
 });

@@ -4,15 +4,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { FilesystemStateStore } from "../../daemon/state/filesystem.js";
-import { MemoryStateStore } from "../../daemon/state/memory.js";
-import { sampleState, stateStoreContract } from "../helpers/store-contract.js";
+import { postgresSettings } from "../../daemon/state/postgres.js";
+import { sampleState } from "../../plugins/conformance/state-backend.js";
 
 const base = mkdtempSync(join(tmpdir(), "wft-fs-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
-let n = 0;
 
-stateStoreContract("memory", async () => new MemoryStateStore());
-stateStoreContract("filesystem", () => FilesystemStateStore.open(join(base, `s${n++}`, "default")));
 
 const live = () => ({ signal: new AbortController().signal });
 
@@ -68,5 +65,34 @@ describe("filesystem state store", () => {
     const file = join(base, "not-a-dir");
     writeFileSync(file, "x");
     await expect(FilesystemStateStore.open(join(file, "default"))).rejects.toMatchObject({ code: ErrorCode.STATE_BACKEND_UNAVAILABLE });
+  });
+});
+
+describe("postgres settings", () => {
+  const where = "/x/infra.yaml: module \"state\"";
+  it("takes the connection from url or url_env and the password only from password_env, never showing it", () => {
+    const settings = postgresSettings({ url_env: "STATE_URL", schema: "team_a" }, where, { STATE_URL: "postgres://ci:s3cret@db.internal:5433/infra" });
+    expect(settings.client.connectionString).toBe("postgres://ci:s3cret@db.internal:5433/infra");
+    expect(settings.schema).toBe("team_a");
+    expect(settings.describe).toBe("postgres postgres://ci:****@db.internal:5433/infra, schema team_a");
+    const fields = postgresSettings({ host: "db", port: 5432, database: "infra", user: "ci", password_env: "PGPASS_CI" }, where, { PGPASS_CI: "hunter2" });
+    expect(fields.client).toMatchObject({ host: "db", port: 5432, database: "infra", user: "ci", password: "hunter2" });
+    expect(fields.describe).not.toContain("hunter2");
+  });
+
+  it("refuses a password in the file, an unset variable, an unknown field and a bad schema name, naming the field", () => {
+    const problem = (config: Record<string, unknown>, env: Record<string, string> = {}) => {
+      try {
+        postgresSettings(config as never, where, env);
+      } catch (err) {
+        return (err as WfctlError).message;
+      }
+      return "accepted";
+    };
+    expect(problem({ password: "x" })).toContain('field "config.password": passwords are never written in the configuration');
+    expect(problem({ password_env: "NOPE" })).toContain('field "config.password_env" names the environment variable NOPE, which is not set');
+    expect(problem({ hostname: "db" })).toContain('unknown field "config.hostname"');
+    expect(problem({ schema: "Drop Table" })).toContain('field "config.schema" must be a lower-case SQL identifier');
+    expect(problem({ port: 0 })).toContain('field "config.port" must be a port number');
   });
 });

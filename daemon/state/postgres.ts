@@ -1,0 +1,333 @@
+// The postgres backend: state for teams, in a schema it creates and migrates
+// itself. Each namespace (environment) keeps its records apart. A lock is a
+// row: taken by an insert that fails at once if the row exists, so contention
+// never waits, and the row names who holds it, for what, since when. A lock
+// left by a holder that died stays visible and is released with
+// `wfctl infra state unlock`.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type JsonObject, isJsonObject } from "../../proto/json.js";
+import {
+  FILTER_KEYS,
+  type LockInfo,
+  type LockRequest,
+  type ResourceState,
+  type StateStore,
+  type StoreContext,
+  checkFilter,
+  lockHeldError,
+  throwIfAborted,
+} from "../../proto/state-store.js";
+
+/** Schema changes, in order; each runs once, recorded in <schema>.wfctl_migrations. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS {schema}.wfctl_state (
+     namespace     text        NOT NULL,
+     resource_id   text        NOT NULL,
+     resource_type text        NOT NULL,
+     provider      text        NOT NULL,
+     status        text        NOT NULL,
+     record        text        NOT NULL, -- the record JSON exactly as written (jsonb would refuse NUL characters and reorder keys)
+     saved_at      timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (namespace, resource_id)
+   );
+   CREATE TABLE IF NOT EXISTS {schema}.wfctl_locks (
+     namespace   text NOT NULL,
+     resource_id text NOT NULL,
+     lock_id     text NOT NULL,
+     holder      text NOT NULL,
+     operation   text NOT NULL,
+     version     text NOT NULL,
+     created_at  text NOT NULL,
+     PRIMARY KEY (namespace, resource_id)
+   );`,
+];
+
+/** Columns a ListStates filter key compares. */
+const FILTER_COLUMNS: Record<(typeof FILTER_KEYS)[number], string> = { resource_type: "resource_type", provider: "provider", status: "status" };
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** How to reach the server, from an iac.state module's config. */
+export interface PostgresSettings {
+  /** pg client settings (connection string or fields). */
+  client: pg.ClientConfig;
+  /** Schema holding wfctl's tables. */
+  schema: string;
+  /** Where the settings came from, for errors (never the password). */
+  describe: string;
+}
+
+function str(config: JsonObject, key: string, where: string): string | undefined {
+  const value = config[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.${key}" must be a non-empty string`);
+  return value;
+}
+
+function fromEnv(name: string, key: string, where: string, env: NodeJS.ProcessEnv): string {
+  const value = env[name];
+  if (value === undefined || value === "") {
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.${key}" names the environment variable ${name}, which is not set in the daemon's environment`);
+  }
+  return value;
+}
+
+/**
+ * Reads the postgres settings of an iac.state module. The connection comes from
+ * `url` (or `url_env`, the name of an environment variable holding it), or from
+ * host/port/database/user; the password from `password_env` (an environment
+ * variable's name), never from the file itself. Unset fields fall back to the
+ * usual PG* environment variables.
+ */
+export function postgresSettings(config: JsonObject, where: string, env: NodeJS.ProcessEnv = process.env): PostgresSettings {
+  const known = new Set(["url", "url_env", "host", "port", "database", "user", "password_env", "schema", "ssl", "connect_timeout_ms"]);
+  for (const key of Object.keys(config)) {
+    if (key === "password" || key === "url_password") {
+      throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.${key}": passwords are never written in the configuration; put it in an environment variable and name it with password_env`);
+    }
+    if (!known.has(key)) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: unknown field "config.${key}" for the postgres backend (known: ${[...known].join(", ")})`);
+  }
+  const schema = str(config, "schema", where) ?? "wfctl";
+  if (!IDENTIFIER.test(schema)) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.schema" must be a lower-case SQL identifier, got "${schema}"`);
+  const urlEnv = str(config, "url_env", where);
+  const url = str(config, "url", where) ?? (urlEnv ? fromEnv(urlEnv, "url_env", where, env) : undefined);
+  const passwordEnv = str(config, "password_env", where);
+  const port = config["port"];
+  if (port !== undefined && (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.port" must be a port number`);
+  }
+  const ssl = config["ssl"];
+  if (ssl !== undefined && typeof ssl !== "boolean") throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.ssl" must be true or false`);
+  const timeout = config["connect_timeout_ms"];
+  if (timeout !== undefined && (typeof timeout !== "number" || timeout <= 0)) {
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.connect_timeout_ms" must be a positive number`);
+  }
+  const client: pg.ClientConfig = {
+    ...(url ? { connectionString: url } : {}),
+    ...(str(config, "host", where) ? { host: str(config, "host", where) } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(str(config, "database", where) ? { database: str(config, "database", where) } : {}),
+    ...(str(config, "user", where) ? { user: str(config, "user", where) } : {}),
+    ...(passwordEnv ? { password: fromEnv(passwordEnv, "password_env", where, env) } : {}),
+    ...(ssl !== undefined ? { ssl } : {}),
+    connectionTimeoutMillis: typeof timeout === "number" ? timeout : 10_000,
+    application_name: "wfctld",
+  };
+  const target = url ? redactUrl(url) : `${client.host ?? env["PGHOST"] ?? "localhost"}:${client.port ?? env["PGPORT"] ?? 5432}/${client.database ?? env["PGDATABASE"] ?? ""}`;
+  return { client, schema, describe: `postgres ${target}, schema ${schema}` };
+}
+
+/** A connection string without its password. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "****";
+    return parsed.toString();
+  } catch {
+    return "(connection string)";
+  }
+}
+
+/** Shared pools, one per server and schema, kept for the daemon's life. */
+const pools = new Map<string, { pool: pg.Pool; ready: Promise<void> }>();
+
+function unavailable(settings: PostgresSettings, err: unknown): WfctlError {
+  if (err instanceof WfctlError) return err;
+  return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot use ${settings.describe}: ${(err as Error).message}`, { cause: err });
+}
+
+async function migrate(pool: pg.Pool, schema: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    // One migrator at a time across every wfctld sharing the server.
+    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`wfctl-migrate:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.wfctl_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ version: number }>(`SELECT COALESCE(MAX(version), 0) AS version FROM ${schema}.wfctl_migrations`);
+    const current = rows[0]?.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new WfctlError(
+        ErrorCode.FAILED_PRECONDITION,
+        `schema ${schema} is at version ${current}, newer than this wfctl knows (${MIGRATIONS.length}); upgrade wfctl`,
+      );
+    }
+    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+      await client.query((MIGRATIONS[v - 1] as string).replaceAll("{schema}", schema));
+      await client.query(`INSERT INTO ${schema}.wfctl_migrations (version) VALUES ($1)`, [v]);
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+function poolFor(settings: PostgresSettings): { pool: pg.Pool; ready: Promise<void> } {
+  const key = JSON.stringify([settings.client, settings.schema]);
+  let entry = pools.get(key);
+  if (!entry) {
+    const pool = new pg.Pool({ ...settings.client, max: 10, idleTimeoutMillis: 30_000 });
+    // An idle client losing its connection must not crash the daemon; the next query reconnects.
+    pool.on("error", () => {});
+    const ready = migrate(pool, settings.schema);
+    entry = { pool, ready };
+    pools.set(key, entry);
+    ready.catch(() => pools.delete(key));
+  }
+  return entry;
+}
+
+/** Ends every pool (daemon shutdown, tests). */
+export async function closePostgresPools(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  await Promise.all(all.map((e) => e.pool.end().catch(() => {})));
+}
+
+function record(row: { record: string }): ResourceState {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(row.record);
+  } catch (err) {
+    throw new WfctlError(ErrorCode.STATE_CORRUPT, `a postgres state record is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isJsonObject(parsed)) throw new WfctlError(ErrorCode.STATE_CORRUPT, "a postgres state record is not a JSON object");
+  return parsed as unknown as ResourceState;
+}
+
+export class PostgresStateStore implements StateStore {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly settings: PostgresSettings,
+    private readonly namespace: string,
+  ) {}
+
+  /** Connects (sharing a pool per server), creating or migrating the schema first. */
+  static async open(settings: PostgresSettings, namespace: string, ctx: StoreContext): Promise<PostgresStateStore> {
+    throwIfAborted(ctx);
+    const { pool, ready } = poolFor(settings);
+    try {
+      await ready;
+    } catch (err) {
+      throw unavailable(settings, err);
+    }
+    return new PostgresStateStore(pool, settings, namespace);
+  }
+
+  private get schema(): string {
+    return this.settings.schema;
+  }
+
+  /**
+   * Runs one statement for a caller that may give up: the query is cancelled
+   * on the server (pg_cancel_backend) when the caller's signal aborts.
+   */
+  private async query<R extends pg.QueryResultRow>(ctx: StoreContext, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    throwIfAborted(ctx);
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unavailable(this.settings, err);
+    }
+    const pid = (client as unknown as { processID?: number }).processID;
+    const onAbort = () => {
+      if (pid !== undefined) void this.pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {});
+    };
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const result = await client.query<R>(text, values);
+      throwIfAborted(ctx);
+      return result;
+    } catch (err) {
+      throwIfAborted(ctx);
+      if (err instanceof WfctlError) throw err;
+      const code = (err as { code?: string }).code;
+      // Connection-level failures: the server is unreachable, not the request wrong.
+      if (code === undefined || code.startsWith("08") || code === "57P01") throw unavailable(this.settings, err);
+      throw new WfctlError(ErrorCode.INTERNAL, `${this.settings.describe}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+      client.release();
+    }
+  }
+
+  async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {
+    const { rows } = await this.query<{ record: string }>(ctx, `SELECT record FROM ${this.schema}.wfctl_state WHERE namespace = $1 AND resource_id = $2`, [
+      this.namespace,
+      resourceId,
+    ]);
+    return rows[0] ? record(rows[0]) : undefined;
+  }
+
+  async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
+    await this.query(
+      ctx,
+      `INSERT INTO ${this.schema}.wfctl_state (namespace, resource_id, resource_type, provider, status, record, saved_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now())
+       ON CONFLICT (namespace, resource_id) DO UPDATE
+         SET resource_type = EXCLUDED.resource_type, provider = EXCLUDED.provider, status = EXCLUDED.status,
+             record = EXCLUDED.record, saved_at = EXCLUDED.saved_at`,
+      [this.namespace, state.resourceId, state.resourceType, state.provider, state.status, JSON.stringify(state)],
+    );
+  }
+
+  async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {
+    checkFilter(filter);
+    const where = ["namespace = $1"];
+    const values: unknown[] = [this.namespace];
+    for (const [key, value] of Object.entries(filter)) {
+      values.push(value);
+      where.push(`${FILTER_COLUMNS[key as keyof typeof FILTER_COLUMNS]} = $${values.length}`);
+    }
+    const { rows } = await this.query<{ record: string }>(ctx, `SELECT record FROM ${this.schema}.wfctl_state WHERE ${where.join(" AND ")} ORDER BY resource_id`, values);
+    return rows.map(record);
+  }
+
+  async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {
+    await this.query(ctx, `DELETE FROM ${this.schema}.wfctl_state WHERE namespace = $1 AND resource_id = $2`, [this.namespace, resourceId]);
+  }
+
+  async lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo> {
+    const lock: LockInfo = { ...request, lockId: randomUUID(), resourceId, createdAt: new Date().toISOString() };
+    const inserted = await this.query(
+      ctx,
+      `INSERT INTO ${this.schema}.wfctl_locks (namespace, resource_id, lock_id, holder, operation, version, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+      [this.namespace, resourceId, lock.lockId, lock.holder, lock.operation, lock.version, lock.createdAt],
+    );
+    if (inserted.rowCount === 1) return lock;
+    const held = await this.heldLock(resourceId, ctx);
+    // Released between the insert and the look: say so rather than retry silently.
+    if (!held) throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" in namespace ${this.namespace} was just taken and released by someone else; try again`);
+    throw lockHeldError(held);
+  }
+
+  private async heldLock(resourceId: string, ctx: StoreContext): Promise<LockInfo | undefined> {
+    const { rows } = await this.query<{ lock_id: string; holder: string; operation: string; version: string; created_at: string }>(
+      ctx,
+      `SELECT lock_id, holder, operation, version, created_at FROM ${this.schema}.wfctl_locks WHERE namespace = $1 AND resource_id = $2`,
+      [this.namespace, resourceId],
+    );
+    const row = rows[0];
+    return row ? { lockId: row.lock_id, resourceId, holder: row.holder, operation: row.operation, version: row.version, createdAt: row.created_at } : undefined;
+  }
+
+  async unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
+    const deleted = options?.force
+      ? await this.query(ctx, `DELETE FROM ${this.schema}.wfctl_locks WHERE namespace = $1 AND resource_id = $2`, [this.namespace, resourceId])
+      : await this.query(ctx, `DELETE FROM ${this.schema}.wfctl_locks WHERE namespace = $1 AND resource_id = $2 AND lock_id = $3`, [this.namespace, resourceId, lockId]);
+    if (deleted.rowCount === 1) return;
+    const held = await this.heldLock(resourceId, ctx);
+    if (!held) throw new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}" in namespace ${this.namespace}`);
+    throw new WfctlError(ErrorCode.LOCK_HELD, `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held.holder} as ${held.lockId}`);
+  }
+
+  /** The pool is shared and stays open for the next operation. */
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,255 @@
+// The state-backend conformance kit: the behaviour every state store must
+// have, whatever backs it (memory, files, PostgreSQL, an object store, a
+// plugin written in any language and reached over gRPC). Each check gets a
+// fresh, empty store and either returns or throws with what was wrong.
+// `describeStateBackendConformance` (./vitest.ts) registers them as tests.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type JsonObject, type JsonValue, canonicalJson } from "../../proto/json.js";
+import type { ResourceState, StateStore, StoreContext } from "../../proto/state-store.js";
+
+/** One conformance check. */
+export interface ConformanceCheck {
+  name: string;
+  run(open: () => Promise<StateStore>): Promise<void>;
+}
+
+/** A failed expectation, with what was expected and what happened. */
+export class ConformanceFailure extends Error {
+  override name = "ConformanceFailure";
+}
+
+function check(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new ConformanceFailure(message);
+}
+
+/** Deep equality of JSON values (object key order does not matter). */
+function same(actual: unknown, expected: unknown, what: string): void {
+  const a = actual === undefined ? "undefined" : canonicalJson(actual as JsonValue);
+  const e = expected === undefined ? "undefined" : canonicalJson(expected as JsonValue);
+  check(a === e, `${what}: expected ${e.length > 300 ? `${e.slice(0, 300)}…` : e}, got ${a && a.length > 300 ? `${a.slice(0, 300)}…` : a}`);
+}
+
+/** The error `promise` rejects with; a failure if it resolves. */
+async function rejection(promise: Promise<unknown>, what: string): Promise<WfctlError> {
+  try {
+    await promise;
+  } catch (err) {
+    return WfctlError.from(err);
+  }
+  throw new ConformanceFailure(`${what}: expected an error, but the call succeeded`);
+}
+
+function expectCode(err: WfctlError, codes: readonly ErrorCode[], what: string): void {
+  check(codes.includes(err.code), `${what}: expected ${codes.join(" or ")}, got ${err.code}: ${err.message}`);
+}
+
+const live = (): StoreContext => ({ signal: new AbortController().signal });
+
+/** A realistic record; `overrides` replace fields. */
+export function sampleState(id: string, overrides: Partial<ResourceState> = {}): ResourceState {
+  return {
+    resourceId: id,
+    resourceType: "local.file",
+    provider: "local",
+    status: "active",
+    outputs: { size: 3, nested: { list: [1, "two", null, true], big: 9007199254740991, small: -0.5 }, text: "naïve ✓ \u0000\n\"quoted\"" },
+    config: { path: `${id}.txt`, content: "abc" },
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-02T00:00:00.000Z",
+    error: "",
+    providerId: `/root/${id}.txt`,
+    protected: false,
+    dependsOn: [],
+    ...overrides,
+  };
+}
+
+/** About `bytes` of JSON in thousands of nested entries. */
+export function largeOutputs(bytes: number): JsonObject {
+  const groups: JsonObject = {};
+  let size = 0;
+  for (let g = 0; size < bytes; g++) {
+    const entries: JsonObject = {};
+    for (let e = 0; e < 50; e++) {
+      const value = { id: `g${g}-e${e}`, weight: (g * 50 + e) / 7, tags: ["alpha", "beta", String(e)], on: e % 2 === 0 };
+      entries[`entry_${e}`] = value;
+      size += JSON.stringify(value).length + 12;
+    }
+    groups[`group_${g}`] = entries;
+  }
+  return groups;
+}
+
+export const stateBackendChecks: readonly ConformanceCheck[] = [
+  {
+    name: "not found: a missing record is undefined, deleting one is not an error, unlocking an unheld lock is NOT_FOUND",
+    async run(open) {
+      const store = await open();
+      check((await store.getState("missing", live())) === undefined, "getState of a missing record must be undefined");
+      await store.deleteState("missing", live());
+      same(await store.listStates({}, live()), [], "listStates of an empty store");
+      expectCode(await rejection(store.unlock("stack", "no-such-lock", live()), "unlock with no lock held"), [ErrorCode.NOT_FOUND], "unlock with no lock held");
+    },
+  },
+  {
+    name: "round-trips a record exactly (nesting, big integers, unicode, every field)",
+    async run(open) {
+      const store = await open();
+      const state = sampleState("a", { dependsOn: ["b", "c"], protected: true, status: "error", error: "it failed: \u2717" });
+      await store.saveState(state, live());
+      same(await store.getState("a", live()), state, "getState after saveState");
+      same(await store.listStates({}, live()), [state], "listStates after saveState");
+    },
+  },
+  {
+    name: "round-trips a ~1 MB record (thousands of nested entries) unchanged",
+    async run(open) {
+      const store = await open();
+      const state = sampleState("big", { outputs: largeOutputs(1024 * 1024) });
+      check(JSON.stringify(state).length > 1_000_000, "the sample must be over 1 MB");
+      await store.saveState(state, live());
+      same(await store.getState("big", live()), state, "the 1 MB record read back");
+      same((await store.listStates({}, live())).map((s) => s.resourceId), ["big"], "listing the 1 MB record");
+    },
+  },
+  {
+    name: "SaveState is a full replace and safe to retry",
+    async run(open) {
+      const store = await open();
+      await store.saveState(sampleState("a", { outputs: { old: true, gone: "soon" } }), live());
+      const next = sampleState("a", { outputs: { fresh: 1 }, status: "error", error: "boom" });
+      await store.saveState(next, live());
+      await store.saveState(next, live());
+      same(await store.getState("a", live()), next, "the record after a replace and a retry");
+      same((await store.listStates({}, live())).length, 1, "records after saving one twice");
+    },
+  },
+  {
+    name: "concurrent SaveState: every record lands whole, and the last of racing writes to one record is one of them, never a mix",
+    async run(open) {
+      const store = await open();
+      const distinct = Array.from({ length: 40 }, (_, i) => sampleState(`r${i}`, { outputs: { i } }));
+      const racing = Array.from({ length: 20 }, (_, i) => sampleState("shared", { outputs: { writer: i, payload: "x".repeat(1000 + i) }, providerId: `p${i}` }));
+      await Promise.all([...distinct, ...racing].map((s) => store.saveState(s, live())));
+      const all = await store.listStates({}, live());
+      same(all.length, 41, "records after concurrent saves");
+      for (const s of distinct) same(await store.getState(s.resourceId, live()), s, `record ${s.resourceId}`);
+      const shared = await store.getState("shared", live());
+      check(shared !== undefined, "the record written concurrently must exist");
+      const writer = (shared.outputs as { writer?: number }).writer;
+      same(shared, racing[writer ?? -1], "the racing record must equal exactly one of the writes");
+    },
+  },
+  {
+    name: "lists with a filter on type, provider and status, and refuses unknown filter keys",
+    async run(open) {
+      const store = await open();
+      await store.saveState(sampleState("a"), live());
+      await store.saveState(sampleState("b", { resourceType: "local.directory" }), live());
+      await store.saveState(sampleState("c", { provider: "other", status: "error" }), live());
+      same((await store.listStates({}, live())).map((s) => s.resourceId).sort(), ["a", "b", "c"], "unfiltered listing");
+      same((await store.listStates({ resource_type: "local.directory" }, live())).map((s) => s.resourceId), ["b"], "filter on resource_type");
+      same((await store.listStates({ provider: "other", status: "error" }, live())).map((s) => s.resourceId), ["c"], "filter on provider and status");
+      expectCode(await rejection(store.listStates({ colour: "red" }, live()), "an unknown filter key"), [ErrorCode.INVALID_ARGUMENT], "an unknown filter key");
+    },
+  },
+  {
+    name: "deletes a record; deleting it again is not an error",
+    async run(open) {
+      const store = await open();
+      await store.saveState(sampleState("a"), live());
+      await store.saveState(sampleState("b"), live());
+      await store.deleteState("a", live());
+      await store.deleteState("a", live());
+      check((await store.getState("a", live())) === undefined, "a deleted record must be gone");
+      same((await store.listStates({}, live())).map((s) => s.resourceId), ["b"], "listing after a delete");
+    },
+  },
+  {
+    name: "lock contention fails at once with LOCK_HELD naming the holder, the operation and the lock id",
+    async run(open) {
+      const store = await open();
+      const lock = await store.lock("stack", { holder: "alice@ci (pid 1)", operation: "apply", version: "0.1.0" }, live());
+      check(lock.lockId !== "" && lock.resourceId === "stack" && lock.holder === "alice@ci (pid 1)" && lock.operation === "apply", `lock info returned: ${JSON.stringify(lock)}`);
+      check(!Number.isNaN(Date.parse(lock.createdAt)), `lock createdAt must be a timestamp, got "${lock.createdAt}"`);
+      const started = Date.now();
+      const err = await rejection(store.lock("stack", { holder: "bob@ci (pid 2)", operation: "destroy", version: "0.1.0" }, live()), "a second lock");
+      check(Date.now() - started < 5_000, `a contended lock must fail at once, it took ${Date.now() - started} ms`);
+      expectCode(err, [ErrorCode.LOCK_HELD], "a second lock");
+      for (const part of ["alice@ci (pid 1)", '"apply"', lock.lockId]) check(err.message.includes(part), `the LOCK_HELD message must name ${part}: ${err.message}`);
+    },
+  },
+  {
+    name: "unlock by another holder is refused; a forced unlock releases; the old id then finds no lock",
+    async run(open) {
+      const store = await open();
+      const lock = await store.lock("stack", { holder: "a", operation: "apply", version: "v" }, live());
+      expectCode(await rejection(store.unlock("stack", "not-the-id", live()), "unlock with another id"), [ErrorCode.LOCK_HELD], "unlock with another id");
+      await store.unlock("stack", lock.lockId, live());
+      const again = await store.lock("stack", { holder: "b", operation: "apply", version: "v" }, live());
+      await store.unlock("stack", "whatever", live(), { force: true });
+      expectCode(await rejection(store.unlock("stack", again.lockId, live()), "unlock after a forced unlock"), [ErrorCode.NOT_FOUND], "unlock after a forced unlock");
+      const third = await store.lock("stack", { holder: "c", operation: "apply", version: "v" }, live());
+      await store.unlock("stack", third.lockId, live());
+    },
+  },
+  {
+    name: "locks are apart from records: a record may share the lock's name, and locks on different names are independent",
+    async run(open) {
+      const store = await open();
+      await store.lock("stack", { holder: "a", operation: "apply", version: "v" }, live());
+      await store.lock("other", { holder: "b", operation: "apply", version: "v" }, live());
+      await store.saveState(sampleState("stack"), live());
+      check((await store.getState("stack", live()))?.resourceId === "stack", "a record named like a lock must be stored");
+      same((await store.listStates({}, live())).map((s) => s.resourceId), ["stack"], "locks must not appear as records");
+    },
+  },
+  {
+    name: "a caller that has already given up is refused with CANCELLED, and nothing is written",
+    async run(open) {
+      const store = await open();
+      await store.saveState(sampleState("a"), live());
+      const controller = new AbortController();
+      controller.abort(new DOMException("gone", "AbortError"));
+      const ctx = { signal: controller.signal };
+      expectCode(await rejection(store.listStates({}, ctx), "listStates after cancel"), [ErrorCode.CANCELLED], "listStates after cancel");
+      expectCode(await rejection(store.getState("a", ctx), "getState after cancel"), [ErrorCode.CANCELLED], "getState after cancel");
+      expectCode(await rejection(store.saveState(sampleState("b"), ctx), "saveState after cancel"), [ErrorCode.CANCELLED], "saveState after cancel");
+      expectCode(await rejection(store.lock("stack", { holder: "a", operation: "apply", version: "v" }, ctx), "lock after cancel"), [ErrorCode.CANCELLED], "lock after cancel");
+      check((await store.getState("b", live())) === undefined, "a save refused for cancellation must write nothing");
+      await store.lock("stack", { holder: "a", operation: "apply", version: "v" }, live());
+    },
+  },
+  {
+    name: "a deadline that has passed is DEADLINE_EXCEEDED",
+    async run(open) {
+      const store = await open();
+      const signal = AbortSignal.timeout(1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expectCode(await rejection(store.getState("a", { signal }), "getState past its deadline"), [ErrorCode.DEADLINE_EXCEEDED], "getState past its deadline");
+      expectCode(await rejection(store.listStates({}, { signal }), "listStates past its deadline"), [ErrorCode.DEADLINE_EXCEEDED], "listStates past its deadline");
+    },
+  },
+  {
+    name: "listing cancelled mid-way aborts: it never returns part of the records",
+    async run(open) {
+      const store = await open();
+      const n = 2500;
+      for (let i = 0; i < n; i += 100) {
+        await Promise.all(Array.from({ length: 100 }, (_, j) => store.saveState(sampleState(`r${String(i + j).padStart(5, "0")}`), live())));
+      }
+      for (const delay of [0, 1, 5, 20]) {
+        const controller = new AbortController();
+        const listing = store.listStates({}, { signal: controller.signal });
+        setTimeout(() => controller.abort(new DOMException("stop", "AbortError")), delay);
+        try {
+          const all = await listing;
+          same(all.length, n, `a listing that was not cancelled in time (after ${delay} ms) must return every record`);
+        } catch (err) {
+          expectCode(WfctlError.from(err), [ErrorCode.CANCELLED], `a listing cancelled after ${delay} ms`);
+        }
+      }
+      same((await store.listStates({}, live())).length, n, "a listing after the cancelled ones");
+    },
+  },
+];

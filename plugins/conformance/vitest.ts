@@ -1,0 +1,15 @@
+// The state-backend conformance kit as a vitest suite: one test per check.
+// A plugin author runs it against their own store (or, through wfctl's
+// plugin adapter, against a plugin executable in any language).
+import { describe, it } from "vitest";
+import type { StateStore } from "../../proto/state-store.js";
+import { stateBackendChecks } from "./state-backend.js";
+
+/** Registers every check under `describe(name)`; `open` gives a fresh, empty store each time. */
+export function describeStateBackendConformance(name: string, open: () => Promise<StateStore>, options: { timeoutMs?: number } = {}): void {
+  describe(`state backend conformance: ${name}`, () => {
+    for (const check of stateBackendChecks) {
+      it(check.name, () => check.run(open), options.timeoutMs ?? 60_000);
+    }
+  });
+}

@@ -1,0 +1,133 @@
+// State in a real PostgreSQL, through the real CLI: the quickstart unchanged
+// but for its state module; two applies from two daemons at once (one waits
+// for nothing: it fails at once, naming who holds the lock); a daemon killed
+// mid-apply leaves a lock that `state unlock` shows and releases, and the next
+// apply converges.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { Cli, cliSandbox, expectExit } from "../helpers/cli.js";
+import { FIXTURE_PLUGINS, QUICKSTART, WFCTL } from "../helpers/paths.js";
+import { isAlive, waitFor } from "../helpers/processes.js";
+import { createDatabase } from "../servers/postgres.js";
+
+const server = inject("postgresUrl");
+
+/** The state module for a database, the URL passed through an environment variable. */
+const POSTGRES_STATE = "  - name: state\n    type: iac.state\n    config:\n      backend: postgres\n      url_env: WFCTL_TEST_STATE_URL\n";
+
+describe.skipIf(!server)(`postgres state${server ? "" : ` (skipped: ${inject("postgresMissing")})`}`, () => {
+  const sandbox = cliSandbox("wft-pg-");
+  let url = "";
+  const env = () => ({ WFCTL_TEST_STATE_URL: url });
+
+  beforeAll(async () => {
+    url = await createDatabase(server, "wfctl_e2e");
+  });
+
+  it("runs the quickstart unchanged but for backend: postgres", async () => {
+    const config = join(sandbox.dir, "infra.yaml");
+    const original = readFileSync(join(QUICKSTART, "infra.yaml"), "utf8");
+    const start = original.indexOf("  - name: state\n");
+    const end = original.indexOf("\n\n", start);
+    writeFileSync(config, `${original.slice(0, start)}${POSTGRES_STATE}${original.slice(end + 1)}`);
+    const run = (args: string[]) => sandbox.cli.run(args, { env: env() });
+
+    expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    expect(readFileSync(join(sandbox.dir, "out", "site", "index.html"), "utf8")).toContain("Hello from wfctl.");
+    expect(existsSync(join(sandbox.dir, ".wfctl"))).toBe(false); // nothing on disk: state is in the database
+    const { value } = await sandbox.cli.json<{ backend: string; namespace: string; resources: { name: string }[] }>(["infra", "state", "list", "-c", config], { env: env() });
+    expect(value.backend).toContain("postgres");
+    expect(value.backend).not.toContain("password");
+    expect(value.resources.map((r) => r.name).sort()).toEqual(["index", "robots", "site"]);
+    expectExit(await run(["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
+    expectExit(await run(["infra", "apply", "-c", config, "--env", "staging", "--auto-approve"]), 0);
+    const { value: staging } = await sandbox.cli.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config, "--env", "staging"], { env: env() });
+    expect(staging.resources.map((r) => r.name).sort()).toEqual(["index", "robots-staging", "site"]);
+    expectExit(await run(["infra", "destroy", "-c", config, "--auto-approve"]), 0);
+    expectExit(await run(["infra", "destroy", "-c", config, "--env", "staging", "--auto-approve"]), 0);
+  });
+
+  describe("shared by two daemons", () => {
+    let dir: string;
+    let config: string;
+    let other: Cli;
+    const out = (name: string) => join(dir, "out", name);
+    const run = (cli: Cli, args: string[]) => cli.run(args, { env: env() });
+
+    const infra = (delay: number) =>
+      "modules:\n" +
+      POSTGRES_STATE.replace("url_env: WFCTL_TEST_STATE_URL", "url_env: WFCTL_TEST_STATE_URL\n      schema: shared") +
+      "  - name: files\n    type: iac.provider\n    config: { provider: slowfs, root: out }\n" +
+      `  - name: quick\n    type: slowfs.file\n    provider: files\n    config: { path: quick.txt, content: "q" }\n` +
+      `  - name: slow\n    type: slowfs.file\n    provider: files\n    config: { path: slow.txt, content: "s", delay_ms: ${delay} }\n`;
+
+    const applyInBackground = () => {
+      const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
+        env: { ...process.env, ...env(), WFCTL_SOCKET: sandbox.cli.socket },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const output = { stdout: "", stderr: "" };
+      child.stdout.on("data", (c: Buffer) => (output.stdout += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (output.stderr += c.toString()));
+      return { output, exit: new Promise<number | null>((resolve) => child.once("close", resolve)) };
+    };
+
+    beforeAll(async () => {
+      dir = join(sandbox.dir, "shared");
+      config = join(dir, "infra.yaml");
+      other = new Cli(join(sandbox.dir, "sock-other"));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "slowfs-plugin.mjs"), `import ${JSON.stringify(join(FIXTURE_PLUGINS, "slowfs.mjs"))};\n`);
+      writeFileSync(join(dir, "wfctl.yaml"), "plugins:\n  - name: slowfs\n    kind: provider\n    source: ./slowfs-plugin.mjs\n    version: 2.0.0\n");
+      writeFileSync(config, infra(4000));
+      expectExit(await run(sandbox.cli, ["plugins", "lock", "-c", config]), 0);
+    });
+
+    it("two applies at once: one proceeds, the other fails at once naming the holder and operation; nothing is lost", async () => {
+      const first = applyInBackground();
+      await waitFor(() => existsSync(out(".started-slow")), 20_000, "the first apply to start its slow create");
+      const started = Date.now();
+      const second = await run(other, ["infra", "apply", "-c", config, "--auto-approve"]);
+      expectExit(second, 3);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(second.stderr).toMatch(/state lock "stack" is held by \S+@\S+ \(pid \d+, wfctld pid \d+\) for "apply" since \S+ \(lock id [0-9a-f-]{36}/);
+      expect(await first.exit, `first apply:\n${first.output.stdout}\n${first.output.stderr}`).toBe(0);
+      const { value } = await other.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config], { env: env() });
+      expect(value.resources.map((r) => r.name).sort()).toEqual(["quick", "slow"]);
+      expectExit(await run(other, ["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
+      await other.run(["daemon", "stop"]);
+    });
+
+    it("a daemon killed mid-apply leaves its lock; state unlock shows who held it and releases it; the next apply converges", async () => {
+      writeFileSync(config, infra(4000).replace('content: "s"', 'content: "s2"'));
+      const victim = applyInBackground();
+      await waitFor(() => existsSync(out(".started-slow")) && readFileSync(out(".started-slow"), "utf8") !== "", 20_000, "the slow update to start");
+      const { value: status } = await sandbox.cli.json<{ pid: number }>(["daemon", "status"]);
+      process.kill(status.pid, "SIGKILL");
+      await waitFor(() => !isAlive(status.pid), 10_000, "the daemon to die");
+      expect(await victim.exit).not.toBe(0);
+
+      // The lock outlived its holder, visibly.
+      const blocked = await run(sandbox.cli, ["infra", "apply", "-c", config, "--auto-approve"]);
+      expectExit(blocked, 3);
+      const lockId = /lock id ([0-9a-f-]{36})/.exec(blocked.stderr)?.[1];
+      expect(lockId, blocked.stderr).toBeDefined();
+
+      const wrong = await run(sandbox.cli, ["infra", "state", "unlock", "00000000-0000-0000-0000-000000000000", "-c", config]);
+      expectExit(wrong, 1);
+      expect(wrong.stderr).toContain("not unlocking");
+
+      const released = await run(sandbox.cli, ["infra", "state", "unlock", lockId as string, "-c", config]);
+      expectExit(released, 0);
+      expect(released.stdout).toMatch(new RegExp(`Released: state lock "stack" is held by .* for "apply" since .*lock id ${lockId}`));
+      expect(released.stderr).toContain(`AUDIT unlock operation="state unlock"`);
+
+      expectExit(await run(sandbox.cli, ["infra", "apply", "-c", config, "--auto-approve"]), 0);
+      expect(readFileSync(out("slow.txt"), "utf8")).toBe("s2");
+      expectExit(await run(sandbox.cli, ["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
+      expectExit(await run(sandbox.cli, ["infra", "state", "unlock", lockId as string, "-c", config]), 1);
+    });
+  });
+});

@@ -1,0 +1,127 @@
+// A throwaway PostgreSQL for the tests: a fresh cluster from the server
+// binaries on this machine (initdb + postgres on a free loopback port, trust
+// auth, data in a temporary directory), or the server DATABASE_URL names.
+// PostgreSQL refuses to run as root, so as root the cluster runs as `nobody`.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+export interface PostgresServer {
+  /** Connection string of a database the tests may use freely. */
+  url: string;
+  /** How it was found, for messages. */
+  origin: string;
+  stop(): Promise<void>;
+}
+
+/** The directory holding initdb and postgres, or undefined. */
+export function findPostgresBinaries(): string | undefined {
+  const candidates: string[] = [];
+  const root = "/usr/lib/postgresql";
+  if (existsSync(root)) {
+    for (const version of readdirSync(root).sort((a, b) => Number(b) - Number(a))) candidates.push(join(root, version, "bin"));
+  }
+  for (const dir of (process.env["PATH"] ?? "").split(":")) if (dir) candidates.push(dir);
+  return candidates.find((dir) => existsSync(join(dir, "initdb")) && existsSync(join(dir, "postgres")));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess, log: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`postgres exited with code ${child.exitCode}:\n${log()}`);
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      return;
+    } catch (err) {
+      last = (err as Error).message;
+    } finally {
+      await client.end().catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`postgres did not accept connections within ${timeoutMs} ms (${last}):\n${log()}`);
+}
+
+/** Starts a fresh cluster from `bin`; stop() kills it and removes its data. */
+export async function startPostgres(bin: string): Promise<PostgresServer> {
+  const asRoot = process.getuid?.() === 0;
+  const ids = asRoot ? { uid: 65534, gid: 65534 } : {};
+  const dir = mkdtempSync(join(tmpdir(), "wft-pg-"));
+  const data = join(dir, "data");
+  if (asRoot) {
+    chownSync(dir, 65534, 65534);
+    chmodSync(dir, 0o700);
+  }
+  try {
+    execFileSync(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"], { ...ids, stdio: "pipe" });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    const e = err as { stderr?: Buffer; message: string };
+    throw new Error(`initdb failed: ${e.stderr?.toString() ?? e.message}`);
+  }
+  const port = await freePort();
+  let log = "";
+  const child = spawn(
+    join(bin, "postgres"),
+    ["-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", `unix_socket_directories=${dir}`, "-c", "fsync=off", "-c", "max_connections=200"],
+    { ...ids, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
+  child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGINT"); // fast shutdown
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          resolve();
+        }, 10_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(url, child, () => log, 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, origin: `a throwaway cluster from ${bin} on port ${port}`, stop };
+}
+
+/** A database named `name` on the server, created if missing; its connection string. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
