@@ -45,6 +45,23 @@ export function builtinPlugins(root: string = PACKAGE_ROOT): PluginSpec[] {
       env: {},
       source: "builtin",
     },
+    // State backends shipped with wfctl, each its own plugin with its cloud SDK.
+    {
+      name: "s3",
+      kind: "state_backend",
+      executable: join(root, "plugins", "state-s3", "bin", "wfctl-state-s3.js"),
+      args: [],
+      env: {},
+      source: "builtin",
+    },
+    {
+      name: "azure_blob",
+      kind: "state_backend",
+      executable: join(root, "plugins", "state-azure-blob", "bin", "wfctl-state-azure-blob.js"),
+      args: [],
+      env: {},
+      source: "builtin",
+    },
   ];
 }
 

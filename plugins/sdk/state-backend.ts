@@ -1,11 +1,13 @@
 // State backends in a few lines: an author implements the StateStore interface
 // (the six calls) and the SDK serves wfctl.plugin.v1.IaCStateBackend for it.
+import { randomUUID } from "node:crypto";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import type { UnaryHandlers } from "../../proto/grpc.js";
 import { type JsonObject, decodeJsonObject } from "../../proto/json.js";
 import {
   CORE_BACKENDS,
+  type ResourceState,
   type StateStore,
   lockToProto,
   stateFromProto,
@@ -36,8 +38,18 @@ export function checkBackendNames(backends: readonly string[]): void {
 }
 
 /** Binds a StateBackendDefinition to the IaCStateBackend gRPC handlers. */
+/** How long the rest of a paged listing is kept for its next page. */
+const SNAPSHOT_TTL_MS = 5 * 60_000;
+
 export class StateBackendServer {
   private store: StateStore | undefined;
+  /** The records not yet sent of listings in progress, by the token of their next page. */
+  private readonly snapshots = new Map<string, { rest: ResourceState[]; expires: number }>();
+
+  private dropExpiredSnapshots(): void {
+    const now = Date.now();
+    for (const [token, snapshot] of this.snapshots) if (snapshot.expires < now) this.snapshots.delete(token);
+  }
 
   constructor(private readonly definition: StateBackendDefinition) {
     checkBackendNames(definition.backends);
@@ -55,7 +67,11 @@ export class StateBackendServer {
           if (!this.definition.backends.includes(request.backend)) {
             throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `this plugin serves backend(s) ${this.definition.backends.join(", ")}, not "${request.backend}"`);
           }
-          if (this.store) await this.store.close();
+          // A Configure that fails leaves the plugin unconfigured, never with the store it closed.
+          const previous = this.store;
+          this.store = undefined;
+          this.snapshots.clear();
+          if (previous) await previous.close();
           this.store = await this.definition.open(
             {
               backend: request.backend,
@@ -85,17 +101,30 @@ export class StateBackendServer {
         }),
       listStates: (request, server) =>
         call(server, async (ctx) => {
-          const all = await this.opened().listStates(request.filter, ctx);
-          all.sort((a, b) => (a.resourceId < b.resourceId ? -1 : a.resourceId > b.resourceId ? 1 : 0));
-          const after = request.pageToken;
-          const rest = after ? all.filter((s) => s.resourceId > after) : all;
           const size = request.pageSize > 0 ? request.pageSize : DEFAULT_PAGE_SIZE;
+          // The store is read once per listing: later pages come from a
+          // snapshot taken at the first, so a listing is consistent and costs
+          // one read of the store however many pages it has.
+          let rest: ResourceState[];
+          if (request.pageToken) {
+            const snapshot = this.snapshots.get(request.pageToken);
+            this.snapshots.delete(request.pageToken);
+            if (!snapshot || snapshot.expires < Date.now()) {
+              throw new WfctlError(ErrorCode.FAILED_PRECONDITION, "ListStates: the page token is unknown or expired (a listing must be paged through within 5 minutes); list again");
+            }
+            rest = snapshot.rest;
+          } else {
+            rest = await this.opened().listStates(request.filter, ctx);
+            rest.sort((a, b) => (a.resourceId < b.resourceId ? -1 : a.resourceId > b.resourceId ? 1 : 0));
+          }
+          this.dropExpiredSnapshots();
           const page = rest.slice(0, size);
-          const last = page[page.length - 1];
-          return {
-            states: page.map(stateToProto),
-            nextPageToken: rest.length > size && last ? last.resourceId : "",
-          };
+          let nextPageToken = "";
+          if (rest.length > size) {
+            nextPageToken = randomUUID();
+            this.snapshots.set(nextPageToken, { rest: rest.slice(size), expires: Date.now() + SNAPSHOT_TTL_MS });
+          }
+          return { states: page.map(stateToProto), nextPageToken };
         }),
       deleteState: (request, server) =>
         call(server, async (ctx) => {

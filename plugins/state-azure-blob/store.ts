@@ -1,0 +1,493 @@
+// The azure_blob state store: one blob per record, one blob per lock, in a
+// container of an Azure Storage account.
+//
+//   <prefix><namespace>/resources/<encoded id>.json   the ResourceState JSON
+//   <prefix><namespace>/locks/<encoded id>.lock       the LockInfo JSON of the holder
+//
+// A lock is an infinite blob lease on the lock blob, with the lock id as the
+// lease id: taking it fails at once when a lease is present, and the blob's
+// body names the holder. An infinite lease never expires under a holder that
+// still runs (a fixed one could lapse mid-apply and let a second apply in);
+// a holder that died leaves it visible, released with `wfctl infra state unlock`.
+import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import { type BlobServiceClient, type BlockBlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { isJsonObject } from "../../proto/json.js";
+import {
+  type LockInfo,
+  type LockRequest,
+  type ResourceState,
+  type StateStore,
+  type StoreContext,
+  checkFilter,
+  lockHeldError,
+  matchesFilter,
+  throwIfAborted,
+} from "../../proto/state-store.js";
+import { type AzureBlobSettings, redact, serviceClient } from "./settings.js";
+
+/** Records downloaded at once while listing. */
+export const LIST_CONCURRENCY = 32;
+/** Blobs per listing page. */
+const LIST_PAGE_SIZE = 1000;
+/** Record bodies kept to answer listings (by blob name and ETag), in characters. */
+const LIST_CACHE_CHARS = 64 * 1024 * 1024;
+const RECORD_SUFFIX = ".json";
+const LOCK_SUFFIX = ".lock";
+/** Lease ids are GUIDs; a lock id that is not one cannot be a lease we granted. */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const JSON_HEADERS = { blobContentType: "application/json" };
+
+/**
+ * A name as one blob-name segment: percent-encoded, so "/" and URL-special
+ * characters never split or escape the layout; a segment of dots only (which
+ * URLs would resolve as "." or "..") has its dots encoded too.
+ */
+export function encodeName(name: string): string {
+  const encoded = encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return /^\.*$/.test(encoded) ? encoded.replaceAll(".", "%2E") : encoded;
+}
+
+/** What an error names: the account URL and container (never a credential). */
+interface Target {
+  describe: string;
+  secrets: readonly string[];
+}
+
+function restError(err: unknown): RestError | undefined {
+  return err instanceof RestError || (err instanceof Error && err.name === "RestError") ? (err as RestError) : undefined;
+}
+
+/** True when `err` is the storage service's answer `status` (and `code`, if given). */
+function isStatus(err: unknown, status: number, code?: string): boolean {
+  const rest = restError(err);
+  return rest !== undefined && rest.statusCode === status && (code === undefined || rest.code === code);
+}
+
+/** A blob (not its container) is missing. */
+function isBlobMissing(err: unknown): boolean {
+  return isStatus(err, 404) && restError(err)?.code !== "ContainerNotFound";
+}
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "REQUEST_SEND_ERROR"]);
+const CREDENTIAL_ERRORS = new Set(["CredentialUnavailableError", "AuthenticationError", "AggregateAuthenticationError", "AuthenticationRequiredError"]);
+
+/**
+ * A storage failure as a WfctlError. The caller's cancellation wins (CANCELLED
+ * or DEADLINE_EXCEEDED); an endpoint that cannot be reached or refuses the
+ * credential is STATE_BACKEND_UNAVAILABLE; any other answer is INTERNAL.
+ */
+export function storageError(err: unknown, target: Target, what: string, ctx?: StoreContext): WfctlError {
+  if (ctx?.signal.aborted) {
+    try {
+      throwIfAborted(ctx);
+    } catch (aborted) {
+      return aborted as WfctlError;
+    }
+  }
+  if (err instanceof WfctlError) return err;
+  const message = redact(err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err), target.secrets);
+  const text = (reason: string) => `azure_blob (${target.describe}): ${what}: ${reason}`;
+  if (err instanceof Error && err.name === "AbortError") return new WfctlError(ErrorCode.CANCELLED, text("cancelled"), { cause: err });
+  if (err instanceof Error && CREDENTIAL_ERRORS.has(err.name)) {
+    // The first line only says the chain failed; the rest says why, credential by credential.
+    const why = redact(err.message.replace(/\s*\n\s*/g, " "), target.secrets).slice(0, 2000);
+    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text(`no usable Azure credential (DefaultAzureCredential; or declare account_key_env, sas_token_env or connection_string_env): ${why}`), { cause: err });
+  }
+  const rest = restError(err);
+  const status = rest?.statusCode;
+  const code = rest?.code ?? (err as { code?: unknown } | undefined)?.code;
+  if (status === 401 || status === 403) {
+    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text(`access denied (${String(code ?? status)}): check the account key, SAS token or identity and its permissions: ${message}`), { cause: err });
+  }
+  if (status === 404 && code === "ContainerNotFound") {
+    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text("the container does not exist"), { cause: err });
+  }
+  if (rest && (status === undefined || status === 0 || (typeof code === "string" && UNREACHABLE.has(code)))) {
+    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text(`cannot reach the storage account: ${message}`), { cause: err });
+  }
+  if (status !== undefined && (status === 408 || status === 429 || status >= 500)) {
+    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text(`storage unavailable (HTTP ${status}): ${message}`), { cause: err });
+  }
+  if (!rest) {
+    // Our own bug, or a client-side refusal of the SDK (e.g. a bearer token over plain http).
+    const bug = err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError;
+    return new WfctlError(bug ? ErrorCode.INTERNAL : ErrorCode.STATE_BACKEND_UNAVAILABLE, text(message), { cause: err });
+  }
+  return new WfctlError(ErrorCode.INTERNAL, text(`${message} (HTTP ${status}${code ? ` ${String(code)}` : ""})`), { cause: err });
+}
+
+/** The whole body of a download. */
+async function readBody(body: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  if (!body) throw new Error("the download has no body");
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
+function parseRecord(text: string, blob: string): ResourceState {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new WfctlError(ErrorCode.STATE_CORRUPT, `the state record ${blob} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isJsonObject(parsed) || typeof parsed["resourceId"] !== "string") {
+    throw new WfctlError(ErrorCode.STATE_CORRUPT, `the state record ${blob} is not a resource record`);
+  }
+  return parsed as unknown as ResourceState;
+}
+
+/** The LockInfo a lock blob holds, or undefined when it holds none (being written, or not ours). */
+function parseLock(bytes: Buffer): LockInfo | undefined {
+  try {
+    const parsed: unknown = JSON.parse(bytes.toString("utf8"));
+    if (!isJsonObject(parsed)) return undefined;
+    const fields = ["lockId", "resourceId", "holder", "operation", "createdAt", "version"] as const;
+    if (!fields.every((f) => typeof parsed[f] === "string")) return undefined;
+    return parsed as unknown as LockInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; stops starting new ones on the first failure or cancellation. */
+async function inParallel<T, R>(items: readonly T[], limit: number, ctx: StoreContext, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const index = next++;
+      try {
+        throwIfAborted(ctx);
+        results[index] = await fn(items[index] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+const sleep = (ms: number, ctx: StoreContext) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    ctx.signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+
+/**
+ * Record bodies by blob name, each valid only for the ETag it was read at.
+ * The host pages ListStates and each page is a full listing here, so without
+ * it a listing of N records would download N x pages blobs; unchanged blobs
+ * (same ETag in the listing) are answered from here instead. Least recently
+ * used bodies go first once over LIST_CACHE_CHARS.
+ */
+class BodyCache {
+  // Listings give ETags bare, downloads and uploads quoted.
+  private static tag(etag: string | undefined): string | undefined {
+    return etag?.replace(/^"|"$/g, "");
+  }
+
+  private readonly entries = new Map<string, { etag: string; text: string }>();
+  private bytes = 0;
+
+  get(name: string, etag: string | undefined): string | undefined {
+    const entry = this.entries.get(name);
+    if (!entry || etag === undefined || entry.etag !== BodyCache.tag(etag)) return undefined;
+    this.entries.delete(name);
+    this.entries.set(name, entry);
+    return entry.text;
+  }
+
+  set(name: string, etag: string | undefined, text: string): void {
+    this.delete(name);
+    const tag = BodyCache.tag(etag);
+    if (tag === undefined || text.length > LIST_CACHE_CHARS / 4) return;
+    this.entries.set(name, { etag: tag, text });
+    this.bytes += text.length;
+    for (const [oldest, entry] of this.entries) {
+      if (this.bytes <= LIST_CACHE_CHARS) break;
+      this.entries.delete(oldest);
+      this.bytes -= entry.text.length;
+    }
+  }
+
+  delete(name: string): void {
+    const entry = this.entries.get(name);
+    if (!entry) return;
+    this.entries.delete(name);
+    this.bytes -= entry.text.length;
+  }
+}
+
+export class AzureBlobStateStore implements StateStore {
+  private readonly target: Target;
+  private readonly base: string;
+  private readonly cache = new BodyCache();
+
+  private constructor(
+    private readonly container: ContainerClient,
+    settings: AzureBlobSettings,
+    private readonly namespace: string,
+  ) {
+    this.base = `${settings.prefix}${encodeName(namespace)}/`;
+    this.target = { describe: `account ${settings.accountUrl}, container ${settings.container}, namespace ${namespace}`, secrets: settings.secrets };
+  }
+
+  /**
+   * Connects and checks the container is there and readable (a wrong URL or
+   * key fails here, at Configure), creating it when create_container is set.
+   */
+  static async open(settings: AzureBlobSettings, namespace: string, ctx: StoreContext): Promise<AzureBlobStateStore> {
+    throwIfAborted(ctx);
+    if (namespace === "") throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "azure_blob: a namespace is required");
+    const target: Target = { describe: `account ${settings.accountUrl}, container ${settings.container}`, secrets: settings.secrets };
+    let service: BlobServiceClient;
+    try {
+      service = await serviceClient(settings);
+    } catch (err) {
+      throw storageError(err, target, "creating the storage client", ctx);
+    }
+    const container = service.getContainerClient(settings.container);
+    const store = new AzureBlobStateStore(container, settings, namespace);
+    try {
+      // Listing is a permission the store needs anyway (a container-scoped SAS may not read container properties).
+      await container.listBlobsFlat({ prefix: store.base, abortSignal: ctx.signal }).byPage({ maxPageSize: 1 }).next();
+    } catch (err) {
+      if (!isStatus(err, 404, "ContainerNotFound")) throw storageError(err, target, "checking the container", ctx);
+      throwIfAborted(ctx);
+      if (!settings.createContainer) {
+        throw new WfctlError(
+          ErrorCode.STATE_BACKEND_UNAVAILABLE,
+          `azure_blob (${target.describe}): the container "${settings.container}" does not exist; create it, or set create_container: true in the iac.state module's config`,
+          { cause: err, details: [{ message: `container "${settings.container}" does not exist`, field: "config.container" }] },
+        );
+      }
+      try {
+        await container.createIfNotExists({ abortSignal: ctx.signal });
+      } catch (createErr) {
+        throw storageError(createErr, target, `creating the container "${settings.container}"`, ctx);
+      }
+    }
+    return store;
+  }
+
+  private recordName(resourceId: string): string {
+    return `${this.base}resources/${encodeName(resourceId)}${RECORD_SUFFIX}`;
+  }
+
+  private lockBlob(resourceId: string): BlockBlobClient {
+    return this.container.getBlockBlobClient(`${this.base}locks/${encodeName(resourceId)}${LOCK_SUFFIX}`);
+  }
+
+  private error(err: unknown, what: string, ctx: StoreContext): WfctlError {
+    return storageError(err, this.target, what, ctx);
+  }
+
+  /** A record; `listedEtag` (from a listing) lets an unchanged body come from the cache. */
+  private async readRecord(name: string, ctx: StoreContext, signal: AbortSignal = ctx.signal, listedEtag?: string): Promise<ResourceState | undefined> {
+    const cached = this.cache.get(name, listedEtag);
+    if (cached !== undefined) return parseRecord(cached, name);
+    let text: string;
+    try {
+      const response = await this.container.getBlobClient(name).download(0, undefined, { abortSignal: signal });
+      text = (await readBody(response.readableStreamBody)).toString("utf8");
+      this.cache.set(name, response.etag, text);
+    } catch (err) {
+      if (isBlobMissing(err) && !ctx.signal.aborted) {
+        this.cache.delete(name);
+        return undefined;
+      }
+      throw this.error(err, `reading ${name}`, ctx);
+    }
+    return parseRecord(text, name);
+  }
+
+  async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {
+    throwIfAborted(ctx);
+    return this.readRecord(this.recordName(resourceId), ctx);
+  }
+
+  async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
+    throwIfAborted(ctx);
+    const text = JSON.stringify(state);
+    const body = Buffer.from(text, "utf8");
+    const name = this.recordName(state.resourceId);
+    // One Put Blob: the record is replaced whole, and racing writers leave exactly one of them.
+    try {
+      const response = await this.container.getBlockBlobClient(name).upload(body, body.length, { abortSignal: ctx.signal, blobHTTPHeaders: JSON_HEADERS });
+      this.cache.set(name, response.etag, text);
+    } catch (err) {
+      this.cache.delete(name);
+      throw this.error(err, `saving the record of "${state.resourceId}"`, ctx);
+    }
+  }
+
+  async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {
+    checkFilter(filter);
+    throwIfAborted(ctx);
+    const prefix = `${this.base}resources/`;
+    const out: ResourceState[] = [];
+    // One listener on the caller's signal instead of one per download in flight (Node warns past 10).
+    const controller = new AbortController();
+    setMaxListeners(LIST_CONCURRENCY * 4 + 16, controller.signal);
+    const onAbort = () => controller.abort(ctx.signal.reason);
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const page of this.container.listBlobsFlat({ prefix, abortSignal: controller.signal }).byPage({ maxPageSize: LIST_PAGE_SIZE })) {
+        throwIfAborted(ctx);
+        const blobs = page.segment.blobItems.filter((b) => b.name.endsWith(RECORD_SUFFIX));
+        // A record deleted between the listing and its download is simply not listed.
+        const records = await inParallel(blobs, LIST_CONCURRENCY, ctx, (b) => this.readRecord(b.name, ctx, controller.signal, b.properties.etag));
+        for (const record of records) if (record && matchesFilter(record, filter)) out.push(record);
+      }
+    } catch (err) {
+      controller.abort(); // stop the downloads still in flight: the listing has failed
+      throw this.error(err, "listing the records", ctx);
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+    throwIfAborted(ctx);
+    return out;
+  }
+
+  async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {
+    throwIfAborted(ctx);
+    try {
+      await this.container.getBlobClient(this.recordName(resourceId)).deleteIfExists({ abortSignal: ctx.signal });
+    } catch (err) {
+      throw this.error(err, `deleting the record of "${resourceId}"`, ctx);
+    }
+  }
+
+  async lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo> {
+    throwIfAborted(ctx);
+    const lock: LockInfo = { ...request, lockId: randomUUID(), resourceId, createdAt: new Date().toISOString() };
+    const body = Buffer.from(JSON.stringify(lock), "utf8");
+    const blob = this.lockBlob(resourceId);
+    const what = `taking the lock on "${resourceId}"`;
+    // A few rounds only when the lock blob is created, deleted or rewritten under us; contention itself fails at once.
+    for (let round = 0; round < 5; round++) {
+      // Create the lock blob with our record unless it exists (If-None-Match: *: of two creators, one wins).
+      let created: string | undefined;
+      try {
+        created = (await blob.upload(body, body.length, { abortSignal: ctx.signal, conditions: { ifNoneMatch: "*" }, blobHTTPHeaders: JSON_HEADERS })).etag;
+      } catch (err) {
+        if (!isStatus(err, 409) && !isStatus(err, 412)) throw this.error(err, what, ctx);
+      }
+      try {
+        // If-Match on what we created: when the lease is granted, the body is still ours.
+        await blob.getBlobLeaseClient(lock.lockId).acquireLease(-1, { abortSignal: ctx.signal, conditions: created ? { ifMatch: created } : {} });
+      } catch (err) {
+        if (isStatus(err, 409, "LeaseAlreadyPresent")) {
+          const held = await this.holder(resourceId, lock.lockId, ctx);
+          if (held) throw lockHeldError(held);
+          continue; // released meanwhile: try again
+        }
+        if (isBlobMissing(err) || isStatus(err, 412)) continue; // deleted or rewritten meanwhile
+        throw this.error(err, what, ctx);
+      }
+      if (created === undefined) {
+        // The blob was there before (a previous holder's record): make it name us, under our lease.
+        try {
+          await blob.upload(body, body.length, { abortSignal: ctx.signal, conditions: { leaseId: lock.lockId }, blobHTTPHeaders: JSON_HEADERS });
+        } catch (err) {
+          // Never keep a lease whose body names someone else; deleting under the lease releases it.
+          await blob.delete({ conditions: { leaseId: lock.lockId }, abortSignal: AbortSignal.timeout(30_000) }).catch(() => {});
+          throw this.error(err, what, ctx);
+        }
+      }
+      return lock;
+    }
+    throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" in namespace ${this.namespace} was taken and released by others while this lock was being taken; try again`);
+  }
+
+  /**
+   * Who holds the lease on the lock blob, from its body; undefined when no
+   * lease is held any more. A holder that has just been granted the lease may
+   * not have written its record yet: wait a moment for it, then say so.
+   */
+  private async holder(resourceId: string, ownLockId: string, ctx: StoreContext): Promise<LockInfo | undefined> {
+    const blob = this.lockBlob(resourceId);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = await this.readLock(blob, `reading the lock on "${resourceId}"`, ctx);
+      if (!current?.leased) return undefined;
+      if (current.info && current.info.lockId !== ownLockId) return current.info;
+      await sleep(50, ctx);
+      throwIfAborted(ctx);
+    }
+    throw new WfctlError(
+      ErrorCode.LOCK_HELD,
+      `state lock "${resourceId}" is held, but the lock blob ${blob.name} does not name its holder yet (it was just taken, or its record is unreadable); try again`,
+    );
+  }
+
+  /** The lock blob's lease state and record; undefined when there is no lock blob. */
+  private async readLock(blob: BlockBlobClient, what: string, ctx: StoreContext): Promise<{ leased: boolean; info: LockInfo | undefined } | undefined> {
+    try {
+      const response = await blob.download(0, undefined, { abortSignal: ctx.signal });
+      const bytes = await readBody(response.readableStreamBody);
+      // "breaking" still holds until its break period ends; an infinite lease never "expires".
+      return { leased: response.leaseState === "leased" || response.leaseState === "breaking", info: parseLock(bytes) };
+    } catch (err) {
+      if (isBlobMissing(err) && !ctx.signal.aborted) return undefined;
+      throw this.error(err, what, ctx);
+    }
+  }
+
+  async unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
+    throwIfAborted(ctx);
+    const blob = this.lockBlob(resourceId);
+    const what = `releasing the lock on "${resourceId}"`;
+    const notHeld = () => new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}" in namespace ${this.namespace}`);
+    if (options?.force) {
+      const current = await this.readLock(blob, what, ctx);
+      if (!current?.leased) throw notHeld();
+      try {
+        await blob.getBlobLeaseClient().breakLease(0, { abortSignal: ctx.signal });
+      } catch (err) {
+        if (isBlobMissing(err) || isStatus(err, 409, "LeaseNotPresentWithLeaseOperation")) throw notHeld();
+        throw this.error(err, what, ctx);
+      }
+      // The lease is broken; remove the old holder's record, unless someone has taken the lock since (412).
+      try {
+        await blob.delete({ abortSignal: ctx.signal });
+      } catch (err) {
+        if (!isBlobMissing(err) && !isStatus(err, 412)) throw this.error(err, what, ctx);
+      }
+      return;
+    }
+    if (GUID.test(lockId)) {
+      // Deleting under the lease releases it and removes the record in one step, only if the lease is ours.
+      try {
+        await blob.delete({ abortSignal: ctx.signal, conditions: { leaseId: lockId } });
+        return;
+      } catch (err) {
+        if (isBlobMissing(err) || isStatus(err, 412, "LeaseNotPresentWithBlobOperation")) {
+          throwIfAborted(ctx);
+          throw notHeld();
+        }
+        if (!isStatus(err, 412, "LeaseIdMismatchWithBlobOperation")) throw this.error(err, what, ctx);
+      }
+    }
+    const current = await this.readLock(blob, what, ctx);
+    if (!current?.leased) throw notHeld();
+    const held = current.info;
+    throw new WfctlError(
+      ErrorCode.LOCK_HELD,
+      `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held?.holder ?? "an unknown holder"} as ${held?.lockId ?? "(unknown id)"}`,
+    );
+  }
+
+  /** Nothing durable to release: the HTTP client keeps no lease or session. */
+  async close(): Promise<void> {}
+}
