@@ -4,7 +4,7 @@
 // mid-apply leaves a lock that `state unlock` shows and releases, and the next
 // apply converges.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { Cli, cliSandbox, expectExit } from "../helpers/cli.js";
@@ -102,6 +102,7 @@ describe.skipIf(!server)(`postgres state${server ? "" : ` (skipped: ${inject("po
 
     it("a daemon killed mid-apply leaves its lock; state unlock shows who held it and releases it; the next apply converges", async () => {
       writeFileSync(config, infra(4000).replace('content: "s"', 'content: "s2"'));
+      rmSync(out(".started-slow"), { force: true }); // the first test's evidence: wait for this apply's own
       const victim = applyInBackground();
       await waitFor(() => existsSync(out(".started-slow")) && readFileSync(out(".started-slow"), "utf8") !== "", 20_000, "the slow update to start");
       const { value: status } = await sandbox.cli.json<{ pid: number }>(["daemon", "status"]);

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../helpers/paths.js";
+import { stopProcess } from "./process.js";
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -46,19 +47,7 @@ export async function startAzurite(timeoutMs = 30_000): Promise<AzuriteServer> {
   );
   let log = "";
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill("SIGKILL");
-          resolve();
-        }, 10_000);
-        child.once("exit", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    await stopProcess(child, "SIGTERM", 10_000);
     rmSync(dir, { recursive: true, force: true });
   };
   let port: number;

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { stopProcess } from "./process.js";
 
 export interface PostgresServer {
   /** Connection string of a database the tests may use freely. */
@@ -87,19 +88,7 @@ export async function startPostgres(bin: string): Promise<PostgresServer> {
   child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill("SIGINT"); // fast shutdown
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill("SIGKILL");
-          resolve();
-        }, 10_000);
-        child.once("exit", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    await stopProcess(child, "SIGINT", 10_000); // SIGINT: PostgreSQL's fast shutdown
     rmSync(dir, { recursive: true, force: true });
   };
   try {

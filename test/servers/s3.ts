@@ -22,6 +22,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { stopProcess } from "./process.js";
 
 export interface S3Server {
   /** Base URL, e.g. http://127.0.0.1:41234. */
@@ -166,19 +167,7 @@ export async function startS3Server(options: { conditionalWrites?: boolean } = {
   let log = "";
   child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill("SIGKILL");
-          resolve();
-        }, 5_000);
-        child.once("exit", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.kill("SIGTERM");
-      });
-    }
+    await stopProcess(child, "SIGTERM", 5_000);
     rmSync(directory, { recursive: true, force: true });
   };
   try {
