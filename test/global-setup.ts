@@ -2,8 +2,8 @@
 // suite), builds the executables the integration and end-to-end tests run
 // (the real wfctl, wfctld and plugin processes run from dist/), and starts the
 // servers the tests talk to: PostgreSQL (a throwaway cluster, or the server
-// DATABASE_URL names). Under CI=true a server that cannot be had fails the
-// run; elsewhere the tests that need it are skipped, saying why.
+// DATABASE_URL names). A server that cannot be had fails the run, saying how
+// to provide one: tests are never skipped for want of it.
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,10 +12,8 @@ import { type PostgresServer, findPostgresBinaries, startPostgres } from "./serv
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** Connection string of the test PostgreSQL server; "" when there is none (never under CI=true). */
+    /** Connection string of the test PostgreSQL server. */
     postgresUrl: string;
-    /** Why there is no PostgreSQL server, when there is none. */
-    postgresMissing: string;
   }
 }
 
@@ -32,26 +30,23 @@ function build(root: string): void {
   tsc("building wfctl for the tests", ["-p", join(root, "tsconfig.build.json")]);
 }
 
-async function postgres(): Promise<{ server: PostgresServer | undefined; missing: string }> {
+async function postgres(): Promise<PostgresServer> {
   const external = process.env["DATABASE_URL"];
-  if (external) return { server: { url: external, origin: "DATABASE_URL", stop: async () => {} }, missing: "" };
+  if (external) return { url: external, origin: "DATABASE_URL", stop: async () => {} };
   const bin = findPostgresBinaries();
   if (!bin) {
-    return { server: undefined, missing: "no PostgreSQL server binaries (initdb, postgres) under /usr/lib/postgresql/*/bin or on PATH, and DATABASE_URL is not set" };
+    throw new Error(
+      "the tests need PostgreSQL, but there are no server binaries (initdb, postgres) under /usr/lib/postgresql/*/bin or on PATH, " +
+        "and DATABASE_URL is not set. Install the server (Debian: postgresql) or set DATABASE_URL to a database the tests may use.",
+    );
   }
-  return { server: await startPostgres(bin), missing: "" };
+  return startPostgres(bin);
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = join(dirname(fileURLToPath(import.meta.url)), "..");
   build(root);
   const pg = await postgres();
-  if (!pg.server && process.env["CI"]) {
-    throw new Error(`CI=true: the tests need PostgreSQL, but ${pg.missing}. Install the server (Debian: postgresql) or set DATABASE_URL.`);
-  }
-  project.provide("postgresUrl", pg.server?.url ?? "");
-  project.provide("postgresMissing", pg.missing);
-  return async () => {
-    await pg.server?.stop();
-  };
+  project.provide("postgresUrl", pg.url);
+  return () => pg.stop();
 }

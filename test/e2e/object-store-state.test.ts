@@ -3,24 +3,16 @@
 // conditional writes as S3 does them) and azure_blob (Azurite); and two
 // applies at once against s3 state: one proceeds, the other fails at once
 // naming the holder, and nothing is lost.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cli, cliSandbox, expectExit } from "../helpers/cli.js";
-import { FIXTURE_PLUGINS, QUICKSTART, WFCTL } from "../helpers/paths.js";
+import { FIXTURE_PLUGINS, quickstartWithState } from "../helpers/paths.js";
+import { runInBackground } from "../helpers/terminal.js";
 import { waitFor } from "../helpers/processes.js";
 import { AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteServer, startAzurite } from "../servers/azurite.js";
 import { type S3Server, startS3Server } from "../servers/s3.js";
-
-/** The quickstart with its state module replaced by `state`. */
-function quickstartWith(state: string): string {
-  const original = readFileSync(join(QUICKSTART, "infra.yaml"), "utf8");
-  const start = original.indexOf("  - name: state\n");
-  const end = original.indexOf("\n\n", start);
-  return `${original.slice(0, start)}${state}${original.slice(end + 1)}`;
-}
 
 const s3State = (endpoint: string, bucket: string) =>
   "  - name: state\n    type: iac.state\n    config:\n      backend: s3\n" +
@@ -45,7 +37,7 @@ describe("s3 state", () => {
 
   it("runs the quickstart unchanged but for backend: s3", async () => {
     const config = join(sandbox.dir, "infra.yaml");
-    writeFileSync(config, quickstartWith(s3State(server.endpoint, "quickstart")));
+    writeFileSync(config, quickstartWithState(s3State(server.endpoint, "quickstart")));
     expectExit(await run(sandbox.cli, ["infra", "apply", "-c", config, "--auto-approve"]), 0);
     expect(readFileSync(join(sandbox.dir, "out", "site", "index.html"), "utf8")).toContain("Hello from wfctl.");
     expect(existsSync(join(sandbox.dir, ".wfctl"))).toBe(false);
@@ -71,14 +63,7 @@ describe("s3 state", () => {
         '  - name: slow\n    type: slowfs.file\n    provider: files\n    config: { path: slow.txt, content: "s", delay_ms: 4000 }\n',
     );
     expectExit(await run(sandbox.cli, ["plugins", "lock", "-c", config]), 0);
-    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
-      env: { ...process.env, ...S3_ENV, WFCTL_SOCKET: sandbox.cli.socket },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
-    const firstExit = new Promise<number | null>((resolve) => child.once("close", resolve));
+    const first = runInBackground(["infra", "apply", "-c", config, "--auto-approve"], { ...S3_ENV, WFCTL_SOCKET: sandbox.cli.socket });
     await waitFor(() => existsSync(join(dir, "out", ".started-slow")), 20_000, "the first apply to start its slow create");
 
     const other = new Cli(join(sandbox.dir, "sock-other"));
@@ -87,7 +72,7 @@ describe("s3 state", () => {
     expectExit(second, 3);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(second.stderr).toMatch(/state lock "stack" is held by \S+@\S+ \(pid \d+, wfctld pid \d+\) for "apply" since \S+ \(lock id [0-9a-f-]{36}/);
-    expect(await firstExit, output).toBe(0);
+    expect(await first.exit, `${first.output.stdout}${first.output.stderr}`).toBe(0);
     const { value } = await other.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config], { env: S3_ENV });
     expect(value.resources.map((r) => r.name).sort()).toEqual(["quick", "slow"]);
     expectExit(await run(other, ["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
@@ -108,7 +93,7 @@ describe("azure_blob state", () => {
     const config = join(sandbox.dir, "infra.yaml");
     writeFileSync(
       config,
-      quickstartWith(
+      quickstartWithState(
         "  - name: state\n    type: iac.state\n    config:\n      backend: azure_blob\n      container: wfctl-state\n      create_container: true\n" +
           `      account_url: ${server.accountUrl}\n      account_name: ${AZURITE_ACCOUNT}\n      account_key_env: E2E_AZURE_KEY\n`,
       ),

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cliSandbox, expectExit } from "../helpers/cli.js";
-import { FIXTURE_PLUGINS, WFCTL, WFCTLD } from "../helpers/paths.js";
+import { FIXTURE_PLUGINS, WFCTLD } from "../helpers/paths.js";
+import { runInBackground } from "../helpers/terminal.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
@@ -53,17 +54,7 @@ describe("project plugins and the plugin boundary", () => {
     for (const f of existsSync(join(dir, "out")) ? readdirSync(join(dir, "out")) : []) if (f.startsWith(".")) rmSync(out(f));
   };
 
-  const applyInBackground = () => {
-    const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
-      env: { ...process.env, WFCTL_SOCKET: sandbox.cli.socket },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const output = { stdout: "", stderr: "" };
-    child.stdout.on("data", (c: Buffer) => (output.stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (output.stderr += c.toString()));
-    const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
-    return { output, exit, kill: () => child.kill("SIGKILL"), signal: (name: NodeJS.Signals) => child.kill(name) };
-  };
+  const applyInBackground = () => runInBackground(["infra", "apply", "-c", config, "--auto-approve"], { WFCTL_SOCKET: sandbox.cli.socket });
   /** The abort reason the plugin's create of c recorded (it may write it a moment after the daemon answered). */
   const abortSeenByPlugin = async () => {
     await waitFor(() => existsSync(out(".aborted-c")) && readFileSync(out(".aborted-c"), "utf8") !== "", 10_000, "the plugin to record the abort");
@@ -154,7 +145,7 @@ describe("project plugins and the plugin boundary", () => {
     await reset(10_000);
     const apply = applyInBackground();
     await cStarted();
-    apply.kill();
+    apply.signal("SIGKILL");
     await apply.exit;
     expect(await abortSeenByPlugin()).toBe("AbortError");
     await waitFor(() => locksHeld().length === 0, 10_000, "the lock to be released");

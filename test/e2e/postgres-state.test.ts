@@ -3,35 +3,30 @@
 // for nothing: it fails at once, naming who holds the lock); a daemon killed
 // mid-apply leaves a lock that `state unlock` shows and releases, and the next
 // apply converges.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { Cli, cliSandbox, expectExit } from "../helpers/cli.js";
-import { FIXTURE_PLUGINS, QUICKSTART, WFCTL } from "../helpers/paths.js";
+import { FIXTURE_PLUGINS, quickstartWithState } from "../helpers/paths.js";
+import { runInBackground } from "../helpers/terminal.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 import { createDatabase } from "../servers/postgres.js";
-
-const server = inject("postgresUrl");
 
 /** The state module for a database, the URL passed through an environment variable. */
 const POSTGRES_STATE = "  - name: state\n    type: iac.state\n    config:\n      backend: postgres\n      url_env: WFCTL_TEST_STATE_URL\n";
 
-describe.skipIf(!server)(`postgres state${server ? "" : ` (skipped: ${inject("postgresMissing")})`}`, () => {
+describe("postgres state", () => {
   const sandbox = cliSandbox("wft-pg-");
   let url = "";
   const env = () => ({ WFCTL_TEST_STATE_URL: url });
 
   beforeAll(async () => {
-    url = await createDatabase(server, "wfctl_e2e");
+    url = await createDatabase(inject("postgresUrl"), "wfctl_e2e");
   });
 
   it("runs the quickstart unchanged but for backend: postgres", async () => {
     const config = join(sandbox.dir, "infra.yaml");
-    const original = readFileSync(join(QUICKSTART, "infra.yaml"), "utf8");
-    const start = original.indexOf("  - name: state\n");
-    const end = original.indexOf("\n\n", start);
-    writeFileSync(config, `${original.slice(0, start)}${POSTGRES_STATE}${original.slice(end + 1)}`);
+    writeFileSync(config, quickstartWithState(POSTGRES_STATE));
     const run = (args: string[]) => sandbox.cli.run(args, { env: env() });
 
     expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
@@ -63,16 +58,7 @@ describe.skipIf(!server)(`postgres state${server ? "" : ` (skipped: ${inject("po
       `  - name: quick\n    type: slowfs.file\n    provider: files\n    config: { path: quick.txt, content: "q" }\n` +
       `  - name: slow\n    type: slowfs.file\n    provider: files\n    config: { path: slow.txt, content: "s", delay_ms: ${delay} }\n`;
 
-    const applyInBackground = () => {
-      const child = spawn(process.execPath, [WFCTL, "infra", "apply", "-c", config, "--auto-approve"], {
-        env: { ...process.env, ...env(), WFCTL_SOCKET: sandbox.cli.socket },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      const output = { stdout: "", stderr: "" };
-      child.stdout.on("data", (c: Buffer) => (output.stdout += c.toString()));
-      child.stderr.on("data", (c: Buffer) => (output.stderr += c.toString()));
-      return { output, exit: new Promise<number | null>((resolve) => child.once("close", resolve)) };
-    };
+    const applyInBackground = () => runInBackground(["infra", "apply", "-c", config, "--auto-approve"], { ...env(), WFCTL_SOCKET: sandbox.cli.socket });
 
     beforeAll(async () => {
       dir = join(sandbox.dir, "shared");

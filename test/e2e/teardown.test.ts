@@ -3,13 +3,14 @@
 // previews with --dry-run, asks for the exact "yes" on a terminal, and with
 // --approve leaves nothing behind. Protected resources refuse destroy,
 // delete-by-plan and teardown unless --allow-protected-destroy.
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, cliSandbox, expectExit } from "../helpers/cli.js";
+import { cliSandbox, expectExit } from "../helpers/cli.js";
 import { treeHash } from "../helpers/files.js";
-import { WFCTL } from "../helpers/paths.js";
+import { runOnTerminal } from "../helpers/terminal.js";
+
+const TEARDOWN_PROMPT = "Type 'yes' to destroy";
 
 const CONFIG = `modules:
   - name: local
@@ -33,36 +34,6 @@ const CONFIG = `modules:
     protected: true
     config: { path: keep.txt, content: "precious\\n" }
 `;
-
-/**
- * Runs wfctl on a pseudo-terminal (util-linux `script`), typing `answer`
- * once the prompt is on screen.
- */
-function runOnTerminal(args: readonly string[], answer: string, env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const command = [process.execPath, WFCTL, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-    const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let typed = false;
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-      if (!typed && stdout.includes("Type 'yes' to destroy")) {
-        typed = true;
-        child.stdin.write(`${answer}\n`);
-      }
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`wfctl on a terminal did not finish:\n${stdout}`));
-    }, 45_000);
-    child.once("error", (err) => reject(new Error(`cannot run util-linux script(1) to get a terminal: ${err.message}`)));
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      child.stdin.destroy();
-      resolve({ code: code ?? -1, stdout, stderr: "" });
-    });
-  });
-}
 
 describe("teardown", () => {
   const sandbox = cliSandbox("wft-teardown-");
@@ -127,13 +98,13 @@ describe("teardown", () => {
   it("on a terminal it shows the preview and proceeds only on the exact answer yes", async () => {
     const before = treeHash(state());
     // Refused before the question when a protected resource would be destroyed without the second key.
-    const refused = await runOnTerminal(["infra", "teardown", "-c", config], "yes", { WFCTL_SOCKET: sandbox.cli.socket });
+    const refused = await runOnTerminal(["infra", "teardown", "-c", config], { WFCTL_SOCKET: sandbox.cli.socket }, TEARDOWN_PROMPT, "yes");
     expectExit(refused, 1);
     expect(refused.stdout).toContain("Resources to destroy (3):");
     expect(refused.stdout).not.toContain("Type 'yes'");
     expect(refused.stdout).toContain("refusing to destroy protected resource(s): keep (local.file, delete)");
     for (const answer of ["y", "YES", "yes please"]) {
-      const declined = await runOnTerminal(["infra", "teardown", "-c", config, "--allow-protected-destroy"], answer, { WFCTL_SOCKET: sandbox.cli.socket });
+      const declined = await runOnTerminal(["infra", "teardown", "-c", config, "--allow-protected-destroy"], { WFCTL_SOCKET: sandbox.cli.socket }, TEARDOWN_PROMPT, answer);
       expectExit(declined, 1);
       expect(declined.stdout).toContain("Resources to destroy (3):");
       expect(declined.stdout).toContain("Type 'yes' to destroy all 3 resources and wipe state:");
@@ -142,7 +113,7 @@ describe("teardown", () => {
     expect(everything()).toEqual([true, true, true]);
     expect(treeHash(state())).toBe(before);
 
-    const approved = await runOnTerminal(["infra", "teardown", "-c", config, "--allow-protected-destroy"], "yes", { WFCTL_SOCKET: sandbox.cli.socket });
+    const approved = await runOnTerminal(["infra", "teardown", "-c", config, "--allow-protected-destroy"], { WFCTL_SOCKET: sandbox.cli.socket }, TEARDOWN_PROMPT, "yes");
     expectExit(approved, 0);
     expect(approved.stdout).toContain("State wiped: 3 key(s) removed");
     expect(everything()).toEqual([false, false, false]);

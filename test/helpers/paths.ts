@@ -1,5 +1,5 @@
 // Paths of the real executables and fixtures the tests run.
-import { mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,4 +15,12 @@ export const QUICKSTART = join(ROOT, "examples", "quickstart");
 export function tempDir(prefix = "wft-"): { path: string; cleanup: () => void } {
   const path = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** The quickstart's infra.yaml with its state module replaced by `state` (a `  - name: state` module block). */
+export function quickstartWithState(state: string): string {
+  const original = readFileSync(join(QUICKSTART, "infra.yaml"), "utf8");
+  const start = original.indexOf("  - name: state\n");
+  const end = original.indexOf("\n\n", start);
+  return `${original.slice(0, start)}${state}${original.slice(end + 1)}`;
 }
