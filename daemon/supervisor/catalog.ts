@@ -55,6 +55,14 @@ export function builtinPlugins(root: string = PACKAGE_ROOT): PluginSpec[] {
       source: "builtin",
     },
     {
+      name: "gcs",
+      kind: "state_backend",
+      executable: join(root, "plugins", "state-gcs", "bin", "wfctl-state-gcs.js"),
+      args: [],
+      env: {},
+      source: "builtin",
+    },
+    {
       name: "azure_blob",
       kind: "state_backend",
       executable: join(root, "plugins", "state-azure-blob", "bin", "wfctl-state-azure-blob.js"),

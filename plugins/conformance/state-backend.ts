@@ -5,7 +5,7 @@
 // `describeStateBackendConformance` (./vitest.ts) registers them as tests.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type JsonObject, type JsonValue, canonicalJson } from "../../proto/json.js";
-import type { ResourceState, StateStore, StoreContext } from "../../proto/state-store.js";
+import type { LockInfo, ResourceState, StateStore, StoreContext } from "../../proto/state-store.js";
 
 /** One conformance check. */
 export interface ConformanceCheck {
@@ -253,3 +253,33 @@ export const stateBackendChecks: readonly ConformanceCheck[] = [
     },
   },
 ];
+
+/**
+ * The check for atomic locks: of 12 racing lockers exactly one wins, and the
+ * others fail at once with LOCK_HELD naming the winner. Every backend whose
+ * locks are atomic must pass it; a backend running a check-then-write
+ * fallback (s3 or gcs with conditional_writes: false) is not expected to.
+ */
+export const lockRaceCheck: ConformanceCheck = {
+  name: "of 12 racing lockers exactly one wins; the others fail at once with LOCK_HELD naming the winner",
+  async run(open) {
+    const store = await open();
+    const attempts = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        store.lock("stack", { holder: `runner-${i}`, operation: "apply", version: "v" }, live()).then(
+          (lock) => ({ lock }),
+          (err: unknown) => ({ err: WfctlError.from(err) }),
+        ),
+      ),
+    );
+    const winners = attempts.flatMap((a) => ("lock" in a ? [a.lock] : []));
+    check(winners.length === 1, `exactly one racing lock must win, ${winners.length} did: ${winners.map((w) => w.holder).join(", ")}`);
+    const [winner] = winners as [LockInfo];
+    for (const a of attempts) {
+      if (!("err" in a)) continue;
+      expectCode(a.err, [ErrorCode.LOCK_HELD], "a losing racer");
+      for (const part of [winner.holder, winner.lockId]) check(a.err.message.includes(part), `a losing racer's LOCK_HELD message must name ${part}: ${a.err.message}`);
+    }
+    await store.unlock("stack", winner.lockId, live());
+  },
+};

@@ -3,12 +3,16 @@
 // plugin adapter, against a plugin executable in any language).
 import { describe, it } from "vitest";
 import type { StateStore } from "../../proto/state-store.js";
-import { stateBackendChecks } from "./state-backend.js";
+import { lockRaceCheck, stateBackendChecks } from "./state-backend.js";
 
-/** Registers every check under `describe(name)`; `open` gives a fresh, empty store each time. */
-export function describeStateBackendConformance(name: string, open: () => Promise<StateStore>, options: { timeoutMs?: number } = {}): void {
+/**
+ * Registers every check under `describe(name)`; `open` gives a fresh, empty
+ * store each time. `atomicLocks: false` leaves out the lock race, for a
+ * store running a check-then-write locking fallback.
+ */
+export function describeStateBackendConformance(name: string, open: () => Promise<StateStore>, options: { timeoutMs?: number; atomicLocks?: boolean } = {}): void {
   describe(`state backend conformance: ${name}`, () => {
-    for (const check of stateBackendChecks) {
+    for (const check of options.atomicLocks === false ? stateBackendChecks : [...stateBackendChecks, lockRaceCheck]) {
       it(check.name, () => check.run(open), options.timeoutMs ?? 60_000);
     }
   });

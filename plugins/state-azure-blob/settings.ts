@@ -4,11 +4,8 @@
 // holding it (*_env), and read here, inside the plugin, from the plugin's own
 // environment (the daemon's, plus the plugin spec's env).
 import { BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { JsonObject } from "../../proto/json.js";
-
-/** Where an error about the configuration comes from. */
-const WHERE = "azure_blob state backend";
+import { BackendConfig } from "../sdk/backend-config.js";
 
 export const DEFAULT_PREFIX = "wfctl/";
 
@@ -55,40 +52,8 @@ const LITERAL_SECRETS: Readonly<Record<string, string>> = {
 const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$|^devstoreaccount1$/;
 
-function invalid(field: string, message: string): WfctlError {
-  const text = `field "config.${field}" ${message}`;
-  return new WfctlError(ErrorCode.CONFIG_INVALID, `${WHERE}: ${text}`, { details: [{ message: text, field: `config.${field}` }] });
-}
-
-function str(config: JsonObject, key: string): string | undefined {
-  const value = config[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string" || value === "") throw invalid(key, "must be a non-empty string");
-  return value;
-}
-
-function fromEnv(field: string, name: string, env: NodeJS.ProcessEnv): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw invalid(field, `must name an environment variable, got "${name}"`);
-  const value = env[name];
-  if (value === undefined || value === "") {
-    throw invalid(field, `names the environment variable ${name}, which is not set in the plugin's environment (the daemon's environment, plus the plugin's declared env)`);
-  }
-  return value;
-}
-
-/** A blob endpoint URL: http(s), no credentials, no query (a SAS belongs in sas_token_env). */
-function accountUrlOf(field: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid(field, `must be a URL like https://ACCOUNT.blob.core.windows.net, got "${value}"`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw invalid(field, `must be an http or https URL, got "${url.protocol}"`);
-  if (url.search !== "" || url.username !== "" || url.password !== "") {
-    // Never echo it: the query may be a SAS token.
-    throw invalid(field, "must not carry credentials or a query string: put a SAS token in an environment variable and name it with sas_token_env");
-  }
+/** An account endpoint as requests and messages use it: no trailing slash, no query. */
+function endpointOf(url: URL): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
@@ -111,37 +76,25 @@ function connectionStringSecrets(connectionString: string): string[] {
  * `sas_token_env`, or, with none declared, DefaultAzureCredential.
  */
 export function azureBlobSettings(config: JsonObject, env: NodeJS.ProcessEnv = process.env): AzureBlobSettings {
-  for (const key of Object.keys(config)) {
-    const instead = LITERAL_SECRETS[key];
-    if (instead !== undefined) {
-      throw invalid(key, `is refused: secrets are never written in the configuration; put it in an environment variable and name it with ${instead}`);
-    }
-    if (!(KNOWN as readonly string[]).includes(key)) {
-      const text = `unknown field "config.${key}" (known: ${KNOWN.join(", ")})`;
-      throw new WfctlError(ErrorCode.CONFIG_INVALID, `${WHERE}: ${text}`, { details: [{ message: text, field: `config.${key}` }] });
-    }
-  }
+  const cfg = new BackendConfig("azure_blob state backend", config, KNOWN, LITERAL_SECRETS, env);
 
-  const container = str(config, "container");
-  if (container === undefined) throw invalid("container", "is required: the name of the blob container holding the state");
-  if (!CONTAINER_NAME.test(container)) throw invalid("container", `must be a container name (3-63 lower-case letters, digits and single hyphens), got "${container}"`);
+  const container = cfg.string("container");
+  if (container === undefined) throw cfg.invalid("container", "is required: the name of the blob container holding the state");
+  if (!CONTAINER_NAME.test(container)) throw cfg.invalid("container", `must be a container name (3-63 lower-case letters, digits and single hyphens), got "${container}"`);
 
-  const prefixValue = config["prefix"];
-  if (prefixValue !== undefined && prefixValue !== null && typeof prefixValue !== "string") throw invalid("prefix", "must be a string");
-  const prefix = typeof prefixValue === "string" ? prefixValue : DEFAULT_PREFIX;
-  if (prefix.startsWith("/")) throw invalid("prefix", `must not start with "/", got "${prefix}"`);
-  if (prefix.length > 512) throw invalid("prefix", "must be at most 512 characters (blob names are at most 1024)");
+  const prefix = cfg.prefix("prefix", DEFAULT_PREFIX);
+  if (prefix.startsWith("/")) throw cfg.invalid("prefix", `must not start with "/", got "${prefix}"`);
+  if (prefix.length > 512) throw cfg.invalid("prefix", "must be at most 512 characters (blob names are at most 1024)");
 
-  const create = config["create_container"];
-  if (create !== undefined && create !== null && typeof create !== "boolean") throw invalid("create_container", "must be true or false");
+  const createContainer = cfg.boolean("create_container", false);
 
-  const accountUrlSetting = str(config, "account_url");
-  const accountName = str(config, "account_name");
-  const keyEnv = str(config, "account_key_env");
-  const sasEnv = str(config, "sas_token_env");
-  const connectionEnv = str(config, "connection_string_env");
+  cfg.string("account_url"); // checked in turn with the others; read as a URL below
+  const accountName = cfg.string("account_name");
+  const keyEnv = cfg.string("account_key_env");
+  const sasEnv = cfg.string("sas_token_env");
+  const connectionEnv = cfg.string("connection_string_env");
   if (accountName !== undefined && !ACCOUNT_NAME.test(accountName)) {
-    throw invalid("account_name", `must be a storage account name (3-24 lower-case letters and digits), got "${accountName}"`);
+    throw cfg.invalid("account_name", `must be a storage account name (3-24 lower-case letters and digits), got "${accountName}"`);
   }
 
   let accountUrl: string;
@@ -150,38 +103,39 @@ export function azureBlobSettings(config: JsonObject, env: NodeJS.ProcessEnv = p
   if (connectionEnv !== undefined) {
     // A connection string carries both the endpoint and the credential.
     for (const other of ["account_url", "account_name", "account_key_env", "sas_token_env"]) {
-      if (config[other] !== undefined) throw invalid(other, "cannot be combined with connection_string_env (the connection string names the account and its credential)");
+      if (config[other] !== undefined) throw cfg.invalid(other, "cannot be combined with connection_string_env (the connection string names the account and its credential)");
     }
-    const connectionString = fromEnv("connection_string_env", connectionEnv, env);
+    const connectionString = cfg.secretNamed("connection_string_env", connectionEnv);
     secrets = connectionStringSecrets(connectionString);
     try {
-      const url = new URL(BlobServiceClient.fromConnectionString(connectionString).url);
-      accountUrl = `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+      accountUrl = endpointOf(new URL(BlobServiceClient.fromConnectionString(connectionString).url));
     } catch {
       // The parser's message may quote the string: say only which variable is wrong.
-      throw invalid("connection_string_env", `names the environment variable ${connectionEnv}, which does not hold a valid Azure Storage connection string`);
+      throw cfg.invalid("connection_string_env", `names the environment variable ${connectionEnv}, which does not hold a valid Azure Storage connection string`);
     }
     credential = { kind: "connection_string", env: connectionEnv, connectionString };
   } else {
-    if (accountUrlSetting !== undefined) accountUrl = accountUrlOf("account_url", accountUrlSetting);
+    // A blob endpoint: http(s), no credentials, no query (a SAS belongs in sas_token_env).
+    const url = cfg.url("account_url", "https://ACCOUNT.blob.core.windows.net");
+    if (url !== undefined) accountUrl = endpointOf(url);
     else if (accountName !== undefined) accountUrl = `https://${accountName}.blob.core.windows.net`;
-    else throw invalid("account_url", "is required (or connection_string_env): the storage account's blob endpoint, like https://ACCOUNT.blob.core.windows.net");
-    if (keyEnv !== undefined && sasEnv !== undefined) throw invalid("sas_token_env", "cannot be combined with account_key_env: declare one credential");
+    else throw cfg.invalid("account_url", "is required (or connection_string_env): the storage account's blob endpoint, like https://ACCOUNT.blob.core.windows.net");
+    if (keyEnv !== undefined && sasEnv !== undefined) throw cfg.invalid("sas_token_env", "cannot be combined with account_key_env: declare one credential");
     if (keyEnv !== undefined) {
-      if (accountName === undefined) throw invalid("account_name", "is required with account_key_env (a shared key signs requests as that account)");
-      const accountKey = fromEnv("account_key_env", keyEnv, env);
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(accountKey)) throw invalid("account_key_env", `names the environment variable ${keyEnv}, which does not hold a base64 account key`);
+      if (accountName === undefined) throw cfg.invalid("account_name", "is required with account_key_env (a shared key signs requests as that account)");
+      const accountKey = cfg.secretNamed("account_key_env", keyEnv);
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(accountKey)) throw cfg.invalid("account_key_env", `names the environment variable ${keyEnv}, which does not hold a base64 account key`);
       secrets = [accountKey];
       credential = { kind: "shared_key", env: keyEnv, accountName, accountKey };
     } else if (sasEnv !== undefined) {
-      const token = fromEnv("sas_token_env", sasEnv, env).replace(/^\?/, "");
+      const token = cfg.secretNamed("sas_token_env", sasEnv).replace(/^\?/, "");
       secrets = [token];
       credential = { kind: "sas", env: sasEnv, token };
     } else {
       credential = { kind: "default" };
     }
   }
-  return { container, prefix, createContainer: create === true, accountUrl, credential, secrets };
+  return { container, prefix, createContainer, accountUrl, credential, secrets };
 }
 
 /** The SDK's retries: a few quick ones, so that an unreachable endpoint fails Configure in seconds, not minutes. */

@@ -13,7 +13,6 @@ import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { type BlobServiceClient, type BlockBlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { isJsonObject } from "../../proto/json.js";
 import {
   type LockInfo,
   type LockRequest,
@@ -25,6 +24,7 @@ import {
   matchesFilter,
   throwIfAborted,
 } from "../../proto/state-store.js";
+import { inParallel, lockOrUndefined, parseRecord } from "../sdk/store-kit.js";
 import { type AzureBlobSettings, redact, serviceClient } from "./settings.js";
 
 /** Records downloaded at once while listing. */
@@ -124,53 +124,6 @@ async function readBody(body: NodeJS.ReadableStream | undefined): Promise<Buffer
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks);
-}
-
-function parseRecord(text: string, blob: string): ResourceState {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new WfctlError(ErrorCode.STATE_CORRUPT, `the state record ${blob} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (!isJsonObject(parsed) || typeof parsed["resourceId"] !== "string") {
-    throw new WfctlError(ErrorCode.STATE_CORRUPT, `the state record ${blob} is not a resource record`);
-  }
-  return parsed as unknown as ResourceState;
-}
-
-/** The LockInfo a lock blob holds, or undefined when it holds none (being written, or not ours). */
-function parseLock(bytes: Buffer): LockInfo | undefined {
-  try {
-    const parsed: unknown = JSON.parse(bytes.toString("utf8"));
-    if (!isJsonObject(parsed)) return undefined;
-    const fields = ["lockId", "resourceId", "holder", "operation", "createdAt", "version"] as const;
-    if (!fields.every((f) => typeof parsed[f] === "string")) return undefined;
-    return parsed as unknown as LockInfo;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs `fn` over `items`, at most `limit` at once; stops starting new ones on the first failure or cancellation. */
-async function inParallel<T, R>(items: readonly T[], limit: number, ctx: StoreContext, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const index = next++;
-      try {
-        throwIfAborted(ctx);
-        results[index] = await fn(items[index] as T);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 const sleep = (ms: number, ctx: StoreContext) =>
@@ -295,8 +248,9 @@ export class AzureBlobStateStore implements StateStore {
 
   /** A record; `listedEtag` (from a listing) lets an unchanged body come from the cache. */
   private async readRecord(name: string, ctx: StoreContext, signal: AbortSignal = ctx.signal, listedEtag?: string): Promise<ResourceState | undefined> {
+    const what = `the state record blob ${name}`;
     const cached = this.cache.get(name, listedEtag);
-    if (cached !== undefined) return parseRecord(cached, name);
+    if (cached !== undefined) return parseRecord(cached, what);
     let text: string;
     try {
       const response = await this.container.getBlobClient(name).download(0, undefined, { abortSignal: signal });
@@ -309,7 +263,7 @@ export class AzureBlobStateStore implements StateStore {
       }
       throw this.error(err, `reading ${name}`, ctx);
     }
-    return parseRecord(text, name);
+    return parseRecord(text, what);
   }
 
   async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {
@@ -347,7 +301,12 @@ export class AzureBlobStateStore implements StateStore {
         throwIfAborted(ctx);
         const blobs = page.segment.blobItems.filter((b) => b.name.endsWith(RECORD_SUFFIX));
         // A record deleted between the listing and its download is simply not listed.
-        const records = await inParallel(blobs, LIST_CONCURRENCY, ctx, (b) => this.readRecord(b.name, ctx, controller.signal, b.properties.etag));
+        const records = await inParallel(blobs, LIST_CONCURRENCY, ctx, (b) =>
+          this.readRecord(b.name, ctx, controller.signal, b.properties.etag).catch((err: unknown) => {
+            controller.abort(); // the listing has failed: stop the downloads still in flight at once
+            throw err;
+          }),
+        );
         for (const record of records) if (record && matchesFilter(record, filter)) out.push(record);
       }
     } catch (err) {
@@ -437,7 +396,7 @@ export class AzureBlobStateStore implements StateStore {
       const response = await blob.download(0, undefined, { abortSignal: ctx.signal });
       const bytes = await readBody(response.readableStreamBody);
       // "breaking" still holds until its break period ends; an infinite lease never "expires".
-      return { leased: response.leaseState === "leased" || response.leaseState === "breaking", info: parseLock(bytes) };
+      return { leased: response.leaseState === "leased" || response.leaseState === "breaking", info: lockOrUndefined(bytes.toString("utf8")) };
     } catch (err) {
       if (isBlobMissing(err) && !ctx.signal.aborted) return undefined;
       throw this.error(err, what, ctx);

@@ -15,7 +15,6 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { isJsonObject } from "../../proto/json.js";
 import {
   type LockInfo,
   type LockRequest,
@@ -23,18 +22,24 @@ import {
   type StateStore,
   type StoreContext,
   checkFilter,
-  lockHeldError,
-  matchesFilter,
   throwIfAborted,
 } from "../../proto/state-store.js";
+import {
+  type ConditionalCreateSupport,
+  checkRelease,
+  conditionalWritesRequired,
+  parseLock,
+  parseRecord,
+  probeConditionalCreate,
+  readListedRecords,
+  takeLockObject,
+} from "../sdk/store-kit.js";
 import { type S3Settings, describeCredentials, describeSettings } from "./settings.js";
 
 /** Records read at once while listing. */
 export const LIST_CONCURRENCY = 16;
 /** How long to wait for a TCP connection before trying again (a wrong endpoint must not hang Configure). */
 const CONNECT_TIMEOUT_MS = 5_000;
-/** Removing the probe object must not depend on the caller still waiting. */
-const PROBE_CLEANUP_TIMEOUT_MS = 10_000;
 
 type SendOptions = { abortSignal: AbortSignal };
 
@@ -80,51 +85,6 @@ function reason(err: unknown): string {
   }
   if (e.code !== undefined && status === undefined) return `cannot connect: ${message}`;
   return `${name}${status !== undefined ? ` (HTTP ${status})` : ""}: ${message}`;
-}
-
-function corrupt(what: string, problem: string): WfctlError {
-  return new WfctlError(ErrorCode.STATE_CORRUPT, `${what} ${problem}`);
-}
-
-function parseObject(text: string, what: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw corrupt(what, `is not valid JSON: ${(err as Error).message}`);
-  }
-  if (!isJsonObject(parsed)) throw corrupt(what, "is not a JSON object");
-  return parsed;
-}
-
-const LOCK_FIELDS = ["lockId", "resourceId", "holder", "operation", "createdAt", "version"] as const;
-
-function parseLock(text: string, what: string): LockInfo {
-  const parsed = parseObject(text, what);
-  for (const field of LOCK_FIELDS) {
-    if (typeof parsed[field] !== "string") throw corrupt(what, `is not a lock: field "${field}" is missing or not a string`);
-  }
-  return parsed as unknown as LockInfo;
-}
-
-/** Runs `fn` over `items`, at most `limit` at once; after a failure starts nothing more, waits for the rest, then rethrows it. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.err;
-  return results;
 }
 
 /** Builds the client, settling the region: the setting, else the SDK's chain, else us-east-1. */
@@ -197,13 +157,7 @@ export class S3StateStore implements StateStore {
         throw unavailable(err, "checking the bucket");
       }
       const support = await probeConditionalWrites(client, settings, ctx, unavailable);
-      if (!support.supported && settings.conditionalWrites) {
-        const text =
-          `s3 state backend: field "config.conditional_writes": ${describe} does not support conditional writes ` +
-          `(${support.why}), so state locks cannot be atomic. Set conditional_writes: false to accept check-then-write locking ` +
-          `(read the lock, write it, read it back): it has a race window in which two holders starting in the same instant can both take the lock.`;
-        throw new WfctlError(ErrorCode.CONFIG_INVALID, text, { details: [{ message: text, field: "config.conditional_writes" }] });
-      }
+      if (!support.supported && settings.conditionalWrites) throw conditionalWritesRequired("s3 state backend", describe, support.why, "support conditional writes");
       return new S3StateStore(client, settings.bucket, `${settings.prefix}${encodeURIComponent(namespace)}/`, support.supported, describe);
     } catch (err) {
       client.destroy();
@@ -269,12 +223,9 @@ export class S3StateStore implements StateStore {
     await this.call(ctx, `deleting ${key}`, (options) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), options));
   }
 
-  private parseRecord(text: string, key: string, resourceId?: string): ResourceState {
-    const what = `${this.describe}: object ${key}`;
-    const parsed = parseObject(text, what);
-    if (typeof parsed["resourceId"] !== "string") throw corrupt(what, 'is not a state record: field "resourceId" is missing or not a string');
-    if (resourceId !== undefined && parsed["resourceId"] !== resourceId) throw corrupt(what, `holds the record of "${parsed["resourceId"]}", not "${resourceId}"`);
-    return parsed as unknown as ResourceState;
+  /** The record in the object `key`; with `resourceId`, it must be that resource's. */
+  private recordIn(text: string, key: string, resourceId?: string): ResourceState {
+    return parseRecord(text, `${this.describe}: object ${key}`, resourceId);
   }
 
   private async readLock(resourceId: string, ctx: StoreContext): Promise<LockInfo | undefined> {
@@ -286,7 +237,7 @@ export class S3StateStore implements StateStore {
   async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {
     const key = this.recordKey(resourceId);
     const text = await this.read(key, ctx);
-    return text === undefined ? undefined : this.parseRecord(text, key, resourceId);
+    return text === undefined ? undefined : this.recordIn(text, key, resourceId);
   }
 
   async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
@@ -306,16 +257,8 @@ export class S3StateStore implements StateStore {
       const page = await this.call(ctx, `listing ${prefix}`, (options) =>
         this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token !== undefined ? { ContinuationToken: token } : {}) }), options),
       );
-      const keys = (page.Contents ?? [])
-        .map((object) => object.Key)
-        .filter((key): key is string => key !== undefined && key.endsWith(".json") && !key.slice(prefix.length).includes("/"));
-      const records = await mapBounded(keys, LIST_CONCURRENCY, async (key) => {
-        throwIfAborted(ctx);
-        const text = await this.read(key, ctx);
-        // Deleted between the listing and the read: it is no longer a record.
-        return text === undefined ? undefined : this.parseRecord(text, key);
-      });
-      for (const record of records) if (record !== undefined && matchesFilter(record, filter)) out.push(record);
+      const names = (page.Contents ?? []).flatMap((object) => (object.Key !== undefined ? [object.Key] : []));
+      out.push(...(await readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (key) => this.read(key, ctx), (text, key) => this.recordIn(text, key))));
       if (page.IsTruncated && !page.NextContinuationToken) {
         throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `${this.describe}: listing ${prefix}: the server said there are more keys but gave no continuation token`);
       }
@@ -333,31 +276,17 @@ export class S3StateStore implements StateStore {
   async lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo> {
     throwIfAborted(ctx);
     const key = this.lockKey(resourceId);
-    const lock: LockInfo = { ...request, lockId: randomUUID(), resourceId, createdAt: new Date().toISOString() };
-    const body = JSON.stringify(lock);
-    if (this.atomicLocks) {
-      if (await this.write(key, body, ctx, true)) return lock;
-      const held = await this.readLock(resourceId, ctx);
-      // Released between the write and the look (or a 409: another taker still writing): say so rather than retry silently.
-      if (!held) throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" (${this.describe}) is being taken, or was just released, by someone else; try again`);
-      throw lockHeldError(held);
-    }
-    // conditional_writes: false on a server without them: check, write, read back.
-    const held = await this.readLock(resourceId, ctx);
-    if (held) throw lockHeldError(held);
-    await this.write(key, body, ctx);
-    const after = await this.readLock(resourceId, ctx);
-    if (after?.lockId === lock.lockId) return lock;
-    if (!after) throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" (${this.describe}) was released by someone else while it was being taken; try again`);
-    throw lockHeldError(after);
+    return takeLockObject(resourceId, request, {
+      atomic: this.atomicLocks,
+      describe: this.describe,
+      createIfAbsent: (body) => this.write(key, body, ctx, true),
+      write: async (body) => void (await this.write(key, body, ctx)),
+      holder: () => this.readLock(resourceId, ctx),
+    });
   }
 
   async unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
-    const held = await this.readLock(resourceId, ctx);
-    if (!held) throw new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}"`);
-    if (held.lockId !== lockId && !options?.force) {
-      throw new WfctlError(ErrorCode.LOCK_HELD, `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held.holder} as ${held.lockId}`);
-    }
+    checkRelease(resourceId, lockId, await this.readLock(resourceId, ctx), options?.force);
     await this.remove(this.lockKey(resourceId), ctx);
   }
 
@@ -371,49 +300,31 @@ export class S3StateStore implements StateStore {
  * then writes it again on that condition, which must fail. Removes the probe
  * either way.
  */
-async function probeConditionalWrites(
+function probeConditionalWrites(
   client: S3Client,
   settings: S3Settings,
   ctx: StoreContext,
   unavailable: (err: unknown, what: string) => WfctlError,
-): Promise<{ supported: true } | { supported: false; why: string }> {
+): Promise<ConditionalCreateSupport> {
   const key = `${settings.prefix}.wfctl-probe-${randomUUID()}`;
-  const put = (conditional: boolean) =>
-    client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: key, Body: "wfctl conditional-write probe", ...(conditional ? { IfNoneMatch: "*" } : {}) }), {
-      abortSignal: ctx.signal,
-    });
-  let result: { supported: true } | { supported: false; why: string };
-  try {
-    try {
-      await put(false);
-    } catch (err) {
-      throwIfAborted(ctx);
-      throw unavailable(err, `writing the object ${key}`);
-    }
-    try {
-      await put(true);
-      result = { supported: false, why: "it accepted If-None-Match: * on a PUT to an object that exists, and overwrote it" };
-    } catch (err) {
-      throwIfAborted(ctx);
+  return probeConditionalCreate({
+    name: key,
+    ctx,
+    unavailable,
+    write: (conditional) =>
+      client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: key, Body: "wfctl conditional-write probe", ...(conditional ? { IfNoneMatch: "*" } : {}) }), {
+        abortSignal: ctx.signal,
+      }),
+    cleanup: (signal) => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: key }), { abortSignal: signal }),
+    overwritten: "it accepted If-None-Match: * on a PUT to an object that exists, and overwrote it",
+    classify: (err) => {
       const status = statusOf(err);
-      if (isConditionFailed(err)) {
-        result = { supported: true };
-      } else if (status === 501 || (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403)) {
-        // The server refuses the header itself.
-        result = { supported: false, why: `it refused If-None-Match: * on PUT: ${reason(err)}` };
-      } else {
-        throw unavailable(err, `writing the object ${key} with If-None-Match: *`);
+      if (isConditionFailed(err)) return { supported: true };
+      // The server refuses the header itself.
+      if (status === 501 || (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403)) {
+        return { supported: false, why: `it refused If-None-Match: * on PUT: ${reason(err)}` };
       }
-    }
-  } catch (err) {
-    await client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: key }), { abortSignal: AbortSignal.timeout(PROBE_CLEANUP_TIMEOUT_MS) }).catch(() => {});
-    throw err;
-  }
-  try {
-    await client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: key }), { abortSignal: ctx.signal });
-  } catch (err) {
-    throwIfAborted(ctx);
-    throw unavailable(err, `deleting the probe object ${key}`);
-  }
-  return result;
+      return undefined;
+    },
+  });
 }

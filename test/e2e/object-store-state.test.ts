@@ -1,6 +1,7 @@
 // State in object stores through the real CLI and the shipped state plugins:
 // the quickstart unchanged but for its state module, on s3 (s3rver, with
-// conditional writes as S3 does them) and azure_blob (Azurite); and two
+// conditional writes as S3 does them), gcs (the Storage emulator, with
+// preconditions as GCS does them) and azure_blob (Azurite); and two
 // applies at once against s3 state: one proceeds, the other fails at once
 // naming the holder, and nothing is lost.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { Cli, cliSandbox, expectExit } from "../helpers/cli.js";
 import { FIXTURE_PLUGINS, quickstartWithState } from "../helpers/paths.js";
 import { runInBackground } from "../helpers/terminal.js";
 import { waitFor } from "../helpers/processes.js";
+import { type GcsServer, startGcsServer } from "../servers/gcs.js";
 import { AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteServer, startAzurite } from "../servers/azurite.js";
 import { type S3Server, startS3Server } from "../servers/s3.js";
 
@@ -20,6 +22,27 @@ const s3State = (endpoint: string, bucket: string) =>
   "      access_key_id_env: E2E_S3_KEY\n      secret_access_key_env: E2E_S3_SECRET\n";
 
 const S3_ENV = { E2E_S3_KEY: "S3RVER", E2E_S3_SECRET: "S3RVER" };
+
+/**
+ * The quickstart with `stateModule` through the CLI: apply, the records in
+ * state under `backend`, an empty plan, destroy, and state empty again; the
+ * filesystem holds the site and no state of its own.
+ */
+async function quickstartRoundTrip(sandbox: ReturnType<typeof cliSandbox>, stateModule: string, backend: string, env: Record<string, string> = {}): Promise<void> {
+  const config = join(sandbox.dir, "infra.yaml");
+  writeFileSync(config, quickstartWithState(stateModule));
+  expectExit(await sandbox.cli.run(["infra", "apply", "-c", config, "--auto-approve"], { env }), 0);
+  expect(readFileSync(join(sandbox.dir, "out", "site", "index.html"), "utf8")).toContain("Hello from wfctl.");
+  expect(readFileSync(join(sandbox.dir, "out", "site", "robots.txt"), "utf8")).toBe("User-agent: *\nDisallow:\n");
+  expect(existsSync(join(sandbox.dir, ".wfctl"))).toBe(false);
+  const { value } = await sandbox.cli.json<{ backend: string; resources: { name: string }[] }>(["infra", "state", "list", "-c", config], { env });
+  expect(value.backend).toBe(`${backend} (namespace default)`);
+  expect(value.resources.map((r) => r.name).sort()).toEqual(["index", "robots", "site"]);
+  expectExit(await sandbox.cli.run(["infra", "plan", "-c", config, "--detailed-exitcode"], { env }), 0);
+  expectExit(await sandbox.cli.run(["infra", "destroy", "-c", config, "--auto-approve"], { env }), 0);
+  const { value: empty } = await sandbox.cli.json<{ resources: unknown[] }>(["infra", "state", "list", "-c", config], { env });
+  expect(empty.resources).toEqual([]);
+}
 
 describe("s3 state", () => {
   const sandbox = cliSandbox("wft-s3-");
@@ -35,18 +58,7 @@ describe("s3 state", () => {
   });
   afterAll(() => server?.stop());
 
-  it("runs the quickstart unchanged but for backend: s3", async () => {
-    const config = join(sandbox.dir, "infra.yaml");
-    writeFileSync(config, quickstartWithState(s3State(server.endpoint, "quickstart")));
-    expectExit(await run(sandbox.cli, ["infra", "apply", "-c", config, "--auto-approve"]), 0);
-    expect(readFileSync(join(sandbox.dir, "out", "site", "index.html"), "utf8")).toContain("Hello from wfctl.");
-    expect(existsSync(join(sandbox.dir, ".wfctl"))).toBe(false);
-    const { value } = await sandbox.cli.json<{ backend: string; resources: { name: string }[] }>(["infra", "state", "list", "-c", config], { env: S3_ENV });
-    expect(value.backend).toBe("s3 (namespace default)");
-    expect(value.resources.map((r) => r.name).sort()).toEqual(["index", "robots", "site"]);
-    expectExit(await run(sandbox.cli, ["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
-    expectExit(await run(sandbox.cli, ["infra", "destroy", "-c", config, "--auto-approve"]), 0);
-  });
+  it("runs the quickstart unchanged but for backend: s3", () => quickstartRoundTrip(sandbox, s3State(server.endpoint, "quickstart"), "s3", S3_ENV));
 
   it("two applies at once from two daemons: one proceeds, the other fails at once naming the holder; nothing is lost", async () => {
     const dir = join(sandbox.dir, "shared");
@@ -80,6 +92,24 @@ describe("s3 state", () => {
   });
 });
 
+describe("gcs state", () => {
+  const sandbox = cliSandbox("wft-gcs-");
+  let server: GcsServer;
+
+  beforeAll(async () => {
+    server = await startGcsServer({ conditionalWrites: true });
+  });
+  afterAll(() => server?.stop());
+
+  it("runs the quickstart unchanged but for backend: gcs", () =>
+    quickstartRoundTrip(
+      sandbox,
+      "  - name: state\n    type: iac.state\n    config:\n      backend: gcs\n      bucket: wfctl-state\n" +
+        `      api_endpoint: ${server.endpoint}\n      project_id: demo-wfctl\n`,
+      "gcs",
+    ));
+});
+
 describe("azure_blob state", () => {
   const sandbox = cliSandbox("wft-azure-");
   let server: AzuriteServer;
@@ -89,23 +119,12 @@ describe("azure_blob state", () => {
   });
   afterAll(() => server?.stop());
 
-  it("runs the quickstart unchanged but for backend: azure_blob", async () => {
-    const config = join(sandbox.dir, "infra.yaml");
-    writeFileSync(
-      config,
-      quickstartWithState(
-        "  - name: state\n    type: iac.state\n    config:\n      backend: azure_blob\n      container: wfctl-state\n      create_container: true\n" +
-          `      account_url: ${server.accountUrl}\n      account_name: ${AZURITE_ACCOUNT}\n      account_key_env: E2E_AZURE_KEY\n`,
-      ),
-    );
-    const env = { E2E_AZURE_KEY: AZURITE_KEY };
-    expectExit(await sandbox.cli.run(["infra", "apply", "-c", config, "--auto-approve"], { env }), 0);
-    expect(readFileSync(join(sandbox.dir, "out", "site", "robots.txt"), "utf8")).toBe("User-agent: *\nDisallow:\n");
-    const { value } = await sandbox.cli.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config], { env });
-    expect(value.resources.map((r) => r.name).sort()).toEqual(["index", "robots", "site"]);
-    expectExit(await sandbox.cli.run(["infra", "plan", "-c", config, "--detailed-exitcode"], { env }), 0);
-    expectExit(await sandbox.cli.run(["infra", "destroy", "-c", config, "--auto-approve"], { env }), 0);
-    const { value: empty } = await sandbox.cli.json<{ resources: unknown[] }>(["infra", "state", "list", "-c", config], { env });
-    expect(empty.resources).toEqual([]);
-  });
+  it("runs the quickstart unchanged but for backend: azure_blob", () =>
+    quickstartRoundTrip(
+      sandbox,
+      "  - name: state\n    type: iac.state\n    config:\n      backend: azure_blob\n      container: wfctl-state\n      create_container: true\n" +
+        `      account_url: ${server.accountUrl}\n      account_name: ${AZURITE_ACCOUNT}\n      account_key_env: E2E_AZURE_KEY\n`,
+      "azure_blob",
+      { E2E_AZURE_KEY: AZURITE_KEY },
+    ));
 });
