@@ -3,7 +3,8 @@
 // field-by-field diff that plans and drift detection are made of.
 import { create } from "@bufbuild/protobuf";
 import { type FieldSchema, FieldSchemaSchema, FieldType } from "./gen/wfctl/plugin/v1/provider_pb.js";
-import { type JsonObject, type JsonValue, decodeJsonValue, encodeJson, jsonEqual } from "./json.js";
+import { type JsonObject, type JsonValue, decodeJsonValue, encodeJson } from "./json.js";
+import { sameValue } from "./sealed.js";
 
 export type FieldKind = "string" | "number" | "bool" | "list" | "map" | "any";
 
@@ -138,7 +139,8 @@ export function diffFields(before: JsonObject | undefined, after: JsonObject, fi
     if (spec?.computed) continue;
     const b = before?.[name];
     const a = after[name];
-    if (jsonEqual(b ?? null, a ?? null)) continue;
+    // A sensitive value is kept sealed in state: it equals the value it seals.
+    if (sameValue(b, a)) continue;
     out.push({
       field: name,
       before: b,

@@ -10,6 +10,7 @@ import { WFCTL_VERSION } from "../../proto/versions.js";
 import { loadInfraConfig } from "../config/load.js";
 import type { InfraConfig } from "../config/model.js";
 import { MemoryStores, describeBackend, openStateStore } from "../state/open.js";
+import { SealingStore } from "./sealing.js";
 import type { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginInstance } from "../supervisor/instance.js";
 import { type LockEntry, lockProjectPlugins, projectPluginSpecs } from "../supervisor/manifest.js";
@@ -144,8 +145,13 @@ export class Engine {
   private async open(ctx: OperationContext, target: Target): Promise<Opened> {
     const config = await loadInfraConfig(target.configPath, target.env);
     const catalog = await this.catalogFor(config.dir);
-    const store = await openStateStore(config, { supervisor: this.supervisor, catalog, memory: this.memory, signal: ctx.signal });
-    return { config, store, sessions: new ProviderSessions(config, this.supervisor, catalog, ctx) };
+    const backend = await openStateStore(config, { supervisor: this.supervisor, catalog, memory: this.memory, signal: ctx.signal });
+    const sessions = new ProviderSessions(config, this.supervisor, catalog, ctx);
+    // Sensitive values are sealed on their way into state, whatever saves them.
+    const store = new SealingStore(backend, async (record) =>
+      config.providers.has(record.provider) ? (await sessions.get(record.provider)).schema.types.get(record.resourceType) : undefined,
+    );
+    return { config, store, sessions };
   }
 
   /**

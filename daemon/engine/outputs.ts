@@ -7,6 +7,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { FieldMap } from "../../proto/fields.js";
 import { type JsonValue, isJsonObject } from "../../proto/json.js";
 import { isSensitiveKey } from "../../proto/redact.js";
+import { isSealed } from "../../proto/sealed.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import type { InfraConfig, OutputDeclaration } from "../config/model.js";
 import { formatDetail, formatDetails } from "../config/source.js";
@@ -86,6 +87,14 @@ async function declaredOutput(
   if (value === undefined) {
     const known = [...Object.keys(record.outputs), ...Object.keys(record.config)].sort().join(", ");
     throw outputProblem(config, output, ErrorCode.NOT_FOUND, `resource "${output.resource}" (${record.resourceType}) has no field "${output.field}" (it has: ${known || "none"})`);
+  }
+  if (isSealed(value)) {
+    throw outputProblem(
+      config,
+      output,
+      ErrorCode.FAILED_PRECONDITION,
+      `field "${output.field}" of resource "${output.resource}" is sensitive configuration, which state keeps sealed (never the value): it cannot be an output; use an output the provider returns`,
+    );
   }
   const schema = await schemaOf(record, config, sessions);
   return {

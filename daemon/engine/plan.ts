@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
 import { type FieldDifference, validateFields } from "../../proto/fields.js";
 import { Action } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { sameConfig } from "../../proto/sealed.js";
 import { canonicalJson, decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual, type JsonValue } from "../../proto/json.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import { moduleProblem } from "../config/load.js";
@@ -141,7 +142,7 @@ function deleteChange(prior: ResourceState, config: InfraConfig): PlannedChange 
 function refreshedRecord(prior: ResourceState, observed: ResourceState, resource: ResourceModule): ResourceState | undefined {
   const next = { ...observed, protected: resource.protected, dependsOn: resource.dependsOn };
   const same =
-    jsonEqual(prior.config, next.config) &&
+    sameConfig(prior.config, next.config) &&
     jsonEqual(prior.outputs, next.outputs) &&
     prior.protected === next.protected &&
     jsonEqual(prior.dependsOn, next.dependsOn);

@@ -4,43 +4,16 @@
 // fresh, empty store and either returns or throws with what was wrong.
 // `describeStateBackendConformance` (./vitest.ts) registers them as tests.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type JsonObject, type JsonValue, canonicalJson } from "../../proto/json.js";
+import type { JsonObject } from "../../proto/json.js";
 import type { LockInfo, ResourceState, StateStore, StoreContext } from "../../proto/state-store.js";
+import { check, expectCode, rejection, same } from "./assert.js";
+
+export { ConformanceFailure } from "./assert.js";
 
 /** One conformance check. */
 export interface ConformanceCheck {
   name: string;
   run(open: () => Promise<StateStore>): Promise<void>;
-}
-
-/** A failed expectation, with what was expected and what happened. */
-export class ConformanceFailure extends Error {
-  override name = "ConformanceFailure";
-}
-
-function check(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new ConformanceFailure(message);
-}
-
-/** Deep equality of JSON values (object key order does not matter). */
-function same(actual: unknown, expected: unknown, what: string): void {
-  const a = actual === undefined ? "undefined" : canonicalJson(actual as JsonValue);
-  const e = expected === undefined ? "undefined" : canonicalJson(expected as JsonValue);
-  check(a === e, `${what}: expected ${e.length > 300 ? `${e.slice(0, 300)}…` : e}, got ${a && a.length > 300 ? `${a.slice(0, 300)}…` : a}`);
-}
-
-/** The error `promise` rejects with; a failure if it resolves. */
-async function rejection(promise: Promise<unknown>, what: string): Promise<WfctlError> {
-  try {
-    await promise;
-  } catch (err) {
-    return WfctlError.from(err);
-  }
-  throw new ConformanceFailure(`${what}: expected an error, but the call succeeded`);
-}
-
-function expectCode(err: WfctlError, codes: readonly ErrorCode[], what: string): void {
-  check(codes.includes(err.code), `${what}: expected ${codes.join(" or ")}, got ${err.code}: ${err.message}`);
 }
 
 const live = (): StoreContext => ({ signal: new AbortController().signal });

@@ -1,8 +1,10 @@
-// The state-backend conformance kit as a vitest suite: one test per check.
-// A plugin author runs it against their own store (or, through wfctl's
-// plugin adapter, against a plugin executable in any language).
-import { describe, it } from "vitest";
+// The conformance kits as vitest suites: one test per check. A plugin author
+// runs the state-backend kit against their own store (or, through wfctl's
+// plugin adapter, against a plugin executable in any language), and the
+// provider kit against a provider plugin over gRPC.
+import { afterAll, beforeAll, describe, it } from "vitest";
 import type { StateStore } from "../../proto/state-store.js";
+import { type ProviderConformanceSetup, type ProviderSession, type ProviderUnderTest, openProviderSession, providerChecks, runProviderCheck } from "./provider.js";
 import { lockRaceCheck, stateBackendChecks } from "./state-backend.js";
 
 /**
@@ -14,6 +16,35 @@ export function describeStateBackendConformance(name: string, open: () => Promis
   describe(`state backend conformance: ${name}`, () => {
     for (const check of options.atomicLocks === false ? stateBackendChecks : [...stateBackendChecks, lockRaceCheck]) {
       it(check.name, () => check.run(open), options.timeoutMs ?? 60_000);
+    }
+  });
+}
+
+/**
+ * Registers every provider check for each resource type of
+ * `setup.resources`, under `describe(name)`. `setup.connect` runs once,
+ * before the checks; the kit then calls GetSchema and Configure, as the
+ * daemon does, and `close` after the last check.
+ */
+export function describeProviderConformance(name: string, setup: ProviderConformanceSetup, options: { timeoutMs?: number } = {}): void {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  describe(`provider conformance: ${name}`, () => {
+    let under: ProviderUnderTest | undefined;
+    let session: ProviderSession | undefined;
+    beforeAll(async () => {
+      under = await setup.connect();
+      session = await openProviderSession(under);
+    }, timeoutMs);
+    afterAll(() => under?.close?.(), timeoutMs);
+    for (const [type, fixture] of Object.entries(setup.resources)) {
+      describe(type, () => {
+        for (const check of providerChecks) {
+          it(check.name, () => {
+            if (!session) throw new Error(`provider "${name}" could not be opened: see the failure of its setup`);
+            return runProviderCheck(session, type, fixture, check);
+          }, timeoutMs);
+        }
+      });
     }
   });
 }

@@ -13,6 +13,8 @@ import { treeHash } from "../helpers/files.js";
 
 const TOKEN = "tok-7d1e-SECRET-4a9b";
 const PASSWORD = "pw-c0ffee-SECRET";
+/** The content of a local.sensitive_file: sensitive by the provider's schema, so sealed in state. */
+const SEALED = "key-9f3c-SECRET-77aa";
 
 const CONFIG = `modules:
   - name: local
@@ -28,7 +30,12 @@ const CONFIG = `modules:
   - name: token
     type: local.sensitive_file
     provider: local
-    config: { path: token.txt, content: "${TOKEN}" }
+    config: { path: token.txt, content: "${SEALED}" }
+
+  - name: apikey
+    type: local.file
+    provider: local
+    config: { path: apikey.txt, content: "${TOKEN}" }
 
   - name: dbpass
     type: local.file
@@ -39,9 +46,10 @@ outputs:
   notes_path:
     source: notes.absolute_path
     description: Where the notes are.
-  api_token:
-    source: token.content
   # Sensitive because the configuration says so.
+  api_token:
+    source: apikey.content
+    sensitive: true
   db_password:
     source: dbpass.content
     sensitive: true
@@ -74,7 +82,25 @@ describe("outputs", () => {
     writeFileSync(config, CONFIG);
     const applied = await run(["infra", "apply", "-c", config, "--auto-approve"]);
     expectExit(applied, 0);
-    expect(applied.stdout + applied.stderr).not.toContain(TOKEN);
+    // The plan masks what the provider's schema marks sensitive.
+    expect(applied.stdout + applied.stderr).not.toContain(SEALED);
+  });
+
+  it("keeps a value the provider's schema marks sensitive sealed in state: never the value, yet the plan stays empty", async () => {
+    const record = readFileSync(join(sandbox.dir, ".wfctl", "state", "default", "resources", "token.json"), "utf8");
+    expect(record).not.toContain(SEALED);
+    expect(record).toContain("$wfctl_sealed");
+    const listed = await run(["infra", "state", "list", "-c", config, "--json"]);
+    expect(listed.stdout + listed.stderr).not.toContain(SEALED);
+    expectExit(await run(["infra", "plan", "-c", config, "--detailed-exitcode"]), 0);
+    expectExit(await run(["infra", "drift", "-c", config, "--detailed-exitcode"]), 0);
+    // It cannot be an output either: state does not have it.
+    const output = join(sandbox.dir, "sealed-output.yaml");
+    writeFileSync(output, `${CONFIG}  leaked:\n    source: token.content\n`);
+    const refused = await run(["infra", "outputs", "leaked", "-c", output]);
+    expectExit(refused, 1);
+    expect(refused.stderr).toContain('field "content" of resource "token" is sensitive configuration, which state keeps sealed');
+    expect(refused.stdout + refused.stderr).not.toContain(SEALED);
   });
 
   it("masks sensitive values by default, in text and JSON", async () => {
@@ -87,7 +113,7 @@ describe("outputs", () => {
     expect(text.stdout + text.stderr).not.toContain(PASSWORD);
 
     const { value } = await sandbox.cli.json<Record<string, { sensitive: boolean; masked?: boolean; value?: unknown; source: string }>>(["infra", "outputs", "-c", config], { env: NOT_GHA });
-    expect(value["api_token"]).toEqual({ sensitive: true, masked: true, source: "token.content" });
+    expect(value["api_token"]).toEqual({ sensitive: true, masked: true, source: "apikey.content" });
     expect(value["db_password"]).toEqual({ sensitive: true, masked: true, source: "dbpass.content" });
     expect(value["notes_path"]).toMatchObject({ sensitive: false, value: join(sandbox.dir, "out", "notes.txt"), description: "Where the notes are." });
 
@@ -147,7 +173,7 @@ describe("outputs", () => {
     expectExit(result, 0);
     expect(result.stdout).toMatch(/^notes\.absolute_path\s+= ".*notes\.txt"$/m);
     expect(result.stdout).toMatch(/^token\.sha256\s+= "[0-9a-f]{64}"$/m);
-    expect(result.stdout).not.toContain(TOKEN);
+    expect(result.stdout).not.toContain(SEALED);
   });
 });
 
@@ -182,7 +208,7 @@ describe("refresh", () => {
     expectExit(result, 0);
     expect(result.stderr).toMatch(/^\S+Z AUDIT prune operation="refresh" resource=notes type=local\.file environment=\(none\) caller=\S+ operation_id=\S+$/m);
     const { value } = await sandbox.cli.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config]);
-    expect(value.resources.map((r) => r.name).sort()).toEqual(["dbpass", "token"]);
+    expect(value.resources.map((r) => r.name).sort()).toEqual(["apikey", "dbpass", "token"]);
     const record = JSON.parse(readFileSync(join(state(), "default", "resources", "dbpass.json"), "utf8")) as { config: { content: string } };
     expect(record.config.content).toBe("rotated-by-hand");
     // Refresh-only: the file deleted by hand stays deleted, the edit stays.

@@ -1,0 +1,60 @@
+// The engine's view of the state store: every record it saves has the values
+// of its type's sensitive fields sealed (proto/sealed.ts), so no backend ever
+// holds a secret the configuration gave a provider. A value unchanged since
+// the record was read keeps its seal, so state does not churn.
+import type { FieldMap } from "../../proto/fields.js";
+import type { JsonObject } from "../../proto/json.js";
+import { sealFields } from "../../proto/sealed.js";
+import type { LockInfo, LockRequest, ResourceState, StateStore, StoreContext } from "../../proto/state-store.js";
+
+/** A record's type schema, or undefined when its provider is not in the configuration. */
+export type FieldsOf = (record: ResourceState) => Promise<FieldMap | undefined>;
+
+export class SealingStore implements StateStore {
+  /** The config of each record as last read or written, for reusing seals. */
+  private readonly seen = new Map<string, JsonObject>();
+
+  constructor(
+    private readonly inner: StateStore,
+    private readonly fieldsOf: FieldsOf,
+  ) {}
+
+  private remember(record: ResourceState): ResourceState {
+    this.seen.set(record.resourceId, record.config);
+    return record;
+  }
+
+  async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {
+    const record = await this.inner.getState(resourceId, ctx);
+    return record && this.remember(record);
+  }
+
+  async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {
+    return (await this.inner.listStates(filter, ctx)).map((record) => this.remember(record));
+  }
+
+  async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
+    const fields = await this.fieldsOf(state).catch(() => undefined);
+    const sensitive = new Set(Object.entries(fields ?? {}).flatMap(([name, spec]) => (spec.sensitive ? [name] : [])));
+    const sealed = { ...state, config: sealFields(state.config, sensitive, this.seen.get(state.resourceId)) };
+    await this.inner.saveState(sealed, ctx);
+    this.remember(sealed);
+  }
+
+  async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {
+    await this.inner.deleteState(resourceId, ctx);
+    this.seen.delete(resourceId);
+  }
+
+  lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo> {
+    return this.inner.lock(resourceId, request, ctx);
+  }
+
+  unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
+    return this.inner.unlock(resourceId, lockId, ctx, options);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
