@@ -6,12 +6,14 @@ import { dirname, resolve } from "node:path";
 import type { z } from "zod";
 import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
 import { findCycle } from "../engine/graph.js";
+import { findReferences, splitExpression } from "./references.js";
 import { type EnvironmentView, resolveForEnvironment } from "./environments.js";
 import {
   DEFAULT_STATE_DIRECTORY,
   type InfraConfig,
   type OutputDeclaration,
   type ProviderModule,
+  type ResolvedReference,
   type ResourceModule,
   type StateModule,
   namespaceOf,
@@ -216,6 +218,7 @@ function resolveConfig(
   const declared = [...providers.keys()].join(", ") || "none";
 
   // Resources: provider and dependency references.
+  const moduleNames = new Set(modules.flatMap((m) => (m ? [m.name] : [])));
   const resources: ResourceModule[] = [];
   for (const { index, base, view } of enabled.filter((e) => !isCore(e.view.type))) {
     let provider = "";
@@ -240,6 +243,27 @@ function resolveConfig(
       } else if (target) dependsOn.push(target.view.name);
       else if (!invalid.has(dep)) at(index, ["depends_on", i], base, `depends on "${dep}", which ${whyMissing(dep)}`, "depends_on");
     });
+    // References to other resources' fields: ${module.field}.
+    const references: ResolvedReference[] = [];
+    for (const ref of findReferences(view.config)) {
+      const where = ["config", ...ref.path];
+      const field = `config.${ref.path.join(".")}`;
+      const split = splitExpression(ref.expression, moduleNames);
+      const target = split && byBase.get(split.module);
+      if (!split) {
+        const prefix = ref.expression.split(".")[0] ?? "";
+        if (!invalid.has(prefix)) {
+          at(index, where, base, `reference \${${ref.expression}} must be \${module.field}, naming a resource module (modules: ${[...moduleNames].join(", ") || "none"})`, field);
+        }
+      } else if (split.field === "") at(index, where, base, `reference \${${ref.expression}} names no field after the module`, field);
+      else if (split.module === base) at(index, where, base, `reference \${${ref.expression}} refers to the module itself`, field);
+      else if (!target) at(index, where, base, `reference \${${ref.expression}}: module "${split.module}" ${whyMissing(split.module)}`, field);
+      else if (isCore(target.view.type)) at(index, where, base, `reference \${${ref.expression}} names a module of type ${target.view.type}; references name resource modules`, field);
+      else {
+        references.push({ expression: ref.expression, target: target.view.name, field: split.field });
+        dependsOn.push(target.view.name);
+      }
+    }
     resources.push({
       name: view.name,
       baseName: base,
@@ -248,6 +272,7 @@ function resolveConfig(
       provider,
       config: view.config,
       dependsOn: [...new Set(dependsOn)],
+      references,
       protected: view.protected,
     });
   }

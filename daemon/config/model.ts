@@ -27,9 +27,21 @@ export interface ResourceModule extends ModuleBase {
   /** Resolved name of the iac.provider module that manages it. */
   provider: string;
   config: JsonObject;
-  /** Resolved names of the resources it depends on. */
+  /** Resolved names of the resources it depends on (by depends_on and by references). */
   dependsOn: string[];
+  /** Its configuration's ${module.field} references, with their targets' resolved names. */
+  references: ResolvedReference[];
   protected: boolean;
+}
+
+/** A ${module.field} reference, checked: the target exists and is a resource. */
+export interface ResolvedReference {
+  /** As written between ${ and }. */
+  expression: string;
+  /** Resolved name of the resource it names. */
+  target: string;
+  /** Field of its outputs or configuration; may be dotted. */
+  field: string;
 }
 
 /** The iac.state module, or the embedded default when there is none. */

@@ -8,6 +8,7 @@ import { DEADLINE_SLACK_MS, abortError } from "../../proto/grpc.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
+import { fieldOfRecord, resolveReferences } from "../config/references.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import type { ChangeAction, Plan, PlannedChange } from "./plan.js";
 import type { ProviderSessions } from "./providers.js";
@@ -61,7 +62,27 @@ function record(resource: ResourceModule, response: ApplyResourceResponse, creat
   };
 }
 
-async function create(env: ApplyEnvironment, resource: ResourceModule): Promise<void> {
+/**
+ * The resource with its references resolved now, from the records of the
+ * resources they name: those changed earlier in this apply (the scheduler
+ * runs a resource after everything it refers to) or unchanged.
+ */
+async function resolvedNow(env: ApplyEnvironment, planned: ResourceModule): Promise<ResourceModule> {
+  const resource = env.config.resources.find((r) => r.name === planned.name);
+  if (!resource || resource.references.length === 0) return planned;
+  const { config } = await resolveReferences(resource.config, async (expression) => {
+    const ref = resource.references.find((r) => r.expression === expression);
+    const record = ref && (await env.store.getState(ref.target, { signal: env.ctx.signal }));
+    if (!ref || !record) {
+      throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `${resource.name}: reference \${${expression}}: resource "${ref?.target ?? expression}" has no state (it was not applied)`);
+    }
+    return fieldOfRecord(record, ref.field, expression);
+  });
+  return { ...planned, config };
+}
+
+async function create(env: ApplyEnvironment, planned: ResourceModule): Promise<void> {
+  const resource = await resolvedNow(env, planned);
   const handle = await env.sessions.get(resource.provider);
   const response = await handle.client.apply(
     { resource: { name: resource.name, type: resource.type }, action: Action.CREATE, desiredConfigJson: encodeJson(resource.config) },
@@ -70,7 +91,8 @@ async function create(env: ApplyEnvironment, resource: ResourceModule): Promise<
   await env.store.saveState(record(resource, response, undefined), { signal: persistSignal() });
 }
 
-async function update(env: ApplyEnvironment, resource: ResourceModule, prior: ResourceState): Promise<void> {
+async function update(env: ApplyEnvironment, planned: ResourceModule, prior: ResourceState): Promise<void> {
+  const resource = await resolvedNow(env, planned);
   const handle = await env.sessions.get(resource.provider);
   let response: ApplyResourceResponse;
   try {

@@ -3,14 +3,16 @@
 // recorded state.
 import { createHash } from "node:crypto";
 import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
-import { type FieldDifference, validateFields } from "../../proto/fields.js";
+import { type FieldDifference, diffFields, validateFields, withDefaults } from "../../proto/fields.js";
 import { Action } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { sameConfig } from "../../proto/sealed.js";
 import { canonicalJson, decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual, type JsonValue } from "../../proto/json.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import { moduleProblem } from "../config/load.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
+import { KNOWN_AFTER_APPLY, UNKNOWN, fieldOfRecord, findReferences, resolveReferences, valueAt } from "../config/references.js";
 import { formatDetails } from "../config/source.js";
+import { topologicalOrder } from "./graph.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import type { ProviderSessions } from "./providers.js";
 
@@ -84,17 +86,54 @@ function fingerprint(changes: readonly PlannedChange[], destroy: boolean): strin
   return createHash("sha256").update(canonicalJson({ destroy, changes: essence } as unknown as JsonValue)).digest("hex").slice(0, 32);
 }
 
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
+/** At most `limit` holders at once; take() waits for a free slot. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.free = limit;
+  }
+
+  async take(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
     }
-  });
-  await Promise.all(workers);
-  return results;
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/**
+ * A reference's value at plan time: a configuration field of the resource it
+ * names, from that resource's (resolved) configuration; else, while that
+ * resource stays unchanged, its recorded outputs; else known only after apply.
+ */
+async function valueAtPlan(
+  resource: ResourceModule,
+  expression: string,
+  planned: ReadonlyMap<string, Promise<PlannedChange>>,
+  sessions: ProviderSessions,
+): Promise<JsonValue | typeof UNKNOWN> {
+  const ref = resource.references.find((r) => r.expression === expression);
+  const target = ref && (await planned.get(ref.target));
+  if (!ref || !target?.resource) throw new WfctlError(ErrorCode.INTERNAL, `${resource.name}: reference \${${expression}} has no planned target`);
+  const top = ref.field.split(".")[0] ?? ref.field;
+  const fields = (await sessions.get(target.provider)).schema.types.get(target.type) ?? {};
+  const configured = target.resource.config[top];
+  if (configured !== undefined && !fields[top]?.computed) {
+    if (configured === KNOWN_AFTER_APPLY) return UNKNOWN;
+    const value = valueAt(target.resource.config, ref.field);
+    if (value !== undefined) return value;
+  }
+  if (target.action === "noop" && !target.ghost && target.prior) return fieldOfRecord(target.refreshed ?? target.prior, ref.field, expression);
+  return UNKNOWN;
 }
 
 /** Checks every resource against its provider's schema; all problems at once, located in the file. */
@@ -111,7 +150,11 @@ async function validateAgainstSchemas(config: InfraConfig, sessions: ProviderSes
       });
       continue;
     }
-    for (const p of validateFields(resource.config, fields)) problems.push(moduleProblem(config, resource, p.field, p.message));
+    // A field holding a reference is checked once its value is known (when planned).
+    const referencing = new Set(findReferences(resource.config).map((r) => String(r.path[0])));
+    for (const p of validateFields(resource.config, fields)) {
+      if (!referencing.has(p.field.split(".")[0] ?? "")) problems.push(moduleProblem(config, resource, p.field, p.message));
+    }
   }
   if (problems.length > 0) throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(config.file, problems), { details: problems });
 }
@@ -163,9 +206,32 @@ export async function computePlan(
 
   if (!options.destroy) {
     await validateAgainstSchemas(config, sessions);
-    const planned = await mapBounded(config.resources, 10, async (resource): Promise<PlannedChange> => {
+    const slots = new Slots(10);
+    const plannedByName = new Map<string, Promise<PlannedChange>>();
+    const planOne = async (resource: ResourceModule): Promise<PlannedChange> => {
+      // Resources it refers to are planned first: their plans say whether a value is known yet.
+      await Promise.all(resource.references.map((r) => plannedByName.get(r.target)?.catch(() => undefined)));
+      await slots.take();
+      try {
+        return await planResource(resource);
+      } finally {
+        slots.give();
+      }
+    };
+    const planResource = async (resource: ResourceModule): Promise<PlannedChange> => {
       const prior = priorByName.get(resource.name);
       const handle = await sessions.get(resource.provider);
+      const fieldsOfType = handle.schema.types.get(resource.type) ?? {};
+      const { config: desired, unknown } = await resolveReferences(resource.config, (expression) =>
+        valueAtPlan(resource, expression, plannedByName, sessions),
+      );
+      const known = Object.fromEntries(Object.entries(desired).filter(([field]) => !unknown.includes(field)));
+      const invalid = validateFields(known, fieldsOfType).filter((p) => !unknown.includes(p.field.split(".")[0] ?? ""));
+      if (invalid.length > 0) {
+        const details = invalid.map((p) => moduleProblem(config, resource, p.field, `${p.message} (after resolving references)`));
+        throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(config.file, details), { details });
+      }
+      const resolved: ResourceModule = { ...resource, config: desired };
       // A resource that changed type or provider cannot be updated in place.
       const moved = prior !== undefined && (prior.resourceType !== resource.type || prior.provider !== resource.provider);
       let priorMessage = prior && !moved ? { providerId: prior.providerId, configJson: encodeJson(prior.config), outputsJson: encodeJson(prior.outputs) } : undefined;
@@ -178,7 +244,7 @@ export async function computePlan(
           callOptions(ctx, config.env, CALL_TIMEOUTS.quick),
         );
         if (!read.found) {
-          return { name: resource.name, type: resource.type, provider: resource.provider, action: "noop", fields: [], dependsOn: resource.dependsOn, protected: resource.protected, resource, prior, ghost: true, refreshed: undefined };
+          return { name: resource.name, type: resource.type, provider: resource.provider, action: "noop", fields: [], dependsOn: resource.dependsOn, protected: resource.protected, resource: resolved, prior, ghost: true, refreshed: undefined };
         }
         priorMessage = { ...priorMessage, configJson: read.configJson, outputsJson: read.outputsJson.byteLength > 0 ? read.outputsJson : priorMessage.outputsJson };
         observed = {
@@ -187,8 +253,27 @@ export async function computePlan(
           outputs: read.outputsJson.byteLength > 0 ? decodeJsonObject(read.outputsJson, `${resource.name}: read outputs_json`) : prior.outputs,
         };
       }
+      if (unknown.length > 0 && (prior === undefined || moved)) {
+        // A create with values known only after apply: nothing for the provider to compare yet.
+        return {
+          name: resource.name,
+          type: resource.type,
+          provider: resource.provider,
+          action: prior === undefined ? "create" : "replace",
+          fields: diffFields(undefined, withDefaults(desired, fieldsOfType), fieldsOfType),
+          dependsOn: resource.dependsOn,
+          protected: resource.protected,
+          resource: resolved,
+          prior,
+          ghost: false,
+          refreshed: undefined,
+        };
+      }
+      // A value known only after apply is planned as what exists now, then listed as a change.
+      const current = observed?.config ?? prior?.config ?? {};
+      const asKnown = { ...desired, ...Object.fromEntries(unknown.flatMap((field) => (current[field] !== undefined ? [[field, current[field]]] : []))) };
       const response = await handle.client.plan(
-        { resource: { name: resource.name, type: resource.type }, desiredConfigJson: encodeJson(resource.config), prior: priorMessage },
+        { resource: { name: resource.name, type: resource.type }, desiredConfigJson: encodeJson(asKnown), prior: priorMessage },
         callOptions(ctx, config.env, CALL_TIMEOUTS.quick),
       );
       const action = actionNames[response.action];
@@ -202,6 +287,11 @@ export async function computePlan(
         forcesReplace: c.forcesReplace,
         sensitive: c.sensitive,
       }));
+      for (const field of unknown) {
+        if (fields.some((f) => f.field === field)) continue;
+        fields.push({ field, before: current[field], after: KNOWN_AFTER_APPLY, forcesReplace: fieldsOfType[field]?.forceNew ?? false, sensitive: fieldsOfType[field]?.sensitive ?? false });
+      }
+      const pending = unknown.length > 0 ? (fields.some((f) => f.forcesReplace) ? "replace" : action === "noop" ? "update" : action) : action;
       if (moved && prior) {
         fields.unshift({ field: prior.resourceType !== resource.type ? "(type)" : "(provider)", before: prior.resourceType !== resource.type ? prior.resourceType : prior.provider, after: prior.resourceType !== resource.type ? resource.type : resource.provider, forcesReplace: true, sensitive: false });
       }
@@ -209,16 +299,22 @@ export async function computePlan(
         name: resource.name,
         type: resource.type,
         provider: resource.provider,
-        action: moved ? "replace" : action,
+        action: moved ? "replace" : pending,
         fields,
         dependsOn: resource.dependsOn,
         protected: resource.protected,
-        resource,
+        resource: resolved,
         prior,
         ghost: false,
-        refreshed: action === "noop" && prior && !moved ? refreshedRecord(prior, observed ?? prior, resource) : undefined,
+        refreshed: pending === "noop" && prior && !moved ? refreshedRecord(prior, observed ?? prior, resource) : undefined,
       };
-    });
+    };
+    const byName = new Map(config.resources.map((r) => [r.name, r]));
+    for (const name of topologicalOrder(config.resources)) {
+      const resource = byName.get(name);
+      if (resource) plannedByName.set(name, planOne(resource));
+    }
+    const planned = await Promise.all(config.resources.map((r) => plannedByName.get(r.name) as Promise<PlannedChange>));
     changes.push(...planned);
   }
 

@@ -73,7 +73,7 @@ export class ProviderSessions {
         if (error.code !== ErrorCode.CONFIG_INVALID) throw error;
         throw new WfctlError(ErrorCode.CONFIG_INVALID, `${this.config.file}: module "${module.baseName}" (iac.provider): ${error.message}`, {
           cause: err,
-          details: error.details.map((d) => ({ ...d, file: this.config.file, module: module.baseName, field: d.field ? `config.${d.field}` : undefined })),
+          details: error.details.map((d) => ({ ...d, file: this.config.file, module: module.baseName, field: d.field ? (d.field.startsWith("config.") ? d.field : `config.${d.field}`) : undefined })),
         });
       }
     }, this.ctx.signal);

@@ -45,6 +45,39 @@ export function builtinPlugins(root: string = PACKAGE_ROOT): PluginSpec[] {
       env: {},
       source: "builtin",
     },
+    {
+      name: "postgres",
+      kind: "provider",
+      executable: join(root, "plugins", "provider-postgres", "bin", "wfctl-provider-postgres.js"),
+      args: [],
+      env: {},
+      source: "builtin",
+    },
+    // Bucket providers, each its own plugin with its cloud SDK.
+    {
+      name: "s3",
+      kind: "provider",
+      executable: join(root, "plugins", "provider-s3", "bin", "wfctl-provider-s3.js"),
+      args: [],
+      env: {},
+      source: "builtin",
+    },
+    {
+      name: "gcs",
+      kind: "provider",
+      executable: join(root, "plugins", "provider-gcs", "bin", "wfctl-provider-gcs.js"),
+      args: [],
+      env: {},
+      source: "builtin",
+    },
+    {
+      name: "azure",
+      kind: "provider",
+      executable: join(root, "plugins", "provider-azure", "bin", "wfctl-provider-azure.js"),
+      args: [],
+      env: {},
+      source: "builtin",
+    },
     // State backends shipped with wfctl, each its own plugin with its cloud SDK.
     {
       name: "s3",

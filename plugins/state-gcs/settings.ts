@@ -58,9 +58,26 @@ export function gcsSettings(config: JsonObject, workingDir: string, env: NodeJS.
   const projectId = c.string("project_id");
   const endpoint = c.url("api_endpoint", "http://127.0.0.1:9199 or https://storage.googleapis.com");
 
+  const credentials = gcsCredentials(c, workingDir);
+
+  return {
+    bucket,
+    prefix,
+    ...(projectId !== undefined ? { projectId } : {}),
+    ...(endpoint !== undefined ? { apiEndpoint: `${endpoint.origin}${endpoint.pathname.replace(/\/+$/, "")}` } : {}),
+    conditionalWrites: c.boolean("conditional_writes", true),
+    credentials,
+  };
+}
+
+/**
+ * Where credentials come from: credentials_json_env (a credentials JSON in
+ * that variable), key_file (relative to `workingDir`), or neither
+ * (Application Default Credentials). Shared with the gcs provider plugin.
+ */
+export function gcsCredentials(c: BackendConfig, workingDir: string): GcsCredentials {
   const fromEnv = c.secretFromEnv("credentials_json_env");
   const keyFile = c.string("key_file");
-  let credentials: GcsCredentials;
   if (fromEnv !== undefined) {
     if (keyFile !== undefined) throw c.invalid("key_file", "cannot be combined with credentials_json_env: choose one way to find credentials");
     let json: unknown;
@@ -73,21 +90,10 @@ export function gcsSettings(config: JsonObject, workingDir: string, env: NodeJS.
     if (typeof json !== "object" || json === null || Array.isArray(json) || typeof (json as Record<string, unknown>)["type"] !== "string") {
       throw c.invalid("credentials_json_env", `names the environment variable ${fromEnv.name}, which does not hold a credentials JSON object with a "type" field`);
     }
-    credentials = { kind: "env", name: fromEnv.name, json: json as Record<string, unknown> };
-  } else if (keyFile !== undefined) {
-    credentials = { kind: "key_file", path: isAbsolute(keyFile) ? keyFile : resolve(workingDir, keyFile) };
-  } else {
-    credentials = { kind: "default" };
+    return { kind: "env", name: fromEnv.name, json: json as Record<string, unknown> };
   }
-
-  return {
-    bucket,
-    prefix,
-    ...(projectId !== undefined ? { projectId } : {}),
-    ...(endpoint !== undefined ? { apiEndpoint: `${endpoint.origin}${endpoint.pathname.replace(/\/+$/, "")}` } : {}),
-    conditionalWrites: c.boolean("conditional_writes", true),
-    credentials,
-  };
+  if (keyFile !== undefined) return { kind: "key_file", path: isAbsolute(keyFile) ? keyFile : resolve(workingDir, keyFile) };
+  return { kind: "default" };
 }
 
 /** Where the state lives, for messages (never a secret). */

@@ -61,7 +61,12 @@ function reason(err: unknown): string {
   return message;
 }
 
-function clientOptions(settings: GcsSettings): StorageOptions {
+/**
+ * The SDK client's options for a project, endpoint and credentials: requests
+ * limited and retried (every call wfctl makes is safe to repeat). Shared with
+ * the gcs provider plugin.
+ */
+export function storageOptions(settings: Pick<GcsSettings, "projectId" | "apiEndpoint" | "credentials">): StorageOptions {
   const { credentials } = settings;
   return {
     ...(settings.projectId !== undefined ? { projectId: settings.projectId } : {}),
@@ -73,9 +78,12 @@ function clientOptions(settings: GcsSettings): StorageOptions {
       maxRetries: 3,
       totalTimeout: RETRY_TOTAL_S,
       maxRetryDelay: 8,
-      // Every write here is safe to repeat: a save replaces the object whole,
-      // a lock carries its own id (a repeated create that finds it is ours),
-      // a delete of a missing object is done.
+      // Every call is safe to repeat. State: a save replaces the object
+      // whole, a lock carries its own id (a repeated create that finds it is
+      // ours), a delete of a missing object is done. Buckets: a patch sends
+      // each field's whole desired value, a repeated create is refused (409).
+      // Without this the SDK turns retries off client-wide while an
+      // unconditional patch or delete runs.
       idempotencyStrategy: IdempotencyStrategy.RetryAlways,
     },
   };
@@ -100,7 +108,7 @@ export class GcsStateStore implements StateStore {
   static async open(settings: GcsSettings, namespace: string, ctx: StoreContext): Promise<GcsStateStore> {
     throwIfAborted(ctx);
     if (namespace === "") throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "gcs state backend: the namespace is empty");
-    const storage = new Storage(clientOptions(settings));
+    const storage = new Storage(storageOptions(settings));
     const describe = describeSettings(settings);
     const unavailable = (err: unknown, what: string) =>
       new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot use ${describe} with ${describeCredentials(settings)}: ${what}: ${reason(err)}`, { cause: err });

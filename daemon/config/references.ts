@@ -1,0 +1,140 @@
+// References between resources: a string in a resource's configuration may
+// name another resource's field as `${module.field}` (the module by the name
+// written at its top, the field from its configuration or its outputs,
+// dotted for nested values). A string that is exactly one reference takes the
+// field's value whatever its type; references inside a longer string are
+// replaced by their text. `$${` writes a literal `${`. The engine orders
+// resources by their references, as by depends_on.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type JsonObject, type JsonValue, isJsonObject } from "../../proto/json.js";
+import { isSealed } from "../../proto/sealed.js";
+
+/** One `${…}` in a configuration. */
+export interface Reference {
+  /** Where in the configuration: keys and list indexes from the top. */
+  path: (string | number)[];
+  /** The text between `${` and `}`. */
+  expression: string;
+}
+
+/** A referenced value not known until the resource it comes from is applied. */
+export const UNKNOWN = Symbol("known after apply");
+export type Lookup = (expression: string) => Promise<JsonValue | typeof UNKNOWN>;
+
+/** What plans show for a value known only after apply. */
+export const KNOWN_AFTER_APPLY = "(known after apply)";
+
+const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
+
+/** Every reference in `value`, with where it is. */
+export function findReferences(value: JsonValue, path: (string | number)[] = []): Reference[] {
+  if (typeof value === "string") {
+    const out: Reference[] = [];
+    for (const match of value.matchAll(PATTERN)) if (match[1] !== undefined) out.push({ path, expression: match[1].trim() });
+    return out;
+  }
+  if (Array.isArray(value)) return value.flatMap((item, i) => findReferences(item, [...path, i]));
+  if (isJsonObject(value)) return Object.entries(value).flatMap(([key, item]) => findReferences(item, [...path, key]));
+  return [];
+}
+
+/**
+ * Splits an expression into the module it names and the field, the longest
+ * known module name winning (module names may contain dots).
+ */
+export function splitExpression(expression: string, modules: ReadonlySet<string>): { module: string; field: string } | undefined {
+  for (let i = expression.lastIndexOf("."); i > 0; i = expression.lastIndexOf(".", i - 1)) {
+    const module = expression.slice(0, i);
+    if (modules.has(module)) return { module, field: expression.slice(i + 1) };
+  }
+  return undefined;
+}
+
+/** The value at a dotted path, or undefined. */
+export function valueAt(object: JsonObject, field: string): JsonValue | undefined {
+  let value: JsonValue | undefined = object;
+  for (const key of field.split(".")) {
+    if (!isJsonObject(value)) return undefined;
+    value = value[key];
+  }
+  return value;
+}
+
+function asText(value: JsonValue): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/**
+ * `config` with every reference replaced by what `lookup` gives. Top-level
+ * fields holding a value not known yet are listed in `unknown` and hold
+ * KNOWN_AFTER_APPLY.
+ */
+export async function resolveReferences(config: JsonObject, lookup: Lookup): Promise<{ config: JsonObject; unknown: string[] }> {
+  const unknown = new Set<string>();
+  const resolve = async (value: JsonValue, top: string): Promise<JsonValue> => {
+    if (typeof value === "string") {
+      const whole = /^\$\{([^}]*)\}$/.exec(value);
+      if (whole?.[1] !== undefined) {
+        const found = await lookup(whole[1].trim());
+        if (found === UNKNOWN) {
+          unknown.add(top);
+          return KNOWN_AFTER_APPLY;
+        }
+        return found;
+      }
+      let out = "";
+      let last = 0;
+      let pending = false;
+      for (const match of value.matchAll(PATTERN)) {
+        out += value.slice(last, match.index);
+        last = match.index + match[0].length;
+        if (match[1] === undefined) {
+          out += "${";
+          continue;
+        }
+        const found = await lookup(match[1].trim());
+        if (found === UNKNOWN) pending = true;
+        else out += asText(found);
+      }
+      // A string with any part unknown is unknown as a whole.
+      if (pending) {
+        unknown.add(top);
+        return KNOWN_AFTER_APPLY;
+      }
+      return out + value.slice(last);
+    }
+    if (Array.isArray(value)) {
+      const items: JsonValue[] = [];
+      for (const item of value) items.push(await resolve(item, top));
+      return items;
+    }
+    if (isJsonObject(value)) {
+      const out: JsonObject = {};
+      for (const [key, item] of Object.entries(value)) out[key] = await resolve(item, top);
+      return out;
+    }
+    return value;
+  };
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(config)) out[key] = await resolve(value, key);
+  return { config: out, unknown: [...unknown].sort() };
+}
+
+/**
+ * A field of an applied resource: its outputs first, then its configuration.
+ * A sensitive configuration value is sealed in state and cannot be used.
+ */
+export function fieldOfRecord(record: { resourceId: string; outputs: JsonObject; config: JsonObject }, field: string, expression: string): JsonValue {
+  const value = valueAt(record.outputs, field) ?? valueAt(record.config, field);
+  if (value === undefined) {
+    const known = [...new Set([...Object.keys(record.outputs), ...Object.keys(record.config)])].sort().join(", ");
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `reference \${${expression}}: resource "${record.resourceId}" has no field "${field}" (it has: ${known || "none"})`);
+  }
+  if (isSealed(value)) {
+    throw new WfctlError(
+      ErrorCode.CONFIG_INVALID,
+      `reference \${${expression}}: field "${field}" of "${record.resourceId}" is sensitive configuration, which state keeps sealed; reference an output instead`,
+    );
+  }
+  return value;
+}

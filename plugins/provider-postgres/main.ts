@@ -1,0 +1,17 @@
+// Entry point of the wfctl-provider-postgres plugin executable.
+import { serve } from "../sdk/index.js";
+import { WFCTL_VERSION } from "../../proto/versions.js";
+import { endPools, postgresProvider } from "./provider.js";
+
+await serve({
+  name: "postgres",
+  version: WFCTL_VERSION,
+  description: "Databases, roles, schemas and grants of a PostgreSQL server",
+  provider: postgresProvider,
+});
+
+// serve() exits the process once it has stopped serving (SIGTERM, the host's
+// Shutdown call, the host gone), after in-flight calls are done. Ending the
+// pools then sends each idle connection's Terminate message before the
+// process is gone, so the server sees clean disconnections.
+process.once("exit", () => void endPools());

@@ -1,0 +1,43 @@
+// The postgres provider: databases, roles, schemas and grants of one
+// PostgreSQL server, through pg. One plugin process serves one configured
+// provider, with a pool per database it touches.
+import { defineProvider } from "../sdk/index.js";
+import { PostgresServer } from "./connection.js";
+import { databaseResource } from "./database.js";
+import { grantResource } from "./grant.js";
+import { roleResource } from "./role.js";
+import { schemaResource } from "./schema.js";
+import { PROVIDER_CONFIG, connectionSettings } from "./settings.js";
+
+/** The server the last Configure set up; its pools end with the process. */
+let configured: PostgresServer | undefined;
+
+export const postgresProvider = defineProvider<PostgresServer>({
+  config: PROVIDER_CONFIG,
+  async configure(config, { signal }) {
+    const server = new PostgresServer(connectionSettings(config));
+    // Settings that cannot reach the server fail here, once, rather than in every resource call.
+    try {
+      await server.session("postgres provider", { signal, deadline: undefined }, (session) => session.query("checking the connection", "SELECT 1"));
+    } catch (err) {
+      await server.end();
+      throw err;
+    }
+    const previous = configured;
+    configured = server;
+    await previous?.end();
+    return server;
+  },
+  resources: {
+    "postgres.database": databaseResource,
+    "postgres.role": roleResource,
+    "postgres.schema": schemaResource,
+    "postgres.grant": grantResource,
+  },
+  classifiesDrift: true,
+});
+
+/** Ends the configured server's pools (the process is stopping). */
+export function endPools(): Promise<void> {
+  return configured?.end() ?? Promise.resolve();
+}
