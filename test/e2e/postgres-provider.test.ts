@@ -83,6 +83,25 @@ describe("postgres provider", () => {
     await admin.end();
   });
 
+  it("a configuration that breaks a provider's schema is refused naming module and field, before anything is changed", async () => {
+    const bad = join(sandbox.dir, "bad.yaml");
+    writeFileSync(
+      bad,
+      CONFIG.replace(`config: { name: ${AUDIT}, connection_limit: 3 }`, `config: { name: ${AUDIT}, connection_limit: "three", colour: blue }`).replace(
+        `config: { name: ${RO}, login: true }`,
+        "config: { login: true }",
+      ),
+    );
+    const result = await run(["infra", "apply", "-c", bad, "--auto-approve"]);
+    expectExit(result, 1);
+    expect(result.stderr).toMatch(/bad\.yaml:\d+:\d+: module "audit-role": field "config\.connection_limit": must be a number/);
+    expect(result.stderr).toMatch(/module "audit-role": field "config\.colour": is unknown \(known fields: name, login, connection_limit, password_env\)/);
+    expect(result.stderr).toMatch(/module "ro-role": field "config\.name": is required/);
+    // Nothing was created: not even the valid roles of the same file.
+    expect(await role(APP)).toBeUndefined();
+    expect(await role(AUDIT)).toBeUndefined();
+  });
+
   it("applies a database, three roles and a grant in reference order; the plan is then empty", async () => {
     expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
     expect((await role(APP))?.rolconnlimit).toBe(10);
