@@ -237,3 +237,29 @@ export async function readListedRecords(
   });
   return records.filter((record): record is ResourceState => record !== undefined && matchesFilter(record, page.filter));
 }
+
+/**
+ * One call to an object store on behalf of a state call: refused at once if
+ * the caller has given up; an abort becomes CANCELLED / DEADLINE_EXCEEDED;
+ * `expected` turns a known outcome (not found, a failed condition) into a
+ * value; anything else is STATE_BACKEND_UNAVAILABLE naming the store
+ * (`describe`), what was being done, and `reason(err)`.
+ */
+export async function storeCall<T>(
+  ctx: StoreContext,
+  store: { describe: string; reason(err: unknown): string },
+  what: string,
+  fn: () => Promise<T>,
+  expected?: (err: unknown) => T | undefined,
+): Promise<T> {
+  throwIfAborted(ctx);
+  try {
+    return await fn();
+  } catch (err) {
+    throwIfAborted(ctx);
+    if (err instanceof WfctlError) throw err;
+    const value = expected?.(err);
+    if (value !== undefined) return value;
+    throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `${store.describe}: ${what}: ${store.reason(err)}`, { cause: err });
+  }
+}

@@ -21,6 +21,7 @@ import {
   parseRecord,
   probeConditionalCreate,
   readListedRecords,
+  storeCall,
   takeLockObject,
 } from "../sdk/store-kit.js";
 import { type GcsSettings, describeCredentials, describeSettings } from "./settings.js";
@@ -137,17 +138,9 @@ export class GcsStateStore implements StateStore {
     return `${this.base}locks/${encodeURIComponent(resourceId)}.lock`;
   }
 
-  /** A store call: ends as soon as the caller gives up; `expected` turns a known outcome (404, 412) into a value; anything else names the store. */
-  private async call<T>(ctx: StoreContext, what: string, fn: () => Promise<T>, expected?: (err: unknown) => T | undefined): Promise<T> {
-    try {
-      return await abortable(ctx, fn());
-    } catch (err) {
-      throwIfAborted(ctx);
-      if (err instanceof WfctlError) throw err;
-      const value = expected?.(err);
-      if (value !== undefined) return value;
-      throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `${this.describe}: ${what}: ${reason(err)}`, { cause: err });
-    }
+  /** A store call that ends as soon as the caller gives up (the SDK takes no signal); `expected` turns a 404 or 412 into a value. */
+  private call<T>(ctx: StoreContext, what: string, fn: () => Promise<T>, expected?: (err: unknown) => T | undefined): Promise<T> {
+    return storeCall(ctx, { describe: this.describe, reason }, what, () => abortable(ctx, fn()), expected);
   }
 
   /** An object's text, or undefined when there is none (at that generation, when one is given). */

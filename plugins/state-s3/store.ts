@@ -32,6 +32,7 @@ import {
   parseRecord,
   probeConditionalCreate,
   readListedRecords,
+  storeCall,
   takeLockObject,
 } from "../sdk/store-kit.js";
 import { type S3Settings, describeCredentials, describeSettings } from "./settings.js";
@@ -173,18 +174,9 @@ export class S3StateStore implements StateStore {
     return `${this.base}locks/${encodeURIComponent(resourceId)}.lock`;
   }
 
-  /** A store call: the caller's cancellation goes to the SDK; an abort becomes CANCELLED / DEADLINE_EXCEEDED, anything else names the store. */
-  private async call<T>(ctx: StoreContext, what: string, fn: (options: SendOptions) => Promise<T>, expected?: (err: unknown) => T | undefined): Promise<T> {
-    throwIfAborted(ctx);
-    try {
-      return await fn({ abortSignal: ctx.signal });
-    } catch (err) {
-      throwIfAborted(ctx);
-      if (err instanceof WfctlError) throw err;
-      const value = expected?.(err);
-      if (value !== undefined) return value;
-      throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `${this.describe}: ${what}: ${reason(err)}`, { cause: err });
-    }
+  /** A store call: the caller's cancellation goes to the SDK; `expected` turns a known outcome (not found, a lost condition) into a value. */
+  private call<T>(ctx: StoreContext, what: string, fn: (options: SendOptions) => Promise<T>, expected?: (err: unknown) => T | undefined): Promise<T> {
+    return storeCall(ctx, { describe: this.describe, reason }, what, () => fn({ abortSignal: ctx.signal }), expected);
   }
 
   /** An object's text, or undefined when there is none. */
