@@ -1,134 +1,78 @@
 #!/usr/bin/env node
-// `npm run bench`: times the quickstart's `wfctl infra plan` as a user runs it
-// (the real CLI process, wall clock) in three ways — cold (no daemon: the
-// command starts one and the plugin), warm (daemon and plugin already up) and
-// --no-daemon (engine and plugin in the CLI process) — and writes the figures,
-// the ratios measured in this same run, and the machine to docs/benchmarks.md.
+// `npm run bench`: builds the code (tsc, into dist/), measures the six
+// figures of the performance issue, one module each, and writes them with
+// their spread, the ratios measured in this same run against their targets,
+// and the machine to docs/benchmarks.md.
 //
-//   npm run bench                # default iterations
-//   npm run bench -- --quick     # fewer iterations (a smoke run)
-import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+//   npm run bench                # the full suite (under 10 minutes)
+//   npm run bench -- --quick     # fewer runs and no 10k scale case: a smoke run
+//   npm run bench -- --only 2,5  # some figures only (the report has just those)
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { ROOT, stopAllDaemons } from "./cli.mjs";
+import { renderReport } from "./report.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
-const runs = quick ? { cold: 2, warm: 5, noDaemon: 3 } : { cold: 8, warm: 30, noDaemon: 15 };
+const onlyArg = process.argv[process.argv.indexOf("--only") + 1];
+const only = process.argv.includes("--only") ? new Set(onlyArg.split(",").map(Number)) : undefined;
 
-execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(root, "tsconfig.build.json")], {
-  cwd: root,
-  stdio: "inherit",
-});
+/** The figures in report order; each module's measure() returns a FigureResult. */
+const FIGURES = [
+  ["State across the boundary", "./state-boundary.mjs"],
+  ["Warm vs cold", "./warm-vs-cold.mjs"],
+  ["Client overhead", "./client-overhead.mjs"],
+  ["Scale", "./scale.mjs"],
+  ["Parallel apply", "./parallel-apply.mjs"],
+  ["Concurrency", "./concurrency.mjs"],
+];
+
+const log = (line) => process.stderr.write(`bench: ${line}\n`);
+const startedAt = new Date();
+const loadAtStart = os.loadavg()[0];
+const started = process.hrtime.bigint();
+
+execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "inherit" });
 
 const work = realpathSync(mkdtempSync(join(os.tmpdir(), "wfctl-bench-")));
-const env = { ...process.env, WFCTL_SOCKET: join(work, "sock", "wfctld.sock") };
-const config = join(work, "quickstart", "infra.yaml");
-cpSync(join(root, "examples", "quickstart", "infra.yaml"), config);
-const wfctl = join(root, "client", "bin", "wfctl.js");
-
-function wfctlRun(args, expectCodes = [0]) {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [wfctl, ...args], { cwd: root, env, encoding: "utf8" });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (!expectCodes.includes(result.status ?? -1)) {
-    throw new Error(`wfctl ${args.join(" ")} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
-  }
-  return ms;
-}
-
-const plan = ["infra", "plan", "-c", config, "--detailed-exitcode"];
-const stopDaemon = () => wfctlRun(["daemon", "stop"]);
-
-function stats(samples) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { n: sorted.length, min: sorted[0], median: at(0.5), p90: at(0.9), max: sorted[sorted.length - 1] };
-}
-
-try {
-  // Something to plan against: apply once, so every plan below is a real no-op plan over 3 resources.
-  wfctlRun(["infra", "apply", "-c", config, "--auto-approve"]);
-  stopDaemon();
-
-  const cold = [];
-  for (let i = 0; i < runs.cold; i++) {
-    cold.push(wfctlRun(plan));
-    stopDaemon();
-  }
-  wfctlRun(plan); // start and warm up
-  const warm = [];
-  for (let i = 0; i < runs.warm; i++) warm.push(wfctlRun(plan));
-  const status = [];
-  for (let i = 0; i < runs.warm; i++) status.push(wfctlRun(["daemon", "status"]));
-  stopDaemon();
-  const noDaemon = [];
-  for (let i = 0; i < runs.noDaemon; i++) noDaemon.push(wfctlRun([...plan, "--no-daemon"]));
-  const version = [];
-  for (let i = 0; i < runs.warm; i++) version.push(wfctlRun(["--version"]));
-
-  // Spawn to ready of one plugin, as the supervisor does it: spawn, handshake
-  // line, connect, health check, GetInfo.
-  const { PluginInstance } = await import(join(root, "dist", "daemon", "supervisor", "instance.js"));
-  const { builtinPlugins } = await import(join(root, "dist", "daemon", "supervisor", "catalog.js"));
-  const { pino } = await import("pino");
-  const local = builtinPlugins().find((p) => p.name === "local");
-  const spawnToReady = [];
-  for (let i = 0; i < runs.warm; i++) {
-    const instance = new PluginInstance(local, "bench", pino({ level: "silent" }));
-    const started = process.hrtime.bigint();
-    await instance.start();
-    spawnToReady.push(Number(process.hrtime.bigint() - started) / 1e6);
-    await instance.stop();
-  }
-
-  const rows = [
-    ["quickstart plan, cold (starts wfctld and the plugin)", stats(cold)],
-    ["quickstart plan, warm daemon", stats(warm)],
-    ["quickstart plan, --no-daemon", stats(noDaemon)],
-    ["`wfctl daemon status` (one socket round trip)", stats(status)],
-    ["`wfctl --version` (CLI start-up floor, no socket)", stats(version)],
-    ["`local` plugin spawn to ready (handshake, health, GetInfo)", stats(spawnToReady)],
-  ];
-  const fmt = (ms) => `${ms.toFixed(0)} ms`;
-  const ratio = (a, b) => (a.median / b.median).toFixed(2);
-  const [c, w, n] = [stats(cold), stats(warm), stats(noDaemon)];
-  const cpus = os.cpus();
-  const lines = [
-    "# Benchmarks",
-    "",
-    "Written by `npm run bench` (bench/run.mjs); do not edit by hand. Wall-clock time of the",
-    "real `wfctl` process, as a user or CI runner sees it, on the quickstart (3 resources,",
-    "filesystem state, the `local` provider plugin). These machines are noisy: compare the",
-    "ratios, which come from one run on one machine, rather than absolute figures across runs.",
-    "",
-    `Run: ${new Date().toISOString()}${quick ? " (--quick)" : ""}`,
-    "",
-    "| what | runs | median | p90 | min | max |",
-    "|---|---:|---:|---:|---:|---:|",
-    ...rows.map(([what, s]) => `| ${what} | ${s.n} | ${fmt(s.median)} | ${fmt(s.p90)} | ${fmt(s.min)} | ${fmt(s.max)} |`),
-    "",
-    "Ratios of medians, this run:",
-    "",
-    `- --no-daemon / warm daemon: **${ratio(n, w)}×**`,
-    `- cold / warm daemon: **${ratio(c, w)}×**`,
-    "",
-    "Machine:",
-    "",
-    `- CPU: ${cpus[0]?.model ?? "unknown"} × ${cpus.length}`,
-    `- Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `- OS: ${os.type()} ${os.release()} (${os.arch()})`,
-    `- Node.js: ${process.version}`,
-    "",
-  ];
-  writeFileSync(join(root, "docs", "benchmarks.md"), lines.join("\n"));
-  process.stdout.write(`${lines.join("\n")}\nwrote docs/benchmarks.md\n`);
-} finally {
-  try {
-    stopDaemon();
-  } catch {
-    // already stopped
-  }
+const cleanUp = () => {
+  stopAllDaemons();
   rmSync(work, { recursive: true, force: true });
+};
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the daemons this bench started`);
+    cleanUp();
+    process.exit(130);
+  });
 }
+
+const figures = [];
+try {
+  for (const [i, [title, module]] of FIGURES.entries()) {
+    if (only && !only.has(i + 1)) continue;
+    log(`${i + 1}. ${title}…`);
+    const figureStarted = process.hrtime.bigint();
+    let result;
+    try {
+      const { measure } = await import(module);
+      result = await measure({ work, quick, log });
+    } catch (err) {
+      // One figure failing must not cost the others: report it and go on.
+      log(`${i + 1}. ${title} failed: ${err.stack ?? err}`);
+      result = { title, about: "", rows: [], checks: [], notes: [], error: String(err.message ?? err) };
+    }
+    result.number = i + 1;
+    result.seconds = Number(process.hrtime.bigint() - figureStarted) / 1e9;
+    log(`${i + 1}. ${title}: ${result.seconds.toFixed(0)} s`);
+    figures.push(result);
+  }
+} finally {
+  cleanUp();
+}
+
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const report = renderReport(figures, { quick, seconds, startedAt: startedAt.toISOString(), loadAtStart });
+writeFileSync(join(ROOT, "docs", "benchmarks.md"), report);
+process.stdout.write(`${report}\nwrote docs/benchmarks.md in ${seconds.toFixed(0)} s\n`);
