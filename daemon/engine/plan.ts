@@ -126,6 +126,13 @@ async function valueAtPlan(
   if (!ref || !target?.resource) throw new WfctlError(ErrorCode.INTERNAL, `${resource.name}: reference \${${expression}} has no planned target`);
   const top = ref.field.split(".")[0] ?? ref.field;
   const fields = (await sessions.get(target.provider)).schema.types.get(target.type) ?? {};
+  if (fields[top]?.sensitive && !fields[top]?.computed) {
+    // State keeps it sealed, so apply could not resolve it; and it must not be copied into another resource's plain state.
+    throw new WfctlError(
+      ErrorCode.CONFIG_INVALID,
+      `module "${resource.baseName}": reference \${${expression}}: field "${ref.field}" of "${ref.target}" is sensitive configuration, which state keeps sealed; reference an output instead`,
+    );
+  }
   const configured = target.resource.config[top];
   if (configured !== undefined && !fields[top]?.computed) {
     if (configured === KNOWN_AFTER_APPLY) return UNKNOWN;

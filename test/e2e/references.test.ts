@@ -99,4 +99,16 @@ describe("references", () => {
     expect(result.stderr).toContain("config.content");
     expect(result.stderr).toContain("after resolving references");
   });
+
+  it("a sensitive configuration field cannot be referenced: state keeps it sealed", async () => {
+    const sealed = join(sandbox.dir, "sealed.yaml");
+    writeFileSync(
+      sealed,
+      `${CONFIG}\n  - name: token\n    type: local.sensitive_file\n    provider: local\n    config: { path: token.txt, content: "tok-SECRET" }\n\n  - name: copy\n    type: local.file\n    provider: local\n    config: { path: copy.txt, content: "\${token.content}" }\n`,
+    );
+    const result = await run(["infra", "plan", "-c", sealed]);
+    expectExit(result, 1);
+    expect(result.stderr).toContain('module "copy": reference ${token.content}: field "content" of "token" is sensitive configuration');
+    expect(result.stdout + result.stderr).not.toContain("tok-SECRET");
+  });
 });
