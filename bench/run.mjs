@@ -34,6 +34,7 @@ const loadAtStart = os.loadavg()[0];
 const started = process.hrtime.bigint();
 
 execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "inherit" });
+execFileSync(process.execPath, [join(ROOT, "client", "bundle.mjs")], { cwd: ROOT, stdio: "inherit" });
 
 const work = realpathSync(mkdtempSync(join(os.tmpdir(), "wfctl-bench-")));
 const cleanUp = () => {

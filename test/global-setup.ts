@@ -18,16 +18,19 @@ declare module "vitest" {
 }
 
 function build(root: string): void {
-  const tsc = (what: string, args: string[]) => {
+  /** Runs a Node script of the build; a failure shows its output. */
+  const step = (what: string, script: string, args: string[] = []) => {
     try {
-      execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), ...args], { cwd: root, stdio: "pipe" });
+      execFileSync(process.execPath, [script, ...args], { cwd: root, stdio: "pipe" });
     } catch (err) {
       const e = err as { stdout?: Buffer; stderr?: Buffer };
       throw new Error(`${what} failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
     }
   };
-  tsc("type-checking (npm run typecheck)", ["-p", join(root, "tsconfig.json"), "--noEmit"]);
-  tsc("building wfctl for the tests", ["-p", join(root, "tsconfig.build.json")]);
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  step("type-checking (npm run typecheck)", tsc, ["-p", join(root, "tsconfig.json"), "--noEmit"]);
+  step("building wfctl for the tests", tsc, ["-p", join(root, "tsconfig.build.json")]);
+  step("bundling the wfctl client (node client/bundle.mjs)", join(root, "client", "bundle.mjs"));
 }
 
 async function postgres(): Promise<PostgresServer> {

@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-// wfctl executable (built code lives in dist/).
-import "../../dist/client/main.js";
+// wfctl executable: the client bundled by `npm run build` (client/bundle.mjs)
+// from the built code in dist/.
+import "../../dist/bundle/wfctl.mjs";

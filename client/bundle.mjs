@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Bundles the built client (dist/client/main.js and what it imports, npm
+// packages included) into dist/bundle/wfctl.mjs, which client/bin/wfctl.js
+// runs. One file instead of hundreds of modules halves the CLI's start-up
+// (see docs/benchmarks.md, figure 3). The in-process engine behind
+// --no-daemon stays unbundled: it is loaded from dist/daemon/ only when used.
+// Run by `npm run build` after tsc; needs dist/ to be fresh.
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { rolldown } from "rolldown";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist", "bundle");
+rmSync(out, { recursive: true, force: true });
+const bundle = await rolldown({
+  input: join(root, "dist", "client", "main.js"),
+  platform: "node",
+  external: [/[\\/]daemon[\\/]inprocess\.js$/],
+  logLevel: "warn",
+});
+await bundle.write({ dir: out, format: "esm", entryFileNames: "wfctl.mjs" });
+await bundle.close();
