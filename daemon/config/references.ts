@@ -38,6 +38,14 @@ export function findReferences(value: JsonValue, path: (string | number)[] = [])
   return [];
 }
 
+/** Whether `config` holds anything to resolve: a reference, or a `$${` escape. */
+export function hasReferences(value: JsonValue): boolean {
+  if (typeof value === "string") return value.includes("${");
+  if (Array.isArray(value)) return value.some(hasReferences);
+  if (isJsonObject(value)) return Object.values(value).some(hasReferences);
+  return false;
+}
+
 /**
  * Splits an expression into the module it names and the field, the longest
  * known module name winning (module names may contain dots).

@@ -68,8 +68,10 @@ function record(resource: ResourceModule, response: ApplyResourceResponse, creat
  * runs a resource after everything it refers to) or unchanged.
  */
 async function resolvedNow(env: ApplyEnvironment, planned: ResourceModule): Promise<ResourceModule> {
+  // The plan carries the references; the configuration as written (references unresolved) is looked up only for those.
+  if (planned.references.length === 0) return planned;
   const resource = env.config.resources.find((r) => r.name === planned.name);
-  if (!resource || resource.references.length === 0) return planned;
+  if (!resource) return planned;
   const { config } = await resolveReferences(resource.config, async (expression) => {
     const ref = resource.references.find((r) => r.expression === expression);
     const record = ref && (await env.store.getState(ref.target, { signal: env.ctx.signal }));

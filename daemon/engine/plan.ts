@@ -10,7 +10,7 @@ import { canonicalJson, decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import { moduleProblem } from "../config/load.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
-import { KNOWN_AFTER_APPLY, UNKNOWN, fieldOfRecord, findReferences, resolveReferences, valueAt } from "../config/references.js";
+import { KNOWN_AFTER_APPLY, UNKNOWN, fieldOfRecord, findReferences, hasReferences, resolveReferences, valueAt } from "../config/references.js";
 import { formatDetails } from "../config/source.js";
 import { topologicalOrder } from "./graph.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
@@ -229,14 +229,18 @@ export async function computePlan(
       const prior = priorByName.get(resource.name);
       const handle = await sessions.get(resource.provider);
       const fieldsOfType = handle.schema.types.get(resource.type) ?? {};
-      const { config: desired, unknown } = await resolveReferences(resource.config, (expression) =>
-        valueAtPlan(resource, expression, plannedByName, sessions),
-      );
-      const known = Object.fromEntries(Object.entries(desired).filter(([field]) => !unknown.includes(field)));
-      const invalid = validateFields(known, fieldsOfType).filter((p) => !unknown.includes(p.field.split(".")[0] ?? ""));
-      if (invalid.length > 0) {
-        const details = invalid.map((p) => moduleProblem(config, resource, p.field, `${p.message} (after resolving references)`));
-        throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(config.file, details), { details });
+      // Most resources refer to nothing: their configuration is final and was validated already.
+      const resolving = hasReferences(resource.config);
+      const { config: desired, unknown } = !resolving
+        ? { config: resource.config, unknown: [] as string[] }
+        : await resolveReferences(resource.config, (expression) => valueAtPlan(resource, expression, plannedByName, sessions));
+      if (resolving) {
+        const known = Object.fromEntries(Object.entries(desired).filter(([field]) => !unknown.includes(field)));
+        const invalid = validateFields(known, fieldsOfType).filter((p) => !unknown.includes(p.field.split(".")[0] ?? ""));
+        if (invalid.length > 0) {
+          const details = invalid.map((p) => moduleProblem(config, resource, p.field, `${p.message} (after resolving references)`));
+          throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(config.file, details), { details });
+        }
       }
       const resolved: ResourceModule = { ...resource, config: desired };
       // A resource that changed type or provider cannot be updated in place.

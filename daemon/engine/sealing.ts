@@ -34,7 +34,8 @@ export class SealingStore implements StateStore {
   }
 
   async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
-    const fields = await this.fieldsOf(state).catch(() => undefined);
+    // No fallback on failure: saving a record unsealed because its schema could not be read would leak it.
+    const fields = await this.fieldsOf(state);
     const sensitive = new Set(Object.entries(fields ?? {}).flatMap(([name, spec]) => (spec.sensitive ? [name] : [])));
     const sealed = { ...state, config: sealFields(state.config, sensitive, this.seen.get(state.resourceId)) };
     await this.inner.saveState(sealed, ctx);

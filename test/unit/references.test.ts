@@ -1,7 +1,7 @@
 // ${module.field} references: finding them, splitting them, resolving them.
 import { describe, expect, it } from "vitest";
 import type { JsonValue } from "../../proto/json.js";
-import { KNOWN_AFTER_APPLY, type Lookup, UNKNOWN, fieldOfRecord, findReferences, resolveReferences, splitExpression } from "../../daemon/config/references.js";
+import { KNOWN_AFTER_APPLY, type Lookup, UNKNOWN, fieldOfRecord, findReferences, hasReferences, resolveReferences, splitExpression } from "../../daemon/config/references.js";
 import { seal } from "../../proto/sealed.js";
 
 describe("references", () => {
@@ -11,6 +11,12 @@ describe("references", () => {
       { path: ["b", 1, "c"], expression: "z.w" },
       { path: ["b", 1, "c"], expression: "q.r" },
     ]);
+  });
+
+  it("hasReferences says whether there is anything to resolve, escapes included", () => {
+    expect(hasReferences({ a: "plain", b: [1, { c: true }] })).toBe(false);
+    expect(hasReferences({ b: [{ c: "x ${m.f}" }] })).toBe(true);
+    expect(hasReferences({ a: "$${literal}" })).toBe(true);
   });
 
   it("split on the longest module name, which may hold dots", () => {
