@@ -72,7 +72,7 @@ export function checkFilter(filter: Readonly<Record<string, string>>): void {
   }
 }
 
-export function matchesFilter(state: ResourceState, filter: Readonly<Record<string, string>>): boolean {
+export function matchesFilter(state: Pick<ResourceState, "resourceType" | "provider" | "status">, filter: Readonly<Record<string, string>>): boolean {
   for (const [key, value] of Object.entries(filter)) {
     const actual = key === "resource_type" ? state.resourceType : key === "provider" ? state.provider : key === "status" ? state.status : undefined;
     if (actual !== value) return false;
@@ -95,8 +95,8 @@ export function stateToProto(state: ResourceState): IaCState {
     resourceType: state.resourceType,
     provider: state.provider,
     status: state.status,
-    outputsJson: encodeJson(state.outputs),
-    configJson: encodeJson(state.config),
+    outputsJson: stillEncoded(state, "outputs") ?? encodeJson(state.outputs),
+    configJson: stillEncoded(state, "config") ?? encodeJson(state.config),
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     error: state.error,
@@ -106,14 +106,19 @@ export function stateToProto(state: ResourceState): IaCState {
   });
 }
 
+/**
+ * The record in a message. Its outputs and config stay encoded until
+ * something reads them, and a record saved without reading them passes its
+ * bytes on as they came (stateToProto), so a store, the daemon or a plugin
+ * that only moves a record never parses or re-encodes its JSON. A field
+ * holding bad JSON fails when it is first read, naming the record and field.
+ */
 export function stateFromProto(message: IaCState): ResourceState {
-  return {
+  const state = {
     resourceId: message.resourceId,
     resourceType: message.resourceType,
     provider: message.provider,
     status: message.status,
-    outputs: decodeJsonObject(message.outputsJson, `state ${message.resourceId}: outputs_json`),
-    config: decodeJsonObject(message.configJson, `state ${message.resourceId}: config_json`),
     createdAt: message.createdAt,
     updatedAt: message.updatedAt,
     error: message.error,
@@ -121,6 +126,89 @@ export function stateFromProto(message: IaCState): ResourceState {
     protected: message.protected,
     dependsOn: [...message.dependsOn],
   };
+  defineEncoded(state, "outputs", message.outputsJson, `state ${message.resourceId}: outputs_json`);
+  defineEncoded(state, "config", message.configJson, `state ${message.resourceId}: config_json`);
+  return state as ResourceState;
+}
+
+/**
+ * A copy of a record with some fields changed that keeps its outputs and
+ * config encoded if they still are. Use it instead of `{ ...record, … }`
+ * (a spread reads, and so decodes, every field) where only metadata changes.
+ */
+export function withFields(state: ResourceState, changes: Partial<ResourceState>): ResourceState {
+  const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(state)) as ResourceState;
+  return Object.assign(copy, changes);
+}
+
+/**
+ * The record as one JSON object (the form the object-store and PostgreSQL
+ * backends keep), with outputs and config spliced in as the bytes they
+ * arrived as when nothing has read them: same result as JSON.stringify.
+ */
+export function recordJson(state: ResourceState): string {
+  const spliced = new Map<string, Uint8Array>();
+  const shallow: Record<string, unknown> = {};
+  for (const key of Object.keys(state) as (keyof ResourceState)[]) {
+    const bytes = key === "outputs" || key === "config" ? stillEncoded(state, key) : undefined;
+    if (bytes && bytes.byteLength > 0) {
+      const token = `\u0000wfctl-encoded-${key}\u0000`;
+      // Searched for with its key: unescaped quotes occur only around keys and values of the record itself.
+      spliced.set(`${JSON.stringify(key)}:${JSON.stringify(token)}`, bytes);
+      shallow[key] = token;
+    } else {
+      shallow[key] = state[key];
+    }
+  }
+  let text = JSON.stringify(shallow);
+  for (const [token, bytes] of spliced) {
+    const at = text.indexOf(token);
+    const [key] = token.split(":", 1);
+    text = `${text.slice(0, at)}${key}:${textDecoder.decode(bytes)}${text.slice(at + token.length)}`;
+  }
+  return text;
+}
+
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+type EncodedField = "outputs" | "config";
+
+/** One encoded JSON field of a record and, once read, its value. */
+class EncodedJson {
+  value: JsonObject | undefined;
+  constructor(
+    readonly bytes: Uint8Array,
+    private readonly what: string,
+  ) {}
+  read(): JsonObject {
+    this.value ??= decodeJsonObject(this.bytes, this.what);
+    return this.value;
+  }
+}
+
+/** The getters defineEncoded made, each with its field: how stateToProto knows a field is untouched. */
+const encodedFields = new WeakMap<() => JsonObject, EncodedJson>();
+
+function defineEncoded(state: object, key: EncodedField, bytes: Uint8Array, what: string): void {
+  const field = new EncodedJson(bytes, what);
+  const get = (): JsonObject => field.read();
+  encodedFields.set(get, field);
+  Object.defineProperty(state, key, {
+    enumerable: true,
+    configurable: true,
+    get,
+    // Assigning replaces the lazy field with a plain one on this record only.
+    set(this: object, value: JsonObject) {
+      Object.defineProperty(this, key, { value, writable: true, enumerable: true, configurable: true });
+    },
+  });
+}
+
+/** The field's bytes as they arrived, if nothing has read (and so perhaps changed) it since. */
+function stillEncoded(state: ResourceState, key: EncodedField): Uint8Array | undefined {
+  const get = Object.getOwnPropertyDescriptor(state, key)?.get as (() => JsonObject) | undefined;
+  const field = get ? encodedFields.get(get) : undefined;
+  return field && field.value === undefined ? field.bytes : undefined;
 }
 
 export function lockToProto(lock: LockInfo): Omit<LockInfoMessage, "$typeName"> {

@@ -34,7 +34,44 @@ export async function loadInfraConfig(file: string, env: string): Promise<InfraC
       details: [{ file: path, message: why }],
     });
   }
-  return parseInfraConfig(path, text, env);
+  const key = `${path}\0${env}`;
+  const cached = parsed.get(key);
+  if (cached?.text === text) {
+    // Most recently used last, so the oldest entry is the one dropped.
+    parsed.delete(key);
+    parsed.set(key, cached);
+    return cached.config;
+  }
+  const config = parseInfraConfig(path, text, env);
+  freezeConfig(config);
+  parsed.set(key, { text, config });
+  if (parsed.size > PARSED_KEPT) parsed.delete(parsed.keys().next().value as string);
+  return config;
+}
+
+/**
+ * The last configurations loaded, by file and environment, with the text they
+ * came from. A configuration is a function of its text, path and environment
+ * alone, so a warm daemon answering the same CI step again skips YAML parsing
+ * and validation (about a third of a warm plan of 100 resources) whenever the
+ * file is unchanged. Cached configurations are frozen: nothing may change one.
+ */
+const parsed = new Map<string, { text: string; config: InfraConfig }>();
+const PARSED_KEPT = 16;
+
+function freezeConfig(config: InfraConfig): void {
+  const freeze = (value: unknown): void => {
+    if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+    if (value instanceof Map) {
+      for (const entry of value.values()) freeze(entry);
+    } else {
+      Object.values(value).forEach(freeze);
+    }
+    Object.freeze(value);
+  };
+  // Not the source file: the YAML document keeps caches of its own.
+  for (const [key, value] of Object.entries(config)) if (key !== "source") freeze(value);
+  Object.freeze(config);
 }
 
 function schemaDetails(source: SourceFile, raw: unknown, issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {

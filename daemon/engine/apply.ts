@@ -6,7 +6,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { Action, type ApplyResourceResponse, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { DEADLINE_SLACK_MS, abortError } from "../../proto/grpc.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
-import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import { type ResourceState, type StateStore, withFields } from "../../proto/state-store.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { fieldOfRecord, resolveReferences } from "../config/references.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
@@ -105,7 +105,7 @@ async function update(env: ApplyEnvironment, planned: ResourceModule, prior: Res
   } catch (err) {
     // The resource still exists as last recorded; note that its update failed.
     const message = WfctlError.from(err).message;
-    await env.store.saveState({ ...prior, status: "error", error: message, updatedAt: new Date().toISOString() }, { signal: persistSignal() });
+    await env.store.saveState(withFields(prior, { status: "error", error: message, updatedAt: new Date().toISOString() }), { signal: persistSignal() });
     throw err;
   }
   await env.store.saveState(record(resource, response, prior.createdAt), { signal: persistSignal() });

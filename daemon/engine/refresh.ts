@@ -7,7 +7,7 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type FieldDifference, type FieldMap, diffFields } from "../../proto/fields.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
-import type { ResourceState, StateStore, StoreContext } from "../../proto/state-store.js";
+import { type ResourceState, type StateStore, type StoreContext, withFields } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import type { DriftFinding } from "./drift.js";
@@ -137,7 +137,7 @@ export async function readUpdates(
         if (changed.length === 0) return;
         updates.set(record.resourceId, {
           finding,
-          record: { ...record, config: observed, outputs, updatedAt: new Date().toISOString() },
+          record: withFields(record, { config: observed, outputs, updatedAt: new Date().toISOString() }),
           fields: changed,
         });
       },

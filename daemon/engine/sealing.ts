@@ -3,16 +3,15 @@
 // holds a secret the configuration gave a provider. A value unchanged since
 // the record was read keeps its seal, so state does not churn.
 import type { FieldMap } from "../../proto/fields.js";
-import type { JsonObject } from "../../proto/json.js";
 import { sealFields } from "../../proto/sealed.js";
-import type { LockInfo, LockRequest, ResourceState, StateStore, StoreContext } from "../../proto/state-store.js";
+import { type LockInfo, type LockRequest, type ResourceState, type StateStore, type StoreContext, withFields } from "../../proto/state-store.js";
 
 /** A record's type schema, or undefined when its provider is not in the configuration. */
 export type FieldsOf = (record: ResourceState) => Promise<FieldMap | undefined>;
 
 export class SealingStore implements StateStore {
-  /** The config of each record as last read or written, for reusing seals. */
-  private readonly seen = new Map<string, JsonObject>();
+  /** Each record as last read or written, for reusing the seals in its config (read only when a save needs them). */
+  private readonly seen = new Map<string, ResourceState>();
 
   constructor(
     private readonly inner: StateStore,
@@ -20,7 +19,7 @@ export class SealingStore implements StateStore {
   ) {}
 
   private remember(record: ResourceState): ResourceState {
-    this.seen.set(record.resourceId, record.config);
+    this.seen.set(record.resourceId, record);
     return record;
   }
 
@@ -37,7 +36,7 @@ export class SealingStore implements StateStore {
     // No fallback on failure: saving a record unsealed because its schema could not be read would leak it.
     const fields = await this.fieldsOf(state);
     const sensitive = new Set(Object.entries(fields ?? {}).flatMap(([name, spec]) => (spec.sensitive ? [name] : [])));
-    const sealed = { ...state, config: sealFields(state.config, sensitive, this.seen.get(state.resourceId)) };
+    const sealed = withFields(state, { config: sealFields(state.config, sensitive, this.seen.get(state.resourceId)?.config) });
     await this.inner.saveState(sealed, ctx);
     this.remember(sealed);
   }

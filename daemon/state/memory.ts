@@ -2,6 +2,8 @@
 // daemon keeps one per configuration and namespace). For tests and throwaway
 // experiments; nothing is written anywhere.
 import { randomUUID } from "node:crypto";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { IaCStateSchema } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import {
   type LockInfo,
@@ -12,28 +14,45 @@ import {
   checkFilter,
   lockHeldError,
   matchesFilter,
+  stateFromProto,
+  stateToProto,
   throwIfAborted,
 } from "../../proto/state-store.js";
 
+/**
+ * A record kept as its encoded IaCState: nothing a caller does to what it
+ * saved or read can reach the stored copy, and a record that only passes
+ * through (read, then saved without reading its outputs or config) is never
+ * parsed or re-encoded.
+ */
+interface Kept {
+  encoded: Uint8Array;
+  /** For filtering without decoding. */
+  resourceType: string;
+  provider: string;
+  status: string;
+}
+
 export class MemoryStateStore implements StateStore {
-  private readonly states = new Map<string, ResourceState>();
+  private readonly states = new Map<string, Kept>();
   private readonly locks = new Map<string, LockInfo>();
 
   async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {
     throwIfAborted(ctx);
-    const state = this.states.get(resourceId);
-    return state ? structuredClone(state) : undefined;
+    const kept = this.states.get(resourceId);
+    return kept ? stateFromProto(fromBinary(IaCStateSchema, kept.encoded)) : undefined;
   }
 
   async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
     throwIfAborted(ctx);
-    this.states.set(state.resourceId, structuredClone(state));
+    const { resourceType, provider, status } = state;
+    this.states.set(state.resourceId, { encoded: toBinary(IaCStateSchema, stateToProto(state)), resourceType, provider, status });
   }
 
   async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {
     checkFilter(filter);
     throwIfAborted(ctx);
-    return [...this.states.values()].filter((s) => matchesFilter(s, filter)).map((s) => structuredClone(s));
+    return [...this.states.values()].filter((kept) => matchesFilter(kept, filter)).map((kept) => stateFromProto(fromBinary(IaCStateSchema, kept.encoded)));
   }
 
   async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {

@@ -9,14 +9,15 @@ import pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type JsonObject, isJsonObject } from "../../proto/json.js";
 import {
-  FILTER_KEYS,
   type LockInfo,
   type LockRequest,
   type ResourceState,
   type StateStore,
   type StoreContext,
   checkFilter,
+  FILTER_KEYS,
   lockHeldError,
+  recordJson,
   throwIfAborted,
 } from "../../proto/state-store.js";
 
@@ -273,7 +274,7 @@ export class PostgresStateStore implements StateStore {
        ON CONFLICT (namespace, resource_id) DO UPDATE
          SET resource_type = EXCLUDED.resource_type, provider = EXCLUDED.provider, status = EXCLUDED.status,
              record = EXCLUDED.record, saved_at = EXCLUDED.saved_at`,
-      [this.namespace, state.resourceId, state.resourceType, state.provider, state.status, JSON.stringify(state)],
+      [this.namespace, state.resourceId, state.resourceType, state.provider, state.status, recordJson(state)],
     );
   }
 

@@ -22,6 +22,7 @@ import {
   checkFilter,
   lockHeldError,
   matchesFilter,
+  recordJson,
   throwIfAborted,
 } from "../../proto/state-store.js";
 import { inParallel, lockOrUndefined, parseRecord } from "../sdk/store-kit.js";
@@ -273,7 +274,7 @@ export class AzureBlobStateStore implements StateStore {
 
   async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
     throwIfAborted(ctx);
-    const text = JSON.stringify(state);
+    const text = recordJson(state);
     const body = Buffer.from(text, "utf8");
     const name = this.recordName(state.resourceId);
     // One Put Blob: the record is replaced whole, and racing writers leave exactly one of them.

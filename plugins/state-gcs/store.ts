@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { type File, IdempotencyStrategy, Storage, type StorageOptions } from "@google-cloud/storage";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type LockInfo, type LockRequest, type ResourceState, type StateStore, type StoreContext, checkFilter, throwIfAborted } from "../../proto/state-store.js";
+import { type LockInfo, type LockRequest, type ResourceState, type StateStore, type StoreContext, checkFilter, recordJson, throwIfAborted } from "../../proto/state-store.js";
 import {
   type ConditionalCreateSupport,
   abortable,
@@ -214,7 +214,7 @@ export class GcsStateStore implements StateStore {
 
   async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
     // One upload replaces the object whole: a retry writes the same bytes again.
-    await this.write(this.recordName(state.resourceId), JSON.stringify(state), ctx);
+    await this.write(this.recordName(state.resourceId), recordJson(state), ctx);
   }
 
   async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {

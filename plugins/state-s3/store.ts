@@ -22,6 +22,7 @@ import {
   type StateStore,
   type StoreContext,
   checkFilter,
+  recordJson,
   throwIfAborted,
 } from "../../proto/state-store.js";
 import {
@@ -234,7 +235,7 @@ export class S3StateStore implements StateStore {
 
   async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
     // One PUT replaces the object whole: a retry writes the same bytes again.
-    await this.write(this.recordKey(state.resourceId), JSON.stringify(state), ctx);
+    await this.write(this.recordKey(state.resourceId), recordJson(state), ctx);
   }
 
   async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {

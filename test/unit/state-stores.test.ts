@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { FilesystemStateStore } from "../../daemon/state/filesystem.js";
+import { MemoryStateStore } from "../../daemon/state/memory.js";
+import { recordJson, stateFromProto, stateToProto, withFields } from "../../proto/state-store.js";
 import { postgresSettings } from "../../daemon/state/postgres.js";
 import { sampleState } from "../../plugins/conformance/state-backend.js";
 
@@ -94,5 +96,65 @@ describe("postgres settings", () => {
     expect(problem({ hostname: "db" })).toContain('unknown field "config.hostname"');
     expect(problem({ schema: "Drop Table" })).toContain('field "config.schema" must be a lower-case SQL identifier');
     expect(problem({ port: 0 })).toContain('field "config.port" must be a port number');
+  });
+});
+
+describe("records in messages: outputs and config stay encoded until read", () => {
+  const message = (state = sampleState("r", { error: 'says "outputs":"\u0000wfctl-encoded-outputs\u0000"' })) => stateToProto(state);
+
+  it("passes bytes nobody read straight through, in messages and in record JSON", () => {
+    const incoming = message();
+    const record = stateFromProto(incoming);
+    const moved = withFields(record, { status: "error", updatedAt: "2026-02-02T00:00:00.000Z" });
+    const outgoing = stateToProto(moved);
+    // The very bytes that arrived: nothing was parsed or re-encoded.
+    expect(outgoing.outputsJson).toBe(incoming.outputsJson);
+    expect(outgoing.configJson).toBe(incoming.configJson);
+    expect(outgoing.status).toBe("error");
+    expect(record.status).toBe("active");
+    // Spliced JSON is exactly what JSON.stringify gives, even next to a value that mimics the splice marker.
+    const spliced = recordJson(moved);
+    expect(spliced).toBe(JSON.stringify(moved));
+    expect(JSON.parse(spliced)).toEqual({ ...sampleState("r", { error: moved.error }), status: "error", updatedAt: "2026-02-02T00:00:00.000Z" });
+  });
+
+  it("re-encodes a field once it has been read, since the reader may have changed it", () => {
+    const incoming = message();
+    const record = stateFromProto(incoming);
+    record.outputs.size = 99;
+    const outgoing = stateToProto(record);
+    expect(outgoing.outputsJson).not.toBe(incoming.outputsJson);
+    expect(outgoing.configJson).toBe(incoming.configJson);
+    expect(stateFromProto(outgoing).outputs.size).toBe(99);
+    expect(JSON.parse(recordJson(record))).toMatchObject({ outputs: { size: 99 }, config: { path: "r.txt" } });
+  });
+
+  it("lets a copy's field be replaced without touching the original", () => {
+    const record = stateFromProto(message());
+    const copy = withFields(record, { config: { path: "elsewhere" } });
+    copy.outputs = { replaced: true };
+    expect(record.config).toEqual({ path: "r.txt", content: "abc" });
+    expect(record.outputs.size).toBe(3);
+    expect(stateFromProto(stateToProto(copy))).toMatchObject({ config: { path: "elsewhere" }, outputs: { replaced: true } });
+  });
+
+  it("fails on bad JSON when the field is read, naming the record and field", () => {
+    const broken = { ...message(), outputsJson: new TextEncoder().encode("{not json") };
+    const record = stateFromProto(broken);
+    expect(record.resourceId).toBe("r");
+    expect(() => record.outputs).toThrow(/state r: outputs_json: not valid UTF-8 JSON/);
+    expect(() => JSON.stringify(record)).toThrow(WfctlError);
+  });
+
+  it("keeps the memory store's copies apart from its callers", async () => {
+    const store = new MemoryStateStore();
+    const saved = sampleState("m");
+    await store.saveState(saved, live());
+    saved.outputs.size = 1;
+    const first = await store.getState("m", live());
+    expect(first?.outputs.size).toBe(3);
+    if (first) first.outputs.size = 2;
+    expect((await store.getState("m", live()))?.outputs.size).toBe(3);
+    expect(await store.listStates({ status: "active" }, live())).toEqual([sampleState("m")]);
   });
 });
