@@ -11,14 +11,18 @@ import { daemonCommand } from "./commands/daemon.js";
 import { infraCommand } from "./commands/infra.js";
 import { pluginsCommand } from "./commands/plugins.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { errorAnnotations, underGitHubActions } from "./github.js";
 
 const wantsJson = process.argv.includes("--json");
 
 function report(err: unknown): number {
   const error = fromConnectError(err);
+  // Under GitHub Actions, an annotation on the file and line (or the job) first.
+  if (underGitHubActions()) for (const line of errorAnnotations(error.message, error.details)) process.stderr.write(line);
   process.stderr.write(`Error: ${error.message}\n`);
   if (wantsJson) {
-    process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } }, null, 2)}\n`);
+    // One line, so that it also ends the JSON-lines output of an operation.
+    process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } })}\n`);
   }
   return exitCodeFor(error.code);
 }

@@ -10,6 +10,8 @@ import { type ErrorCode, codeFromWire } from "../proto/errors.js";
 import { type CallerSchema, type OperationSchema, Outcome, type TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { socketPath } from "../proto/socket.js";
 import { type Connection, connectDaemon, connectInProcess } from "./connection.js";
+import { maskSensitiveValues, underGitHubActions } from "./github.js";
+import { progressMode, withProgress } from "./progress.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 
 /** Flags every command that talks to the engine takes. */
@@ -52,7 +54,8 @@ export const REPORT_GRACE_MS = 30_000;
  * A stoppable operation (apply, destroy): the client picks its id and gives
  * the daemon its time budget; Ctrl-C asks the daemon to Cancel it instead of
  * dropping the call, so the report of what was and was not done still comes
- * back. A second Ctrl-C quits at once (the daemon then cancels on disconnect).
+ * back. A second Ctrl-C quits at once; the operation goes on in the daemon
+ * (a client that disconnects does not stop it) unless the Cancel got through.
  */
 export function stoppableOperation(
   opts: CommonOptions,
@@ -73,15 +76,22 @@ export function stoppableOperation(
   };
 }
 
-/** Runs `call` as a stoppable operation (see stoppableOperation). */
-export async function runStoppable<R>(
+/**
+ * Runs `call` as a stoppable operation named `operation` while its progress
+ * streams (client/progress.ts). With --json the events are the output: the
+ * last line is the summary, with `jsonReport` of the response as its `result`,
+ * so the caller prints nothing more in that mode.
+ */
+export async function runOperation<R>(
   opts: CommonOptions,
   connection: Connection,
+  operation: string,
   call: (operation: MessageInitShape<typeof OperationSchema>, options: CallOptions) => Promise<R>,
+  jsonReport: (response: R) => unknown,
 ): Promise<R> {
   const op = stoppableOperation(opts, connection);
   try {
-    return await call(op.operation, op.options);
+    return await withProgress(connection, progressMode(opts), operation, op.operation.id as string, () => call(op.operation, op.options), jsonReport);
   } finally {
     op.done();
   }
@@ -123,6 +133,18 @@ export function target(opts: TargetOptions): MessageInitShape<typeof TargetSchem
 
 export function caller(command: string): MessageInitShape<typeof CallerSchema> {
   return { user: `${userInfo().username}@${hostname()}`, pid: process.pid, command };
+}
+
+/**
+ * Like withConnection, for a command about one configuration: under GitHub
+ * Actions, every sensitive value of the target is first registered with
+ * ::add-mask::, before the command prints anything.
+ */
+export async function withTarget<T>(opts: TargetOptions, command: string, fn: (connection: Connection) => Promise<T>): Promise<T> {
+  return withConnection(opts, async (connection) => {
+    if (underGitHubActions()) await maskSensitiveValues(connection, target(opts), caller(command));
+    return fn(connection);
+  });
 }
 
 /** Runs `fn` against the daemon (started if needed) or, with --no-daemon, the in-process engine. */

@@ -1,6 +1,6 @@
 // wfctl infra: plan, apply, refresh, drift, destroy, teardown, outputs, state list.
 import { Command, Option } from "commander";
-import type { ApplyResponse, DestroyResponse, Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import type { ApplyResponse, DestroyResponse, DriftResponse, Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { Action, DriftClass } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { auditLine, driftJson, isDrifted, renderDrift, renderRefresh } from "../output/drift.js";
 import { type OutputsOptions, outputs } from "./outputs.js";
@@ -20,11 +20,13 @@ import {
   out,
   printJson,
   reportOf,
-  runStoppable,
+  runOperation,
   target,
   withConnection,
+  withTarget,
 } from "../runtime.js";
 import { positiveInt, withTargetOptions } from "./options.js";
+import { appendStepSummary, driftSummary, maskSensitiveValues, planSummary, resultsSummary, underGitHubActions } from "../github.js";
 
 interface PlanOptions extends TargetOptions {
   destroy?: boolean;
@@ -49,8 +51,9 @@ interface DriftOptions extends TargetOptions {
 }
 
 async function drift(opts: DriftOptions): Promise<number> {
-  return withConnection(opts, async ({ client }) => {
+  return withTarget(opts, "wfctl infra drift", async ({ client }) => {
     const response = await client.drift({ target: target(opts), caller: caller("wfctl infra drift") }, callOptions(opts));
+    appendStepSummary(driftSummary(response.results, target(opts)));
     if (opts.json) printJson(driftJson(response.results));
     else out(renderDrift(response.results));
     return opts.detailedExitcode && response.results.some(isDrifted) ? EXIT.CHANGES : EXIT.OK;
@@ -63,27 +66,30 @@ async function drift(opts: DriftOptions): Promise<number> {
  * --auto-approve, a dry run.
  */
 async function refresh(opts: RefreshOptions): Promise<number> {
-  return withConnection(opts, async (connection) => {
-    const dryRun = !opts.autoApprove;
+  const dryRun = !opts.autoApprove;
+  return withTarget(opts, `wfctl infra refresh${dryRun ? "" : " --auto-approve"}`, async (connection) => {
     const request = {
       target: target(opts),
       caller: caller(`wfctl infra refresh${dryRun ? "" : " --auto-approve"}`),
       dryRun,
       allowProtectedPrune: opts.allowProtectedPrune ?? false,
     };
-    const response = dryRun
-      ? await connection.client.refresh(request, callOptions(opts))
-      : await runStoppable(opts, connection, (operation, options) => connection.client.refresh({ ...request, operation }, options));
-    if (!dryRun) for (const entry of response.pruned) process.stderr.write(auditLine(entry));
-    if (opts.json) {
-      printJson({
+    const response = await runOperation(
+      opts,
+      connection,
+      "refresh",
+      (operation, options) => connection.client.refresh({ ...request, operation }, options),
+      (r) => ({
         dry_run: dryRun,
-        ...driftJson(response.drift),
-        [dryRun ? "would_prune" : "pruned"]: response.pruned.map((a) => ({ name: a.resource, type: a.type })),
-        [dryRun ? "would_update" : "updated"]: driftJson(response.updated).results,
-        blocked: response.blocked.map((b) => ({ name: b.name, type: b.type, reason: "protected" })),
-      });
-    } else out(renderRefresh({ ...response, dryRun }));
+        ...driftJson(r.drift),
+        [dryRun ? "would_prune" : "pruned"]: r.pruned.map((a) => ({ name: a.resource, type: a.type })),
+        [dryRun ? "would_update" : "updated"]: driftJson(r.updated).results,
+        blocked: r.blocked.map((b) => ({ name: b.name, type: b.type, reason: "protected" })),
+      }),
+    );
+    if (!dryRun) for (const entry of response.pruned) process.stderr.write(auditLine(entry));
+    appendStepSummary(driftSummary(response.drift, target(opts)));
+    if (!opts.json) out(renderRefresh({ ...response, dryRun }));
     return EXIT.OK;
   });
 }
@@ -93,17 +99,27 @@ async function refresh(opts: RefreshOptions): Promise<number> {
  * lock, no change) and says what would be pruned, and what would block.
  */
 async function refreshDryRun(opts: ApplyOptions, connection: Connection): Promise<number> {
-  const response = await connection.client.drift({ target: target(opts), caller: caller("wfctl infra apply --refresh") }, callOptions(opts));
-  const ghosts = response.results.filter((r) => r.class === DriftClass.GHOST);
-  const blocked = ghosts.filter((g) => g.protected && !opts.allowProtectedPrune);
-  if (opts.json) {
-    printJson({
-      dry_run: true,
-      ...driftJson(response.results),
-      would_prune: blocked.length > 0 ? [] : ghosts.map((g) => ({ name: g.name, type: g.type })),
-      blocked: blocked.map((g) => ({ name: g.name, type: g.type, reason: "protected" })),
-    });
-  } else {
+  const ghostsIn = (results: DriftResponse["results"]) => results.filter((r) => r.class === DriftClass.GHOST);
+  const blockedIn = (ghosts: DriftResponse["results"]) => ghosts.filter((g) => g.protected && !opts.allowProtectedPrune);
+  const response = await runOperation(
+    opts,
+    connection,
+    "drift",
+    (operation, options) => connection.client.drift({ target: target(opts), caller: caller("wfctl infra apply --refresh"), operation }, options),
+    (r) => {
+      const ghosts = ghostsIn(r.results);
+      const blocked = blockedIn(ghosts);
+      return {
+        dry_run: true,
+        ...driftJson(r.results),
+        would_prune: blocked.length > 0 ? [] : ghosts.map((g) => ({ name: g.name, type: g.type })),
+        blocked: blocked.map((g) => ({ name: g.name, type: g.type, reason: "protected" })),
+      };
+    },
+  );
+  const ghosts = ghostsIn(response.results);
+  const blocked = blockedIn(ghosts);
+  if (!opts.json) {
     out(renderDrift(response.results));
     out("\n");
     if (ghosts.length === 0) out("Nothing to prune.\n");
@@ -121,15 +137,22 @@ function hasChanges(plan: Plan | undefined): boolean {
 }
 
 async function plan(opts: PlanOptions): Promise<number> {
-  return withConnection(opts, async ({ client }) => {
-    const response = await client.plan(
-      { target: target(opts), caller: caller(opts.destroy ? "wfctl infra plan --destroy" : "wfctl infra plan"), destroy: opts.destroy ?? false },
-      callOptions(opts),
+  return withTarget(opts, opts.destroy ? "wfctl infra plan --destroy" : "wfctl infra plan", async (connection) => {
+    const response = await runOperation(
+      opts,
+      connection,
+      opts.destroy ? "plan-destroy" : "plan",
+      (operation, options) =>
+        connection.client.plan(
+          { target: target(opts), caller: caller(opts.destroy ? "wfctl infra plan --destroy" : "wfctl infra plan"), destroy: opts.destroy ?? false, operation },
+          options,
+        ),
+      (r) => (r.plan ? planJson(r.plan) : null),
     );
     const p = response.plan;
     if (!p) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
-    if (opts.json) printJson(planJson(p));
-    else out(renderPlan(p));
+    appendStepSummary(planSummary(p, target(opts)));
+    if (!opts.json) out(renderPlan(p));
     // Ghosts count as a difference: state does not match what exists.
     return opts.detailedExitcode && (hasChanges(p) || ghostsOf(p).length > 0) ? EXIT.CHANGES : EXIT.OK;
   });
@@ -146,7 +169,7 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
   if (opts.allowProtectedPrune && !opts.refresh) {
     throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "--allow-protected-prune only applies with --refresh (it allows pruning protected ghosts); nothing was done");
   }
-  return withConnection(opts, async (connection) => {
+  return withTarget(opts, command, async (connection) => {
     if (opts.refresh && !opts.autoApprove) return refreshDryRun(opts, connection);
     let expectedFingerprint = "";
     if (!opts.autoApprove) {
@@ -177,21 +200,31 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
     allowProtectedPrune: opts.allowProtectedPrune ?? false,
     allowProtectedDestroy: opts.allowProtectedDestroy ?? false,
   };
-  const response = await runStoppable<ApplyResponse | DestroyResponse>(opts, connection, (operation, options) =>
-    destroy ? connection.client.destroy({ ...request, operation }, options) : connection.client.apply({ ...request, operation }, options),
+  const prunedOf = (r: ApplyResponse | DestroyResponse) => ("pruned" in r ? r.pruned : []);
+  const response = await runOperation<ApplyResponse | DestroyResponse>(
+    opts,
+    connection,
+    destroy ? "destroy" : "apply",
+    (operation, options) => (destroy ? connection.client.destroy({ ...request, operation }, options) : connection.client.apply({ ...request, operation }, options)),
+    (r) => {
+      const { failed, stopped } = reportOf(r);
+      return {
+        plan: r.plan ? planJson(r.plan) : null,
+        results: resultsJson(r.results),
+        complete: failed === 0 && !stopped,
+        pruned: prunedOf(r).map((a) => ({ time: a.time, resource: a.resource, type: a.type, environment: a.environment, caller: a.caller })),
+        stopped: stopped ? { code: stopped, reason: r.stoppedReason } : undefined,
+      };
+    },
   );
-  const pruned = "pruned" in response ? response.pruned : [];
-  for (const entry of pruned) process.stderr.write(auditLine(entry));
-  if (opts.json) {
-    const { failed, stopped } = reportOf(response);
-    printJson({
-      plan: response.plan ? planJson(response.plan) : null,
-      results: resultsJson(response.results),
-      complete: failed === 0 && !stopped,
-      pruned: pruned.map((a) => ({ time: a.time, resource: a.resource, type: a.type, environment: a.environment, caller: a.caller })),
-      stopped: stopped ? { code: stopped, reason: response.stoppedReason } : undefined,
-    });
-  } else {
+  for (const entry of prunedOf(response)) process.stderr.write(auditLine(entry));
+  if (underGitHubActions()) {
+    // What the apply created may be sensitive too (a generated password): masked before anything else reads it.
+    await maskSensitiveValues(connection, target(opts), caller(command));
+    if (response.plan) appendStepSummary(planSummary(response.plan, target(opts)));
+    appendStepSummary(resultsSummary(destroy ? "destroy" : "apply", response.results, target(opts), response.stoppedReason));
+  }
+  if (!opts.json) {
     if (opts.autoApprove && response.plan) out(renderPlan(response.plan));
     if (hasChanges(response.plan)) out(`\n${renderResults(response.results, destroy)}`);
   }

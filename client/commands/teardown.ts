@@ -8,7 +8,11 @@ import { EXIT } from "../exit-codes.js";
 import { planJson, renderResults, resultsJson } from "../output/plan.js";
 import { renderTeardownPreview } from "../output/teardown.js";
 import { ask, canPrompt } from "../prompt.js";
-import { type TargetOptions, callOptions, caller, exitOf, interrupt, out, printJson, reportOf, runStoppable, target, withConnection } from "../runtime.js";
+import type { CallOptions } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { OperationSchema } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { type TargetOptions, callOptions, caller, exitOf, interrupt, out, reportOf, runOperation, target, withTarget } from "../runtime.js";
+import { appendStepSummary, resultsSummary } from "../github.js";
 
 export interface TeardownOptions extends TargetOptions {
   dryRun?: boolean;
@@ -23,18 +27,27 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
   // Decided before anything is contacted: nothing is read, locked or destroyed.
   if (!opts.dryRun && !opts.approve && !canPrompt()) throw new WfctlError(ErrorCode.APPROVAL_REQUIRED, TEARDOWN_REFUSAL);
   const command = `wfctl infra teardown${opts.dryRun ? " --dry-run" : opts.approve ? " --approve" : ""}`;
-  return withConnection(opts, async (connection) => {
+  return withTarget(opts, command, async (connection) => {
     const base = { target: target(opts), caller: caller(command), allowProtectedDestroy: opts.allowProtectedDestroy ?? false };
     let expectedFingerprint = "";
     if (!opts.approve) {
-      const preview = await connection.client.teardown({ ...base, dryRun: true }, callOptions(opts));
+      // Asking first: only a --dry-run shows its progress (or, with --json, its events).
+      const previewCall = (operation: MessageInitShape<typeof OperationSchema> | undefined, options: CallOptions) =>
+        connection.client.teardown({ ...base, dryRun: true, operation }, options);
+      const preview = opts.dryRun
+        ? await runOperation(opts, connection, "teardown", previewCall, (r) => ({
+            dry_run: true,
+            backend: r.backend,
+            namespace: r.namespace,
+            plan: r.plan ? planJson(r.plan) : null,
+            state_keys: r.stateKeys,
+          }))
+        : await previewCall(undefined, callOptions(opts));
       const plan = preview.plan;
       if (!plan) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no teardown plan");
       const count = plan.changes.filter((c) => c.action === Action.DELETE).length;
       if (opts.dryRun) {
-        if (opts.json) {
-          printJson({ dry_run: true, backend: preview.backend, namespace: preview.namespace, plan: planJson(plan), state_keys: preview.stateKeys });
-        } else {
+        if (!opts.json) {
           out(renderTeardownPreview(plan, preview.stateKeys, preview.backend, opts.allowProtectedDestroy ?? false));
           if (count > 0 || preview.stateKeys.length > 0) {
             out(`\nDry run: nothing was destroyed or wiped. Run with --approve (or on a terminal, answer yes) to destroy ${count} resource(s) and wipe state.\n`);
@@ -60,19 +73,24 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
       }
       expectedFingerprint = plan.fingerprint;
     }
-    const response = await runStoppable(opts, connection, (operation, options) =>
-      connection.client.teardown({ ...base, dryRun: false, expectedFingerprint, parallelism: opts.parallelism ?? 0, operation }, options),
+    const response = await runOperation(
+      opts,
+      connection,
+      "teardown",
+      (operation, options) => connection.client.teardown({ ...base, dryRun: false, expectedFingerprint, parallelism: opts.parallelism ?? 0, operation }, options),
+      (r) => {
+        const { stopped } = reportOf(r);
+        return {
+          plan: r.plan ? planJson(r.plan) : null,
+          results: resultsJson(r.results),
+          wiped: r.wiped,
+          state_keys: r.stateKeys,
+          stopped: stopped ? { code: stopped, reason: r.stoppedReason } : undefined,
+        };
+      },
     );
-    const { stopped } = reportOf(response);
-    if (opts.json) {
-      printJson({
-        plan: response.plan ? planJson(response.plan) : null,
-        results: resultsJson(response.results),
-        wiped: response.wiped,
-        state_keys: response.stateKeys,
-        stopped: stopped ? { code: stopped, reason: response.stoppedReason } : undefined,
-      });
-    } else {
+    appendStepSummary(resultsSummary("teardown", response.results, target(opts), response.stoppedReason));
+    if (!opts.json) {
       if (response.results.length > 0) out(renderResults(response.results, true));
       if (response.wiped) out(`State wiped: ${response.stateKeys.length} key(s) removed from ${response.backend}.\n`);
       else out("State was NOT wiped: it still records every resource that exists. Fix the failures and run teardown again.\n");

@@ -10,6 +10,7 @@ import { type ResourceState, type StateStore, withFields } from "../../proto/sta
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { fieldOfRecord, resolveReferences } from "../config/references.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import type { ResourceEvent } from "./events.js";
 import type { ChangeAction, Plan, PlannedChange } from "./plan.js";
 import type { ProviderSessions } from "./providers.js";
 import { type Task, type TaskOutcome, runTasks } from "./scheduler.js";
@@ -164,6 +165,14 @@ export function checkProtected(plan: Plan, allow: boolean, command: string): voi
   }
 }
 
+/** The event that says how a change ended. */
+function settledEvent(change: PlannedChange, outcome: TaskOutcome): ResourceEvent {
+  const about = { kind: "resource", name: change.name, type: change.type, action: change.action } as const;
+  if (outcome.outcome === "succeeded") return { ...about, phase: "finished", durationMs: Math.round(outcome.elapsedMs) };
+  if (outcome.outcome === "failed") return { ...about, phase: "failed", durationMs: Math.round(outcome.elapsedMs), errorCode: outcome.error.code, message: outcome.error.message };
+  return { ...about, phase: "skipped", message: outcome.reason };
+}
+
 /** Executes every non-noop change of `plan`. */
 export async function applyPlan(
   plan: Plan,
@@ -191,9 +200,16 @@ export async function applyPlan(
   const outcomes = await runTasks(tasks, {
     parallelism: options.parallelism,
     signal: AbortSignal.any([env.ctx.signal, halt.signal]),
+    onStarted: (id) => {
+      const change = byName.get(id);
+      if (change) env.ctx.emit({ kind: "resource", phase: "started", name: change.name, type: change.type, action: change.action });
+    },
     onSettled: (id, outcome) => {
       const change = byName.get(id);
-      if (change) options.onSettled?.(change, outcome);
+      if (change) {
+        env.ctx.emit(settledEvent(change, outcome));
+        options.onSettled?.(change, outcome);
+      }
       if (outcome.outcome !== "failed" || halt.signal.aborted) return;
       const why = haltingFailure(id, outcome.error, env.ctx);
       if (why) {
@@ -215,5 +231,6 @@ export async function applyPlan(
     };
   });
   const stopped = env.ctx.signal.aborted ? abortError(env.ctx.signal) : halt.signal.aborted ? WfctlError.from(halt.signal.reason) : undefined;
+  env.ctx.stopped(stopped);
   return { outcomes: results, stopped };
 }

@@ -2,7 +2,9 @@
 // cancellation and deadline; and how those become plugin call options.
 import type { Logger } from "pino";
 import type { CallOptions } from "../../proto/grpc.js";
+import type { WfctlError } from "../../proto/errors.js";
 import { type Context, injectTrace } from "../../proto/telemetry.js";
+import type { ResourceEvent } from "./events.js";
 
 /** Who started an operation (recorded in locks, audit lines, plugin metadata). */
 export interface Caller {
@@ -17,7 +19,7 @@ export interface OperationContext {
   operationId: string;
   /** plan, apply, destroy, ... */
   operation: string;
-  /** Aborted when the caller cancels (Ctrl-C, disconnect) or the deadline passes. */
+  /** Aborted when the caller cancels (Ctrl-C: the Cancel call) or the deadline passes. */
   signal: AbortSignal;
   /** The caller's deadline, if it set one. */
   deadline: Date | undefined;
@@ -25,6 +27,10 @@ export interface OperationContext {
   /** The operation's trace context: plugin calls carry it as `traceparent`. */
   trace: Context;
   log: Logger;
+  /** Tells watching clients what happens to a resource. */
+  emit(event: ResourceEvent): void;
+  /** Records what stopped an operation that reports instead of throwing, for its summary event. */
+  stopped(error: WfctlError | undefined): void;
 }
 
 /** Default time limits for plugin calls when the caller's deadline is further away. */

@@ -109,6 +109,8 @@ export async function detectDrift(
 ): Promise<DriftFinding[]> {
   const records = await store.listStates({}, { signal: ctx.signal });
   const findings = new Map<string, DriftFinding>();
+  const typeOf = new Map(records.map((r) => [r.resourceId, r.resourceType]));
+  const about = (id: string) => ({ kind: "resource", name: id, type: typeOf.get(id) ?? "", action: "read" }) as const;
   const outcomes = await runTasks(
     records.map((record) => ({
       id: record.resourceId,
@@ -117,7 +119,16 @@ export async function detectDrift(
         findings.set(record.resourceId, await detectOne(config, sessions, ctx, record));
       },
     })),
-    { parallelism, signal: ctx.signal },
+    {
+      parallelism,
+      signal: ctx.signal,
+      onStarted: (id) => ctx.emit({ ...about(id), phase: "started" }),
+      onSettled: (id, outcome) => {
+        if (outcome.outcome === "succeeded") ctx.emit({ ...about(id), phase: "finished", durationMs: Math.round(outcome.elapsedMs), message: findings.get(id)?.class ?? "" });
+        else if (outcome.outcome === "failed") ctx.emit({ ...about(id), phase: "failed", durationMs: Math.round(outcome.elapsedMs), errorCode: outcome.error.code, message: outcome.error.message });
+        else ctx.emit({ ...about(id), phase: "skipped", message: outcome.reason });
+      },
+    },
   );
   const failed = [...outcomes.entries()].filter(([, o]) => o.outcome !== "succeeded");
   if (failed.length > 0) {

@@ -17,7 +17,8 @@ import { type LockEntry, lockProjectPlugins, projectPluginSpecs } from "../super
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
-import { type OutputResult, collectOutputs } from "./outputs.js";
+import { type OutputResult, collectOutputs, sensitiveValues } from "./outputs.js";
+import type { JsonValue } from "../../proto/json.js";
 import {
   type AuditEntry,
   type AuditSink,
@@ -32,6 +33,7 @@ import {
 } from "./refresh.js";
 import type { OperationContext } from "./context.js";
 import { OperationRegistry, type OperationRequest, type RunningOperation, type Target } from "./operations.js";
+import type { OperationJournal } from "./events.js";
 import { type Plan, computePlan } from "./plan.js";
 import { ProviderSessions } from "./providers.js";
 import { DEFAULT_PARALLELISM } from "./scheduler.js";
@@ -122,6 +124,11 @@ export class Engine {
     return this.running.cancel(operationId, by, reason);
   }
 
+  /** An operation's events (see OperationRegistry.journal). */
+  journal(operationId: string, waitMs: number, signal: AbortSignal): Promise<OperationJournal> {
+    return this.running.journal(operationId, waitMs, signal);
+  }
+
   /** The operations running now, oldest first. */
   operations(): RunningOperation[] {
     return this.running.list();
@@ -161,6 +168,7 @@ export class Engine {
    */
   private async run<T>(operation: string, request: OperationRequest, locked: boolean, work: (ctx: OperationContext, opened: Opened) => Promise<T>): Promise<T> {
     const ctx = this.running.start(operation, request);
+    let failure: unknown;
     try {
       const opened = await this.open(ctx, request.target);
       let lock: LockInfo | undefined;
@@ -185,9 +193,10 @@ export class Engine {
         await opened.store.close();
       }
     } catch (err) {
-      throw ctx.signal.aborted ? abortError(ctx.signal) : err;
+      failure = ctx.signal.aborted ? abortError(ctx.signal) : err;
+      throw failure;
     } finally {
-      ctx.done();
+      ctx.done(failure);
     }
   }
 
@@ -314,6 +323,11 @@ export class Engine {
       const { outputs, declared } = await collectOutputs(config, store, sessions, ctx, names);
       return { outputs, declared, backend: describeBackend(config), namespace: config.namespace };
     });
+  }
+
+  /** The sensitive values of a configuration and its state, for a CI runner to mask (see sensitiveValues). */
+  sensitiveValues(request: OperationRequest): Promise<JsonValue[]> {
+    return this.run("mask", request, false, (ctx, { config, store, sessions }) => sensitiveValues(config, store, sessions, ctx));
   }
 
   /** Writes .wfctl-lock.yaml for the wfctl.yaml beside `configPath`, starting each plugin once to read its version. */

@@ -153,3 +153,30 @@ export async function collectOutputs(
   }
   return { outputs, declared: false };
 }
+
+/**
+ * Every sensitive value this configuration and its state hold, for a CI
+ * runner to mask before anything prints (GitHub Actions' ::add-mask::):
+ * literal values of schema-sensitive configuration fields, sensitive outputs
+ * of applied resources (by schema or by name), and declared sensitive
+ * outputs. Sealed values are left out: state never holds their plaintext.
+ */
+export async function sensitiveValues(config: InfraConfig, store: StateStore, sessions: ProviderSessions, ctx: OperationContext): Promise<JsonValue[]> {
+  const values: JsonValue[] = [];
+  const keep = (value: JsonValue | undefined) => {
+    if (value !== undefined && value !== null && value !== "" && !isSealed(value)) values.push(value);
+  };
+  for (const resource of config.resources) {
+    const schema = (await sessions.get(resource.provider)).schema.types.get(resource.type) ?? {};
+    for (const [field, value] of Object.entries(resource.config)) if (schema[field]?.sensitive) keep(value);
+  }
+  for (const record of await store.listStates({}, { signal: ctx.signal })) {
+    if (!config.providers.has(record.provider)) continue;
+    const schema = await schemaOf(record, config, sessions);
+    for (const [field, value] of Object.entries(record.outputs)) if (sensitiveField(schema, field)) keep(value);
+    for (const output of config.outputs) {
+      if (output.sensitive && output.resource === record.resourceId) keep(at(record.outputs, output.field) ?? at(record.config, output.field));
+    }
+  }
+  return values;
+}

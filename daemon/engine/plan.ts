@@ -220,7 +220,9 @@ export async function computePlan(
       await Promise.all(resource.references.map((r) => plannedByName.get(r.target)?.catch(() => undefined)));
       await slots.take();
       try {
-        return await planResource(resource);
+        const change = await planResource(resource);
+        ctx.emit({ kind: "resource", phase: "planned", name: change.name, type: change.type, action: change.action });
+        return change;
       } finally {
         slots.give();
       }
@@ -340,6 +342,10 @@ export async function computePlan(
         "Add the provider module back so wfctl can delete them.",
     );
   }
-  changes.push(...orphans.map((p) => deleteChange(p, config)));
+  for (const orphan of orphans) {
+    const change = deleteChange(orphan, config);
+    ctx.emit({ kind: "resource", phase: "planned", name: change.name, type: change.type, action: change.action });
+    changes.push(change);
+  }
   return { env: config.env, destroy: options.destroy, changes, fingerprint: fingerprint(changes, options.destroy) };
 }

@@ -90,6 +90,7 @@ export async function pruneGhosts(
     const entry = pruneEntry(ghost, operation, config, ctx);
     pruned.push(entry);
     audit(entry);
+    ctx.emit({ kind: "resource", phase: "finished", name: ghost.name, type: ghost.type, action: "prune", durationMs: 0, message: "ghost pruned from state" });
     ctx.log.warn({ audit: entry }, `pruned ghost ${ghost.name} (${ghost.type}) from state`);
   }
   return pruned;

@@ -27,7 +27,7 @@ export const DEFAULT_PARALLELISM = 10;
 
 export async function runTasks(
   tasks: readonly Task[],
-  options: { parallelism: number; signal: AbortSignal; onSettled?: (id: string, outcome: TaskOutcome) => void },
+  options: { parallelism: number; signal: AbortSignal; onStarted?: (id: string) => void; onSettled?: (id: string, outcome: TaskOutcome) => void },
 ): Promise<Map<string, TaskOutcome>> {
   const limit = Math.max(1, Math.floor(options.parallelism));
   const ids = new Set(tasks.map((t) => t.id));
@@ -60,6 +60,7 @@ export async function runTasks(
         if (results.has(id)) continue;
         const task = byId.get(id) as Task;
         running++;
+        options.onStarted?.(id);
         const started = performance.now();
         task
           .run(options.signal)

@@ -1,6 +1,7 @@
 // The DaemonService implementation: each call becomes an engine operation
-// that carries the caller's cancellation (a client that disconnects cancels
-// its operation) and deadline.
+// with the caller's deadline. A client that disconnects does not stop its
+// operation (CI runners lose connections; the work and its state records
+// should not); Cancel does. WatchOperation streams an operation's events.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import {
@@ -12,7 +13,7 @@ import {
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { Caller } from "../engine/context.js";
 import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
-import { auditMessage, driftMessage, outputMessage, planMessage, pluginMessage, resultMessage, stateMessage, updateMessage } from "./convert.js";
+import { auditMessage, driftMessage, eventMessage, outputMessage, planMessage, pluginMessage, resultMessage, stateMessage, updateMessage } from "./convert.js";
 import { traceKey } from "./router.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 
@@ -26,6 +27,9 @@ export interface ApiHost {
   /** Stops plugins and the server; called after the Shutdown response is sent. */
   shutdown(): void;
 }
+
+/** How long WatchOperation waits for the operation to start, unless the client says. */
+const WATCH_WAIT_MS = 10_000;
 
 function target(message: TargetMessage | undefined): OperationRequest["target"] {
   if (!message?.configPath) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "target.config_path is required (an absolute path to infra.yaml)");
@@ -54,7 +58,6 @@ function request(
   return {
     target: target(t),
     caller: caller(c),
-    signal: ctx.signal,
     deadline: deadlines.length > 0 ? new Date(Math.min(...deadlines)) : undefined,
     operationId: operation?.id || undefined,
     trace: ctx.values.get(traceKey),
@@ -179,6 +182,10 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
       const { findings, backend, namespace } = await engine.drift(request(req.target, req.caller, ctx, req.operation));
       return { results: findings.map((f) => driftMessage(f)), backend, namespace };
     },
+    async listSensitiveValues(req, ctx) {
+      const values = await engine.sensitiveValues(request(req.target, req.caller, ctx));
+      return { valuesJson: values.map((v) => JSON.stringify(v)) };
+    },
     async listPlugins() {
       return { plugins: engine.supervisor.list().map(pluginMessage) };
     },
@@ -189,6 +196,11 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
         lockfile,
         plugins: Object.entries(entries).map(([name, e]) => ({ name, kind: e.kind, path: e.path, version: e.version, sha256: e.sha256 })),
       };
+    },
+    async *watchOperation(req, ctx) {
+      if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
+      const journal = await engine.journal(req.operationId, req.waitMs || WATCH_WAIT_MS, ctx.signal);
+      for await (const event of journal.follow(ctx.signal)) yield eventMessage(event);
     },
     async cancel(req) {
       if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");

@@ -6,10 +6,12 @@ import {
   type AuditEntrySchema,
   DriftClass,
   type DriftResultSchema,
+  type OperationEventSchema,
   type OutputValueSchema,
   type PlanSchema,
   type PluginStatusSchema,
   Outcome,
+  ResourcePhase,
   type ResourceResultSchema,
   type StateResourceSchema,
 } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
@@ -22,6 +24,7 @@ import type { PluginView } from "../supervisor/supervisor.js";
 import type { DriftClassName, DriftFinding } from "../engine/drift.js";
 import type { AuditEntry, RefreshUpdate } from "../engine/refresh.js";
 import type { OutputResult } from "../engine/outputs.js";
+import type { ResourcePhase as PhaseName, StampedEvent } from "../engine/events.js";
 
 const actions: Record<ChangeAction, Action> = {
   noop: Action.NOOP,
@@ -163,4 +166,39 @@ export function outputMessage(output: OutputResult, reveal: boolean): MessageIni
     sensitive: output.sensitive,
     valueJson: output.sensitive && !reveal ? "" : JSON.stringify(output.value),
   };
+}
+
+const phases: Record<PhaseName, ResourcePhase> = {
+  planned: ResourcePhase.PLANNED,
+  started: ResourcePhase.STARTED,
+  finished: ResourcePhase.FINISHED,
+  failed: ResourcePhase.FAILED,
+  skipped: ResourcePhase.SKIPPED,
+};
+
+export function eventMessage(stamped: StampedEvent): MessageInitShape<typeof OperationEventSchema> {
+  const { event } = stamped;
+  const head = { operationId: stamped.operationId, sequence: stamped.sequence, time: stamped.time.toISOString(), elapsedMs: BigInt(stamped.elapsedMs) };
+  switch (event.kind) {
+    case "started":
+      return { ...head, event: { case: "started", value: { operation: event.operation, target: event.target, caller: event.caller } } };
+    case "resource":
+      return {
+        ...head,
+        event: {
+          case: "resource",
+          value: {
+            phase: phases[event.phase],
+            name: event.name,
+            type: event.type,
+            action: event.action,
+            durationMs: BigInt(event.durationMs ?? 0),
+            errorCode: event.errorCode ?? "",
+            message: event.message ?? "",
+          },
+        },
+      };
+    case "summary":
+      return { ...head, event: { case: "summary", value: { ...event } } };
+  }
 }

@@ -73,7 +73,7 @@ function quickstartFlow(mode: "daemon" | "no-daemon"): void {
     expect(result.stdout).toContain("Hello from the test.");
     expect(result.stdout).toContain("1 to update");
     // The JSON plan says the same, field by field.
-    const { value } = await sandbox.cli.json<{ changes: { name: string; action: string; fields: { field: string; before: unknown; after: unknown }[] }[] }>(
+    const { report: value } = await sandbox.cli.events<{ changes: { name: string; action: string; fields: { field: string; before: unknown; after: unknown }[] }[] }>(
       ["infra", "plan", "-c", config, ...extra],
       { cwd: ROOT },
     );

@@ -38,7 +38,7 @@ describe("references", () => {
   });
 
   it("plans a configuration field's value, and an output not yet applied as (known after apply)", async () => {
-    const { value } = await sandbox.cli.json<{ changes: { name: string; action: string; fields: { field: string; after?: unknown }[] }[] }>(["infra", "plan", "-c", config]);
+    const { report: value } = await sandbox.cli.events<{ changes: { name: string; action: string; fields: { field: string; after?: unknown }[] }[] }>(["infra", "plan", "-c", config]);
     const index = value.changes.find((c) => c.name === "index");
     expect(index?.action).toBe("create");
     expect(index?.fields.find((f) => f.field === "path")?.after).toBe("site/index.html");

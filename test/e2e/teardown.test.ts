@@ -79,7 +79,7 @@ describe("teardown", () => {
     expect(result.stdout).toContain("State keys to wipe (3):");
     for (const key of ["default/app", "default/conf", "default/keep"]) expect(result.stdout).toContain(`- ${key}`);
     expect(result.stdout).toContain("Dry run: nothing was destroyed or wiped");
-    const { value } = await sandbox.cli.json<{ dry_run: boolean; state_keys: string[] }>(["infra", "teardown", "-c", config, "--dry-run"]);
+    const { report: value } = await sandbox.cli.events<{ dry_run: boolean; state_keys: string[] }>(["infra", "teardown", "-c", config, "--dry-run"]);
     expect(value).toMatchObject({ dry_run: true, state_keys: ["default/app", "default/conf", "default/keep"] });
     expect(everything()).toEqual([true, true, true]);
     expect(treeHash(state())).toBe(before);

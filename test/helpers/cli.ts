@@ -35,6 +35,12 @@ export class Cli {
     return runWfctl(args, { ...options, env: { WFCTL_SOCKET: this.socket, ...options.env } });
   }
 
+  /** Runs an operation with --json and parses its events (see parseEvents). */
+  async events<T = unknown>(args: readonly string[], options: CliOptions = {}): Promise<{ result: CliResult; events: JsonEvent[]; summary: JsonEvent; report: T }> {
+    const result = await this.run([...args, "--json"], options);
+    return { result, ...parseEvents<T>(result, `wfctl ${args.join(" ")}`) };
+  }
+
   /** Runs and parses stdout as JSON. */
   async json<T = unknown>(args: readonly string[], options: CliOptions = {}): Promise<{ result: CliResult; value: T }> {
     const result = await this.run([...args, "--json"], options);
@@ -46,6 +52,39 @@ export class Cli {
     }
     return { result, value };
   }
+}
+
+/** One line of an operation's --json output (client/progress.ts). */
+export interface JsonEvent {
+  type: string;
+  time: string;
+  elapsed_ms: number;
+  operation_id: string;
+  sequence: number;
+  resource?: { name: string; type: string };
+  action?: string;
+  duration_ms?: number;
+  error?: { code: string; message: string };
+  reason?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Parses the --json output of an operation (plan, apply, destroy, refresh,
+ * teardown): one JSON object per line, the last the summary, whose `result`
+ * is the command's report.
+ */
+export function parseEvents<T>(result: CliResult, what: string): { events: JsonEvent[]; summary: JsonEvent; report: T } {
+  const lines = result.stdout.split("\n").filter((line) => line.trim() !== "");
+  let events: JsonEvent[];
+  try {
+    events = lines.map((line) => JSON.parse(line) as JsonEvent);
+  } catch {
+    throw new Error(`${what} --json printed a line that is not JSON (exit ${result.code}):\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  }
+  const summary = events.at(-1);
+  if (summary?.type !== "summary") throw new Error(`${what} --json did not end with a summary (exit ${result.code}):\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  return { events, summary, report: summary["result"] as T };
 }
 
 export function runWfctl(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {

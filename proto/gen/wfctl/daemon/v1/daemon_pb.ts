@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfctl/daemon/v1/daemon.proto.
  */
 export const file_wfctl_daemon_v1_daemon: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiyQEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgSDQoFZ2hvc3QYCCABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIpMCCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24SDwoHcmVmcmVzaBgGIAEoCBIdChVhbGxvd19wcm90ZWN0ZWRfcHJ1bmUYByABKAgSHwoXYWxsb3dfcHJvdGVjdGVkX2Rlc3Ryb3kYCCABKAgi7gEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJEisKBWRyaWZ0GAUgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0EisKBnBydW5lZBgGIAMoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5Io8BCgxEcmlmdFJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEi0KCW9wZXJhdGlvbhgDIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24iWgoKRHJpZnRGaWVsZBINCgVmaWVsZBgBIAEoCRIVCg1leHBlY3RlZF9qc29uGAIgASgJEhMKC2FjdHVhbF9qc29uGAMgASgJEhEKCXNlbnNpdGl2ZRgEIAEoCCK4AQoLRHJpZnRSZXN1bHQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEioKBWNsYXNzGAQgASgOMhsud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0Q2xhc3MSDwoHZHJpZnRlZBgFIAEoCBIrCgZmaWVsZHMYBiADKAsyGy53ZmN0bC5kYWVtb24udjEuRHJpZnRGaWVsZBIRCglwcm90ZWN0ZWQYByABKAgiYgoNRHJpZnRSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0Eg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIpgBCgpBdWRpdEVudHJ5EgwKBHRpbWUYASABKAkSDgoGYWN0aW9uGAIgASgJEhEKCW9wZXJhdGlvbhgDIAEoCRIQCghyZXNvdXJjZRgEIAEoCRIMCgR0eXBlGAUgASgJEhMKC2Vudmlyb25tZW50GAYgASgJEg4KBmNhbGxlchgHIAEoCRIUCgxvcGVyYXRpb25faWQYCCABKAki5QEKDkRlc3Ryb3lSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSJwoGY2FsbGVyGAIgASgLMhcud2ZjdGwuZGFlbW9uLnYxLkNhbGxlchIcChRleHBlY3RlZF9maW5nZXJwcmludBgDIAEoCRITCgtwYXJhbGxlbGlzbRgEIAEoDRItCglvcGVyYXRpb24YBSABKAsyGi53ZmN0bC5kYWVtb24udjEuT3BlcmF0aW9uEh8KF2FsbG93X3Byb3RlY3RlZF9kZXN0cm95GAYgASgIIpYBCg9EZXN0cm95UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIsEBCg5SZWZyZXNoUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISLQoJb3BlcmF0aW9uGAMgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbhIPCgdkcnlfcnVuGAQgASgIEh0KFWFsbG93X3Byb3RlY3RlZF9wcnVuZRgFIAEoCCL+AQoPUmVmcmVzaFJlc3BvbnNlEisKBWRyaWZ0GAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0EisKBnBydW5lZBgCIAMoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5Ei0KB3VwZGF0ZWQYAyADKAsyHC53ZmN0bC5kYWVtb24udjEuRHJpZnRSZXN1bHQSLQoHYmxvY2tlZBgEIAMoCzIcLndmY3RsLmRhZW1vbi52MS5EcmlmdFJlc3VsdBIPCgdkcnlfcnVuGAUgASgIEg8KB2JhY2tlbmQYBiABKAkSEQoJbmFtZXNwYWNlGAcgASgJIvcBCg9UZWFyZG93blJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEi0KCW9wZXJhdGlvbhgDIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24SDwoHZHJ5X3J1bhgEIAEoCBIcChRleHBlY3RlZF9maW5nZXJwcmludBgFIAEoCRITCgtwYXJhbGxlbGlzbRgGIAEoDRIfChdhbGxvd19wcm90ZWN0ZWRfZGVzdHJveRgHIAEoCCLvAQoQVGVhcmRvd25SZXNwb25zZRIjCgRwbGFuGAEgASgLMhUud2ZjdGwuZGFlbW9uLnYxLlBsYW4SMAoHcmVzdWx0cxgCIAMoCzIfLndmY3RsLmRhZW1vbi52MS5SZXNvdXJjZVJlc3VsdBIUCgxzdG9wcGVkX2NvZGUYAyABKAkSFgoOc3RvcHBlZF9yZWFzb24YBCABKAkSEgoKc3RhdGVfa2V5cxgFIAMoCRINCgV3aXBlZBgGIAEoCBIPCgdkcnlfcnVuGAcgASgIEg8KB2JhY2tlbmQYCCABKAkSEQoJbmFtZXNwYWNlGAkgASgJIroBCg5PdXRwdXRzUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISLQoJb3BlcmF0aW9uGAMgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbhINCgVuYW1lcxgEIAMoCRIYChByZXZlYWxfc2Vuc2l0aXZlGAUgASgIImcKC091dHB1dFZhbHVlEgwKBG5hbWUYASABKAkSEgoKdmFsdWVfanNvbhgCIAEoCRIRCglzZW5zaXRpdmUYAyABKAgSDgoGc291cmNlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJInYKD091dHB1dHNSZXNwb25zZRItCgdvdXRwdXRzGAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLk91dHB1dFZhbHVlEg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEhAKCGRlY2xhcmVkGAQgASgIIiUKDUNhbmNlbFJlcXVlc3QSFAoMb3BlcmF0aW9uX2lkGAEgASgJIh8KDkNhbmNlbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIIscBCg1TdGF0ZVJlc291cmNlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRITCgtwcm92aWRlcl9pZBgEIAEoCRIOCgZzdGF0dXMYBSABKAkSEgoKY3JlYXRlZF9hdBgGIAEoCRISCgp1cGRhdGVkX2F0GAcgASgJEhEKCXByb3RlY3RlZBgIIAEoCBISCgpkZXBlbmRzX29uGAkgAygJEhQKDG91dHB1dHNfanNvbhgKIAEoCSI7ChBMaXN0U3RhdGVSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQiagoRTGlzdFN0YXRlUmVzcG9uc2USMQoJcmVzb3VyY2VzGAEgAygLMh4ud2ZjdGwuZGFlbW9uLnYxLlN0YXRlUmVzb3VyY2USDwoHYmFja2VuZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkidwoSVW5sb2NrU3RhdGVSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSJwoGY2FsbGVyGAIgASgLMhcud2ZjdGwuZGFlbW9uLnYxLkNhbGxlchIPCgdsb2NrX2lkGAMgASgJInYKE1VubG9ja1N0YXRlUmVzcG9uc2USDwoHaGVsZF9ieRgBIAEoCRIPCgdiYWNrZW5kGAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCRIqCgVhdWRpdBgEIAEoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5IrQCCgxQbHVnaW5TdGF0dXMSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSCwoDcGlkGAQgASgFEg0KBXN0YXRlGAUgASgJEhIKCmV4ZWN1dGFibGUYBiABKAkSDwoHYWRkcmVzcxgHIAEoCRISCgpzdGFydGVkX2F0GAggASgJEhAKCHJlc3RhcnRzGAkgASgNEhgKEHByb3RvY29sX3ZlcnNpb24YCiABKA0SFAoMaW5zdGFuY2Vfa2V5GAsgASgJEhMKC3JlY2VudF9sb2dzGAwgAygJEhIKCmxhc3RfZXJyb3IYDSABKAkSDwoHaGVhbHRoeRgOIAEoCBIWCg51cHRpbWVfc2Vjb25kcxgPIAEoARIOCgZzb3VyY2UYECABKAkiJAoUSW5zcGVjdFBsdWdpblJlcXVlc3QSDAoEbmFtZRgBIAEoCSJFChBSZXNvdXJjZVR5cGVJbmZvEgwKBHR5cGUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDgoGZmllbGRzGAMgAygJItIBCgxQbHVnaW5EZXRhaWwSLQoGc3RhdHVzGAEgASgLMh0ud2ZjdGwuZGFlbW9uLnYxLlBsdWdpblN0YXR1cxIQCghzZXJ2aWNlcxgCIAMoCRI5Cg5yZXNvdXJjZV90eXBlcxgDIAMoCzIhLndmY3RsLmRhZW1vbi52MS5SZXNvdXJjZVR5cGVJbmZvEhYKDnN0YXRlX2JhY2tlbmRzGAQgAygJEg4KBnNoYTI1NhgFIAEoCRIQCghsb2NrZmlsZRgGIAEoCRIMCgRhcmdzGAcgAygJIkcKFUluc3BlY3RQbHVnaW5SZXNwb25zZRIuCgdwbHVnaW5zGAEgAygLMh0ud2ZjdGwuZGFlbW9uLnYxLlBsdWdpbkRldGFpbCI/ChFQbHVnaW5Mb2dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRhaWwYAiABKA0SDgoGZm9sbG93GAMgASgIImoKDVBsdWdpbkxvZ0xpbmUSDgoGcGx1Z2luGAEgASgJEgsKA3BpZBgCIAEoBRIQCghpbnN0YW5jZRgDIAEoCRIMCgR0aW1lGAQgASgJEg4KBnNvdXJjZRgFIAEoCRIMCgRsaW5lGAYgASgJIhQKEkxpc3RQbHVnaW5zUmVxdWVzdCJFChNMaXN0UGx1Z2luc1Jlc3BvbnNlEi4KB3BsdWdpbnMYASADKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luU3RhdHVzIj0KEkxvY2tQbHVnaW5zUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0IlkKDExvY2tlZFBsdWdpbhIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSDAoEcGF0aBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEg4KBnNoYTI1NhgFIAEoCSJXChNMb2NrUGx1Z2luc1Jlc3BvbnNlEhAKCGxvY2tmaWxlGAEgASgJEi4KB3BsdWdpbnMYAiADKAsyHS53ZmN0bC5kYWVtb24udjEuTG9ja2VkUGx1Z2luIg8KDVN0YXR1c1JlcXVlc3QioAIKDlN0YXR1c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSCwoDcGlkGAIgASgFEhMKC3NvY2tldF9wYXRoGAMgASgJEhAKCGxvZ19wYXRoGAQgASgJEhIKCnN0YXJ0ZWRfYXQYBSABKAkSFgoOdXB0aW1lX3NlY29uZHMYBiABKAESFwoPcnVubmluZ19wbHVnaW5zGAcgASgNEhQKDG5vZGVfdmVyc2lvbhgIIAEoCRIZChFhY3RpdmVfb3BlcmF0aW9ucxgJIAEoDRIcChRpZGxlX3RpbWVvdXRfc2Vjb25kcxgKIAEoDRI1CgpvcGVyYXRpb25zGAsgAygLMiEud2ZjdGwuZGFlbW9uLnYxLlJ1bm5pbmdPcGVyYXRpb24iowEKEFJ1bm5pbmdPcGVyYXRpb24SCgoCaWQYASABKAkSEQoJb3BlcmF0aW9uGAIgASgJEicKBnRhcmdldBgDIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSDgoGY2FsbGVyGAQgASgJEhIKCnN0YXJ0ZWRfYXQYBSABKAkSDwoHbG9ja19pZBgGIAEoCRISCgpsb2NrX3Njb3BlGAcgASgJIhEKD1NodXRkb3duUmVxdWVzdCISChBTaHV0ZG93blJlc3BvbnNlKn4KBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABIPCgtBQ1RJT05fTk9PUBABEhEKDUFDVElPTl9DUkVBVEUQAhIRCg1BQ1RJT05fVVBEQVRFEAMSEgoOQUNUSU9OX1JFUExBQ0UQBBIRCg1BQ1RJT05fREVMRVRFEAUqYgoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASFQoRT1VUQ09NRV9TVUNDRUVERUQQARISCg5PVVRDT01FX0ZBSUxFRBACEhMKD09VVENPTUVfU0tJUFBFRBADKm0KCkRyaWZ0Q2xhc3MSFwoTRFJJRlRfQ0xBU1NfVU5LTk9XThAAEhcKE0RSSUZUX0NMQVNTX0lOX1NZTkMQARIVChFEUklGVF9DTEFTU19HSE9TVBACEhYKEkRSSUZUX0NMQVNTX0NPTkZJRxADMpwKCg1EYWVtb25TZXJ2aWNlEkkKBlN0YXR1cxIeLndmY3RsLmRhZW1vbi52MS5TdGF0dXNSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1Jlc3BvbnNlEkMKBFBsYW4SHC53ZmN0bC5kYWVtb24udjEuUGxhblJlcXVlc3QaHS53ZmN0bC5kYWVtb24udjEuUGxhblJlc3BvbnNlEkYKBUFwcGx5Eh0ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5BcHBseVJlc3BvbnNlEkwKB0Rlc3Ryb3kSHy53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlc3BvbnNlElIKCUxpc3RTdGF0ZRIhLndmY3RsLmRhZW1vbi52MS5MaXN0U3RhdGVSZXF1ZXN0GiIud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlc3BvbnNlElgKC1VubG9ja1N0YXRlEiMud2ZjdGwuZGFlbW9uLnYxLlVubG9ja1N0YXRlUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5VbmxvY2tTdGF0ZVJlc3BvbnNlEkYKBURyaWZ0Eh0ud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5EcmlmdFJlc3BvbnNlEkwKB1JlZnJlc2gSHy53ZmN0bC5kYWVtb24udjEuUmVmcmVzaFJlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuUmVmcmVzaFJlc3BvbnNlEk8KCFRlYXJkb3duEiAud2ZjdGwuZGFlbW9uLnYxLlRlYXJkb3duUmVxdWVzdBohLndmY3RsLmRhZW1vbi52MS5UZWFyZG93blJlc3BvbnNlEkwKB091dHB1dHMSHy53ZmN0bC5kYWVtb24udjEuT3V0cHV0c1JlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuT3V0cHV0c1Jlc3BvbnNlElgKC0xpc3RQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5MaXN0UGx1Z2luc1Jlc3BvbnNlElgKC0xvY2tQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5Mb2NrUGx1Z2luc1Jlc3BvbnNlEl4KDUluc3BlY3RQbHVnaW4SJS53ZmN0bC5kYWVtb24udjEuSW5zcGVjdFBsdWdpblJlcXVlc3QaJi53ZmN0bC5kYWVtb24udjEuSW5zcGVjdFBsdWdpblJlc3BvbnNlElIKClBsdWdpbkxvZ3MSIi53ZmN0bC5kYWVtb24udjEuUGx1Z2luTG9nc1JlcXVlc3QaHi53ZmN0bC5kYWVtb24udjEuUGx1Z2luTG9nTGluZTABEkkKBkNhbmNlbBIeLndmY3RsLmRhZW1vbi52MS5DYW5jZWxSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlc3BvbnNlEk8KCFNodXRkb3duEiAud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVxdWVzdBohLndmY3RsLmRhZW1vbi52MS5TaHV0ZG93blJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Chx3ZmN0bC9kYWVtb24vdjEvZGFlbW9uLnByb3RvEg93ZmN0bC5kYWVtb24udjEiKgoGVGFyZ2V0EhMKC2NvbmZpZ19wYXRoGAEgASgJEgsKA2VudhgCIAEoCSIrCglPcGVyYXRpb24SCgoCaWQYASABKAkSEgoKdGltZW91dF9tcxgCIAEoBCI0CgZDYWxsZXISDAoEdXNlchgBIAEoCRILCgNwaWQYAiABKAUSDwoHY29tbWFuZBgDIAEoCSJuCglGaWVsZERpZmYSDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAkSEgoKYWZ0ZXJfanNvbhgDIAEoCRIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgiyQEKDlJlc291cmNlQ2hhbmdlEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRInCgZhY3Rpb24YBCABKA4yFy53ZmN0bC5kYWVtb24udjEuQWN0aW9uEioKBmZpZWxkcxgFIAMoCzIaLndmY3RsLmRhZW1vbi52MS5GaWVsZERpZmYSEgoKZGVwZW5kc19vbhgGIAMoCRIRCglwcm90ZWN0ZWQYByABKAgSDQoFZ2hvc3QYCCABKAgiXAoLUGxhblN1bW1hcnkSDgoGY3JlYXRlGAEgASgNEg4KBnVwZGF0ZRgCIAEoDRIPCgdyZXBsYWNlGAMgASgNEg4KBmRlbGV0ZRgEIAEoDRIMCgRub29wGAUgASgNIpoBCgRQbGFuEjAKB2NoYW5nZXMYASADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VDaGFuZ2USLQoHc3VtbWFyeRgCIAEoCzIcLndmY3RsLmRhZW1vbi52MS5QbGFuU3VtbWFyeRITCgtmaW5nZXJwcmludBgDIAEoCRILCgNlbnYYBCABKAkSDwoHZGVzdHJveRgFIAEoCCKfAQoLUGxhblJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2Rlc3Ryb3kYAyABKAgSLQoJb3BlcmF0aW9uGAQgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbiIzCgxQbGFuUmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuIs8BCg5SZXNvdXJjZVJlc3VsdBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGYWN0aW9uGAMgASgOMhcud2ZjdGwuZGFlbW9uLnYxLkFjdGlvbhIpCgdvdXRjb21lGAQgASgOMhgud2ZjdGwuZGFlbW9uLnYxLk91dGNvbWUSDQoFZXJyb3IYBSABKAkSEgoKZXJyb3JfY29kZRgGIAEoCRISCgplbGFwc2VkX21zGAcgASgBEhYKDnNraXBwZWRfcmVhc29uGAggASgJIpMCCgxBcHBseVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEhwKFGV4cGVjdGVkX2ZpbmdlcnByaW50GAMgASgJEhMKC3BhcmFsbGVsaXNtGAQgASgNEi0KCW9wZXJhdGlvbhgFIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24SDwoHcmVmcmVzaBgGIAEoCBIdChVhbGxvd19wcm90ZWN0ZWRfcHJ1bmUYByABKAgSHwoXYWxsb3dfcHJvdGVjdGVkX2Rlc3Ryb3kYCCABKAgi7gEKDUFwcGx5UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJEisKBWRyaWZ0GAUgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0EisKBnBydW5lZBgGIAMoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5Io8BCgxEcmlmdFJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEi0KCW9wZXJhdGlvbhgDIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24iWgoKRHJpZnRGaWVsZBINCgVmaWVsZBgBIAEoCRIVCg1leHBlY3RlZF9qc29uGAIgASgJEhMKC2FjdHVhbF9qc29uGAMgASgJEhEKCXNlbnNpdGl2ZRgEIAEoCCK4AQoLRHJpZnRSZXN1bHQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEioKBWNsYXNzGAQgASgOMhsud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0Q2xhc3MSDwoHZHJpZnRlZBgFIAEoCBIrCgZmaWVsZHMYBiADKAsyGy53ZmN0bC5kYWVtb24udjEuRHJpZnRGaWVsZBIRCglwcm90ZWN0ZWQYByABKAgiYgoNRHJpZnRSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0Eg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJIpgBCgpBdWRpdEVudHJ5EgwKBHRpbWUYASABKAkSDgoGYWN0aW9uGAIgASgJEhEKCW9wZXJhdGlvbhgDIAEoCRIQCghyZXNvdXJjZRgEIAEoCRIMCgR0eXBlGAUgASgJEhMKC2Vudmlyb25tZW50GAYgASgJEg4KBmNhbGxlchgHIAEoCRIUCgxvcGVyYXRpb25faWQYCCABKAki5QEKDkRlc3Ryb3lSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSJwoGY2FsbGVyGAIgASgLMhcud2ZjdGwuZGFlbW9uLnYxLkNhbGxlchIcChRleHBlY3RlZF9maW5nZXJwcmludBgDIAEoCRITCgtwYXJhbGxlbGlzbRgEIAEoDRItCglvcGVyYXRpb24YBSABKAsyGi53ZmN0bC5kYWVtb24udjEuT3BlcmF0aW9uEh8KF2FsbG93X3Byb3RlY3RlZF9kZXN0cm95GAYgASgIIpYBCg9EZXN0cm95UmVzcG9uc2USIwoEcGxhbhgBIAEoCzIVLndmY3RsLmRhZW1vbi52MS5QbGFuEjAKB3Jlc3VsdHMYAiADKAsyHy53ZmN0bC5kYWVtb24udjEuUmVzb3VyY2VSZXN1bHQSFAoMc3RvcHBlZF9jb2RlGAMgASgJEhYKDnN0b3BwZWRfcmVhc29uGAQgASgJIsEBCg5SZWZyZXNoUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISLQoJb3BlcmF0aW9uGAMgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbhIPCgdkcnlfcnVuGAQgASgIEh0KFWFsbG93X3Byb3RlY3RlZF9wcnVuZRgFIAEoCCL+AQoPUmVmcmVzaFJlc3BvbnNlEisKBWRyaWZ0GAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVzdWx0EisKBnBydW5lZBgCIAMoCzIbLndmY3RsLmRhZW1vbi52MS5BdWRpdEVudHJ5Ei0KB3VwZGF0ZWQYAyADKAsyHC53ZmN0bC5kYWVtb24udjEuRHJpZnRSZXN1bHQSLQoHYmxvY2tlZBgEIAMoCzIcLndmY3RsLmRhZW1vbi52MS5EcmlmdFJlc3VsdBIPCgdkcnlfcnVuGAUgASgIEg8KB2JhY2tlbmQYBiABKAkSEQoJbmFtZXNwYWNlGAcgASgJIvcBCg9UZWFyZG93blJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEi0KCW9wZXJhdGlvbhgDIAEoCzIaLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb24SDwoHZHJ5X3J1bhgEIAEoCBIcChRleHBlY3RlZF9maW5nZXJwcmludBgFIAEoCRITCgtwYXJhbGxlbGlzbRgGIAEoDRIfChdhbGxvd19wcm90ZWN0ZWRfZGVzdHJveRgHIAEoCCLvAQoQVGVhcmRvd25SZXNwb25zZRIjCgRwbGFuGAEgASgLMhUud2ZjdGwuZGFlbW9uLnYxLlBsYW4SMAoHcmVzdWx0cxgCIAMoCzIfLndmY3RsLmRhZW1vbi52MS5SZXNvdXJjZVJlc3VsdBIUCgxzdG9wcGVkX2NvZGUYAyABKAkSFgoOc3RvcHBlZF9yZWFzb24YBCABKAkSEgoKc3RhdGVfa2V5cxgFIAMoCRINCgV3aXBlZBgGIAEoCBIPCgdkcnlfcnVuGAcgASgIEg8KB2JhY2tlbmQYCCABKAkSEQoJbmFtZXNwYWNlGAkgASgJIroBCg5PdXRwdXRzUmVxdWVzdBInCgZ0YXJnZXQYASABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0EicKBmNhbGxlchgCIAEoCzIXLndmY3RsLmRhZW1vbi52MS5DYWxsZXISLQoJb3BlcmF0aW9uGAMgASgLMhoud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvbhINCgVuYW1lcxgEIAMoCRIYChByZXZlYWxfc2Vuc2l0aXZlGAUgASgIImcKC091dHB1dFZhbHVlEgwKBG5hbWUYASABKAkSEgoKdmFsdWVfanNvbhgCIAEoCRIRCglzZW5zaXRpdmUYAyABKAgSDgoGc291cmNlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJInYKD091dHB1dHNSZXNwb25zZRItCgdvdXRwdXRzGAEgAygLMhwud2ZjdGwuZGFlbW9uLnYxLk91dHB1dFZhbHVlEg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEhAKCGRlY2xhcmVkGAQgASgIIiUKDUNhbmNlbFJlcXVlc3QSFAoMb3BlcmF0aW9uX2lkGAEgASgJIh8KDkNhbmNlbFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIIm4KGkxpc3RTZW5zaXRpdmVWYWx1ZXNSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQSJwoGY2FsbGVyGAIgASgLMhcud2ZjdGwuZGFlbW9uLnYxLkNhbGxlciIyChtMaXN0U2Vuc2l0aXZlVmFsdWVzUmVzcG9uc2USEwoLdmFsdWVzX2pzb24YASADKAkiPgoVV2F0Y2hPcGVyYXRpb25SZXF1ZXN0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIPCgd3YWl0X21zGAIgASgNIoMCCg5PcGVyYXRpb25FdmVudBIUCgxvcGVyYXRpb25faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKA0SDAoEdGltZRgDIAEoCRISCgplbGFwc2VkX21zGAQgASgEEjQKB3N0YXJ0ZWQYCiABKAsyIS53ZmN0bC5kYWVtb24udjEuT3BlcmF0aW9uU3RhcnRlZEgAEjIKCHJlc291cmNlGAsgASgLMh4ud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlRXZlbnRIABI0CgdzdW1tYXJ5GAwgASgLMiEud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvblN1bW1hcnlIAEIHCgVldmVudCJeChBPcGVyYXRpb25TdGFydGVkEhEKCW9wZXJhdGlvbhgBIAEoCRInCgZ0YXJnZXQYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuVGFyZ2V0Eg4KBmNhbGxlchgDIAEoCSKkAQoNUmVzb3VyY2VFdmVudBItCgVwaGFzZRgBIAEoDjIeLndmY3RsLmRhZW1vbi52MS5SZXNvdXJjZVBoYXNlEgwKBG5hbWUYAiABKAkSDAoEdHlwZRgDIAEoCRIOCgZhY3Rpb24YBCABKAkSEwoLZHVyYXRpb25fbXMYBSABKAQSEgoKZXJyb3JfY29kZRgGIAEoCRIPCgdtZXNzYWdlGAcgASgJIs8CChBPcGVyYXRpb25TdW1tYXJ5EgoKAm9rGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSFQoNZXJyb3JfbWVzc2FnZRgDIAEoCRI/CgdwbGFubmVkGAQgAygLMi4ud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvblN1bW1hcnkuUGxhbm5lZEVudHJ5EkEKCGZpbmlzaGVkGAUgAygLMi8ud2ZjdGwuZGFlbW9uLnYxLk9wZXJhdGlvblN1bW1hcnkuRmluaXNoZWRFbnRyeRIOCgZmYWlsZWQYBiABKA0SDwoHc2tpcHBlZBgHIAEoDRouCgxQbGFubmVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ARovCg1GaW5pc2hlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEixwEKDVN0YXRlUmVzb3VyY2USDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEhMKC3Byb3ZpZGVyX2lkGAQgASgJEg4KBnN0YXR1cxgFIAEoCRISCgpjcmVhdGVkX2F0GAYgASgJEhIKCnVwZGF0ZWRfYXQYByABKAkSEQoJcHJvdGVjdGVkGAggASgIEhIKCmRlcGVuZHNfb24YCSADKAkSFAoMb3V0cHV0c19qc29uGAogASgJIjsKEExpc3RTdGF0ZVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldCJqChFMaXN0U3RhdGVSZXNwb25zZRIxCglyZXNvdXJjZXMYASADKAsyHi53ZmN0bC5kYWVtb24udjEuU3RhdGVSZXNvdXJjZRIPCgdiYWNrZW5kGAIgASgJEhEKCW5hbWVzcGFjZRgDIAEoCSJ3ChJVbmxvY2tTdGF0ZVJlcXVlc3QSJwoGdGFyZ2V0GAEgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBInCgZjYWxsZXIYAiABKAsyFy53ZmN0bC5kYWVtb24udjEuQ2FsbGVyEg8KB2xvY2tfaWQYAyABKAkidgoTVW5sb2NrU3RhdGVSZXNwb25zZRIPCgdoZWxkX2J5GAEgASgJEg8KB2JhY2tlbmQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEioKBWF1ZGl0GAQgASgLMhsud2ZjdGwuZGFlbW9uLnYxLkF1ZGl0RW50cnkitAIKDFBsdWdpblN0YXR1cxIMCgRuYW1lGAEgASgJEgwKBGtpbmQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRILCgNwaWQYBCABKAUSDQoFc3RhdGUYBSABKAkSEgoKZXhlY3V0YWJsZRgGIAEoCRIPCgdhZGRyZXNzGAcgASgJEhIKCnN0YXJ0ZWRfYXQYCCABKAkSEAoIcmVzdGFydHMYCSABKA0SGAoQcHJvdG9jb2xfdmVyc2lvbhgKIAEoDRIUCgxpbnN0YW5jZV9rZXkYCyABKAkSEwoLcmVjZW50X2xvZ3MYDCADKAkSEgoKbGFzdF9lcnJvchgNIAEoCRIPCgdoZWFsdGh5GA4gASgIEhYKDnVwdGltZV9zZWNvbmRzGA8gASgBEg4KBnNvdXJjZRgQIAEoCSIkChRJbnNwZWN0UGx1Z2luUmVxdWVzdBIMCgRuYW1lGAEgASgJIkUKEFJlc291cmNlVHlwZUluZm8SDAoEdHlwZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIOCgZmaWVsZHMYAyADKAki0gEKDFBsdWdpbkRldGFpbBItCgZzdGF0dXMYASABKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luU3RhdHVzEhAKCHNlcnZpY2VzGAIgAygJEjkKDnJlc291cmNlX3R5cGVzGAMgAygLMiEud2ZjdGwuZGFlbW9uLnYxLlJlc291cmNlVHlwZUluZm8SFgoOc3RhdGVfYmFja2VuZHMYBCADKAkSDgoGc2hhMjU2GAUgASgJEhAKCGxvY2tmaWxlGAYgASgJEgwKBGFyZ3MYByADKAkiRwoVSW5zcGVjdFBsdWdpblJlc3BvbnNlEi4KB3BsdWdpbnMYASADKAsyHS53ZmN0bC5kYWVtb24udjEuUGx1Z2luRGV0YWlsIj8KEVBsdWdpbkxvZ3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEdGFpbBgCIAEoDRIOCgZmb2xsb3cYAyABKAgiagoNUGx1Z2luTG9nTGluZRIOCgZwbHVnaW4YASABKAkSCwoDcGlkGAIgASgFEhAKCGluc3RhbmNlGAMgASgJEgwKBHRpbWUYBCABKAkSDgoGc291cmNlGAUgASgJEgwKBGxpbmUYBiABKAkiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IkUKE0xpc3RQbHVnaW5zUmVzcG9uc2USLgoHcGx1Z2lucxgBIAMoCzIdLndmY3RsLmRhZW1vbi52MS5QbHVnaW5TdGF0dXMiPQoSTG9ja1BsdWdpbnNSZXF1ZXN0EicKBnRhcmdldBgBIAEoCzIXLndmY3RsLmRhZW1vbi52MS5UYXJnZXQiWQoMTG9ja2VkUGx1Z2luEgwKBG5hbWUYASABKAkSDAoEa2luZBgCIAEoCRIMCgRwYXRoGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSDgoGc2hhMjU2GAUgASgJIlcKE0xvY2tQbHVnaW5zUmVzcG9uc2USEAoIbG9ja2ZpbGUYASABKAkSLgoHcGx1Z2lucxgCIAMoCzIdLndmY3RsLmRhZW1vbi52MS5Mb2NrZWRQbHVnaW4iDwoNU3RhdHVzUmVxdWVzdCKgAgoOU3RhdHVzUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRILCgNwaWQYAiABKAUSEwoLc29ja2V0X3BhdGgYAyABKAkSEAoIbG9nX3BhdGgYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIWCg51cHRpbWVfc2Vjb25kcxgGIAEoARIXCg9ydW5uaW5nX3BsdWdpbnMYByABKA0SFAoMbm9kZV92ZXJzaW9uGAggASgJEhkKEWFjdGl2ZV9vcGVyYXRpb25zGAkgASgNEhwKFGlkbGVfdGltZW91dF9zZWNvbmRzGAogASgNEjUKCm9wZXJhdGlvbnMYCyADKAsyIS53ZmN0bC5kYWVtb24udjEuUnVubmluZ09wZXJhdGlvbiKjAQoQUnVubmluZ09wZXJhdGlvbhIKCgJpZBgBIAEoCRIRCglvcGVyYXRpb24YAiABKAkSJwoGdGFyZ2V0GAMgASgLMhcud2ZjdGwuZGFlbW9uLnYxLlRhcmdldBIOCgZjYWxsZXIYBCABKAkSEgoKc3RhcnRlZF9hdBgFIAEoCRIPCgdsb2NrX2lkGAYgASgJEhIKCmxvY2tfc2NvcGUYByABKAkiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UqfgoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEg8KC0FDVElPTl9OT09QEAESEQoNQUNUSU9OX0NSRUFURRACEhEKDUFDVElPTl9VUERBVEUQAxISCg5BQ1RJT05fUkVQTEFDRRAEEhEKDUFDVElPTl9ERUxFVEUQBSpiCgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABIVChFPVVRDT01FX1NVQ0NFRURFRBABEhIKDk9VVENPTUVfRkFJTEVEEAISEwoPT1VUQ09NRV9TS0lQUEVEEAMqbQoKRHJpZnRDbGFzcxIXChNEUklGVF9DTEFTU19VTktOT1dOEAASFwoTRFJJRlRfQ0xBU1NfSU5fU1lOQxABEhUKEURSSUZUX0NMQVNTX0dIT1NUEAISFgoSRFJJRlRfQ0xBU1NfQ09ORklHEAMquwEKDVJlc291cmNlUGhhc2USHgoaUkVTT1VSQ0VfUEhBU0VfVU5TUEVDSUZJRUQQABIaChZSRVNPVVJDRV9QSEFTRV9QTEFOTkVEEAESGgoWUkVTT1VSQ0VfUEhBU0VfU1RBUlRFRBACEhsKF1JFU09VUkNFX1BIQVNFX0ZJTklTSEVEEAMSGQoVUkVTT1VSQ0VfUEhBU0VfRkFJTEVEEAQSGgoWUkVTT1VSQ0VfUEhBU0VfU0tJUFBFRBAFMusLCg1EYWVtb25TZXJ2aWNlEkkKBlN0YXR1cxIeLndmY3RsLmRhZW1vbi52MS5TdGF0dXNSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLlN0YXR1c1Jlc3BvbnNlEkMKBFBsYW4SHC53ZmN0bC5kYWVtb24udjEuUGxhblJlcXVlc3QaHS53ZmN0bC5kYWVtb24udjEuUGxhblJlc3BvbnNlEkYKBUFwcGx5Eh0ud2ZjdGwuZGFlbW9uLnYxLkFwcGx5UmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5BcHBseVJlc3BvbnNlEkwKB0Rlc3Ryb3kSHy53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuRGVzdHJveVJlc3BvbnNlElIKCUxpc3RTdGF0ZRIhLndmY3RsLmRhZW1vbi52MS5MaXN0U3RhdGVSZXF1ZXN0GiIud2ZjdGwuZGFlbW9uLnYxLkxpc3RTdGF0ZVJlc3BvbnNlElgKC1VubG9ja1N0YXRlEiMud2ZjdGwuZGFlbW9uLnYxLlVubG9ja1N0YXRlUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5VbmxvY2tTdGF0ZVJlc3BvbnNlEkYKBURyaWZ0Eh0ud2ZjdGwuZGFlbW9uLnYxLkRyaWZ0UmVxdWVzdBoeLndmY3RsLmRhZW1vbi52MS5EcmlmdFJlc3BvbnNlEkwKB1JlZnJlc2gSHy53ZmN0bC5kYWVtb24udjEuUmVmcmVzaFJlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuUmVmcmVzaFJlc3BvbnNlEk8KCFRlYXJkb3duEiAud2ZjdGwuZGFlbW9uLnYxLlRlYXJkb3duUmVxdWVzdBohLndmY3RsLmRhZW1vbi52MS5UZWFyZG93blJlc3BvbnNlEkwKB091dHB1dHMSHy53ZmN0bC5kYWVtb24udjEuT3V0cHV0c1JlcXVlc3QaIC53ZmN0bC5kYWVtb24udjEuT3V0cHV0c1Jlc3BvbnNlEnAKE0xpc3RTZW5zaXRpdmVWYWx1ZXMSKy53ZmN0bC5kYWVtb24udjEuTGlzdFNlbnNpdGl2ZVZhbHVlc1JlcXVlc3QaLC53ZmN0bC5kYWVtb24udjEuTGlzdFNlbnNpdGl2ZVZhbHVlc1Jlc3BvbnNlElgKC0xpc3RQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxpc3RQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5MaXN0UGx1Z2luc1Jlc3BvbnNlElgKC0xvY2tQbHVnaW5zEiMud2ZjdGwuZGFlbW9uLnYxLkxvY2tQbHVnaW5zUmVxdWVzdBokLndmY3RsLmRhZW1vbi52MS5Mb2NrUGx1Z2luc1Jlc3BvbnNlEl4KDUluc3BlY3RQbHVnaW4SJS53ZmN0bC5kYWVtb24udjEuSW5zcGVjdFBsdWdpblJlcXVlc3QaJi53ZmN0bC5kYWVtb24udjEuSW5zcGVjdFBsdWdpblJlc3BvbnNlElIKClBsdWdpbkxvZ3MSIi53ZmN0bC5kYWVtb24udjEuUGx1Z2luTG9nc1JlcXVlc3QaHi53ZmN0bC5kYWVtb24udjEuUGx1Z2luTG9nTGluZTABEkkKBkNhbmNlbBIeLndmY3RsLmRhZW1vbi52MS5DYW5jZWxSZXF1ZXN0Gh8ud2ZjdGwuZGFlbW9uLnYxLkNhbmNlbFJlc3BvbnNlElsKDldhdGNoT3BlcmF0aW9uEiYud2ZjdGwuZGFlbW9uLnYxLldhdGNoT3BlcmF0aW9uUmVxdWVzdBofLndmY3RsLmRhZW1vbi52MS5PcGVyYXRpb25FdmVudDABEk8KCFNodXRkb3duEiAud2ZjdGwuZGFlbW9uLnYxLlNodXRkb3duUmVxdWVzdBohLndmY3RsLmRhZW1vbi52MS5TaHV0ZG93blJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * Which configuration and environment an operation is about.
@@ -1155,6 +1155,276 @@ export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
   messageDesc(file_wfctl_daemon_v1_daemon, 27);
 
 /**
+ * @generated from message wfctl.daemon.v1.ListSensitiveValuesRequest
+ */
+export type ListSensitiveValuesRequest = Message<"wfctl.daemon.v1.ListSensitiveValuesRequest"> & {
+  /**
+   * @generated from field: wfctl.daemon.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Caller caller = 2;
+   */
+  caller?: Caller | undefined;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.ListSensitiveValuesRequest.
+ * Use `create(ListSensitiveValuesRequestSchema)` to create a new message.
+ */
+export const ListSensitiveValuesRequestSchema: GenMessage<ListSensitiveValuesRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 28);
+
+/**
+ * @generated from message wfctl.daemon.v1.ListSensitiveValuesResponse
+ */
+export type ListSensitiveValuesResponse = Message<"wfctl.daemon.v1.ListSensitiveValuesResponse"> & {
+  /**
+   * Each value as JSON.
+   *
+   * @generated from field: repeated string values_json = 1;
+   */
+  valuesJson: string[];
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.ListSensitiveValuesResponse.
+ * Use `create(ListSensitiveValuesResponseSchema)` to create a new message.
+ */
+export const ListSensitiveValuesResponseSchema: GenMessage<ListSensitiveValuesResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 29);
+
+/**
+ * @generated from message wfctl.daemon.v1.WatchOperationRequest
+ */
+export type WatchOperationRequest = Message<"wfctl.daemon.v1.WatchOperationRequest"> & {
+  /**
+   * @generated from field: string operation_id = 1;
+   */
+  operationId: string;
+
+  /**
+   * How long to wait for an operation with this id to start; default 10 s.
+   *
+   * @generated from field: uint32 wait_ms = 2;
+   */
+  waitMs: number;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.WatchOperationRequest.
+ * Use `create(WatchOperationRequestSchema)` to create a new message.
+ */
+export const WatchOperationRequestSchema: GenMessage<WatchOperationRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 30);
+
+/**
+ * One thing that happened in an operation.
+ *
+ * @generated from message wfctl.daemon.v1.OperationEvent
+ */
+export type OperationEvent = Message<"wfctl.daemon.v1.OperationEvent"> & {
+  /**
+   * @generated from field: string operation_id = 1;
+   */
+  operationId: string;
+
+  /**
+   * 1, 2, ... within the operation.
+   *
+   * @generated from field: uint32 sequence = 2;
+   */
+  sequence: number;
+
+  /**
+   * RFC 3339 with milliseconds.
+   *
+   * @generated from field: string time = 3;
+   */
+  time: string;
+
+  /**
+   * Since the operation started.
+   *
+   * @generated from field: uint64 elapsed_ms = 4;
+   */
+  elapsedMs: bigint;
+
+  /**
+   * @generated from oneof wfctl.daemon.v1.OperationEvent.event
+   */
+  event: {
+    /**
+     * @generated from field: wfctl.daemon.v1.OperationStarted started = 10;
+     */
+    value: OperationStarted;
+    case: "started";
+  } | {
+    /**
+     * @generated from field: wfctl.daemon.v1.ResourceEvent resource = 11;
+     */
+    value: ResourceEvent;
+    case: "resource";
+  } | {
+    /**
+     * @generated from field: wfctl.daemon.v1.OperationSummary summary = 12;
+     */
+    value: OperationSummary;
+    case: "summary";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.OperationEvent.
+ * Use `create(OperationEventSchema)` to create a new message.
+ */
+export const OperationEventSchema: GenMessage<OperationEvent> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 31);
+
+/**
+ * @generated from message wfctl.daemon.v1.OperationStarted
+ */
+export type OperationStarted = Message<"wfctl.daemon.v1.OperationStarted"> & {
+  /**
+   * plan, plan-destroy, apply, destroy, refresh, drift, teardown.
+   *
+   * @generated from field: string operation = 1;
+   */
+  operation: string;
+
+  /**
+   * @generated from field: wfctl.daemon.v1.Target target = 2;
+   */
+  target?: Target | undefined;
+
+  /**
+   * user@host
+   *
+   * @generated from field: string caller = 3;
+   */
+  caller: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.OperationStarted.
+ * Use `create(OperationStartedSchema)` to create a new message.
+ */
+export const OperationStartedSchema: GenMessage<OperationStarted> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 32);
+
+/**
+ * @generated from message wfctl.daemon.v1.ResourceEvent
+ */
+export type ResourceEvent = Message<"wfctl.daemon.v1.ResourceEvent"> & {
+  /**
+   * @generated from field: wfctl.daemon.v1.ResourcePhase phase = 1;
+   */
+  phase: ResourcePhase;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string type = 3;
+   */
+  type: string;
+
+  /**
+   * create, update, replace, delete, noop; read (refresh, drift); prune.
+   *
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * FINISHED and FAILED: how long the change took.
+   *
+   * @generated from field: uint64 duration_ms = 5;
+   */
+  durationMs: bigint;
+
+  /**
+   * FAILED: the wfctl error code and message (secrets redacted); SKIPPED: why.
+   *
+   * @generated from field: string error_code = 6;
+   */
+  errorCode: string;
+
+  /**
+   * @generated from field: string message = 7;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.ResourceEvent.
+ * Use `create(ResourceEventSchema)` to create a new message.
+ */
+export const ResourceEventSchema: GenMessage<ResourceEvent> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 33);
+
+/**
+ * The last event of an operation.
+ *
+ * @generated from message wfctl.daemon.v1.OperationSummary
+ */
+export type OperationSummary = Message<"wfctl.daemon.v1.OperationSummary"> & {
+  /**
+   * False when the operation failed, was cancelled or stopped at its deadline.
+   *
+   * @generated from field: bool ok = 1;
+   */
+  ok: boolean;
+
+  /**
+   * When not ok: the wfctl error code and message of what stopped it (empty
+   * when it ran to the end and only some resources failed).
+   *
+   * @generated from field: string error_code = 2;
+   */
+  errorCode: string;
+
+  /**
+   * @generated from field: string error_message = 3;
+   */
+  errorMessage: string;
+
+  /**
+   * How many resources each action was planned for (noop included).
+   *
+   * @generated from field: map<string, uint32> planned = 4;
+   */
+  planned: { [key: string]: number };
+
+  /**
+   * How many changes of each action finished.
+   *
+   * @generated from field: map<string, uint32> finished = 5;
+   */
+  finished: { [key: string]: number };
+
+  /**
+   * @generated from field: uint32 failed = 6;
+   */
+  failed: number;
+
+  /**
+   * @generated from field: uint32 skipped = 7;
+   */
+  skipped: number;
+};
+
+/**
+ * Describes the message wfctl.daemon.v1.OperationSummary.
+ * Use `create(OperationSummarySchema)` to create a new message.
+ */
+export const OperationSummarySchema: GenMessage<OperationSummary> = /*@__PURE__*/
+  messageDesc(file_wfctl_daemon_v1_daemon, 34);
+
+/**
  * @generated from message wfctl.daemon.v1.StateResource
  */
 export type StateResource = Message<"wfctl.daemon.v1.StateResource"> & {
@@ -1216,7 +1486,7 @@ export type StateResource = Message<"wfctl.daemon.v1.StateResource"> & {
  * Use `create(StateResourceSchema)` to create a new message.
  */
 export const StateResourceSchema: GenMessage<StateResource> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 28);
+  messageDesc(file_wfctl_daemon_v1_daemon, 35);
 
 /**
  * @generated from message wfctl.daemon.v1.ListStateRequest
@@ -1233,7 +1503,7 @@ export type ListStateRequest = Message<"wfctl.daemon.v1.ListStateRequest"> & {
  * Use `create(ListStateRequestSchema)` to create a new message.
  */
 export const ListStateRequestSchema: GenMessage<ListStateRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 29);
+  messageDesc(file_wfctl_daemon_v1_daemon, 36);
 
 /**
  * @generated from message wfctl.daemon.v1.ListStateResponse
@@ -1262,7 +1532,7 @@ export type ListStateResponse = Message<"wfctl.daemon.v1.ListStateResponse"> & {
  * Use `create(ListStateResponseSchema)` to create a new message.
  */
 export const ListStateResponseSchema: GenMessage<ListStateResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 30);
+  messageDesc(file_wfctl_daemon_v1_daemon, 37);
 
 /**
  * @generated from message wfctl.daemon.v1.UnlockStateRequest
@@ -1291,7 +1561,7 @@ export type UnlockStateRequest = Message<"wfctl.daemon.v1.UnlockStateRequest"> &
  * Use `create(UnlockStateRequestSchema)` to create a new message.
  */
 export const UnlockStateRequestSchema: GenMessage<UnlockStateRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 31);
+  messageDesc(file_wfctl_daemon_v1_daemon, 38);
 
 /**
  * @generated from message wfctl.daemon.v1.UnlockStateResponse
@@ -1327,7 +1597,7 @@ export type UnlockStateResponse = Message<"wfctl.daemon.v1.UnlockStateResponse">
  * Use `create(UnlockStateResponseSchema)` to create a new message.
  */
 export const UnlockStateResponseSchema: GenMessage<UnlockStateResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 32);
+  messageDesc(file_wfctl_daemon_v1_daemon, 39);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginStatus
@@ -1441,7 +1711,7 @@ export type PluginStatus = Message<"wfctl.daemon.v1.PluginStatus"> & {
  * Use `create(PluginStatusSchema)` to create a new message.
  */
 export const PluginStatusSchema: GenMessage<PluginStatus> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 33);
+  messageDesc(file_wfctl_daemon_v1_daemon, 40);
 
 /**
  * @generated from message wfctl.daemon.v1.InspectPluginRequest
@@ -1458,7 +1728,7 @@ export type InspectPluginRequest = Message<"wfctl.daemon.v1.InspectPluginRequest
  * Use `create(InspectPluginRequestSchema)` to create a new message.
  */
 export const InspectPluginRequestSchema: GenMessage<InspectPluginRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 34);
+  messageDesc(file_wfctl_daemon_v1_daemon, 41);
 
 /**
  * @generated from message wfctl.daemon.v1.ResourceTypeInfo
@@ -1485,7 +1755,7 @@ export type ResourceTypeInfo = Message<"wfctl.daemon.v1.ResourceTypeInfo"> & {
  * Use `create(ResourceTypeInfoSchema)` to create a new message.
  */
 export const ResourceTypeInfoSchema: GenMessage<ResourceTypeInfo> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 35);
+  messageDesc(file_wfctl_daemon_v1_daemon, 42);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginDetail
@@ -1542,7 +1812,7 @@ export type PluginDetail = Message<"wfctl.daemon.v1.PluginDetail"> & {
  * Use `create(PluginDetailSchema)` to create a new message.
  */
 export const PluginDetailSchema: GenMessage<PluginDetail> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 36);
+  messageDesc(file_wfctl_daemon_v1_daemon, 43);
 
 /**
  * @generated from message wfctl.daemon.v1.InspectPluginResponse
@@ -1561,7 +1831,7 @@ export type InspectPluginResponse = Message<"wfctl.daemon.v1.InspectPluginRespon
  * Use `create(InspectPluginResponseSchema)` to create a new message.
  */
 export const InspectPluginResponseSchema: GenMessage<InspectPluginResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 37);
+  messageDesc(file_wfctl_daemon_v1_daemon, 44);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginLogsRequest
@@ -1592,7 +1862,7 @@ export type PluginLogsRequest = Message<"wfctl.daemon.v1.PluginLogsRequest"> & {
  * Use `create(PluginLogsRequestSchema)` to create a new message.
  */
 export const PluginLogsRequestSchema: GenMessage<PluginLogsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 38);
+  messageDesc(file_wfctl_daemon_v1_daemon, 45);
 
 /**
  * @generated from message wfctl.daemon.v1.PluginLogLine
@@ -1640,7 +1910,7 @@ export type PluginLogLine = Message<"wfctl.daemon.v1.PluginLogLine"> & {
  * Use `create(PluginLogLineSchema)` to create a new message.
  */
 export const PluginLogLineSchema: GenMessage<PluginLogLine> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 39);
+  messageDesc(file_wfctl_daemon_v1_daemon, 46);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsRequest
@@ -1653,7 +1923,7 @@ export type ListPluginsRequest = Message<"wfctl.daemon.v1.ListPluginsRequest"> &
  * Use `create(ListPluginsRequestSchema)` to create a new message.
  */
 export const ListPluginsRequestSchema: GenMessage<ListPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 40);
+  messageDesc(file_wfctl_daemon_v1_daemon, 47);
 
 /**
  * @generated from message wfctl.daemon.v1.ListPluginsResponse
@@ -1670,7 +1940,7 @@ export type ListPluginsResponse = Message<"wfctl.daemon.v1.ListPluginsResponse">
  * Use `create(ListPluginsResponseSchema)` to create a new message.
  */
 export const ListPluginsResponseSchema: GenMessage<ListPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 41);
+  messageDesc(file_wfctl_daemon_v1_daemon, 48);
 
 /**
  * @generated from message wfctl.daemon.v1.LockPluginsRequest
@@ -1689,7 +1959,7 @@ export type LockPluginsRequest = Message<"wfctl.daemon.v1.LockPluginsRequest"> &
  * Use `create(LockPluginsRequestSchema)` to create a new message.
  */
 export const LockPluginsRequestSchema: GenMessage<LockPluginsRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 42);
+  messageDesc(file_wfctl_daemon_v1_daemon, 49);
 
 /**
  * @generated from message wfctl.daemon.v1.LockedPlugin
@@ -1728,7 +1998,7 @@ export type LockedPlugin = Message<"wfctl.daemon.v1.LockedPlugin"> & {
  * Use `create(LockedPluginSchema)` to create a new message.
  */
 export const LockedPluginSchema: GenMessage<LockedPlugin> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 43);
+  messageDesc(file_wfctl_daemon_v1_daemon, 50);
 
 /**
  * @generated from message wfctl.daemon.v1.LockPluginsResponse
@@ -1752,7 +2022,7 @@ export type LockPluginsResponse = Message<"wfctl.daemon.v1.LockPluginsResponse">
  * Use `create(LockPluginsResponseSchema)` to create a new message.
  */
 export const LockPluginsResponseSchema: GenMessage<LockPluginsResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 44);
+  messageDesc(file_wfctl_daemon_v1_daemon, 51);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusRequest
@@ -1765,7 +2035,7 @@ export type StatusRequest = Message<"wfctl.daemon.v1.StatusRequest"> & {
  * Use `create(StatusRequestSchema)` to create a new message.
  */
 export const StatusRequestSchema: GenMessage<StatusRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 45);
+  messageDesc(file_wfctl_daemon_v1_daemon, 52);
 
 /**
  * @generated from message wfctl.daemon.v1.StatusResponse
@@ -1838,7 +2108,7 @@ export type StatusResponse = Message<"wfctl.daemon.v1.StatusResponse"> & {
  * Use `create(StatusResponseSchema)` to create a new message.
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 46);
+  messageDesc(file_wfctl_daemon_v1_daemon, 53);
 
 /**
  * @generated from message wfctl.daemon.v1.RunningOperation
@@ -1891,7 +2161,7 @@ export type RunningOperation = Message<"wfctl.daemon.v1.RunningOperation"> & {
  * Use `create(RunningOperationSchema)` to create a new message.
  */
 export const RunningOperationSchema: GenMessage<RunningOperation> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 47);
+  messageDesc(file_wfctl_daemon_v1_daemon, 54);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownRequest
@@ -1904,7 +2174,7 @@ export type ShutdownRequest = Message<"wfctl.daemon.v1.ShutdownRequest"> & {
  * Use `create(ShutdownRequestSchema)` to create a new message.
  */
 export const ShutdownRequestSchema: GenMessage<ShutdownRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 48);
+  messageDesc(file_wfctl_daemon_v1_daemon, 55);
 
 /**
  * @generated from message wfctl.daemon.v1.ShutdownResponse
@@ -1917,7 +2187,7 @@ export type ShutdownResponse = Message<"wfctl.daemon.v1.ShutdownResponse"> & {
  * Use `create(ShutdownResponseSchema)` to create a new message.
  */
 export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_daemon_v1_daemon, 49);
+  messageDesc(file_wfctl_daemon_v1_daemon, 56);
 
 /**
  * @generated from enum wfctl.daemon.v1.Action
@@ -2032,6 +2302,53 @@ export const DriftClassSchema: GenEnum<DriftClass> = /*@__PURE__*/
   enumDesc(file_wfctl_daemon_v1_daemon, 2);
 
 /**
+ * @generated from enum wfctl.daemon.v1.ResourcePhase
+ */
+export enum ResourcePhase {
+  /**
+   * @generated from enum value: RESOURCE_PHASE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The plan decided what to do with it (action; noop included).
+   *
+   * @generated from enum value: RESOURCE_PHASE_PLANNED = 1;
+   */
+  PLANNED = 1,
+
+  /**
+   * A change (or a read) began.
+   *
+   * @generated from enum value: RESOURCE_PHASE_STARTED = 2;
+   */
+  STARTED = 2,
+
+  /**
+   * @generated from enum value: RESOURCE_PHASE_FINISHED = 3;
+   */
+  FINISHED = 3,
+
+  /**
+   * @generated from enum value: RESOURCE_PHASE_FAILED = 4;
+   */
+  FAILED = 4,
+
+  /**
+   * Not started: a dependency failed, or the operation stopped.
+   *
+   * @generated from enum value: RESOURCE_PHASE_SKIPPED = 5;
+   */
+  SKIPPED = 5,
+}
+
+/**
+ * Describes the enum wfctl.daemon.v1.ResourcePhase.
+ */
+export const ResourcePhaseSchema: GenEnum<ResourcePhase> = /*@__PURE__*/
+  enumDesc(file_wfctl_daemon_v1_daemon, 3);
+
+/**
  * @generated from service wfctl.daemon.v1.DaemonService
  */
 export const DaemonService: GenService<{
@@ -2140,6 +2457,19 @@ export const DaemonService: GenService<{
     output: typeof OutputsResponseSchema;
   },
   /**
+   * Every sensitive value the configuration and its state hold (literal
+   * sensitive configuration, sensitive outputs), so a CI client can register
+   * them with its runner's log masking (GitHub Actions' ::add-mask::) before
+   * it prints anything. Sealed values are not included: state never has them.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.ListSensitiveValues
+   */
+  listSensitiveValues: {
+    methodKind: "unary";
+    input: typeof ListSensitiveValuesRequestSchema;
+    output: typeof ListSensitiveValuesResponseSchema;
+  },
+  /**
    * Plugins known to the daemon and their running instances.
    *
    * @generated from rpc wfctl.daemon.v1.DaemonService.ListPlugins
@@ -2192,6 +2522,22 @@ export const DaemonService: GenService<{
     methodKind: "unary";
     input: typeof CancelRequestSchema;
     output: typeof CancelResponseSchema;
+  },
+  /**
+   * An operation's progress as it happens: what happened so far, then each
+   * event as it comes, ending after the summary. The client opens it with the
+   * id it is about to give the operation (the daemon waits a while for an
+   * operation to start) and runs the operation's own call beside it. Events
+   * are kept for a while after the operation ends, so a client can reattach.
+   * Closing the stream, or the operation's call, does not stop the operation:
+   * only Cancel (or its deadline) does.
+   *
+   * @generated from rpc wfctl.daemon.v1.DaemonService.WatchOperation
+   */
+  watchOperation: {
+    methodKind: "server_streaming";
+    input: typeof WatchOperationRequestSchema;
+    output: typeof OperationEventSchema;
   },
   /**
    * Stops every plugin, then the daemon.
