@@ -18,17 +18,14 @@ import {
   type TargetSchema,
 } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import type { Connection } from "./connection.js";
-import { addMaskCommands, underGitHubActions } from "./output/outputs.js";
+import { isDrifted } from "./output/drift.js";
+import { addMaskCommands, escapeData, underGitHubActions } from "./output/outputs.js";
 
 export { underGitHubActions };
 
 /** Workflow-command property escaping (what @actions/core does): data escaping plus ':' and ','. */
 function escapeProperty(value: string): string {
-  return value.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A").replaceAll(":", "%3A").replaceAll(",", "%2C");
-}
-
-function escapeData(value: string): string {
-  return value.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+  return escapeData(value).replaceAll(":", "%3A").replaceAll(",", "%2C");
 }
 
 /**
@@ -142,7 +139,7 @@ const driftWord: Record<DriftClass, string> = {
 /** The Markdown summary of drift: a row per resource that is not in sync (field names only). */
 export function driftSummary(results: readonly DriftResult[], target: MessageInitShape<typeof TargetSchema>): string {
   let text = heading("drift", target);
-  const drifted = results.filter((r) => r.drifted || r.class === DriftClass.GHOST || r.class === DriftClass.CONFIG);
+  const drifted = results.filter(isDrifted);
   if (drifted.length === 0) return `${text}No drift: all ${results.length} resource(s) match what their providers read.\n\n`;
   text += `**${drifted.length} of ${results.length} resource(s) drifted.** Run \`wfctl infra apply --refresh\` to converge.\n\n`;
   text += "| class | resource | type | fields |\n|---|---|---|---|\n";

@@ -13,7 +13,7 @@ export function underGitHubActions(env: NodeJS.ProcessEnv = process.env): boolea
 }
 
 /** Workflow-command data escaping (what @actions/core does): %, CR and LF. */
-function escapeData(value: string): string {
+export function escapeData(value: string): string {
   return value.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
 }
 

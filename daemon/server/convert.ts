@@ -198,7 +198,9 @@ export function eventMessage(stamped: StampedEvent): MessageInitShape<typeof Ope
           },
         },
       };
-    case "summary":
-      return { ...head, event: { case: "summary", value: { ...event } } };
+    case "summary": {
+      const { kind: _kind, ...summary } = event;
+      return { ...head, event: { case: "summary", value: summary } };
+    }
   }
 }
