@@ -19,6 +19,7 @@ import {
 } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import type { Connection } from "./connection.js";
 import { isDrifted } from "./output/drift.js";
+import { actionName } from "./output/plan.js";
 import { addMaskCommands, escapeData, underGitHubActions } from "./output/outputs.js";
 
 export { underGitHubActions };
@@ -66,14 +67,6 @@ export function group(title: string): () => void {
   return () => process.stderr.write("::endgroup::\n");
 }
 
-const actionWord: Record<Action, string> = {
-  [Action.UNSPECIFIED]: "?",
-  [Action.NOOP]: "no change",
-  [Action.CREATE]: "create",
-  [Action.UPDATE]: "update",
-  [Action.REPLACE]: "replace",
-  [Action.DELETE]: "delete",
-};
 const actionIcon: Record<Action, string> = {
   [Action.UNSPECIFIED]: "",
   [Action.NOOP]: "",
@@ -102,7 +95,7 @@ export function planSummary(plan: Plan, target: MessageInitShape<typeof TargetSc
   text += "| | action | resource | type | fields |\n|---|---|---|---|---|\n";
   for (const c of changes) {
     const fields = c.fields.map((f) => `${f.field}${f.forcesReplace ? " (forces replacement)" : ""}`).join(", ");
-    const action = c.ghost ? "ghost (gone; apply --refresh prunes it)" : actionWord[c.action];
+    const action = c.ghost ? "ghost (gone; apply --refresh prunes it)" : actionName(c.action);
     text += `| ${actionIcon[c.action]} | ${action}${c.protected ? " [protected]" : ""} | \`${cell(c.name)}\` | ${cell(c.type)} | ${cell(fields)} |\n`;
   }
   return `${text}\n`;
@@ -124,7 +117,7 @@ export function resultsSummary(title: string, results: readonly ResourceResult[]
   text += "| resource | type | action | outcome | time | error |\n|---|---|---|---|---|---|\n";
   for (const r of results) {
     const error = r.outcome === Outcome.FAILED ? r.error : r.outcome === Outcome.SKIPPED ? r.skippedReason : "";
-    text += `| \`${cell(r.name)}\` | ${cell(r.type)} | ${actionWord[r.action]} | ${outcomeWord[r.outcome]} | ${(Number(r.elapsedMs) / 1000).toFixed(1)}s | ${cell(error)} |\n`;
+    text += `| \`${cell(r.name)}\` | ${cell(r.type)} | ${actionName(r.action)} | ${outcomeWord[r.outcome]} | ${(Number(r.elapsedMs) / 1000).toFixed(1)}s | ${cell(error)} |\n`;
   }
   return `${text}\n`;
 }

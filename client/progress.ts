@@ -185,25 +185,25 @@ export async function withProgress<R>(
       // Progress is a view; the operation's own call says how it went.
     }
   })();
-  let result: R;
+  let outcome: { ok: true; result: R } | { ok: false; error: unknown };
   try {
-    result = await call();
-  } catch (err) {
-    await settle(watching, stop);
-    finish();
-    if (mode === "json") {
-      const summary = (view as ReturnType<typeof jsonView>).summary();
-      if (summary) process.stdout.write(`${JSON.stringify(summary)}\n`);
-    }
-    throw err;
+    outcome = { ok: true, result: await call() };
+  } catch (error) {
+    outcome = { ok: false, error };
   }
   await settle(watching, stop);
   finish();
   if (mode === "json") {
-    const summary = (view as ReturnType<typeof jsonView>).summary() ?? { type: "summary", operation, operation_id: operationId };
-    process.stdout.write(`${JSON.stringify({ ...summary, result: report(result) })}\n`);
+    const summary = (view as ReturnType<typeof jsonView>).summary();
+    // A failed call ends with its error line (client/main.ts); a report rides on the summary.
+    if (!outcome.ok) {
+      if (summary) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    } else {
+      process.stdout.write(`${JSON.stringify({ ...(summary ?? { type: "summary", operation, operation_id: operationId }), result: report(outcome.result) })}\n`);
+    }
   }
-  return result;
+  if (!outcome.ok) throw outcome.error;
+  return outcome.result;
 }
 
 async function settle(watching: Promise<void>, stop: AbortController): Promise<void> {
