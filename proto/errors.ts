@@ -41,6 +41,8 @@ export const ErrorCode = {
   STATE_CORRUPT: "STATE_CORRUPT",
   /** The daemon is not reachable and could not be started. */
   DAEMON_UNAVAILABLE: "DAEMON_UNAVAILABLE",
+  /** An output's secret sink could not be written (its API failed or refused the value). */
+  SINK_FAILED: "SINK_FAILED",
   UNSUPPORTED: "UNSUPPORTED",
   PERMISSION_DENIED: "PERMISSION_DENIED",
   CANCELLED: "CANCELLED",
@@ -131,6 +133,7 @@ const statusOfCode: Record<ErrorCode, number> = {
   STATE_BACKEND_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   STATE_CORRUPT: GrpcStatus.DATA_LOSS,
   DAEMON_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  SINK_FAILED: GrpcStatus.UNAVAILABLE,
   UNSUPPORTED: GrpcStatus.UNIMPLEMENTED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
   CANCELLED: GrpcStatus.CANCELLED,

@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import type { ApplyResponse, DestroyResponse, DriftResponse, Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { Action, DriftClass } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { auditLine, driftJson, isDrifted, renderDrift, renderRefresh } from "../output/drift.js";
-import { type OutputsOptions, outputs } from "./outputs.js";
+import { type OutputsOptions, outputs, syncOutputSinks } from "./outputs.js";
 import { type TeardownOptions, teardown } from "./teardown.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { Connection } from "../connection.js";
@@ -39,6 +39,7 @@ interface ApplyOptions extends TargetOptions {
   refresh?: boolean;
   allowProtectedPrune?: boolean;
   allowProtectedDestroy?: boolean;
+  syncOutputs?: boolean;
 }
 
 interface RefreshOptions extends TargetOptions {
@@ -228,7 +229,11 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
     if (opts.autoApprove && response.plan) out(renderPlan(response.plan));
     if (hasChanges(response.plan)) out(`\n${renderResults(response.results, destroy)}`);
   }
-  return exitOf(response, destroy ? "destroy" : "apply");
+  const exit = exitOf(response, destroy ? "destroy" : "apply");
+  // Outputs into their sinks once everything applied: all with --sync-outputs, else those marked on_apply.
+  if (destroy || exit !== EXIT.OK) return exit;
+  // Under GitHub Actions, every sensitive value was masked above.
+  return syncOutputSinks(connection, opts, command, [], { onApply: !opts.syncOutputs, mask: false, afterApply: true });
 }
 
 async function stateList(opts: TargetOptions): Promise<number> {
@@ -295,7 +300,8 @@ export function infraCommand(run: Run): Command {
       .addOption(new Option("--parallelism <n>", "how many resource changes may run at once (default 10)").argParser(positiveInt("--parallelism")))
       .addOption(new Option("--refresh", "detect drift first and prune ghosts from state (a dry run without --auto-approve)"))
       .addOption(new Option("--allow-protected-prune", "with --refresh: also prune ghosts of protected resources"))
-      .addOption(new Option("--allow-protected-destroy", "let the plan delete or replace protected resources")),
+      .addOption(new Option("--allow-protected-destroy", "let the plan delete or replace protected resources"))
+      .addOption(new Option("--sync-outputs", "after a complete apply, write every output's sinks (without it: only sinks marked on_apply)")),
   ).action((opts: ApplyOptions) => run(mutate(opts, false)));
   withTargetOptions(
     infra
@@ -332,7 +338,8 @@ export function infraCommand(run: Run): Command {
       .command("outputs")
       .description("print the outputs of applied resources; sensitive values masked")
       .argument("[names...]", "only these outputs (one name: print its bare value)")
-      .addOption(new Option("--show-sensitive", "print sensitive values instead of <sensitive>")),
+      .addOption(new Option("--show-sensitive", "print sensitive values instead of <sensitive>"))
+      .addOption(new Option("--sync", "write each output to its declared sinks (GitHub secrets, $GITHUB_ENV) instead of printing it")),
   ).action((names: string[], opts: OutputsOptions) => run(outputs(names, opts)));
   const state = infra.command("state").description("inspect recorded state; release a lock left by a crash");
   withTargetOptions(

@@ -1,17 +1,51 @@
 // wfctl infra outputs: values of applied resources. Sensitive ones are masked
 // unless --show-sensitive; under GitHub Actions each sensitive value is first
 // registered with ::add-mask:: (on stderr) so the runner hides it in the job's log.
-import { type TargetOptions, callOptions, caller, out, printJson, target, withConnection } from "../runtime.js";
+// With --sync, each value is written to its declared sinks instead of printed.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type TargetOptions, callOptions, caller, interrupt, out, printJson, target, withConnection } from "../runtime.js";
 import { EXIT } from "../exit-codes.js";
 import { MASKED, addMaskCommands, outputsJson, plainValue, renderOutputs, underGitHubActions, valueOf } from "../output/outputs.js";
+import type { Connection } from "../connection.js";
 
 export interface OutputsOptions extends TargetOptions {
   showSensitive?: boolean;
+  sync?: boolean;
+}
+
+/**
+ * Writes the sinks of the outputs named (all with sinks when none are), or
+ * with `onApply`, those marked on_apply. Reports to stdout (--json: one
+ * object), never a value. The sink code loads only when used.
+ */
+export async function syncOutputSinks(
+  connection: Connection,
+  opts: TargetOptions,
+  command: string,
+  names: readonly string[],
+  how: { onApply: boolean; mask: boolean; afterApply: boolean },
+): Promise<number> {
+  const response = await connection.client.outputs(
+    { target: target(opts), caller: caller(command), names: [...names], revealSensitive: true, withSinks: !how.onApply, onApplySinks: how.onApply },
+    callOptions(opts),
+  );
+  if (how.onApply && response.outputs.length === 0) return EXIT.OK;
+  const { renderSinkOutcomes, sinkOutcomesJson, sinksExit, syncSinks } = await import("../sinks/sync.js");
+  const outcomes = await syncSinks(response.outputs, { onApplyOnly: how.onApply, mask: how.mask, signal: interrupt.signal });
+  // After an apply's JSON lines, one more line; after its text, a blank line first.
+  if (opts.json && how.afterApply) process.stdout.write(`${JSON.stringify({ type: "sinks", sinks: sinkOutcomesJson(outcomes) })}\n`);
+  else if (opts.json) printJson({ sinks: sinkOutcomesJson(outcomes) });
+  else out(`${how.afterApply ? "\n" : ""}${renderSinkOutcomes(outcomes)}`);
+  return sinksExit(outcomes);
 }
 
 export async function outputs(names: string[], opts: OutputsOptions): Promise<number> {
   const show = opts.showSensitive ?? false;
   const masking = underGitHubActions();
+  if (opts.sync && show) {
+    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "--sync and --show-sensitive do not go together: --sync writes values to their sinks and prints none");
+  }
+  if (opts.sync) return withConnection(opts, (connection) => syncOutputSinks(connection, opts, "wfctl infra outputs --sync", names, { onApply: false, mask: masking, afterApply: false }));
   return withConnection(opts, async ({ client }) => {
     const response = await client.outputs(
       { target: target(opts), caller: caller("wfctl infra outputs"), names, revealSensitive: show || masking },

@@ -12,13 +12,30 @@ import {
   DEFAULT_STATE_DIRECTORY,
   type InfraConfig,
   type OutputDeclaration,
+  type OutputSinkDeclaration,
   type ProviderModule,
   type ResolvedReference,
   type ResourceModule,
   type StateModule,
   namespaceOf,
 } from "./model.js";
-import { OUTPUT_NAME, PROVIDER_MODULE, RESOURCE_TYPE, type RawModule, type RawOutput, STATE_MODULE, documentSchema, moduleSchema, outputSchema } from "./schema.js";
+import {
+  ENV_NAME,
+  OUTPUT_NAME,
+  PROVIDER_MODULE,
+  RESOURCE_TYPE,
+  type RawModule,
+  type RawOutput,
+  type RawSink,
+  SECRET_NAME,
+  SINK_TYPES,
+  STATE_MODULE,
+  documentSchema,
+  githubEnvSinkSchema,
+  githubSecretSinkSchema,
+  moduleSchema,
+  outputSchema,
+} from "./schema.js";
 import { SourceFile, type YamlPath, throwIfProblems } from "./source.js";
 
 /** Reads and resolves `file` for environment `env` ("" for none). */
@@ -118,20 +135,45 @@ export function parseInfraConfig(file: string, text: string, env: string): Infra
     problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
     return undefined;
   });
-  const outputs = new Map<string, RawOutput>();
+  const outputs = new Map<string, CheckedOutput>();
   for (const [name, output] of Object.entries((top as { data: { outputs?: Record<string, unknown> } }).data.outputs ?? {})) {
     if (!OUTPUT_NAME.test(name)) {
       problems.push(source.detail(["outputs", name], `output name "${name}" must start with a letter or '_' and use only letters, digits, '_', '-' (at most 128)`, undefined, `outputs.${name}`));
       continue;
     }
     const parsed = outputSchema.safeParse(output);
-    if (parsed.success) outputs.set(name, parsed.data);
+    if (parsed.success) outputs.set(name, { ...parsed.data, sinks: checkSinks(source, raw, name, parsed.data.sinks ?? [], problems) });
     else {
       const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ["outputs", name, ...issue.path] }));
       problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
     }
   }
   return resolveConfig(source, modules, outputs, env, problems);
+}
+
+/** An output as the schema checked it, its sinks each checked against their type's schema. */
+type CheckedOutput = Omit<RawOutput, "sinks"> & { sinks: { sink: RawSink; index: number }[] };
+
+/** Each sink of output `name` checked on its own, by its type; the valid ones, with their positions. */
+function checkSinks(source: SourceFile, raw: unknown, name: string, sinks: readonly unknown[], problems: ErrorDetail[]): CheckedOutput["sinks"] {
+  const checked: CheckedOutput["sinks"] = [];
+  sinks.forEach((sink, index) => {
+    const path = ["outputs", name, "sinks", index];
+    const type = (sink as { type?: unknown } | null)?.type;
+    const schema = type === "github_secret" ? githubSecretSinkSchema : type === "github_env" ? githubEnvSinkSchema : undefined;
+    if (!schema) {
+      const what = typeof sink !== "object" || sink === null || Array.isArray(sink) ? "must be a mapping with a type" : type === undefined ? "needs a type" : `unknown sink type ${JSON.stringify(type)}`;
+      problems.push(source.detail(type === undefined ? path : [...path, "type"], `${what} (sink types: ${SINK_TYPES.join(", ")})`, undefined, `outputs.${name}.sinks.${index}.type`));
+      return;
+    }
+    const parsed = schema.safeParse(sink);
+    if (parsed.success) checked.push({ sink: parsed.data, index });
+    else {
+      const issues = parsed.error.issues.map((issue) => ({ ...issue, path: [...path, ...issue.path] }));
+      problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
+    }
+  });
+  return checked;
 }
 
 interface Entry {
@@ -149,7 +191,7 @@ function isCore(type: string): boolean {
 function resolveConfig(
   source: SourceFile,
   modules: readonly (RawModule | undefined)[],
-  rawOutputs: ReadonlyMap<string, RawOutput>,
+  rawOutputs: ReadonlyMap<string, CheckedOutput>,
   env: string,
   problems: ErrorDetail[],
 ): InfraConfig {
@@ -318,6 +360,8 @@ function resolveConfig(
   // top) and a field; the module may be disabled in this environment, which
   // is an error only when the output is read.
   const outputs: OutputDeclaration[] = [];
+  // Where each secret or variable is written from, so two sinks cannot write the same one.
+  const sinkTargets = new Map<string, string>();
   const allModules = new Map<string, RawModule>();
   for (const m of modules) if (m && !allModules.has(m.name)) allModules.set(m.name, m);
   for (const [name, output] of rawOutputs) {
@@ -349,6 +393,7 @@ function resolveConfig(
       field,
       sensitive: output.sensitive ?? false,
       description: output.description ?? "",
+      sinks: output.sinks.flatMap(({ sink, index }) => resolveSink(source, name, sink, index, sinkTargets, problems)),
     });
   }
 
@@ -372,6 +417,55 @@ function resolveConfig(
     resources,
     outputs,
   };
+}
+
+/** A checked sink with its defaults; a problem (and nothing) when its defaulted name is invalid or another sink writes the same target. */
+function resolveSink(
+  source: SourceFile,
+  output: string,
+  sink: RawSink,
+  index: number,
+  targets: Map<string, string>,
+  problems: ErrorDetail[],
+): OutputSinkDeclaration[] {
+  const path = ["outputs", output, "sinks", index];
+  const field = `outputs.${output}.sinks.${index}`;
+  const name = sink.name ?? output;
+  const valid = sink.type === "github_secret" ? SECRET_NAME : ENV_NAME;
+  if (!valid.test(name)) {
+    const what = sink.type === "github_secret" ? "a GitHub secret name" : "an environment variable name";
+    problems.push(source.detail(path, `the output's name "${output}" is not ${what}: set name`, undefined, `${field}.name`));
+    return [];
+  }
+  const repository = sink.type === "github_secret" ? (sink.repository ?? "") : "";
+  const environment = sink.type === "github_secret" ? (sink.environment ?? "") : "";
+  const apiUrl = sink.type === "github_secret" ? (sink.api_url ?? "").replace(/\/+$/, "") : "";
+  // GitHub secret names are case-insensitive; variable names are not.
+  const key =
+    sink.type === "github_secret"
+      ? `github_secret ${apiUrl} ${repository.toLowerCase()} ${environment} ${name.toUpperCase()}`
+      : `github_env ${name}`;
+  const where = source.detail(path, "");
+  const location = `${where.file}:${where.line ?? 0}`;
+  const other = targets.get(key);
+  if (other !== undefined) {
+    const what = sink.type === "github_secret" ? `GitHub secret ${name.toUpperCase()}${environment ? ` (environment ${environment})` : ""}` : `variable ${name}`;
+    problems.push(source.detail(path, `writes the same ${what} as the sink at ${other}`, undefined, field));
+    return [];
+  }
+  targets.set(key, location);
+  return [
+    {
+      type: sink.type,
+      name,
+      repository,
+      environment,
+      tokenEnv: sink.type === "github_secret" ? (sink.token_env ?? "GITHUB_TOKEN") : "",
+      apiUrl,
+      onApply: sink.on_apply ?? false,
+      location,
+    },
+  ];
 }
 
 /** Problems found later (e.g. against a provider's schema), located in the file. */

@@ -65,6 +65,27 @@ export interface OutputDeclaration {
   field: string;
   sensitive: boolean;
   description: string;
+  /** Where `wfctl infra outputs --sync` writes the value. */
+  sinks: OutputSinkDeclaration[];
+}
+
+/** A secret sink of an output, with its defaults filled in. */
+export interface OutputSinkDeclaration {
+  type: "github_secret" | "github_env";
+  /** Secret or environment variable name (default: the output's name). */
+  name: string;
+  /** github_secret: owner/repo; "" means $GITHUB_REPOSITORY when it runs. */
+  repository: string;
+  /** github_secret: a deployment environment; "" for a repository secret. */
+  environment: string;
+  /** github_secret: the environment variable holding the API token. */
+  tokenEnv: string;
+  /** github_secret: API base URL; "" means $GITHUB_API_URL or https://api.github.com. */
+  apiUrl: string;
+  /** Written after every successful apply too. */
+  onApply: boolean;
+  /** "file:line" of the sink, for errors. */
+  location: string;
 }
 
 export interface InfraConfig {

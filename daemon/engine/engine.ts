@@ -17,7 +17,7 @@ import { type LockEntry, lockProjectPlugins, projectPluginSpecs } from "../super
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
-import { type OutputResult, collectOutputs, sensitiveValues } from "./outputs.js";
+import { type OutputResult, type SinkFilter, collectOutputs, sensitiveValues } from "./outputs.js";
 import type { JsonValue } from "../../proto/json.js";
 import {
   type AuditEntry,
@@ -318,9 +318,13 @@ export class Engine {
   }
 
   /** Outputs of applied resources (read-only); sensitive ones are flagged, masking is the caller's. */
-  outputs(request: OperationRequest, names: readonly string[]): Promise<{ outputs: OutputResult[]; declared: boolean; backend: string; namespace: string }> {
+  outputs(
+    request: OperationRequest,
+    names: readonly string[],
+    sinks: SinkFilter = "all",
+  ): Promise<{ outputs: OutputResult[]; declared: boolean; backend: string; namespace: string }> {
     return this.run("outputs", request, false, async (ctx, { config, store, sessions }) => {
-      const { outputs, declared } = await collectOutputs(config, store, sessions, ctx, names);
+      const { outputs, declared } = await collectOutputs(config, store, sessions, ctx, names, sinks);
       return { outputs, declared, backend: describeBackend(config), namespace: config.namespace };
     });
   }

@@ -9,7 +9,7 @@ import { type JsonValue, isJsonObject } from "../../proto/json.js";
 import { isSensitiveKey } from "../../proto/redact.js";
 import { isSealed } from "../../proto/sealed.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
-import type { InfraConfig, OutputDeclaration } from "../config/model.js";
+import type { InfraConfig, OutputDeclaration, OutputSinkDeclaration } from "../config/model.js";
 import { formatDetail, formatDetails } from "../config/source.js";
 import type { OperationContext } from "./context.js";
 import type { ProviderSessions } from "./providers.js";
@@ -21,7 +21,12 @@ export interface OutputResult {
   value: JsonValue;
   sensitive: boolean;
   description: string;
+  /** Its declared sinks (none for undeclared outputs). */
+  sinks: readonly OutputSinkDeclaration[];
 }
+
+/** Which outputs to collect by their sinks: all, those with any sink (outputs --sync), those with an on_apply sink. */
+export type SinkFilter = "all" | "any" | "on_apply";
 
 /** The value at a dotted path, or undefined. */
 function at(object: JsonValue | undefined, path: string): JsonValue | undefined {
@@ -103,6 +108,7 @@ async function declaredOutput(
     value,
     sensitive: output.sensitive || sensitiveField(schema, output.field),
     description: output.description,
+    sinks: output.sinks,
   };
 }
 
@@ -117,6 +123,7 @@ export async function collectOutputs(
   sessions: ProviderSessions,
   ctx: OperationContext,
   names: readonly string[],
+  sinks: SinkFilter = "all",
 ): Promise<{ outputs: OutputResult[]; declared: boolean }> {
   if (config.outputs.length > 0) {
     const unknown = names.filter((n) => !config.outputs.some((o) => o.name === n));
@@ -126,19 +133,37 @@ export async function collectOutputs(
         `${config.file}: no output named ${unknown.map((n) => `"${n}"`).join(", ")} (declared: ${config.outputs.map((o) => o.name).join(", ")})`,
       );
     }
-    const wanted = names.length > 0 ? config.outputs.filter((o) => names.includes(o.name)) : config.outputs;
+    if (sinks === "any") {
+      const without = names.filter((n) => config.outputs.some((o) => o.name === n && o.sinks.length === 0));
+      if (without.length > 0) {
+        throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `${config.file}: output ${without.map((n) => `"${n}"`).join(", ")} declares no sinks, so --sync has nothing to write`, {
+          details: without.map((n) => ({ file: config.file, field: `outputs.${n}.sinks`, message: "no sinks declared" })),
+        });
+      }
+    }
+    const selected = names.length > 0 ? config.outputs.filter((o) => names.includes(o.name)) : config.outputs;
+    // Only the outputs a sync writes are read: another output's resource may not exist yet.
+    const wanted = selected.filter((o) => (sinks === "all" ? true : sinks === "any" ? o.sinks.length > 0 : o.sinks.some((s) => s.onApply)));
     const outputs: OutputResult[] = [];
     for (const output of wanted) outputs.push(await declaredOutput(output, config, store, sessions, ctx));
     return { outputs, declared: true };
   }
-  // None declared: every applied resource's outputs, as "resource.field".
+  // None declared: every applied resource's outputs, as "resource.field"; none has sinks.
+  if (sinks !== "all") {
+    if (sinks === "any") {
+      throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `${config.file} declares no outputs, so --sync has nothing to write: declare outputs with sinks (see docs/configuration.md#sinks)`, {
+        details: [{ file: config.file, field: "outputs", message: "no outputs declared" }],
+      });
+    }
+    return { outputs: [], declared: false };
+  }
   const records = (await store.listStates({}, { signal: ctx.signal })).sort((a, b) => a.resourceId.localeCompare(b.resourceId));
   const outputs: OutputResult[] = [];
   for (const record of records) {
     const schema = await schemaOf(record, config, sessions);
     for (const [field, value] of Object.entries(record.outputs).sort(([a], [b]) => a.localeCompare(b))) {
       const name = `${record.resourceId}.${field}`;
-      outputs.push({ name, source: name, value, sensitive: sensitiveField(schema, field), description: "" });
+      outputs.push({ name, source: name, value, sensitive: sensitiveField(schema, field), description: "", sinks: [] });
     }
   }
   if (names.length > 0) {

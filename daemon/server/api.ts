@@ -161,7 +161,8 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
       };
     },
     async outputs(req, ctx) {
-      const result = await engine.outputs(request(req.target, req.caller, ctx, req.operation), req.names);
+      const sinks = req.onApplySinks ? "on_apply" : req.withSinks ? "any" : "all";
+      const result = await engine.outputs(request(req.target, req.caller, ctx, req.operation), req.names, sinks);
       return {
         outputs: result.outputs.map((o) => outputMessage(o, req.revealSensitive)),
         declared: result.declared,

@@ -165,6 +165,16 @@ export function outputMessage(output: OutputResult, reveal: boolean): MessageIni
     description: output.description,
     sensitive: output.sensitive,
     valueJson: output.sensitive && !reveal ? "" : JSON.stringify(output.value),
+    sinks: output.sinks.map((s) => ({
+      type: s.type,
+      name: s.name,
+      repository: s.repository,
+      environment: s.environment,
+      tokenEnv: s.tokenEnv,
+      apiUrl: s.apiUrl,
+      onApply: s.onApply,
+      location: s.location,
+    })),
   };
 }
 

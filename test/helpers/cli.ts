@@ -82,7 +82,8 @@ export function parseEvents<T>(result: CliResult, what: string): { events: JsonE
   } catch {
     throw new Error(`${what} --json printed a line that is not JSON (exit ${result.code}):\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
   }
-  const summary = events.at(-1);
+  // The summary is last, but for the sinks an apply writes after it.
+  const summary = events.at(-1)?.type === "sinks" ? events.at(-2) : events.at(-1);
   if (summary?.type !== "summary") throw new Error(`${what} --json did not end with a summary (exit ${result.code}):\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
   return { events, summary, report: summary["result"] as T };
 }

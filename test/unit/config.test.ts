@@ -219,12 +219,40 @@ ${PROVIDER}  - name: db.main
   db_secret: { source: db.main.content, sensitive: true }
 `;
     expect(parseInfraConfig(FILE, text, "").outputs).toEqual([
-      { name: "db_path", module: "db.main", resource: "db.main", field: "absolute_path", sensitive: false, description: "where" },
-      { name: "db_secret", module: "db.main", resource: "db.main", field: "content", sensitive: true, description: "" },
+      { name: "db_path", module: "db.main", resource: "db.main", field: "absolute_path", sensitive: false, description: "where", sinks: [] },
+      { name: "db_secret", module: "db.main", resource: "db.main", field: "content", sensitive: true, description: "", sinks: [] },
     ]);
     expect(parseInfraConfig(FILE, text, "prod").outputs[0]).toMatchObject({ resource: "db-prod" });
     // Disabled there: loading is fine, reading the output is the error.
     expect(parseInfraConfig(FILE, text, "dev").outputs[0]).toMatchObject({ module: "db.main", resource: undefined });
+  });
+
+  it("fills in each sink's defaults and locates it; two sinks writing one secret (names ignore case) are refused", () => {
+    const text = `${modules}outputs:
+  db_secret:
+    source: db.main.content
+    sinks:
+      - { type: github_secret }
+      - { type: github_secret, name: other, repository: o/r, environment: prod, token_env: GH, api_url: "https://ghe.example.com/api/v3/", on_apply: true }
+      - { type: github_env, name: DB }
+`;
+    const [output] = parseInfraConfig(FILE, text, "").outputs;
+    const line = text.split("\n").findIndex((l) => l.includes("type: github_secret }")) + 1;
+    expect(output?.sinks).toEqual([
+      { type: "github_secret", name: "db_secret", repository: "", environment: "", tokenEnv: "GITHUB_TOKEN", apiUrl: "", onApply: false, location: `${FILE}:${line}` },
+      { type: "github_secret", name: "other", repository: "o/r", environment: "prod", tokenEnv: "GH", apiUrl: "https://ghe.example.com/api/v3", onApply: true, location: `${FILE}:${line + 1}` },
+      { type: "github_env", name: "DB", repository: "", environment: "", tokenEnv: "", apiUrl: "", onApply: false, location: `${FILE}:${line + 2}` },
+    ]);
+    const err = problems(`${text}  again:
+    source: db.main.path
+    sinks:
+      - { type: github_secret, name: DB_SECRET }
+      - { type: github_secret, name: OTHER, repository: o/r }
+      - { type: github_env, name: db }
+`);
+    expect(err.details.map((d) => [d.field, d.message])).toEqual([
+      ["outputs.again.sinks.0", `writes the same GitHub secret DB_SECRET as the sink at ${FILE}:${line}`],
+    ]);
   });
 
   it("names the output, line and field of a bad source, a non-resource source, an unknown key and a bad name", () => {
