@@ -20,6 +20,7 @@ import {
 } from "./model.js";
 import { OUTPUT_NAME, PROVIDER_MODULE, RESOURCE_TYPE, type RawModule, type RawOutput, STATE_MODULE, documentSchema, moduleSchema, outputSchema } from "./schema.js";
 import { SourceFile, type YamlPath, throwIfProblems } from "./source.js";
+import { type CheckedVerify, checkVerifySection, resolveVerify, verifyEnvironments } from "./verify.js";
 
 /** Reads and resolves `file` for environment `env` ("" for none). */
 export async function loadInfraConfig(file: string, env: string): Promise<InfraConfig> {
@@ -131,7 +132,9 @@ export function parseInfraConfig(file: string, text: string, env: string): Infra
       problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
     }
   }
-  return resolveConfig(source, modules, outputs, env, problems);
+  const verifyValue = (top as { data: { verify?: unknown } }).data.verify;
+  const verify = verifyValue === undefined ? undefined : checkVerifySection(source, verifyValue, problems);
+  return resolveConfig(source, modules, outputs, verify, env, problems);
 }
 
 interface Entry {
@@ -150,6 +153,7 @@ function resolveConfig(
   source: SourceFile,
   modules: readonly (RawModule | undefined)[],
   rawOutputs: ReadonlyMap<string, RawOutput>,
+  rawVerify: CheckedVerify | undefined,
   env: string,
   problems: ErrorDetail[],
 ): InfraConfig {
@@ -169,7 +173,7 @@ function resolveConfig(
   // it would resolve to the base configuration in a new, empty namespace and
   // plan to create everything again. Refused when the file names any.
   if (env !== "") {
-    const known = new Set(modules.flatMap((m) => Object.keys(m?.environments ?? {})));
+    const known = new Set([...modules.flatMap((m) => Object.keys(m?.environments ?? {})), ...verifyEnvironments(rawVerify)]);
     if (known.size > 0 && !known.has(env)) {
       throw new WfctlError(
         ErrorCode.INVALID_ARGUMENT,
@@ -352,6 +356,9 @@ function resolveConfig(
     });
   }
 
+  // Health checks for `wfctl deploy verify`.
+  const verify = rawVerify && resolveVerify(source, rawVerify, env, problems);
+
   if (problems.length === 0) {
     const cycle = findCycle(resources);
     if (cycle) {
@@ -371,6 +378,7 @@ function resolveConfig(
     providers: new Map([...providers.values()].map((p) => [p.name, p])),
     resources,
     outputs,
+    verify,
   };
 }
 
