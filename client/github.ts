@@ -18,6 +18,10 @@ import {
   type TargetSchema,
 } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import type { Connection } from "./connection.js";
+import { formatDuration } from "../proto/duration.js";
+import { endpointOf } from "./verify/probe.js";
+import { attemptsText, detailText } from "./verify/report.js";
+import type { TargetReport } from "./verify/retry.js";
 import { isDrifted } from "./output/drift.js";
 import { actionName } from "./output/plan.js";
 import { addMaskCommands, escapeData, underGitHubActions } from "./output/outputs.js";
@@ -138,6 +142,18 @@ export function driftSummary(results: readonly DriftResult[], target: MessageIni
   text += "| class | resource | type | fields |\n|---|---|---|---|\n";
   for (const r of drifted) {
     text += `| ${driftWord[r.class]} | \`${cell(r.name)}\` | ${cell(r.type)} | ${cell(r.fields.map((f) => f.field).join(", "))} |\n`;
+  }
+  return `${text}\n`;
+}
+
+/** The Markdown summary of `deploy verify`: a row per target with its result (endpoints without credentials). */
+export function verifySummary(reports: readonly TargetReport[], target: MessageInitShape<typeof TargetSchema>, timeoutMs: number): string {
+  let text = heading("deploy verify", target);
+  const failed = reports.filter((r) => !r.ok);
+  text += failed.length === 0 ? `**All ${reports.length} target(s) healthy.**\n\n` : `**${failed.length} of ${reports.length} target(s) unhealthy.**\n\n`;
+  text += "| | target | kind | endpoint | attempts | time | detail |\n|---|---|---|---|---|---|---|\n";
+  for (const r of reports) {
+    text += `| ${r.ok ? "✅" : "❌"} | \`${cell(r.target.name)}\` | ${r.target.check.kind} | ${cell(endpointOf(r.target.check))} | ${attemptsText(r)} | ${formatDuration(r.elapsedMs)} | ${cell(detailText(r, timeoutMs))} |\n`;
   }
   return `${text}\n`;
 }

@@ -8,6 +8,7 @@ import { ROOT_CONTEXT, SpanKind, initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
 import { setCommandContext } from "./trace.js";
 import { daemonCommand } from "./commands/daemon.js";
+import { deployCommand } from "./commands/deploy.js";
 import { infraCommand } from "./commands/infra.js";
 import { pluginsCommand } from "./commands/plugins.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
@@ -42,6 +43,7 @@ const program = new Command()
   .description("Infrastructure as code through a warm plugin-host daemon (wfctld).")
   .version(WFCTL_VERSION);
 program.addCommand(infraCommand(run));
+program.addCommand(deployCommand(run));
 program.addCommand(pluginsCommand(run));
 program.addCommand(daemonCommand(run));
 // Settings are not inherited by commands built apart and added: apply them everywhere.

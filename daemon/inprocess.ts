@@ -1,6 +1,8 @@
 // The in-process entry point for `wfctl --no-daemon`: the daemon's API served
 // through an in-memory transport, with the same engine, supervisor, routes and
-// interceptors, and plugins stopped when the command finishes.
+// interceptors, and plugins stopped when the command finishes. Also the
+// configuration loader, for client commands that read infra.yaml themselves
+// (`wfctl deploy verify`): the client reaches daemon code only through here.
 import { createRouterTransport, type Interceptor, type Transport } from "@connectrpc/connect";
 import { daemonFiles, socketPath } from "../proto/socket.js";
 import { fileAuditSink } from "./audit.js";
@@ -10,6 +12,10 @@ import { silentLogger, createDaemonLogger } from "./log.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./server/router.js";
 import { PluginCatalog } from "./supervisor/catalog.js";
 import { PluginSupervisor } from "./supervisor/supervisor.js";
+
+export { loadInfraConfig } from "./config/load.js";
+export type { HealthCheck, HttpCheck, InfraConfig, TcpCheck, VerifyConfig, VerifyTarget } from "./config/model.js";
+export type { StatusRange } from "./config/schema.js";
 
 export interface InProcessDaemon {
   transport: Transport;

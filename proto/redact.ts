@@ -27,3 +27,31 @@ export function redact(value: JsonValue, extraSensitive: ReadonlySet<string> = n
   }
   return value;
 }
+
+/** Query parameters that carry credentials in URLs though their names do not say "secret": signatures and keys. */
+const URL_SECRET_PARAM = /^(sig|signature|x-[a-z]+-signature|key|auth|authorization|code)$/i;
+
+/** What a credential in a URL prints as. */
+export const URL_REDACTED = "***";
+
+/**
+ * A URL fit to print: its userinfo (`user:password@`) and the values of
+ * query parameters that look like credentials (`token`, `api_key`, `sig`,
+ * …) replaced by ***. Anything else stays as written.
+ */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not a URL: hide anything between "//" and "@" all the same.
+    return url.replace(/\/\/[^/?#]*@/, `//${URL_REDACTED}@`);
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    parsed.username = URL_REDACTED;
+    parsed.password = "";
+  }
+  const secrets = [...parsed.searchParams.keys()].filter((key) => isSensitiveKey(key) || URL_SECRET_PARAM.test(key));
+  for (const key of new Set(secrets)) parsed.searchParams.set(key, URL_REDACTED);
+  return parsed.href;
+}

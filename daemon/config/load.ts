@@ -37,6 +37,7 @@ import {
   outputSchema,
 } from "./schema.js";
 import { SourceFile, type YamlPath, throwIfProblems } from "./source.js";
+import { type CheckedVerify, checkVerifySection, resolveVerify, verifyEnvironments } from "./verify.js";
 
 /** Reads and resolves `file` for environment `env` ("" for none). */
 export async function loadInfraConfig(file: string, env: string): Promise<InfraConfig> {
@@ -148,7 +149,9 @@ export function parseInfraConfig(file: string, text: string, env: string): Infra
       problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
     }
   }
-  return resolveConfig(source, modules, outputs, env, problems);
+  const verifyValue = (top as { data: { verify?: unknown } }).data.verify;
+  const verify = verifyValue === undefined ? undefined : checkVerifySection(source, verifyValue, problems);
+  return resolveConfig(source, modules, outputs, verify, env, problems);
 }
 
 /** An output as the schema checked it, its sinks each checked against their type's schema. */
@@ -192,6 +195,7 @@ function resolveConfig(
   source: SourceFile,
   modules: readonly (RawModule | undefined)[],
   rawOutputs: ReadonlyMap<string, CheckedOutput>,
+  rawVerify: CheckedVerify | undefined,
   env: string,
   problems: ErrorDetail[],
 ): InfraConfig {
@@ -211,7 +215,7 @@ function resolveConfig(
   // it would resolve to the base configuration in a new, empty namespace and
   // plan to create everything again. Refused when the file names any.
   if (env !== "") {
-    const known = new Set(modules.flatMap((m) => Object.keys(m?.environments ?? {})));
+    const known = new Set([...modules.flatMap((m) => Object.keys(m?.environments ?? {})), ...verifyEnvironments(rawVerify)]);
     if (known.size > 0 && !known.has(env)) {
       throw new WfctlError(
         ErrorCode.INVALID_ARGUMENT,
@@ -397,6 +401,9 @@ function resolveConfig(
     });
   }
 
+  // Health checks for `wfctl deploy verify`.
+  const verify = rawVerify && resolveVerify(source, rawVerify, env, problems);
+
   if (problems.length === 0) {
     const cycle = findCycle(resources);
     if (cycle) {
@@ -416,6 +423,7 @@ function resolveConfig(
     providers: new Map([...providers.values()].map((p) => [p.name, p])),
     resources,
     outputs,
+    verify,
   };
 }
 

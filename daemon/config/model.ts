@@ -1,6 +1,7 @@
 // The configuration as the engine sees it: loaded, checked, and resolved for
 // one environment (names, providers and state backend included).
 import type { JsonObject } from "../../proto/json.js";
+import type { StatusRange } from "./schema.js";
 import type { SourceFile } from "./source.js";
 
 /** Fields every resolved module has. */
@@ -88,6 +89,60 @@ export interface OutputSinkDeclaration {
   location: string;
 }
 
+/** An HTTP health check: a request whose answer must have an accepted status (and body). */
+export interface HttpCheck {
+  kind: "http";
+  /** As written: may carry credentials, so print it only through redactUrl. */
+  url: string;
+  method: "GET" | "HEAD";
+  /** Accepted status codes; default 200-399 (redirects are not followed). */
+  status: StatusRange[];
+  /** A substring the body must contain; undefined when not checked. */
+  body: string | undefined;
+  /** A regular expression (JavaScript syntax) the body must match; undefined when not checked. */
+  bodyMatch: string | undefined;
+  /** Request headers; values may be secrets and are never printed. */
+  headers: Record<string, string>;
+  /** Skip TLS certificate verification. */
+  insecureTls: boolean;
+}
+
+/** A TCP health check: passes when a connection opens. */
+export interface TcpCheck {
+  kind: "tcp";
+  host: string;
+  port: number;
+}
+
+export type HealthCheck = HttpCheck | TcpCheck;
+
+/** One health-check target of `verify:`, resolved for the environment, defaults applied. */
+export interface VerifyTarget {
+  name: string;
+  /** Position in `verify.targets` (for locating it in the file). */
+  index: number;
+  check: HealthCheck;
+  /** Wait between the end of a failed attempt and the next. */
+  intervalMs: number;
+  /** Tries in all, the first included; undefined: until the verify timeout. */
+  attempts: number | undefined;
+  /** Limit of one attempt (connect, headers and body); cut shorter by the verify timeout. */
+  attemptTimeoutMs: number;
+}
+
+/** The `verify:` section, resolved for the environment. */
+export interface VerifyConfig {
+  /** Deadline of the whole verify, all targets together. */
+  timeoutMs: number;
+  /** Targets enabled in this environment, in file order. */
+  targets: VerifyTarget[];
+  /** Names of targets disabled (null) in this environment. */
+  disabled: string[];
+}
+
+/** Defaults of `verify:` settings. */
+export const VERIFY_DEFAULTS = { timeoutMs: 60_000, intervalMs: 2_000, attemptTimeoutMs: 5_000 } as const;
+
 export interface InfraConfig {
   /** Absolute path of the file. */
   file: string;
@@ -104,6 +159,8 @@ export interface InfraConfig {
   resources: ResourceModule[];
   /** Declared outputs, in file order (empty when there is no `outputs:` section). */
   outputs: OutputDeclaration[];
+  /** Health checks for `wfctl deploy verify`; undefined when there is no `verify:` section. */
+  verify: VerifyConfig | undefined;
 }
 
 /** The state namespace for an environment name. */

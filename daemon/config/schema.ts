@@ -1,6 +1,7 @@
 // The shape of infra.yaml, as a schema. Semantic rules (references, cycles,
 // one state module) are checked after it, in validate.ts.
 import { z } from "zod";
+import { DURATION_EXAMPLES, durationMs } from "../../proto/duration.js";
 
 /** Module names: safe in file names, state keys and URLs. */
 export const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -94,12 +95,139 @@ export const outputSchema = z
   })
   .strict();
 
+/** A duration: "500ms", "5s", "2m", "1h30m", or a number of seconds. */
+const duration = z.custom<string | number>((v) => (typeof v === "string" || typeof v === "number") && durationMs(v) !== undefined, {
+  message: `must be a duration (${DURATION_EXAMPLES}) or a number of seconds`,
+});
+const positiveDuration = z.custom<string | number>((v) => (typeof v === "string" || typeof v === "number") && (durationMs(v) ?? 0) > 0, {
+  message: `must be a duration greater than zero (${DURATION_EXAMPLES}) or a number of seconds`,
+});
+const attempts = z.number({ message: "must be a whole number, 1 or more" }).int({ message: "must be a whole number, 1 or more" }).min(1, { message: "must be a whole number, 1 or more" });
+
+/** An inclusive range of HTTP status codes. */
+export interface StatusRange {
+  min: number;
+  max: number;
+}
+
+/** The status codes a spec accepts (200, "2xx", "200-299", or a list of them), or undefined when it is not one. */
+export function statusRanges(spec: unknown): StatusRange[] | undefined {
+  const one = (item: unknown): StatusRange | undefined => {
+    const code = (n: number) => Number.isInteger(n) && n >= 100 && n <= 599;
+    if (typeof item === "number") return code(item) ? { min: item, max: item } : undefined;
+    if (typeof item !== "string") return undefined;
+    const text = item.trim();
+    const klass = /^([1-5])xx$/i.exec(text);
+    if (klass) return { min: Number(klass[1]) * 100, max: Number(klass[1]) * 100 + 99 };
+    const range = /^(\d{3})\s*-\s*(\d{3})$/.exec(text);
+    if (range) {
+      const [min, max] = [Number(range[1]), Number(range[2])];
+      return code(min) && code(max) && min <= max ? { min, max } : undefined;
+    }
+    return /^\d{3}$/.test(text) && code(Number(text)) ? { min: Number(text), max: Number(text) } : undefined;
+  };
+  const items = Array.isArray(spec) ? spec : [spec];
+  if (items.length === 0) return undefined;
+  const ranges = items.map(one);
+  return ranges.every((r) => r !== undefined) ? (ranges as StatusRange[]) : undefined;
+}
+
+/** An HTTP header name (an RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Fields of an `http:` check. All optional here: an environment may supply the URL; verify.ts checks the resolved target. */
+export const httpCheckSchema = z
+  .object({
+    /** The URL to request: http:// or https://. */
+    url: z.string().refine(
+      (v) => {
+        try {
+          return ["http:", "https:"].includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: "must be an http:// or https:// URL" },
+    ),
+    method: z.enum(["GET", "HEAD"], { message: 'must be "GET" or "HEAD"' }),
+    /** Accepted status codes; default 200-399. */
+    status: z.custom<number | string | (number | string)[]>((v) => statusRanges(v) !== undefined, {
+      message: 'must be an HTTP status code (200), a class ("2xx"), a range ("200-299"), or a list of them',
+    }),
+    /** A substring the body must contain. */
+    body: z.string(),
+    /** A regular expression (JavaScript syntax) the body must match. */
+    body_match: z.string().superRefine((v, ctx) => {
+      try {
+        new RegExp(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `must be a regular expression: ${(err as Error).message}` });
+      }
+    }),
+    headers: z
+      .record(z.string(), z.string({ message: "header values must be strings" }))
+      .superRefine((headers, ctx) => {
+        for (const [key, value] of Object.entries(headers)) {
+          if (!HEADER_NAME.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `"${key}" is not a valid header name` });
+          else if (/[\r\n\0]/.test(value)) ctx.addIssue({ code: "custom", path: [key], message: "a header value must be one line" });
+        }
+      }),
+    /** Skip TLS certificate verification (self-signed certificates). */
+    insecure_tls: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+/** Fields of a `tcp:` check: it passes when a connection opens. */
+export const tcpCheckSchema = z
+  .object({
+    host: z.string().min(1, { message: "must not be empty" }),
+    port: z.number({ message: "must be a port number, 1 to 65535" }).int({ message: "must be a port number, 1 to 65535" }).min(1, { message: "must be a port number, 1 to 65535" }).max(65535, { message: "must be a port number, 1 to 65535" }),
+  })
+  .partial()
+  .strict();
+
+/** Settings a target may override, and an environment may override on a target. */
+const targetSettings = {
+  http: httpCheckSchema.optional(),
+  tcp: tcpCheckSchema.optional(),
+  interval: duration.optional(),
+  attempts: attempts.optional(),
+  attempt_timeout: positiveDuration.optional(),
+};
+
+/** One target's overrides under one environment; `null` disables the target there. */
+export const verifyTargetOverrideSchema = z.object(targetSettings).strict();
+
+/** One entry of `verify.targets`: a health check and how to retry it. */
+export const verifyTargetSchema = z
+  .object({
+    name,
+    ...targetSettings,
+    environments: z.record(z.string().min(1), verifyTargetOverrideSchema.nullable()).optional(),
+  })
+  .strict();
+
+/** The `verify:` section: defaults for every target, then the targets (each checked with verifyTargetSchema on its own). */
+export const verifySchema = z
+  .object({
+    /** The deadline of the whole verify, all targets together. */
+    timeout: positiveDuration.optional(),
+    interval: duration.optional(),
+    attempts: attempts.optional(),
+    attempt_timeout: positiveDuration.optional(),
+    targets: z.array(z.unknown(), { message: "must be a list of targets" }),
+  })
+  .strict();
+
 /** The document's top level; each module is checked with moduleSchema on its own. */
 export const documentSchema = z
   .object({
     modules: z.array(z.unknown()),
     /** Each output is checked with outputSchema on its own (and its name with OUTPUT_NAME). */
     outputs: z.record(z.string(), z.unknown()).optional(),
+    /** Health checks for `wfctl deploy verify`; checked with verifySchema. */
+    verify: z.unknown().optional(),
   })
   .strict();
 
@@ -107,6 +235,9 @@ export type RawModule = z.infer<typeof moduleSchema>;
 export type RawOutput = z.infer<typeof outputSchema>;
 export type RawSink = z.infer<typeof githubSecretSinkSchema> | z.infer<typeof githubEnvSinkSchema>;
 export type RawEnvironmentOverride = z.infer<typeof environmentOverrideSchema>;
+export type RawVerify = z.infer<typeof verifySchema>;
+export type RawVerifyTarget = z.infer<typeof verifyTargetSchema>;
+export type RawVerifyTargetOverride = z.infer<typeof verifyTargetOverrideSchema>;
 
 /** Module types wfctl itself understands; every other type is a resource type. */
 export const STATE_MODULE = "iac.state";
