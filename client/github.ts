@@ -22,6 +22,7 @@ import { formatDuration } from "../proto/duration.js";
 import { endpointOf } from "./verify/probe.js";
 import { attemptsText, detailText } from "./verify/report.js";
 import type { TargetReport } from "./verify/retry.js";
+import type { SinkOutcome } from "./sinks/sync.js";
 import { isDrifted } from "./output/drift.js";
 import { actionName } from "./output/plan.js";
 import { addMaskCommands, escapeData, underGitHubActions } from "./output/outputs.js";
@@ -154,6 +155,18 @@ export function verifySummary(reports: readonly TargetReport[], target: MessageI
   text += "| | target | kind | endpoint | attempts | time | detail |\n|---|---|---|---|---|---|---|\n";
   for (const r of reports) {
     text += `| ${r.ok ? "✅" : "❌"} | \`${cell(r.target.name)}\` | ${r.target.check.kind} | ${cell(endpointOf(r.target.check))} | ${attemptsText(r)} | ${formatDuration(r.elapsedMs)} | ${cell(detailText(r, timeoutMs))} |\n`;
+  }
+  return `${text}\n`;
+}
+
+/** The Markdown summary of the sinks written: output, sink, destination, result (never a value). */
+export function sinksSummary(outcomes: readonly SinkOutcome[], target: MessageInitShape<typeof TargetSchema>): string {
+  let text = heading("output sinks", target);
+  const failed = outcomes.filter((o) => o.error).length;
+  text += failed === 0 ? `**${outcomes.length} sink(s) written.**\n\n` : `**${failed} of ${outcomes.length} sink(s) failed.**\n\n`;
+  text += "| | output | sink | destination | result |\n|---|---|---|---|---|\n";
+  for (const o of outcomes) {
+    text += `| ${o.error ? "❌" : "✅"} | \`${cell(o.output)}\` | ${o.type} | ${cell(o.destination)} | ${o.error ? cell(`${o.error.code}: ${o.error.message}`) : "written"} |\n`;
   }
   return `${text}\n`;
 }

@@ -7,6 +7,7 @@ import { type TargetOptions, callOptions, caller, interrupt, out, printJson, tar
 import { EXIT } from "../exit-codes.js";
 import { MASKED, addMaskCommands, outputsJson, plainValue, renderOutputs, underGitHubActions, valueOf } from "../output/outputs.js";
 import type { Connection } from "../connection.js";
+import { appendStepSummary, sinksSummary } from "../github.js";
 
 export interface OutputsOptions extends TargetOptions {
   showSensitive?: boolean;
@@ -36,6 +37,7 @@ export async function syncOutputSinks(
   if (opts.json && how.afterApply) process.stdout.write(`${JSON.stringify({ type: "sinks", sinks: sinkOutcomesJson(outcomes) })}\n`);
   else if (opts.json) printJson({ sinks: sinkOutcomesJson(outcomes) });
   else out(`${how.afterApply ? "\n" : ""}${renderSinkOutcomes(outcomes)}`);
+  if (outcomes.length > 0) appendStepSummary(sinksSummary(outcomes, target(opts)));
   return sinksExit(outcomes);
 }
 

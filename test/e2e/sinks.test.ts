@@ -54,7 +54,7 @@ outputs:
 `;
 
 /** Outside GitHub Actions, whatever runs the tests; no token. */
-const PLAIN = { GITHUB_ACTIONS: "", GITHUB_ENV: "", GITHUB_REPOSITORY: "", WFT_GH_TOKEN: "", CI: "true" };
+const PLAIN = { GITHUB_ACTIONS: "", GITHUB_ENV: "", GITHUB_STEP_SUMMARY: "", GITHUB_REPOSITORY: "", WFT_GH_TOKEN: "", CI: "true" };
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -142,9 +142,10 @@ describe("secret sinks", () => {
     expect(readFileSync(defaults, "utf8")).toContain("      - type: github_secret\n      - type: github_secret");
     // With the defaults, the first sink's token is $GITHUB_TOKEN; the repository and API come from the runner's variables.
     const env = stepEnvFile();
+    const stepSummary = stepEnvFile();
     const before = api.received.length;
     const synced = await sandbox.cli.run(["infra", "outputs", "--sync", "-c", defaults], {
-      env: { ...PLAIN, GITHUB_ACTIONS: "true", GITHUB_ENV: env, GITHUB_REPOSITORY: "octo-org/other", GITHUB_API_URL: api.url, GITHUB_TOKEN: TOKEN, WFT_GH_TOKEN: TOKEN },
+      env: { ...PLAIN, GITHUB_ACTIONS: "true", GITHUB_ENV: env, GITHUB_STEP_SUMMARY: stepSummary, GITHUB_REPOSITORY: "octo-org/other", GITHUB_API_URL: api.url, GITHUB_TOKEN: TOKEN, WFT_GH_TOKEN: TOKEN },
     });
     expectExit(synced, 0);
     expect(synced.stdout).not.toContain(SECRET);
@@ -159,6 +160,12 @@ describe("secret sinks", () => {
     const vars = envFile(readFileSync(env, "utf8"));
     expect(vars.get("DB_URL")).toBe(SECRET);
     expect(vars.get("notes_text")).toBe("multi\nline\n");
+    // The step summary: where each value went, never the value.
+    const summary = readFileSync(stepSummary, "utf8");
+    expect(summary).toContain("### wfctl output sinks");
+    expect(summary).toContain("**4 sink(s) written.**");
+    expect(summary).toContain("| ✅ | `db_url` | github_secret | GitHub secret DB_URL in octo-org/other at");
+    expect(summary).not.toContain(SECRET);
   });
 
   it("reports each sink that fails, with a code and what to do, writes the others, and exits non-zero", async () => {
