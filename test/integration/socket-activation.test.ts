@@ -126,7 +126,7 @@ describe("wfctld under socket activation", () => {
     expect(processesMatching(WFCTLD).filter((pid) => commandLine(pid).includes(socket) && !commandLine(pid).includes(ACTIVATE))).toEqual([]);
   });
 
-  it("a daemon started by hand takes over the socket file an activated daemon left, once nothing listens on it", async () => {
+  it("once nothing listens on the socket an activated daemon left, wfctl starts its own daemon, which replaces the stale file", async () => {
     const { socket, log, config, cli } = sandbox();
     const activator = await activate(socket, ["--socket", socket, "--idle-timeout", "0", "--log-file", log], false);
     expectExit(await cli.run(["daemon", "status"]), 0);
