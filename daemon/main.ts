@@ -9,6 +9,7 @@ import { initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
 import { createDaemonLogger } from "./log.js";
 import { Daemon } from "./server/daemon.js";
+import { takeInheritedSocket } from "./server/activation.js";
 import { prepareSocketDir } from "./server/socket.js";
 
 const program = new Command()
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   program.parse();
   const opts = program.opts<{ socket?: string; idleTimeout: string; pluginIdleTimeout: string; shutdownGrace: string; logFile?: string; logLevel: string }>();
   const socket = socketPath(opts.socket);
+  // Socket activation: systemd bound the socket and passed it (LISTEN_FDS).
+  const inherited = takeInheritedSocket();
   // Before anything else writes beside the socket (the log file), make its
   // directory private.
   prepareSocketDir(dirname(socket), dirname(socket) === defaultRuntimeDir());
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
     idleTimeoutSeconds: Math.round(idleMs / 1000),
     plugins: { idleStopMs: pluginIdleMs },
     shutdownGraceMs: parseDuration(opts.shutdownGrace, "--shutdown-grace"),
+    inherited,
   });
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     process.on(signal, () => void daemon.stop(`received ${signal}`));

@@ -13,6 +13,7 @@ import { closePostgresPools } from "../state/postgres.js";
 import type { DaemonLogger } from "../log.js";
 import { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginSupervisor, type SupervisorOptions } from "../supervisor/supervisor.js";
+import { type InheritedSocket, listenInherited } from "./activation.js";
 import { createDualServer } from "./listen.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes, refuseWhileDraining } from "./router.js";
 import { claimPidFile, listenPrivate, prepareSocketDir } from "./socket.js";
@@ -29,6 +30,12 @@ export interface DaemonOptions {
   plugins?: SupervisorOptions;
   /** On stop, how long running operations may go on before they are cancelled (default 30 s). */
   shutdownGraceMs?: number;
+  /**
+   * A listening socket systemd passed (socket activation), served instead of
+   * binding `socketPath`. The socket file is then systemd's: it is neither
+   * replaced at start nor removed at stop.
+   */
+  inherited?: InheritedSocket;
 }
 
 export class Daemon {
@@ -71,14 +78,18 @@ export class Daemon {
     });
     const server = createDualServer(handler);
     try {
-      await listenPrivate(server.server, socketPath);
+      if (options.inherited) await listenInherited(server.server, options.inherited, socketPath);
+      else await listenPrivate(server.server, socketPath);
     } catch (err) {
       releasePid();
       throw err;
     }
     daemon = new Daemon(options, supervisor, engine, draining, server, tracker, releasePid);
     daemon.watchIdle();
-    logger.info({ socket: socketPath, log: options.logPath, idle_timeout_s: options.idleTimeoutSeconds }, "wfctld started");
+    logger.info(
+      { socket: socketPath, log: options.logPath, idle_timeout_s: options.idleTimeoutSeconds, ...(options.inherited ? { socket_activated: true } : {}) },
+      "wfctld started",
+    );
     return daemon;
   }
 
@@ -120,7 +131,9 @@ export class Daemon {
       await this.supervisor.stopAll();
       await closePostgresPools();
       this.server.closeConnections();
-      rmSync(socketPath, { force: true });
+      // An inherited socket stays: systemd listens on it while the daemon is
+      // gone, and starts the daemon again for the next connection.
+      if (!this.options.inherited) rmSync(socketPath, { force: true });
       this.releasePid();
       logger.info("wfctld stopped");
       this.resolveStopped();
