@@ -231,7 +231,12 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
   }
   const exit = exitOf(response, destroy ? "destroy" : "apply");
   // Outputs into their sinks once everything applied: all with --sync-outputs, else those marked on_apply.
-  if (destroy || exit !== EXIT.OK) return exit;
+  if (destroy || exit !== EXIT.OK || !("onApplySinks" in response)) return exit;
+  // Only when there is something to write: the daemon may be shutting down now, taking no new calls.
+  if ((opts.syncOutputs ? response.sinks : response.onApplySinks) === 0) {
+    if (opts.syncOutputs) process.stderr.write(`--sync-outputs: ${opts.config} declares no output sinks; nothing to write.\n`);
+    return exit;
+  }
   // Under GitHub Actions, every sensitive value was masked above.
   return syncOutputSinks(connection, opts, command, [], { onApply: !opts.syncOutputs, mask: false, afterApply: true });
 }

@@ -100,6 +100,8 @@ export interface ApplyResult {
   /** With refresh: the drift found, and the ghosts pruned (in order). */
   drift: DriftFinding[];
   pruned: AuditEntry[];
+  /** The output sinks the configuration declares, and those marked on_apply. */
+  sinks: { declared: number; onApply: number };
 }
 
 /** The lock every mutating operation takes on its state namespace. */
@@ -238,7 +240,8 @@ export class Engine {
     for (const change of plan.changes) {
       if (change.refreshed) await store.saveState(change.refreshed, { signal: AbortSignal.timeout(60_000) });
     }
-    return { plan, outcomes, stopped, drift, pruned };
+    const sinks = config.outputs.flatMap((o) => o.sinks);
+    return { plan, outcomes, stopped, drift, pruned, sinks: { declared: sinks.length, onApply: sinks.filter((s) => s.onApply).length } };
   }
 
   private async applyLogged(plan: Plan, { config, store, sessions }: Opened, ctx: OperationContext, parallelism: number) {

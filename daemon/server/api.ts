@@ -119,7 +119,13 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
         allowProtectedPrune: req.allowProtectedPrune,
         allowProtectedDestroy: req.allowProtectedDestroy,
       });
-      return { ...stoppable(result), drift: result.drift.map((f) => driftMessage(f)), pruned: result.pruned.map(auditMessage) };
+      return {
+        ...stoppable(result),
+        drift: result.drift.map((f) => driftMessage(f)),
+        pruned: result.pruned.map(auditMessage),
+        sinks: result.sinks.declared,
+        onApplySinks: result.sinks.onApply,
+      };
     },
     async destroy(req, ctx) {
       const result = await engine.destroy(request(req.target, req.caller, ctx, req.operation), {

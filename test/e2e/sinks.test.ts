@@ -5,7 +5,7 @@
 // value, and finds the value nowhere in wfctl's stdout or stderr. github_env
 // appends to $GITHUB_ENV with the delimiter syntax, masking first.
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, cliSandbox, expectExit } from "../helpers/cli.js";
@@ -240,6 +240,17 @@ describe("secret sinks", () => {
     const both = await sandbox.cli.run(["infra", "outputs", "--sync", "--show-sensitive", "-c", file], { env: PLAIN });
     expectExit(both, 64);
     expect(both.stderr).toContain("--sync and --show-sensitive do not go together");
+  });
+
+  it("apply --sync-outputs on a configuration without sinks says there is nothing to write", async () => {
+    const dir = join(sandbox.dir, "nosinks");
+    mkdirSync(dir);
+    const plain = join(dir, "infra.yaml");
+    writeFileSync(plain, "modules:\n  - { name: local, type: iac.provider, config: { provider: local, root: out } }\n  - { name: n, type: local.file, provider: local, config: { path: n.txt, content: x } }\n");
+    const applied = await sandbox.cli.run(["infra", "apply", "-c", plain, "--auto-approve", "--sync-outputs"], { env: PLAIN });
+    expectExit(applied, 0);
+    expect(applied.stderr).toContain(`--sync-outputs: ${plain} declares no output sinks; nothing to write.`);
+    expect(applied.stdout).not.toContain("sink");
   });
 
   it("checks sinks with the configuration: each problem names the file, line and field", async () => {
