@@ -6,12 +6,13 @@
 // configuration errors `infra plan` reports for a bad verify: section.
 import { spawn } from "node:child_process";
 import { createServer as createHttpServer } from "node:http";
-import { type AddressInfo, type Server, type Socket, createServer as createTcpServer } from "node:net";
+import { type Server, createServer as createTcpServer } from "node:net";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, cliSandbox, expectExit } from "../helpers/cli.js";
 import { WFCTL } from "../helpers/paths.js";
+import { Listeners, closedPort } from "../helpers/listeners.js";
 
 const NOT_GHA = { GITHUB_ACTIONS: "", GITHUB_STEP_SUMMARY: "", CI: "true" };
 const PASSWORD = "pw-5ecret-91c2";
@@ -27,22 +28,13 @@ interface VerifyJson {
 
 describe("wfctl deploy verify", () => {
   const sandbox = cliSandbox("wft-verify-");
-  const servers: Server[] = [];
-  const sockets = new Set<Socket>();
+  const listeners = new Listeners();
   const hits = new Map<string, number>();
   let web = "";
   let silent = 0;
   let closed = 0;
 
-  const listen = (server: Server) =>
-    new Promise<number>((resolve) => {
-      servers.push(server);
-      server.on("connection", (s: Socket) => {
-        sockets.add(s);
-        s.on("close", () => sockets.delete(s));
-      });
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
-    });
+  const listen = (server: Server) => listeners.listen(server);
 
   beforeAll(async () => {
     const port = await listen(
@@ -60,15 +52,10 @@ describe("wfctl deploy verify", () => {
     web = `http://127.0.0.1:${port}`;
     // Accepts connections, never answers.
     silent = await listen(createTcpServer(() => {}));
-    const gone = createTcpServer();
-    closed = await new Promise<number>((resolve) => gone.listen(0, "127.0.0.1", () => resolve((gone.address() as AddressInfo).port)));
-    await new Promise((resolve) => gone.close(resolve));
+    closed = await closedPort();
   });
 
-  afterAll(async () => {
-    for (const s of sockets) s.destroy();
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  });
+  afterAll(() => listeners.close());
 
   /** Writes a configuration with this verify: section and returns its path. */
   const config = (name: string, verify: string): string => {

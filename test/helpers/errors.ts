@@ -12,3 +12,14 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<WfctlError
   }
   throw new Error("expected a rejection with a WfctlError");
 }
+
+/** The WfctlError `fn` throws; fails the test if it returns or throws anything else. */
+export function thrownBy(fn: () => unknown): WfctlError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(WfctlError);
+    return err as WfctlError;
+  }
+  throw new Error("expected a WfctlError to be thrown");
+}

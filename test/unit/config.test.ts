@@ -3,18 +3,12 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { parseInfraConfig } from "../../daemon/config/load.js";
 import { mergeConfig } from "../../daemon/config/environments.js";
 import { moduleAtLine } from "../../daemon/config/source.js";
+import { thrownBy } from "../helpers/errors.js";
 
 const FILE = "/work/infra.yaml";
 
-function problems(text: string, env = ""): WfctlError {
-  try {
-    parseInfraConfig(FILE, text, env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(WfctlError);
-    return err as WfctlError;
-  }
-  throw new Error("expected the configuration to be refused");
-}
+/** The error parseInfraConfig throws for `text`. */
+const problems = (text: string, env = ""): WfctlError => thrownBy(() => parseInfraConfig(FILE, text, env));
 
 const PROVIDER = `  - name: local
     type: iac.provider

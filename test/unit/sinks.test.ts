@@ -7,22 +7,17 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OutputSinkSchema, type OutputSink } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { ErrorCode } from "../../proto/errors.js";
+import { thrownBy } from "../helpers/errors.js";
 import { envFileEntry, writeGitHubEnv } from "../../client/sinks/github-env.js";
 import { DEFAULT_API_URL, GitHubSecretWriter, describeSecret, secretDestination } from "../../client/sinks/github-secret.js";
 import { type GitHubApiServer, startGitHubApi } from "../servers/github-api.js";
 
 /** Asserts that `fn` throws a WfctlError with `code` and a message matching `message`. */
 function expectWfctlError(fn: () => unknown, code: ErrorCode, message: RegExp): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(WfctlError);
-  expect((thrown as WfctlError).code).toBe(code);
-  expect((thrown as WfctlError).message).toMatch(message);
+  const err = thrownBy(fn);
+  expect(err.code).toBe(code);
+  expect(err.message).toMatch(message);
 }
 
 const sink = (fields: Partial<Omit<OutputSink, "$typeName" | "$unknown">>): OutputSink =>

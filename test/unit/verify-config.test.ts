@@ -7,18 +7,12 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { redactUrl } from "../../proto/redact.js";
 import { parseInfraConfig } from "../../daemon/config/load.js";
 import { statusRanges } from "../../daemon/config/schema.js";
+import { thrownBy } from "../helpers/errors.js";
 
 const FILE = "/work/infra.yaml";
 
-function problems(text: string, env = ""): WfctlError {
-  try {
-    parseInfraConfig(FILE, text, env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(WfctlError);
-    return err as WfctlError;
-  }
-  throw new Error("expected the configuration to be refused");
-}
+/** The error parseInfraConfig throws for `text`. */
+const problems = (text: string, env = ""): WfctlError => thrownBy(() => parseInfraConfig(FILE, text, env));
 
 describe("durations", () => {
   it("reads units, combinations and plain seconds, from text or a YAML number", () => {

@@ -2,9 +2,10 @@
 // real local servers (client/verify/probe.ts): healthy on the third try, out
 // of attempts, out of time, stopped by Ctrl-C, all targets at once; and the
 // few words each failure is told in.
-import { type AddressInfo, type Server, type Socket, createServer as createTcpServer } from "node:net";
+import { type Server, createServer as createTcpServer } from "node:net";
 import { createServer as createHttpServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Listeners, closedPort } from "../helpers/listeners.js";
 import type { HealthCheck, HttpCheck, VerifyTarget } from "../../client/config.js";
 import { type AttemptResult, type Probe, endpointOf, probe } from "../../client/verify/probe.js";
 import { checkTarget, verifyTargets } from "../../client/verify/retry.js";
@@ -105,20 +106,11 @@ describe("retrying a target", () => {
 describe("one attempt against real servers", () => {
   let httpPort = 0;
   let silentPort = 0;
-  let closedPort = 0;
+  let refusedPort = 0;
   const hits = new Map<string, number>();
-  const servers: Server[] = [];
-  const sockets = new Set<Socket>();
+  const listeners = new Listeners();
 
-  const listen = (server: Server) =>
-    new Promise<number>((resolve) => {
-      servers.push(server);
-      server.on("connection", (s: Socket) => {
-        sockets.add(s);
-        s.on("close", () => sockets.delete(s));
-      });
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
-    });
+  const listen = (server: Server) => listeners.listen(server);
 
   beforeAll(async () => {
     httpPort = await listen(
@@ -134,15 +126,10 @@ describe("one attempt against real servers", () => {
     );
     // Accepts connections and never answers.
     silentPort = await listen(createTcpServer(() => {}));
-    const closed = createTcpServer();
-    closedPort = await new Promise<number>((resolve) => closed.listen(0, "127.0.0.1", () => resolve((closed.address() as AddressInfo).port)));
-    await new Promise((resolve) => closed.close(resolve));
+    refusedPort = await closedPort();
   });
 
-  afterAll(async () => {
-    for (const s of sockets) s.destroy();
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  });
+  afterAll(() => listeners.close());
 
   const http = (path: string, settings: Partial<HttpCheck> = {}): HttpCheck => ({
     kind: "http",
@@ -183,8 +170,8 @@ describe("one attempt against real servers", () => {
   });
 
   it("a closed port is refused; an open one connects", async () => {
-    expect(await probe({ kind: "tcp", host: "127.0.0.1", port: closedPort }, 5000, never)).toEqual({ ok: false, detail: "connection refused" });
-    expect(await probe(http("/", { url: `http://127.0.0.1:${closedPort}/` }), 5000, never)).toEqual({ ok: false, detail: "connection refused" });
+    expect(await probe({ kind: "tcp", host: "127.0.0.1", port: refusedPort }, 5000, never)).toEqual({ ok: false, detail: "connection refused" });
+    expect(await probe(http("/", { url: `http://127.0.0.1:${refusedPort}/` }), 5000, never)).toEqual({ ok: false, detail: "connection refused" });
     expect(await probe({ kind: "tcp", host: "127.0.0.1", port: silentPort }, 5000, never)).toEqual({ ok: true, detail: "connected" });
   });
 
