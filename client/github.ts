@@ -18,10 +18,6 @@ import {
   type TargetSchema,
 } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import type { Connection } from "./connection.js";
-import { formatDuration } from "../proto/duration.js";
-import { endpointOf } from "./verify/probe.js";
-import { attemptsText, detailText } from "./verify/report.js";
-import type { TargetReport } from "./verify/retry.js";
 import type { SinkOutcome } from "./sinks/sync.js";
 import { isDrifted } from "./output/drift.js";
 import { actionName } from "./output/plan.js";
@@ -82,11 +78,13 @@ const actionIcon: Record<Action, string> = {
 };
 
 /** A table cell: pipes escaped, one line. */
-function cell(text: string): string {
+/** Text fit for one Markdown table cell. */
+export function cell(text: string): string {
   return text.replaceAll("\\", "\\\\").replaceAll("|", "\\|").replaceAll(/\r?\n/g, " ");
 }
 
-function heading(title: string, target: MessageInitShape<typeof TargetSchema>): string {
+/** A summary's heading: the command, the configuration and the environment. */
+export function heading(title: string, target: MessageInitShape<typeof TargetSchema>): string {
   return `### wfctl ${title}\n\n\`${cell(target.configPath ?? "")}\`${target.env ? `, environment \`${cell(target.env)}\`` : ""}\n\n`;
 }
 
@@ -143,18 +141,6 @@ export function driftSummary(results: readonly DriftResult[], target: MessageIni
   text += "| class | resource | type | fields |\n|---|---|---|---|\n";
   for (const r of drifted) {
     text += `| ${driftWord[r.class]} | \`${cell(r.name)}\` | ${cell(r.type)} | ${cell(r.fields.map((f) => f.field).join(", "))} |\n`;
-  }
-  return `${text}\n`;
-}
-
-/** The Markdown summary of `deploy verify`: a row per target with its result (endpoints without credentials). */
-export function verifySummary(reports: readonly TargetReport[], target: MessageInitShape<typeof TargetSchema>, timeoutMs: number): string {
-  let text = heading("deploy verify", target);
-  const failed = reports.filter((r) => !r.ok);
-  text += failed.length === 0 ? `**All ${reports.length} target(s) healthy.**\n\n` : `**${failed.length} of ${reports.length} target(s) unhealthy.**\n\n`;
-  text += "| | target | kind | endpoint | attempts | time | detail |\n|---|---|---|---|---|---|---|\n";
-  for (const r of reports) {
-    text += `| ${r.ok ? "✅" : "❌"} | \`${cell(r.target.name)}\` | ${r.target.check.kind} | ${cell(endpointOf(r.target.check))} | ${attemptsText(r)} | ${formatDuration(r.elapsedMs)} | ${cell(detailText(r, timeoutMs))} |\n`;
   }
   return `${text}\n`;
 }

@@ -4,8 +4,6 @@
 // with --json, one JSON object per line (like `terraform -json`), ending with
 // a summary that carries the command's report. Progress goes to stderr, except
 // the JSON events, which are the command's output.
-import cliSpinners from "cli-spinners";
-import { createLogUpdate } from "log-update";
 import type { Connection } from "./connection.js";
 import { group, underGitHubActions } from "./github.js";
 import { type OperationEvent, ResourcePhase } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
@@ -104,7 +102,9 @@ function plainView(stream: NodeJS.WritableStream, operation: string): ProgressVi
   };
 }
 
-function liveView(stream: NodeJS.WriteStream, operation: string): ProgressView {
+/** The live view; its libraries load only on a terminal, keeping them off every other command's start-up. */
+async function liveView(stream: NodeJS.WriteStream, operation: string): Promise<ProgressView> {
+  const [{ createLogUpdate }, { default: cliSpinners }] = await Promise.all([import("log-update"), import("cli-spinners")]);
   const update = createLogUpdate(stream, { showCursor: false });
   const spinner = cliSpinners.dots;
   const inFlight = new Map<string, { label: string; since: number }>();
@@ -170,7 +170,7 @@ export async function withProgress<R>(
   call: () => Promise<R>,
   report: (result: R) => unknown,
 ): Promise<R> {
-  const view = mode === "json" ? jsonView(operation) : mode === "live" ? liveView(process.stderr, operation) : plainView(process.stderr, operation);
+  const view = mode === "json" ? jsonView(operation) : mode === "live" ? await liveView(process.stderr, operation) : plainView(process.stderr, operation);
   // Under GitHub Actions the lines fold into one section of the log.
   const endGroup = mode === "plain" && underGitHubActions() ? group(`wfctl ${operation}: progress`) : () => {};
   const finish = () => {

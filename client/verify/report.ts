@@ -1,7 +1,10 @@
 // What `wfctl deploy verify` prints: a table of targets (stdout), a JSON
 // document with --json, and progress lines as attempts fail (stderr).
 // Endpoints print without credentials (redactUrl).
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { formatDuration } from "../../proto/duration.js";
+import type { TargetSchema } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { cell, heading } from "../github.js";
 import { renderTable } from "../output/table.js";
 import { endpointOf } from "./probe.js";
 import type { FailedAttempt, TargetReport } from "./retry.js";
@@ -80,4 +83,16 @@ export function failedAttemptLine(failure: FailedAttempt): string {
 export function settledLine(report: TargetReport, timeoutMs: number): string {
   const tries = `${report.attempts} attempt(s) in ${formatDuration(report.elapsedMs)}`;
   return report.ok ? `${report.target.name}: healthy (${report.detail}) after ${tries}` : `${report.target.name}: FAILED after ${tries}: ${detailText(report, timeoutMs)}`;
+}
+
+/** The Markdown summary of `deploy verify`: a row per target with its result (endpoints without credentials). */
+export function verifySummary(reports: readonly TargetReport[], target: MessageInitShape<typeof TargetSchema>, timeoutMs: number): string {
+  let text = heading("deploy verify", target);
+  const failed = reports.filter((r) => !r.ok);
+  text += failed.length === 0 ? `**All ${reports.length} target(s) healthy.**\n\n` : `**${failed.length} of ${reports.length} target(s) unhealthy.**\n\n`;
+  text += "| | target | kind | endpoint | attempts | time | detail |\n|---|---|---|---|---|---|---|\n";
+  for (const r of reports) {
+    text += `| ${r.ok ? "✅" : "❌"} | \`${cell(r.target.name)}\` | ${r.target.check.kind} | ${cell(endpointOf(r.target.check))} | ${attemptsText(r)} | ${formatDuration(r.elapsedMs)} | ${cell(detailText(r, timeoutMs))} |\n`;
+  }
+  return `${text}\n`;
 }
