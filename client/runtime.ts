@@ -32,12 +32,19 @@ export interface TargetOptions extends CommonOptions {
 /** Cancelled on the first Ctrl-C (the operation stops cleanly); the second exits at once. */
 export const interrupt = new AbortController();
 let interrupted = false;
+/** What the first Ctrl-C stops, as the line printed then says (a command that changes nothing says so with sayOnInterrupt). */
+let interruptLine = "cancelling. Changes in progress are stopped; what was done stays recorded in state";
 process.on("SIGINT", () => {
   if (interrupted) process.exit(130);
   interrupted = true;
-  process.stderr.write("\nInterrupt received: cancelling. Changes in progress are stopped; what was done stays recorded in state. Press Ctrl-C again to quit now.\n");
+  process.stderr.write(`\nInterrupt received: ${interruptLine}. Press Ctrl-C again to quit now.\n`);
   interrupt.abort(new DOMException("interrupted", "AbortError"));
 });
+
+/** Sets what the first Ctrl-C says it stops, for commands that change no resource or state. */
+export function sayOnInterrupt(line: string): void {
+  interruptLine = line;
+}
 
 export function out(text: string): void {
   process.stdout.write(text);

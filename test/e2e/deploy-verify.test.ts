@@ -261,6 +261,8 @@ describe("wfctl deploy verify", () => {
     expectExit(result, 130);
     expect(result.stdout).toMatch(/\ncache\s+tcp\s+\S+\s+FAILED\s+1\s+\S+\s+connection refused \(interrupted\)\n/);
     expect(result.stdout).toContain("Verify interrupted after");
+    expect(result.stderr).toContain("Interrupt received: stopping the health checks; the table shows what was found so far. Press Ctrl-C again to quit now.");
+    expect(result.stderr).not.toContain("recorded in state");
   });
 
   it("says so when the file has no verify: section, or no target in the environment", async () => {
