@@ -30,12 +30,11 @@ export interface SyncOptions {
   /** Register sensitive values with ::add-mask:: first (GitHub Actions, unless already done). */
   mask: boolean;
   signal: AbortSignal;
-  env?: NodeJS.ProcessEnv;
 }
 
 /** Writes every sink of `outputs` (each output must carry its value); one failure does not stop the others. */
 export async function syncSinks(outputs: readonly OutputValue[], opts: SyncOptions): Promise<SinkOutcome[]> {
-  const env = opts.env ?? process.env;
+  const env = process.env;
   const chosen = (o: OutputValue): OutputSink[] => o.sinks.filter((s) => !opts.onApplyOnly || s.onApply);
   if (opts.mask) {
     for (const o of outputs) {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, cliSandbox, expectExit } from "../helpers/cli.js";
 import { type GitHubApiServer, startGitHubApi } from "../servers/github-api.js";
+import { parseCommandFile } from "../helpers/actions-runner.js";
 
 const SECRET = `db-${randomBytes(12).toString("hex")}-SECRET`;
 const TOKEN = `ghs_${randomBytes(16).toString("hex")}`;
@@ -63,20 +64,8 @@ const expectNoSecret = (result: CliResult) => {
   expect(result.stderr).not.toContain(SECRET);
 };
 
-/** Parses a $GITHUB_ENV file: NAME<<DELIM lines, value, DELIM. */
-function envFile(text: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)<<(.+)$/.exec(lines[i] ?? "");
-    if (!m) continue;
-    const end = lines.indexOf(m[2] ?? "", i + 1);
-    expect(end, `no closing delimiter for ${m[1]}`).toBeGreaterThan(i);
-    vars.set(m[1] ?? "", lines.slice(i + 1, end).join("\n"));
-    i = end;
-  }
-  return vars;
-}
+/** The variables a $GITHUB_ENV file sets, parsed as the runner does. */
+const envFile = (text: string): Record<string, string> => parseCommandFile(text, "$GITHUB_ENV");
 
 describe("secret sinks", () => {
   const sandbox = cliSandbox("wft-sinks-");
@@ -102,7 +91,7 @@ describe("secret sinks", () => {
     // provider's output, such as a generated password or a connection string.)
     // Only the sink marked on_apply.
     expect(applied.stdout).toMatch(/notes_text\s+github_env\s+\$GITHUB_ENV notes_text\s+written/);
-    expect(envFile(readFileSync(env, "utf8"))).toEqual(new Map([["notes_text", "multi\nline\n"]]));
+    expect(envFile(readFileSync(env, "utf8"))).toEqual({ notes_text: "multi\nline\n" });
     expect(api.received).toEqual([]);
   });
   afterAll(() => api?.close());
@@ -130,7 +119,7 @@ describe("secret sinks", () => {
       "GET /repos/octo-org/app/environments/staging/secrets/public-key",
     ]);
     // github_env: the value, for later steps, in the delimiter syntax.
-    expect(envFile(readFileSync(env, "utf8")).get("DB_URL")).toBe(SECRET);
+    expect(envFile(readFileSync(env, "utf8"))["DB_URL"]).toBe(SECRET);
   });
 
   it("under GitHub Actions, masks the value before anything prints and uses $GITHUB_REPOSITORY and $GITHUB_API_URL when the sink leaves them out", async () => {
@@ -158,8 +147,8 @@ describe("secret sinks", () => {
       ["octo-org/app environment staging", "STAGING_DB_URL"],
     ]);
     const vars = envFile(readFileSync(env, "utf8"));
-    expect(vars.get("DB_URL")).toBe(SECRET);
-    expect(vars.get("notes_text")).toBe("multi\nline\n");
+    expect(vars["DB_URL"]).toBe(SECRET);
+    expect(vars["notes_text"]).toBe("multi\nline\n");
     // The step summary: where each value went, never the value.
     const summary = readFileSync(stepSummary, "utf8");
     expect(summary).toContain("### wfctl output sinks");
@@ -211,7 +200,7 @@ describe("secret sinks", () => {
     expectExit(applied, 0);
     expect(applied.stdout).toMatch(/notes_text\s+github_env\s+\$GITHUB_ENV notes_text\s+written/);
     expect(applied.stdout).toContain("1 of 1 sink written.");
-    expect(envFile(readFileSync(env, "utf8"))).toEqual(new Map([["notes_text", "changed\n"]]));
+    expect(envFile(readFileSync(env, "utf8"))).toEqual({ notes_text: "changed\n" });
 
     const all = stepEnvFile();
     const before = api.received.length;
@@ -225,12 +214,7 @@ describe("secret sinks", () => {
     expect(sinks?.type).toBe("sinks");
     expect((sinks?.["sinks"] as { ok: boolean }[]).map((s) => s.ok)).toEqual([true, true, true, true]);
     expect(api.received.slice(before).map((r) => api.decrypt(r.encryptedValue))).toEqual([SECRET, SECRET]);
-    expect(envFile(readFileSync(all, "utf8"))).toEqual(
-      new Map([
-        ["DB_URL", SECRET],
-        ["notes_text", "changed\n"],
-      ]),
-    );
+    expect(envFile(readFileSync(all, "utf8"))).toEqual({ DB_URL: SECRET, notes_text: "changed\n" });
   });
 
   it("refuses --sync for an output without sinks, and with --show-sensitive", async () => {
