@@ -5,14 +5,7 @@ import type { CallOptions } from "../../proto/grpc.js";
 import type { WfctlError } from "../../proto/errors.js";
 import { type Context, injectTrace } from "../../proto/telemetry.js";
 import type { ResourceEvent } from "./events.js";
-
-/** Who started an operation (recorded in locks, audit lines, plugin metadata). */
-export interface Caller {
-  /** user@host */
-  user: string;
-  pid: number;
-  command: string;
-}
+import type { Caller } from "./request.js";
 
 export interface OperationContext {
   /** Unique per operation; sent to plugins as `wfctl-operation-id`. */

@@ -4,7 +4,7 @@
 // to clients (replaying what they missed), which show live progress, plain
 // timestamped lines, or one JSON object per line.
 import { WfctlError } from "../../proto/errors.js";
-import type { Target } from "./operations.js";
+import type { Target } from "./request.js";
 
 export type ResourcePhase = "planned" | "started" | "finished" | "failed" | "skipped";
 

@@ -5,35 +5,10 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type Context, ROOT_CONTEXT } from "../../proto/telemetry.js";
-import type { Caller, OperationContext } from "./context.js";
+import { ROOT_CONTEXT } from "../../proto/telemetry.js";
+import type { OperationContext } from "./context.js";
+import type { Caller, OperationRequest, Target } from "./request.js";
 import { type EngineEvent, OperationJournal } from "./events.js";
-
-/** Which configuration and environment an operation is about. */
-export interface Target {
-  /** Absolute path of infra.yaml. */
-  configPath: string;
-  /** Environment name; "" for none. */
-  env: string;
-}
-
-/** What a caller passes to every engine operation. */
-export interface OperationRequest {
-  target: Target;
-  caller: Caller;
-  /**
-   * The caller's own cancellation, for callers whose going away should stop
-   * the operation (tests, embedders); the socket API passes none, since a
-   * client that disconnects does not stop its operation.
-   */
-  signal?: AbortSignal;
-  /** When the operation must stop; it is then cancelled like a Ctrl-C, and still reports. */
-  deadline: Date | undefined;
-  /** Chosen by the client so it can Cancel; one is made up when empty. */
-  operationId?: string;
-  /** The trace this operation belongs to (its plugin calls join it). */
-  trace?: Context;
-}
 
 /** An operation in flight, as operators see it. */
 export interface RunningOperation {

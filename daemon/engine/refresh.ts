@@ -10,9 +10,11 @@ import { decodeJsonObject, encodeJson } from "../../proto/json.js";
 import { type ResourceState, type StateStore, type StoreContext, withFields } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
-import type { DriftFinding } from "./drift.js";
+import { describeBackend } from "../state/open.js";
+import { type DriftFinding, detectDrift } from "./drift.js";
 import type { ProviderSessions } from "./providers.js";
-import { runTasks } from "./scheduler.js";
+import { DEFAULT_PARALLELISM, runTasks } from "./scheduler.js";
+import type { OpenedTarget } from "./target.js";
 
 /** One audit record: a change to state made outside a resource's own apply. */
 export interface AuditEntry {
@@ -29,6 +31,24 @@ export interface AuditEntry {
 
 /** Where audit entries go (the daemon's audit log). */
 export type AuditSink = (entry: AuditEntry) => void;
+
+export interface RefreshOptions {
+  /** Say what would change; change nothing and take no lock. */
+  dryRun: boolean;
+  allowProtectedPrune: boolean;
+}
+
+export interface RefreshResult {
+  drift: DriftFinding[];
+  /** Audit entries of the ghosts pruned (with dryRun: of those that would be). */
+  pruned: AuditEntry[];
+  updated: RefreshUpdate[];
+  /** With dryRun: protected ghosts whose pruning would be refused. */
+  blocked: DriftFinding[];
+  dryRun: boolean;
+  backend: string;
+  namespace: string;
+}
 
 /** A record refresh rewrites, and the fields that change. */
 export interface RefreshUpdate {
@@ -190,4 +210,28 @@ export function withoutRecords(store: StateStore, hidden: readonly string[]): St
     unlock: (resourceId, lockId, ctx, options) => store.unlock(resourceId, lockId, ctx, options),
     close: () => store.close(),
   };
+}
+
+/**
+ * Refresh-only: state takes what providers read now, ghosts are pruned
+ * (protected ones only when allowed). No resource is changed. A dry run
+ * writes nothing (and its caller takes no lock).
+ */
+export async function refreshState(ctx: OperationContext, { config, store, sessions }: OpenedTarget, options: RefreshOptions, audit: AuditSink): Promise<RefreshResult> {
+  const drift = await detectDrift(config, store, sessions, ctx, DEFAULT_PARALLELISM);
+  const ghosts = ghostsOf(drift);
+  const summary = { drift, dryRun: options.dryRun, backend: describeBackend(config), namespace: config.namespace };
+  if (options.dryRun) {
+    const blocked = options.allowProtectedPrune ? [] : ghosts.filter((g) => g.protected);
+    const updated = await readUpdates(drift, config, sessions, ctx, DEFAULT_PARALLELISM);
+    const wouldPrune = blocked.length > 0 ? [] : ghosts.map((g) => pruneEntry(g, "refresh", config, ctx));
+    return { ...summary, pruned: wouldPrune, updated, blocked };
+  }
+  checkPrunable(ghosts, options.allowProtectedPrune);
+  // Every read before the first write: a failure leaves state as it was.
+  const updated = await readUpdates(drift, config, sessions, ctx, DEFAULT_PARALLELISM);
+  const pruned = await pruneGhosts(ghosts, "refresh", config, store, ctx, audit);
+  await saveUpdates(updated, store, ctx);
+  ctx.log.info({ pruned: pruned.length, updated: updated.length }, "refreshed");
+  return { ...summary, pruned, updated, blocked: [] };
 }

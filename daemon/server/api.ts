@@ -2,7 +2,8 @@
 // with the caller's deadline. A client that disconnects does not stop its
 // operation (CI runners lose connections; the work and its state records
 // should not); Cancel does. WatchOperation streams an operation's events.
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { type HandlerContext, type ServiceImpl, createContextKey } from "@connectrpc/connect";
+import { type Context, ROOT_CONTEXT } from "../../proto/telemetry.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import {
   type Caller as CallerMessage,
@@ -11,10 +12,9 @@ import {
   type Target as TargetMessage,
 } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
-import type { Caller } from "../engine/context.js";
+import type { Caller } from "../engine/request.js";
 import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
 import { auditMessage, driftMessage, eventMessage, outputMessage, planMessage, pluginMessage, resultMessage, stateMessage, updateMessage } from "./convert.js";
-import { traceKey } from "./router.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 
 /** What the API needs from the process hosting it (the daemon, or the in-process client). */
@@ -27,6 +27,9 @@ export interface ApiHost {
   /** Stops plugins and the server; called after the Shutdown response is sent. */
   shutdown(): void;
 }
+
+/** Where the API handlers find the trace context of their call (the router's tracing interceptor puts it there). */
+export const traceKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context of the call" });
 
 /** How long WatchOperation waits for the operation to start, unless the client says. */
 const WATCH_WAIT_MS = 10_000;

@@ -1,14 +1,14 @@
 // The socket API's routes and interceptors, shared by the daemon and the
 // in-process (--no-daemon) transport: version check, activity tracking, and
 // one place where every error becomes a Connect/gRPC status with its code.
-import { type ConnectRouter, type Interceptor, createContextKey } from "@connectrpc/connect";
-import { type Context, ROOT_CONTEXT, SpanKind, extractTrace, inSpan, meter } from "../../proto/telemetry.js";
+import { type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { SpanKind, extractTrace, inSpan, meter } from "../../proto/telemetry.js";
 import { toConnectError } from "../../proto/connect-errors.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { CLIENT_VERSION_HEADER, WFCTL_VERSION } from "../../proto/versions.js";
 import type { Engine } from "../engine/engine.js";
-import { type ApiHost, daemonService } from "./api.js";
+import { type ApiHost, daemonService, traceKey } from "./api.js";
 
 /** Methods any client version may call, so a mismatched client can still inspect or stop the daemon. */
 const VERSION_FREE = new Set(["Status", "Shutdown"]);
@@ -71,8 +71,6 @@ export function refuseWhileDraining(draining: { readonly value: boolean }): Inte
   };
 }
 
-/** Where the API handlers find the trace context of their call. */
-export const traceKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context of the call" });
 
 const operations = () =>
   meter().createCounter("wfctl.operations", { description: "Socket API calls by method and outcome (a wfctl error code, or OK)" });

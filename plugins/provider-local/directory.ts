@@ -2,8 +2,7 @@
 // remove files wfctl does not manage unless force_destroy is set.
 import { chmod, mkdir, readdir, rm, rmdir, stat } from "node:fs/promises";
 import { ErrorCode, type ReadResult, type ResourceType, WfctlError } from "../sdk/index.js";
-import { formatMode, parseMode, underRoot } from "./paths.js";
-import type { LocalProvider } from "./provider.js";
+import { formatMode, parseMode, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
   return `${name} (local.directory)`;

@@ -3,8 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { AppliedResource, JsonObject, ReadResult, ResourceType } from "../sdk/index.js";
-import { formatMode, parseMode, underRoot } from "./paths.js";
-import type { LocalProvider } from "./provider.js";
+import { formatMode, parseMode, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
   return `${name} (local.file)`;

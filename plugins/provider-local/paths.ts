@@ -3,6 +3,11 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { ErrorCode, WfctlError } from "../sdk/index.js";
 
+/** What Configure resolved: the absolute root every resource path is under. */
+export interface LocalProvider {
+  root: string;
+}
+
 /** The absolute path of `path` under `root`; throws CONFIG_INVALID if it escapes the root. */
 export function underRoot(root: string, path: string, resource: string): string {
   if (path.trim() === "") throw new WfctlError(ErrorCode.CONFIG_INVALID, `${resource}: field "path" must not be empty`);

@@ -6,11 +6,9 @@ import { resolve } from "node:path";
 import { defineProvider } from "../sdk/index.js";
 import { directoryResource } from "./directory.js";
 import { fileResource, sensitiveFileResource } from "./file.js";
+import type { LocalProvider } from "./paths.js";
 
-/** What Configure resolved: the absolute root every resource path is under. */
-export interface LocalProvider {
-  root: string;
-}
+export type { LocalProvider } from "./paths.js";
 
 export const localProvider = defineProvider<LocalProvider>({
   config: {

@@ -3,7 +3,7 @@
 // plugins never reach into the daemon or the client; contracts import nothing
 // of ours but themselves).
 import { readFileSync, readdirSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/paths.js";
 
@@ -90,4 +90,58 @@ describe("architecture boundaries", () => {
   it("the contracts (proto/) import nothing from the rest of wfctl", () => {
     expect(violations(["proto"], (spec, file) => ["daemon", "client", "plugins"].includes(landsIn(spec, file) ?? ""))).toEqual([]);
   });
+
+  it("no module imports itself through others (no import cycles)", () => {
+    const cycles = importCycles(["daemon", "client", "proto", "plugins"]);
+    expect(cycles).toEqual([]);
+  });
+
+  it("finds an import cycle (so the check above can fail)", () => {
+    const graph = new Map([
+      ["a.ts", ["b.ts"]],
+      ["b.ts", ["c.ts"]],
+      ["c.ts", ["a.ts"]],
+      ["d.ts", ["a.ts"]],
+    ]);
+    expect(cyclesIn(graph)).toEqual(["a.ts -> b.ts -> c.ts -> a.ts"]);
+  });
 });
+
+/** Each cycle of `graph` once, as "a -> b -> a". */
+function cyclesIn(graph: ReadonlyMap<string, readonly string[]>): string[] {
+  const found = new Set<string>();
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (node: string) => {
+    state.set(node, "open");
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (state.get(next) === "open") {
+        const loop = stack.slice(stack.indexOf(next));
+        // The same cycle found from another node is rotated: name it from its smallest member.
+        const start = loop.indexOf([...loop].sort()[0] as string);
+        const rotated = [...loop.slice(start), ...loop.slice(0, start)];
+        found.add([...rotated, rotated[0]].join(" -> "));
+      } else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(node, "done");
+  };
+  for (const node of [...graph.keys()].sort()) if (!state.has(node)) visit(node);
+  return [...found].sort();
+}
+
+/** The relative imports between our own TypeScript files, as a graph; its cycles. */
+function importCycles(dirs: string[]): string[] {
+  const graph = new Map<string, string[]>();
+  for (const dir of dirs) {
+    for (const file of sourceFiles(join(ROOT, dir)).filter((f) => f.endsWith(".ts") && !f.includes("/gen/"))) {
+      const targets = importsOf(readFileSync(file, "utf8"))
+        .filter((spec) => spec.startsWith("."))
+        .map((spec) => relative(ROOT, join(dirname(file), spec.replace(/\.js$/, ".ts"))));
+      graph.set(relative(ROOT, file), targets);
+    }
+  }
+  return cyclesIn(graph);
+}
+

@@ -1,0 +1,88 @@
+// Apply and destroy as operations: (with --refresh) detect drift and prune
+// ghosts, plan, check the plan is the one approved and spares protected
+// resources, run it, and persist what the providers read for the resources
+// left unchanged.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
+import type { OperationContext } from "./context.js";
+import { type DriftFinding, detectDrift } from "./drift.js";
+import { type Plan, computePlan } from "./plan.js";
+import { type AuditEntry, type AuditSink, checkPrunable, ghostsOf, pruneGhosts, withoutRecords } from "./refresh.js";
+import { DEFAULT_PARALLELISM } from "./scheduler.js";
+import type { OpenedTarget } from "./target.js";
+
+export interface ApplyOptions {
+  /** Refuse with PLAN_STALE unless the plan still has this fingerprint. */
+  expectedFingerprint?: string;
+  parallelism?: number;
+  /** Detect drift first, and prune ghosts from state before planning. */
+  refresh?: boolean;
+  /** With refresh: prune ghosts of protected resources too. */
+  allowProtectedPrune?: boolean;
+  /** Protected resources may be deleted or replaced (the second key). */
+  allowProtectedDestroy?: boolean;
+}
+
+export interface ApplyResult {
+  plan: Plan;
+  outcomes: ResourceOutcome[];
+  /** Why the operation stopped before finishing (cancelled, deadline, a plugin lost); undefined when it ran to the end. */
+  stopped: WfctlError | undefined;
+  /** With refresh: the drift found, and the ghosts pruned (in order). */
+  drift: DriftFinding[];
+  pruned: AuditEntry[];
+  /** The output sinks the configuration declares, and those marked on_apply. */
+  sinks: { declared: number; onApply: number };
+}
+
+export function parallelismOf(requested: number | undefined): number {
+  return requested && requested > 0 ? requested : DEFAULT_PARALLELISM;
+}
+
+/** Refuses with PLAN_STALE when what would be done is not what the user approved. */
+export function checkFingerprint(plan: Plan, expected: string | undefined): void {
+  if (expected && expected !== plan.fingerprint) {
+    throw new WfctlError(
+      ErrorCode.PLAN_STALE,
+      "the plan changed since it was shown (configuration or state changed meanwhile); nothing was applied — review the new plan and run again",
+    );
+  }
+}
+
+/** Runs `plan`, logging each settled change and what stopped the operation, if anything did. */
+export async function applyLogged(plan: Plan, { config, store, sessions }: OpenedTarget, ctx: OperationContext, parallelism: number) {
+  const result = await applyPlan(plan, { config, store, sessions, ctx }, {
+    parallelism,
+    onSettled: (change, outcome) =>
+      ctx.log.info({ resource: change.name, type: change.type, action: change.action, outcome: outcome.outcome }, "resource settled"),
+  });
+  if (result.stopped) ctx.log.warn({ code: result.stopped.code, reason: result.stopped.message }, `${ctx.operation} stopped before finishing`);
+  return result;
+}
+
+/** An apply (or, with `destroy`, a destroy) under the stack lock the caller holds. */
+export async function mutate(ctx: OperationContext, opened: OpenedTarget, options: ApplyOptions, destroy: boolean, audit: AuditSink): Promise<ApplyResult> {
+  const { config, store, sessions } = opened;
+  const parallelism = parallelismOf(options.parallelism);
+  let drift: DriftFinding[] = [];
+  let ghosts: DriftFinding[] = [];
+  if (options.refresh && !destroy) {
+    drift = await detectDrift(config, store, sessions, ctx, parallelism);
+    ghosts = ghostsOf(drift);
+    checkPrunable(ghosts, options.allowProtectedPrune ?? false);
+  }
+  // Planned as if the ghosts were already pruned, and checked, before the
+  // first prune: a refused or failed plan leaves state as it was.
+  const plan = await computePlan(config, withoutRecords(store, ghosts.map((g) => g.name)), sessions, ctx, { destroy });
+  checkFingerprint(plan, options.expectedFingerprint);
+  checkProtected(plan, options.allowProtectedDestroy ?? false, destroy ? "wfctl infra destroy" : "wfctl infra apply");
+  const pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, audit);
+  const { outcomes, stopped } = await applyLogged(plan, opened, ctx, parallelism);
+  // Unchanged resources take what was read (and the configuration's
+  // protected and depends_on), as Terraform persists a refresh on apply.
+  for (const change of plan.changes) {
+    if (change.refreshed) await store.saveState(change.refreshed, { signal: AbortSignal.timeout(60_000) });
+  }
+  const sinks = config.outputs.flatMap((o) => o.sinks);
+  return { plan, outcomes, stopped, drift, pruned, sinks: { declared: sinks.length, onApply: sinks.filter((s) => s.onApply).length } };
+}
