@@ -39,6 +39,8 @@ export const ErrorCode = {
   STATE_BACKEND_UNAVAILABLE: "STATE_BACKEND_UNAVAILABLE",
   /** A state record cannot be decoded. */
   STATE_CORRUPT: "STATE_CORRUPT",
+  /** Changes were made but state could not record them; the message lists each one (name, provider id). */
+  STATE_WRITE_FAILED: "STATE_WRITE_FAILED",
   /** The daemon is not reachable and could not be started. */
   DAEMON_UNAVAILABLE: "DAEMON_UNAVAILABLE",
   /** An output's secret sink could not be written (its API failed or refused the value). */
@@ -132,6 +134,7 @@ const statusOfCode: Record<ErrorCode, number> = {
   PROVIDER_ERROR: GrpcStatus.UNKNOWN,
   STATE_BACKEND_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   STATE_CORRUPT: GrpcStatus.DATA_LOSS,
+  STATE_WRITE_FAILED: GrpcStatus.DATA_LOSS,
   DAEMON_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   SINK_FAILED: GrpcStatus.UNAVAILABLE,
   UNSUPPORTED: GrpcStatus.UNIMPLEMENTED,

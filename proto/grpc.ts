@@ -106,6 +106,13 @@ export interface CallOptions {
   deadline?: Date;
   /** Request metadata (ASCII keys and values). */
   metadata?: Record<string, string>;
+  /**
+   * For a call whose answer must not be lost (a change being made): when
+   * `signal` aborts, `notify` tells the peer to stop (it still answers), and
+   * the call is cancelled only if no answer came within `graceMs`. Without
+   * it, aborting cancels the call at once.
+   */
+  onAbort?: { graceMs: number; notify: (reason: unknown) => void };
 }
 
 type UnaryMethodOf<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
@@ -129,13 +136,29 @@ export function callUnary<I extends DescMessage, O extends DescMessage>(
   request: MessageInitShape<I>,
   options: CallOptions = {},
 ): Promise<MessageShape<O>> {
-  const { signal } = options;
+  const { signal, onAbort: graceful } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const metadata = new grpc.Metadata();
   for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
   const message = create(method.input, request) as AnyMessage;
   return new Promise((resolve, reject) => {
-    const onAbort = () => call.cancel();
+    let graceTimer: NodeJS.Timeout | undefined;
+    let unanswered = false;
+    const onAbort = () => {
+      if (!graceful) {
+        call.cancel();
+        return;
+      }
+      try {
+        graceful.notify(signal?.reason);
+      } catch {
+        // Telling the peer is best effort: the grace below still bounds the wait.
+      }
+      graceTimer = setTimeout(() => {
+        unanswered = true;
+        call.cancel();
+      }, graceful.graceMs);
+    };
     const call = connection.makeUnaryRequest(
       methodPath(method),
       serializer(method.input),
@@ -145,8 +168,12 @@ export function callUnary<I extends DescMessage, O extends DescMessage>(
       options.deadline ? { deadline: options.deadline } : {},
       (err, response) => {
         signal?.removeEventListener("abort", onAbort);
-        if (err) reject(signal?.aborted ? abortError(signal) : fromGrpcError(err));
-        else resolve(response as MessageShape<O>);
+        if (graceTimer) clearTimeout(graceTimer);
+        // An answer that came after the abort is still the answer: the work it reports was done.
+        if (!err) resolve(response as MessageShape<O>);
+        else if (unanswered) reject(new WfctlError(ErrorCode.UNKNOWN, `no answer within ${graceful?.graceMs ?? 0} ms after the call was stopped (${abortError(signal as AbortSignal).message}); its outcome is unknown`, { cause: err }));
+        else if (signal?.aborted && !graceful) reject(abortError(signal));
+        else reject(fromGrpcError(err));
       },
     );
     signal?.addEventListener("abort", onAbort, { once: true });

@@ -25,6 +25,26 @@ export interface ResourceState {
   dependsOn: string[];
 }
 
+/**
+ * What a record says about its resource. `active`: it exists as recorded.
+ * `error`: it exists as recorded, but its last update failed. `pending`: a
+ * create or delete was started and its end was never recorded (the host died
+ * mid-call). `unknown`: a change ended without the host learning whether it
+ * was made (the plugin died, or did not answer in time). The next plan reads
+ * a pending or unknown resource before deciding anything about it.
+ */
+export const RecordStatus = {
+  ACTIVE: "active",
+  ERROR: "error",
+  PENDING: "pending",
+  UNKNOWN: "unknown",
+} as const;
+
+/** A record whose resource may or may not exist: the next plan reads it first. */
+export function isUnconfirmed(record: Pick<ResourceState, "status">): boolean {
+  return record.status === RecordStatus.PENDING || record.status === RecordStatus.UNKNOWN;
+}
+
 /** Who holds a lock, for what, since when. */
 export interface LockInfo {
   lockId: string;

@@ -8,7 +8,7 @@ import { type TeardownOptions, teardown } from "./teardown.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { Connection } from "../connection.js";
 import { EXIT } from "../exit-codes.js";
-import { ghostsOf, planJson, renderPlan, renderResults, resultsJson } from "../output/plan.js";
+import { ghostsOf, planJson, renderPlan, renderResults, resultsJson, unrecordedJson } from "../output/plan.js";
 import { renderTable } from "../output/table.js";
 import { approvalRequired, canPrompt, confirm } from "../prompt.js";
 import {
@@ -215,6 +215,7 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
         complete: failed === 0 && !stopped,
         pruned: prunedOf(r).map((a) => ({ time: a.time, resource: a.resource, type: a.type, environment: a.environment, caller: a.caller })),
         stopped: stopped ? { code: stopped, reason: r.stoppedReason } : undefined,
+        ...(r.unrecorded.length > 0 ? { unrecorded: unrecordedJson(r.unrecorded) } : {}),
       };
     },
   );

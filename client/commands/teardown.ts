@@ -5,7 +5,7 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { Action } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { EXIT } from "../exit-codes.js";
-import { planJson, renderResults, resultsJson } from "../output/plan.js";
+import { planJson, renderResults, resultsJson, unrecordedJson } from "../output/plan.js";
 import { renderTeardownPreview } from "../output/teardown.js";
 import { ask, canPrompt } from "../prompt.js";
 import type { CallOptions } from "@connectrpc/connect";
@@ -86,6 +86,7 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
           wiped: r.wiped,
           state_keys: r.stateKeys,
           stopped: stopped ? { code: stopped, reason: r.stoppedReason } : undefined,
+          ...(r.unrecorded.length > 0 ? { unrecorded: unrecordedJson(r.unrecorded) } : {}),
         };
       },
     );

@@ -36,7 +36,8 @@ export function renderDrift(results: readonly DriftResult[]): string {
   const w2 = Math.max(...sorted.map((r) => r.name.length));
   const lines: string[] = [];
   for (const r of sorted) {
-    lines.push(`${label(r).padEnd(w1)}  ${r.name.padEnd(w2)}  ${r.type}${r.protected ? "  [protected]" : ""}`);
+    const unconfirmed = r.status === "pending" || r.status === "unknown" ? `  (recorded as ${r.status}: its last change was never confirmed)` : "";
+    lines.push(`${label(r).padEnd(w1)}  ${r.name.padEnd(w2)}  ${r.type}${r.protected ? "  [protected]" : ""}${unconfirmed}`);
     for (const f of r.fields) lines.push(`${" ".repeat(w1 + 4)}${f.field}: expected=${f.expectedJson || "(absent)"} actual=${f.actualJson || "(absent)"}`);
   }
   const ghosts = results.filter((r) => r.class === DriftClass.GHOST).length;
@@ -66,6 +67,7 @@ export function driftJson(results: readonly DriftResult[]): Record<string, unkno
       class: r.class === DriftClass.UNKNOWN ? undefined : classNames[r.class],
       drifted: isDrifted(r),
       protected: r.protected,
+      ...(r.status && r.status !== "active" ? { status: r.status } : {}),
       fields: r.fields.map((f) => ({
         field: f.field,
         expected: f.expectedJson ? (JSON.parse(f.expectedJson) as unknown) : null,

@@ -1,6 +1,6 @@
 // Plans and apply results, for people (Terraform-like text) and for
 // machines (--json).
-import { Action, Outcome, type Plan, type ResourceResult } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { Action, Outcome, type Plan, type ResourceResult, type UnrecordedChange } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 
 const SYMBOL: Record<number, string> = {
   [Action.CREATE]: "+",
@@ -41,15 +41,23 @@ function ghostWarning(plan: Plan): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Unchanged resources whose unconfirmed records the plan read and found: apply confirms them. */
+function confirmedNote(plan: Plan): string {
+  const found = plan.changes.filter((c) => c.action === Action.NOOP && c.recordedNote);
+  if (found.length === 0) return "";
+  return `${found.map((c) => `  ${c.name}  ${c.type}: ${c.recordedNote}`).join("\n")}\nApply records them as they are.\n`;
+}
+
 /** The plan as text: one block per change, then the summary line, then any ghosts. */
 export function renderPlan(plan: Plan): string {
   const changes = plan.changes.filter((c) => c.action !== Action.NOOP);
   const envNote = plan.env ? ` (environment: ${plan.env})` : "";
   if (changes.length === 0) {
     const ghosts = ghostWarning(plan);
+    const adopted = confirmedNote(plan);
     return ghosts
-      ? `No changes planned${envNote}, but state does not match what exists.\n${ghosts}`
-      : `No changes${envNote}. The infrastructure matches the configuration.\n`;
+      ? `No changes planned${envNote}, but state does not match what exists.\n${adopted}${ghosts}`
+      : `No changes${envNote}. The infrastructure matches the configuration.\n${adopted}`;
   }
   const width = Math.max(...changes.map((c) => c.name.length));
   const lines = [`wfctl will perform these actions${envNote}:`, ""];
@@ -57,6 +65,7 @@ export function renderPlan(plan: Plan): string {
     const symbol = SYMBOL[change.action] ?? "?";
     const note = change.action === Action.REPLACE ? "  (replace)" : change.action === Action.DELETE && !plan.destroy ? "  (no longer in configuration)" : "";
     lines.push(`  ${symbol.padEnd(3)} ${change.name.padEnd(width)}  ${change.type}${change.protected ? "  [protected]" : ""}${note}`);
+    if (change.recordedNote) lines.push(`        # ${change.recordedNote}`);
     for (const field of change.fields) {
       const arrow = change.action === Action.CREATE ? `${show(field.afterJson)}` : `${show(field.beforeJson)} → ${show(field.afterJson)}`;
       lines.push(`        ${field.field}: ${arrow}${field.forcesReplace ? "   # forces replacement" : ""}`);
@@ -84,6 +93,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
       action: actionName(c.action),
       protected: c.protected,
       ...(c.ghost ? { ghost: true } : {}),
+      ...(c.recordedStatus ? { recorded_status: c.recordedStatus, recorded_note: c.recordedNote } : {}),
       depends_on: c.dependsOn,
       fields: c.fields.map((f) => ({
         field: f.field,
@@ -129,6 +139,11 @@ export function renderResults(results: readonly ResourceResult[], destroy: boole
     : `${count(Outcome.SUCCEEDED, Action.CREATE)} created, ${count(Outcome.SUCCEEDED, Action.UPDATE)} updated, ${count(Outcome.SUCCEEDED, Action.REPLACE)} replaced, ${count(Outcome.SUCCEEDED, Action.DELETE)} deleted`;
   lines.push("", failed + skipped > 0 ? `${destroy ? "Destroy" : "Apply"} incomplete: ${done}; ${failed} failed, ${skipped} skipped.` : `${destroy ? "Destroy" : "Apply"} complete: ${done}.`);
   return `${lines.join("\n")}\n`;
+}
+
+/** Changes made whose results state could not record, for --json. */
+export function unrecordedJson(unrecorded: readonly UnrecordedChange[]): Record<string, unknown>[] {
+  return unrecorded.map((u) => ({ name: u.name, type: u.type, action: u.action, provider_id: u.providerId, recorded_as: u.recordedAs, error: u.error }));
 }
 
 export function resultsJson(results: readonly ResourceResult[]): Record<string, unknown>[] {

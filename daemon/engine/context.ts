@@ -34,6 +34,23 @@ export const CALL_TIMEOUTS = {
   apply: 30 * 60_000,
 } as const;
 
+/**
+ * How long a change in flight may still answer after its operation was
+ * cancelled or ran out of time: its answer is how state learns what exists.
+ */
+export const CHANGE_GRACE_MS = 20_000;
+
+/**
+ * Options for a create, update or delete call: cancellation tells the plugin
+ * to stop (`notify`) but keeps waiting up to CHANGE_GRACE_MS for its answer,
+ * and the call's own deadline is that much past the operation's.
+ */
+export function changeCallOptions(ctx: OperationContext, env: string, notify: (reason: unknown) => void): CallOptions {
+  const options = callOptions(ctx, env, CALL_TIMEOUTS.apply);
+  const deadline = new Date((options.deadline?.getTime() ?? Date.now() + CALL_TIMEOUTS.apply) + CHANGE_GRACE_MS);
+  return { ...options, deadline, onAbort: { graceMs: CHANGE_GRACE_MS, notify } };
+}
+
 /** Options for one plugin call: the operation's signal, the nearer of its deadline and `timeoutMs`, metadata. */
 export function callOptions(ctx: OperationContext, env: string, timeoutMs: number): CallOptions {
   const own = Date.now() + timeoutMs;

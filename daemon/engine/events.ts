@@ -13,7 +13,7 @@ export interface ResourceEvent {
   phase: ResourcePhase;
   name: string;
   type: string;
-  /** create, update, replace, delete, noop; read (refresh, drift); prune. */
+  /** create, update, replace, delete, noop; read (refresh, drift); prune; record (a state write that failed). */
   action: string;
   /** finished and failed: how long the change took. */
   durationMs?: number;
@@ -127,7 +127,8 @@ export class OperationJournal {
     };
     if (event.phase === "planned") bump(this.tally.planned);
     else if (event.phase === "finished") bump(this.tally.finished);
-    else if (event.phase === "failed") this.tally.failed++;
+    // A failed state write is reported on its own; the change it belongs to counts once.
+    else if (event.phase === "failed" && event.action !== "record") this.tally.failed++;
     else if (event.phase === "skipped") this.tally.skipped++;
   }
 }

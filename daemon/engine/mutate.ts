@@ -4,6 +4,7 @@
 // left unchanged.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
+import type { UnrecordedChange } from "./recorder.js";
 import type { OperationContext } from "./context.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
 import { type Plan, computePlan } from "./plan.js";
@@ -26,8 +27,10 @@ export interface ApplyOptions {
 export interface ApplyResult {
   plan: Plan;
   outcomes: ResourceOutcome[];
-  /** Why the operation stopped before finishing (cancelled, deadline, a plugin lost); undefined when it ran to the end. */
+  /** Why the operation stopped before finishing (cancelled, deadline, a plugin lost, state writes failing); undefined when it ran to the end. */
   stopped: WfctlError | undefined;
+  /** Changes made whose results state could not record. */
+  unrecorded: UnrecordedChange[];
   /** With refresh: the drift found, and the ghosts pruned (in order). */
   drift: DriftFinding[];
   pruned: AuditEntry[];
@@ -77,12 +80,19 @@ export async function mutate(ctx: OperationContext, opened: OpenedTarget, option
   checkFingerprint(plan, options.expectedFingerprint);
   checkProtected(plan, options.allowProtectedDestroy ?? false, destroy ? "wfctl infra destroy" : "wfctl infra apply");
   const pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, audit);
-  const { outcomes, stopped } = await applyLogged(plan, opened, ctx, parallelism);
+  const { outcomes, stopped, unrecorded } = await applyLogged(plan, opened, ctx, parallelism);
   // Unchanged resources take what was read (and the configuration's
   // protected and depends_on), as Terraform persists a refresh on apply.
-  for (const change of plan.changes) {
-    if (change.refreshed) await store.saveState(change.refreshed, { signal: AbortSignal.timeout(60_000) });
+  // Not after a failed state write; and a failure here loses no change, so
+  // it is logged rather than failing the report of what was done.
+  if (stopped?.code !== ErrorCode.STATE_WRITE_FAILED) {
+    for (const change of plan.changes) {
+      if (!change.refreshed) continue;
+      await store.saveState(change.refreshed, { signal: AbortSignal.timeout(60_000) }).catch((err: unknown) => {
+        ctx.log.warn({ resource: change.name, err: WfctlError.from(err).message }, "could not record what was read for an unchanged resource; the next plan reads it again");
+      });
+    }
   }
   const sinks = config.outputs.flatMap((o) => o.sinks);
-  return { plan, outcomes, stopped, drift, pruned, sinks: { declared: sinks.length, onApply: sinks.filter((s) => s.onApply).length } };
+  return { plan, outcomes, stopped, unrecorded, drift, pruned, sinks: { declared: sinks.length, onApply: sinks.filter((s) => s.onApply).length } };
 }

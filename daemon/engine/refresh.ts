@@ -7,7 +7,7 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type FieldDifference, type FieldMap, diffFields } from "../../proto/fields.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
-import { type ResourceState, type StateStore, type StoreContext, withFields } from "../../proto/state-store.js";
+import { RecordStatus, type ResourceState, type StateStore, type StoreContext, isUnconfirmed, withFields } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import { describeBackend } from "../state/open.js";
@@ -62,7 +62,8 @@ export interface RefreshUpdate {
  * ghost before any is pruned, and names every blocked one in the one error.
  */
 export function checkPrunable(ghosts: readonly DriftFinding[], allowProtected: boolean): void {
-  const blocked = ghosts.filter((g) => g.protected);
+  // An unconfirmed record that is not found never described anything that existed: nothing to protect.
+  const blocked = ghosts.filter((g) => g.protected && !isUnconfirmed(g.record));
   if (blocked.length > 0 && !allowProtected) {
     throw new WfctlError(
       ErrorCode.PROTECTED_RESOURCE,
@@ -155,10 +156,18 @@ export async function readUpdates(
         const observed = decodeJsonObject(read.configJson, `${record.resourceId}: read config_json`);
         const outputs = read.outputsJson.byteLength > 0 ? decodeJsonObject(read.outputsJson, `${record.resourceId}: read outputs_json`) : record.outputs;
         const changed = [...diffFields(record.config, observed, fields), ...diffFields(record.outputs, outputs, withComputed(fields))];
-        if (changed.length === 0) return;
+        // An unconfirmed record that was found is confirmed, with the id its provider gave.
+        if (changed.length === 0 && !isUnconfirmed(record)) return;
         updates.set(record.resourceId, {
           finding,
-          record: withFields(record, { config: observed, outputs, updatedAt: new Date().toISOString() }),
+          record: withFields(record, {
+            config: observed,
+            outputs,
+            status: RecordStatus.ACTIVE,
+            error: "",
+            providerId: read.providerId || record.providerId,
+            updatedAt: new Date().toISOString(),
+          }),
           fields: changed,
         });
       },

@@ -27,7 +27,14 @@ export const DEFAULT_PARALLELISM = 10;
 
 export async function runTasks(
   tasks: readonly Task[],
-  options: { parallelism: number; signal: AbortSignal; onStarted?: (id: string) => void; onSettled?: (id: string, outcome: TaskOutcome) => void },
+  options: {
+    parallelism: number;
+    signal: AbortSignal;
+    onStarted?: (id: string) => void;
+    onSettled?: (id: string, outcome: TaskOutcome) => void;
+    /** Says why a task that threw `error` did not really start (it is then skipped, not failed), or undefined. */
+    skipped?: (error: unknown) => string | undefined;
+  },
 ): Promise<Map<string, TaskOutcome>> {
   const limit = Math.max(1, Math.floor(options.parallelism));
   const ids = new Set(tasks.map((t) => t.id));
@@ -74,8 +81,10 @@ export async function runTasks(
               }
             },
             (err: unknown) => {
-              settle(id, { outcome: "failed", error: WfctlError.from(err), elapsedMs: performance.now() - started });
-              skipDependents(id, `${id} failed`);
+              const notStarted = options.skipped?.(err);
+              if (notStarted !== undefined) settle(id, { outcome: "skipped", reason: notStarted });
+              else settle(id, { outcome: "failed", error: WfctlError.from(err), elapsedMs: performance.now() - started });
+              skipDependents(id, notStarted !== undefined ? `${id} was not started` : `${id} failed`);
             },
           )
           .finally(() => {

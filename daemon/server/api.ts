@@ -14,7 +14,18 @@ import {
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { Caller } from "../engine/request.js";
 import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
-import { auditMessage, driftMessage, eventMessage, outputMessage, planMessage, pluginMessage, resultMessage, stateMessage, updateMessage } from "./convert.js";
+import {
+  auditMessage,
+  driftMessage,
+  eventMessage,
+  outputMessage,
+  planMessage,
+  pluginMessage,
+  resultMessage,
+  stateMessage,
+  unrecordedMessage,
+  updateMessage,
+} from "./convert.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 
 /** What the API needs from the process hosting it (the daemon, or the in-process client). */
@@ -67,12 +78,13 @@ function request(
   };
 }
 
-function stoppable(result: Pick<ApplyResult, "plan" | "outcomes" | "stopped">) {
+function stoppable(result: Pick<ApplyResult, "plan" | "outcomes" | "stopped" | "unrecorded">) {
   return {
     plan: planMessage(result.plan),
     results: result.outcomes.map(resultMessage),
     stoppedCode: result.stopped?.code ?? "",
     stoppedReason: result.stopped?.message ?? "",
+    unrecorded: result.unrecorded.map(unrecordedMessage),
   };
 }
 

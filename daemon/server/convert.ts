@@ -14,11 +14,13 @@ import {
   ResourcePhase,
   type ResourceResultSchema,
   type StateResourceSchema,
+  type UnrecordedChangeSchema,
 } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import type { JsonValue } from "../../proto/json.js";
 import { REDACTED, redact } from "../../proto/redact.js";
 import type { ResourceState } from "../../proto/state-store.js";
 import type { ResourceOutcome } from "../engine/apply.js";
+import type { UnrecordedChange } from "../engine/recorder.js";
 import { type ChangeAction, type Plan, summarize } from "../engine/plan.js";
 import type { PluginView } from "../supervisor/supervisor.js";
 import type { DriftClassName, DriftFinding } from "../engine/drift.js";
@@ -49,6 +51,8 @@ export function planMessage(plan: Plan): MessageInitShape<typeof PlanSchema> {
       dependsOn: c.dependsOn,
       protected: c.protected,
       ghost: c.ghost,
+      recordedStatus: c.recorded?.status ?? "",
+      recordedNote: c.recorded?.note ?? "",
       fields: c.fields.map((f) => ({
         field: f.field,
         beforeJson: jsonText(f.before, f.sensitive),
@@ -77,6 +81,10 @@ export function resultMessage(outcome: ResourceOutcome): MessageInitShape<typeof
     elapsedMs: outcome.elapsedMs,
     skippedReason: outcome.skippedReason,
   };
+}
+
+export function unrecordedMessage(change: UnrecordedChange): MessageInitShape<typeof UnrecordedChangeSchema> {
+  return { ...change };
 }
 
 export function stateMessage(state: ResourceState): MessageInitShape<typeof StateResourceSchema> {
@@ -136,6 +144,7 @@ export function driftMessage(
     class: driftClasses[finding.class],
     drifted: finding.drifted,
     protected: finding.protected,
+    status: finding.record.status,
     fields: fields.map((f) => ({
       field: f.field,
       expectedJson: jsonText(f.expected, f.sensitive),

@@ -39,6 +39,8 @@ function targetOf(account: AzureAccount, resource: string, container: string): C
  * and the daemon would prune it from state.
  */
 function recordedContainer(prior: PriorResource, account: AzureAccount, resource: string): string {
+  // No id: a create whose outcome was never learned; the container is named by its configuration.
+  if (prior.providerId === "" && typeof prior.config["name"] === "string") return prior.config["name"];
   const base = `${account.accountUrl}/`;
   const name = prior.providerId.startsWith(base) ? prior.providerId.slice(base.length) : "";
   if (name === "" || name.includes("/")) {
@@ -176,6 +178,7 @@ export const containerResource: ResourceType<AzureAccount> = {
     }
     return {
       found: true,
+      providerId: urlOf(provider, name),
       config: {
         name,
         public_access: properties.blobPublicAccess ?? "none",

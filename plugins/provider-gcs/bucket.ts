@@ -193,12 +193,15 @@ export const bucketResource: ResourceType<GcsClient> = {
   update: ({ resource, config, prior, provider }, ctx) =>
     update(provider, checked(config, describe(resource.name), provider, false), prior.providerId, describe(resource.name), ctx),
   async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
-    const metadata = await metadataOf(provider, prior.providerId, describe(resource.name), ctx);
+    // No id: a create whose outcome was never learned; the bucket is named by its configuration.
+    const bucket = prior.providerId || String(prior.config["name"] ?? "");
+    const metadata = await metadataOf(provider, bucket, describe(resource.name), ctx);
     if (metadata === undefined) return { found: false };
     return {
       found: true,
+      providerId: bucket,
       config: {
-        name: metadata.name ?? prior.providerId,
+        name: metadata.name ?? bucket,
         location: asConfigured(prior.config["location"], metadata.location) ?? prior.config["location"] ?? null,
         storage_class: metadata.storageClass ?? null,
         versioning: metadata.versioning?.enabled === true,
@@ -206,7 +209,7 @@ export const bucketResource: ResourceType<GcsClient> = {
         // Not the server's: how wfctl deletes the bucket.
         force_destroy: prior.config["force_destroy"] ?? false,
       },
-      outputs: outputsOf(prior.providerId, metadata),
+      outputs: outputsOf(bucket, metadata),
     };
   },
   delete: ({ resource, prior, provider }, ctx) => remove(provider, prior.providerId, prior.config["force_destroy"] === true, describe(resource.name), ctx),

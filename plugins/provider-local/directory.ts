@@ -1,7 +1,7 @@
 // local.directory: a directory under the provider root. Deleting refuses to
 // remove files wfctl does not manage unless force_destroy is set.
 import { chmod, mkdir, readdir, rm, rmdir, stat } from "node:fs/promises";
-import { ErrorCode, type ReadResult, type ResourceType, WfctlError } from "../sdk/index.js";
+import { ErrorCode, type PriorResource, type ReadResult, type ResourceType, WfctlError } from "../sdk/index.js";
 import { formatMode, parseMode, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
@@ -17,6 +17,11 @@ async function ensure(config: Record<string, unknown>, root: string, name: strin
   return { providerId: path, outputs: { absolute_path: path } };
 }
 
+/** The directory a record is about: its provider id, or (a create never confirmed) where its configuration puts it. */
+function recordedPath(prior: PriorResource, root: string, name: string): string {
+  return prior.providerId || underRoot(root, String(prior.config["path"]), describe(name));
+}
+
 export const directoryResource: ResourceType<LocalProvider> = {
   description: "A directory under the provider root.",
   fields: {
@@ -27,10 +32,11 @@ export const directoryResource: ResourceType<LocalProvider> = {
   },
   create: ({ resource, config, provider }, ctx) => ensure(config, provider.root, resource.name, ctx.signal),
   update: ({ resource, config, provider }, ctx) => ensure(config, provider.root, resource.name, ctx.signal),
-  async read({ prior }): Promise<ReadResult> {
+  async read({ resource, prior, provider }): Promise<ReadResult> {
+    const path = recordedPath(prior, provider.root, resource.name);
     let info;
     try {
-      info = await stat(prior.providerId);
+      info = await stat(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return { found: false };
       throw err;
@@ -38,23 +44,25 @@ export const directoryResource: ResourceType<LocalProvider> = {
     if (!info.isDirectory()) return { found: false };
     return {
       found: true,
+      providerId: path,
       config: {
-        path: prior.config["path"] ?? prior.providerId,
+        path: prior.config["path"] ?? path,
         mode: formatMode(info.mode),
         force_destroy: prior.config["force_destroy"] ?? false,
       },
-      outputs: { absolute_path: prior.providerId },
+      outputs: { absolute_path: path },
     };
   },
-  async delete({ resource, prior }, ctx): Promise<void> {
+  async delete({ resource, prior, provider }, ctx): Promise<void> {
     ctx.signal.throwIfAborted();
+    const path = recordedPath(prior, provider.root, resource.name);
     if (prior.config["force_destroy"] === true) {
-      await rm(prior.providerId, { recursive: true, force: true });
+      await rm(path, { recursive: true, force: true });
       return;
     }
     let entries: string[];
     try {
-      entries = await readdir(prior.providerId);
+      entries = await readdir(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
       throw err;
@@ -63,10 +71,10 @@ export const directoryResource: ResourceType<LocalProvider> = {
       const shown = entries.slice(0, 5).join(", ") + (entries.length > 5 ? `, … (${entries.length} entries)` : "");
       throw new WfctlError(
         ErrorCode.FAILED_PRECONDITION,
-        `${describe(resource.name)}: directory ${prior.providerId} is not empty (${shown}); ` +
+        `${describe(resource.name)}: directory ${path} is not empty (${shown}); ` +
           `delete those files, declare them as resources that depend on it, or set force_destroy: true`,
       );
     }
-    await rmdir(prior.providerId);
+    await rmdir(path);
   },
 };

@@ -1,17 +1,26 @@
 // local.file: a regular file with content and permissions, written atomically.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
-import type { AppliedResource, JsonObject, ReadResult, ResourceType } from "../sdk/index.js";
+import { basename, dirname, join } from "node:path";
+import type { AppliedResource, JsonObject, PriorResource, ReadResult, ResourceType } from "../sdk/index.js";
 import { formatMode, parseMode, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
   return `${name} (local.file)`;
 }
 
+/**
+ * Where a file is written before it is renamed into place: one name per
+ * file, so a write interrupted by a kill leaves at most one, which the next
+ * write of that file (or its delete, or a read that finds it gone) removes.
+ */
+function tempPathOf(path: string): string {
+  return join(dirname(path), `.${basename(path)}.wfctl.tmp`);
+}
+
 async function writeAtomically(path: string, content: string, mode: number, signal: AbortSignal): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const temp = `${path}.wfctl-${randomBytes(6).toString("hex")}.tmp`;
+  const temp = tempPathOf(path);
   try {
     await writeFile(temp, content, { mode, signal });
     await chmod(temp, mode);
@@ -38,6 +47,11 @@ async function write(config: JsonObject, root: string, name: string, signal: Abo
   };
 }
 
+/** The file a record is about: its provider id, or (a create never confirmed) where its configuration puts it. */
+function recordedPath(prior: PriorResource, root: string, name: string): string {
+  return prior.providerId || underRoot(root, String(prior.config["path"]), describe(name));
+}
+
 function fileType(sensitive: boolean): ResourceType<LocalProvider> {
   return {
     description: sensitive
@@ -53,26 +67,31 @@ function fileType(sensitive: boolean): ResourceType<LocalProvider> {
     },
     create: ({ resource, config, provider }, ctx) => write(config, provider.root, resource.name, ctx.signal),
     update: ({ resource, config, provider }, ctx) => write(config, provider.root, resource.name, ctx.signal),
-    async read({ prior }, ctx): Promise<ReadResult> {
-      const path = prior.providerId;
+    async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
+      const path = recordedPath(prior, provider.root, resource.name);
       let info;
       try {
         info = await stat(path);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return { found: false };
-        throw err;
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        // A write cut short by a kill left its temporary file: nothing else will.
+        await rm(tempPathOf(path), { force: true });
+        return { found: false };
       }
       if (!info.isFile()) return { found: false };
       const content = await readFile(path, { encoding: "utf8", signal: ctx.signal });
       return {
         found: true,
+        providerId: path,
         config: { path: prior.config["path"] ?? path, content, mode: formatMode(info.mode) },
         outputs: { absolute_path: path, sha256: createHash("sha256").update(content).digest("hex"), size: info.size },
       };
     },
-    async delete({ prior }, ctx): Promise<void> {
+    async delete({ resource, prior, provider }, ctx): Promise<void> {
       ctx.signal.throwIfAborted();
-      await rm(prior.providerId, { force: true });
+      const path = recordedPath(prior, provider.root, resource.name);
+      await rm(path, { force: true });
+      await rm(tempPathOf(path), { force: true });
     },
   };
 }

@@ -79,6 +79,7 @@ export const databaseResource: ResourceType<PostgresServer> = {
     if (!row) return { found: false };
     return {
       found: true,
+      providerId: `database:${name}`,
       config: {
         name,
         encoding: asConfigured(prior.config, "encoding", row.encoding, (configured, actual) => cleanEncoding(configured) === cleanEncoding(actual)),

@@ -159,6 +159,7 @@ export const grantResource: ResourceType<PostgresServer> = {
     if (privileges === undefined) return { found: false };
     return {
       found: true,
+      providerId: grant.providerId,
       config: {
         role: grant.role,
         database: grant.database,

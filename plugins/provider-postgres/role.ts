@@ -87,6 +87,7 @@ export const roleResource: ResourceType<PostgresServer> = {
     const kept = prior.outputs["password_fingerprint"];
     return {
       found: true,
+      providerId: `role:${name}`,
       config: {
         name,
         login: row.login,

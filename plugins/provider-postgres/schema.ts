@@ -68,6 +68,7 @@ export const schemaResource: ResourceType<PostgresServer> = {
     if (!row) return { found: false };
     return {
       found: true,
+      providerId: `schema:${database}/${name}`,
       config: {
         name,
         database,

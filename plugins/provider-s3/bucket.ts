@@ -203,7 +203,8 @@ export const bucketResource: ResourceType<S3Provider> = {
     return { providerId: desired.bucket, outputs: outputsOf(provider, desired.bucket) };
   },
   async read({ prior, provider, resource }, ctx): Promise<ReadResult> {
-    const bucket = prior.providerId;
+    // No id: a create whose outcome was never learned; the bucket is named by its configuration.
+    const bucket = prior.providerId || String(prior.config["bucket"] ?? "");
     const calls = new BucketCalls(provider, describe(resource), bucket, ctx.signal);
     if (!(await exists(calls, "looking for it"))) return { found: false };
     const [versioning, tags] = await Promise.all([readVersioning(calls), readTags(calls)]);
@@ -211,6 +212,7 @@ export const bucketResource: ResourceType<S3Provider> = {
     if (versioning === null || tags === null) return { found: false };
     return {
       found: true,
+      providerId: bucket,
       config: { bucket, versioning, tags, force_destroy: prior.config["force_destroy"] === true },
       outputs: outputsOf(provider, bucket),
     };

@@ -43,7 +43,12 @@ export interface AppliedResource {
   outputs?: JsonObject;
 }
 
-export type ReadResult = { found: false } | { found: true; config: JsonObject; outputs?: JsonObject };
+/**
+ * What read() found. `providerId` is needed when the prior's was empty (a
+ * create whose outcome the host never learned: find the resource by its
+ * configuration), and optional otherwise.
+ */
+export type ReadResult = { found: false } | { found: true; config: JsonObject; outputs?: JsonObject; providerId?: string };
 
 export type PlanAction = "noop" | "create" | "update" | "replace" | "delete";
 
@@ -254,7 +259,7 @@ export class ProviderServer<C> {
           const { ref, type, what } = this.resourceType(request.resource);
           const result = await type.read({ resource: ref, prior: requirePrior(request.prior, what), provider: this.provider() }, ctx);
           if (!result.found) return { found: false };
-          return { found: true, configJson: encodeJson(result.config), outputsJson: encodeJson(result.outputs ?? {}) };
+          return { found: true, configJson: encodeJson(result.config), outputsJson: encodeJson(result.outputs ?? {}), providerId: result.providerId ?? "" };
         }),
     };
   }

@@ -10,9 +10,10 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { PluginController, PluginInfoService } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
-import { GRPC_CHANNEL_OPTIONS, type ServerCallContext, serviceDefinition, unaryImplementation } from "../../proto/grpc.js";
+import { GRPC_CHANNEL_OPTIONS, type ServerCallContext, abortError, serviceDefinition, unaryImplementation } from "../../proto/grpc.js";
 import { SpanKind, extractTrace, inSpan, initTelemetry } from "../../proto/telemetry.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
+import { OperationCancellations, cancelReason } from "./cancellation.js";
 import { type CallContext, type CallRunner, callContext } from "./context.js";
 import { HandshakeRefusal, handshakeLine, readHostEnvironment } from "./handshake.js";
 import { HealthStatus, ServingStatus } from "./health.js";
@@ -42,21 +43,27 @@ export interface PluginServer {
   shutdown(): Promise<void>;
 }
 
-function callRunner(name: string, log: PluginLogger): CallRunner {
+function callRunner(name: string, log: PluginLogger, cancellations: OperationCancellations): CallRunner {
   return async <T>(server: ServerCallContext, fn: (ctx: CallContext) => Promise<T>): Promise<T> => {
     const method = server.method.split("/").slice(-2).join("/").replace(/^wfctl\.plugin\.v1\./, "");
     // The handler's span: a child of the daemon's call span (its traceparent).
     return inSpan(`${name} ${method}`, { parent: extractTrace(server.metadata), kind: SpanKind.SERVER, attributes: { "rpc.method": method } }, async (_span, trace) => {
-      const ctx = callContext(server, log, trace);
+      // Aborted when the call is cancelled, its deadline passes, or the host cancels its operation.
+      const operation = cancellations.join(server.metadata["wfctl-operation-id"] ?? "");
+      const signal = AbortSignal.any([server.signal, operation.signal]);
+      const ctx = callContext({ ...server, signal }, log, trace);
       const started = performance.now();
       try {
         const result = await fn(ctx);
         ctx.log.debug({ ms: Math.round(performance.now() - started) }, "call finished");
         return result;
       } catch (err) {
-        const error = WfctlError.from(err, ErrorCode.PROVIDER_ERROR);
+        // A handler that gave up because it was told to stop says so, whatever it threw.
+        const error = signal.aborted && !(err instanceof WfctlError) ? abortError(signal) : WfctlError.from(err, ErrorCode.PROVIDER_ERROR);
         ctx.log.warn({ ms: Math.round(performance.now() - started), code: error.code, err: error.message }, "call failed");
         throw error;
+      } finally {
+        operation.release();
       }
     });
   };
@@ -110,7 +117,8 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
 
   const telemetry = await initTelemetry(`wfctl-plugin-${options.name}`);
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  const call = callRunner(options.name, log);
+  const cancellations = new OperationCancellations();
+  const call = callRunner(options.name, log, cancellations);
   const health = new HealthStatus();
   health.register(server);
   const services: string[] = [];
@@ -173,6 +181,12 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
     shutdown: async () => {
       setImmediate(() => void shutdown().then(() => process.exit(0)));
       return {};
+    },
+    cancelOperation: async (request) => {
+      if (!request.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
+      const calls = cancellations.cancel(request.operationId, cancelReason(request.reason, request.message));
+      log.info({ operation: request.operationId, calls, why: request.message }, "operation cancelled by the host; its calls stop and still answer");
+      return { calls };
     },
   }));
   health.set("", ServingStatus.SERVING);

@@ -39,10 +39,14 @@ describe("project plugins and the plugin boundary", () => {
   const out = (name: string) => join(dir, "out", name);
   const run = (args: string[]) => sandbox.cli.run(args);
 
-  const stateNames = async (): Promise<string[]> => {
-    const { value } = await sandbox.cli.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config]);
-    return value.resources.map((r) => r.name).sort();
+  const stateNames = async (): Promise<string[]> => Object.keys(await stateRecords()).sort();
+  /** Each record's status, by name. */
+  const stateRecords = async (): Promise<Record<string, string>> => {
+    const { value } = await sandbox.cli.json<{ resources: { name: string; status: string }[] }>(["infra", "state", "list", "-c", config]);
+    return Object.fromEntries(value.resources.map((r) => [r.name, r.status]));
   };
+  /** c's create was stopped, and the plugin's answer (an error after the abort) does not prove it was not made: recorded as unknown. */
+  const cUnconfirmed = { a: "active", b: "active", c: "unknown" };
   const locksHeld = () => {
     const locks = join(dir, ".wfctl", "state", "default", "locks");
     return existsSync(locks) ? readdirSync(locks) : [];
@@ -126,8 +130,12 @@ describe("project plugins and the plugin boundary", () => {
     expect(outcome).toEqual({ a: "succeeded", b: "succeeded", c: "failed", d: "skipped" });
     expect(await abortSeenByPlugin()).toBe("TimeoutError");
     expect(existsSync(out("c.txt"))).toBe(false);
-    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(await stateRecords()).toEqual(cUnconfirmed);
     expect(locksHeld()).toEqual([]);
+    // The next plan reads c, does not find it, and plans its create.
+    const { report: plan } = await sandbox.cli.events<{ changes: { name: string; action: string; recorded_status?: string; recorded_note?: string }[] }>(["infra", "plan", "-c", config]);
+    expect(plan.changes.find((c) => c.name === "c")).toMatchObject({ action: "create", recorded_status: "unknown" });
+    expect(plan.changes.find((c) => c.name === "c")?.recorded_note).toContain("not found, so it is created");
   });
 
   it("each plugin call carries the operation id, environment and caller, readable through the SDK", async () => {
@@ -169,7 +177,7 @@ describe("project plugins and the plugin boundary", () => {
     expect(stdout).toMatch(/d\s+slowfs\.file: skipped/);
     expect(await abortSeenByPlugin()).toBe("AbortError");
     expect(existsSync(out("c.txt"))).toBe(false);
-    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(await stateRecords()).toEqual(cUnconfirmed);
     expect(locksHeld()).toEqual([]);
   });
 
@@ -185,7 +193,7 @@ describe("project plugins and the plugin boundary", () => {
     expect(stderr).toContain("plugin unavailable");
     expect(stdout).toMatch(/d\s+slowfs\.file: skipped \(create not attempted: c failed\)/);
     expect(stderr).toContain("apply stopped before finishing: a plugin became unavailable while applying c");
-    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(await stateRecords()).toEqual(cUnconfirmed);
     expect(locksHeld()).toEqual([]);
 
     await waitFor(async () => {
@@ -225,7 +233,7 @@ describe("project plugins and the plugin boundary", () => {
     expect(apply.output.stderr).toContain("wfctld is shutting down (received SIGTERM) and cancelled this operation after its 0.5 s grace period");
     await daemonExit;
     expect(await abortSeenByPlugin()).toBe("AbortError");
-    expect(await stateNames()).toEqual(["a", "b"]);
+    expect(await stateRecords()).toEqual(cUnconfirmed);
     expect(locksHeld()).toEqual([]);
   });
 

@@ -19,15 +19,15 @@
 // @generated from file wfctl/plugin/v1/plugin.proto (package wfctl.plugin.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file wfctl/plugin/v1/plugin.proto.
  */
 export const file_wfctl_plugin_v1_plugin: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZmN0bC9wbHVnaW4vdjEvcGx1Z2luLnByb3RvEg93ZmN0bC5wbHVnaW4udjEiEAoOR2V0SW5mb1JlcXVlc3QilgEKD0dldEluZm9SZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgDIAEoDRIQCghzZXJ2aWNlcxgEIAMoCRIWCg5zdGF0ZV9iYWNrZW5kcxgFIAMoCRITCgtkZXNjcmlwdGlvbhgGIAEoCRILCgNzZGsYByABKAkiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UyYQoRUGx1Z2luSW5mb1NlcnZpY2USTAoHR2V0SW5mbxIfLndmY3RsLnBsdWdpbi52MS5HZXRJbmZvUmVxdWVzdBogLndmY3RsLnBsdWdpbi52MS5HZXRJbmZvUmVzcG9uc2UyYwoQUGx1Z2luQ29udHJvbGxlchJPCghTaHV0ZG93bhIgLndmY3RsLnBsdWdpbi52MS5TaHV0ZG93blJlcXVlc3QaIS53ZmN0bC5wbHVnaW4udjEuU2h1dGRvd25SZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Chx3ZmN0bC9wbHVnaW4vdjEvcGx1Z2luLnByb3RvEg93ZmN0bC5wbHVnaW4udjEiEAoOR2V0SW5mb1JlcXVlc3QilgEKD0dldEluZm9SZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgDIAEoDRIQCghzZXJ2aWNlcxgEIAMoCRIWCg5zdGF0ZV9iYWNrZW5kcxgFIAMoCRITCgtkZXNjcmlwdGlvbhgGIAEoCRILCgNzZGsYByABKAkiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UibgoWQ2FuY2VsT3BlcmF0aW9uUmVxdWVzdBIUCgxvcGVyYXRpb25faWQYASABKAkSLQoGcmVhc29uGAIgASgOMh0ud2ZjdGwucGx1Z2luLnYxLkNhbmNlbFJlYXNvbhIPCgdtZXNzYWdlGAMgASgJIigKF0NhbmNlbE9wZXJhdGlvblJlc3BvbnNlEg0KBWNhbGxzGAEgASgNKm8KDENhbmNlbFJlYXNvbhIdChlDQU5DRUxfUkVBU09OX1VOU1BFQ0lGSUVEEAASGwoXQ0FOQ0VMX1JFQVNPTl9DQU5DRUxMRUQQARIjCh9DQU5DRUxfUkVBU09OX0RFQURMSU5FX0VYQ0VFREVEEAIyYQoRUGx1Z2luSW5mb1NlcnZpY2USTAoHR2V0SW5mbxIfLndmY3RsLnBsdWdpbi52MS5HZXRJbmZvUmVxdWVzdBogLndmY3RsLnBsdWdpbi52MS5HZXRJbmZvUmVzcG9uc2UyyQEKEFBsdWdpbkNvbnRyb2xsZXISTwoIU2h1dGRvd24SIC53ZmN0bC5wbHVnaW4udjEuU2h1dGRvd25SZXF1ZXN0GiEud2ZjdGwucGx1Z2luLnYxLlNodXRkb3duUmVzcG9uc2USZAoPQ2FuY2VsT3BlcmF0aW9uEicud2ZjdGwucGx1Z2luLnYxLkNhbmNlbE9wZXJhdGlvblJlcXVlc3QaKC53ZmN0bC5wbHVnaW4udjEuQ2FuY2VsT3BlcmF0aW9uUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message wfctl.plugin.v1.GetInfoRequest
@@ -132,6 +132,86 @@ export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*
   messageDesc(file_wfctl_plugin_v1_plugin, 3);
 
 /**
+ * @generated from message wfctl.plugin.v1.CancelOperationRequest
+ */
+export type CancelOperationRequest = Message<"wfctl.plugin.v1.CancelOperationRequest"> & {
+  /**
+   * The `wfctl-operation-id` of the calls to stop.
+   *
+   * @generated from field: string operation_id = 1;
+   */
+  operationId: string;
+
+  /**
+   * @generated from field: wfctl.plugin.v1.CancelReason reason = 2;
+   */
+  reason: CancelReason;
+
+  /**
+   * Why, for the plugin's logs.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.CancelOperationRequest.
+ * Use `create(CancelOperationRequestSchema)` to create a new message.
+ */
+export const CancelOperationRequestSchema: GenMessage<CancelOperationRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_plugin, 4);
+
+/**
+ * @generated from message wfctl.plugin.v1.CancelOperationResponse
+ */
+export type CancelOperationResponse = Message<"wfctl.plugin.v1.CancelOperationResponse"> & {
+  /**
+   * How many calls of that operation were in flight.
+   *
+   * @generated from field: uint32 calls = 1;
+   */
+  calls: number;
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.CancelOperationResponse.
+ * Use `create(CancelOperationResponseSchema)` to create a new message.
+ */
+export const CancelOperationResponseSchema: GenMessage<CancelOperationResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_plugin, 5);
+
+/**
+ * @generated from enum wfctl.plugin.v1.CancelReason
+ */
+export enum CancelReason {
+  /**
+   * @generated from enum value: CANCEL_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The user cancelled the operation (Ctrl-C, the Cancel call, a daemon shutdown).
+   *
+   * @generated from enum value: CANCEL_REASON_CANCELLED = 1;
+   */
+  CANCELLED = 1,
+
+  /**
+   * The operation's deadline passed.
+   *
+   * @generated from enum value: CANCEL_REASON_DEADLINE_EXCEEDED = 2;
+   */
+  DEADLINE_EXCEEDED = 2,
+}
+
+/**
+ * Describes the enum wfctl.plugin.v1.CancelReason.
+ */
+export const CancelReasonSchema: GenEnum<CancelReason> = /*@__PURE__*/
+  enumDesc(file_wfctl_plugin_v1_plugin, 0);
+
+/**
  * Identity and capabilities of a plugin, read by the host after the handshake.
  *
  * @generated from service wfctl.plugin.v1.PluginInfoService
@@ -149,7 +229,8 @@ export const PluginInfoService: GenService<{
   serviceDesc(file_wfctl_plugin_v1_plugin, 0);
 
 /**
- * Lets the host ask a plugin to stop gracefully before it signals the process.
+ * Lets the host ask a plugin to stop gracefully before it signals the process,
+ * and to stop the work of one operation without dropping its replies.
  *
  * @generated from service wfctl.plugin.v1.PluginController
  */
@@ -161,6 +242,25 @@ export const PluginController: GenService<{
     methodKind: "unary";
     input: typeof ShutdownRequestSchema;
     output: typeof ShutdownResponseSchema;
+  },
+  /**
+   * The operation named was cancelled (Ctrl-C) or ran out of time. The plugin
+   * aborts the context of every call of that operation in flight (and of any
+   * that arrives later), so each stops at its next safe point, but it still
+   * ANSWERS each call: with its result if the change was made after all,
+   * else with an error. The host keeps waiting for those answers for a
+   * bounded grace period instead of cancelling the calls, because an answer
+   * is how it learns what now exists; cancelling a call throws its answer
+   * away. Calls carry their operation's id in the `wfctl-operation-id`
+   * metadata. A plugin that does not serve this call (UNIMPLEMENTED) is given
+   * the same grace, then its calls are cancelled.
+   *
+   * @generated from rpc wfctl.plugin.v1.PluginController.CancelOperation
+   */
+  cancelOperation: {
+    methodKind: "unary";
+    input: typeof CancelOperationRequestSchema;
+    output: typeof CancelOperationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_wfctl_plugin_v1_plugin, 1);

@@ -1,0 +1,214 @@
+// Planning one resource: resolve its references, read what exists now (plans
+// are made against reality, as Terraform's are), and ask its provider what
+// would change. A record whose outcome was never confirmed (pending or
+// unknown) is read first: found, it is adopted; gone, it is created again
+// (or, when no longer configured, only its record is removed).
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type FieldDifference, diffFields, validateFields, withDefaults } from "../../proto/fields.js";
+import { Action, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual, type JsonValue } from "../../proto/json.js";
+import { sameConfig } from "../../proto/sealed.js";
+import { RecordStatus, type ResourceState, isUnconfirmed, withFields } from "../../proto/state-store.js";
+import { moduleProblem } from "../config/load.js";
+import type { InfraConfig, ResourceModule } from "../config/model.js";
+import { KNOWN_AFTER_APPLY, UNKNOWN, fieldOfRecord, hasReferences, resolveReferences, valueAt } from "../config/references.js";
+import { formatDetails } from "../config/source.js";
+import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import type { ChangeAction, PlannedChange } from "./plan-model.js";
+import type { ProviderSessions } from "./providers.js";
+
+/** What planning a resource needs. */
+export interface PlanningContext {
+  config: InfraConfig;
+  sessions: ProviderSessions;
+  ctx: OperationContext;
+  /** Read what exists before planning (false: plan against state as recorded). */
+  refresh: boolean;
+  /** The plans of resources, by name, as they are made (references wait on them). */
+  planned: ReadonlyMap<string, Promise<PlannedChange>>;
+}
+
+const actionNames: Partial<Record<Action, ChangeAction>> = {
+  [Action.NOOP]: "noop",
+  [Action.CREATE]: "create",
+  [Action.UPDATE]: "update",
+  [Action.REPLACE]: "replace",
+  [Action.DELETE]: "delete",
+};
+
+function priorMessage(record: ResourceState): PriorState {
+  return { providerId: record.providerId, configJson: encodeJson(record.config), outputsJson: encodeJson(record.outputs) } as PriorState;
+}
+
+/** How a plan shows an unconfirmed record, and what it decided about it. */
+function recordedNote(record: ResourceState, decision: string): { status: string; note: string } {
+  return { status: record.status, note: `recorded as ${record.status}${record.error ? ` (${record.error})` : ""}; ${decision}` };
+}
+
+/**
+ * A reference's value at plan time: a configuration field of the resource it
+ * names, from that resource's (resolved) configuration; else, while that
+ * resource stays unchanged, its recorded outputs; else known only after apply.
+ */
+async function valueAtPlan(resource: ResourceModule, expression: string, planning: PlanningContext): Promise<JsonValue | typeof UNKNOWN> {
+  const ref = resource.references.find((r) => r.expression === expression);
+  const target = ref && (await planning.planned.get(ref.target));
+  if (!ref || !target?.resource) throw new WfctlError(ErrorCode.INTERNAL, `${resource.name}: reference \${${expression}} has no planned target`);
+  const top = ref.field.split(".")[0] ?? ref.field;
+  const fields = (await planning.sessions.get(target.provider)).schema.types.get(target.type) ?? {};
+  if (fields[top]?.sensitive && !fields[top]?.computed) {
+    // State keeps it sealed, so apply could not resolve it; and it must not be copied into another resource's plain state.
+    throw new WfctlError(
+      ErrorCode.CONFIG_INVALID,
+      `module "${resource.baseName}": reference \${${expression}}: field "${ref.field}" of "${ref.target}" is sensitive configuration, which state keeps sealed; reference an output instead`,
+    );
+  }
+  const configured = target.resource.config[top];
+  if (configured !== undefined && !fields[top]?.computed) {
+    if (configured === KNOWN_AFTER_APPLY) return UNKNOWN;
+    const value = valueAt(target.resource.config, ref.field);
+    if (value !== undefined) return value;
+  }
+  if (target.action === "noop" && !target.ghost && target.prior) return fieldOfRecord(target.refreshed ?? target.prior, ref.field, expression);
+  return UNKNOWN;
+}
+
+/** `observed` with the configuration's metadata, confirmed, if it differs from the record at all. */
+function refreshedRecord(prior: ResourceState, observed: ResourceState, resource: ResourceModule): ResourceState | undefined {
+  const next = { ...observed, protected: resource.protected, dependsOn: resource.dependsOn, status: RecordStatus.ACTIVE, error: "" };
+  const same =
+    sameConfig(prior.config, next.config) &&
+    jsonEqual(prior.outputs, next.outputs) &&
+    prior.protected === next.protected &&
+    jsonEqual(prior.dependsOn, next.dependsOn) &&
+    prior.status === next.status &&
+    prior.providerId === next.providerId;
+  return same ? undefined : { ...next, updatedAt: new Date().toISOString() };
+}
+
+/** The configuration with its references resolved as far as they can be now, and the fields known only after apply. */
+async function desiredConfig(resource: ResourceModule, planning: PlanningContext): Promise<{ desired: ResourceModule["config"]; unknown: string[] }> {
+  // Most resources refer to nothing: their configuration is final and was validated already.
+  if (!hasReferences(resource.config)) return { desired: resource.config, unknown: [] };
+  const { config: desired, unknown } = await resolveReferences(resource.config, (expression) => valueAtPlan(resource, expression, planning));
+  const fieldsOfType = (await planning.sessions.get(resource.provider)).schema.types.get(resource.type) ?? {};
+  const known = Object.fromEntries(Object.entries(desired).filter(([field]) => !unknown.includes(field)));
+  const invalid = validateFields(known, fieldsOfType).filter((p) => !unknown.includes(p.field.split(".")[0] ?? ""));
+  if (invalid.length > 0) {
+    const details = invalid.map((p) => moduleProblem(planning.config, resource, p.field, `${p.message} (after resolving references)`));
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(planning.config.file, details), { details });
+  }
+  return { desired, unknown };
+}
+
+/** What the provider reads for a recorded resource now: undefined when it is gone. */
+async function readNow(record: ResourceState, planning: PlanningContext): Promise<ResourceState | undefined> {
+  const handle = await planning.sessions.get(record.provider);
+  const read = await handle.client.read(
+    { resource: { name: record.resourceId, type: record.resourceType }, prior: priorMessage(record) },
+    callOptions(planning.ctx, planning.config.env, CALL_TIMEOUTS.quick),
+  );
+  if (!read.found) return undefined;
+  return withFields(record, {
+    providerId: read.providerId || record.providerId,
+    config: decodeJsonObject(read.configJson, `${record.resourceId}: read config_json`),
+    outputs: read.outputsJson.byteLength > 0 ? decodeJsonObject(read.outputsJson, `${record.resourceId}: read outputs_json`) : record.outputs,
+  });
+}
+
+/** Plans one configured resource against what `recorded` says (undefined: nothing recorded). */
+export async function planResource(resource: ResourceModule, recorded: ResourceState | undefined, planning: PlanningContext): Promise<PlannedChange> {
+  const handle = await planning.sessions.get(resource.provider);
+  const fieldsOfType = handle.schema.types.get(resource.type) ?? {};
+  const { desired, unknown } = await desiredConfig(resource, planning);
+  const resolved: ResourceModule = { ...resource, config: desired };
+  // A resource that changed type or provider cannot be updated in place.
+  const moved = recorded !== undefined && (recorded.resourceType !== resource.type || recorded.provider !== resource.provider);
+  const base = { name: resource.name, type: resource.type, provider: resource.provider, dependsOn: resource.dependsOn, protected: resource.protected, resource: resolved, ghost: false, refreshed: undefined, recordOnly: false, recorded: undefined };
+  let prior = recorded;
+  let observed: ResourceState | undefined;
+  let recordedAs: PlannedChange["recorded"];
+  if (recorded && !moved && planning.refresh) {
+    // Plan against what exists now, as Terraform does: config drift made
+    // out of band shows up as a change back to the configuration.
+    observed = await readNow(recorded, planning);
+    if (isUnconfirmed(recorded)) {
+      recordedAs = recordedNote(recorded, observed ? "found, so it is adopted" : "not found, so it is created");
+      // Found: what was found is the prior (with the id the provider gave). Gone: nothing is.
+      prior = observed ? withFields(recorded, { providerId: observed.providerId }) : undefined;
+    } else if (!observed) {
+      return { ...base, action: "noop", fields: [], prior: recorded, ghost: true };
+    }
+  }
+  if (unknown.length > 0 && (prior === undefined || moved)) {
+    // A create with values known only after apply: nothing for the provider to compare yet.
+    const action = prior === undefined ? "create" : "replace";
+    return { ...base, action, fields: diffFields(undefined, withDefaults(desired, fieldsOfType), fieldsOfType), prior, recorded: recordedAs };
+  }
+  // A value known only after apply is planned as what exists now, then listed as a change.
+  const current = observed?.config ?? prior?.config ?? {};
+  const asKnown = { ...desired, ...Object.fromEntries(unknown.flatMap((field) => (current[field] !== undefined ? [[field, current[field]]] : []))) };
+  const comparedTo = prior && !moved ? priorMessage(observed ?? prior) : undefined;
+  const response = await handle.client.plan(
+    { resource: { name: resource.name, type: resource.type }, desiredConfigJson: encodeJson(asKnown), prior: comparedTo },
+    callOptions(planning.ctx, planning.config.env, CALL_TIMEOUTS.quick),
+  );
+  const action = actionNames[response.action];
+  if (!action || action === "delete" || (comparedTo === undefined && action !== "create")) {
+    throw new WfctlError(ErrorCode.PROVIDER_ERROR, `${handle.instance.who}: planned ${Action[response.action] ?? response.action} for ${resource.name} (${resource.type}), which is not a valid plan for it`);
+  }
+  const fields: FieldDifference[] = response.changes.map((c) => ({
+    field: c.field,
+    before: decodeJsonValue(c.beforeJson, `${resource.name}: change of ${c.field}`) as JsonValue | undefined,
+    after: decodeJsonValue(c.afterJson, `${resource.name}: change of ${c.field}`) as JsonValue | undefined,
+    forcesReplace: c.forcesReplace,
+    sensitive: c.sensitive,
+  }));
+  for (const field of unknown) {
+    if (fields.some((f) => f.field === field)) continue;
+    fields.push({ field, before: current[field], after: KNOWN_AFTER_APPLY, forcesReplace: fieldsOfType[field]?.forceNew ?? false, sensitive: fieldsOfType[field]?.sensitive ?? false });
+  }
+  const pending = unknown.length > 0 ? (fields.some((f) => f.forcesReplace) ? "replace" : action === "noop" ? "update" : action) : action;
+  if (moved && recorded) {
+    const typeChanged = recorded.resourceType !== resource.type;
+    fields.unshift({ field: typeChanged ? "(type)" : "(provider)", before: typeChanged ? recorded.resourceType : recorded.provider, after: typeChanged ? resource.type : resource.provider, forcesReplace: true, sensitive: false });
+  }
+  return {
+    ...base,
+    action: moved ? "replace" : pending,
+    fields,
+    prior,
+    recorded: recordedAs,
+    refreshed: pending === "noop" && prior && !moved ? refreshedRecord(recorded ?? prior, observed ?? prior, resource) : undefined,
+  };
+}
+
+/**
+ * A delete of what state records. It is protected if the configuration says
+ * so, or, for a resource no longer in the configuration, if state does: so
+ * `protected: false` in the configuration takes effect at once. An
+ * unconfirmed record is read first: found, it is deleted; gone, only its
+ * record is removed.
+ */
+export async function planDelete(recorded: ResourceState, planning: PlanningContext): Promise<PlannedChange> {
+  const configured = planning.config.resources.find((r) => r.name === recorded.resourceId);
+  const base = {
+    name: recorded.resourceId,
+    type: recorded.resourceType,
+    provider: recorded.provider,
+    action: "delete" as const,
+    fields: [],
+    dependsOn: recorded.dependsOn,
+    protected: configured ? configured.protected : recorded.protected,
+    resource: undefined,
+    prior: recorded,
+    ghost: false,
+    refreshed: undefined,
+    recordOnly: false,
+    recorded: undefined,
+  };
+  if (!isUnconfirmed(recorded)) return base;
+  const found = await readNow(recorded, planning);
+  if (!found) return { ...base, recordOnly: true, recorded: recordedNote(recorded, "not found, so only its record is removed") };
+  return { ...base, prior: withFields(recorded, { providerId: found.providerId }), recorded: recordedNote(recorded, "found, so it is deleted") };
+}
