@@ -60,8 +60,8 @@ async function waitReady(url: string, child: ChildProcess, log: () => string, ti
   throw new Error(`postgres did not accept connections within ${timeoutMs} ms (${last}):\n${log()}`);
 }
 
-/** Starts a fresh cluster from `bin`; stop() kills it and removes its data. */
-export async function startPostgres(bin: string): Promise<PostgresServer> {
+/** A fresh cluster's data directory (initdb), owned by who will run it. */
+function initCluster(bin: string): { dir: string; data: string; ids: { uid?: number; gid?: number } } {
   const asRoot = process.getuid?.() === 0;
   const ids = asRoot ? { uid: 65534, gid: 65534 } : {};
   const dir = mkdtempSync(join(tmpdir(), "wft-pg-"));
@@ -77,27 +77,82 @@ export async function startPostgres(bin: string): Promise<PostgresServer> {
     const e = err as { stderr?: Buffer; message: string };
     throw new Error(`initdb failed: ${e.stderr?.toString() ?? e.message}`);
   }
-  const port = await freePort();
+  return { dir, data, ids };
+}
+
+/** Runs the server of a cluster on `port` until `stop()` (fast shutdown); resolves once it accepts connections. */
+async function runServer(bin: string, cluster: ReturnType<typeof initCluster>, port: number): Promise<{ stop: () => Promise<void> }> {
   let log = "";
   const child = spawn(
     join(bin, "postgres"),
-    ["-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", `unix_socket_directories=${dir}`, "-c", "fsync=off", "-c", "max_connections=200"],
-    { ...ids, stdio: ["ignore", "pipe", "pipe"] },
+    ["-D", cluster.data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", `unix_socket_directories=${cluster.dir}`, "-c", "fsync=off", "-c", "max_connections=200"],
+    { ...cluster.ids, stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
   child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const stop = async () => {
-    await stopProcess(child, "SIGINT", 10_000); // SIGINT: PostgreSQL's fast shutdown
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => stopProcess(child, "SIGINT", 10_000); // SIGINT: PostgreSQL's fast shutdown
   try {
-    await waitReady(url, child, () => log, 30_000);
+    await waitReady(`postgres://postgres@127.0.0.1:${port}/postgres`, child, () => log, 30_000);
   } catch (err) {
     await stop();
     throw err;
   }
+  return { stop };
+}
+
+/** Starts a fresh cluster from `bin`; stop() kills it and removes its data. */
+export async function startPostgres(bin: string): Promise<PostgresServer> {
+  const cluster = initCluster(bin);
+  const port = await freePort();
+  let server: { stop: () => Promise<void> };
+  try {
+    server = await runServer(bin, cluster, port);
+  } catch (err) {
+    rmSync(cluster.dir, { recursive: true, force: true });
+    throw err;
+  }
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const stop = async () => {
+    await server.stop();
+    rmSync(cluster.dir, { recursive: true, force: true });
+  };
   return { url, origin: `a throwaway cluster from ${bin} on port ${port}`, stop };
+}
+
+/** A throwaway cluster a test may stop and start again (same data, same port), to inflict an outage. */
+export interface RestartablePostgres extends PostgresServer {
+  /** Stops the server (fast shutdown: connections are cut); its data stays. */
+  halt(): Promise<void>;
+  /** Starts it again; resolves once it accepts connections. */
+  resume(): Promise<void>;
+}
+
+export async function startRestartablePostgres(bin: string): Promise<RestartablePostgres> {
+  const cluster = initCluster(bin);
+  const port = await freePort();
+  let server: { stop: () => Promise<void> } | undefined;
+  try {
+    server = await runServer(bin, cluster, port);
+  } catch (err) {
+    rmSync(cluster.dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    origin: `a restartable cluster from ${bin} on port ${port}`,
+    halt: async () => {
+      await server?.stop();
+      server = undefined;
+    },
+    resume: async () => {
+      server ??= await runServer(bin, cluster, port);
+    },
+    stop: async () => {
+      await server?.stop();
+      server = undefined;
+      rmSync(cluster.dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A database named `name` on the server, created if missing; its connection string. */
