@@ -36,6 +36,8 @@ export class StateRecorder {
     private readonly ctx: OperationContext,
     /** Called once, at the first failed write: the operation starts nothing more. */
     private readonly onFailure: (error: WfctlError) => void,
+    /** Waits between attempts at a result (tests shorten them). */
+    private readonly retryDelaysMs: readonly number[] = RETRY_DELAYS_MS,
   ) {}
 
   /** The first write that failed, if one did. */
@@ -89,7 +91,7 @@ export class StateRecorder {
         await this.attempt(write, record);
         return;
       } catch (err) {
-        const delay = RETRY_DELAYS_MS[attempt];
+        const delay = this.retryDelaysMs[attempt];
         if (delay === undefined) throw err;
         await sleep(delay);
       }

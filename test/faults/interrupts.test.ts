@@ -43,7 +43,7 @@ describe("Ctrl-C at random points of an apply", () => {
       // Interrupt while planning (a few) or after a random number of changes finished (most).
       const duringPlan = random() < 0.15;
       const after = duringPlan ? Math.floor(random() * RESOURCES) : Math.floor(random() * RESOURCES * 0.9);
-      const what = duringPlan ? "resource_planned" : "resource_finished";
+      const what = duringPlan ? "resource_planned" : "resource_finish";
       const apply = runInBackground(["infra", "apply", "-c", config, "--auto-approve", "--json"], { WFCTL_SOCKET: sandbox.cli.socket });
       let exited = false;
       const exit = apply.exit.then((code) => {
@@ -74,6 +74,7 @@ describe("Ctrl-C at random points of an apply", () => {
     expect(disagreements(records, root)).toEqual([]);
     expect(unconfirmed(records)).toEqual([]);
     expect(records.size).toBe((RESOURCES + LINGERING) * 0.8);
-    expect(interrupted).toHaveLength(TRIES);
+    // Most tries must really have been cut short (exit 130), or this test proves little.
+    expect(interrupted.filter((t) => t.endsWith("exit 130")).length, interrupted.join("\n")).toBeGreaterThanOrEqual(TRIES * 0.75);
   }, 600_000);
 });

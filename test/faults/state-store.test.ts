@@ -11,11 +11,13 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Cli, type JsonEvent, cliSandbox, expectExit, parseEvents } from "../helpers/cli.js";
 import { waitFor } from "../helpers/processes.js";
-import { disagreements, fileStack, listRecords, unconfirmed } from "../helpers/state-vs-files.js";
+import { declareSettlefs, disagreements, fileStack, listRecords, unconfirmed } from "../helpers/state-vs-files.js";
 import { runInBackground } from "../helpers/terminal.js";
 import { type RestartablePostgres, createDatabase, findPostgresBinaries, startRestartablePostgres } from "../servers/postgres.js";
 
 const RESOURCES = 200;
+/** Twenty settlefs files lingering a second each (ten at a time) keep each apply running while the fault is inflicted. */
+const LINGERING = { settle: Array.from({ length: 20 }, (_, i) => i), settleMs: 1_000 };
 const state = (schema: string) =>
   `  - name: state\n    type: iac.state\n    config: { backend: postgres, url_env: WFCTL_FAULT_STATE_URL, schema: ${schema} }\n`;
 
@@ -27,7 +29,7 @@ interface ApplyReport {
 /** Runs an apply in the background and does `fault` once `after` changes have finished; its events and report. */
 async function applyWithFault(cli: Cli, config: string, env: Record<string, string>, after: number, fault: () => Promise<void>) {
   const apply = runInBackground(["infra", "apply", "-c", config, "--auto-approve", "--json"], { ...env, WFCTL_SOCKET: cli.socket });
-  const finished = () => apply.output.stdout.split("\n").filter((l) => l.includes('"type":"resource_finished"')).length;
+  const finished = () => apply.output.stdout.split("\n").filter((l) => l.includes('"type":"resource_finish"')).length;
   let exited = false;
   const exit = apply.exit.then((code) => ((exited = true), code));
   await waitFor(() => exited || finished() >= after, 60_000, `${after} changes to finish`);
@@ -38,11 +40,11 @@ async function applyWithFault(cli: Cli, config: string, env: Record<string, stri
   return { result, ...parseEvents<ApplyReport>(result, "wfctl infra apply") };
 }
 
-/** No provider call started after the first failed state write: no `resource_started` event follows it. */
+/** No provider call started after the first failed state write: no `resource_start` event follows it. */
 function startedAfterFirstFailedWrite(events: readonly JsonEvent[]): string[] {
-  const first = events.findIndex((e) => e.type === "resource_failed" && e.action === "record");
+  const first = events.findIndex((e) => e.type === "resource_fail" && e.action === "record");
   expect(first, "a failed state write is reported as an event").toBeGreaterThanOrEqual(0);
-  return events.slice(first + 1).filter((e) => e.type === "resource_started").map((e) => e.resource?.name ?? "?");
+  return events.slice(first + 1).filter((e) => e.type === "resource_start").map((e) => e.resource?.name ?? "?");
 }
 
 async function daemonPid(cli: Cli): Promise<number> {
@@ -74,13 +76,14 @@ describe("a state store failing mid-apply", () => {
       const config = join(dir, "infra.yaml");
       const names = Array.from({ length: RESOURCES }, (_, i) => i);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(config, fileStack(names, "v1", { state: state("wfctl") }));
+      writeFileSync(config, fileStack(names, "v1", { state: state("wfctl"), ...LINGERING }));
+      await declareSettlefs(sandbox.cli, dir, config, env);
       const pid = await (async () => {
         // The daemon's first contact with the store: schema created, lock table ready.
         expectExit(await sandbox.cli.run(["infra", "plan", "-c", config], { env }), 0);
         return daemonPid(sandbox.cli);
       })();
-      const { result, events, report } = await applyWithFault(sandbox.cli, config, env, 40, () => server.halt());
+      const { result, events, report } = await applyWithFault(sandbox.cli, config, env, 20, () => server.halt());
       expect(result.code, result.stderr).not.toBe(0);
       expect(report.stopped?.code, result.stderr).toBe("STATE_WRITE_FAILED");
       expect(result.stderr).toContain("started no change after the first failed write");
@@ -126,12 +129,13 @@ describe("a state store failing mid-apply", () => {
       const config = join(dir, "infra.yaml");
       const names = Array.from({ length: RESOURCES }, (_, i) => i);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(config, fileStack(names, "v1", { state: state("renamed") }));
+      writeFileSync(config, fileStack(names, "v1", { state: state("renamed"), ...LINGERING }));
+      await declareSettlefs(sandbox.cli, dir, config, env());
       expectExit(await sandbox.cli.run(["infra", "apply", "-c", config, "--auto-approve"], { env: env(), timeoutMs: 120_000 }), 0);
       // Every file changes: updates, whose results cannot be recorded once the table is gone.
-      writeFileSync(config, fileStack(names, "v2", { state: state("renamed") }));
+      writeFileSync(config, fileStack(names, "v2", { state: state("renamed"), ...LINGERING }));
       const pid = await daemonPid(sandbox.cli);
-      const { result, events, report } = await applyWithFault(sandbox.cli, config, env(), 30, () => sql("ALTER TABLE renamed.wfctl_state RENAME TO wfctl_state_gone"));
+      const { result, events, report } = await applyWithFault(sandbox.cli, config, env(), 20, () => sql("ALTER TABLE renamed.wfctl_state RENAME TO wfctl_state_gone"));
       expect(result.code, result.stderr).not.toBe(0);
       expect(report.stopped?.code, result.stderr).toBe("STATE_WRITE_FAILED");
       expect(startedAfterFirstFailedWrite(events)).toEqual([]);

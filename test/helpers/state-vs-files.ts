@@ -81,10 +81,10 @@ export function fileStack(names: readonly number[], content: string, options: St
 }
 
 /** Declares and locks the settlefs fixture plugin for the configuration in `dir`. */
-export async function declareSettlefs(cli: Cli, dir: string, config: string): Promise<void> {
+export async function declareSettlefs(cli: Cli, dir: string, config: string, env: Record<string, string> = {}): Promise<void> {
   writeFileSync(join(dir, "settlefs-plugin.mjs"), `import ${JSON.stringify(join(FIXTURE_PLUGINS, "settlefs.mjs"))};\n`);
   writeFileSync(join(dir, "wfctl.yaml"), "plugins:\n  - name: settlefs\n    kind: provider\n    source: ./settlefs-plugin.mjs\n    version: 1.0.0\n");
-  expectExit(await cli.run(["plugins", "lock", "-c", config]), 0);
+  expectExit(await cli.run(["plugins", "lock", "-c", config], { env }), 0);
 }
 
 /** A small seeded random number generator (mulberry32), so a failing run can be repeated with its seed. */
