@@ -5,9 +5,8 @@
 // learned is recorded as unknown, never dropped. No provider call starts once
 // the operation is cancelled or a state write has failed.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
+import { CancelReason, PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { Action, type ApplyResourceResponse, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { CancelReason } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { abortError } from "../../proto/grpc.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
 import { RecordStatus, type ResourceState, type StateStore, withFields } from "../../proto/state-store.js";
@@ -106,9 +105,14 @@ async function resolvedNow(env: ChangeEnvironment, planned: ResourceModule): Pro
 }
 
 /** Refuses to start a provider call once the operation is stopping. */
-function mayStart(env: ChangeEnvironment, change: PlannedChange, action: string): void {
+function mayStartQuietly(env: ChangeEnvironment, change: PlannedChange, action: string): void {
   const stop = env.ctx.signal.aborted ? abortError(env.ctx.signal) : env.halt.aborted ? WfctlError.from(env.halt.reason) : undefined;
   if (stop) throw new NotStarted(stop.code, `${action} of ${change.name} not started: ${stop.message}`);
+}
+
+/** Like mayStartQuietly, and announces the start: the provider call follows at once. */
+function mayStart(env: ChangeEnvironment, change: PlannedChange, action: string): void {
+  mayStartQuietly(env, change, action);
   env.ctx.emit({ kind: "resource", phase: "started", name: change.name, type: change.type, action: change.action });
 }
 
@@ -159,12 +163,6 @@ async function create(env: ChangeEnvironment, change: PlannedChange, planned: Re
     throw err;
   }
   await env.recorder.result(activeRecord(resource, response, undefined), { action: "create", providerId: response.providerId, recordedAs: "a pending record (its create unconfirmed)" });
-}
-
-/** Like mayStart, without announcing the start (checked before writing an intent). */
-function mayStartQuietly(env: ChangeEnvironment, change: PlannedChange, action: string): void {
-  const stop = env.ctx.signal.aborted ? abortError(env.ctx.signal) : env.halt.aborted ? WfctlError.from(env.halt.reason) : undefined;
-  if (stop) throw new NotStarted(stop.code, `${action} of ${change.name} not started: ${stop.message}`);
 }
 
 async function update(env: ChangeEnvironment, change: PlannedChange, planned: ResourceModule, prior: ResourceState): Promise<void> {
