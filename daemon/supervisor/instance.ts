@@ -102,7 +102,16 @@ export class PluginInstance {
   async start(): Promise<void> {
     await this.verifyPin();
     this.socketDir = makeSocketDir();
-    const child = spawnPlugin(this.spec, this.socketDir);
+    let child: ChildProcess;
+    try {
+      child = spawnPlugin(this.spec, this.socketDir);
+    } catch (err) {
+      // Refused before any process existed (say, a NUL byte in its environment).
+      this.removeSocketDir();
+      this.state = "failed";
+      this.lastError = `could not be started: ${(err as Error).message}`;
+      throw new WfctlError(ErrorCode.PLUGIN_HANDSHAKE_FAILED, `${this.who} (${this.spec.executable}) ${this.lastError}`);
+    }
     this.child = child;
     this.log.bindPid(child.pid);
     this.exited = this.watch(child);

@@ -130,6 +130,7 @@ export class PluginSupervisor {
       if (Date.now() < slot.parkedUntil) throw this.parkedError(slot);
       slot.crashes.reset();
     }
+    if (signal?.aborted) throw abortReason(signal);
     return untilAborted(slot.pending ?? this.begin(slot, 0, false), signal);
   }
 
@@ -150,7 +151,7 @@ export class PluginSupervisor {
     const retry = Math.max(0, Math.ceil((slot.parkedUntil - Date.now()) / 1000));
     return new WfctlError(
       ErrorCode.PLUGIN_UNAVAILABLE,
-      `plugin "${slot.spec.name}" is parked: it crashed too often (${this.policy.maxCrashes} times within ${this.policy.windowMs / 1000} s); ` +
+      `plugin "${slot.spec.name}" is parked: it crashed (or hung) too often (${this.policy.maxCrashes} times within ${this.policy.windowMs / 1000} s); ` +
         `it will be tried again on demand in ${retry} s. Last error: ${slot.lastError}\nIts last stderr lines:\n${quoteLines(slot.lastLogs.slice(-20))}`,
     );
   }
