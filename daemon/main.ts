@@ -19,6 +19,7 @@ const program = new Command()
   .addOption(new Option("--socket <path>", "Unix socket to serve (default: $WFCTL_SOCKET, else a per-user runtime directory)"))
   .addOption(new Option("--idle-timeout <duration>", "exit after this long without requests; 0 never").default("3h"))
   .addOption(new Option("--plugin-idle-timeout <duration>", "stop a plugin instance after this long unused (it starts again on demand); 0 never").default("15m"))
+  .addOption(new Option("--plugin-health-interval <duration>", "how often each running plugin is health-checked (a hung one is replaced); 0 never").default("2s"))
   .addOption(new Option("--shutdown-grace <duration>", "on stop, how long running operations may finish before they are cancelled").default("30s"))
   .addOption(new Option("--log-file <path>", 'log file ("-" for stderr; default: beside the socket)'))
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
@@ -26,7 +27,7 @@ const program = new Command()
 
 async function main(): Promise<void> {
   program.parse();
-  const opts = program.opts<{ socket?: string; idleTimeout: string; pluginIdleTimeout: string; shutdownGrace: string; logFile?: string; logLevel: string }>();
+  const opts = program.opts<{ socket?: string; idleTimeout: string; pluginIdleTimeout: string; pluginHealthInterval: string; shutdownGrace: string; logFile?: string; logLevel: string }>();
   const socket = socketPath(opts.socket);
   // Socket activation: systemd bound the socket and passed it (LISTEN_FDS).
   const inherited = takeInheritedSocket();
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     logPath,
     logger,
     idleTimeoutSeconds: Math.round(idleMs / 1000),
-    plugins: { idleStopMs: pluginIdleMs },
+    plugins: { idleStopMs: pluginIdleMs, healthIntervalMs: parseDuration(opts.pluginHealthInterval, "--plugin-health-interval") },
     shutdownGraceMs: parseDuration(opts.shutdownGrace, "--shutdown-grace"),
     inherited,
   });

@@ -5,7 +5,7 @@
 // watched), its target opened, the stack lock held when it changes anything.
 import { dirname } from "node:path";
 import type { Logger } from "pino";
-import type { WfctlError } from "../../proto/errors.js";
+import { WfctlError } from "../../proto/errors.js";
 import type { LockInfo, ResourceState } from "../../proto/state-store.js";
 import { abortError } from "../../proto/grpc.js";
 import type { JsonValue } from "../../proto/json.js";
@@ -101,7 +101,10 @@ export class Engine {
         await opened.store.close();
       }
     } catch (err) {
-      failure = ctx.signal.aborted ? abortError(ctx.signal) : err;
+      // What stopped it, unless the error says more about that same stop (a
+      // plugin that did not answer by the deadline names itself).
+      const stop = ctx.signal.aborted ? abortError(ctx.signal) : undefined;
+      failure = stop && !(err instanceof WfctlError && err.code === stop.code) ? stop : err;
       throw failure;
     } finally {
       ctx.done(failure);

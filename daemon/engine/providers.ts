@@ -5,13 +5,14 @@ import { createHash } from "node:crypto";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type FieldMap, fieldMapFromProto } from "../../proto/fields.js";
 import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import type { UnaryClient } from "../../proto/grpc.js";
+import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import { canonicalJson, encodeJson } from "../../proto/json.js";
 import type { InfraConfig, ProviderModule } from "../config/model.js";
 import type { PluginInstance } from "../supervisor/instance.js";
 import type { PluginCatalog } from "../supervisor/catalog.js";
-import type { PluginSupervisor } from "../supervisor/supervisor.js";
-import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import type { PluginSupervisor, SetupRun } from "../supervisor/supervisor.js";
+import { injectTrace } from "../../proto/telemetry.js";
+import { CALL_TIMEOUTS, type OperationContext } from "./context.js";
 
 /** What a provider plugin says it manages. */
 export interface ProviderSchema {
@@ -31,6 +32,26 @@ const schemas = new WeakMap<PluginInstance, ProviderSchema>();
 /** Identifies a provider configuration: one plugin instance per distinct key. */
 export function instanceKey(plugin: string, config: unknown, workingDir: string): string {
   return createHash("sha256").update(canonicalJson({ plugin, config: config as never, workingDir })).digest("hex");
+}
+
+/**
+ * Options for the calls of one run of a provider's setup (GetSchema,
+ * Configure). Each run gets a fresh deadline (now + the quick call limit) and
+ * never the operation's signal or deadline: the first start goes on for the
+ * next caller when this one gives up, and a restart may come long after the
+ * operation that first acquired the plugin has ended. Only a first start
+ * carries that operation's trace and id; a restart belongs to no operation.
+ */
+export function setupCallOptions(ctx: OperationContext, env: string, run: SetupRun): CallOptions {
+  const deadline = new Date(Date.now() + CALL_TIMEOUTS.quick);
+  if (run.restart) return { deadline, metadata: { "wfctl-environment": env } };
+  const metadata = injectTrace(ctx.trace, {
+    "wfctl-operation-id": ctx.operationId,
+    "wfctl-operation": ctx.operation,
+    "wfctl-environment": env,
+    "wfctl-caller": ctx.caller.user,
+  });
+  return { deadline, metadata };
 }
 
 export class ProviderSessions {
@@ -57,10 +78,9 @@ export class ProviderSessions {
     const module = this.config.providers.get(name);
     if (!module) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${this.config.file}: no iac.provider module named "${name}"`);
     const key = instanceKey(module.plugin, module.config, this.config.dir);
-    const instance = await this.supervisor.acquire(this.catalog.get("provider", module.plugin), key, async (i) => {
+    const instance = await this.supervisor.acquire(this.catalog.get("provider", module.plugin), key, async (i, run) => {
       const client = i.client(IaCProvider);
-      // Not the operation's signal: setup runs again, alone, after a restart.
-      const { signal: _operationSignal, ...options } = callOptions(this.ctx, this.config.env, CALL_TIMEOUTS.quick);
+      const options = setupCallOptions(this.ctx, this.config.env, run);
       const schema = await client.getSchema({}, options);
       schemas.set(i, {
         config: fieldMapFromProto(schema.configFields),

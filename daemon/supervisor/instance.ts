@@ -47,9 +47,15 @@ export class PluginInstance {
   healthy = false;
   /** Calls in flight through client(); an instance with calls in flight is never idle. */
   inFlight = 0;
+  /**
+   * A call to it ran out of time: it may be hung. The supervisor checks it
+   * (a short health check) before handing it out again.
+   */
+  suspect = false;
   /** Last time a call started or finished (ms since epoch). */
   lastUsed = Date.now();
   private readonly crashListeners: ((instance: PluginInstance) => void)[] = [];
+  private readonly suspectListeners: ((instance: PluginInstance) => void)[] = [];
   private child: ChildProcess | undefined;
   private socketDir = "";
   private connection: grpc.Client | undefined;
@@ -96,28 +102,20 @@ export class PluginInstance {
   async start(): Promise<void> {
     await this.verifyPin();
     this.socketDir = makeSocketDir();
-    const child = spawnPlugin(this.spec, this.socketDir);
+    let child: ChildProcess;
+    try {
+      child = spawnPlugin(this.spec, this.socketDir);
+    } catch (err) {
+      // Refused before any process existed (say, a NUL byte in its environment).
+      this.removeSocketDir();
+      this.state = "failed";
+      this.lastError = `could not be started: ${(err as Error).message}`;
+      throw new WfctlError(ErrorCode.PLUGIN_HANDSHAKE_FAILED, `${this.who} (${this.spec.executable}) ${this.lastError}`);
+    }
     this.child = child;
     this.log.bindPid(child.pid);
+    this.exited = this.watch(child);
     if (child.stderr) this.log.follow(child.stderr, "stderr");
-    this.exited = new Promise((resolve) => {
-      child.once("exit", (code, signal) => {
-        const crashed = this.state === "running";
-        if (this.state === "running" || this.state === "starting") {
-          this.lastError = `${describeExit(code, signal)} unexpectedly`;
-          this.logger.warn({ code, signal, last_stderr: this.log.recent(5) }, `${this.who} ${this.lastError}`);
-          this.state = "exited";
-        } else if (this.state !== "failed") {
-          this.state = "stopped";
-        }
-        this.healthy = false;
-        this.connection?.close();
-        rmSync(this.socketDir, { recursive: true, force: true });
-        resolve();
-        if (crashed) for (const listener of this.crashListeners) listener(this);
-      });
-      child.once("error", () => resolve());
-    });
     try {
       const { line, rest } = await readHandshake(child, this.options.handshakeTimeoutMs ?? 15_000, (reason) =>
         new WfctlError(
@@ -138,7 +136,7 @@ export class PluginInstance {
       this.readyAt = new Date();
       this.logger.info({ plugin_pid: this.pid, version: this.info.version, services: this.info.services }, `${this.who} started`);
     } catch (err) {
-      const error = WfctlError.from(err, ErrorCode.PLUGIN_HANDSHAKE_FAILED);
+      const error = await this.startFailure(err);
       this.lastError = error.message;
       this.state = "failed";
       await this.stop();
@@ -147,7 +145,61 @@ export class PluginInstance {
     }
   }
 
-  /** Called once if this instance dies after it was running (not when stopped on purpose). */
+  /**
+   * Why a start failed. A plugin that dies while starting breaks its
+   * connection a moment before its exit is reported: give the exit a moment
+   * to arrive, so the error says how it ended.
+   */
+  private async startFailure(err: unknown): Promise<WfctlError> {
+    const error = WfctlError.from(err, ErrorCode.PLUGIN_HANDSHAKE_FAILED);
+    if (this.state === "starting" && this.connection) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 200).unref())]);
+    if (this.state !== "exited" || error.message.includes(this.lastError)) return error;
+    return new WfctlError(error.code, `${this.who} ${this.lastError} while starting (${error.message})`, { cause: err, details: error.details });
+  }
+
+  /**
+   * Follows the process to its end: its 'error' events (a failed spawn or
+   * kill) and those of every pipe to it are logged, never thrown; resolves
+   * when it has exited (or could not be started).
+   */
+  private watch(child: ChildProcess): Promise<void> {
+    for (const [fd, stream] of child.stdio.entries()) {
+      stream?.on("error", (err: Error) => this.logger.warn({ fd, err: err.message }, `${this.who}: pipe error`));
+    }
+    return new Promise((resolve) => {
+      child.on("error", (err) => {
+        this.logger.warn({ err: err.message }, `${this.who}: process error`);
+        // Only a spawn failure means there will be no 'exit'.
+        if (child.pid === undefined) resolve();
+      });
+      child.once("exit", (code, signal) => {
+        const crashed = this.state === "running";
+        if (this.state === "running" || this.state === "starting") {
+          this.lastError = `${describeExit(code, signal)} unexpectedly`;
+          this.logger.warn({ code, signal, last_stderr: this.log.recent(5) }, `${this.who} ${this.lastError}`);
+          this.state = "exited";
+        } else if (this.state !== "failed") {
+          this.state = "stopped";
+        }
+        this.healthy = false;
+        this.connection?.close();
+        this.removeSocketDir();
+        resolve();
+        if (crashed) for (const listener of this.crashListeners) listener(this);
+      });
+    });
+  }
+
+  private removeSocketDir(): void {
+    if (this.socketDir === "") return;
+    try {
+      rmSync(this.socketDir, { recursive: true, force: true });
+    } catch (err) {
+      this.logger.warn({ dir: this.socketDir, err: (err as Error).message }, `${this.who}: cannot remove its socket directory`);
+    }
+  }
+
+  /** Called once if this instance dies after it was running (not when stopped or killed on purpose). */
   onCrash(listener: (instance: PluginInstance) => void): void {
     this.crashListeners.push(listener);
   }
@@ -170,8 +222,20 @@ export class PluginInstance {
     return this.healthy;
   }
 
-  /** Kills the process at once (a hung plugin); its exit counts as a crash. */
-  kill(): void {
+  /** Called each time a call to it runs out of time (it may be hung). */
+  onSuspect(listener: (instance: PluginInstance) => void): void {
+    this.suspectListeners.push(listener);
+  }
+
+  /**
+   * Kills a hung plugin at once (SIGKILL ends a stopped process too); `reason`
+   * becomes its last error, which calls still in flight report. Not a crash:
+   * whoever kills it replaces it.
+   */
+  kill(reason: string): void {
+    this.lastError = reason;
+    this.state = "failed";
+    this.healthy = false;
     this.child?.kill("SIGKILL");
   }
 
@@ -234,6 +298,8 @@ export class PluginInstance {
         this.lastUsed = Date.now();
         const started = performance.now();
         const options = (opts ?? {}) as CallOptions;
+        // Only a call that really went out can say the plugin did not answer.
+        const sent = !(options.signal?.aborted ?? false) && (options.deadline?.getTime() ?? Infinity) > Date.now();
         const attributes = { "wfctl.plugin": this.spec.name, "rpc.method": method };
         const span = tracer().startSpan(`plugin ${this.spec.name} ${method}`, { kind: SpanKind.CLIENT, attributes }, extractTrace(options.metadata ?? {}));
         // The plugin's handler span becomes a child of this call's span.
@@ -251,7 +317,8 @@ export class PluginInstance {
           if (this.alive && !aborted && transport.includes(WfctlError.from(err).code)) {
             await Promise.race([this.exited, new Promise((r) => setTimeout(r, 200).unref())]);
           }
-          throw this.explain(err, `${service.typeName.split(".").pop()}.${name}`);
+          if (sent && WfctlError.from(err).code === ErrorCode.DEADLINE_EXCEEDED) this.suspected();
+          throw this.explain(err, method.replace("/", "."));
         } finally {
           this.inFlight--;
           this.lastUsed = Date.now();
@@ -264,11 +331,24 @@ export class PluginInstance {
     return wrapped as UnaryClient<S>;
   }
 
+  /** Marks it suspect and tells the supervisor, which checks it at once. */
+  private suspected(): void {
+    if (!this.alive) return;
+    this.suspect = true;
+    for (const listener of this.suspectListeners) listener(this);
+  }
+
+  /** The error of a failed call, naming the plugin and, for a deadline, saying it did not answer in time. */
   private explain(err: unknown, method: string): WfctlError {
     const error = WfctlError.from(err);
     if (error.code === ErrorCode.PLUGIN_UNAVAILABLE || !this.alive) {
       const why = this.alive ? error.message : this.lastError || this.state;
       return new WfctlError(ErrorCode.PLUGIN_UNAVAILABLE, `${this.who}: ${method} failed: plugin unavailable (${why})`, { cause: err });
+    }
+    if (error.code === ErrorCode.DEADLINE_EXCEEDED) {
+      // grpc-js appends its own diagnostics ("…after 2.993s,LB pick: 0.001s,remote_addr=…").
+      const why = error.message.startsWith("Deadline exceeded") ? (error.message.split(",")[0] ?? error.message) : error.message;
+      return new WfctlError(error.code, `${this.who} did not answer ${method} in time: ${why}`, { cause: err, details: error.details });
     }
     return new WfctlError(error.code, `${this.who}: ${error.message}`, { cause: err, details: error.details });
   }
@@ -277,7 +357,7 @@ export class PluginInstance {
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) {
-      rmSync(this.socketDir, { recursive: true, force: true });
+      this.removeSocketDir();
       if (this.state !== "failed") this.state = "stopped";
       return;
     }

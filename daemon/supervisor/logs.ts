@@ -28,10 +28,12 @@ export class PluginLog {
     if (pid !== undefined) this.log = this.log.child({ plugin_pid: pid });
   }
 
-  /** Follows a stream line by line until it ends. */
+  /** Follows a stream line by line until it ends (or fails: a broken pipe ends the log, never the daemon). */
   follow(stream: Readable, source: "stderr" | "stdout"): void {
     const reader = createInterface({ input: stream, crlfDelay: Infinity });
     reader.on("line", (line) => this.push(line, source));
+    // readline re-emits its input's errors: without a listener they would be thrown.
+    reader.on("error", (err) => this.log.warn({ source, err: err.message }, "reading the plugin's output failed"));
   }
 
   push(line: string, source: "stderr" | "stdout"): void {
