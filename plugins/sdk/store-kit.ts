@@ -30,7 +30,13 @@ function parseObject(text: string, what: string): Record<string, unknown> {
 export function parseRecord(text: string, what: string, resourceId?: string): ResourceState {
   const parsed = parseObject(text, what);
   if (typeof parsed["resourceId"] !== "string") throw corrupt(what, 'is not a state record: field "resourceId" is missing or not a string');
-  if (resourceId !== undefined && parsed["resourceId"] !== resourceId) throw corrupt(what, `holds the record of "${parsed["resourceId"]}", not "${resourceId}"`);
+  if (resourceId !== undefined && parsed["resourceId"] !== resourceId) {
+    throw corrupt(
+      what,
+      `holds the record of "${parsed["resourceId"]}", not of "${resourceId}"; nothing was changed. ` +
+        `Put the record of "${resourceId}" back (from a backup), or delete the object if "${resourceId}" does not exist (the next plan then creates it)`,
+    );
+  }
   return parsed as unknown as ResourceState;
 }
 
