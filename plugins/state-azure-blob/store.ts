@@ -249,8 +249,7 @@ export class AzureBlobStateStore implements StateStore {
 
   /** A record; `listedEtag` (from a listing) lets an unchanged body come from the cache. */
   private async readRecord(name: string, ctx: StoreContext, signal: AbortSignal = ctx.signal, listedEtag?: string): Promise<ResourceState | undefined> {
-    const what = `the state record blob ${name}`;
-    const prefix = `${this.base}resources/`;
+    const [what, prefix] = [`the state record blob ${name}`, `${this.base}resources/`];
     const cached = this.cache.get(name, listedEtag);
     if (cached !== undefined) return parseNamedRecord(cached, what, name, prefix);
     let text: string;
