@@ -12,6 +12,7 @@ import type { Connection } from "../connection.js";
 import { EXIT } from "../exit-codes.js";
 import { ghostsOf, planJson, renderPlan, renderResults, resultsJson } from "../output/plan.js";
 import { renderWarnings, stateHeader } from "../output/state.js";
+import { progressMode } from "../progress.js";
 import { addStateCommands } from "./state.js";
 import { approvalRequired, canPrompt, confirm } from "../prompt.js";
 import {
@@ -29,6 +30,11 @@ import {
 } from "../runtime.js";
 import { positiveInt, withTargetOptions } from "./options.js";
 import { appendStepSummary, driftSummary, maskSensitiveValues, planSummary, resultsSummary, underGitHubActions } from "../github.js";
+
+/** The `State:` header, in the format of this command's progress lines (timestamped in CI logs). */
+function header(opts: TargetOptions, backend: string, namespace: string): string {
+  return stateHeader(backend, namespace, progressMode(opts) === "plain");
+}
 
 interface PlanOptions extends TargetOptions {
   destroy?: boolean;
@@ -59,7 +65,7 @@ async function drift(opts: DriftOptions): Promise<number> {
     appendStepSummary(driftSummary(response.results, target(opts)));
     if (opts.json) printJson({ backend: response.backend, namespace: response.namespace, ...driftJson(response.results) });
     else {
-      process.stderr.write(stateHeader(response.backend, response.namespace));
+      process.stderr.write(header(opts, response.backend, response.namespace));
       out(renderDrift(response.results));
     }
     return opts.detailedExitcode && response.results.some(isDrifted) ? EXIT.CHANGES : EXIT.OK;
@@ -130,7 +136,7 @@ async function refreshDryRun(opts: ApplyOptions, connection: Connection): Promis
   const ghosts = ghostsIn(response.results);
   const blocked = blockedIn(ghosts);
   if (!opts.json) {
-    process.stderr.write(stateHeader(response.backend, response.namespace));
+    process.stderr.write(header(opts, response.backend, response.namespace));
     out(renderDrift(response.results));
     out("\n");
     if (ghosts.length === 0) out("Nothing to prune.\n");
@@ -164,7 +170,7 @@ async function plan(opts: PlanOptions): Promise<number> {
     if (!p) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
     appendStepSummary(planSummary(p, target(opts)));
     if (!opts.json) {
-      process.stderr.write(stateHeader(p.backend, p.namespace));
+      process.stderr.write(header(opts, p.backend, p.namespace));
       out(renderPlan(p));
     }
     // Ghosts count as a difference: state does not match what exists.
@@ -190,7 +196,7 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
       if (!canPrompt()) throw approvalRequired(destroy ? "destroy" : "apply", "--auto-approve");
       const planned = (await connection.client.plan({ target: target(opts), caller: caller(command), destroy }, callOptions(opts))).plan;
       if (!planned) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
-      process.stderr.write(stateHeader(planned.backend, planned.namespace) + renderPlan(planned));
+      process.stderr.write(header(opts, planned.backend, planned.namespace) + renderPlan(planned));
       // Nothing to approve, but the apply still records what the providers read (as Terraform persists a refresh).
       if (!hasChanges(planned)) return destroy ? EXIT.OK : runMutation(connection, opts, destroy, command, planned.fingerprint);
       const question = destroy ? "\nDo you really want to destroy all these resources?" : "\nDo you want to perform these actions?";
@@ -235,7 +241,7 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
     },
   );
   // Asked for approval: the header came with the plan shown then.
-  if (!opts.json && opts.autoApprove && response.plan) process.stderr.write(stateHeader(response.plan.backend, response.plan.namespace));
+  if (!opts.json && opts.autoApprove && response.plan) process.stderr.write(header(opts, response.plan.backend, response.plan.namespace));
   for (const entry of prunedOf(response)) process.stderr.write(auditLine(entry));
   if (underGitHubActions()) {
     // What the apply created may be sensitive too (a generated password): masked before anything else reads it.

@@ -5,12 +5,16 @@
 import type { StateResource } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { renderTable } from "./table.js";
 
-/** The header line naming the backend and namespace an operation used ("" when the daemon said nothing). */
-export function stateHeader(backend: string, namespace: string): string {
+/**
+ * The header line naming the backend and namespace an operation used ("" when
+ * the daemon said nothing); `stamped` where progress lines carry a timestamp
+ * (CI logs), so that every line there still starts with one.
+ */
+export function stateHeader(backend: string, namespace: string, stamped: boolean): string {
   if (backend === "") return "";
   // Some descriptions (postgres) name the namespace already.
   const withNamespace = namespace === "" || backend.includes(`namespace ${namespace}`) ? backend : `${backend}, namespace ${namespace}`;
-  return `State: ${withNamespace}\n`;
+  return `${stamped ? `${new Date().toISOString()} ` : ""}State: ${withNamespace}\n`;
 }
 
 /** One "Warning:" line per warning an operation returned. */
