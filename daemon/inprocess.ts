@@ -27,7 +27,8 @@ export function startInProcess(options: { logFile?: string; interceptors?: Inter
   const logger = options.logFile ? createDaemonLogger(options.logFile) : silentLogger();
   const supervisor = new PluginSupervisor(new PluginCatalog(), logger);
   // Prunes made without a daemon go to the audit log the daemon of that socket (--socket, $WFCTL_SOCKET) would use.
-  const engine = new Engine(supervisor, logger, fileAuditSink(daemonFiles(socketPath(options.socket)).audit, logger));
+  // No background retries of a lock release: this engine ends with the command (the warning says how to release it instead).
+  const engine = new Engine(supervisor, logger, fileAuditSink(daemonFiles(socketPath(options.socket)).audit, logger), { retryLockReleasesInBackground: false });
   const tracker = new ActivityTracker();
   const startedAt = new Date();
   const transport = createRouterTransport(

@@ -48,6 +48,18 @@ async function status(opts: DaemonOptions): Promise<number> {
         started_at: o.startedAt,
         lock: o.lockId ? { id: o.lockId, scope: o.lockScope } : undefined,
       })),
+      pending_lock_releases: s.pendingLockReleases.map((p) => ({
+        lock_id: p.lockId,
+        scope: p.scope,
+        operation: p.operation,
+        operation_id: p.operationId,
+        config: p.target?.configPath ?? "",
+        env: p.target?.env || undefined,
+        failed_at: p.failedAt,
+        gives_up_at: p.givesUpAt,
+        attempts: p.attempts,
+        last_error: p.lastError,
+      })),
       idle_timeout_seconds: s.idleTimeoutSeconds,
       node_version: s.nodeVersion,
       client_version: WFCTL_VERSION,
@@ -68,6 +80,12 @@ async function status(opts: DaemonOptions): Promise<number> {
           `  - ${o.operation} ${o.target?.configPath ?? ""}${o.target?.env ? ` (env ${o.target.env})` : ""} by ${o.caller} since ${o.startedAt}` +
           (o.lockId ? `, holding lock ${o.lockId} (${o.lockScope})` : "") +
           ` [operation ${o.id}]`,
+      ),
+      ...(s.pendingLockReleases.length > 0 ? [`  locks awaiting release (their release failed; retried in the background):`] : []),
+      ...s.pendingLockReleases.map(
+        (p) =>
+          `  - lock ${p.lockId} (${p.scope}) of ${p.operation} ${p.target?.configPath ?? ""}${p.target?.env ? ` (env ${p.target.env})` : ""}: ` +
+          `failing since ${p.failedAt}, ${p.attempts} attempts, last error: ${p.lastError}; gives up at ${p.givesUpAt}`,
       ),
       ...(s.version !== WFCTL_VERSION ? [`  NOTE: this wfctl is ${WFCTL_VERSION}; run \`wfctl daemon stop\` to replace the daemon`] : []),
     ].join("\n") + "\n",

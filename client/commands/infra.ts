@@ -1,4 +1,6 @@
-// wfctl infra: plan, apply, refresh, drift, destroy, teardown, outputs, state list.
+// wfctl infra: plan, apply, refresh, drift, destroy, teardown, outputs, and
+// state (commands/state.ts). plan, apply, destroy and drift say first, on
+// stderr, which state backend and namespace they use.
 import { Command, Option } from "commander";
 import type { ApplyResponse, DestroyResponse, DriftResponse, Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { Action, DriftClass } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
@@ -9,7 +11,9 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { Connection } from "../connection.js";
 import { EXIT } from "../exit-codes.js";
 import { ghostsOf, planJson, renderPlan, renderResults, resultsJson, unrecordedJson } from "../output/plan.js";
-import { renderTable } from "../output/table.js";
+import { renderWarnings, stateHeader } from "../output/state.js";
+import { progressMode } from "../progress.js";
+import { addStateCommands } from "./state.js";
 import { approvalRequired, canPrompt, confirm } from "../prompt.js";
 import {
   type TargetOptions,
@@ -22,11 +26,15 @@ import {
   reportOf,
   runOperation,
   target,
-  withConnection,
   withTarget,
 } from "../runtime.js";
 import { positiveInt, withTargetOptions } from "./options.js";
 import { appendStepSummary, driftSummary, maskSensitiveValues, planSummary, resultsSummary, underGitHubActions } from "../github.js";
+
+/** The `State:` header, in the format of this command's progress lines (timestamped in CI logs). */
+function header(opts: TargetOptions, backend: string, namespace: string): string {
+  return stateHeader(backend, namespace, progressMode(opts) === "plain");
+}
 
 interface PlanOptions extends TargetOptions {
   destroy?: boolean;
@@ -55,8 +63,11 @@ async function drift(opts: DriftOptions): Promise<number> {
   return withTarget(opts, "wfctl infra drift", async ({ client }) => {
     const response = await client.drift({ target: target(opts), caller: caller("wfctl infra drift") }, callOptions(opts));
     appendStepSummary(driftSummary(response.results, target(opts)));
-    if (opts.json) printJson(driftJson(response.results));
-    else out(renderDrift(response.results));
+    if (opts.json) printJson({ backend: response.backend, namespace: response.namespace, ...driftJson(response.results) });
+    else {
+      process.stderr.write(header(opts, response.backend, response.namespace));
+      out(renderDrift(response.results));
+    }
     return opts.detailedExitcode && response.results.some(isDrifted) ? EXIT.CHANGES : EXIT.OK;
   });
 }
@@ -86,11 +97,13 @@ async function refresh(opts: RefreshOptions): Promise<number> {
         [dryRun ? "would_prune" : "pruned"]: r.pruned.map((a) => ({ name: a.resource, type: a.type })),
         [dryRun ? "would_update" : "updated"]: driftJson(r.updated).results,
         blocked: r.blocked.map((b) => ({ name: b.name, type: b.type, reason: "protected" })),
+        warnings: r.warnings,
       }),
     );
     if (!dryRun) for (const entry of response.pruned) process.stderr.write(auditLine(entry));
     appendStepSummary(driftSummary(response.drift, target(opts)));
     if (!opts.json) out(renderRefresh({ ...response, dryRun }));
+    process.stderr.write(renderWarnings(response.warnings));
     return EXIT.OK;
   });
 }
@@ -112,6 +125,8 @@ async function refreshDryRun(opts: ApplyOptions, connection: Connection): Promis
       const blocked = blockedIn(ghosts);
       return {
         dry_run: true,
+        backend: r.backend,
+        namespace: r.namespace,
         ...driftJson(r.results),
         would_prune: blocked.length > 0 ? [] : ghosts.map((g) => ({ name: g.name, type: g.type })),
         blocked: blocked.map((g) => ({ name: g.name, type: g.type, reason: "protected" })),
@@ -121,6 +136,7 @@ async function refreshDryRun(opts: ApplyOptions, connection: Connection): Promis
   const ghosts = ghostsIn(response.results);
   const blocked = blockedIn(ghosts);
   if (!opts.json) {
+    process.stderr.write(header(opts, response.backend, response.namespace));
     out(renderDrift(response.results));
     out("\n");
     if (ghosts.length === 0) out("Nothing to prune.\n");
@@ -153,7 +169,10 @@ async function plan(opts: PlanOptions): Promise<number> {
     const p = response.plan;
     if (!p) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
     appendStepSummary(planSummary(p, target(opts)));
-    if (!opts.json) out(renderPlan(p));
+    if (!opts.json) {
+      process.stderr.write(header(opts, p.backend, p.namespace));
+      out(renderPlan(p));
+    }
     // Ghosts count as a difference: state does not match what exists.
     return opts.detailedExitcode && (hasChanges(p) || ghostsOf(p).length > 0) ? EXIT.CHANGES : EXIT.OK;
   });
@@ -177,7 +196,7 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
       if (!canPrompt()) throw approvalRequired(destroy ? "destroy" : "apply", "--auto-approve");
       const planned = (await connection.client.plan({ target: target(opts), caller: caller(command), destroy }, callOptions(opts))).plan;
       if (!planned) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
-      process.stderr.write(renderPlan(planned));
+      process.stderr.write(header(opts, planned.backend, planned.namespace) + renderPlan(planned));
       // Nothing to approve, but the apply still records what the providers read (as Terraform persists a refresh).
       if (!hasChanges(planned)) return destroy ? EXIT.OK : runMutation(connection, opts, destroy, command, planned.fingerprint);
       const question = destroy ? "\nDo you really want to destroy all these resources?" : "\nDo you want to perform these actions?";
@@ -210,15 +229,20 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
     (r) => {
       const { failed, stopped } = reportOf(r);
       return {
+        backend: r.plan?.backend ?? "",
+        namespace: r.plan?.namespace ?? "",
         plan: r.plan ? planJson(r.plan) : null,
         results: resultsJson(r.results),
         complete: failed === 0 && !stopped,
+        warnings: r.warnings,
         pruned: prunedOf(r).map((a) => ({ time: a.time, resource: a.resource, type: a.type, environment: a.environment, caller: a.caller })),
         stopped: stopped ? { code: stopped, reason: r.stoppedReason } : undefined,
         ...(r.unrecorded.length > 0 ? { unrecorded: unrecordedJson(r.unrecorded) } : {}),
       };
     },
   );
+  // Asked for approval: the header came with the plan shown then.
+  if (!opts.json && opts.autoApprove && response.plan) process.stderr.write(header(opts, response.plan.backend, response.plan.namespace));
   for (const entry of prunedOf(response)) process.stderr.write(auditLine(entry));
   if (underGitHubActions()) {
     // What the apply created may be sensitive too (a generated password): masked before anything else reads it.
@@ -230,6 +254,8 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
     if (opts.autoApprove && response.plan) out(renderPlan(response.plan));
     if (hasChanges(response.plan)) out(`\n${renderResults(response.results, destroy)}`);
   }
+  // Last, where they are seen: the lock could not be released, say.
+  process.stderr.write(renderWarnings(response.warnings));
   const exit = exitOf(response, destroy ? "destroy" : "apply");
   // Outputs into their sinks once everything applied: all with --sync-outputs, else those marked on_apply.
   if (destroy || exit !== EXIT.OK || !("onApplySinks" in response)) return exit;
@@ -240,51 +266,6 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
   }
   // Under GitHub Actions, every sensitive value was masked above.
   return syncOutputSinks(connection, opts, command, [], { onApply: !opts.syncOutputs, mask: false, afterApply: true });
-}
-
-async function stateList(opts: TargetOptions): Promise<number> {
-  return withConnection(opts, async ({ client }) => {
-    const response = await client.listState({ target: target(opts) }, callOptions(opts));
-    if (opts.json) {
-      printJson({
-        backend: response.backend,
-        namespace: response.namespace,
-        resources: response.resources.map((r) => ({
-          name: r.name,
-          type: r.type,
-          provider: r.provider,
-          provider_id: r.providerId,
-          status: r.status,
-          protected: r.protected,
-          depends_on: r.dependsOn,
-          created_at: r.createdAt,
-          updated_at: r.updatedAt,
-          outputs: JSON.parse(r.outputsJson || "{}") as unknown,
-        })),
-      });
-    } else if (response.resources.length === 0) {
-      out(`No resources in state (${response.backend}).\n`);
-    } else {
-      out(
-        renderTable(
-          ["name", "type", "provider", "status", "updated"],
-          response.resources.map((r) => [r.name + (r.protected ? " [protected]" : ""), r.type, r.provider, r.status, r.updatedAt]),
-        ),
-      );
-      out(`\n${response.resources.length} resource(s) in ${response.backend}.\n`);
-    }
-    return EXIT.OK;
-  });
-}
-
-async function unlockState(lockId: string, opts: TargetOptions): Promise<number> {
-  return withConnection(opts, async ({ client }) => {
-    const response = await client.unlockState({ target: target(opts), caller: caller("wfctl infra state unlock"), lockId }, callOptions(opts));
-    if (response.audit) process.stderr.write(auditLine(response.audit));
-    if (opts.json) printJson({ released: lockId, held_by: response.heldBy, backend: response.backend, namespace: response.namespace });
-    else out(`Released: ${response.heldBy}.\nThe next apply takes the lock as usual; check \`wfctl infra drift\` first if that holder died mid-apply.\n`);
-    return EXIT.OK;
-  });
 }
 
 type Run = (code: Promise<number>) => Promise<void>;
@@ -347,15 +328,6 @@ export function infraCommand(run: Run): Command {
       .addOption(new Option("--show-sensitive", "print sensitive values instead of <sensitive>"))
       .addOption(new Option("--sync", "write each output to its declared sinks (GitHub secrets, $GITHUB_ENV) instead of printing it")),
   ).action((names: string[], opts: OutputsOptions) => run(outputs(names, opts)));
-  const state = infra.command("state").description("inspect recorded state; release a lock left by a crash");
-  withTargetOptions(
-    state
-      .command("unlock")
-      .description("release the state lock LOCK_ID left by a holder that died (shows who held it; refuses any other lock)")
-      .argument("<lock-id>", "the lock's id, as the lock error or `wfctl daemon status` shows it"),
-  ).action((lockId: string, opts: TargetOptions) => run(unlockState(lockId, opts)));
-  withTargetOptions(state.command("list").description("list the resources recorded in state")).action((opts: TargetOptions) =>
-    run(stateList(opts)),
-  );
+  addStateCommands(infra, run);
   return infra;
 }

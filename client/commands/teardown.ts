@@ -6,6 +6,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { Action } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { EXIT } from "../exit-codes.js";
 import { planJson, renderResults, resultsJson, unrecordedJson } from "../output/plan.js";
+import { renderWarnings } from "../output/state.js";
 import { renderTeardownPreview } from "../output/teardown.js";
 import { ask, canPrompt } from "../prompt.js";
 import type { CallOptions } from "@connectrpc/connect";
@@ -87,6 +88,7 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
           state_keys: r.stateKeys,
           stopped: stopped ? { code: stopped, reason: r.stoppedReason } : undefined,
           ...(r.unrecorded.length > 0 ? { unrecorded: unrecordedJson(r.unrecorded) } : {}),
+          warnings: r.warnings,
         };
       },
     );
@@ -96,6 +98,7 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
       if (response.wiped) out(`State wiped: ${response.stateKeys.length} key(s) removed from ${response.backend}.\n`);
       else out("State was NOT wiped: it still records every resource that exists. Fix the failures and run teardown again.\n");
     }
+    process.stderr.write(renderWarnings(response.warnings));
     return exitOf(response, "teardown");
   });
 }

@@ -81,8 +81,11 @@ export function renderPlan(plan: Plan): string {
   return `${lines.join("\n")}\n${ghostWarning(plan)}`;
 }
 
+/** A plan for --json: where its state is, then what it changes. */
 export function planJson(plan: Plan): Record<string, unknown> {
   return {
+    backend: plan.backend,
+    namespace: plan.namespace,
     env: plan.env,
     destroy: plan.destroy,
     fingerprint: plan.fingerprint,

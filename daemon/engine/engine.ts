@@ -2,14 +2,15 @@
 // state listing for a configuration and environment. The daemon serves it over
 // the socket; `wfctl --no-daemon` runs the very same code in the client process.
 // Each operation runs through run(): registered (so it can be cancelled and
-// watched), its target opened, the stack lock held when it changes anything.
+// watched), its target opened, the stack lock held when it changes anything
+// (and a lock whose release failed kept and retried: lock-releases.ts).
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { WfctlError } from "../../proto/errors.js";
 import type { LockInfo, ResourceState } from "../../proto/state-store.js";
 import { abortError } from "../../proto/grpc.js";
 import type { JsonValue } from "../../proto/json.js";
-import { MemoryStores, describeBackend } from "../state/open.js";
+import { MemoryStores, type StateLocation, describeBackend, locateState, openStateStore } from "../state/open.js";
 import type { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginInstance } from "../supervisor/instance.js";
 import { type LockEntry, lockProjectPlugins } from "../supervisor/manifest.js";
@@ -24,7 +25,8 @@ import { type Plan, computePlan } from "./plan.js";
 import { type AuditSink, type RefreshOptions, type RefreshResult, ghostsOf, refreshState } from "./refresh.js";
 import type { OperationRequest } from "./request.js";
 import { DEFAULT_PARALLELISM } from "./scheduler.js";
-import { STACK_LOCK, type UnlockResult, releaseStackLock, takeStackLock, unlockStack } from "./stack-lock.js";
+import { LockReleases, type PendingRelease } from "./lock-releases.js";
+import { type LockKeeper, type LockPlace, type UnlockResult, releaseStackLock, stackLockScope, takeStackLock, unlockStack } from "./stack-lock.js";
 import { type OpenedTarget, catalogFor, openTarget } from "./target.js";
 import { type TeardownOptions, type TeardownResult, teardown } from "./teardown.js";
 
@@ -34,18 +36,53 @@ export type { ApplyOptions, ApplyResult } from "./mutate.js";
 export type { AuditEntry, AuditSink, RefreshOptions, RefreshResult } from "./refresh.js";
 export type { TeardownOptions, TeardownResult } from "./teardown.js";
 export { STACK_LOCK } from "./stack-lock.js";
+export type { PendingRelease } from "./lock-releases.js";
+
+/** What an operation's caller is told besides its result: where its state is, and warnings (a lock that could not be released). */
+export interface RunNotes extends StateLocation {
+  warnings: string[];
+}
+
+function emptyNotes(): RunNotes {
+  return { backend: "", namespace: "", warnings: [] };
+}
+
+/** `err` with `warning` added to its message (an operation that failed and then could not release its lock). */
+function withWarning(err: unknown, warning: string): WfctlError {
+  const error = WfctlError.from(err);
+  return new WfctlError(error.code, `${error.message}. Also: ${warning}`, { cause: error, details: error.details });
+}
 
 export class Engine {
   readonly memory = new MemoryStores();
   /** Operations in flight: what Cancel aborts and `daemon status` shows. */
   private readonly running: OperationRegistry;
+  /** State locks whose release failed, retried until released. */
+  private readonly releases: LockReleases;
 
+  /**
+   * `retryLockReleasesInBackground`: false for an engine that lives only as
+   * long as one command (`--no-daemon`), which then says how to release a
+   * lock it could not, instead of promising retries.
+   */
   constructor(
     readonly supervisor: PluginSupervisor,
     private readonly logger: Logger,
     private readonly audit: AuditSink = () => {},
+    options: { retryLockReleasesInBackground?: boolean } = {},
   ) {
     this.running = new OperationRegistry(logger);
+    this.releases = new LockReleases(logger, { background: options.retryLockReleasesInBackground ?? true });
+  }
+
+  /** What the stack-lock code needs to know of this engine's locks. */
+  private get keeper(): LockKeeper {
+    return { releases: this.releases, holderOf: (lockId) => this.running.list().find((o) => o.lock?.id === lockId) };
+  }
+
+  /** State locks whose release failed and is being retried, oldest first (`daemon status`). */
+  pendingLockReleases(): PendingRelease[] {
+    return this.releases.list();
   }
 
   /** Cancels a running operation (Ctrl-C in its client); false if none has that id. */
@@ -78,28 +115,59 @@ export class Engine {
     return catalogFor(this.supervisor, configDir);
   }
 
+  /** The lock place of an opened target: its store, and how to open that store again later. */
+  private lockPlace(opened: OpenedTarget, target: OperationRequest["target"]): LockPlace {
+    const { config } = opened;
+    return {
+      store: opened.store,
+      config,
+      target,
+      reopen: async (signal) =>
+        openStateStore(config, { supervisor: this.supervisor, catalog: await catalogFor(this.supervisor, config.dir), memory: this.memory, signal }),
+    };
+  }
+
   /**
    * Runs `work` as operation `operation`: configuration loaded, state store
    * open (closed after), and, when `locked`, the stack lock held throughout.
-   * An operation stopped before it could report says why (cancelled, deadline).
+   * An operation stopped before it could report says why (cancelled,
+   * deadline). `notes`, when given, receives where its state is and any
+   * warning (a lock whose release failed; on failure it joins the error).
    */
-  private async run<T>(operation: string, request: OperationRequest, locked: boolean, work: (ctx: OperationContext, opened: OpenedTarget) => Promise<T>): Promise<T> {
+  private async run<T>(
+    operation: string,
+    request: OperationRequest,
+    locked: boolean,
+    work: (ctx: OperationContext, opened: OpenedTarget) => Promise<T>,
+    notes?: RunNotes,
+  ): Promise<T> {
     const ctx = this.running.start(operation, request);
     let failure: unknown;
     try {
       const opened = await openTarget({ supervisor: this.supervisor, memory: this.memory, logger: this.logger }, ctx, request.target);
+      if (notes) Object.assign(notes, locateState(opened.config));
+      const place = this.lockPlace(opened, request.target);
       let lock: LockInfo | undefined;
+      let outcome: { value: T } | { error: unknown };
       try {
         if (locked) {
-          lock = await takeStackLock(opened.store, request.caller, operation, ctx);
+          lock = await takeStackLock(place, request.caller, operation, ctx, this.keeper);
           const running = this.running.get(ctx.operationId);
-          if (running) running.lock = { id: lock.lockId, scope: `${describeBackend(opened.config)}, lock "${STACK_LOCK}"` };
+          if (running) running.lock = { id: lock.lockId, scope: stackLockScope(opened.config) };
         }
-        return await work(ctx, opened);
+        outcome = { value: await work(ctx, opened) };
+      } catch (err) {
+        outcome = { error: err };
+      }
+      let warning: string | undefined;
+      try {
+        if (lock) warning = await releaseStackLock(place, lock, ctx, this.keeper);
       } finally {
-        if (lock) await releaseStackLock(opened.store, lock, ctx);
         await opened.store.close();
       }
+      if ("error" in outcome) throw warning ? withWarning(outcome.error, warning) : outcome.error;
+      if (warning) notes?.warnings.push(warning);
+      return outcome.value;
     } catch (err) {
       // What stopped it, unless the error says more about that same stop (a
       // plugin that did not answer by the deadline names itself).
@@ -111,30 +179,43 @@ export class Engine {
     }
   }
 
-  plan(request: OperationRequest, options: { destroy: boolean }): Promise<Plan> {
-    return this.run(options.destroy ? "plan-destroy" : "plan", request, false, async (ctx, { config, store, sessions }) => {
-      const plan = await computePlan(config, store, sessions, ctx, options);
-      ctx.log.info({ changes: plan.changes.filter((c) => c.action !== "noop").length }, "planned");
-      return plan;
-    });
+  /** The plan, with where its state is. */
+  async plan(request: OperationRequest, options: { destroy: boolean }): Promise<Plan & RunNotes> {
+    const notes = emptyNotes();
+    const plan = await this.run(
+      options.destroy ? "plan-destroy" : "plan",
+      request,
+      false,
+      async (ctx, { config, store, sessions }) => {
+        const plan = await computePlan(config, store, sessions, ctx, options);
+        ctx.log.info({ changes: plan.changes.filter((c) => c.action !== "noop").length }, "planned");
+        return plan;
+      },
+      notes,
+    );
+    return { ...plan, ...notes };
   }
 
-  apply(request: OperationRequest, options: ApplyOptions): Promise<ApplyResult> {
-    return this.run("apply", request, true, (ctx, opened) => mutate(ctx, opened, options, false, this.audit));
+  async apply(request: OperationRequest, options: ApplyOptions): Promise<ApplyResult & RunNotes> {
+    const notes = emptyNotes();
+    return { ...(await this.run("apply", request, true, (ctx, opened) => mutate(ctx, opened, options, false, this.audit), notes)), ...notes };
   }
 
-  destroy(request: OperationRequest, options: ApplyOptions): Promise<ApplyResult> {
-    return this.run("destroy", request, true, (ctx, opened) => mutate(ctx, opened, options, true, this.audit));
+  async destroy(request: OperationRequest, options: ApplyOptions): Promise<ApplyResult & RunNotes> {
+    const notes = emptyNotes();
+    return { ...(await this.run("destroy", request, true, (ctx, opened) => mutate(ctx, opened, options, true, this.audit), notes)), ...notes };
   }
 
   /** Refresh-only (see refreshState). A dry run takes no lock and writes nothing. */
-  refresh(request: OperationRequest, options: RefreshOptions): Promise<RefreshResult> {
-    return this.run("refresh", request, !options.dryRun, (ctx, opened) => refreshState(ctx, opened, options, this.audit));
+  async refresh(request: OperationRequest, options: RefreshOptions): Promise<RefreshResult & RunNotes> {
+    const notes = emptyNotes();
+    return { ...(await this.run("refresh", request, !options.dryRun, (ctx, opened) => refreshState(ctx, opened, options, this.audit), notes)), ...notes };
   }
 
   /** Destroys everything in state, then wipes the namespace (see teardown). A dry run previews, unlocked. */
-  teardown(request: OperationRequest, options: TeardownOptions): Promise<TeardownResult> {
-    return this.run("teardown", request, !options.dryRun, (ctx, opened) => teardown(ctx, opened, options));
+  async teardown(request: OperationRequest, options: TeardownOptions): Promise<TeardownResult & RunNotes> {
+    const notes = emptyNotes();
+    return { ...(await this.run("teardown", request, !options.dryRun, (ctx, opened) => teardown(ctx, opened, options), notes)), ...notes };
   }
 
   /** What each resource in state looks like now (read-only: no lock, no change). */
@@ -176,9 +257,9 @@ export class Engine {
     });
   }
 
-  /** Releases the stack lock `lockId` left by a holder that died (see unlockStack). */
-  unlockState(request: OperationRequest, lockId: string): Promise<UnlockResult> {
-    return this.run("state-unlock", request, false, (ctx, { config, store }) => unlockStack(store, config, request.caller, lockId, ctx, this.audit));
+  /** Releases the stack lock `lockId` left by a holder that died, or with `force` whatever lock is held (see unlockStack). */
+  unlockState(request: OperationRequest, unlock: { lockId: string; force: boolean }): Promise<UnlockResult> {
+    return this.run("state-unlock", request, false, (ctx, opened) => unlockStack(this.lockPlace(opened, request.target), request.caller, unlock, ctx, this.audit, this.keeper));
   }
 
   /** The records in state, with the backend and namespace they came from (no plugin is started unless the backend is one). */

@@ -1,28 +1,129 @@
 // The stack lock: every mutating operation holds the lock named "stack" on
-// its state namespace while it runs, and releases it however it ends. An
-// operator releases a lock whose holder died with `wfctl infra state unlock`.
+// its state namespace while it runs, and releases it however it ends (a
+// release that fails is retried, reported to the caller, and kept until it
+// succeeds: lock-releases.ts). A lock that is held says who holds it and,
+// when that holder looks stale (its wfctld is gone, or it is this daemon with
+// no operation holding it) or its lock file cannot be read, the exact command
+// that releases it. An operator releases one with `wfctl infra state unlock`.
+import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { canonicalJson } from "../../proto/json.js";
 import type { LockInfo, StateStore } from "../../proto/state-store.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { InfraConfig } from "../config/model.js";
 import { describeBackend } from "../state/open.js";
 import type { OperationContext } from "./context.js";
+import { holderLiveness, holderText, lockIdIn, parseHolder, unlockCommand } from "./lock-holder.js";
+import type { LockReleases } from "./lock-releases.js";
+import type { RunningOperation } from "./operations.js";
 import type { AuditEntry, AuditSink } from "./refresh.js";
-import type { Caller } from "./request.js";
+import type { Caller, Target } from "./request.js";
 
 /** The lock every mutating operation takes on its state namespace. */
 export const STACK_LOCK = "stack";
 
-/** Takes the stack lock for `operation`, or fails at once with LOCK_HELD naming the holder. */
-export function takeStackLock(store: StateStore, caller: Caller, operation: string, ctx: OperationContext): Promise<LockInfo> {
-  return store.lock(STACK_LOCK, { holder: `${caller.user} (pid ${caller.pid}, wfctld pid ${process.pid})`, operation, version: WFCTL_VERSION }, { signal: ctx.signal });
+/** Where a stack lock lives, and for whom: what taking, releasing and explaining it need. */
+export interface LockPlace {
+  store: StateStore;
+  config: InfraConfig;
+  /** The caller's configuration path and environment, for the commands messages give. */
+  target: Target;
+  /** Opens the same store again (a release retried after the operation's store was closed). */
+  reopen(signal: AbortSignal): Promise<StateStore>;
 }
 
-/** Releases a lock this operation took, whatever stopped it (a failure is logged). */
-export async function releaseStackLock(store: StateStore, lock: LockInfo, ctx: OperationContext): Promise<void> {
-  await store.unlock(STACK_LOCK, lock.lockId, { signal: AbortSignal.timeout(30_000) }).catch((err: unknown) => {
-    ctx.log.error({ err: (err as Error).message, lock: lock.lockId }, "could not release the state lock");
-  });
+/** What the engine knows about its own locks. */
+export interface LockKeeper {
+  releases: LockReleases;
+  /** The running operation of this daemon that holds lock `lockId`, if any. */
+  holderOf(lockId: string): RunningOperation | undefined;
+}
+
+/** Identity of a state store and namespace: the same for every operation that uses the same state. */
+export function stateIdentity(config: InfraConfig): string {
+  const { backend, config: settings } = config.state;
+  // A memory store belongs to its configuration file; the others are found from the file's directory (relative paths).
+  const place = backend === "memory" ? config.file : config.dir;
+  return createHash("sha256").update(canonicalJson({ backend, settings, place, namespace: config.namespace })).digest("hex");
+}
+
+/** Where the stack lock is, for people. */
+export function stackLockScope(config: InfraConfig): string {
+  return `${describeBackend(config)}, lock "${STACK_LOCK}"`;
+}
+
+/**
+ * Takes the stack lock for `operation`, or fails at once with LOCK_HELD
+ * naming the holder (and what to do when it looks stale). This daemon's own
+ * unreleased locks on that state are retried first.
+ */
+export async function takeStackLock(place: LockPlace, caller: Caller, operation: string, ctx: OperationContext, keeper: LockKeeper): Promise<LockInfo> {
+  await keeper.releases.settle(stateIdentity(place.config), place.store);
+  try {
+    return await place.store.lock(STACK_LOCK, { holder: holderText(caller), operation, version: WFCTL_VERSION }, { signal: ctx.signal });
+  } catch (err) {
+    const error = WfctlError.from(err);
+    const advice = error.code === ErrorCode.LOCK_HELD ? lockAdvice(error, place.target, keeper) : undefined;
+    throw advice ? new WfctlError(ErrorCode.LOCK_HELD, `${error.message}; ${advice}`, { cause: error, details: error.details }) : error;
+  }
+}
+
+const IF_IDLE = "If no wfctl command is still running against this state, release it with:";
+
+/** True for a LOCK_HELD about a lock whose id is unknown (its lock file cannot be read). */
+function idUnknown(error: WfctlError): boolean {
+  return error.details.some((d) => d.field === "lock_id") || lockIdIn(error.message) === "";
+}
+
+/** What to do about a held lock, when this daemon can tell more than who holds it; undefined when it cannot. */
+function lockAdvice(error: WfctlError, target: Target, keeper: LockKeeper): string | undefined {
+  if (idUnknown(error)) return `a lock without an id is released only by force. ${IF_IDLE} ${unlockCommand(target, "--force")}`;
+  const lockId = lockIdIn(error.message);
+  if (lockId === undefined) return undefined;
+  const pending = keeper.releases.get(lockId);
+  if (pending) {
+    return (
+      `it is this wfctld's (pid ${process.pid}): its ${pending.lock.operation} ended, but releasing the lock failed (${pending.lastError}); ` +
+      `wfctld retries until ${pending.givesUpAt.toISOString()} (\`wfctl daemon status\` lists it). Once the state store works again, this releases it: ${pending.lock.unlockCommand}`
+    );
+  }
+  const holder = parseHolder(error.message);
+  if (!holder) return undefined;
+  if (holder.host === hostname() && holder.daemonPid === process.pid) {
+    if (keeper.holderOf(lockId)) return undefined;
+    return `the holder looks stale: it is this wfctld (pid ${process.pid}), which runs no operation holding it. ${IF_IDLE} ${unlockCommand(target, lockId)}`;
+  }
+  switch (holderLiveness(holder)) {
+    case "gone":
+      return `the holder looks stale: wfctld pid ${holder.daemonPid} on this host is no longer running. ${IF_IDLE} ${unlockCommand(target, lockId)}`;
+    case "unknown":
+      return `it was taken on host ${holder.host}: if that command is no longer running there, release it with: ${unlockCommand(target, lockId)}`;
+    case "running":
+      return undefined;
+  }
+}
+
+/**
+ * Releases a lock this operation took, whatever stopped it. Undefined once
+ * released; otherwise the warning for the caller (the release is retried).
+ */
+export function releaseStackLock(place: LockPlace, lock: LockInfo, ctx: OperationContext, keeper: LockKeeper): Promise<string | undefined> {
+  return keeper.releases.release(
+    place.store,
+    {
+      key: stateIdentity(place.config),
+      resourceId: STACK_LOCK,
+      lockId: lock.lockId,
+      scope: stackLockScope(place.config),
+      operation: ctx.operation,
+      operationId: ctx.operationId,
+      target: place.target,
+      unlockCommand: unlockCommand(place.target, lock.lockId),
+      reopen: place.reopen,
+    },
+    ctx.log,
+  );
 }
 
 /** What `wfctl infra state unlock` reports. */
@@ -33,44 +134,65 @@ export interface UnlockResult {
   namespace: string;
 }
 
-/**
- * Releases the stack lock `lockId` (left by a holder that died), saying who
- * held it. Refuses when no lock is held, or the one held has another id:
- * it never releases a lock someone took since. Audited.
- */
-export async function unlockStack(
-  store: StateStore,
-  config: InfraConfig,
-  caller: Caller,
-  lockId: string,
-  ctx: OperationContext,
-  audit: AuditSink,
-): Promise<UnlockResult> {
-  let heldBy: string;
+/** The LOCK_HELD message naming who holds the stack lock; NOT_FOUND when nobody does. */
+async function whoHolds(store: StateStore, config: InfraConfig, caller: Caller, ctx: OperationContext): Promise<WfctlError> {
   try {
     const probe = await store.lock(STACK_LOCK, { holder: `${caller.user} (wfctl infra state unlock)`, operation: "state unlock", version: WFCTL_VERSION }, { signal: ctx.signal });
     await store.unlock(STACK_LOCK, probe.lockId, { signal: AbortSignal.timeout(30_000) });
-    throw new WfctlError(ErrorCode.NOT_FOUND, `no state lock is held in ${describeBackend(config)}: nothing to unlock`);
   } catch (err) {
     const error = WfctlError.from(err);
-    if (error.code !== ErrorCode.LOCK_HELD) throw error;
-    heldBy = error.message;
+    if (error.code === ErrorCode.LOCK_HELD) return error;
+    throw error;
   }
-  if (!heldBy.includes(`lock id ${lockId}`)) {
-    throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `not unlocking: ${heldBy}, not ${lockId}. Check the id (it may have been released and taken again)`);
+  throw new WfctlError(ErrorCode.NOT_FOUND, `no state lock is held in ${describeBackend(config)}: nothing to unlock`);
+}
+
+/**
+ * Releases the stack lock `lockId` (left by a holder that died), saying who
+ * held it; with `force`, whatever lock is held (a lock file that cannot be
+ * read has no id). Refuses when no lock is held, when the one held has
+ * another id (it never releases a lock someone took since), and when an
+ * operation of this daemon holds it now. Audited.
+ */
+export async function unlockStack(
+  place: LockPlace,
+  caller: Caller,
+  request: { lockId: string; force: boolean },
+  ctx: OperationContext,
+  audit: AuditSink,
+  keeper: LockKeeper,
+): Promise<UnlockResult> {
+  const { store, config, target } = place;
+  const held = await whoHolds(store, config, caller, ctx);
+  const heldBy = held.message;
+  const heldId = idUnknown(held) ? "" : (lockIdIn(heldBy) ?? "");
+  const running = heldId ? keeper.holderOf(heldId) : undefined;
+  if (running) {
+    throw new WfctlError(
+      ErrorCode.FAILED_PRECONDITION,
+      `not unlocking: ${heldBy}, and that ${running.operation} (operation ${running.id}) is running in this wfctld now. Wait for it, or stop it (Ctrl-C in its wfctl)`,
+    );
   }
-  await store.unlock(STACK_LOCK, lockId, { signal: ctx.signal });
+  if (!request.force && idUnknown(held)) {
+    throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `not unlocking: ${heldBy}. A lock without an id is released with: ${unlockCommand(target, "--force")}`);
+  }
+  if (!request.force && heldId !== request.lockId) {
+    throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `not unlocking: ${heldBy}, not ${request.lockId}. Check the id (it may have been released and taken again)`);
+  }
+  // Forced only when the lock has no id: a lock with one is released by its id, so a lock taken since the look is never released.
+  await store.unlock(STACK_LOCK, heldId, { signal: ctx.signal }, heldId === "" ? { force: true } : undefined);
+  if (heldId) keeper.releases.forget(heldId);
   const entry: AuditEntry = {
     time: new Date().toISOString(),
     action: "unlock",
-    operation: "state unlock",
+    operation: request.force ? "state unlock --force" : "state unlock",
     resource: STACK_LOCK,
     type: "lock",
     environment: config.env,
     caller: caller.user,
-    operationId: lockId,
+    operationId: heldId,
   };
   audit(entry);
-  ctx.log.warn({ audit: entry, held_by: heldBy }, `state lock ${lockId} released by hand`);
+  ctx.log.warn({ audit: entry, held_by: heldBy }, `state lock ${heldId || "(unreadable, no id)"} released by hand${request.force ? " (forced)" : ""}`);
   return { heldBy, audit: entry, backend: describeBackend(config), namespace: config.namespace };
 }

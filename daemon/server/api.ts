@@ -13,7 +13,7 @@ import {
 } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { Caller } from "../engine/request.js";
-import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
+import type { ApplyResult, Engine, OperationRequest, PendingRelease, RunNotes } from "../engine/engine.js";
 import {
   auditMessage,
   driftMessage,
@@ -41,6 +41,24 @@ export interface ApiHost {
 
 /** Where the API handlers find the trace context of their call (the router's tracing interceptor puts it there). */
 export const traceKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context of the call" });
+
+/** Longest lock id UnlockState accepts (ids are UUIDs; a backend's own may be longer, never this long). */
+const MAX_LOCK_ID = 1024;
+
+/** A lock whose release failed, as `daemon status` shows it. */
+function pendingReleaseMessage(p: PendingRelease) {
+  return {
+    lockId: p.lock.lockId,
+    scope: p.lock.scope,
+    operation: p.lock.operation,
+    operationId: p.lock.operationId,
+    target: { configPath: p.lock.target.configPath, env: p.lock.target.env },
+    failedAt: p.failedAt.toISOString(),
+    givesUpAt: p.givesUpAt.toISOString(),
+    attempts: p.attempts,
+    lastError: p.lastError,
+  };
+}
 
 /** How long WatchOperation waits for the operation to start, unless the client says. */
 const WATCH_WAIT_MS = 10_000;
@@ -78,9 +96,10 @@ function request(
   };
 }
 
-function stoppable(result: Pick<ApplyResult, "plan" | "outcomes" | "stopped" | "unrecorded">) {
+function stoppable(result: Pick<ApplyResult, "plan" | "outcomes" | "stopped" | "unrecorded"> & RunNotes) {
   return {
-    plan: planMessage(result.plan),
+    plan: planMessage(result.plan, result),
+    warnings: result.warnings,
     results: result.outcomes.map(resultMessage),
     stoppedCode: result.stopped?.code ?? "",
     stoppedReason: result.stopped?.message ?? "",
@@ -111,6 +130,7 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
           lockId: o.lock?.id ?? "",
           lockScope: o.lock?.scope ?? "",
         })),
+        pendingLockReleases: engine.pendingLockReleases().map(pendingReleaseMessage),
       };
     },
     async inspectPlugin(req) {
@@ -121,7 +141,7 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
     },
     async plan(req, ctx) {
       const plan = await engine.plan(request(req.target, req.caller, ctx, req.operation), { destroy: req.destroy });
-      return { plan: planMessage(plan) };
+      return { plan: planMessage(plan, plan) };
     },
     async apply(req, ctx) {
       if (req.allowProtectedPrune && !req.refresh) {
@@ -163,6 +183,7 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
         dryRun: result.dryRun,
         backend: result.backend,
         namespace: result.namespace,
+        warnings: result.warnings,
       };
     },
     async teardown(req, ctx) {
@@ -196,8 +217,12 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
       return { resources: listed.resources.map(stateMessage), backend: listed.backend, namespace: listed.namespace };
     },
     async unlockState(req, ctx) {
-      if (!req.lockId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "lock_id is required: the id the lock error or `wfctl daemon status` showed");
-      const result = await engine.unlockState(request(req.target, req.caller, ctx), req.lockId);
+      if (req.force && req.lockId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "lock_id must be empty with force: a forced release releases whatever lock is held");
+      if (!req.force && !req.lockId) {
+        throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "lock_id is required: the id the lock error or `wfctl daemon status` showed (or force, for a lock without one)");
+      }
+      if (req.lockId.length > MAX_LOCK_ID) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `lock_id is longer than ${MAX_LOCK_ID} characters: no lock has such an id`);
+      const result = await engine.unlockState(request(req.target, req.caller, ctx), { lockId: req.lockId, force: req.force });
       return { heldBy: result.heldBy, backend: result.backend, namespace: result.namespace, audit: auditMessage(result.audit) };
     },
     async drift(req, ctx) {

@@ -23,6 +23,7 @@ import type { ResourceOutcome } from "../engine/apply.js";
 import type { UnrecordedChange } from "../engine/recorder.js";
 import { type ChangeAction, type Plan, summarize } from "../engine/plan.js";
 import type { PluginView } from "../supervisor/supervisor.js";
+import type { StateLocation } from "../state/open.js";
 import type { DriftClassName, DriftFinding } from "../engine/drift.js";
 import type { AuditEntry, RefreshUpdate } from "../engine/refresh.js";
 import type { OutputResult } from "../engine/outputs.js";
@@ -41,7 +42,8 @@ function jsonText(value: JsonValue | undefined, sensitive: boolean): string {
   return JSON.stringify(sensitive ? REDACTED : redact(value));
 }
 
-export function planMessage(plan: Plan): MessageInitShape<typeof PlanSchema> {
+/** A plan as a message; `where` says where the state it was planned against lives. */
+export function planMessage(plan: Plan, where: StateLocation): MessageInitShape<typeof PlanSchema> {
   return {
     changes: plan.changes.map((c) => ({
       name: c.name,
@@ -65,6 +67,8 @@ export function planMessage(plan: Plan): MessageInitShape<typeof PlanSchema> {
     fingerprint: plan.fingerprint,
     env: plan.env,
     destroy: plan.destroy,
+    backend: where.backend,
+    namespace: where.namespace,
   };
 }
 

@@ -1,9 +1,11 @@
 // The filesystem backend, wfctl's embedded default: one JSON file per resource
-// under <directory>/<namespace>/resources/, written atomically (temp file,
-// fsync, rename, fsync of the directory), and one lock file per lock under
-// locks/, created exclusively and recording who holds it, for what, since when.
+// under <directory>/<namespace>/resources/, named after its resource id and
+// written atomically (temp file, fsync, rename, fsync of the directory), and
+// one lock file per lock under locks/, recording who holds it, for what,
+// since when. A lock file appears complete or not at all (written in full to
+// a temp file, then linked to its name, which fails if the lock is held).
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, rm, unlink } from "node:fs/promises";
+import { link, mkdir, open, readFile, readdir, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { isJsonObject } from "../../proto/json.js";
@@ -39,10 +41,10 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `path` so that readers see the old file or the new one, never a mix. */
-export async function writeFileAtomic(path: string, dir: string, data: string): Promise<void> {
+/** A new file in `dir` holding `data`, written in full and synced; its path. Removed again if that fails. */
+async function writeTempFile(dir: string, data: string): Promise<string> {
   const temp = join(dir, `.${randomBytes(8).toString("hex")}.tmp`);
-  const handle = await open(temp, "w", 0o600);
+  const handle = await open(temp, "wx", 0o600);
   try {
     await handle.writeFile(data, "utf8");
     await handle.sync();
@@ -52,6 +54,12 @@ export async function writeFileAtomic(path: string, dir: string, data: string): 
     throw err;
   }
   await handle.close();
+  return temp;
+}
+
+/** Writes `data` to `path` so that readers see the old file or the new one, never a mix. */
+export async function writeFileAtomic(path: string, dir: string, data: string): Promise<void> {
+  const temp = await writeTempFile(dir, data);
   try {
     await rename(temp, path);
   } catch (err) {
@@ -83,7 +91,18 @@ function encodeRecord(state: ResourceState): string {
   )}\n`;
 }
 
-function decodeRecord(text: string, path: string): ResourceState {
+/** The resource id a record file is named after, or undefined when its name is not one wfctl writes. */
+function resourceIdOfFile(name: string): string | undefined {
+  if (!name.endsWith(".json")) return undefined;
+  try {
+    return decodeURIComponent(name.slice(0, -".json".length));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The record in the file at `path`, which must be the record of `resourceId` (the id its name encodes). */
+function decodeRecord(text: string, path: string, resourceId: string | undefined): ResourceState {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -92,6 +111,17 @@ function decodeRecord(text: string, path: string): ResourceState {
   }
   if (!isJsonObject(raw) || raw["format"] !== FILESYSTEM_FORMAT || typeof raw["resource_id"] !== "string") {
     throw new WfctlError(ErrorCode.STATE_CORRUPT, `state file ${path} is not a ${FILESYSTEM_FORMAT} record`);
+  }
+  // A record under another resource's name would be taken for that resource
+  // (and the one it names listed twice): refused, never guessed at.
+  if (resourceId === undefined) throw new WfctlError(ErrorCode.STATE_CORRUPT, `state file ${path}: its name is not that of a record (<percent-encoded resource id>.json)`);
+  if (raw["resource_id"] !== resourceId) {
+    throw new WfctlError(
+      ErrorCode.STATE_CORRUPT,
+      `state file ${path} holds the record of "${raw["resource_id"]}", not of "${resourceId}" (the resource its name is for); ` +
+        `nothing was changed. Put the record of "${resourceId}" back (from a backup), or remove the file if "${resourceId}" does not exist (the next plan then creates it)`,
+      { details: [{ file: path, field: "resource_id", message: `holds the record of "${raw["resource_id"]}", not "${resourceId}"` }] },
+    );
   }
   const str = (key: string) => (typeof raw[key] === "string" ? (raw[key] as string) : "");
   const obj = (key: string) => {
@@ -117,21 +147,38 @@ function decodeRecord(text: string, path: string): ResourceState {
   };
 }
 
-function decodeLock(text: string, resourceId: string, path: string): LockInfo {
+/** A lock file's lock, or why it cannot be read (it still means "locked"). */
+function decodeLock(text: string, resourceId: string): LockInfo | { unreadable: string } {
+  if (text.trim() === "") return { unreadable: "it is empty" };
+  let raw: unknown;
   try {
-    const raw = JSON.parse(text) as Partial<LockInfo>;
-    return {
-      lockId: String(raw.lockId ?? ""),
-      resourceId,
-      holder: String(raw.holder ?? "unknown"),
-      operation: String(raw.operation ?? "unknown"),
-      createdAt: String(raw.createdAt ?? "unknown time"),
-      version: String(raw.version ?? "unknown"),
-    };
+    raw = JSON.parse(text);
   } catch {
-    // A lock file left half-written by a crash still means "locked".
-    return { lockId: "", resourceId, holder: `unknown holder (unreadable lock file ${path})`, operation: "unknown", createdAt: "unknown time", version: "unknown" };
+    return { unreadable: "it is not JSON" };
   }
+  if (!isJsonObject(raw) || typeof raw["lockId"] !== "string" || raw["lockId"] === "") return { unreadable: "it names no lock id" };
+  const str = (key: string, fallback: string) => (typeof raw[key] === "string" ? (raw[key] as string) : fallback);
+  return {
+    lockId: raw["lockId"],
+    resourceId,
+    holder: str("holder", "unknown"),
+    operation: str("operation", "unknown"),
+    createdAt: str("createdAt", "unknown time"),
+    version: str("version", "unknown"),
+  };
+}
+
+/**
+ * LOCK_HELD for a lock file that cannot be read: it has no holder and no id,
+ * so only a forced release removes it. The detail on field "lock_id" says
+ * the id is unknown.
+ */
+function unreadableLockError(resourceId: string, path: string, why: string): WfctlError {
+  return new WfctlError(
+    ErrorCode.LOCK_HELD,
+    `state lock "${resourceId}" is held, but its lock file ${path} cannot be read (${why}), so its holder and lock id are unknown`,
+    { details: [{ file: path, field: "lock_id", message: `unreadable lock file (${why}): no lock id` }] },
+  );
 }
 
 function isMissing(err: unknown): boolean {
@@ -165,7 +212,7 @@ export class FilesystemStateStore implements StateStore {
     throwIfAborted(ctx);
     const path = join(this.resources, `${fileName(resourceId)}.json`);
     try {
-      return decodeRecord(await readFile(path, { encoding: "utf8", signal: ctx.signal }), path);
+      return decodeRecord(await readFile(path, { encoding: "utf8", signal: ctx.signal }), path, resourceId);
     } catch (err) {
       if (isMissing(err)) return undefined;
       throwIfAborted(ctx);
@@ -205,7 +252,7 @@ export class FilesystemStateStore implements StateStore {
         throwIfAborted(ctx);
         throw this.wrap(err, `read ${path}`);
       }
-      const state = decodeRecord(text, path);
+      const state = decodeRecord(text, path, resourceIdOfFile(name));
       if (matchesFilter(state, filter)) out.push(state);
     }
     return out;
@@ -226,23 +273,43 @@ export class FilesystemStateStore implements StateStore {
     throwIfAborted(ctx);
     const path = join(this.locks, `${fileName(resourceId)}.lock`);
     const lock: LockInfo = { ...request, lockId: randomUUID(), resourceId, createdAt: new Date().toISOString() };
-    let handle;
+    // Written in full first, then linked to the lock's name: a crash leaves a
+    // stray temp file at worst, never an empty or half-written lock.
+    let temp: string;
     try {
-      handle = await open(path, "wx", 0o600);
+      temp = await writeTempFile(this.locks, `${JSON.stringify(lock, null, 2)}\n`);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-        const text = await readFile(path, "utf8").catch(() => "");
-        throw lockHeldError(decodeLock(text, resourceId, path));
-      }
+      throw this.wrap(err, `write lock ${path}`);
+    }
+    try {
+      await link(temp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") throw await this.heldError(resourceId, path);
+      throw this.wrap(err, `create lock ${path}`);
+    } finally {
+      await rm(temp, { force: true }).catch(() => {});
+    }
+    try {
+      await syncDirectory(this.locks);
+    } catch (err) {
+      await unlink(path).catch(() => {});
       throw this.wrap(err, `create lock ${path}`);
     }
-    try {
-      await handle.writeFile(`${JSON.stringify(lock, null, 2)}\n`, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
     return lock;
+  }
+
+  /** LOCK_HELD naming who holds the lock at `path`, or saying its file cannot be read. */
+  private async heldError(resourceId: string, path: string): Promise<WfctlError> {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (err) {
+      // Released between the link and the look: say so rather than retry silently.
+      if (isMissing(err)) return new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" (${path}) was just taken and released by someone else; try again`);
+      return unreadableLockError(resourceId, path, (err as Error).message);
+    }
+    const held = decodeLock(text, resourceId);
+    return "unreadable" in held ? unreadableLockError(resourceId, path, held.unreadable) : lockHeldError(held);
   }
 
   async unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
@@ -253,14 +320,19 @@ export class FilesystemStateStore implements StateStore {
       text = await readFile(path, "utf8");
     } catch (err) {
       if (isMissing(err)) throw new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}" (${path})`);
-      throw this.wrap(err, `read lock ${path}`);
+      if (!options?.force) throw this.wrap(err, `read lock ${path}`);
+      text = "";
     }
-    const held = decodeLock(text, resourceId, path);
-    if (held.lockId !== lockId && !options?.force) {
-      throw new WfctlError(ErrorCode.LOCK_HELD, `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held.holder} as ${held.lockId || "(unknown id)"}`);
+    const held = decodeLock(text, resourceId);
+    if (!options?.force) {
+      if ("unreadable" in held) {
+        throw new WfctlError(ErrorCode.LOCK_HELD, `cannot unlock "${resourceId}" as ${lockId}: its lock file ${path} cannot be read (${held.unreadable}), so it has no id; only a forced release removes it`);
+      }
+      if (held.lockId !== lockId) throw new WfctlError(ErrorCode.LOCK_HELD, `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held.holder} as ${held.lockId}`);
     }
     try {
       await unlink(path);
+      await syncDirectory(this.locks);
     } catch (err) {
       if (!isMissing(err)) throw this.wrap(err, `remove lock ${path}`);
     }

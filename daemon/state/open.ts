@@ -37,6 +37,18 @@ export interface OpenContext {
   signal: AbortSignal;
 }
 
+/** Where an operation's state lives: what plan, apply, destroy and drift tell their caller. */
+export interface StateLocation {
+  /** describeBackend's description. */
+  backend: string;
+  namespace: string;
+}
+
+/** Where `config`'s state lives. */
+export function locateState(config: InfraConfig): StateLocation {
+  return { backend: describeBackend(config), namespace: config.namespace };
+}
+
 /** A short description of where state lives, for messages and `state list`. */
 export function describeBackend(config: InfraConfig): string {
   const { state } = config;

@@ -190,14 +190,34 @@ export async function closePostgresPools(): Promise<void> {
   await Promise.all(all.map((e) => e.pool.end().catch(() => {})));
 }
 
-function record(row: { record: string }): ResourceState {
+/** A row of wfctl_state as read back: its key and the record JSON. */
+interface StateRow {
+  resource_id: string;
+  record: string;
+}
+
+/**
+ * The record in a row, which must be the record of the row's resource_id: a
+ * record under another resource's key would be taken for that resource (and
+ * the one it names listed twice), so it is refused, never guessed at.
+ */
+function record(row: StateRow, where: string): ResourceState {
+  const what = `${where}: the row with resource_id "${row.resource_id}"`;
   let parsed: unknown;
   try {
     parsed = JSON.parse(row.record);
   } catch (err) {
-    throw new WfctlError(ErrorCode.STATE_CORRUPT, `a postgres state record is not valid JSON: ${(err as Error).message}`);
+    throw new WfctlError(ErrorCode.STATE_CORRUPT, `${what}: its record is not valid JSON: ${(err as Error).message}`);
   }
-  if (!isJsonObject(parsed)) throw new WfctlError(ErrorCode.STATE_CORRUPT, "a postgres state record is not a JSON object");
+  if (!isJsonObject(parsed)) throw new WfctlError(ErrorCode.STATE_CORRUPT, `${what}: its record is not a JSON object`);
+  if (parsed["resourceId"] !== row.resource_id) {
+    throw new WfctlError(
+      ErrorCode.STATE_CORRUPT,
+      `${what} holds the record of ${JSON.stringify(parsed["resourceId"] ?? null)}, not of "${row.resource_id}"; nothing was changed. ` +
+        `Put the record of "${row.resource_id}" back (from a backup), or delete the row if "${row.resource_id}" does not exist (the next plan then creates it)`,
+      { details: [{ field: "resource_id", message: `holds the record of ${JSON.stringify(parsed["resourceId"] ?? null)}, not "${row.resource_id}"` }] },
+    );
+  }
   return parsed as unknown as ResourceState;
 }
 
@@ -222,6 +242,11 @@ export class PostgresStateStore implements StateStore {
 
   private get schema(): string {
     return this.settings.schema;
+  }
+
+  /** The table and namespace, for messages about a row. */
+  private get where(): string {
+    return `${this.settings.describe}, table ${this.schema}.wfctl_state, namespace "${this.namespace}"`;
   }
 
   /**
@@ -259,11 +284,11 @@ export class PostgresStateStore implements StateStore {
   }
 
   async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {
-    const { rows } = await this.query<{ record: string }>(ctx, `SELECT record FROM ${this.schema}.wfctl_state WHERE namespace = $1 AND resource_id = $2`, [
+    const { rows } = await this.query<StateRow>(ctx, `SELECT resource_id, record FROM ${this.schema}.wfctl_state WHERE namespace = $1 AND resource_id = $2`, [
       this.namespace,
       resourceId,
     ]);
-    return rows[0] ? record(rows[0]) : undefined;
+    return rows[0] ? record(rows[0], this.where) : undefined;
   }
 
   async saveState(state: ResourceState, ctx: StoreContext): Promise<void> {
@@ -286,8 +311,8 @@ export class PostgresStateStore implements StateStore {
       values.push(value);
       where.push(`${FILTER_COLUMNS[key as keyof typeof FILTER_COLUMNS]} = $${values.length}`);
     }
-    const { rows } = await this.query<{ record: string }>(ctx, `SELECT record FROM ${this.schema}.wfctl_state WHERE ${where.join(" AND ")} ORDER BY resource_id`, values);
-    return rows.map(record);
+    const { rows } = await this.query<StateRow>(ctx, `SELECT resource_id, record FROM ${this.schema}.wfctl_state WHERE ${where.join(" AND ")} ORDER BY resource_id`, values);
+    return rows.map((row) => record(row, this.where));
   }
 
   async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {

@@ -1,6 +1,6 @@
 // Pieces every object-store state backend needs: reading a record or a lock
-// back from the bytes it stored (anything else is STATE_CORRUPT, never a
-// guess), reading many records at a bounded concurrency that stops at the
+// back from the bytes it stored (anything else, a record under another
+// resource's key included, is STATE_CORRUPT, never a guess), reading many records at a bounded concurrency that stops at the
 // first failure or cancellation, giving up on a call the SDK cannot cancel
 // as soon as the caller does, and locks as objects created on a
 // does-not-exist condition (with the probe that checks a server has one).
@@ -30,8 +30,37 @@ function parseObject(text: string, what: string): Record<string, unknown> {
 export function parseRecord(text: string, what: string, resourceId?: string): ResourceState {
   const parsed = parseObject(text, what);
   if (typeof parsed["resourceId"] !== "string") throw corrupt(what, 'is not a state record: field "resourceId" is missing or not a string');
-  if (resourceId !== undefined && parsed["resourceId"] !== resourceId) throw corrupt(what, `holds the record of "${parsed["resourceId"]}", not "${resourceId}"`);
+  if (resourceId !== undefined && parsed["resourceId"] !== resourceId) {
+    throw corrupt(
+      what,
+      `holds the record of "${parsed["resourceId"]}", not of "${resourceId}"; nothing was changed. ` +
+        `Put the record of "${resourceId}" back (from a backup), or delete the object if "${resourceId}" does not exist (the next plan then creates it)`,
+    );
+  }
   return parsed as unknown as ResourceState;
+}
+
+/**
+ * The resource id a record object is named after: `<prefix><id>.json` with
+ * the id percent-encoded (as every shipped backend names records); undefined
+ * when the name is not one.
+ */
+export function recordIdOfName(name: string, prefix: string): string | undefined {
+  if (!name.startsWith(prefix) || !name.endsWith(".json")) return undefined;
+  const encoded = name.slice(prefix.length, -".json".length);
+  if (encoded === "" || encoded.includes("/")) return undefined;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The record in the object `name` (under `prefix`), which must be the record of the resource the name is for. */
+export function parseNamedRecord(text: string, what: string, name: string, prefix: string): ResourceState {
+  const resourceId = recordIdOfName(name, prefix);
+  if (resourceId === undefined) throw corrupt(what, "is not named <percent-encoded resource id>.json, as a state record is");
+  return parseRecord(text, what, resourceId);
 }
 
 /** A stored lock; anything that is not one is STATE_CORRUPT. */
@@ -221,19 +250,20 @@ export function conditionalWritesRequired(where: string, describe: string, why: 
 /**
  * One listed page of an object store: the records among `names` that match
  * `filter`, read `limit` at a time. Only `<prefix><id>.json` names directly
- * under `prefix` are records; one deleted between the listing and its read
- * (`read` gives undefined) is skipped.
+ * under `prefix` are records, and each must hold the record of the id its
+ * name encodes (`describe` names an object in errors); one deleted between
+ * the listing and its read (`read` gives undefined) is skipped.
  */
 export async function readListedRecords(
   page: { names: readonly string[]; prefix: string; filter: Readonly<Record<string, string>>; limit: number },
   ctx: StoreContext,
   read: (name: string) => Promise<string | undefined>,
-  parse: (text: string, name: string) => ResourceState,
+  describe: (name: string) => string,
 ): Promise<ResourceState[]> {
   const names = page.names.filter((name) => name.startsWith(page.prefix) && name.endsWith(".json") && !name.slice(page.prefix.length).includes("/"));
   const records = await inParallel(names, page.limit, ctx, async (name) => {
     const text = await read(name);
-    return text === undefined ? undefined : parse(text, name);
+    return text === undefined ? undefined : parseNamedRecord(text, describe(name), name, page.prefix);
   });
   return records.filter((record): record is ResourceState => record !== undefined && matchesFilter(record, page.filter));
 }

@@ -25,7 +25,7 @@ import {
   recordJson,
   throwIfAborted,
 } from "../../proto/state-store.js";
-import { inParallel, lockOrUndefined, parseRecord } from "../sdk/store-kit.js";
+import { inParallel, lockOrUndefined, parseNamedRecord } from "../sdk/store-kit.js";
 import { type AzureBlobSettings, redact, serviceClient } from "./settings.js";
 
 /** Records downloaded at once while listing. */
@@ -249,9 +249,9 @@ export class AzureBlobStateStore implements StateStore {
 
   /** A record; `listedEtag` (from a listing) lets an unchanged body come from the cache. */
   private async readRecord(name: string, ctx: StoreContext, signal: AbortSignal = ctx.signal, listedEtag?: string): Promise<ResourceState | undefined> {
-    const what = `the state record blob ${name}`;
+    const [what, prefix] = [`the state record blob ${name}`, `${this.base}resources/`];
     const cached = this.cache.get(name, listedEtag);
-    if (cached !== undefined) return parseRecord(cached, what);
+    if (cached !== undefined) return parseNamedRecord(cached, what, name, prefix);
     let text: string;
     try {
       const response = await this.container.getBlobClient(name).download(0, undefined, { abortSignal: signal });
@@ -264,7 +264,7 @@ export class AzureBlobStateStore implements StateStore {
       }
       throw this.error(err, `reading ${name}`, ctx);
     }
-    return parseRecord(text, what);
+    return parseNamedRecord(text, what, name, prefix);
   }
 
   async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {

@@ -229,7 +229,7 @@ export class GcsStateStore implements StateStore {
         bucket.getFiles({ prefix, autoPaginate: false, maxResults: LIST_PAGE_SIZE, ...(pageToken !== undefined ? { pageToken } : {}) }),
       );
       const names = files.map((file) => file.name);
-      out.push(...(await readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (name) => this.read(name, ctx), (text, name) => parseRecord(text, `${this.describe}: object ${name}`))));
+      out.push(...(await readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (name) => this.read(name, ctx), (name) => `${this.describe}: object ${name}`)));
       const token = (next as { pageToken?: unknown } | null | undefined)?.pageToken;
       pageToken = typeof token === "string" && token !== "" ? token : undefined;
     } while (pageToken !== undefined);

@@ -251,7 +251,7 @@ export class S3StateStore implements StateStore {
         this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token !== undefined ? { ContinuationToken: token } : {}) }), options),
       );
       const names = (page.Contents ?? []).flatMap((object) => (object.Key !== undefined ? [object.Key] : []));
-      out.push(...(await readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (key) => this.read(key, ctx), (text, key) => this.recordIn(text, key))));
+      out.push(...(await readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (key) => this.read(key, ctx), (key) => `${this.describe}: object ${key}`)));
       if (page.IsTruncated && !page.NextContinuationToken) {
         throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `${this.describe}: listing ${prefix}: the server said there are more keys but gave no continuation token`);
       }

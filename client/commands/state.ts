@@ -1,0 +1,81 @@
+// wfctl infra state: list what state records, and release a state lock left
+// by a holder that died (by its id), or with --force whatever lock is held (a
+// lock file that cannot be read has no id) after a confirmation.
+import { type Command, Option } from "commander";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { EXIT } from "../exit-codes.js";
+import { auditLine } from "../output/drift.js";
+import { renderStateList, stateListJson } from "../output/state.js";
+import { canPrompt, confirm } from "../prompt.js";
+import { type TargetOptions, callOptions, caller, interrupt, out, printJson, target, withConnection } from "../runtime.js";
+import { withTargetOptions } from "./options.js";
+
+interface UnlockOptions extends TargetOptions {
+  force?: boolean;
+  approve?: boolean;
+}
+
+async function stateList(opts: TargetOptions): Promise<number> {
+  return withConnection(opts, async ({ client }) => {
+    const response = await client.listState({ target: target(opts) }, callOptions(opts));
+    if (opts.json) printJson(stateListJson(response.resources, response.backend, response.namespace));
+    else out(renderStateList(response.resources, response.backend));
+    return EXIT.OK;
+  });
+}
+
+/** The refusal of `state unlock --force` without --approve where nobody can answer. */
+export const FORCE_UNLOCK_REFUSAL =
+  "refusing to force the release of the state lock without --approve or interactive confirmation: " +
+  "a command still running against this state would go on without its lock. Check with `wfctl daemon status` (and on other hosts) that none is, then run again with --approve";
+
+/** Checks the arguments and the approval before anything is contacted; false when the person at the terminal declined. */
+async function approveUnlock(lockId: string | undefined, opts: UnlockOptions): Promise<boolean> {
+  if (opts.force && lockId !== undefined) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "give either a lock id or --force, not both: --force releases whatever lock is held");
+  if (!opts.force && lockId === undefined) {
+    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "which lock? Give its id, as the lock error or `wfctl daemon status` shows it (or --force for a lock without one)");
+  }
+  if (!opts.force && lockId?.trim() === "") {
+    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "the lock id is empty. A lock whose id is unknown (its lock file cannot be read) is released with --force");
+  }
+  if (!opts.force && opts.approve) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "--approve goes with --force (releasing a lock by its id needs no approval)");
+  if (!opts.force || opts.approve) return true;
+  if (!canPrompt()) throw new WfctlError(ErrorCode.APPROVAL_REQUIRED, FORCE_UNLOCK_REFUSAL);
+  const where = `${target(opts).configPath}${opts.env ? ` (environment ${opts.env})` : ""}`;
+  return confirm(
+    `Release the state lock of ${where}, whoever holds it?\n  A wfctl command still running against this state would go on without its lock.`,
+    interrupt.signal,
+  );
+}
+
+async function unlockState(lockId: string | undefined, opts: UnlockOptions): Promise<number> {
+  if (!(await approveUnlock(lockId, opts))) {
+    process.stderr.write("Unlock cancelled: the lock is still held.\n");
+    return EXIT.ERROR;
+  }
+  const command = opts.force ? "wfctl infra state unlock --force" : "wfctl infra state unlock";
+  return withConnection(opts, async ({ client }) => {
+    const response = await client.unlockState({ target: target(opts), caller: caller(command), lockId: lockId ?? "", force: opts.force ?? false }, callOptions(opts));
+    if (response.audit) process.stderr.write(auditLine(response.audit));
+    const released = response.audit?.operationId ?? lockId ?? "";
+    if (opts.json) printJson({ released, forced: opts.force ?? false, held_by: response.heldBy, backend: response.backend, namespace: response.namespace });
+    else out(`Released: ${response.heldBy}.\nThe next apply takes the lock as usual; check \`wfctl infra drift\` first if that holder died mid-apply.\n`);
+    return EXIT.OK;
+  });
+}
+
+type Run = (code: Promise<number>) => Promise<void>;
+
+/** Adds `state list` and `state unlock` under `infra`. */
+export function addStateCommands(infra: Command, run: Run): void {
+  const state = infra.command("state").description("inspect recorded state; release a lock left by a crash");
+  withTargetOptions(
+    state
+      .command("unlock")
+      .description("release the state lock LOCK_ID left by a holder that died (shows who held it; refuses any other lock), or with --force whatever lock is held")
+      .argument("[lock-id]", "the lock's id, as the lock error or `wfctl daemon status` shows it")
+      .addOption(new Option("--force", "release whatever lock is held, with no id (for a lock file that cannot be read); asks first"))
+      .addOption(new Option("--approve", "with --force: proceed without asking (required without a terminal)")),
+  ).action((lockId: string | undefined, opts: UnlockOptions) => run(unlockState(lockId, opts)));
+  withTargetOptions(state.command("list").description("list the resources recorded in state")).action((opts: TargetOptions) => run(stateList(opts)));
+}

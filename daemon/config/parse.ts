@@ -1,0 +1,96 @@
+// Parsing infra.yaml: YAML with positions, then the schema, module by
+// module and output by output, so that one bad module does not hide the
+// problems of the others. What passes goes on to be resolved for the
+// environment (resolve.ts); every problem names the file, line, module and field.
+import type { z } from "zod";
+import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
+import type { InfraConfig } from "./model.js";
+import type { CheckedOutput } from "./resolution.js";
+import { resolveConfig } from "./resolve.js";
+import { OUTPUT_NAME, SINK_TYPES, documentSchema, githubEnvSinkSchema, githubSecretSinkSchema, moduleSchema, outputSchema } from "./schema.js";
+import { SourceFile, throwIfProblems } from "./source.js";
+import { checkVerifySection } from "./verify.js";
+
+function schemaDetails(source: SourceFile, raw: unknown, issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {
+  const modules = (raw as { modules?: unknown[] } | undefined)?.modules;
+  return issues.map((issue) => {
+    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+    let module: string | undefined;
+    let field: string | undefined;
+    if (path[0] === "modules" && typeof path[1] === "number") {
+      const m = Array.isArray(modules) ? (modules[path[1]] as { name?: unknown } | undefined) : undefined;
+      module = typeof m?.name === "string" ? m.name : `#${path[1] + 1}`;
+      field = path.length > 2 ? path.slice(2).join(".") : undefined;
+    } else if (path.length > 0) {
+      field = path.join(".");
+    }
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") {
+      message = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+    } else if (issue.code === "invalid_type" && issue.message.includes("received undefined")) {
+      message = "is required";
+    }
+    return source.detail(path, message, module, field);
+  });
+}
+
+/** Parses configuration text; `file` names it in errors and anchors relative paths. */
+export function parseInfraConfig(file: string, text: string, env: string): InfraConfig {
+  const source = SourceFile.parse(file, text);
+  const raw = source.value();
+  if (raw === null || raw === undefined) {
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `invalid configuration: ${file}: the file is empty; it needs a "modules:" list`, {
+      details: [{ file, message: 'the file is empty; it needs a "modules:" list' }],
+    });
+  }
+  const top = documentSchema.safeParse(raw);
+  if (!top.success) throwIfProblems(file, schemaDetails(source, raw, top.error.issues));
+  // Each module is checked on its own, so one bad module does not hide the
+  // problems of the others; invalid ones are left out of the later checks.
+  const problems: ErrorDetail[] = [];
+  const modules = (top as { data: { modules: unknown[] } }).data.modules.map((module, index) => {
+    const parsed = moduleSchema.safeParse(module);
+    if (parsed.success) return parsed.data;
+    const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ["modules", index, ...issue.path] }));
+    problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
+    return undefined;
+  });
+  const outputs = new Map<string, CheckedOutput>();
+  for (const [name, output] of Object.entries((top as { data: { outputs?: Record<string, unknown> } }).data.outputs ?? {})) {
+    if (!OUTPUT_NAME.test(name)) {
+      problems.push(source.detail(["outputs", name], `output name "${name}" must start with a letter or '_' and use only letters, digits, '_', '-' (at most 128)`, undefined, `outputs.${name}`));
+      continue;
+    }
+    const parsed = outputSchema.safeParse(output);
+    if (parsed.success) outputs.set(name, { ...parsed.data, sinks: checkSinks(source, raw, name, parsed.data.sinks ?? [], problems) });
+    else {
+      const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ["outputs", name, ...issue.path] }));
+      problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
+    }
+  }
+  const verifyValue = (top as { data: { verify?: unknown } }).data.verify;
+  const verify = verifyValue === undefined ? undefined : checkVerifySection(source, verifyValue, problems);
+  return resolveConfig(source, modules, outputs, verify, env, problems);
+}
+
+/** Each sink of output `name` checked on its own, by its type; the valid ones, with their positions. */
+function checkSinks(source: SourceFile, raw: unknown, name: string, sinks: readonly unknown[], problems: ErrorDetail[]): CheckedOutput["sinks"] {
+  const checked: CheckedOutput["sinks"] = [];
+  sinks.forEach((sink, index) => {
+    const path = ["outputs", name, "sinks", index];
+    const type = (sink as { type?: unknown } | null)?.type;
+    const schema = type === "github_secret" ? githubSecretSinkSchema : type === "github_env" ? githubEnvSinkSchema : undefined;
+    if (!schema) {
+      const what = typeof sink !== "object" || sink === null || Array.isArray(sink) ? "must be a mapping with a type" : type === undefined ? "needs a type" : `unknown sink type ${JSON.stringify(type)}`;
+      problems.push(source.detail(type === undefined ? path : [...path, "type"], `${what} (sink types: ${SINK_TYPES.join(", ")})`, undefined, `outputs.${name}.sinks.${index}.type`));
+      return;
+    }
+    const parsed = schema.safeParse(sink);
+    if (parsed.success) checked.push({ sink: parsed.data, index });
+    else {
+      const issues = parsed.error.issues.map((issue) => ({ ...issue, path: [...path, ...issue.path] }));
+      problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
+    }
+  });
+  return checked;
+}

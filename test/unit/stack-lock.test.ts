@@ -1,0 +1,106 @@
+// What a held stack lock says, against a real memory store: a holder that is
+// this very daemon with no operation holding the lock, a holder whose wfctld
+// is gone, one still running, one on another host; the unlock command quotes
+// what the shell would split. And the holder text parsed back. (A lock whose
+// release this daemon is retrying: test/faults/locks.test.ts.)
+import { spawnSync } from "node:child_process";
+import { hostname } from "node:os";
+import { describe, expect, it } from "vitest";
+import { ErrorCode } from "../../proto/errors.js";
+import { ROOT_CONTEXT } from "../../proto/telemetry.js";
+import { parseInfraConfig } from "../../daemon/config/load.js";
+import type { OperationContext } from "../../daemon/engine/context.js";
+import { holderText, lockIdIn, parseHolder, unlockCommand } from "../../daemon/engine/lock-holder.js";
+import { LockReleases } from "../../daemon/engine/lock-releases.js";
+import type { RunningOperation } from "../../daemon/engine/operations.js";
+import { type LockKeeper, type LockPlace, STACK_LOCK, takeStackLock } from "../../daemon/engine/stack-lock.js";
+import { silentLogger } from "../../daemon/log.js";
+import { MemoryStateStore } from "../../daemon/state/memory.js";
+
+const FILE = "/srv/my site/infra.yaml";
+const TARGET = { configPath: FILE, env: "staging" };
+const config = parseInfraConfig(FILE, "modules:\n  - name: state\n    type: iac.state\n    config: { backend: memory }\n    environments: { staging: {} }\n", "staging");
+const caller = { user: `ci@${hostname()}`, pid: 4242, command: "wfctl infra apply" };
+
+function context(): OperationContext {
+  return {
+    operationId: "op-1",
+    operation: "apply",
+    signal: new AbortController().signal,
+    deadline: undefined,
+    caller,
+    trace: ROOT_CONTEXT,
+    log: silentLogger(),
+    emit: () => {},
+    stopped: () => {},
+  };
+}
+
+function keeper(running?: RunningOperation): LockKeeper {
+  return { releases: new LockReleases(silentLogger(), { background: false }), holderOf: () => running };
+}
+
+/** The LOCK_HELD message an operation gets when `holder` holds the lock; and that lock's id. */
+async function heldBy(holder: string, k: LockKeeper = keeper()): Promise<{ message: string; lockId: string }> {
+  const store = new MemoryStateStore();
+  const held = await store.lock(STACK_LOCK, { holder, operation: "apply", version: "0.1.0" }, { signal: new AbortController().signal });
+  const place: LockPlace = { store, config, target: TARGET, reopen: async () => store };
+  let message = "";
+  try {
+    await takeStackLock(place, caller, "apply", context(), k);
+  } catch (err) {
+    expect((err as { code: string }).code).toBe(ErrorCode.LOCK_HELD);
+    message = (err as Error).message;
+  }
+  return { message, lockId: held.lockId };
+}
+
+const IF_IDLE = "If no wfctl command is still running against this state, release it with:";
+
+describe("a held stack lock", () => {
+  it("held by this very daemon with no operation holding it: stale, with the unlock command quoted for the shell", async () => {
+    const { message, lockId } = await heldBy(holderText(caller));
+    expect(message).toContain(`(lock id ${lockId}, wfctl 0.1.0); the holder looks stale: it is this wfctld (pid ${process.pid}), which runs no operation holding it. `);
+    expect(message).toContain(`${IF_IDLE} wfctl infra state unlock ${lockId} -c '/srv/my site/infra.yaml' --env staging`);
+  });
+
+  it("held by an operation of this daemon that is running: who holds it, and nothing more", async () => {
+    const running = { id: "op-0", operation: "apply" } as RunningOperation;
+    const { message } = await heldBy(holderText(caller), keeper(running));
+    expect(message).toMatch(/\(lock id [0-9a-f-]{36}, wfctl 0\.1\.0\)$/);
+  });
+
+  it("held by a wfctld of this host that is gone: stale, naming its pid", async () => {
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    const { message, lockId } = await heldBy(`ci@${hostname()} (pid 1, wfctld pid ${gone})`);
+    expect(message).toContain(`; the holder looks stale: wfctld pid ${gone} on this host is no longer running. ${IF_IDLE} wfctl infra state unlock ${lockId} -c`);
+  });
+
+  it("held by a wfctld of this host that still runs: who holds it, and nothing more", async () => {
+    const { message } = await heldBy(`ci@${hostname()} (pid 1, wfctld pid ${process.ppid})`);
+    expect(message).not.toContain("stale");
+    expect(message).not.toContain("unlock");
+  });
+
+  it("held from another host: the command, for when that holder is gone", async () => {
+    const { message, lockId } = await heldBy("ci@runner-7.example (pid 1, wfctld pid 2)");
+    expect(message).toContain(`; it was taken on host runner-7.example: if that command is no longer running there, release it with: wfctl infra state unlock ${lockId}`);
+  });
+});
+
+describe("the holder text", () => {
+  it("is parsed back from a holder field or a LOCK_HELD message, and the lock id from the message", () => {
+    const text = holderText({ user: "alice@build-1", pid: 12, command: "wfctl infra apply" });
+    expect(parseHolder(text)).toEqual({ user: "alice", host: "build-1", clientPid: 12, daemonPid: process.pid });
+    const message = `state lock "stack" is held by ${text} for "apply" since 2026-01-01T00:00:00Z (lock id 5b0c, wfctl 0.1.0)`;
+    expect(parseHolder(message)?.host).toBe("build-1");
+    expect(lockIdIn(message)).toBe("5b0c");
+    expect(lockIdIn(`state lock "stack" is held by x for "unknown" since then (lock id , wfctl unknown)`)).toBe("");
+    expect(parseHolder("alice (wfctl infra state unlock)")).toBeUndefined();
+  });
+
+  it("gives unlock commands a shell runs as written", () => {
+    expect(unlockCommand({ configPath: "/a/infra.yaml", env: "" }, "5b0c")).toBe("wfctl infra state unlock 5b0c -c /a/infra.yaml");
+    expect(unlockCommand({ configPath: "/a/it's.yaml", env: "pr 7" }, "--force")).toBe(`wfctl infra state unlock --force -c '/a/it'\\''s.yaml' --env 'pr 7'`);
+  });
+});
