@@ -16,6 +16,7 @@ import type { Caller } from "../engine/request.js";
 import type { ApplyResult, Engine, OperationRequest } from "../engine/engine.js";
 import { auditMessage, driftMessage, eventMessage, outputMessage, planMessage, pluginMessage, resultMessage, stateMessage, updateMessage } from "./convert.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
+import type { UncaughtErrors } from "./last-resort.js";
 
 /** What the API needs from the process hosting it (the daemon, or the in-process client). */
 export interface ApiHost {
@@ -26,6 +27,8 @@ export interface ApiHost {
   activeOperations(): number;
   /** Stops plugins and the server; called after the Shutdown response is sent. */
   shutdown(): void;
+  /** Errors the last-resort handler caught (the daemon process; absent in-process). */
+  uncaught?: UncaughtErrors;
 }
 
 /** Where the API handlers find the trace context of their call (the router's tracing interceptor puts it there). */
@@ -79,6 +82,7 @@ function stoppable(result: Pick<ApplyResult, "plan" | "outcomes" | "stopped">) {
 export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof DaemonService> {
   return {
     async status() {
+      const memory = process.memoryUsage();
       return {
         version: WFCTL_VERSION,
         pid: process.pid,
@@ -99,6 +103,10 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
           lockId: o.lock?.id ?? "",
           lockScope: o.lock?.scope ?? "",
         })),
+        rssBytes: BigInt(memory.rss),
+        heapUsedBytes: BigInt(memory.heapUsed),
+        uncaughtErrors: host.uncaught?.count ?? 0,
+        lastUncaughtError: host.uncaught?.last ?? "",
       };
     },
     async inspectPlugin(req) {

@@ -139,8 +139,54 @@ function unavailable(settings: PostgresSettings, err: unknown): WfctlError {
   return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot use ${settings.describe}: ${(err as Error).message}`, { cause: err });
 }
 
-async function migrate(pool: pg.Pool, schema: string): Promise<void> {
+/** Told of each connection to a server that was lost (the daemon logs it); nothing by default. */
+export type ConnectionLossSink = (err: Error, where: string) => void;
+let reportLoss: ConnectionLossSink = () => {};
+
+/** Where lost connections are reported: wfctld sends them to its log, so the cause of a failed command is there. */
+export function reportLostConnections(sink: ConnectionLossSink): void {
+  reportLoss = sink;
+}
+
+/**
+ * A client checked out of a pool, listened to for 'error' until released.
+ * pg emits 'error' on a client whose connection is lost (the server restarted,
+ * pg_terminate_backend, a network cut); with no listener that event ends the
+ * process. The pool listens only while a client is idle in it, so a client
+ * lost mid-query (3 times in 4 when a server's connections were killed
+ * mid-apply) crashed the daemon.
+ */
+interface CheckedOut {
+  client: pg.PoolClient;
+  /** The connection's error, once it is lost. */
+  lost(): Error | undefined;
+  /** Back to the pool; a lost client is discarded instead. */
+  release(): void;
+}
+
+async function checkOut(pool: pg.Pool, where: string): Promise<CheckedOut> {
   const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    if (lost) return;
+    lost = err;
+    reportLoss(err, where);
+  };
+  client.on("error", onError);
+  return {
+    client,
+    lost: () => lost,
+    release: () => {
+      // The pool's own idle listener is attached again, synchronously, by release().
+      client.removeListener("error", onError);
+      client.release(lost);
+    },
+  };
+}
+
+async function migrate(pool: pg.Pool, schema: string, where: string): Promise<void> {
+  const checkedOut = await checkOut(pool, where);
+  const { client } = checkedOut;
   try {
     await client.query("BEGIN");
     // One migrator at a time across every wfctld sharing the server.
@@ -161,10 +207,10 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
     }
     await client.query("COMMIT");
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
+    if (!checkedOut.lost()) await client.query("ROLLBACK").catch(() => {});
     throw err;
   } finally {
-    client.release();
+    checkedOut.release();
   }
 }
 
@@ -174,8 +220,8 @@ function poolFor(settings: PostgresSettings): { pool: pg.Pool; ready: Promise<vo
   if (!entry) {
     const pool = new pg.Pool({ ...settings.client, max: 10, idleTimeoutMillis: 30_000 });
     // An idle client losing its connection must not crash the daemon; the next query reconnects.
-    pool.on("error", () => {});
-    const ready = migrate(pool, settings.schema);
+    pool.on("error", (err) => reportLoss(err, `${settings.describe} (an idle connection)`));
+    const ready = migrate(pool, settings.schema, settings.describe);
     entry = { pool, ready };
     pools.set(key, entry);
     ready.catch(() => pools.delete(key));
@@ -230,12 +276,13 @@ export class PostgresStateStore implements StateStore {
    */
   private async query<R extends pg.QueryResultRow>(ctx: StoreContext, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     throwIfAborted(ctx);
-    let client: pg.PoolClient;
+    let checkedOut: CheckedOut;
     try {
-      client = await this.pool.connect();
+      checkedOut = await checkOut(this.pool, this.settings.describe);
     } catch (err) {
       throw unavailable(this.settings, err);
     }
+    const { client } = checkedOut;
     const pid = (client as unknown as { processID?: number }).processID;
     const onAbort = () => {
       if (pid !== undefined) void this.pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {});
@@ -249,12 +296,13 @@ export class PostgresStateStore implements StateStore {
       throwIfAborted(ctx);
       if (err instanceof WfctlError) throw err;
       const code = (err as { code?: string }).code;
-      // Connection-level failures: the server is unreachable, not the request wrong.
-      if (code === undefined || code.startsWith("08") || code === "57P01") throw unavailable(this.settings, err);
+      // Connection-level failures (lost mid-query, a server shutting down or
+      // terminating the backend): the server is unreachable, not the request wrong.
+      if (checkedOut.lost() || code === undefined || code.startsWith("08") || code.startsWith("57P")) throw unavailable(this.settings, err);
       throw new WfctlError(ErrorCode.INTERNAL, `${this.settings.describe}: ${(err as Error).message}`, { cause: err });
     } finally {
       ctx.signal.removeEventListener("abort", onAbort);
-      client.release();
+      checkedOut.release();
     }
   }
 
