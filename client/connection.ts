@@ -42,7 +42,7 @@ export function socketAlive(path: string, timeoutMs = 1000): Promise<boolean> {
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
     socket.once("connect", () => finish(true));
-    socket.once("error", () => finish(false));
+    socket.on("error", () => finish(false));
   });
 }
 
