@@ -28,7 +28,8 @@ export class LastResort implements UncaughtErrors {
     const err = reason instanceof Error ? reason : new Error(`non-Error value thrown: ${describe(reason)}`);
     this.last = `${origin}: ${err.message}`.slice(0, 1000);
     try {
-      logger.fatal({ err: { type: err.name, message: err.message, stack: err.stack }, origin, uncaught_errors: this.count }, "unhandled error: wfctld keeps serving (this is a bug; please report it)");
+      // pino's err serializer writes the type, message, stack and own fields (a code) of an Error.
+      logger.fatal({ err, origin, uncaught_errors: this.count }, "unhandled error: wfctld keeps serving (this is a bug; please report it)");
     } catch {
       // The log itself failing must not turn the last resort into a crash.
     }
