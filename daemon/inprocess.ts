@@ -7,7 +7,8 @@ import { createRouterTransport, type Interceptor, type Transport } from "@connec
 import { daemonFiles, socketPath } from "../proto/socket.js";
 import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from "../proto/versions.js";
 import { fileAuditSink } from "./audit.js";
-import { closePostgresPools, reportLostConnections } from "./state/postgres.js";
+import { closePostgresPools } from "./state/postgres.js";
+import { reportLostConnections } from "./state/postgres-clients.js";
 import { Engine } from "./engine/engine.js";
 import { silentLogger, createDaemonLogger } from "./log.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./server/router.js";

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type CheckedOut, checkOut, listenWhileCheckedOut, reportLoss } from "./postgres-clients.js";
 import { type JsonObject, isJsonObject } from "../../proto/json.js";
 import {
   type LockInfo,
@@ -139,53 +140,8 @@ function unavailable(settings: PostgresSettings, err: unknown): WfctlError {
   return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot use ${settings.describe}: ${(err as Error).message}`, { cause: err });
 }
 
-/** Told of each connection to a server that was lost (the daemon logs it); nothing by default. */
-export type ConnectionLossSink = (err: Error, where: string) => void;
-let reportLoss: ConnectionLossSink = () => {};
-
-/** Where lost connections are reported: wfctld sends them to its log, so the cause of a failed command is there. */
-export function reportLostConnections(sink: ConnectionLossSink): void {
-  reportLoss = sink;
-}
-
-/**
- * A client checked out of a pool, listened to for 'error' until released.
- * pg emits 'error' on a client whose connection is lost (the server restarted,
- * pg_terminate_backend, a network cut); with no listener that event ends the
- * process. The pool listens only while a client is idle in it, so a client
- * lost mid-query (3 times in 4 when a server's connections were killed
- * mid-apply) crashed the daemon.
- */
-interface CheckedOut {
-  client: pg.PoolClient;
-  /** The connection's error, once it is lost. */
-  lost(): Error | undefined;
-  /** Back to the pool; a lost client is discarded instead. */
-  release(): void;
-}
-
-async function checkOut(pool: pg.Pool, where: string): Promise<CheckedOut> {
-  const client = await pool.connect();
-  let lost: Error | undefined;
-  const onError = (err: Error) => {
-    if (lost) return;
-    lost = err;
-    reportLoss(err, where);
-  };
-  client.on("error", onError);
-  return {
-    client,
-    lost: () => lost,
-    release: () => {
-      // The pool's own idle listener is attached again, synchronously, by release().
-      client.removeListener("error", onError);
-      client.release(lost);
-    },
-  };
-}
-
-async function migrate(pool: pg.Pool, schema: string, where: string): Promise<void> {
-  const checkedOut = await checkOut(pool, where);
+async function migrate(pool: pg.Pool, schema: string): Promise<void> {
+  const checkedOut = await checkOut(pool);
   const { client } = checkedOut;
   try {
     await client.query("BEGIN");
@@ -221,7 +177,8 @@ function poolFor(settings: PostgresSettings): { pool: pg.Pool; ready: Promise<vo
     const pool = new pg.Pool({ ...settings.client, max: 10, idleTimeoutMillis: 30_000 });
     // An idle client losing its connection must not crash the daemon; the next query reconnects.
     pool.on("error", (err) => reportLoss(err, `${settings.describe} (an idle connection)`));
-    const ready = migrate(pool, settings.schema, settings.describe);
+    listenWhileCheckedOut(pool, settings.describe);
+    const ready = migrate(pool, settings.schema);
     entry = { pool, ready };
     pools.set(key, entry);
     ready.catch(() => pools.delete(key));
@@ -278,7 +235,7 @@ export class PostgresStateStore implements StateStore {
     throwIfAborted(ctx);
     let checkedOut: CheckedOut;
     try {
-      checkedOut = await checkOut(this.pool, this.settings.describe);
+      checkedOut = await checkOut(this.pool);
     } catch (err) {
       throw unavailable(this.settings, err);
     }
