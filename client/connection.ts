@@ -2,16 +2,17 @@
 // first when nothing answers (a stale socket file included); or, with
 // --no-daemon, run the same API in this process.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import * as net from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { connectionLost, daemonWentAway, toConnectError } from "../proto/connect-errors.js";
 import { ErrorCode, WfctlError } from "../proto/errors.js";
 import { DaemonService } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { daemonFiles } from "../proto/socket.js";
 import { sendTrace } from "./trace.js";
-import { CLIENT_VERSION_HEADER, MAX_MESSAGE_BYTES, PACKAGE_ROOT, WFCTL_VERSION } from "../proto/versions.js";
+import { CLIENT_VERSION_HEADER, MAX_RESPONSE_BYTES, PACKAGE_ROOT, WFCTL_VERSION } from "../proto/versions.js";
 
 export type DaemonClient = Client<typeof DaemonService>;
 
@@ -41,8 +42,37 @@ export function socketAlive(path: string, timeoutMs = 1000): Promise<boolean> {
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
     socket.once("connect", () => finish(true));
-    socket.once("error", () => finish(false));
+    socket.on("error", () => finish(false));
   });
+}
+
+/**
+ * Calls whose connection broke (the daemon was killed or crashed mid-call)
+ * fail as DAEMON_UNAVAILABLE saying so, where the daemon's log is and what it
+ * may have left held, instead of a bare "socket hang up". Stream errors come
+ * while the stream is read, so the stream is wrapped too.
+ */
+function reportDaemonLoss(socketPath: string): Interceptor {
+  const translate = (err: unknown): unknown => {
+    const cause = connectionLost(err);
+    // As a status with its wfctl code, which survives the client's own error wrapping.
+    return cause === undefined ? err : toConnectError(daemonWentAway(cause, socketPath, daemonFiles(socketPath).log));
+  };
+  async function* guarded<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
+    try {
+      yield* stream;
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+  return (next) => async (req) => {
+    try {
+      const res = await next(req);
+      return res.stream ? { ...res, message: guarded(res.message) } : res;
+    } catch (err) {
+      throw translate(err);
+    }
+  };
 }
 
 export function socketTransport(socketPath: string): Transport {
@@ -51,42 +81,74 @@ export function socketTransport(socketPath: string): Transport {
     httpVersion: "1.1",
     useBinaryFormat: true,
     nodeOptions: { socketPath },
-    interceptors: [sendVersion, sendTrace],
-    readMaxBytes: MAX_MESSAGE_BYTES,
+    interceptors: [reportDaemonLoss(socketPath), sendVersion, sendTrace],
+    // A report is as large as the plan it carries: read whatever the daemon may send.
+    readMaxBytes: MAX_RESPONSE_BYTES,
   });
 }
 
-function tail(file: string, lines: number): string {
+/** The daemon's log, opened for appending (0600) to be its stdout and stderr, and how long it was. */
+function openLogForDaemon(log: string): { fd: number; offset: number } | undefined {
   try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    // The daemon makes (and fixes) its directory private before it writes there; so must we.
+    mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
+    const fd = openSync(log, "a", 0o600);
+    return { fd, offset: fstatSync(fd).size };
   } catch {
-    return "";
+    return undefined;
   }
 }
 
-/** Starts wfctld detached from this process and waits until its socket answers. */
+/** What was appended to `file` after `offset` (its last 20 lines, at most 64 KiB). */
+function appendedSince(file: string, offset: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const size = fstatSync(fd).size;
+    const start = Math.max(offset, size - 64 * 1024);
+    const buffer = Buffer.alloc(Math.max(0, size - start));
+    readSync(fd, buffer, 0, buffer.length, start);
+    return buffer.toString("utf8").trimEnd().split("\n").slice(-20).join("\n");
+  } catch {
+    return "";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Starts wfctld detached from this process and waits until its socket answers.
+ * Its stdout and stderr are its log file (appended to, never a pipe that
+ * closes when this command ends), so whatever it writes there, a crash
+ * included, is kept; a failure to start is read back from what it appended.
+ */
 export async function startDaemon(socketPath: string): Promise<void> {
   const { log } = daemonFiles(socketPath);
+  const output = openLogForDaemon(log);
   const child = spawn(process.execPath, [join(PACKAGE_ROOT, "daemon", "bin", "wfctld.js"), "--socket", socketPath], {
     detached: true,
-    stdio: ["ignore", "ignore", "pipe"],
+    // Without a log file to give it (a directory it cannot write), its stderr comes here instead.
+    stdio: ["ignore", output?.fd ?? "ignore", output?.fd ?? "pipe"],
     env: process.env,
   });
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  let exited: number | null | undefined;
-  child.once("exit", (code) => (exited = code));
+  if (output) closeSync(output.fd);
+  let piped = "";
+  child.stderr?.on("data", (chunk: Buffer) => (piped += chunk.toString("utf8")));
+  child.stderr?.on("error", () => {});
+  let exited: string | undefined;
+  child.once("exit", (code, signal) => (exited = signal ? `signal ${signal}` : `code ${code}`));
+  // A spawn that fails (no node executable, no memory) is an 'error' event, then no exit.
+  child.once("error", (err) => (exited = `could not run it: ${err.message}`));
+  const said = () => (output ? appendedSince(log, output.offset) : piped.trim());
   const deadline = Date.now() + START_TIMEOUT_MS;
   try {
     while (Date.now() < deadline) {
       if (await socketAlive(socketPath, 500)) return;
       if (exited !== undefined && !(await socketAlive(socketPath, 500))) {
+        const text = said();
         // It may have lost a race to another daemon that is now serving.
-        if (stderr.includes("already running") || stderr.includes("ALREADY_EXISTS")) continue;
-        throw new WfctlError(
-          ErrorCode.DAEMON_UNAVAILABLE,
-          `wfctld exited (code ${exited}) before serving ${socketPath}:\n${stderr.trim() || tail(log, 10) || "(no output)"}`,
-        );
+        if (text.includes("already running") || text.includes("ALREADY_EXISTS")) continue;
+        throw new WfctlError(ErrorCode.DAEMON_UNAVAILABLE, `wfctld exited (${exited}) before serving ${socketPath}:\n${text || "(no output)"}\n(log: ${log})`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

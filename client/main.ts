@@ -15,6 +15,18 @@ import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { errorAnnotations, underGitHubActions } from "./github.js";
 
 const wantsJson = process.argv.includes("--json");
+// A reader that goes away (`wfctl … | head`) makes writes fail with EPIPE: the
+// command still runs to its end and exits with its own code, printing nothing more.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+
+/** Resolves once everything written to `stream` so far is handed to the OS (or the reader is gone). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.writableLength === 0 || stream.destroyed) return resolve();
+    // Called with an error too, when the reader went away: nothing more to wait for.
+    stream.write("", () => resolve());
+  });
+}
 
 function report(err: unknown): number {
   const error = fromConnectError(err);
@@ -77,5 +89,9 @@ commandSpan.setAttribute("process.exit_code", Number(process.exitCode ?? EXIT.OK
 if ((process.exitCode ?? 0) !== 0 && process.exitCode !== EXIT.CHANGES) commandSpan.setStatus({ code: SpanStatusCode.ERROR });
 commandSpan.end();
 await telemetry.shutdown();
-// Exit now rather than waiting for idle keep-alive sockets to time out.
+// Exit now rather than waiting for idle keep-alive sockets to time out; but
+// only once stdout and stderr are written out: to a pipe, writes are
+// asynchronous, and exiting drops what is queued (a 68 MiB plan lost all but
+// its first 3 MiB, summary included).
+await Promise.all([process.stdout, process.stderr].map(flushed));
 process.exit(process.exitCode ?? EXIT.OK);

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import type { CallOptions } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { parseDuration } from "../proto/duration.js";
-import { type ErrorCode, codeFromWire } from "../proto/errors.js";
+import { ErrorCode, WfctlError, codeFromWire } from "../proto/errors.js";
 import { type CallerSchema, type OperationSchema, Outcome, type TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { socketPath } from "../proto/socket.js";
 import { type Connection, connectDaemon, connectInProcess } from "./connection.js";
@@ -57,6 +57,14 @@ export function printJson(value: unknown): void {
 /** How much longer than its own budget the client waits for an operation's report. */
 export const REPORT_GRACE_MS = 30_000;
 
+/** --timeout in ms: at most what a timer can wait (2^31 − 1 ms) with the report's grace; a longer one would fire at once. */
+function timeoutFlag(text: string): number {
+  const ms = parseDuration(text, "--timeout");
+  const max = 2 ** 31 - 1 - REPORT_GRACE_MS;
+  if (ms > max) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `--timeout: "${text}" is longer than the ${Math.floor(max / 3_600_000)}h allowed`);
+  return ms;
+}
+
 /**
  * A stoppable operation (apply, destroy): the client picks its id and gives
  * the daemon its time budget; Ctrl-C asks the daemon to Cancel it instead of
@@ -69,7 +77,7 @@ export function stoppableOperation(
   connection: Connection,
 ): { operation: MessageInitShape<typeof OperationSchema>; options: CallOptions; done: () => void } {
   const id = randomUUID();
-  const budget = opts.timeout ? parseDuration(opts.timeout, "--timeout") : 0;
+  const budget = opts.timeout ? timeoutFlag(opts.timeout) : 0;
   const onInterrupt = () => {
     connection.client.cancel({ operationId: id }, { timeoutMs: 10_000 }).catch((err: unknown) => {
       process.stderr.write(`could not cancel the operation: ${(err as Error).message}\n`);
@@ -130,7 +138,7 @@ export function exitOf(response: StoppableReport, what: string): number {
 
 export function callOptions(opts: CommonOptions): CallOptions {
   const options: CallOptions = { signal: interrupt.signal };
-  if (opts.timeout) options.timeoutMs = parseDuration(opts.timeout, "--timeout");
+  if (opts.timeout) options.timeoutMs = timeoutFlag(opts.timeout);
   return options;
 }
 

@@ -5,8 +5,10 @@
 // (`wfctl deploy verify`): the client reaches daemon code only through here.
 import { createRouterTransport, type Interceptor, type Transport } from "@connectrpc/connect";
 import { daemonFiles, socketPath } from "../proto/socket.js";
+import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from "../proto/versions.js";
 import { fileAuditSink } from "./audit.js";
 import { closePostgresPools } from "./state/postgres.js";
+import { reportLostConnections } from "./state/postgres-clients.js";
 import { Engine } from "./engine/engine.js";
 import { silentLogger, createDaemonLogger } from "./log.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes } from "./server/router.js";
@@ -26,6 +28,7 @@ export interface InProcessDaemon {
 export function startInProcess(options: { logFile?: string; interceptors?: Interceptor[]; socket?: string } = {}): InProcessDaemon {
   const logger = options.logFile ? createDaemonLogger(options.logFile) : silentLogger();
   const supervisor = new PluginSupervisor(new PluginCatalog(), logger);
+  reportLostConnections((err, where) => logger.warn({ err: err.message, where }, "lost a connection to the state database"));
   // Prunes made without a daemon go to the audit log the daemon of that socket (--socket, $WFCTL_SOCKET) would use.
   // No background retries of a lock release: this engine ends with the command (the warning says how to release it instead).
   const engine = new Engine(supervisor, logger, fileAuditSink(daemonFiles(socketPath(options.socket)).audit, logger), { retryLockReleasesInBackground: false });
@@ -38,9 +41,15 @@ export function startInProcess(options: { logFile?: string; interceptors?: Inter
       startedAt,
       idleTimeoutSeconds: 0,
       activeOperations: () => Math.max(0, tracker.active - 1),
-      shutdown: () => void supervisor.stopAll(),
+      shutdown: () => {
+        supervisor.stopAll().catch((err: unknown) => logger.error({ err: (err as Error).message }, "could not stop the plugins"));
+      },
     }),
-    { router: { interceptors: daemonInterceptors(tracker) }, transport: { interceptors: options.interceptors ?? [] } },
+    {
+      // The same message limits as the daemon's socket: small requests, responses as large as protobuf allows.
+      router: { interceptors: daemonInterceptors(tracker, logger), readMaxBytes: MAX_REQUEST_BYTES, writeMaxBytes: MAX_RESPONSE_BYTES },
+      transport: { interceptors: options.interceptors ?? [], readMaxBytes: MAX_RESPONSE_BYTES },
+    },
   );
   return {
     transport,

@@ -7,6 +7,18 @@ export type DaemonLogger = pino.Logger;
 /** Logs to `file` (appending), or to stderr when `file` is undefined. */
 export function createDaemonLogger(file: string | undefined, level = process.env["WFCTL_LOG_LEVEL"] ?? "info"): DaemonLogger {
   const destination = file ? pino.destination({ dest: file, append: true, mkdir: true, sync: true, mode: 0o600 }) : pino.destination({ fd: 2, sync: true });
+  // A log that cannot be written (disk full, file removed under a read-only
+  // mount) loses lines; it must not end the daemon ('error' with no listener would).
+  let reported = false;
+  destination.on("error", (err: Error) => {
+    if (reported) return;
+    reported = true;
+    try {
+      process.stderr.write(`wfctld: cannot write the log ${file ?? "(stderr)"}: ${err.message}; log lines are being lost\n`);
+    } catch {
+      // stderr is gone too: nothing is left to tell.
+    }
+  });
   return pino(
     {
       level,

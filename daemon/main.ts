@@ -1,5 +1,6 @@
 // wfctld: the daemon's command line. Usually started by `wfctl` on demand;
 // run it by hand (or from systemd) to keep it in the foreground.
+import { fstatSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command, Option } from "commander";
 import { parseDuration } from "../proto/duration.js";
@@ -7,8 +8,9 @@ import { WfctlError } from "../proto/errors.js";
 import { daemonFiles, defaultRuntimeDir, socketPath } from "../proto/socket.js";
 import { initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
-import { createDaemonLogger } from "./log.js";
+import { type DaemonLogger, createDaemonLogger } from "./log.js";
 import { Daemon } from "./server/daemon.js";
+import { LastResort } from "./server/last-resort.js";
 import { takeInheritedSocket } from "./server/activation.js";
 import { prepareSocketDir } from "./server/socket.js";
 
@@ -25,7 +27,31 @@ const program = new Command()
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
   .showHelpAfterError("(run with --help for usage)");
 
+/** Exceptions and rejections nothing else handled: logged and counted, and the daemon goes on (see last-resort.ts). */
+const lastResort = new LastResort();
+/** The log, once open: where a start-up failure is recorded too. */
+let log: { logger: DaemonLogger; path: string } | undefined;
+
+/**
+ * Is this process's stderr the log file itself? It is when wfctl started the
+ * daemon: the client hands it the log, opened for appending, as stdout and
+ * stderr, so that whatever Node or a crash writes there is kept.
+ */
+function stderrIsLog(path: string): boolean {
+  try {
+    const err = fstatSync(2);
+    const file = statSync(path);
+    return err.dev === file.dev && err.ino === file.ino;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
+  // A stdout or stderr whose reader went away (a closed pipe) fails each
+  // write with EPIPE as an 'error' event: nothing to do but drop the text.
+  process.stdout.on("error", () => {});
+  process.stderr.on("error", () => {});
   program.parse();
   const opts = program.opts<{ socket?: string; idleTimeout: string; pluginIdleTimeout: string; pluginHealthInterval: string; shutdownGrace: string; logFile?: string; logLevel: string }>();
   const socket = socketPath(opts.socket);
@@ -36,6 +62,8 @@ async function main(): Promise<void> {
   prepareSocketDir(dirname(socket), dirname(socket) === defaultRuntimeDir());
   const logPath = opts.logFile === "-" ? "" : (opts.logFile ?? daemonFiles(socket).log);
   const logger = createDaemonLogger(logPath || undefined, opts.logLevel);
+  log = { logger, path: logPath };
+  lastResort.install(logger);
   const telemetry = await initTelemetry("wfctld");
   const idleMs = parseDuration(opts.idleTimeout, "--idle-timeout");
   const pluginIdleMs = parseDuration(opts.pluginIdleTimeout, "--plugin-idle-timeout");
@@ -47,9 +75,10 @@ async function main(): Promise<void> {
     plugins: { idleStopMs: pluginIdleMs, healthIntervalMs: parseDuration(opts.pluginHealthInterval, "--plugin-health-interval") },
     shutdownGraceMs: parseDuration(opts.shutdownGrace, "--shutdown-grace"),
     inherited,
+    uncaught: lastResort,
   });
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
-    process.on(signal, () => void daemon.stop(`received ${signal}`));
+    process.on(signal, () => daemon.stopLogged(`received ${signal}`));
   }
   await daemon.stopped;
   await telemetry.shutdown();
@@ -58,6 +87,9 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const error = WfctlError.from(err);
+  // On stderr for whoever started it (wfctl reads it from the log, which is then its stderr);
+  // in the log as well when the log is another file.
   process.stderr.write(`wfctld: ${error.message} [${error.code}]\n`);
+  if (log?.path && !stderrIsLog(log.path)) log.logger.fatal({ code: error.code, err: error.message, stack: error.stack }, "wfctld could not start or stopped on an error");
   process.exit(1);
 });

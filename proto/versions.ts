@@ -58,5 +58,21 @@ export const PARENT_WATCH_FD = 3;
 /** Header in which a client states its version to the daemon. */
 export const CLIENT_VERSION_HEADER = "wfctl-client-version";
 
-/** Largest gRPC message either side accepts (state can be large). */
+/** Largest gRPC message either side of the plugin boundary accepts (state can be large). */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Largest request the daemon's socket API reads. Requests carry a target, a
+ * caller and a few ids and numbers: a few KiB. A bound well under the
+ * responses' keeps a hostile or broken client from making the daemon buffer
+ * hundreds of MiB per call.
+ */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Largest response a client of the socket API reads: protobuf's own limit
+ * (2 GiB − 1). A plan or apply report carries every planned value, so it grows
+ * with the configuration (17 files of 4 MiB make a 68 MiB report); the work is
+ * done by the time it arrives, and refusing it would only hide what was done.
+ */
+export const MAX_RESPONSE_BYTES = 2 ** 31 - 1;

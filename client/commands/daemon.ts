@@ -16,6 +16,11 @@ interface DaemonOptions {
 
 const pidGone = (pid: number): boolean => !processRunning(pid);
 
+/** Bytes as MiB with one decimal, as `daemon status` shows memory. */
+function mebibytes(bytes: bigint): string {
+  return `${(Number(bytes) / 1024 / 1024).toFixed(1)} MiB`;
+}
+
 function client(socket: string) {
   return createClient(DaemonService, socketTransport(socket));
 }
@@ -61,6 +66,10 @@ async function status(opts: DaemonOptions): Promise<number> {
         last_error: p.lastError,
       })),
       idle_timeout_seconds: s.idleTimeoutSeconds,
+      rss_bytes: Number(s.rssBytes),
+      heap_used_bytes: Number(s.heapUsedBytes),
+      uncaught_errors: s.uncaughtErrors,
+      last_uncaught_error: s.lastUncaughtError || undefined,
       node_version: s.nodeVersion,
       client_version: WFCTL_VERSION,
     });
@@ -75,6 +84,10 @@ async function status(opts: DaemonOptions): Promise<number> {
       `  plugins:      ${s.runningPlugins} running`,
       `  operations:   ${s.activeOperations} in progress`,
       `  idle timeout: ${s.idleTimeoutSeconds ? `${s.idleTimeoutSeconds} s` : "never"}`,
+      `  memory:       ${mebibytes(s.rssBytes)} resident, ${mebibytes(s.heapUsedBytes)} heap in use`,
+      ...(s.uncaughtErrors > 0
+        ? [`  unhandled errors: ${s.uncaughtErrors}, logged and survived (a bug: please report it); the last: ${s.lastUncaughtError}`]
+        : []),
       ...s.operations.map(
         (o) =>
           `  - ${o.operation} ${o.target?.configPath ?? ""}${o.target?.env ? ` (env ${o.target.env})` : ""} by ${o.caller} since ${o.startedAt}` +

@@ -27,6 +27,7 @@ import {
   updateMessage,
 } from "./convert.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
+import type { UncaughtErrors } from "./last-resort.js";
 
 /** What the API needs from the process hosting it (the daemon, or the in-process client). */
 export interface ApiHost {
@@ -37,6 +38,8 @@ export interface ApiHost {
   activeOperations(): number;
   /** Stops plugins and the server; called after the Shutdown response is sent. */
   shutdown(): void;
+  /** Errors the last-resort handler caught (the daemon process; absent in-process). */
+  uncaught?: UncaughtErrors;
 }
 
 /** Where the API handlers find the trace context of their call (the router's tracing interceptor puts it there). */
@@ -110,6 +113,7 @@ function stoppable(result: Pick<ApplyResult, "plan" | "outcomes" | "stopped" | "
 export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof DaemonService> {
   return {
     async status() {
+      const memory = process.memoryUsage();
       return {
         version: WFCTL_VERSION,
         pid: process.pid,
@@ -131,6 +135,10 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
           lockScope: o.lock?.scope ?? "",
         })),
         pendingLockReleases: engine.pendingLockReleases().map(pendingReleaseMessage),
+        rssBytes: BigInt(memory.rss),
+        heapUsedBytes: BigInt(memory.heapUsed),
+        uncaughtErrors: host.uncaught?.count ?? 0,
+        lastUncaughtError: host.uncaught?.last ?? "",
       };
     },
     async inspectPlugin(req) {

@@ -6,14 +6,16 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { daemonFiles, defaultRuntimeDir } from "../../proto/socket.js";
 import { fileAuditSink } from "../audit.js";
-import { MAX_MESSAGE_BYTES } from "../../proto/versions.js";
+import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from "../../proto/versions.js";
 import { dirname } from "node:path";
 import { Engine } from "../engine/engine.js";
 import { closePostgresPools } from "../state/postgres.js";
+import { reportLostConnections } from "../state/postgres-clients.js";
 import type { DaemonLogger } from "../log.js";
 import { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginSupervisor, type SupervisorOptions } from "../supervisor/supervisor.js";
 import { type InheritedSocket, listenInherited } from "./activation.js";
+import type { UncaughtErrors } from "./last-resort.js";
 import { createDualServer } from "./listen.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes, refuseWhileDraining } from "./router.js";
 import { claimPidFile, listenPrivate, prepareSocketDir } from "./socket.js";
@@ -36,6 +38,8 @@ export interface DaemonOptions {
    * replaced at start nor removed at stop.
    */
   inherited?: InheritedSocket;
+  /** What the process's last-resort handler caught, for Status. */
+  uncaught?: UncaughtErrors;
 }
 
 export class Daemon {
@@ -58,6 +62,7 @@ export class Daemon {
     const { socketPath, logger } = options;
     prepareSocketDir(dirname(socketPath), dirname(socketPath) === defaultRuntimeDir());
     const releasePid = claimPidFile(socketPath);
+    reportLostConnections((err, where) => logger.warn({ err: err.message, where }, "lost a connection to the state database"));
     const supervisor = new PluginSupervisor(options.catalog ?? new PluginCatalog(), logger, options.plugins);
     const engine = new Engine(supervisor, logger, fileAuditSink(daemonFiles(socketPath).audit, logger));
     const tracker = new ActivityTracker();
@@ -71,12 +76,17 @@ export class Daemon {
         startedAt: new Date(),
         idleTimeoutSeconds: options.idleTimeoutSeconds,
         activeOperations: () => Math.max(0, tracker.active - 1),
-        shutdown: () => void daemon?.stop("Shutdown requested over the socket"),
+        shutdown: () => daemon?.stopLogged("Shutdown requested over the socket"),
+        uncaught: options.uncaught,
       }),
-      interceptors: [...daemonInterceptors(tracker), refuseWhileDraining(draining)],
-      readMaxBytes: MAX_MESSAGE_BYTES,
+      interceptors: [...daemonInterceptors(tracker, logger), refuseWhileDraining(draining)],
+      // Requests are small; responses (plans, reports) may be large.
+      readMaxBytes: MAX_REQUEST_BYTES,
+      writeMaxBytes: MAX_RESPONSE_BYTES,
     });
-    const server = createDualServer(handler);
+    const server = createDualServer(handler, (err, where) => logger.debug({ err: err.message, where }, "client connection error"));
+    // After listen(), an accept error (EMFILE, ENFILE) is an 'error' event: without a listener it ends the daemon.
+    server.server.on("error", (err) => logger.error({ err: err.message }, "socket server error"));
     try {
       if (options.inherited) await listenInherited(server.server, options.inherited, socketPath);
       else await listenPrivate(server.server, socketPath);
@@ -99,10 +109,22 @@ export class Daemon {
     const timer = setInterval(() => {
       if (this.tracker.active === 0 && Date.now() - this.tracker.lastActivity >= idleMs) {
         clearInterval(timer);
-        void this.stop(`idle for ${this.options.idleTimeoutSeconds} s`);
+        this.stopLogged(`idle for ${this.options.idleTimeoutSeconds} s`);
       }
     }, Math.min(idleMs, 30_000));
     timer.unref();
+  }
+
+  /**
+   * Stops (see stop()) from a callback that cannot wait. A failure to stop is
+   * logged, never left unhandled, and the daemon still counts as stopped (its
+   * plugins exit when it is gone: they watch the pipe it holds).
+   */
+  stopLogged(reason: string): void {
+    this.stop(reason).catch((err: unknown) => {
+      this.options.logger.error({ err: (err as Error).message, stack: (err as Error).stack, reason }, "wfctld could not stop cleanly; exiting anyway");
+      this.resolveStopped();
+    });
   }
 
   /**

@@ -15,10 +15,17 @@ export interface DualServer {
 
 const H2_PREFACE = "PRI * HTTP/2.0";
 
-export function createDualServer(handler: Handler): DualServer {
+/** Told of a client connection's error (a reset, a malformed frame): the connection is dropped, nothing else. */
+export type ConnectionErrorSink = (err: Error, where: string) => void;
+
+/** One socket server for both HTTP versions; `onError` hears of each client connection that fails. */
+export function createDualServer(handler: Handler, onError: ConnectionErrorSink = () => {}): DualServer {
   const h1 = http.createServer(handler as http.RequestListener);
   h1.keepAliveTimeout = 5_000;
+  // A malformed HTTP/1.1 request needs nothing here: without a 'clientError'
+  // listener, Node answers 400 (or 431, 408) and closes the connection.
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  h2.on("sessionError", (err: Error) => onError(err, "http/2 session"));
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
@@ -44,7 +51,10 @@ export function createDualServer(handler: Handler): DualServer {
       }
     };
     socket.on("data", sniff);
-    socket.on("error", () => socket.destroy());
+    socket.on("error", (err) => {
+      onError(err, "socket");
+      socket.destroy();
+    });
   });
   return {
     server,

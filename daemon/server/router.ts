@@ -8,7 +8,9 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { CLIENT_VERSION_HEADER, WFCTL_VERSION } from "../../proto/versions.js";
 import type { Engine } from "../engine/engine.js";
+import type { DaemonLogger } from "../log.js";
 import { type ApiHost, daemonService, traceKey } from "./api.js";
+import { boundedService } from "./limits.js";
 
 /** Methods any client version may call, so a mismatched client can still inspect or stop the daemon. */
 const VERSION_FREE = new Set(["Status", "Shutdown"]);
@@ -52,9 +54,11 @@ export const errorsToStatus: Interceptor = (next) => async (req) => {
   }
 };
 
+/** The DaemonService routes, requests bounded at the edge, for the socket and the in-process transport alike. */
 export function daemonRoutes(engine: Engine, host: ApiHost): (router: ConnectRouter) => void {
   return (router) => {
-    router.service(DaemonService, daemonService(engine, host));
+    // Every request is checked against its bounds before a handler sees it.
+    router.service(DaemonService, boundedService(daemonService(engine, host)));
   };
 }
 
@@ -95,7 +99,32 @@ export const traced: Interceptor = (next) => async (req) => {
   });
 };
 
+/** Failures that are the daemon's or a dependency's, not the caller's: an operator wants them in the log. */
+const SERVER_SIDE = new Set<string>([
+  ErrorCode.INTERNAL, ErrorCode.UNKNOWN, ErrorCode.STATE_BACKEND_UNAVAILABLE, ErrorCode.STATE_CORRUPT, ErrorCode.PLUGIN_UNAVAILABLE,
+  ErrorCode.PLUGIN_HANDSHAKE_FAILED, ErrorCode.PROVIDER_ERROR, ErrorCode.DAEMON_UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED,
+]);
+
+/**
+ * One log line per failed call, so that the cause of a command's failure is in
+ * wfctld.log too: warn for the daemon's and its dependencies' failures, info
+ * for the caller's (a bad configuration, a held lock), debug for malformed
+ * requests (a hostile client must not fill the log).
+ */
+export function logFailures(logger: DaemonLogger): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (err) {
+      const error = WfctlError.from(err);
+      const level = error.code === ErrorCode.INVALID_ARGUMENT ? "debug" : SERVER_SIDE.has(error.code) ? "warn" : "info";
+      logger[level]({ method: req.method.name, code: error.code, err: error.message.slice(0, 2000) }, `${req.method.name} failed`);
+      throw err;
+    }
+  };
+}
+
 /** Interceptors in order (outermost first). */
-export function daemonInterceptors(tracker: ActivityTracker): Interceptor[] {
-  return [errorsToStatus, traced, tracker.interceptor, versionCheck];
+export function daemonInterceptors(tracker: ActivityTracker, logger: DaemonLogger): Interceptor[] {
+  return [errorsToStatus, traced, tracker.interceptor, logFailures(logger), versionCheck];
 }

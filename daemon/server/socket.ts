@@ -35,7 +35,7 @@ export function probeSocket(path: string, timeoutMs = 1000): Promise<boolean> {
     };
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
+    socket.on("error", () => done(false));
   });
 }
 

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { type CheckedOut, checkOut, listenWhileCheckedOut, reportLoss } from "./postgres-clients.js";
 import { type JsonObject, isJsonObject } from "../../proto/json.js";
 import {
   type LockInfo,
@@ -140,7 +141,8 @@ function unavailable(settings: PostgresSettings, err: unknown): WfctlError {
 }
 
 async function migrate(pool: pg.Pool, schema: string): Promise<void> {
-  const client = await pool.connect();
+  const checkedOut = await checkOut(pool);
+  const { client } = checkedOut;
   try {
     await client.query("BEGIN");
     // One migrator at a time across every wfctld sharing the server.
@@ -161,10 +163,10 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
     }
     await client.query("COMMIT");
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
+    if (!checkedOut.lost()) await client.query("ROLLBACK").catch(() => {});
     throw err;
   } finally {
-    client.release();
+    checkedOut.release();
   }
 }
 
@@ -174,7 +176,8 @@ function poolFor(settings: PostgresSettings): { pool: pg.Pool; ready: Promise<vo
   if (!entry) {
     const pool = new pg.Pool({ ...settings.client, max: 10, idleTimeoutMillis: 30_000 });
     // An idle client losing its connection must not crash the daemon; the next query reconnects.
-    pool.on("error", () => {});
+    pool.on("error", (err) => reportLoss(err, `${settings.describe} (an idle connection)`));
+    listenWhileCheckedOut(pool, settings.describe);
     const ready = migrate(pool, settings.schema);
     entry = { pool, ready };
     pools.set(key, entry);
@@ -255,12 +258,13 @@ export class PostgresStateStore implements StateStore {
    */
   private async query<R extends pg.QueryResultRow>(ctx: StoreContext, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     throwIfAborted(ctx);
-    let client: pg.PoolClient;
+    let checkedOut: CheckedOut;
     try {
-      client = await this.pool.connect();
+      checkedOut = await checkOut(this.pool);
     } catch (err) {
       throw unavailable(this.settings, err);
     }
+    const { client } = checkedOut;
     const pid = (client as unknown as { processID?: number }).processID;
     const onAbort = () => {
       if (pid !== undefined) void this.pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {});
@@ -274,12 +278,13 @@ export class PostgresStateStore implements StateStore {
       throwIfAborted(ctx);
       if (err instanceof WfctlError) throw err;
       const code = (err as { code?: string }).code;
-      // Connection-level failures: the server is unreachable, not the request wrong.
-      if (code === undefined || code.startsWith("08") || code === "57P01") throw unavailable(this.settings, err);
+      // Connection-level failures (lost mid-query, a server shutting down or
+      // terminating the backend): the server is unreachable, not the request wrong.
+      if (checkedOut.lost() || code === undefined || code.startsWith("08") || code.startsWith("57P")) throw unavailable(this.settings, err);
       throw new WfctlError(ErrorCode.INTERNAL, `${this.settings.describe}: ${(err as Error).message}`, { cause: err });
     } finally {
       ctx.signal.removeEventListener("abort", onAbort);
-      client.release();
+      checkedOut.release();
     }
   }
 

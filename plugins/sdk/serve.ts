@@ -165,6 +165,19 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
     })();
     return stopping;
   };
+  /** Shuts down and exits: 0 once stopped, 1 (saying why on the log) if stopping failed. */
+  const stopThenExit = (after?: () => void): void => {
+    shutdown().then(
+      () => {
+        after?.();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err: (err as Error).message }, "shutting down failed");
+        process.exit(1);
+      },
+    );
+  };
 
   server.addService(serviceDefinition(PluginInfoService), unaryImplementation(PluginInfoService, {
     getInfo: async () => ({
@@ -179,7 +192,7 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
   }));
   server.addService(serviceDefinition(PluginController), unaryImplementation(PluginController, {
     shutdown: async () => {
-      setImmediate(() => void shutdown().then(() => process.exit(0)));
+      setImmediate(() => stopThenExit());
       return {};
     },
     cancelOperation: async (request) => {
@@ -197,18 +210,15 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
   });
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      void shutdown().then(() => process.exit(0));
-    });
+    process.once(signal, () => stopThenExit());
   }
   if (host.parentFd !== undefined) {
-    watchParent(host.parentFd, log, () => {
-      void shutdown().then(() => {
+    watchParent(host.parentFd, log, () =>
+      stopThenExit(() => {
         // The host that made this directory is gone and will not remove it.
         rmSync(host.socketDir, { recursive: true, force: true });
-        process.exit(0);
-      });
-    });
+      }),
+    );
   }
   log.info({ socket: socketPath, protocol: host.protocolVersion, services }, "serving");
   process.stdout.write(handshakeLine(host.protocolVersion, socketPath));

@@ -88,7 +88,7 @@ describe("task scheduler", () => {
       run: async (signal) => {
         started.push(id);
         // Abort once both slots are taken (after the scheduler's synchronous start loop).
-        if (id === "a") void Promise.resolve().then(() => controller.abort());
+        if (id === "a") queueMicrotask(() => controller.abort());
         await sleep(20, signal);
       },
     }));
