@@ -96,16 +96,10 @@ function watchParent(fd: number, log: PluginLogger, onGone: () => void): void {
   pipe.unref();
 }
 
-/**
- * Starts the plugin. Resolves once serving; the process then lives until the
- * host stops it. Exits with status 1 (and says why on stderr) when started
- * by hand or by an incompatible host.
- */
-export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> {
-  const log = createPluginLogger(options.name, options.version);
-  let host;
+/** The host's handshake environment; a plugin started by hand (or by an incompatible host) says why and exits 1. */
+function hostOrExit(name: string): ReturnType<typeof readHostEnvironment> {
   try {
-    host = readHostEnvironment(process.env, options.name);
+    return readHostEnvironment(process.env, name);
   } catch (err) {
     if (err instanceof HandshakeRefusal) {
       process.stderr.write(`${err.message}\n`);
@@ -113,21 +107,16 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
     }
     throw err;
   }
-  if (!options.provider && !options.stateBackend) throw new Error("serve() needs a provider or a stateBackend");
+}
 
-  const telemetry = await initTelemetry(`wfctl-plugin-${options.name}`);
-  const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  const cancellations = new OperationCancellations();
-  const call = callRunner(options.name, log, cancellations);
-  const health = new HealthStatus();
-  health.register(server);
+/** Registers the capability services the options ask for; their names, and the state backend if one is served. */
+function addCapabilities<C>(server: grpc.Server, health: HealthStatus, options: ServeOptions<C>, call: CallRunner): { services: string[]; backend: StateBackendServer | undefined } {
   const services: string[] = [];
   const add = (typeName: string, definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => {
     server.addService(definition, implementation);
     services.push(typeName);
     health.set(typeName, ServingStatus.SERVING);
   };
-
   let backend: StateBackendServer | undefined;
   if (options.provider) {
     const provider = new ProviderServer(options.provider);
@@ -141,9 +130,17 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
     add(IaCStateBackendSetup.typeName, serviceDefinition(IaCStateBackendSetup), unaryImplementation(IaCStateBackendSetup, backend.setupHandlers(call)));
     add(IaCStateBackend.typeName, serviceDefinition(IaCStateBackend), unaryImplementation(IaCStateBackend, backend.handlers(call)));
   }
+  return { services, backend };
+}
 
+/**
+ * Stopping: health goes NOT_SERVING, in-flight calls get the grace period,
+ * the backend closes, the socket goes. `shutdown` resolves when done;
+ * `stopThenExit` then exits (0, or 1 saying why on the log).
+ */
+function stopper(server: grpc.Server, health: HealthStatus, parts: { backend: StateBackendServer | undefined; socketPath: string; graceMs: number; log: PluginLogger; telemetry: { shutdown(ms?: number): Promise<void> } }) {
+  const { backend, socketPath, graceMs, log, telemetry } = parts;
   let stopping: Promise<void> | undefined;
-  const socketPath = join(host.socketDir, "plugin.sock");
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       log.info("shutting down");
@@ -152,7 +149,7 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
         const force = setTimeout(() => {
           server.forceShutdown();
           resolve();
-        }, options.shutdownGraceMs ?? 5000);
+        }, graceMs);
         force.unref();
         server.tryShutdown(() => {
           clearTimeout(force);
@@ -165,7 +162,6 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
     })();
     return stopping;
   };
-  /** Shuts down and exits: 0 once stopped, 1 (saying why on the log) if stopping failed. */
   const stopThenExit = (after?: () => void): void => {
     shutdown().then(
       () => {
@@ -178,13 +174,22 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
       },
     );
   };
+  return { shutdown, stopThenExit };
+}
 
+/** PluginInfoService (who this plugin is) and PluginController (stop; stop an operation's calls). */
+function addControl<C>(
+  server: grpc.Server,
+  options: ServeOptions<C>,
+  about: { protocolVersion: number; services: string[] },
+  control: { stopThenExit: () => void; cancellations: OperationCancellations; log: PluginLogger },
+): void {
   server.addService(serviceDefinition(PluginInfoService), unaryImplementation(PluginInfoService, {
     getInfo: async () => ({
       name: options.name,
       version: options.version,
-      protocolVersion: host.protocolVersion,
-      services,
+      protocolVersion: about.protocolVersion,
+      services: about.services,
       stateBackends: [...(options.stateBackend?.backends ?? [])],
       description: options.description ?? "",
       sdk: `wfctl-plugin-sdk-ts ${WFCTL_VERSION}`,
@@ -192,16 +197,37 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
   }));
   server.addService(serviceDefinition(PluginController), unaryImplementation(PluginController, {
     shutdown: async () => {
-      setImmediate(() => stopThenExit());
+      setImmediate(() => control.stopThenExit());
       return {};
     },
     cancelOperation: async (request) => {
       if (!request.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
-      const calls = cancellations.cancel(request.operationId, cancelReason(request.reason, request.message));
-      log.info({ operation: request.operationId, calls, why: request.message }, "operation cancelled by the host; its calls stop and still answer");
+      const calls = control.cancellations.cancel(request.operationId, cancelReason(request.reason, request.message));
+      control.log.info({ operation: request.operationId, calls, why: request.message }, "operation cancelled by the host; its calls stop and still answer");
       return { calls };
     },
   }));
+}
+
+/**
+ * Starts the plugin. Resolves once serving; the process then lives until the
+ * host stops it. Exits with status 1 (and says why on stderr) when started
+ * by hand or by an incompatible host.
+ */
+export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> {
+  const log = createPluginLogger(options.name, options.version);
+  const host = hostOrExit(options.name);
+  if (!options.provider && !options.stateBackend) throw new Error("serve() needs a provider or a stateBackend");
+
+  const telemetry = await initTelemetry(`wfctl-plugin-${options.name}`);
+  const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+  const cancellations = new OperationCancellations();
+  const health = new HealthStatus();
+  health.register(server);
+  const { services, backend } = addCapabilities(server, health, options, callRunner(options.name, log, cancellations));
+  const socketPath = join(host.socketDir, "plugin.sock");
+  const { shutdown, stopThenExit } = stopper(server, health, { backend, socketPath, graceMs: options.shutdownGraceMs ?? 5000, log, telemetry });
+  addControl(server, options, { protocolVersion: host.protocolVersion, services }, { stopThenExit: () => stopThenExit(), cancellations, log });
   health.set("", ServingStatus.SERVING);
 
   rmSync(socketPath, { force: true });
