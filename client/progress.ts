@@ -66,6 +66,8 @@ function settledLine(event: OperationEvent): string | undefined {
     case ResourcePhase.FINISHED:
       return `${who}: ${done[r.action] ?? r.action} in ${seconds(r.durationMs)}${r.message && r.action === "read" ? ` (${r.message})` : ""}`;
     case ResourcePhase.FAILED:
+      // A state write that failed: the operation stops; the change it belongs to reports on its own.
+      if (r.action === "record") return `${who}: ${r.message}`;
       return `${who}: ${r.action} FAILED after ${seconds(r.durationMs)}: ${r.message}`;
     case ResourcePhase.SKIPPED:
       return `${who}: ${r.action} skipped: ${r.message}`;
@@ -121,7 +123,7 @@ async function liveView(stream: NodeJS.WriteStream, operation: string): Promise<
       if (event.event.case === "resource") {
         const r = event.event.value;
         if (r.phase === ResourcePhase.STARTED) inFlight.set(r.name, { label: `${r.name} (${r.type}): ${doing[r.action] ?? r.action}…`, since: performance.now() });
-        else if (r.phase !== ResourcePhase.PLANNED) inFlight.delete(r.name);
+        else if (r.phase !== ResourcePhase.PLANNED && r.action !== "record") inFlight.delete(r.name);
       }
       const line = settledLine(event) ?? summaryLine(event, operation);
       if (line) {

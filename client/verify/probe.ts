@@ -21,6 +21,8 @@ export interface AttemptResult {
   status?: number;
   /** True when the caller's signal (Ctrl-C) stopped the attempt: its detail says nothing about the target. */
   stopped?: boolean;
+  /** True when the attempt ran out of its time limit. */
+  timedOut?: boolean;
 }
 
 /** Makes one attempt of a check; `timeoutMs` limits it, `signal` stops it early. */
@@ -42,7 +44,7 @@ export const probe: Probe = async (check, timeoutMs, signal) => {
   try {
     const outcome = await (check.kind === "http" ? httpAttempt(check, attempt.signal) : tcpAttempt(check, attempt.signal));
     if (!attempt.signal.aborted || outcome.ok) return outcome;
-    return attempt.signal.reason === ATTEMPT_TIMEOUT ? { ok: false, detail: `timed out after ${formatDuration(timeoutMs)}` } : { ok: false, detail: "stopped", stopped: true };
+    return attempt.signal.reason === ATTEMPT_TIMEOUT ? { ok: false, detail: `timed out after ${formatDuration(timeoutMs)}`, timedOut: true } : { ok: false, detail: "stopped", stopped: true };
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", stop);

@@ -25,7 +25,7 @@ async function applyAndKill(cli: Cli, config: string, after: number, kill: () =>
   await waitFor(() => exited || finished() >= after, 60_000, `${after} changes to finish`);
   const killed = !exited;
   if (killed) await kill();
-  return { code: await exit, killed, stderr: apply.output.stderr };
+  return { code: await exit, killed, stdout: apply.output.stdout, stderr: apply.output.stderr };
 }
 
 /** Disagreements other than temporary files, which a killed write may leave until the next apply of that file. */
@@ -83,7 +83,8 @@ describe("processes killed mid-apply", () => {
     });
     expect(result.killed, "the apply ended before the daemon could be killed").toBe(true);
     expect(result.code, result.stderr).toBe(4);
-    expect(result.stderr).toContain("DAEMON_UNAVAILABLE");
+    expect(result.stderr).toContain("wfctld went away in the middle of this command");
+    expect(result.stdout).toContain('"code":"DAEMON_UNAVAILABLE"');
 
     // A new daemon starts on demand; the records it finds match the files.
     const records = await listRecords(sandbox.cli, config);

@@ -15,9 +15,9 @@ import { declareSettlefs, disagreements, fileStack, listRecords, unconfirmed } f
 import { runInBackground } from "../helpers/terminal.js";
 import { type RestartablePostgres, createDatabase, findPostgresBinaries, startRestartablePostgres } from "../servers/postgres.js";
 
-const RESOURCES = 200;
-/** Twenty settlefs files lingering a second each (ten at a time) keep each apply running while the fault is inflicted. */
-const LINGERING = { settle: Array.from({ length: 20 }, (_, i) => i), settleMs: 1_000 };
+const RESOURCES = 100;
+/** Ten settlefs files lingering 1.5 s each keep each apply running while the fault is inflicted. */
+const LINGERING = { settle: Array.from({ length: 10 }, (_, i) => i), settleMs: 1_500 };
 const state = (schema: string) =>
   `  - name: state\n    type: iac.state\n    config: { backend: postgres, url_env: WFCTL_FAULT_STATE_URL, schema: ${schema} }\n`;
 
@@ -83,7 +83,7 @@ describe("a state store failing mid-apply", () => {
         expectExit(await sandbox.cli.run(["infra", "plan", "-c", config], { env }), 0);
         return daemonPid(sandbox.cli);
       })();
-      const { result, events, report } = await applyWithFault(sandbox.cli, config, env, 20, () => server.halt());
+      const { result, events, report } = await applyWithFault(sandbox.cli, config, env, 10, () => server.halt());
       expect(result.code, result.stderr).not.toBe(0);
       expect(report.stopped?.code, result.stderr).toBe("STATE_WRITE_FAILED");
       expect(result.stderr).toContain("started no change after the first failed write");
@@ -102,7 +102,7 @@ describe("a state store failing mid-apply", () => {
       const after = await listRecords(sandbox.cli, config, env);
       expect(disagreements(after, join(dir, "out"))).toEqual([]);
       expect(unconfirmed(after)).toEqual([]);
-      expect(after.size).toBe(RESOURCES);
+      expect(after.size).toBe(RESOURCES + LINGERING.settle.length);
     }, 300_000);
   });
 
@@ -135,7 +135,7 @@ describe("a state store failing mid-apply", () => {
       // Every file changes: updates, whose results cannot be recorded once the table is gone.
       writeFileSync(config, fileStack(names, "v2", { state: state("renamed"), ...LINGERING }));
       const pid = await daemonPid(sandbox.cli);
-      const { result, events, report } = await applyWithFault(sandbox.cli, config, env(), 20, () => sql("ALTER TABLE renamed.wfctl_state RENAME TO wfctl_state_gone"));
+      const { result, events, report } = await applyWithFault(sandbox.cli, config, env(), 10, () => sql("ALTER TABLE renamed.wfctl_state RENAME TO wfctl_state_gone"));
       expect(result.code, result.stderr).not.toBe(0);
       expect(report.stopped?.code, result.stderr).toBe("STATE_WRITE_FAILED");
       expect(startedAfterFirstFailedWrite(events)).toEqual([]);

@@ -55,6 +55,20 @@ describe("retrying a target", () => {
     expect(failures).toEqual([5, 5, 5, undefined]);
   });
 
+  it("an attempt the run's deadline cut short and that timed out keeps the full attempt's failure as the detail", async () => {
+    // A late timer on a busy host can start the last attempt with a millisecond left.
+    const cut: AttemptResult = { ok: false, detail: "timed out after 1ms", timedOut: true };
+    const limited = target("api", { attempts: 2 });
+    // The run's deadline is nearer than the target's 1 s attempt limit: the second attempt is cut short.
+    const near = scripted([down, cut]);
+    const report = await checkTarget(limited, performance.now() + 800, { timeoutMs: 800, signal: never, probe: near });
+    expect(near.limits[1]).toBeLessThan(1000);
+    expect(report).toMatchObject({ ok: false, attempts: 2, detail: "HTTP 503" });
+    // A time-out within the target's own attempt limit is the target's answer, and is kept.
+    const own = await checkTarget(limited, performance.now() + 60_000, { timeoutMs: 60_000, signal: never, probe: scripted([down, { ...cut, detail: "timed out after 1s" }]) });
+    expect(own.detail).toBe("timed out after 1s");
+  });
+
   it("gives up at the deadline when attempts are unlimited, and no attempt may run past it", async () => {
     const probe = scripted([down]);
     const report = await checkTarget(target("api", { attemptTimeoutMs: 60_000 }), performance.now() + 100, { timeoutMs: 100, signal: never, probe });
@@ -166,7 +180,7 @@ describe("one attempt against real servers", () => {
   });
 
   it("a server that accepts and never answers times out after the attempt's limit", async () => {
-    expect(await probe(http("/", { url: `http://127.0.0.1:${silentPort}/` }), 200, never)).toEqual({ ok: false, detail: "timed out after 200ms" });
+    expect(await probe(http("/", { url: `http://127.0.0.1:${silentPort}/` }), 200, never)).toEqual({ ok: false, detail: "timed out after 200ms", timedOut: true });
   });
 
   it("a closed port is refused; an open one connects", async () => {
