@@ -28,7 +28,7 @@ export interface ResourceState {
 /**
  * What a record says about its resource. `active`: it exists as recorded.
  * `error`: it exists as recorded, but its last update failed. `pending`: a
- * create or delete was started and its end was never recorded (the host died
+ * create, update or delete was started and its end was never recorded (the host died
  * mid-call). `unknown`: a change ended without the host learning whether it
  * was made (the plugin died, or did not answer in time). The next plan reads
  * a pending or unknown resource before deciding anything about it.

@@ -1,4 +1,4 @@
-// One change of an apply, from intent to record: a create or delete first
+// One change of an apply, from intent to record: a create, update or delete first
 // records its intent (status pending), then calls the provider, then records
 // the result. Whatever stops the operation, the provider's answer is awaited
 // (see changeCallOptions) and recorded; a change whose outcome the host never
@@ -165,10 +165,29 @@ async function create(env: ChangeEnvironment, change: PlannedChange, planned: Re
   await env.recorder.result(activeRecord(resource, response, undefined), { action: "create", providerId: response.providerId, recordedAs: "a pending record (its create unconfirmed)" });
 }
 
+/** The record of a change about to be made to what `prior` records: unconfirmed until it answers. */
+function pendingChange(prior: ResourceState, action: "update" | "delete", ctx: OperationContext): ResourceState {
+  const now = new Date().toISOString();
+  return withFields(prior, { status: RecordStatus.PENDING, error: `${action} started at ${now} by ${ctx.operation} ${ctx.operationId}; not confirmed`, updatedAt: now });
+}
+
+/** Records the intent of a change to an existing resource, then announces it; not started, the record is put back. */
+async function intendChange(env: ChangeEnvironment, change: PlannedChange, prior: ResourceState, action: "update" | "delete" | "replace"): Promise<void> {
+  mayStartQuietly(env, change, action);
+  await env.recorder.intent(pendingChange(prior, action === "update" ? "update" : "delete", env.ctx));
+  try {
+    mayStart(env, change, action);
+  } catch (err) {
+    await env.recorder.note(prior);
+    throw err;
+  }
+}
+
 async function update(env: ChangeEnvironment, change: PlannedChange, planned: ResourceModule, prior: ResourceState): Promise<void> {
   const resource = await resolvedNow(env, planned);
   const handle = await env.sessions.get(resource.provider);
-  mayStart(env, change, "update");
+  // Recorded first: a daemon killed mid-update leaves a record the next plan reads.
+  await intendChange(env, change, prior, "update");
   let response: ApplyResourceResponse;
   try {
     response = await callApply(env, handle, {
@@ -184,7 +203,7 @@ async function update(env: ChangeEnvironment, change: PlannedChange, planned: Re
     await env.recorder.note(withFields(prior, { status, error: `update${status === RecordStatus.UNKNOWN ? ": outcome unknown" : " failed"}: ${error.message}`, updatedAt: new Date().toISOString() }));
     throw err;
   }
-  await env.recorder.result(activeRecord(resource, response, prior.createdAt), { action: "update", providerId: response.providerId, recordedAs: "its configuration before this update" });
+  await env.recorder.result(activeRecord(resource, response, prior.createdAt), { action: "update", providerId: response.providerId, recordedAs: "a pending record (its update unconfirmed)" });
 }
 
 /**
@@ -195,15 +214,7 @@ async function update(env: ChangeEnvironment, change: PlannedChange, planned: Re
 async function remove(env: ChangeEnvironment, change: PlannedChange, prior: ResourceState, replacement?: ResourceModule): Promise<ResourceState | undefined> {
   const handle = await env.sessions.get(prior.provider);
   const now = () => new Date().toISOString();
-  const pending = withFields(prior, { status: RecordStatus.PENDING, error: `delete started at ${now()} by ${env.ctx.operation} ${env.ctx.operationId}; not confirmed`, updatedAt: now() });
-  mayStartQuietly(env, change, "delete");
-  await env.recorder.intent(pending);
-  try {
-    mayStart(env, change, replacement ? "replace" : "delete");
-  } catch (err) {
-    await env.recorder.note(prior);
-    throw err;
-  }
+  await intendChange(env, change, prior, replacement ? "replace" : "delete");
   try {
     await callApply(env, handle, { resource: { name: prior.resourceId, type: prior.resourceType }, action: Action.DELETE, prior: priorMessage(prior) });
   } catch (err) {

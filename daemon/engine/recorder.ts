@@ -1,5 +1,5 @@
 // Recording what an apply's changes did. Every state write of a change goes
-// through here: the intent before a create or delete (so even a killed daemon
+// through here: the intent before a change (so even a killed daemon
 // leaves a trace the next plan reads), and the result after. The first write
 // that fails stops the operation at once (no change starts after it); a
 // result is retried with backoff; a result that still cannot be written is
