@@ -110,7 +110,8 @@ function stoppable(result: Pick<ApplyResult, "plan" | "outcomes" | "stopped" | "
   };
 }
 
-export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof DaemonService> {
+/** The daemon itself: its status, watching and cancelling operations, stopping it. */
+function daemonHandlers(engine: Engine, host: ApiHost): Pick<ServiceImpl<typeof DaemonService>, "status" | "watchOperation" | "cancel" | "shutdown"> {
   return {
     async status() {
       const memory = process.memoryUsage();
@@ -141,12 +142,25 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
         lastUncaughtError: host.uncaught?.last ?? "",
       };
     },
-    async inspectPlugin(req) {
-      return { plugins: await inspectPlugin(engine, req.name) };
+    async *watchOperation(req, ctx) {
+      if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
+      const journal = await engine.journal(req.operationId, req.waitMs || WATCH_WAIT_MS, ctx.signal);
+      for await (const event of journal.follow(ctx.signal)) yield eventMessage(event);
     },
-    pluginLogs(req, ctx) {
-      return pluginLogs(engine, req.name, req.tail || 50, req.follow, ctx.signal);
+    async cancel(req) {
+      if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
+      return { found: engine.cancel(req.operationId, "the client (Cancel)") };
     },
+    async shutdown() {
+      setImmediate(() => host.shutdown());
+      return {};
+    },
+  };
+}
+
+/** The operations that plan or change infrastructure, and drift. */
+function changeHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "plan" | "apply" | "destroy" | "refresh" | "teardown" | "drift"> {
+  return {
     async plan(req, ctx) {
       const plan = await engine.plan(request(req.target, req.caller, ctx, req.operation), { destroy: req.destroy });
       return { plan: planMessage(plan, plan) };
@@ -210,6 +224,16 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
         namespace: result.namespace,
       };
     },
+    async drift(req, ctx) {
+      const { findings, backend, namespace } = await engine.drift(request(req.target, req.caller, ctx, req.operation));
+      return { results: findings.map((f) => driftMessage(f)), backend, namespace };
+    },
+  };
+}
+
+/** What state holds: outputs, records, the lock, values to mask. */
+function stateHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "outputs" | "listState" | "unlockState" | "listSensitiveValues"> {
+  return {
     async outputs(req, ctx) {
       const sinks = req.onApplySinks ? "on_apply" : req.withSinks ? "any" : "all";
       const result = await engine.outputs(request(req.target, req.caller, ctx, req.operation), req.names, sinks);
@@ -233,16 +257,24 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
       const result = await engine.unlockState(request(req.target, req.caller, ctx), { lockId: req.lockId, force: req.force });
       return { heldBy: result.heldBy, backend: result.backend, namespace: result.namespace, audit: auditMessage(result.audit) };
     },
-    async drift(req, ctx) {
-      const { findings, backend, namespace } = await engine.drift(request(req.target, req.caller, ctx, req.operation));
-      return { results: findings.map((f) => driftMessage(f)), backend, namespace };
-    },
     async listSensitiveValues(req, ctx) {
       const values = await engine.sensitiveValues(request(req.target, req.caller, ctx));
       return { valuesJson: values.map((v) => JSON.stringify(v)) };
     },
+  };
+}
+
+/** Plugins: listing, inspecting, their logs, pinning them. */
+function pluginHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "listPlugins" | "inspectPlugin" | "pluginLogs" | "lockPlugins"> {
+  return {
     async listPlugins() {
       return { plugins: engine.supervisor.list().map(pluginMessage) };
+    },
+    async inspectPlugin(req) {
+      return { plugins: await inspectPlugin(engine, req.name) };
+    },
+    pluginLogs(req, ctx) {
+      return pluginLogs(engine, req.name, req.tail || 50, req.follow, ctx.signal);
     },
     async lockPlugins(req) {
       if (!req.target?.configPath) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "target.config_path is required");
@@ -252,18 +284,9 @@ export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof
         plugins: Object.entries(entries).map(([name, e]) => ({ name, kind: e.kind, path: e.path, version: e.version, sha256: e.sha256 })),
       };
     },
-    async *watchOperation(req, ctx) {
-      if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
-      const journal = await engine.journal(req.operationId, req.waitMs || WATCH_WAIT_MS, ctx.signal);
-      for await (const event of journal.follow(ctx.signal)) yield eventMessage(event);
-    },
-    async cancel(req) {
-      if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
-      return { found: engine.cancel(req.operationId, "the client (Cancel)") };
-    },
-    async shutdown() {
-      setImmediate(() => host.shutdown());
-      return {};
-    },
   };
+}
+
+export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof DaemonService> {
+  return { ...daemonHandlers(engine, host), ...changeHandlers(engine), ...stateHandlers(engine), ...pluginHandlers(engine) };
 }

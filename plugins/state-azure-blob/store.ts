@@ -11,7 +11,7 @@
 // a holder that died leaves it visible, released with `wfctl infra state unlock`.
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { type BlobServiceClient, type BlockBlobClient, type ContainerClient, RestError } from "@azure/storage-blob";
+import type { BlobServiceClient, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import {
   type LockInfo,
@@ -26,14 +26,14 @@ import {
   throwIfAborted,
 } from "../../proto/state-store.js";
 import { inParallel, lockOrUndefined, parseNamedRecord } from "../sdk/store-kit.js";
-import { type AzureBlobSettings, redact, serviceClient } from "./settings.js";
+import { BodyCache, readBody } from "./body-cache.js";
+import { type Target, isBlobMissing, isStatus, storageError } from "./errors.js";
+import { type AzureBlobSettings, serviceClient } from "./settings.js";
 
 /** Records downloaded at once while listing. */
 export const LIST_CONCURRENCY = 32;
 /** Blobs per listing page. */
 const LIST_PAGE_SIZE = 1000;
-/** Record bodies kept to answer listings (by blob name and ETag), in characters. */
-const LIST_CACHE_CHARS = 64 * 1024 * 1024;
 const RECORD_SUFFIX = ".json";
 const LOCK_SUFFIX = ".lock";
 /** Lease ids are GUIDs; a lock id that is not one cannot be a lease we granted. */
@@ -50,83 +50,6 @@ export function encodeName(name: string): string {
   return /^\.*$/.test(encoded) ? encoded.replaceAll(".", "%2E") : encoded;
 }
 
-/** What an error names: the account URL and container (never a credential). */
-interface Target {
-  describe: string;
-  secrets: readonly string[];
-}
-
-function restError(err: unknown): RestError | undefined {
-  return err instanceof RestError || (err instanceof Error && err.name === "RestError") ? (err as RestError) : undefined;
-}
-
-/** True when `err` is the storage service's answer `status` (and `code`, if given). */
-function isStatus(err: unknown, status: number, code?: string): boolean {
-  const rest = restError(err);
-  return rest !== undefined && rest.statusCode === status && (code === undefined || rest.code === code);
-}
-
-/** A blob (not its container) is missing. */
-function isBlobMissing(err: unknown): boolean {
-  return isStatus(err, 404) && restError(err)?.code !== "ContainerNotFound";
-}
-
-const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "REQUEST_SEND_ERROR"]);
-const CREDENTIAL_ERRORS = new Set(["CredentialUnavailableError", "AuthenticationError", "AggregateAuthenticationError", "AuthenticationRequiredError"]);
-
-/**
- * A storage failure as a WfctlError. The caller's cancellation wins (CANCELLED
- * or DEADLINE_EXCEEDED); an endpoint that cannot be reached or refuses the
- * credential is STATE_BACKEND_UNAVAILABLE; any other answer is INTERNAL.
- */
-export function storageError(err: unknown, target: Target, what: string, ctx?: StoreContext): WfctlError {
-  if (ctx?.signal.aborted) {
-    try {
-      throwIfAborted(ctx);
-    } catch (aborted) {
-      return aborted as WfctlError;
-    }
-  }
-  if (err instanceof WfctlError) return err;
-  const message = redact(err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err), target.secrets);
-  const text = (reason: string) => `azure_blob (${target.describe}): ${what}: ${reason}`;
-  if (err instanceof Error && err.name === "AbortError") return new WfctlError(ErrorCode.CANCELLED, text("cancelled"), { cause: err });
-  if (err instanceof Error && CREDENTIAL_ERRORS.has(err.name)) {
-    // The first line only says the chain failed; the rest says why, credential by credential.
-    const why = redact(err.message.replace(/\s*\n\s*/g, " "), target.secrets).slice(0, 2000);
-    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text(`no usable Azure credential (DefaultAzureCredential; or declare account_key_env, sas_token_env or connection_string_env): ${why}`), { cause: err });
-  }
-  const rest = restError(err);
-  const status = rest?.statusCode;
-  const code = rest?.code ?? (err as { code?: unknown } | undefined)?.code;
-  if (status === 401 || status === 403) {
-    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text(`access denied (${String(code ?? status)}): check the account key, SAS token or identity and its permissions: ${message}`), { cause: err });
-  }
-  if (status === 404 && code === "ContainerNotFound") {
-    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text("the container does not exist"), { cause: err });
-  }
-  if (rest && (status === undefined || status === 0 || (typeof code === "string" && UNREACHABLE.has(code)))) {
-    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text(`cannot reach the storage account: ${message}`), { cause: err });
-  }
-  if (status !== undefined && (status === 408 || status === 429 || status >= 500)) {
-    return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, text(`storage unavailable (HTTP ${status}): ${message}`), { cause: err });
-  }
-  if (!rest) {
-    // Our own bug, or a client-side refusal of the SDK (e.g. a bearer token over plain http).
-    const bug = err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError;
-    return new WfctlError(bug ? ErrorCode.INTERNAL : ErrorCode.STATE_BACKEND_UNAVAILABLE, text(message), { cause: err });
-  }
-  return new WfctlError(ErrorCode.INTERNAL, text(`${message} (HTTP ${status}${code ? ` ${String(code)}` : ""})`), { cause: err });
-}
-
-/** The whole body of a download. */
-async function readBody(body: NodeJS.ReadableStream | undefined): Promise<Buffer> {
-  if (!body) throw new Error("the download has no body");
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks);
-}
-
 const sleep = (ms: number, ctx: StoreContext) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(done, ms);
@@ -137,51 +60,6 @@ const sleep = (ms: number, ctx: StoreContext) =>
       resolve();
     }
   });
-
-/**
- * Record bodies by blob name, each valid only for the ETag it was read at.
- * The host pages ListStates and each page is a full listing here, so without
- * it a listing of N records would download N x pages blobs; unchanged blobs
- * (same ETag in the listing) are answered from here instead. Least recently
- * used bodies go first once over LIST_CACHE_CHARS.
- */
-class BodyCache {
-  // Listings give ETags bare, downloads and uploads quoted.
-  private static tag(etag: string | undefined): string | undefined {
-    return etag?.replace(/^"|"$/g, "");
-  }
-
-  private readonly entries = new Map<string, { etag: string; text: string }>();
-  private bytes = 0;
-
-  get(name: string, etag: string | undefined): string | undefined {
-    const entry = this.entries.get(name);
-    if (!entry || etag === undefined || entry.etag !== BodyCache.tag(etag)) return undefined;
-    this.entries.delete(name);
-    this.entries.set(name, entry);
-    return entry.text;
-  }
-
-  set(name: string, etag: string | undefined, text: string): void {
-    this.delete(name);
-    const tag = BodyCache.tag(etag);
-    if (tag === undefined || text.length > LIST_CACHE_CHARS / 4) return;
-    this.entries.set(name, { etag: tag, text });
-    this.bytes += text.length;
-    for (const [oldest, entry] of this.entries) {
-      if (this.bytes <= LIST_CACHE_CHARS) break;
-      this.entries.delete(oldest);
-      this.bytes -= entry.text.length;
-    }
-  }
-
-  delete(name: string): void {
-    const entry = this.entries.get(name);
-    if (!entry) return;
-    this.entries.delete(name);
-    this.bytes -= entry.text.length;
-  }
-}
 
 export class AzureBlobStateStore implements StateStore {
   private readonly target: Target;
