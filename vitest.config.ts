@@ -8,6 +8,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Test files spend most of their time waiting on the processes they
+    // start (daemons, plugins, servers), so three run at once even on two
+    // cores; vitest's default here is a single worker.
+    maxWorkers: 3,
     reporters: process.env["CI"] ? ["default"] : ["default"],
   },
 });
