@@ -2,6 +2,7 @@
 // (memory, filesystem, postgres) or behind the IaCStateBackend gRPC contract.
 // The engine only ever talks to this interface.
 import { create } from "@bufbuild/protobuf";
+import { type PriorState, PriorStateSchema } from "./gen/wfctl/plugin/v1/provider_pb.js";
 import { type IaCState, IaCStateSchema, type LockInfo as LockInfoMessage } from "./gen/wfctl/plugin/v1/state_pb.js";
 import { ErrorCode, WfctlError } from "./errors.js";
 import { type JsonObject, decodeJsonObject, encodeJson } from "./json.js";
@@ -107,6 +108,11 @@ export function throwIfAborted(ctx: StoreContext): void {
   if (reason instanceof WfctlError) throw reason;
   const timeout = reason instanceof Error && reason.name === "TimeoutError";
   throw new WfctlError(timeout ? ErrorCode.DEADLINE_EXCEEDED : ErrorCode.CANCELLED, timeout ? "deadline exceeded" : "cancelled", { cause: reason });
+}
+
+/** What a provider is told a resource was, from its record: id, configuration and outputs. */
+export function priorStateOf(record: ResourceState): PriorState {
+  return create(PriorStateSchema, { providerId: record.providerId, configJson: encodeJson(record.config), outputsJson: encodeJson(record.outputs) });
 }
 
 export function stateToProto(state: ResourceState): IaCState {

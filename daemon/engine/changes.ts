@@ -6,10 +6,10 @@
 // the operation is cancelled or a state write has failed.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { CancelReason, PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
-import { Action, type ApplyResourceResponse, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { Action, type ApplyResourceResponse } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { abortError } from "../../proto/grpc.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
-import { RecordStatus, type ResourceState, type StateStore, withFields } from "../../proto/state-store.js";
+import { RecordStatus, type ResourceState, type StateStore, priorStateOf, withFields } from "../../proto/state-store.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { fieldOfRecord, resolveReferences } from "../config/references.js";
 import type { PluginInstance } from "../supervisor/instance.js";
@@ -39,10 +39,6 @@ const OUTCOME_UNKNOWN: readonly ErrorCode[] = [ErrorCode.CANCELLED, ErrorCode.DE
 
 function outcomeUnknown(error: WfctlError): boolean {
   return OUTCOME_UNKNOWN.includes(error.code);
-}
-
-function priorMessage(prior: ResourceState): PriorState {
-  return { providerId: prior.providerId, configJson: encodeJson(prior.config), outputsJson: encodeJson(prior.outputs) } as PriorState;
 }
 
 /** The record of a change that succeeded. */
@@ -194,7 +190,7 @@ async function update(env: ChangeEnvironment, change: PlannedChange, planned: Re
       resource: { name: resource.name, type: resource.type },
       action: Action.UPDATE,
       desiredConfigJson: encodeJson(resource.config),
-      prior: priorMessage(prior),
+      prior: priorStateOf(prior),
     });
   } catch (err) {
     // The resource still exists as last recorded; note that its update failed, or may have.
@@ -216,7 +212,7 @@ async function remove(env: ChangeEnvironment, change: PlannedChange, prior: Reso
   const now = () => new Date().toISOString();
   await intendChange(env, change, prior, replacement ? "replace" : "delete");
   try {
-    await callApply(env, handle, { resource: { name: prior.resourceId, type: prior.resourceType }, action: Action.DELETE, prior: priorMessage(prior) });
+    await callApply(env, handle, { resource: { name: prior.resourceId, type: prior.resourceType }, action: Action.DELETE, prior: priorStateOf(prior) });
   } catch (err) {
     const error = WfctlError.from(err);
     await env.recorder.note(outcomeUnknown(error) ? withFields(prior, { status: RecordStatus.UNKNOWN, error: `delete: outcome unknown: ${error.message}`, updatedAt: now() }) : prior);

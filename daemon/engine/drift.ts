@@ -6,9 +6,9 @@
 // whole detection: callers change nothing on a partial picture.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { diffFields } from "../../proto/fields.js";
-import { DriftClass, IaCDriftDetector, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { decodeJsonObject, decodeJsonValue, encodeJson, type JsonValue } from "../../proto/json.js";
-import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import { DriftClass, IaCDriftDetector } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { decodeJsonObject, decodeJsonValue, type JsonValue } from "../../proto/json.js";
+import { type ResourceState, type StateStore, priorStateOf } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import type { ProviderSessions } from "./providers.js";
@@ -42,10 +42,6 @@ const classNames: Record<DriftClass, DriftClassName> = {
   [DriftClass.CONFIG]: "config",
 };
 
-function prior(record: ResourceState): PriorState {
-  return { providerId: record.providerId, configJson: encodeJson(record.config), outputsJson: encodeJson(record.outputs) } as PriorState;
-}
-
 /** Drift of one recorded resource. */
 async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: OperationContext, record: ResourceState): Promise<DriftFinding> {
   if (!config.providers.has(record.provider)) {
@@ -69,7 +65,7 @@ async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: O
   };
   const sensitive = (field: string) => fields[field.split(".")[0] as string]?.sensitive ?? false;
   if (handle.instance.serves(IaCDriftDetector)) {
-    const { result } = await handle.instance.client(IaCDriftDetector).detectDrift({ resource, prior: prior(record) }, options);
+    const { result } = await handle.instance.client(IaCDriftDetector).detectDrift({ resource, prior: priorStateOf(record) }, options);
     return {
       ...base,
       class: classNames[result?.class ?? DriftClass.UNKNOWN] ?? "unknown",
@@ -84,7 +80,7 @@ async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: O
   }
   // No drift detector: classified from Read. Not found is a ghost; fields
   // that differ are config drift.
-  const read = await handle.client.read({ resource, prior: prior(record) }, options);
+  const read = await handle.client.read({ resource, prior: priorStateOf(record) }, options);
   if (!read.found) return { ...base, class: "ghost", drifted: true, fields: [] };
   const observed = decodeJsonObject(read.configJson, `${record.resourceId}: read config_json`);
   const differences = diffFields(record.config, observed, fields);

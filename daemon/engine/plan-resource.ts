@@ -5,10 +5,10 @@
 // (or, when no longer configured, only its record is removed).
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type FieldDifference, diffFields, validateFields, withDefaults } from "../../proto/fields.js";
-import { Action, type PriorState } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { Action } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual, type JsonValue } from "../../proto/json.js";
 import { sameConfig } from "../../proto/sealed.js";
-import { RecordStatus, type ResourceState, isUnconfirmed, withFields } from "../../proto/state-store.js";
+import { RecordStatus, type ResourceState, isUnconfirmed, priorStateOf, withFields } from "../../proto/state-store.js";
 import { moduleProblem } from "../config/load.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { KNOWN_AFTER_APPLY, UNKNOWN, fieldOfRecord, hasReferences, resolveReferences, valueAt } from "../config/references.js";
@@ -35,10 +35,6 @@ const actionNames: Partial<Record<Action, ChangeAction>> = {
   [Action.REPLACE]: "replace",
   [Action.DELETE]: "delete",
 };
-
-function priorMessage(record: ResourceState): PriorState {
-  return { providerId: record.providerId, configJson: encodeJson(record.config), outputsJson: encodeJson(record.outputs) } as PriorState;
-}
 
 /** How a plan shows an unconfirmed record, and what it decided about it. */
 function recordedNote(record: ResourceState, decision: string): { status: string; note: string } {
@@ -105,7 +101,7 @@ async function desiredConfig(resource: ResourceModule, planning: PlanningContext
 async function readNow(record: ResourceState, planning: PlanningContext): Promise<ResourceState | undefined> {
   const handle = await planning.sessions.get(record.provider);
   const read = await handle.client.read(
-    { resource: { name: record.resourceId, type: record.resourceType }, prior: priorMessage(record) },
+    { resource: { name: record.resourceId, type: record.resourceType }, prior: priorStateOf(record) },
     callOptions(planning.ctx, planning.config.env, CALL_TIMEOUTS.quick),
   );
   if (!read.found) return undefined;
@@ -148,7 +144,7 @@ export async function planResource(resource: ResourceModule, recorded: ResourceS
   // A value known only after apply is planned as what exists now, then listed as a change.
   const current = observed?.config ?? prior?.config ?? {};
   const asKnown = { ...desired, ...Object.fromEntries(unknown.flatMap((field) => (current[field] !== undefined ? [[field, current[field]]] : []))) };
-  const comparedTo = prior && !moved ? priorMessage(observed ?? prior) : undefined;
+  const comparedTo = prior && !moved ? priorStateOf(observed ?? prior) : undefined;
   const response = await handle.client.plan(
     { resource: { name: resource.name, type: resource.type }, desiredConfigJson: encodeJson(asKnown), prior: comparedTo },
     callOptions(planning.ctx, planning.config.env, CALL_TIMEOUTS.quick),

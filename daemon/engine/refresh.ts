@@ -6,8 +6,8 @@
 // an error leaves state as it was.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type FieldDifference, type FieldMap, diffFields } from "../../proto/fields.js";
-import { decodeJsonObject, encodeJson } from "../../proto/json.js";
-import { RecordStatus, type ResourceState, type StateStore, type StoreContext, isUnconfirmed, withFields } from "../../proto/state-store.js";
+import { decodeJsonObject } from "../../proto/json.js";
+import { RecordStatus, type ResourceState, type StateStore, type StoreContext, isUnconfirmed, priorStateOf, withFields } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import { describeBackend } from "../state/open.js";
@@ -143,7 +143,7 @@ export async function readUpdates(
         const read = await handle.client.read(
           {
             resource: { name: record.resourceId, type: record.resourceType },
-            prior: { providerId: record.providerId, configJson: encodeJson(record.config), outputsJson: encodeJson(record.outputs) },
+            prior: priorStateOf(record),
           },
           callOptions(ctx, config.env, CALL_TIMEOUTS.quick),
         );
