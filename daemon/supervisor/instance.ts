@@ -20,6 +20,9 @@ import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
 import { sha256File } from "./manifest.js";
 import { makeSocketDir, spawnPlugin } from "./spawn.js";
 
+/** Errors that are not an answer from the plugin: the call got nothing back from it. */
+const NO_ANSWER: ErrorCode[] = [ErrorCode.PLUGIN_UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.CANCELLED, ErrorCode.UNKNOWN];
+
 const callDuration = () =>
   meter().createHistogram("wfctl.plugin.call.duration", { unit: "ms", description: "Latency of calls from the daemon to plugins" });
 
@@ -54,6 +57,8 @@ export class PluginInstance {
   suspect = false;
   /** Last time a call started or finished (ms since epoch). */
   lastUsed = Date.now();
+  /** When it last answered anything (a call's reply, a plugin-side error or a health check), performance.now(); -Infinity if never. */
+  lastAnsweredAt = -Infinity;
   private readonly crashListeners: ((instance: PluginInstance) => void)[] = [];
   private readonly suspectListeners: ((instance: PluginInstance) => void)[] = [];
   private child: ChildProcess | undefined;
@@ -215,6 +220,7 @@ export class PluginInstance {
     try {
       await checkHealth(this.connection, this.who, timeoutMs);
       this.healthy = true;
+      this.lastAnsweredAt = performance.now();
     } catch (err) {
       this.healthy = false;
       this.lastError = `health check failed: ${WfctlError.from(err).message}`;
@@ -306,9 +312,12 @@ export class PluginInstance {
         const metadata = injectTrace(trace.setSpan(ROOT_CONTEXT, span), { ...options.metadata });
         let outcome = "OK";
         try {
-          return await fn(req, { ...options, metadata });
+          const response = await fn(req, { ...options, metadata });
+          this.lastAnsweredAt = performance.now();
+          return response;
         } catch (err) {
           outcome = WfctlError.from(err).code;
+          if (!NO_ANSWER.includes(WfctlError.from(err).code)) this.lastAnsweredAt = performance.now();
           span.setStatus({ code: SpanStatusCode.ERROR, message: WfctlError.from(err).message });
           // A dying plugin breaks its connection a moment before its exit is
           // reported: give the exit a moment to arrive, so the error says so.

@@ -34,6 +34,8 @@ export class PluginSlot {
   private readonly logListeners = new Set<(entry: LogEntry, instance: PluginInstance) => void>();
   parkedUntil = 0;
   failedHealthChecks = 0;
+  /** When the last periodic health check of this slot started (performance.now()). */
+  lastHealthCheckAt = -Infinity;
   /** A start (or a scheduled restart) in progress. */
   pending: Promise<PluginInstance> | undefined;
   /** A health check of a suspect instance in progress (shared by everyone who acquires it meanwhile). */

@@ -22,8 +22,9 @@ export { PluginSlot, type InstanceSetup, type SetupRun, type SlotState } from ".
  * event loop is stuck (or the process is stopped); a check every 2 s costs
  * nothing measurable. Three misses in a row (a plugin silent for ~5–7 s) are
  * needed to kill it on the periodic check alone, so a plugin briefly starved
- * of CPU on a busy CI host is not killed; a call that ran out of time gets it
- * checked at once instead (see PluginSupervisor.acquire).
+ * of CPU on a busy CI host is not killed, and a miss does not count while the
+ * plugin answers calls between checks (busy, not hung); a call that ran out
+ * of time gets it checked at once instead (see PluginSupervisor.acquire).
  */
 export const HEALTH_DEFAULTS = { intervalMs: 2_000, probeTimeoutMs: 1_000, failuresToKill: 3 } as const;
 
@@ -290,6 +291,8 @@ export class PluginSupervisor {
   private async checkSlot(slot: PluginSlot): Promise<void> {
     const instance = slot.instance;
     if (!instance?.alive || slot.checking) return;
+    const previousCheckAt = slot.lastHealthCheckAt;
+    slot.lastHealthCheckAt = performance.now();
     const answered = await instance.probe(this.health.probeTimeoutMs);
     if (slot.instance !== instance || !instance.alive) return; // replaced or gone meanwhile
     if (answered) {
@@ -297,9 +300,18 @@ export class PluginSupervisor {
       slot.failedHealthChecks = 0;
       return;
     }
+    const log = { plugin: slot.spec.name, plugin_pid: instance.pid, err: instance.lastError };
+    // Slow to answer the check, yet it answered a call since the last one:
+    // busy (a loaded host, many calls at once), not hung. A stopped or stuck
+    // plugin answers nothing.
+    if (instance.lastAnsweredAt > previousCheckAt) {
+      slot.failedHealthChecks = 0;
+      this.logger.warn({ ...log, answering_calls: true }, "plugin health check failed, but the plugin is answering calls: kept");
+      return;
+    }
     slot.failedHealthChecks++;
     const limit = this.health.failuresToKill;
-    this.logger.warn({ plugin: slot.spec.name, plugin_pid: instance.pid, failures: slot.failedHealthChecks, err: instance.lastError }, "plugin health check failed");
+    this.logger.warn({ ...log, failures: slot.failedHealthChecks }, "plugin health check failed");
     if (slot.failedHealthChecks >= limit) {
       const { probeTimeoutMs, intervalMs } = this.health;
       this.replace(slot, instance, `did not answer a health check ${limit} times in a row (${probeTimeoutMs / 1000} s each, every ${intervalMs / 1000} s)`);

@@ -4,7 +4,7 @@
 // preconditions as GCS does them) and azure_blob (Azurite); and two
 // applies at once against s3 state: one proceeds, the other fails at once
 // naming the holder, and nothing is lost.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,17 +72,20 @@ describe("s3 state", () => {
         s3State(server.endpoint, "shared") +
         "  - name: files\n    type: iac.provider\n    config: { provider: slowfs, root: out }\n" +
         '  - name: quick\n    type: slowfs.file\n    provider: files\n    config: { path: quick.txt, content: "q" }\n' +
-        '  - name: slow\n    type: slowfs.file\n    provider: files\n    config: { path: slow.txt, content: "s", delay_ms: 4000 }\n',
+        '  - name: slow\n    type: slowfs.file\n    provider: files\n    config: { path: slow.txt, content: "s" }\n',
     );
+    // The slow create waits for as long as this file exists: the second apply runs while the first holds the lock.
+    mkdirSync(join(dir, "out"), { recursive: true });
+    writeFileSync(join(dir, "out", ".hold-slow"), "");
     expectExit(await run(sandbox.cli, ["plugins", "lock", "-c", config]), 0);
     const first = runInBackground(["infra", "apply", "-c", config, "--auto-approve"], { ...S3_ENV, WFCTL_SOCKET: sandbox.cli.socket });
     await waitFor(() => existsSync(join(dir, "out", ".started-slow")), 20_000, "the first apply to start its slow create");
 
     const other = new Cli(join(sandbox.dir, "sock-other"));
-    const started = Date.now();
+    // The hold is released only after this returns: a second apply that waited for the lock would never return.
     const second = await run(other, ["infra", "apply", "-c", config, "--auto-approve"]);
+    rmSync(join(dir, "out", ".hold-slow"));
     expectExit(second, 3);
-    expect(Date.now() - started).toBeLessThan(15_000);
     expect(second.stderr).toMatch(/state lock "stack" is held by \S+@\S+ \(pid \d+, wfctld pid \d+\) for "apply" since \S+ \(lock id [0-9a-f-]{36}/);
     expect(await first.exit, `${first.output.stdout}${first.output.stderr}`).toBe(0);
     const { value } = await other.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config], { env: S3_ENV });

@@ -51,6 +51,12 @@ describe("postgres state", () => {
     const out = (name: string) => join(dir, "out", name);
     const run = (cli: Cli, args: string[]) => cli.run(args, { env: env() });
 
+    // The slow create waits for as long as out/.hold-slow exists (see slowfs.mjs).
+    const hold = () => {
+      mkdirSync(join(dir, "out"), { recursive: true });
+      writeFileSync(out(".hold-slow"), "");
+    };
+    const release = () => rmSync(out(".hold-slow"), { force: true });
     const infra = (delay: number) =>
       "modules:\n" +
       POSTGRES_STATE.replace("url_env: WFCTL_TEST_STATE_URL", "url_env: WFCTL_TEST_STATE_URL\n      schema: shared") +
@@ -67,17 +73,18 @@ describe("postgres state", () => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, "slowfs-plugin.mjs"), `import ${JSON.stringify(join(FIXTURE_PLUGINS, "slowfs.mjs"))};\n`);
       writeFileSync(join(dir, "wfctl.yaml"), "plugins:\n  - name: slowfs\n    kind: provider\n    source: ./slowfs-plugin.mjs\n    version: 2.0.0\n");
-      writeFileSync(config, infra(4000));
+      writeFileSync(config, infra(0));
       expectExit(await run(sandbox.cli, ["plugins", "lock", "-c", config]), 0);
     });
 
     it("two applies at once: one proceeds, the other fails at once naming the holder and operation; nothing is lost", async () => {
+      hold();
       const first = applyInBackground();
       await waitFor(() => existsSync(out(".started-slow")), 20_000, "the first apply to start its slow create");
-      const started = Date.now();
+      // Released only after it returns: a second apply that waited for the lock would never return.
       const second = await run(other, ["infra", "apply", "-c", config, "--auto-approve"]);
+      release();
       expectExit(second, 3);
-      expect(Date.now() - started).toBeLessThan(10_000);
       expect(second.stderr).toMatch(/state lock "stack" is held by \S+@\S+ \(pid \d+, wfctld pid \d+\) for "apply" since \S+ \(lock id [0-9a-f-]{36}/);
       expect(await first.exit, `first apply:\n${first.output.stdout}\n${first.output.stderr}`).toBe(0);
       const { value } = await other.json<{ resources: { name: string }[] }>(["infra", "state", "list", "-c", config], { env: env() });
@@ -87,14 +94,16 @@ describe("postgres state", () => {
     });
 
     it("a daemon killed mid-apply leaves its lock; state unlock shows who held it and releases it; the next apply converges", async () => {
-      writeFileSync(config, infra(4000).replace('content: "s"', 'content: "s2"'));
+      writeFileSync(config, infra(0).replace('content: "s"', 'content: "s2"'));
       rmSync(out(".started-slow"), { force: true }); // the first test's evidence: wait for this apply's own
+      hold();
       const victim = applyInBackground();
       await waitFor(() => existsSync(out(".started-slow")) && readFileSync(out(".started-slow"), "utf8") !== "", 20_000, "the slow update to start");
       const { value: status } = await sandbox.cli.json<{ pid: number }>(["daemon", "status"]);
       process.kill(status.pid, "SIGKILL");
       await waitFor(() => !isAlive(status.pid), 10_000, "the daemon to die");
       expect(await victim.exit).not.toBe(0);
+      release();
 
       // The lock outlived its holder, visibly.
       const blocked = await run(sandbox.cli, ["infra", "apply", "-c", config, "--auto-approve"]);

@@ -5,7 +5,8 @@
 // the plugin, and callers that gave up before or during a start.
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { builtinPlugins } from "../../daemon/supervisor/catalog.js";
+import pino from "pino";
+import { builtinPlugins, PluginCatalog } from "../../daemon/supervisor/catalog.js";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
 import { PluginLog } from "../../daemon/supervisor/logs.js";
 import { PluginSupervisor, type SetupRun, type SupervisorOptions } from "../../daemon/supervisor/supervisor.js";
@@ -147,6 +148,40 @@ describe("plugin supervision", () => {
     });
     expect(second.pid).not.toBe(pid);
     expect(slotOf(s).lastError).toBe("did not answer a health check within 1 s after its last health check failed; killed and replaced");
+  });
+
+  it("keeps a plugin that misses health checks while it answers calls: busy, not hung", async () => {
+    // Each read keeps the plugin's event loop busy for 300 ms, so checks sent
+    // meanwhile (100 ms each) miss; two misses in a row would kill a plugin
+    // that answered nothing in between.
+    const lines: string[] = [];
+    const logs = new PassThrough().on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
+    const s = new PluginSupervisor(new PluginCatalog([fixture("busy-provider")]), pino({ level: "warn" }, logs), {
+      ...fast,
+      restart: noBackoff,
+      healthIntervalMs: 50,
+      healthProbeTimeoutMs: 100,
+      healthFailuresToKill: 2,
+    });
+    try {
+      const instance = await s.acquire(s.catalog.get("provider", "busy-provider"), "k", async (i) => {
+        await i.client(IaCProvider).configure({ configJson: encodeJson({}), workingDir: "/tmp" });
+      });
+      const kept = () => lines.filter((l) => l.includes("the plugin is answering calls: kept")).length;
+      const read = () =>
+        instance.client(IaCProvider).read({ resource: { name: "a", type: "busy.thing" }, prior: { providerId: "a", configJson: encodeJson({}), outputsJson: encodeJson({}) } });
+      let reads = 0;
+      while (kept() < 4) {
+        expect(reads, "reads before four checks missed while calls were answered").toBeLessThan(200);
+        expect((await read()).found).toBe(true);
+        reads++;
+      }
+      expect(instance.alive).toBe(true);
+      expect(slotOf(s).restarts).toBe(0);
+      expect(lines.join("\n")).not.toContain("killed and replaced");
+    } finally {
+      await s.stopAll();
+    }
   });
 
   it("stops an idle instance and starts it again on demand", async () => {
