@@ -41,6 +41,13 @@ function slowfsConfig(state: string, delayMs: number, content: string): string {
   );
 }
 
+/** Makes slowfs's change of "slow" wait until `release` is called (it waits while out/.hold-slow exists). */
+function holdSlow(dir: string): () => void {
+  mkdirSync(join(dir, "out"), { recursive: true });
+  writeFileSync(join(dir, "out", ".hold-slow"), "");
+  return () => rmSync(join(dir, "out", ".hold-slow"), { force: true });
+}
+
 /** Waits for slowfs to begin the create or update of "slow" (its marker, written fresh). */
 async function slowStarted(dir: string): Promise<void> {
   const marker = join(dir, "out", ".started-slow");
@@ -72,7 +79,7 @@ describe("a lock release the state store refuses", () => {
     role.password = PASSWORD;
     url = role.toString();
     dir = join(sandbox.dir, "project");
-    config = await slowfsProject(sandbox.cli, dir, STATE, 2_000, env());
+    config = await slowfsProject(sandbox.cli, dir, STATE, 0, env());
   });
   afterAll(async () => {
     await admin?.end();
@@ -87,11 +94,13 @@ describe("a lock release the state store refuses", () => {
 
   /** An apply (--json) during which the lock table refuses deletes: it succeeds, and warns that its lock is still held. */
   async function applyWithRefusedRelease(content: string): Promise<{ lockId: string; stderr: string }> {
-    writeFileSync(config, slowfsConfig(STATE, 2_000, content));
+    writeFileSync(config, slowfsConfig(STATE, 0, content));
     rmSync(join(dir, "out", ".started-slow"), { force: true });
+    const release = holdSlow(dir);
     const apply = runInBackground(["infra", "apply", "-c", config, "--auto-approve", "--json"], { ...env(), WFCTL_SOCKET: sandbox.cli.socket });
     await slowStarted(dir);
     await revoke();
+    release();
     const code = await apply.exit;
     const { report } = parseEvents<{ complete: boolean; warnings: string[] }>({ code: code ?? -1, ...apply.output }, "apply");
     expect(code, apply.output.stderr).toBe(0);
@@ -143,13 +152,15 @@ describe("a stale lock", () => {
   it("left by a wfctld SIGKILLed mid-apply is named stale with the exact unlock command, which releases it; the next apply converges", async () => {
     const dir = join(sandbox.dir, "project");
     const STATE = "  - name: state\n    type: iac.state\n    config: { backend: filesystem }\n    environments: { staging: {} }\n";
-    const config = await slowfsProject(sandbox.cli, dir, STATE, 10_000);
+    const config = await slowfsProject(sandbox.cli, dir, STATE, 0);
+    const release = holdSlow(dir);
     const victim = runInBackground(["infra", "apply", "-c", config, "--env", "staging", "--auto-approve"], { WFCTL_SOCKET: sandbox.cli.socket });
     await slowStarted(dir);
     const { value: status } = await sandbox.cli.json<{ pid: number }>(["daemon", "status"]);
     process.kill(status.pid, "SIGKILL");
     await waitFor(() => !isAlive(status.pid), 10_000, "the daemon to die");
     expect(await victim.exit).not.toBe(0);
+    release();
 
     // A new daemon starts for the next command; the lock names the dead one.
     writeFileSync(config, slowfsConfig(STATE, 0, "s"));
