@@ -4,10 +4,10 @@
 import { rmSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { daemonFiles, defaultRuntimeDir } from "../../proto/socket.js";
+import { checkPrivateFile } from "../../proto/private-files.js";
+import { daemonFiles } from "../../proto/socket.js";
 import { fileAuditSink } from "../audit.js";
 import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from "../../proto/versions.js";
-import { dirname } from "node:path";
 import { Engine } from "../engine/engine.js";
 import { closePostgresPools } from "../state/postgres.js";
 import { reportLostConnections } from "../state/postgres-clients.js";
@@ -60,7 +60,9 @@ export class Daemon {
 
   static async start(options: DaemonOptions): Promise<Daemon> {
     const { socketPath, logger } = options;
-    prepareSocketDir(dirname(socketPath), dirname(socketPath) === defaultRuntimeDir());
+    prepareSocketDir(socketPath);
+    // Written only when a prune or an unlock happens: a link or another user's file there is refused now, not then.
+    checkPrivateFile(daemonFiles(socketPath).audit, { what: "audit log" });
     const releasePid = claimPidFile(socketPath);
     reportLostConnections((err, where) => logger.warn({ err: err.message, where }, "lost a connection to the state database"));
     const supervisor = new PluginSupervisor(options.catalog ?? new PluginCatalog(), logger, options.plugins);
