@@ -1,7 +1,9 @@
 // The audit log: one JSON line per change made to state outside a
 // resource's own apply (a ghost pruned by `apply --refresh` or `refresh`, a
 // lock released by hand), appended to a file only its owner can read, beside
-// the daemon's socket.
+// the daemon's socket. Each line names who asked twice: `caller`, what the
+// client claims, and `peer`, what the daemon knows of the process at the
+// other end of the socket (daemon/server/peer.ts).
 import { closeSync, mkdirSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
@@ -10,8 +12,8 @@ import type { AuditEntry, AuditSink } from "./engine/engine.js";
 
 /** The line written for `entry`. */
 export function auditLine(entry: AuditEntry): string {
-  const { operationId, ...rest } = entry;
-  return `${JSON.stringify({ ...rest, operation_id: operationId })}\n`;
+  const { operationId, peer, ...rest } = entry;
+  return `${JSON.stringify({ ...rest, ...(peer ? { peer } : {}), operation_id: operationId })}\n`;
 }
 
 export function fileAuditSink(path: string, logger: Logger): AuditSink {

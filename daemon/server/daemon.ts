@@ -2,6 +2,7 @@
 // exits after an idle period, and on stop (signal, Shutdown call or idle)
 // stops every plugin before it goes.
 import { rmSync } from "node:fs";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { checkPrivateFile } from "../../proto/private-files.js";
@@ -17,6 +18,7 @@ import { PluginSupervisor, type SupervisorOptions } from "../supervisor/supervis
 import { type InheritedSocket, listenInherited } from "./activation.js";
 import type { UncaughtErrors } from "./last-resort.js";
 import { createDualServer } from "./listen.js";
+import { connectionPeerKey, peerLookupOf } from "./peer.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes, refuseWhileDraining } from "./router.js";
 import { claimPidFile, listenPrivate, prepareSocketDir } from "./socket.js";
 
@@ -82,6 +84,8 @@ export class Daemon {
         uncaught: options.uncaught,
       }),
       interceptors: [...daemonInterceptors(tracker, logger), refuseWhileDraining(draining)],
+      // Each call can find its connection's peer (looked up only by the calls that need it).
+      contextValues: (req) => createContextValues().set(connectionPeerKey, peerLookupOf(req)),
       // Requests are small; responses (plans, reports) may be large.
       readMaxBytes: MAX_REQUEST_BYTES,
       writeMaxBytes: MAX_RESPONSE_BYTES,
