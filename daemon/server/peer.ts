@@ -31,6 +31,9 @@ const SOCKOPT: { level: number; name: number } =
 /** struct ucred is { pid_t pid; uid_t uid; gid_t gid; }. */
 const PEERCRED_SCRIPT = `my $c = getsockopt(STDIN, ${SOCKOPT.level}, ${SOCKOPT.name}) or die "getsockopt: $!\\n"; print join(" ", unpack("iII", $c)), "\\n";`;
 
+/** The helpers' environment: enough to find them, and none of the daemon's own variables (credentials included). */
+const HELPER_ENV = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", LC_ALL: "C" };
+
 /** Helpers found missing (ENOENT) are not tried again. */
 const missing = new Set<string>();
 
@@ -69,7 +72,7 @@ export function peerByPeercred(fd: number, inode: number): Promise<Peer | undefi
   return new Promise((resolve) => {
     let out = "";
     // Synchronous from the check above to the fork: the descriptor cannot change in between.
-    const child = spawn("perl", ["-e", PEERCRED_SCRIPT], { stdio: [fd, "pipe", "ignore"], timeout: HELPER_TIMEOUT_MS });
+    const child = spawn("perl", ["-e", PEERCRED_SCRIPT], { stdio: [fd, "pipe", "ignore"], timeout: HELPER_TIMEOUT_MS, env: HELPER_ENV });
     child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString("latin1")));
     child.stdout?.on("error", () => {});
     child.once("error", (err: NodeJS.ErrnoException) => {
@@ -116,7 +119,7 @@ export function peerInSs(sockets: ReadonlyMap<number, SsSocket>, inode: number):
 export function peerBySs(inode: number): Promise<Peer | undefined> {
   if (missing.has("ss")) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    execFile("ss", ["-xpnH"], { timeout: HELPER_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+    execFile("ss", ["-xpnH"], { timeout: HELPER_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, env: HELPER_ENV }, (err, stdout) => {
       if (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") missing.add("ss");
         return resolve(undefined);
