@@ -2,14 +2,15 @@
 // first when nothing answers (a stale socket file included); or, with
 // --no-daemon, run the same API in this process.
 import { spawn } from "node:child_process";
-import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, readSync } from "node:fs";
 import * as net from "node:net";
 import { dirname, join } from "node:path";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { connectionLost, daemonWentAway, toConnectError } from "../proto/connect-errors.js";
-import { ErrorCode, WfctlError } from "../proto/errors.js";
+import { ErrorCode, WfctlError, hasCode } from "../proto/errors.js";
 import { DaemonService } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { checkDaemonSocket, checkSocketDir, openPrivateFile } from "../proto/private-files.js";
 import { daemonFiles } from "../proto/socket.js";
 import { sendTrace } from "./trace.js";
 import { CLIENT_VERSION_HEADER, MAX_RESPONSE_BYTES, PACKAGE_ROOT, WFCTL_VERSION } from "../proto/versions.js";
@@ -31,8 +32,18 @@ const sendVersion: Interceptor = (next) => (req) => {
   return next(req);
 };
 
-/** Does anything accept connections on the socket? */
+/**
+ * Does anything accept connections on the socket? Only a socket of this
+ * user's own, in a directory only this user can enter, is tried: anything
+ * else is refused (SOCKET_UNTRUSTED) before a byte is sent. Every way to the
+ * daemon (a command, `daemon status|start|stop`, starting one) asks this first.
+ */
 export function socketAlive(path: string, timeoutMs = 1000): Promise<boolean> {
+  try {
+    checkDaemonSocket(path);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
   return new Promise((resolve) => {
     const socket = net.connect(path);
     const finish = (alive: boolean) => {
@@ -87,14 +98,20 @@ export function socketTransport(socketPath: string): Transport {
   });
 }
 
-/** The daemon's log, opened for appending (0600) to be its stdout and stderr, and how long it was. */
+/**
+ * The daemon's log, opened for appending (0600) to be its stdout and stderr,
+ * and how long it was. Its directory is made private, or refused as the
+ * daemon would refuse it; so is a log that is a link or another user's file.
+ */
 function openLogForDaemon(log: string): { fd: number; offset: number } | undefined {
   try {
-    // The daemon makes (and fixes) its directory private before it writes there; so must we.
     mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
-    const fd = openSync(log, "a", 0o600);
+    // Made by someone else between the look and mkdir (which accepts a directory already there)?
+    checkSocketDir(dirname(log));
+    const fd = openPrivateFile(log, "append", { what: "log" });
     return { fd, offset: fstatSync(fd).size };
-  } catch {
+  } catch (err) {
+    if (hasCode(err, ErrorCode.SOCKET_UNTRUSTED)) throw err;
     return undefined;
   }
 }
@@ -103,7 +120,7 @@ function openLogForDaemon(log: string): { fd: number; offset: number } | undefin
 function appendedSince(file: string, offset: number): string {
   let fd: number | undefined;
   try {
-    fd = openSync(file, "r");
+    fd = openPrivateFile(file, "read", { what: "log" });
     const size = fstatSync(fd).size;
     const start = Math.max(offset, size - 64 * 1024);
     const buffer = Buffer.alloc(Math.max(0, size - start));

@@ -1,11 +1,10 @@
 // wfctld: the daemon's command line. Usually started by `wfctl` on demand;
 // run it by hand (or from systemd) to keep it in the foreground.
 import { fstatSync, statSync } from "node:fs";
-import { dirname } from "node:path";
 import { Command, Option } from "commander";
 import { parseDuration } from "../proto/duration.js";
 import { WfctlError } from "../proto/errors.js";
-import { daemonFiles, defaultRuntimeDir, socketPath } from "../proto/socket.js";
+import { daemonFiles, socketPath } from "../proto/socket.js";
 import { initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
 import { type DaemonLogger, createDaemonLogger } from "./log.js";
@@ -59,7 +58,7 @@ async function main(): Promise<void> {
   const inherited = takeInheritedSocket();
   // Before anything else writes beside the socket (the log file), make its
   // directory private.
-  prepareSocketDir(dirname(socket), dirname(socket) === defaultRuntimeDir());
+  prepareSocketDir(socket);
   const logPath = opts.logFile === "-" ? "" : (opts.logFile ?? daemonFiles(socket).log);
   const logger = createDaemonLogger(logPath || undefined, opts.logLevel);
   log = { logger, path: logPath };

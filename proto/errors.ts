@@ -47,6 +47,13 @@ export const ErrorCode = {
   SINK_FAILED: "SINK_FAILED",
   UNSUPPORTED: "UNSUPPORTED",
   PERMISSION_DENIED: "PERMISSION_DENIED",
+  /**
+   * The daemon's socket, its directory, or a file the daemon keeps beside it
+   * (pid file, log, audit log) is not safely the current user's: another
+   * owner, a symbolic link, the wrong kind of file, or a directory others can
+   * enter. The message names the path and its owner. Nothing was sent.
+   */
+  SOCKET_UNTRUSTED: "SOCKET_UNTRUSTED",
   CANCELLED: "CANCELLED",
   DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
   ALREADY_EXISTS: "ALREADY_EXISTS",
@@ -139,6 +146,7 @@ const statusOfCode: Record<ErrorCode, number> = {
   SINK_FAILED: GrpcStatus.UNAVAILABLE,
   UNSUPPORTED: GrpcStatus.UNIMPLEMENTED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
+  SOCKET_UNTRUSTED: GrpcStatus.PERMISSION_DENIED,
   CANCELLED: GrpcStatus.CANCELLED,
   DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
   ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,

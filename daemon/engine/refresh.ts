@@ -9,6 +9,7 @@ import { type FieldDifference, type FieldMap, diffFields } from "../../proto/fie
 import { decodeJsonObject } from "../../proto/json.js";
 import { RecordStatus, type ResourceState, type StateStore, type StoreContext, isUnconfirmed, priorStateOf, withFields } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
+import type { Peer } from "./request.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import { describeBackend } from "../state/open.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
@@ -25,7 +26,10 @@ export interface AuditEntry {
   resource: string;
   type: string;
   environment: string;
+  /** Who the client says it is (user@host). */
   caller: string;
+  /** What the daemon knows of the client's process, when the call established it. */
+  peer?: Peer;
   operationId: string;
 }
 
@@ -78,8 +82,8 @@ export function ghostsOf(findings: readonly DriftFinding[]): DriftFinding[] {
   return findings.filter((f) => f.class === "ghost");
 }
 
-/** The audit entry for pruning `ghost` in the operation `operation` (e.g. "apply --refresh"). */
-export function pruneEntry(ghost: DriftFinding, operation: string, config: InfraConfig, ctx: OperationContext): AuditEntry {
+/** The audit entry for pruning `ghost` in the operation `operation` (e.g. "apply --refresh"), by `peer` when established. */
+export function pruneEntry(ghost: DriftFinding, operation: string, config: InfraConfig, ctx: OperationContext, peer?: Peer): AuditEntry {
   return {
     time: new Date().toISOString(),
     action: "prune",
@@ -88,6 +92,7 @@ export function pruneEntry(ghost: DriftFinding, operation: string, config: Infra
     type: ghost.type,
     environment: config.env,
     caller: ctx.caller.user,
+    ...(peer ? { peer } : {}),
     operationId: ctx.operationId,
   };
 }
@@ -106,9 +111,11 @@ export async function pruneGhosts(
   audit: AuditSink,
 ): Promise<AuditEntry[]> {
   const pruned: AuditEntry[] = [];
+  // Who is asking, as the daemon knows it, for the audit lines; another user is refused here, before any prune.
+  const peer = ghosts.length > 0 ? await ctx.caller.peer?.() : undefined;
   for (const ghost of ghosts) {
     await store.deleteState(ghost.name, { signal: AbortSignal.timeout(60_000) });
-    const entry = pruneEntry(ghost, operation, config, ctx);
+    const entry = pruneEntry(ghost, operation, config, ctx, peer);
     pruned.push(entry);
     audit(entry);
     ctx.emit({ kind: "resource", phase: "finished", name: ghost.name, type: ghost.type, action: "prune", durationMs: 0, message: "ghost pruned from state" });

@@ -11,12 +11,40 @@ export interface Target {
   env: string;
 }
 
+/**
+ * What the daemon itself knows of the process that sent a request, beside
+ * what that process claims (Caller.user, Caller.pid). See daemon/server/peer.ts.
+ */
+export interface Peer {
+  /** The peer's uid, when known. */
+  uid?: number;
+  /** Its login name, when /etc/passwd has one. */
+  user?: string;
+  /** The peer's pid, when known. */
+  pid?: number;
+  /**
+   * How it was learned: "so_peercred" (the kernel's credentials of the
+   * connecting process), "ss" (iproute2's view of the socket's peer),
+   * "socket-owner" (only the socket's owner or root can connect: uid is the
+   * owner's, no pid), "in-process" (--no-daemon: the client is this process).
+   */
+  basis: "so_peercred" | "ss" | "socket-owner" | "in-process";
+}
+
 /** Who started an operation (recorded in locks, audit lines, plugin metadata). */
 export interface Caller {
-  /** user@host */
+  /** user@host, as the client claims. */
   user: string;
+  /** The client's pid, as it claims. */
   pid: number;
   command: string;
+  /**
+   * Establishes what the daemon knows of the client (once per connection,
+   * when an audit line is about to be written); rejects with
+   * PERMISSION_DENIED when the platform says the client is another user
+   * (daemon/server/peer.ts). Absent for callers with no connection (tests).
+   */
+  peer?: () => Promise<Peer>;
 }
 
 /** What a caller passes to every engine operation. */

@@ -179,6 +179,8 @@ export async function unlockStack(
   if (!request.force && heldId !== request.lockId) {
     throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `not unlocking: ${heldBy}, not ${request.lockId}. Check the id (it may have been released and taken again)`);
   }
+  // Who is asking, as the daemon knows it, for the audit line; another user is refused here, before the release.
+  const peer = await caller.peer?.();
   // Forced only when the lock has no id: a lock with one is released by its id, so a lock taken since the look is never released.
   await store.unlock(STACK_LOCK, heldId, { signal: ctx.signal }, heldId === "" ? { force: true } : undefined);
   if (heldId) keeper.releases.forget(heldId);
@@ -190,6 +192,7 @@ export async function unlockStack(
     type: "lock",
     environment: config.env,
     caller: caller.user,
+    ...(peer ? { peer } : {}),
     operationId: heldId,
   };
   audit(entry);

@@ -28,6 +28,7 @@ import {
 } from "./convert.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 import type { UncaughtErrors } from "./last-resort.js";
+import { connectionPeerKey, peerOfCall } from "./peer.js";
 
 /** What the API needs from the process hosting it (the daemon, or the in-process client). */
 export interface ApiHost {
@@ -74,8 +75,9 @@ function target(message: TargetMessage | undefined): OperationRequest["target"] 
   return { configPath: message.configPath, env: message.env };
 }
 
-function caller(message: CallerMessage | undefined): Caller {
-  return { user: message?.user || "unknown", pid: message?.pid ?? 0, command: message?.command ?? "" };
+/** Who the client says it is, and how to establish what the daemon can know of it (peer.ts). */
+function caller(message: CallerMessage | undefined, ctx: HandlerContext): Caller {
+  return { user: message?.user || "unknown", pid: message?.pid ?? 0, command: message?.command ?? "", peer: peerOfCall(ctx.values.get(connectionPeerKey)) };
 }
 
 function request(
@@ -92,7 +94,7 @@ function request(
   if (operation && operation.timeoutMs > 0n) deadlines.push(Date.now() + Number(operation.timeoutMs));
   return {
     target: target(t),
-    caller: caller(c),
+    caller: caller(c, ctx),
     deadline: deadlines.length > 0 ? new Date(Math.min(...deadlines)) : undefined,
     operationId: operation?.id || undefined,
     trace: ctx.values.get(traceKey),

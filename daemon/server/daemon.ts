@@ -2,12 +2,13 @@
 // exits after an idle period, and on stop (signal, Shutdown call or idle)
 // stops every plugin before it goes.
 import { rmSync } from "node:fs";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { daemonFiles, defaultRuntimeDir } from "../../proto/socket.js";
+import { checkPrivateFile } from "../../proto/private-files.js";
+import { daemonFiles } from "../../proto/socket.js";
 import { fileAuditSink } from "../audit.js";
 import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from "../../proto/versions.js";
-import { dirname } from "node:path";
 import { Engine } from "../engine/engine.js";
 import { closePostgresPools } from "../state/postgres.js";
 import { reportLostConnections } from "../state/postgres-clients.js";
@@ -17,6 +18,7 @@ import { PluginSupervisor, type SupervisorOptions } from "../supervisor/supervis
 import { type InheritedSocket, listenInherited } from "./activation.js";
 import type { UncaughtErrors } from "./last-resort.js";
 import { createDualServer } from "./listen.js";
+import { connectionPeerKey, peerLookupOf } from "./peer.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes, refuseWhileDraining } from "./router.js";
 import { claimPidFile, listenPrivate, prepareSocketDir } from "./socket.js";
 
@@ -60,7 +62,9 @@ export class Daemon {
 
   static async start(options: DaemonOptions): Promise<Daemon> {
     const { socketPath, logger } = options;
-    prepareSocketDir(dirname(socketPath), dirname(socketPath) === defaultRuntimeDir());
+    prepareSocketDir(socketPath);
+    // Written only when a prune or an unlock happens: a link or another user's file there is refused now, not then.
+    checkPrivateFile(daemonFiles(socketPath).audit, { what: "audit log" });
     const releasePid = claimPidFile(socketPath);
     reportLostConnections((err, where) => logger.warn({ err: err.message, where }, "lost a connection to the state database"));
     const supervisor = new PluginSupervisor(options.catalog ?? new PluginCatalog(), logger, options.plugins);
@@ -80,6 +84,8 @@ export class Daemon {
         uncaught: options.uncaught,
       }),
       interceptors: [...daemonInterceptors(tracker, logger), refuseWhileDraining(draining)],
+      // Each call can find its connection's peer (looked up only by the calls that need it).
+      contextValues: (req) => createContextValues().set(connectionPeerKey, peerLookupOf(req)),
       // Requests are small; responses (plans, reports) may be large.
       readMaxBytes: MAX_REQUEST_BYTES,
       writeMaxBytes: MAX_RESPONSE_BYTES,

@@ -4,6 +4,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { watchPeer } from "./peer.js";
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -32,6 +33,8 @@ export function createDualServer(handler: Handler, onError: ConnectionErrorSink 
     session.once("close", () => sessions.delete(session));
   });
   const server = net.createServer((socket) => {
+    // Who connected is looked up only if a call needs it (peer.ts).
+    watchPeer(socket);
     let head = Buffer.alloc(0);
     const sniff = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);

@@ -1,27 +1,35 @@
 // Claiming the daemon's socket safely: a private directory, a pid file taken
 // exclusively (one daemon per socket), stale sockets and pid files from dead
 // daemons detected and replaced, and a socket only the owner can connect to.
+// The directory and every file in it are checked as the client checks them
+// (proto/private-files.ts): a link, or anything of another user's, is refused.
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import * as net from "node:net";
-import { userInfo } from "node:os";
+import { dirname } from "node:path";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { checkPrivateFile, checkSocketDir, checkSocketFile, openPrivateFile } from "../../proto/private-files.js";
 import { MAX_SOCKET_PATH, daemonFiles, processRunning } from "../../proto/socket.js";
 
-/**
- * Prepares the socket's directory. The default runtime directory is made (or
- * fixed to be) one only the current user can enter. A directory the user
- * chose with --socket is created private if missing and otherwise left as it
- * is (it may be shared, like /tmp); the socket itself is always 0600.
- */
-export function prepareSocketDir(dir: string, isDefault: boolean): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (!isDefault) return;
-  const info = lstatSync(dir);
-  if (!info.isDirectory()) throw new WfctlError(ErrorCode.PERMISSION_DENIED, `${dir} is not a directory`);
-  if (info.uid !== userInfo().uid) {
-    throw new WfctlError(ErrorCode.PERMISSION_DENIED, `${dir} belongs to uid ${info.uid}, not to you (uid ${userInfo().uid}); refusing to put the daemon socket there`);
+/** Refuses a socket path longer than a Unix socket address holds, naming it. */
+export function checkSocketPathLength(path: string): void {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `socket path is ${Buffer.byteLength(path)} bytes, longer than the ${MAX_SOCKET_PATH} a Unix socket allows: ${path}`);
   }
-  if ((info.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+/**
+ * Prepares the socket's directory: made private (0700) if missing; otherwise
+ * it must already be the user's own, a real directory, closed to group and
+ * others (the default runtime directory and a --socket one alike), or the
+ * daemon refuses to start (SOCKET_UNTRUSTED), naming it and its owner.
+ */
+export function prepareSocketDir(socket: string): void {
+  checkSocketPathLength(socket);
+  const dir = dirname(socket);
+  // lstat first: mkdir -p would go through a link, or accept a directory that is another user's.
+  if (!checkSocketDir(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Made by someone else between the look and mkdir (which accepts a directory already there)?
+  checkSocketDir(dir);
 }
 
 /** Is something accepting connections on this socket path? */
@@ -55,17 +63,23 @@ export function daemonAlive(pid: number): boolean {
 
 /** The pid recorded beside a socket, if any. */
 export function readPid(socket: string): number | undefined {
+  let fd: number | undefined;
   try {
-    const pid = Number.parseInt(readFileSync(daemonFiles(socket).pid, "utf8").trim(), 10);
+    // Never through a link, nor from a file someone else put there.
+    fd = openPrivateFile(daemonFiles(socket).pid, "read", { what: "pid file" });
+    const pid = Number.parseInt(readFileSync(fd, "utf8").trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
 /**
  * Takes the pid file for `socket`, so that only one daemon serves it. A pid
- * file whose process is gone is stale and replaced.
+ * file whose process is gone is stale and replaced; one that is a link, not
+ * a regular file, or another user's is refused by name (SOCKET_UNTRUSTED).
  */
 export function claimPidFile(socket: string): () => void {
   const { pid: pidFile } = daemonFiles(socket);
@@ -79,6 +93,8 @@ export function claimPidFile(socket: string): () => void {
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // O_EXCL never follows a link: whatever is there is looked at, not written through.
+      checkPrivateFile(pidFile, { what: "pid file" });
       const pid = readPid(socket);
       if (pid !== undefined && pid !== process.pid && daemonAlive(pid)) {
         throw new WfctlError(ErrorCode.ALREADY_EXISTS, `wfctld is already running for ${socket} (pid ${pid})`);
@@ -91,9 +107,9 @@ export function claimPidFile(socket: string): () => void {
 
 /** Listens on `path` with owner-only permissions, replacing a stale socket file. */
 export async function listenPrivate(server: net.Server, path: string): Promise<void> {
-  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `socket path is ${Buffer.byteLength(path)} bytes, longer than the ${MAX_SOCKET_PATH} a Unix socket allows: ${path}`);
-  }
+  checkSocketPathLength(path);
+  // Something there that is not this user's socket (a link, a file, another user's socket) is refused by name.
+  checkSocketFile(path);
   let exists = false;
   try {
     exists = lstatSync(path).isSocket();

@@ -70,7 +70,8 @@ describe("the daemon's own failures", () => {
   it("reads a daemon's start-up failure back from its log and quotes it", async () => {
     // A socket path longer than a Unix socket allows: wfctld says so on stderr, that is, in its log.
     const deep = join(sandbox.dir, "d".repeat(60), "e".repeat(60));
-    mkdirSync(deep, { recursive: true });
+    // Private, as wfctl requires of a socket's directory (else it refuses before starting anything).
+    mkdirSync(deep, { recursive: true, mode: 0o700 });
     const cli = new Cli(deep);
     const failed = await cli.run(["plugins", "list"]);
     expectExit(failed, 4);
