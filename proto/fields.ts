@@ -4,7 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type FieldSchema, FieldSchemaSchema, FieldType } from "./gen/wfctl/plugin/v1/provider_pb.js";
 import { type JsonObject, type JsonValue, decodeJsonValue, encodeJson } from "./json.js";
-import { sameValue } from "./sealed.js";
+import { isSealed, sameValue } from "./sealed.js";
 
 export type FieldKind = "string" | "number" | "bool" | "list" | "map" | "any";
 
@@ -146,7 +146,8 @@ export function diffFields(before: JsonObject | undefined, after: JsonObject, fi
       before: b,
       after: a,
       forcesReplace: before !== undefined && (spec?.forceNew ?? false),
-      sensitive: spec?.sensitive ?? false,
+      // A sealed side means state keeps the field sealed: its other side is as secret.
+      sensitive: (spec?.sensitive ?? false) || isSealed(b) || isSealed(a),
     });
   }
   return out;

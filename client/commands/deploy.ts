@@ -3,6 +3,7 @@
 // loaded only when the command runs, so other commands start without it).
 import { Command, Option } from "commander";
 import type { VerifyOptions } from "../verify/run.js";
+import { environmentOption } from "./options.js";
 
 type Run = (code: Promise<number>) => Promise<void>;
 
@@ -13,7 +14,7 @@ export function deployCommand(run: Run): Command {
     .command("verify")
     .description("check the health targets of the configuration's verify: section; exit 1 if any stays unhealthy")
     .addOption(new Option("-c, --config <path>", "infrastructure configuration file").default("infra.yaml"))
-    .addOption(new Option("--env <name>", "environment whose overrides apply"))
+    .addOption(environmentOption())
     .addOption(new Option("--target <name...>", "check only these targets (repeat the flag or separate names with commas)"))
     .addOption(new Option("--timeout <duration>", "deadline of the whole verify (overrides verify.timeout; e.g. 30s, 5m)"))
     .addOption(new Option("--json", "print one JSON document on stdout instead of the table"))

@@ -1,5 +1,6 @@
 // Flags shared by many commands, declared once.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { environmentNameProblem } from "../../proto/names.js";
 
 /** --json, --no-daemon, --socket, --timeout. */
 export function withCommonOptions(command: Command): Command {
@@ -15,8 +16,24 @@ export function withTargetOptions(command: Command): Command {
   return withCommonOptions(
     command
       .addOption(new Option("-c, --config <path>", "infrastructure configuration file").default("infra.yaml"))
-      .addOption(new Option("--env <name>", "environment whose overrides apply")),
+      .addOption(environmentOption()),
   );
+}
+
+/**
+ * --env: checked as it is parsed, so a name outside the name rules (a path
+ * such as ../x) is a usage error (exit 64) before the daemon, the state or
+ * any file is touched.
+ */
+export function environmentOption(): Option {
+  return new Option("--env <name>", "environment whose overrides apply (a name like a module's: letters, digits, '_', '.', '-')").argParser(environmentName);
+}
+
+/** Parses an --env value; commander reports a bad one, naming the flag, as a usage error. */
+export function environmentName(value: string): string {
+  const problem = environmentNameProblem(value);
+  if (problem) throw new InvalidArgumentError(`--env ${problem}`);
+  return value;
 }
 
 /** Parses a positive integer flag value; commander reports a bad one as a usage error. */

@@ -1,6 +1,8 @@
 // The configuration as the engine sees it: loaded, checked, and resolved for
 // one environment (names, providers and state backend included).
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { JsonObject } from "../../proto/json.js";
+import { environmentNameProblem } from "../../proto/names.js";
 import type { StatusRange } from "./schema.js";
 import type { SourceFile } from "./source.js";
 
@@ -163,8 +165,14 @@ export interface InfraConfig {
   verify: VerifyConfig | undefined;
 }
 
-/** The state namespace for an environment name. */
+/**
+ * The state namespace for an environment name. A namespace becomes a
+ * directory or a key prefix of the state backend, so a name outside the name
+ * rules (a path such as "../x") is refused here too, whoever asks.
+ */
 export function namespaceOf(env: string): string {
+  const problem = environmentNameProblem(env);
+  if (problem) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `the environment ${problem}`, { details: [{ field: "--env", message: problem }] });
   return env === "" ? "default" : env;
 }
 

@@ -8,7 +8,7 @@ import type { InfraConfig } from "./model.js";
 import type { CheckedOutput } from "./resolution.js";
 import { resolveConfig } from "./resolve.js";
 import { OUTPUT_NAME, SINK_TYPES, documentSchema, githubEnvSinkSchema, githubSecretSinkSchema, moduleSchema, outputSchema } from "./schema.js";
-import { SourceFile, throwIfProblems } from "./source.js";
+import { SourceFile, invalidKeyMessage, throwIfProblems } from "./source.js";
 import { checkVerifySection } from "./verify.js";
 
 function schemaDetails(source: SourceFile, raw: unknown, issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {
@@ -29,6 +29,8 @@ function schemaDetails(source: SourceFile, raw: unknown, issues: readonly z.core
       message = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
     } else if (issue.code === "invalid_type" && issue.message.includes("received undefined")) {
       message = "is required";
+    } else if (issue.code === "invalid_key") {
+      return source.keyDetail(path, invalidKeyMessage(issue, path), module, field);
     }
     return source.detail(path, message, module, field);
   });

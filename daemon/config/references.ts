@@ -5,8 +5,17 @@
 // field's value whatever its type; references inside a longer string are
 // replaced by their text. `$${` writes a literal `${`. The engine orders
 // resources by their references, as by depends_on.
+//
+// Sensitivity travels with values (taint): a lookup may say that the value
+// it gives is sensitive (a provider output its schema marks sensitive, a
+// field whose name says it is a secret), and every place that value lands,
+// whole or as part of a longer string, however deep in a map or list, is
+// reported, so that the field holding it is masked and sealed as if the
+// schema had marked it.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import type { FieldMap } from "../../proto/fields.js";
 import { type JsonObject, type JsonValue, isJsonObject } from "../../proto/json.js";
+import { isSensitiveKey } from "../../proto/redact.js";
 import { isSealed } from "../../proto/sealed.js";
 
 /** One `${…}` in a configuration. */
@@ -19,7 +28,38 @@ export interface Reference {
 
 /** A referenced value not known until the resource it comes from is applied. */
 export const UNKNOWN = Symbol("known after apply");
-export type Lookup = (expression: string) => Promise<JsonValue | typeof UNKNOWN>;
+
+/** What a lookup gives for a sensitive source: the value (or UNKNOWN), marked. */
+export class SensitiveValue {
+  constructor(readonly value: JsonValue | typeof UNKNOWN) {}
+}
+
+export type Lookup = (expression: string) => Promise<JsonValue | typeof UNKNOWN | SensitiveValue>;
+
+/** A configuration with its references resolved. */
+export interface ResolvedConfig {
+  config: JsonObject;
+  /** Top-level fields holding a value not known yet (they hold KNOWN_AFTER_APPLY). */
+  unknown: string[];
+  /** Where a sensitive value landed, wholly or in part: keys and list indexes from the top, in config order. */
+  sensitive: (string | number)[][];
+}
+
+/**
+ * Whether field `field` (dotted) of a resource whose type has `fields` is a
+ * sensitive source: its top-level field is schema-sensitive, or its own name
+ * says it is a secret (`password`, `token`, …), as outputs judge.
+ */
+export function isSensitiveField(fields: FieldMap, field: string): boolean {
+  const top = field.split(".")[0] ?? field;
+  const last = field.split(".").pop() ?? field;
+  return (fields[top]?.sensitive ?? false) || isSensitiveKey(last);
+}
+
+/** The top-level fields of `paths` (from ResolvedConfig.sensitive), once each, sorted. */
+export function topFields(paths: readonly (readonly (string | number)[])[]): string[] {
+  return [...new Set(paths.map((path) => String(path[0])))].sort();
+}
 
 /** What plans show for a value known only after apply. */
 export const KNOWN_AFTER_APPLY = "(known after apply)";
@@ -75,57 +115,69 @@ function asText(value: JsonValue): string {
 /**
  * `config` with every reference replaced by what `lookup` gives. Top-level
  * fields holding a value not known yet are listed in `unknown` and hold
- * KNOWN_AFTER_APPLY.
+ * KNOWN_AFTER_APPLY; every string a sensitive value went into is listed in
+ * `sensitive` by its path (known or not: a secret known only after apply is
+ * a secret all the same).
  */
-export async function resolveReferences(config: JsonObject, lookup: Lookup): Promise<{ config: JsonObject; unknown: string[] }> {
+export async function resolveReferences(config: JsonObject, lookup: Lookup): Promise<ResolvedConfig> {
   const unknown = new Set<string>();
-  const resolve = async (value: JsonValue, top: string): Promise<JsonValue> => {
-    if (typeof value === "string") {
-      const whole = /^\$\{([^}]*)\}$/.exec(value);
-      if (whole?.[1] !== undefined) {
-        const found = await lookup(whole[1].trim());
-        if (found === UNKNOWN) {
-          unknown.add(top);
-          return KNOWN_AFTER_APPLY;
-        }
-        return found;
-      }
-      let out = "";
-      let last = 0;
-      let pending = false;
-      for (const match of value.matchAll(PATTERN)) {
-        out += value.slice(last, match.index);
-        last = match.index + match[0].length;
-        if (match[1] === undefined) {
-          out += "${";
-          continue;
-        }
-        const found = await lookup(match[1].trim());
-        if (found === UNKNOWN) pending = true;
-        else out += asText(found);
-      }
-      // A string with any part unknown is unknown as a whole.
-      if (pending) {
+  const sensitive: (string | number)[][] = [];
+  /** The value a lookup gives, unwrapped; its sensitivity noted at `path`. */
+  const look = async (expression: string, path: (string | number)[]): Promise<JsonValue | typeof UNKNOWN> => {
+    const found = await lookup(expression);
+    if (!(found instanceof SensitiveValue)) return found;
+    if (!sensitive.some((p) => p.length === path.length && p.every((k, i) => k === path[i]))) sensitive.push(path);
+    return found.value;
+  };
+  const resolveString = async (value: string, path: (string | number)[]): Promise<JsonValue> => {
+    const top = String(path[0]);
+    const whole = /^\$\{([^}]*)\}$/.exec(value);
+    if (whole?.[1] !== undefined) {
+      const found = await look(whole[1].trim(), path);
+      if (found === UNKNOWN) {
         unknown.add(top);
         return KNOWN_AFTER_APPLY;
       }
-      return out + value.slice(last);
+      return found;
     }
+    let out = "";
+    let last = 0;
+    let pending = false;
+    for (const match of value.matchAll(PATTERN)) {
+      out += value.slice(last, match.index);
+      last = match.index + match[0].length;
+      if (match[1] === undefined) {
+        out += "${";
+        continue;
+      }
+      const found = await look(match[1].trim(), path);
+      if (found === UNKNOWN) pending = true;
+      else out += asText(found);
+    }
+    // A string with any part unknown is unknown as a whole.
+    if (pending) {
+      unknown.add(top);
+      return KNOWN_AFTER_APPLY;
+    }
+    return out + value.slice(last);
+  };
+  const resolve = async (value: JsonValue, path: (string | number)[]): Promise<JsonValue> => {
+    if (typeof value === "string") return resolveString(value, path);
     if (Array.isArray(value)) {
       const items: JsonValue[] = [];
-      for (const item of value) items.push(await resolve(item, top));
+      for (const [i, item] of value.entries()) items.push(await resolve(item, [...path, i]));
       return items;
     }
     if (isJsonObject(value)) {
       const out: JsonObject = {};
-      for (const [key, item] of Object.entries(value)) out[key] = await resolve(item, top);
+      for (const [key, item] of Object.entries(value)) out[key] = await resolve(item, [...path, key]);
       return out;
     }
     return value;
   };
   const out: JsonObject = {};
-  for (const [key, value] of Object.entries(config)) out[key] = await resolve(value, key);
-  return { config: out, unknown: [...unknown].sort() };
+  for (const [key, value] of Object.entries(config)) out[key] = await resolve(value, [key]);
+  return { config: out, unknown: [...unknown].sort(), sensitive };
 }
 
 /**

@@ -4,6 +4,7 @@
 // Every problem is collected and reported at once, in file order.
 import { dirname } from "node:path";
 import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
+import { environmentNameProblem } from "../../proto/names.js";
 import { findCycle } from "../engine/graph.js";
 import { resolveForEnvironment } from "./environments.js";
 import { type InfraConfig, type ResourceModule, namespaceOf } from "./model.js";
@@ -22,6 +23,8 @@ import { type CheckedVerify, resolveVerify, verifyEnvironments } from "./verify.
  */
 function checkEnvironmentName(file: string, modules: readonly (RawModule | undefined)[], verify: CheckedVerify | undefined, env: string): void {
   if (env === "") return;
+  const problem = environmentNameProblem(env);
+  if (problem) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `--env ${problem}`, { details: [{ field: "--env", message: problem }] });
   const known = new Set([...modules.flatMap((m) => Object.keys(m?.environments ?? {})), ...verifyEnvironments(verify)]);
   if (known.size === 0 || known.has(env)) return;
   throw new WfctlError(

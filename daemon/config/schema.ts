@@ -2,13 +2,18 @@
 // one state module) are checked after it, in validate.ts.
 import { z } from "zod";
 import { DURATION_EXAMPLES, durationMs } from "../../proto/duration.js";
+import { NAME_PATTERN, NAME_RULE } from "../../proto/names.js";
 
 /** Module names: safe in file names, state keys and URLs. */
-export const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const MODULE_NAME = NAME_PATTERN;
 
-const name = z.string().regex(MODULE_NAME, {
-  message: "must start with a letter or digit and use only letters, digits, '_', '.', '-' (at most 128)",
-});
+const name = z.string().regex(MODULE_NAME, { message: NAME_RULE });
+
+/**
+ * Keys of `environments:`: an environment names a state namespace, so it
+ * follows the same rule as module names (never a path such as "../x").
+ */
+const environmentName = z.string().regex(NAME_PATTERN, { message: `is not a valid environment name: it ${NAME_RULE}` });
 
 const configMap = z.record(z.string(), z.unknown());
 
@@ -31,7 +36,7 @@ export const moduleSchema = z
     config: configMap.optional(),
     depends_on: z.array(z.string().min(1)).optional(),
     protected: z.boolean().optional(),
-    environments: z.record(z.string().min(1), environmentOverrideSchema.nullable()).optional(),
+    environments: z.record(environmentName, environmentOverrideSchema.nullable()).optional(),
   })
   .strict();
 
@@ -204,7 +209,7 @@ export const verifyTargetSchema = z
   .object({
     name,
     ...targetSettings,
-    environments: z.record(z.string().min(1), verifyTargetOverrideSchema.nullable()).optional(),
+    environments: z.record(environmentName, verifyTargetOverrideSchema.nullable()).optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 // Where things are in a configuration file, so that every error can name the
 // file, the line, the module and the field.
-import { type Document, LineCounter, isNode, parseDocument } from "yaml";
+import { type Document, LineCounter, isMap, isNode, isScalar, parseDocument } from "yaml";
 import type { ErrorDetail } from "../../proto/errors.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 
@@ -50,6 +50,24 @@ export class SourceFile {
       }
     }
     return undefined;
+  }
+
+  /** Line and column of the key that ends `path` (a problem with the key itself, not its value). */
+  locateKey(path: YamlPath): { line: number; column: number } | undefined {
+    const parent = path.length > 0 ? this.doc.getIn(path.slice(0, -1), true) : undefined;
+    if (isMap(parent)) {
+      const key = parent.items.find((pair) => isScalar(pair.key) && String(pair.key.value) === String(path.at(-1)))?.key;
+      if (isNode(key) && key.range) {
+        const pos = this.lines.linePos(key.range[0]);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+    return this.locate(path);
+  }
+
+  /** A detail for a problem with the key that ends `path` (an invalid name), located at the key. */
+  keyDetail(path: YamlPath, message: string, module?: string, field?: string): ErrorDetail {
+    return { ...this.detail(path, message, module, field), ...(this.locateKey(path) ?? {}) };
   }
 
   /** A detail for a problem at `path`, about `module` (and `field`) if given. */
@@ -108,4 +126,9 @@ export function formatDetails(file: string, details: readonly ErrorDetail[]): st
 /** Throws CONFIG_INVALID listing every problem, if there are any. */
 export function throwIfProblems(file: string, details: readonly ErrorDetail[]): void {
   if (details.length > 0) throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(file, details), { details });
+}
+
+/** The message for a map key its schema refused (an environment name, say): the key, then why. */
+export function invalidKeyMessage(issue: { message: string; issues?: readonly { message: string }[] }, path: YamlPath): string {
+  return `${JSON.stringify(String(path.at(-1)))} ${issue.issues?.[0]?.message ?? issue.message}`;
 }

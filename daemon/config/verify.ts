@@ -18,7 +18,7 @@ import {
   verifySchema,
   verifyTargetSchema,
 } from "./schema.js";
-import type { SourceFile, YamlPath } from "./source.js";
+import { type SourceFile, type YamlPath, invalidKeyMessage } from "./source.js";
 
 /** The `verify:` section after its shape was checked: settings (when valid) and each valid target. */
 export interface CheckedVerify {
@@ -59,6 +59,8 @@ function issueDetails(source: SourceFile, value: unknown, issues: readonly z.cor
       message = "is required";
     } else if (issue.code === "invalid_type" && path.length === 0) {
       message = fieldPrefix === "verify" ? "must be a map with a targets list" : "must be a map";
+    } else if (issue.code === "invalid_key") {
+      return source.keyDetail([...prefix, ...path], invalidKeyMessage(issue, path), undefined, field);
     }
     return source.detail([...prefix, ...path], message, undefined, field);
   });

@@ -8,6 +8,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { diffFields } from "../../proto/fields.js";
 import { DriftClass, IaCDriftDetector } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { decodeJsonObject, decodeJsonValue, type JsonValue } from "../../proto/json.js";
+import { isSealed } from "../../proto/sealed.js";
 import { type ResourceState, type StateStore, priorStateOf } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
@@ -63,7 +64,11 @@ async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: O
     protected: configured ? configured.protected : record.protected,
     record,
   };
-  const sensitive = (field: string) => fields[field.split(".")[0] as string]?.sensitive ?? false;
+  // Schema-sensitive, or sealed in the record (a value a reference made sensitive): what is read now is as secret.
+  const sensitive = (field: string) => {
+    const top = field.split(".")[0] as string;
+    return (fields[top]?.sensitive ?? false) || isSealed(record.config[top]);
+  };
   if (handle.instance.serves(IaCDriftDetector)) {
     const { result } = await handle.instance.client(IaCDriftDetector).detectDrift({ resource, prior: priorStateOf(record) }, options);
     return {

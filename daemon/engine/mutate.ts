@@ -77,6 +77,8 @@ export async function mutate(ctx: OperationContext, opened: OpenedTarget, option
   // Planned as if the ghosts were already pruned, and checked, before the
   // first prune: a refused or failed plan leaves state as it was.
   const plan = await computePlan(config, withoutRecords(store, ghosts.map((g) => g.name)), sessions, ctx, { destroy });
+  // Fields a reference fills with a sensitive value are sealed in every record written for them, as schema-sensitive ones are.
+  for (const change of plan.changes) if (change.resource) store.markSensitive(change.name, change.sensitiveFields);
   checkFingerprint(plan, options.expectedFingerprint);
   checkProtected(plan, options.allowProtectedDestroy ?? false, destroy ? "wfctl infra destroy" : "wfctl infra apply");
   const pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, audit);

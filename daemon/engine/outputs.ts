@@ -6,10 +6,10 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { FieldMap } from "../../proto/fields.js";
 import { type JsonValue, isJsonObject } from "../../proto/json.js";
-import { isSensitiveKey } from "../../proto/redact.js";
 import { isSealed } from "../../proto/sealed.js";
 import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import type { InfraConfig, OutputDeclaration, OutputSinkDeclaration } from "../config/model.js";
+import { isSensitiveField } from "../config/references.js";
 import { formatDetail, formatDetails } from "../config/source.js";
 import type { OperationContext } from "./context.js";
 import type { ProviderSessions } from "./providers.js";
@@ -36,12 +36,6 @@ function at(object: JsonValue | undefined, path: string): JsonValue | undefined 
     current = current[part];
   }
   return current;
-}
-
-function sensitiveField(schema: FieldMap, field: string): boolean {
-  const top = field.split(".")[0] ?? field;
-  const last = field.split(".").pop() ?? field;
-  return (schema[top]?.sensitive ?? false) || isSensitiveKey(last);
 }
 
 async function schemaOf(record: ResourceState, config: InfraConfig, sessions: ProviderSessions): Promise<FieldMap> {
@@ -106,7 +100,7 @@ async function declaredOutput(
     name: output.name,
     source: `${output.resource}.${output.field}`,
     value,
-    sensitive: output.sensitive || sensitiveField(schema, output.field),
+    sensitive: output.sensitive || isSensitiveField(schema, output.field),
     description: output.description,
     sinks: output.sinks,
   };
@@ -163,7 +157,7 @@ export async function collectOutputs(
     const schema = await schemaOf(record, config, sessions);
     for (const [field, value] of Object.entries(record.outputs).sort(([a], [b]) => a.localeCompare(b))) {
       const name = `${record.resourceId}.${field}`;
-      outputs.push({ name, source: name, value, sensitive: sensitiveField(schema, field), description: "", sinks: [] });
+      outputs.push({ name, source: name, value, sensitive: isSensitiveField(schema, field), description: "", sinks: [] });
     }
   }
   if (names.length > 0) {
@@ -198,7 +192,7 @@ export async function sensitiveValues(config: InfraConfig, store: StateStore, se
   for (const record of await store.listStates({}, { signal: ctx.signal })) {
     if (!config.providers.has(record.provider)) continue;
     const schema = await schemaOf(record, config, sessions);
-    for (const [field, value] of Object.entries(record.outputs)) if (sensitiveField(schema, field)) keep(value);
+    for (const [field, value] of Object.entries(record.outputs)) if (isSensitiveField(schema, field)) keep(value);
     for (const output of config.outputs) {
       if (output.sensitive && output.resource === record.resourceId) keep(at(record.outputs, output.field) ?? at(record.config, output.field));
     }

@@ -36,6 +36,12 @@ export interface PlannedChange {
   recordOnly: boolean;
   /** For a record whose outcome was never confirmed (pending, unknown): its status, and what the plan decided. */
   recorded: { status: string; note: string } | undefined;
+  /**
+   * Top-level fields of its configuration that hold a sensitive value
+   * through a ${} reference (wholly or in part): masked in the plan and
+   * sealed in its record, as if its provider's schema marked them sensitive.
+   */
+  sensitiveFields: string[];
 }
 
 export interface Plan {

@@ -4,14 +4,24 @@
 // unknown) is read first: found, it is adopted; gone, it is created again
 // (or, when no longer configured, only its record is removed).
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type FieldDifference, diffFields, validateFields, withDefaults } from "../../proto/fields.js";
+import { type FieldDifference, type FieldMap, diffFields, validateFields, withDefaults } from "../../proto/fields.js";
 import { Action } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual, type JsonValue } from "../../proto/json.js";
-import { sameConfig } from "../../proto/sealed.js";
+import { type JsonObject, decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual, type JsonValue } from "../../proto/json.js";
+import { isSealed, sameConfig } from "../../proto/sealed.js";
 import { RecordStatus, type ResourceState, isUnconfirmed, priorStateOf, withFields } from "../../proto/state-store.js";
 import { moduleProblem } from "../config/load.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
-import { KNOWN_AFTER_APPLY, UNKNOWN, fieldOfRecord, hasReferences, resolveReferences, valueAt } from "../config/references.js";
+import {
+  KNOWN_AFTER_APPLY,
+  SensitiveValue,
+  UNKNOWN,
+  fieldOfRecord,
+  hasReferences,
+  isSensitiveField,
+  resolveReferences,
+  topFields,
+  valueAt,
+} from "../config/references.js";
 import { formatDetails } from "../config/source.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import type { ChangeAction, PlannedChange } from "./plan-model.js";
@@ -45,27 +55,37 @@ function recordedNote(record: ResourceState, decision: string): { status: string
  * A reference's value at plan time: a configuration field of the resource it
  * names, from that resource's (resolved) configuration; else, while that
  * resource stays unchanged, its recorded outputs; else known only after apply.
+ * A sensitive source (isSensitiveField) gives its value marked, so that the
+ * field it lands in is masked and sealed too.
  */
-async function valueAtPlan(resource: ResourceModule, expression: string, planning: PlanningContext): Promise<JsonValue | typeof UNKNOWN> {
+async function valueAtPlan(resource: ResourceModule, expression: string, planning: PlanningContext): Promise<JsonValue | typeof UNKNOWN | SensitiveValue> {
   const ref = resource.references.find((r) => r.expression === expression);
   const target = ref && (await planning.planned.get(ref.target));
   if (!ref || !target?.resource) throw new WfctlError(ErrorCode.INTERNAL, `${resource.name}: reference \${${expression}} has no planned target`);
   const top = ref.field.split(".")[0] ?? ref.field;
   const fields = (await planning.sessions.get(target.provider)).schema.types.get(target.type) ?? {};
-  if (fields[top]?.sensitive && !fields[top]?.computed) {
+  if (!fields[top]?.computed && (fields[top]?.sensitive || target.sensitiveFields.includes(top))) {
     // State keeps it sealed, so apply could not resolve it; and it must not be copied into another resource's plain state.
+    const what = fields[top]?.sensitive ? "is sensitive configuration" : "holds a sensitive value (through its own references)";
     throw new WfctlError(
       ErrorCode.CONFIG_INVALID,
-      `module "${resource.baseName}": reference \${${expression}}: field "${ref.field}" of "${ref.target}" is sensitive configuration, which state keeps sealed; reference an output instead`,
+      `module "${resource.baseName}": reference \${${expression}}: field "${ref.field}" of "${ref.target}" ${what}, which state keeps sealed; reference ${fields[top]?.sensitive ? "an output" : "that value's source"} instead`,
     );
   }
-  const configured = target.resource.config[top];
+  const value = plainValueAtPlan(target, target.resource.config, ref.field, expression, fields);
+  return isSensitiveField(fields, ref.field) ? new SensitiveValue(value) : value;
+}
+
+/** The value valueAtPlan gives for `field` of `target` (whose resolved configuration is `config`), before its sensitivity is considered. */
+function plainValueAtPlan(target: PlannedChange, config: JsonObject, field: string, expression: string, fields: FieldMap): JsonValue | typeof UNKNOWN {
+  const top = field.split(".")[0] ?? field;
+  const configured = config[top];
   if (configured !== undefined && !fields[top]?.computed) {
     if (configured === KNOWN_AFTER_APPLY) return UNKNOWN;
-    const value = valueAt(target.resource.config, ref.field);
+    const value = valueAt(config, field);
     if (value !== undefined) return value;
   }
-  if (target.action === "noop" && !target.ghost && target.prior) return fieldOfRecord(target.refreshed ?? target.prior, ref.field, expression);
+  if (target.action === "noop" && !target.ghost && target.prior) return fieldOfRecord(target.refreshed ?? target.prior, field, expression);
   return UNKNOWN;
 }
 
@@ -82,11 +102,15 @@ function refreshedRecord(prior: ResourceState, observed: ResourceState, resource
   return same ? undefined : { ...next, updatedAt: new Date().toISOString() };
 }
 
-/** The configuration with its references resolved as far as they can be now, and the fields known only after apply. */
-async function desiredConfig(resource: ResourceModule, planning: PlanningContext): Promise<{ desired: ResourceModule["config"]; unknown: string[] }> {
+/**
+ * The configuration with its references resolved as far as they can be now,
+ * the fields known only after apply, and those holding a sensitive value.
+ */
+async function desiredConfig(resource: ResourceModule, planning: PlanningContext): Promise<{ desired: ResourceModule["config"]; unknown: string[]; sensitive: string[] }> {
   // Most resources refer to nothing: their configuration is final and was validated already.
-  if (!hasReferences(resource.config)) return { desired: resource.config, unknown: [] };
-  const { config: desired, unknown } = await resolveReferences(resource.config, (expression) => valueAtPlan(resource, expression, planning));
+  if (!hasReferences(resource.config)) return { desired: resource.config, unknown: [], sensitive: [] };
+  const resolved = await resolveReferences(resource.config, (expression) => valueAtPlan(resource, expression, planning));
+  const { config: desired, unknown } = resolved;
   const fieldsOfType = (await planning.sessions.get(resource.provider)).schema.types.get(resource.type) ?? {};
   const known = Object.fromEntries(Object.entries(desired).filter(([field]) => !unknown.includes(field)));
   const invalid = validateFields(known, fieldsOfType).filter((p) => !unknown.includes(p.field.split(".")[0] ?? ""));
@@ -94,7 +118,7 @@ async function desiredConfig(resource: ResourceModule, planning: PlanningContext
     const details = invalid.map((p) => moduleProblem(planning.config, resource, p.field, `${p.message} (after resolving references)`));
     throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(planning.config.file, details), { details });
   }
-  return { desired, unknown };
+  return { desired, unknown, sensitive: topFields(resolved.sensitive) };
 }
 
 /** What the provider reads for a recorded resource now: undefined when it is gone. */
@@ -112,15 +136,44 @@ async function readNow(record: ResourceState, planning: PlanningContext): Promis
   });
 }
 
+/**
+ * `change` with the fields that hold a sensitive value marked: those a
+ * reference filled with one (`sensitive`), and any whose value, before or
+ * after, or as recorded, is a seal (a value state keeps sealed stays masked,
+ * even once nothing sensitive flows into it any more).
+ */
+function withSensitivity(change: PlannedChange, sensitive: readonly string[], recorded: ResourceState | undefined): PlannedChange {
+  const masked = (field: string, before: JsonValue | undefined, after: JsonValue | undefined): boolean => {
+    const top = field.split(".")[0] ?? field;
+    return sensitive.includes(top) || isSealed(before) || isSealed(after) || isSealed(recorded?.config[top]);
+  };
+  return {
+    ...change,
+    sensitiveFields: [...sensitive],
+    fields: change.fields.map((f) => (f.sensitive || !masked(f.field, f.before, f.after) ? f : { ...f, sensitive: true })),
+  };
+}
+
 /** Plans one configured resource against what `recorded` says (undefined: nothing recorded). */
 export async function planResource(resource: ResourceModule, recorded: ResourceState | undefined, planning: PlanningContext): Promise<PlannedChange> {
+  const { desired, unknown, sensitive } = await desiredConfig(resource, planning);
+  return withSensitivity(await planAgainst(resource, recorded, planning, desired, unknown), sensitive, recorded);
+}
+
+/** Plans one configured resource, its configuration resolved to `desired` (the fields in `unknown` known only after apply). */
+async function planAgainst(
+  resource: ResourceModule,
+  recorded: ResourceState | undefined,
+  planning: PlanningContext,
+  desired: ResourceModule["config"],
+  unknown: readonly string[],
+): Promise<PlannedChange> {
   const handle = await planning.sessions.get(resource.provider);
   const fieldsOfType = handle.schema.types.get(resource.type) ?? {};
-  const { desired, unknown } = await desiredConfig(resource, planning);
   const resolved: ResourceModule = { ...resource, config: desired };
   // A resource that changed type or provider cannot be updated in place.
   const moved = recorded !== undefined && (recorded.resourceType !== resource.type || recorded.provider !== resource.provider);
-  const base = { name: resource.name, type: resource.type, provider: resource.provider, dependsOn: resource.dependsOn, protected: resource.protected, resource: resolved, ghost: false, refreshed: undefined, recordOnly: false, recorded: undefined };
+  const base = { name: resource.name, type: resource.type, provider: resource.provider, dependsOn: resource.dependsOn, protected: resource.protected, resource: resolved, ghost: false, refreshed: undefined, recordOnly: false, recorded: undefined, sensitiveFields: [] };
   let prior = recorded;
   let observed: ResourceState | undefined;
   let recordedAs: PlannedChange["recorded"];
@@ -202,6 +255,7 @@ export async function planDelete(recorded: ResourceState, planning: PlanningCont
     refreshed: undefined,
     recordOnly: false,
     recorded: undefined,
+    sensitiveFields: [],
   };
   if (!isUnconfirmed(recorded)) return base;
   const found = await readNow(recorded, planning);

@@ -2,7 +2,6 @@
 // the state store that configuration names (sealing sensitive values on the
 // way in), and the provider sessions its resources use.
 import type { Logger } from "pino";
-import type { StateStore } from "../../proto/state-store.js";
 import { loadInfraConfig } from "../config/load.js";
 import type { InfraConfig } from "../config/model.js";
 import { type MemoryStores, openStateStore } from "../state/open.js";
@@ -17,7 +16,8 @@ import { SealingStore } from "./sealing.js";
 /** A configuration opened for one operation. */
 export interface OpenedTarget {
   config: InfraConfig;
-  store: StateStore;
+  /** The state store, sealing sensitive values on their way in (an apply declares the fields its plan found tainted). */
+  store: SealingStore;
   sessions: ProviderSessions;
 }
 

@@ -8,6 +8,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { toConnectError } from "../../proto/connect-errors.js";
 import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
 import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { environmentNameProblem } from "../../proto/names.js";
 
 /** The longest delay a Node timer takes (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -25,12 +26,12 @@ export interface FieldRule {
   /** Strings: must be an absolute path (when not empty). */
   absolute?: boolean;
   /**
-   * Strings: must be usable as one path segment (when not empty): no "/" or
-   * "\\", not "." or "..", no control characters. An environment names its
-   * state namespace, a directory of the filesystem backend: "../../x" would
-   * put state (and create directories) outside the state directory.
+   * Strings: must follow the name rules of modules and environments (when
+   * not empty; proto/names.ts). An environment names its state namespace, a
+   * directory of the filesystem backend: "../../x" would put state (and
+   * create directories) outside the state directory.
    */
-  segment?: boolean;
+  environmentName?: boolean;
 }
 
 /** What a string field gets without a rule: enough for any name or path. */
@@ -50,7 +51,7 @@ const ID = { maxBytes: 128 };
  */
 export const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   "wfctl.daemon.v1.Target.config_path": { maxBytes: 4096, absolute: true },
-  "wfctl.daemon.v1.Target.env": { ...NAME, segment: true },
+  "wfctl.daemon.v1.Target.env": { ...NAME, environmentName: true },
   "wfctl.daemon.v1.Operation.id": ID,
   "wfctl.daemon.v1.Operation.timeout_ms": { min: 0, max: MAX_TIMER_MS, unit: "ms" },
   "wfctl.daemon.v1.Caller.user": NAME,
@@ -92,11 +93,6 @@ export function ruleOf(message: DescMessage, field: DescField): FieldRule {
 
 const MAX_REPORTED = 5;
 
-/** Can `value` be one segment of a path ("" counts: it means none)? */
-function isSegment(value: string): boolean {
-  return value !== "." && value !== ".." && !/[/\\\x00-\x1f\x7f]/.test(value);
-}
-
 type Plain = Record<string, unknown>;
 
 /** Problems found so far, each naming its field. */
@@ -117,7 +113,10 @@ function checkScalar(type: ScalarType, value: unknown, rule: FieldRule, path: st
     if (bytes > max) problems.add(path, `is ${bytes} bytes, more than the ${max} allowed`);
     else if (typeof value === "string" && value.includes("\0")) problems.add(path, `must not contain a NUL character`);
     else if (rule.absolute && typeof value === "string" && value !== "" && !value.startsWith("/")) problems.add(path, `must be an absolute path, got "${value}"`);
-    else if (rule.segment && typeof value === "string" && !isSegment(value)) problems.add(path, `must be a name, not a path: no "/", "\\" or control characters, not "." or "..", got ${JSON.stringify(value)}`);
+    else if (rule.environmentName && typeof value === "string") {
+      const problem = environmentNameProblem(value);
+      if (problem) problems.add(path, problem);
+    }
     return;
   }
   if (!isNumeric(type) || (typeof value !== "number" && typeof value !== "bigint")) return;

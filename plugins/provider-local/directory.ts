@@ -1,19 +1,43 @@
 // local.directory: a directory under the provider root. Deleting refuses to
-// remove files wfctl does not manage unless force_destroy is set.
-import { chmod, mkdir, readdir, rm, rmdir, stat } from "node:fs/promises";
-import { ErrorCode, type PriorResource, type ReadResult, type ResourceType, WfctlError } from "../sdk/index.js";
+// remove files wfctl does not manage unless force_destroy is set. Its path
+// stays under the root: checked at plan (containment.ts), and again as it
+// is made, read and deleted.
+import { mkdir, open, readdir, rm, rmdir, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { ErrorCode, type PriorResource, type ReadResult, type ResourceType, WfctlError, planFromSchema } from "../sdk/index.js";
+import { OPEN_DIRECTORY_NO_FOLLOW, checkStillAt, containedParent, containedPath, resolveUnderRoot } from "./containment.js";
 import { formatMode, parseMode, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
   return `${name} (local.directory)`;
 }
 
-async function ensure(config: Record<string, unknown>, root: string, name: string, signal: AbortSignal) {
-  const path = underRoot(root, String(config["path"]), describe(name));
+/**
+ * Makes the directory (and those on the way, each checked as it is reached)
+ * and sets its mode through a descriptor opened with O_NOFOLLOW on its real
+ * path, so a symlink put in its place meanwhile is never followed.
+ */
+async function ensure(config: Record<string, unknown>, provider: LocalProvider, name: string, signal: AbortSignal) {
+  const path = underRoot(provider.root, String(config["path"]), describe(name));
   const mode = parseMode(String(config["mode"]), describe(name));
   signal.throwIfAborted();
-  await mkdir(path, { recursive: true, mode });
-  await chmod(path, mode);
+  const parent = (await containedParent(provider, path, describe(name), { mode })) as string;
+  await mkdir(join(parent, basename(path)), { mode }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  });
+  // Where it really is: a symlink there is followed only into the root.
+  const real = (await resolveUnderRoot(provider, path, describe(name))) as string;
+  const handle = await open(real, OPEN_DIRECTORY_NO_FOLLOW).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ELOOP" && code !== "ENOTDIR") throw err;
+    throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `${describe(name)}: ${path} is not a directory${code === "ELOOP" ? " (a symlink was put there while it was made)" : ""}`);
+  });
+  try {
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
+  }
+  await checkStillAt(provider, path, parent, describe(name));
   return { providerId: path, outputs: { absolute_path: path } };
 }
 
@@ -22,26 +46,28 @@ function recordedPath(prior: PriorResource, root: string, name: string): string 
   return prior.providerId || underRoot(root, String(prior.config["path"]), describe(name));
 }
 
+const fields = {
+  path: { type: "string", required: true, forceNew: true, description: "Path relative to the provider root; it must stay under the root, symlinks included." },
+  mode: { type: "string", default: "0755", description: "Octal permissions." },
+  force_destroy: { type: "bool", default: false, description: "Delete the directory even if it holds files wfctl does not manage." },
+  absolute_path: { type: "string", computed: true, description: "Where the directory is." },
+} as const;
+
 export const directoryResource: ResourceType<LocalProvider> = {
   description: "A directory under the provider root.",
-  fields: {
-    path: { type: "string", required: true, forceNew: true, description: "Path relative to the provider root." },
-    mode: { type: "string", default: "0755", description: "Octal permissions." },
-    force_destroy: { type: "bool", default: false, description: "Delete the directory even if it holds files wfctl does not manage." },
-    absolute_path: { type: "string", computed: true, description: "Where the directory is." },
+  fields,
+  // The path is checked against what exists now, so an escape is refused before anything is made.
+  async plan({ resource, config, prior, provider }) {
+    await containedPath(provider, String(config["path"]), describe(resource.name));
+    return planFromSchema(config, prior, fields);
   },
-  create: ({ resource, config, provider }, ctx) => ensure(config, provider.root, resource.name, ctx.signal),
-  update: ({ resource, config, provider }, ctx) => ensure(config, provider.root, resource.name, ctx.signal),
+  create: ({ resource, config, provider }, ctx) => ensure(config, provider, resource.name, ctx.signal),
+  update: ({ resource, config, provider }, ctx) => ensure(config, provider, resource.name, ctx.signal),
   async read({ resource, prior, provider }): Promise<ReadResult> {
     const path = recordedPath(prior, provider.root, resource.name);
-    let info;
-    try {
-      info = await stat(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { found: false };
-      throw err;
-    }
-    if (!info.isDirectory()) return { found: false };
+    const real = await resolveUnderRoot(provider, path, describe(resource.name));
+    const info = real === undefined ? undefined : await stat(real);
+    if (!info?.isDirectory()) return { found: false };
     return {
       found: true,
       providerId: path,
@@ -55,7 +81,11 @@ export const directoryResource: ResourceType<LocalProvider> = {
   },
   async delete({ resource, prior, provider }, ctx): Promise<void> {
     ctx.signal.throwIfAborted();
-    const path = recordedPath(prior, provider.root, resource.name);
+    const recorded = recordedPath(prior, provider.root, resource.name);
+    // Removed from the directory as resolved and checked: never through a symlink out of the root.
+    const parent = await containedParent(provider, recorded, describe(resource.name), undefined);
+    if (parent === undefined) return;
+    const path = join(parent, basename(recorded));
     if (prior.config["force_destroy"] === true) {
       await rm(path, { recursive: true, force: true });
       return;
@@ -71,7 +101,7 @@ export const directoryResource: ResourceType<LocalProvider> = {
       const shown = entries.slice(0, 5).join(", ") + (entries.length > 5 ? `, … (${entries.length} entries)` : "");
       throw new WfctlError(
         ErrorCode.FAILED_PRECONDITION,
-        `${describe(resource.name)}: directory ${path} is not empty (${shown}); ` +
+        `${describe(resource.name)}: directory ${recorded} is not empty (${shown}); ` +
           `delete those files, declare them as resources that depend on it, or set force_destroy: true`,
       );
     }

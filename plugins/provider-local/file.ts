@@ -1,8 +1,12 @@
 // local.file: a regular file with content and permissions, written atomically.
+// Its path stays under the provider root: checked at plan (containment.ts),
+// and again as it is written, read and deleted.
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
 import type { AppliedResource, JsonObject, PriorResource, ReadResult, ResourceType } from "../sdk/index.js";
+import { planFromSchema } from "../sdk/index.js";
+import { CREATE_NO_FOLLOW, checkStillAt, containedParent, containedPath, resolveUnderRoot } from "./containment.js";
 import { formatMode, parseMode, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
@@ -14,29 +18,43 @@ function describe(name: string): string {
  * file, so a write interrupted by a kill leaves at most one, which the next
  * write of that file (or its delete, or a read that finds it gone) removes.
  */
-function tempPathOf(path: string): string {
-  return join(dirname(path), `.${basename(path)}.wfctl.tmp`);
+function tempNameOf(path: string): string {
+  return `.${basename(path)}.wfctl.tmp`;
 }
 
-async function writeAtomically(path: string, content: string, mode: number, signal: AbortSignal): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const temp = tempPathOf(path);
+/**
+ * Writes `content` to `full` atomically, inside the root: each directory on
+ * the way is checked as it is made, the temporary file is created with
+ * O_NOFOLLOW|O_EXCL, and it is renamed into the checked directory only if
+ * that directory still resolves where it did.
+ */
+async function writeAtomically(provider: LocalProvider, full: string, content: string, mode: number, resource: string, signal: AbortSignal): Promise<void> {
+  const parent = (await containedParent(provider, full, resource, { mode: 0o755 })) as string;
+  const temp = join(parent, tempNameOf(full));
+  await rm(temp, { force: true });
   try {
-    await writeFile(temp, content, { mode, signal });
-    await chmod(temp, mode);
+    const handle = await open(temp, CREATE_NO_FOLLOW, mode);
+    try {
+      await handle.writeFile(content, { signal });
+      await handle.chmod(mode);
+    } finally {
+      await handle.close();
+    }
     signal.throwIfAborted();
-    await rename(temp, path);
+    await checkStillAt(provider, full, parent, resource);
+    // rename replaces a symlink at the file's own name; it never writes through one.
+    await rename(temp, join(parent, basename(full)));
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
   }
 }
 
-async function write(config: JsonObject, root: string, name: string, signal: AbortSignal): Promise<AppliedResource> {
-  const path = underRoot(root, String(config["path"]), describe(name));
+async function write(config: JsonObject, provider: LocalProvider, name: string, signal: AbortSignal): Promise<AppliedResource> {
+  const path = underRoot(provider.root, String(config["path"]), describe(name));
   const content = String(config["content"] ?? "");
   const mode = parseMode(String(config["mode"]), describe(name));
-  await writeAtomically(path, content, mode, signal);
+  await writeAtomically(provider, path, content, mode, describe(name), signal);
   return {
     providerId: path,
     outputs: {
@@ -52,46 +70,57 @@ function recordedPath(prior: PriorResource, root: string, name: string): string 
   return prior.providerId || underRoot(root, String(prior.config["path"]), describe(name));
 }
 
+async function read(prior: PriorResource, provider: LocalProvider, name: string, signal: AbortSignal): Promise<ReadResult> {
+  const path = recordedPath(prior, provider.root, name);
+  // Never read through a symlink out of the root: what it points to would land in plans and state.
+  const real = await resolveUnderRoot(provider, path, describe(name));
+  if (real === undefined) {
+    // A write cut short by a kill left its temporary file: nothing else will.
+    const parent = await containedParent(provider, path, describe(name), undefined);
+    if (parent !== undefined) await rm(join(parent, tempNameOf(path)), { force: true });
+    return { found: false };
+  }
+  const info = await stat(real);
+  if (!info.isFile()) return { found: false };
+  const content = await readFile(real, { encoding: "utf8", signal });
+  return {
+    found: true,
+    providerId: path,
+    config: { path: prior.config["path"] ?? path, content, mode: formatMode(info.mode) },
+    outputs: { absolute_path: path, sha256: createHash("sha256").update(content).digest("hex"), size: info.size },
+  };
+}
+
 function fileType(sensitive: boolean): ResourceType<LocalProvider> {
+  const fields = {
+    path: { type: "string", required: true, forceNew: true, description: "Path relative to the provider root; it must stay under the root, symlinks included." },
+    content: { type: "string", default: "", sensitive, description: "UTF-8 content of the file." },
+    mode: { type: "string", default: sensitive ? "0600" : "0644", description: "Octal permissions." },
+    absolute_path: { type: "string", computed: true, description: "Where the file is." },
+    sha256: { type: "string", computed: true, description: "SHA-256 of the content." },
+    size: { type: "number", computed: true, description: "Size in bytes." },
+  } as const;
   return {
     description: sensitive
       ? "A regular file whose content is secret: masked in plans, drift and outputs (like Terraform's local_sensitive_file); owner-only by default."
       : "A regular file under the provider root, with its content and permissions.",
-    fields: {
-      path: { type: "string", required: true, forceNew: true, description: "Path relative to the provider root." },
-      content: { type: "string", default: "", sensitive, description: "UTF-8 content of the file." },
-      mode: { type: "string", default: sensitive ? "0600" : "0644", description: "Octal permissions." },
-      absolute_path: { type: "string", computed: true, description: "Where the file is." },
-      sha256: { type: "string", computed: true, description: "SHA-256 of the content." },
-      size: { type: "number", computed: true, description: "Size in bytes." },
+    fields,
+    // The path is checked against what exists now, so an escape is refused before anything is written.
+    async plan({ resource, config, prior, provider }) {
+      await containedPath(provider, String(config["path"]), describe(resource.name));
+      return planFromSchema(config, prior, fields);
     },
-    create: ({ resource, config, provider }, ctx) => write(config, provider.root, resource.name, ctx.signal),
-    update: ({ resource, config, provider }, ctx) => write(config, provider.root, resource.name, ctx.signal),
-    async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
-      const path = recordedPath(prior, provider.root, resource.name);
-      let info;
-      try {
-        info = await stat(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-        // A write cut short by a kill left its temporary file: nothing else will.
-        await rm(tempPathOf(path), { force: true });
-        return { found: false };
-      }
-      if (!info.isFile()) return { found: false };
-      const content = await readFile(path, { encoding: "utf8", signal: ctx.signal });
-      return {
-        found: true,
-        providerId: path,
-        config: { path: prior.config["path"] ?? path, content, mode: formatMode(info.mode) },
-        outputs: { absolute_path: path, sha256: createHash("sha256").update(content).digest("hex"), size: info.size },
-      };
-    },
+    create: ({ resource, config, provider }, ctx) => write(config, provider, resource.name, ctx.signal),
+    update: ({ resource, config, provider }, ctx) => write(config, provider, resource.name, ctx.signal),
+    read: ({ resource, prior, provider }, ctx) => read(prior, provider, resource.name, ctx.signal),
     async delete({ resource, prior, provider }, ctx): Promise<void> {
       ctx.signal.throwIfAborted();
       const path = recordedPath(prior, provider.root, resource.name);
-      await rm(path, { force: true });
-      await rm(tempPathOf(path), { force: true });
+      // Removed from the directory as resolved and checked: never through a symlink out of the root.
+      const parent = await containedParent(provider, path, describe(resource.name), undefined);
+      if (parent === undefined) return;
+      await rm(join(parent, basename(path)), { force: true });
+      await rm(join(parent, tempNameOf(path)), { force: true });
     },
   };
 }

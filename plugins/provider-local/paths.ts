@@ -1,11 +1,14 @@
-// Resolving resource paths under the provider's root, refusing any path that
-// would escape it.
+// Resolving resource paths under the provider's root, refusing any path whose
+// text would escape it (containment.ts checks what the path resolves to).
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { ErrorCode, WfctlError } from "../sdk/index.js";
 
-/** What Configure resolved: the absolute root every resource path is under. */
+/** What Configure resolved: the root every resource path is under. */
 export interface LocalProvider {
+  /** Absolute, as configured: resource ids and outputs are under it. */
   root: string;
+  /** Its real path (symlinks resolved), taken at Configure: what containment is checked against, and what writes go through. */
+  realRoot: string;
 }
 
 /** The absolute path of `path` under `root`; throws CONFIG_INVALID if it escapes the root. */

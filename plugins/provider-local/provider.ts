@@ -1,7 +1,7 @@
 // The local provider: manages real files and directories under a root
 // directory. It exists to prove every layer of wfctl on any machine, and is
 // the provider of the quickstart.
-import { mkdir } from "node:fs/promises";
+import { mkdir, realpath } from "node:fs/promises";
 import { resolve } from "node:path";
 import { defineProvider } from "../sdk/index.js";
 import { directoryResource } from "./directory.js";
@@ -21,7 +21,7 @@ export const localProvider = defineProvider<LocalProvider>({
   async configure(config, { workingDir }) {
     const root = resolve(workingDir || process.cwd(), String(config["root"]));
     await mkdir(root, { recursive: true });
-    return { root };
+    return { root, realRoot: await realpath(root) };
   },
   resources: {
     "local.file": fileResource,

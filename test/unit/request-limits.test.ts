@@ -64,9 +64,11 @@ describe("request limits", () => {
     expect(long.message).toContain("target.config_path is 4201 bytes, more than the 4096 allowed");
     expect(invalid(() => checkRequest(PlanRequestSchema, plan({ target: { configPath: "infra.yaml" } }))).message).toContain('target.config_path must be an absolute path, got "infra.yaml"');
     expect(invalid(() => checkRequest(PlanRequestSchema, plan({ target: { configPath: "/a\0b" } }))).message).toContain("target.config_path must not contain a NUL character");
-    // An environment names a state namespace (a directory): never a path out of the state directory.
-    for (const env of ["../../etc", "a/b", "..", ".", "a\\b", "line\nbreak"]) {
-      expect(invalid(() => checkRequest(PlanRequestSchema, plan({ target: { configPath: "/x/infra.yaml", env } }))).message).toContain("target.env must be a name, not a path");
+    // An environment names a state namespace (a directory): it follows the name rules, so never a path out of the state directory.
+    for (const env of ["../../etc", "a/b", "..", ".", "a\\b", "line\nbreak", "-x", "a b", ".hidden"]) {
+      expect(invalid(() => checkRequest(PlanRequestSchema, plan({ target: { configPath: "/x/infra.yaml", env } }))).message).toContain(
+        `target.env must be an environment name: it must start with a letter or digit and use only letters, digits, '_', '.', '-' (at most 128), like a module name; got ${JSON.stringify(env)}`,
+      );
     }
     checkRequest(PlanRequestSchema, plan({ target: { configPath: "/x/infra.yaml", env: "us-east-1.prod_2" } }));
     const many = invalid(() =>

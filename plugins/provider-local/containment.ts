@@ -1,0 +1,128 @@
+// Keeping every path under the provider root against the filesystem as it
+// is, not only as it is written. paths.ts checks a path's text ("../x",
+// "/etc/x"); here each component that exists is resolved (symlinks followed)
+// and must stay under the root's own real path, which is the reference (the
+// root itself may be a symlink, as /tmp is on macOS). Plan checks a path
+// before anything is written; apply checks again as it writes, directory by
+// directory, because a symlink may be planted in between; writes open files
+// with O_NOFOLLOW and rename into a directory whose real path was checked.
+import { constants } from "node:fs";
+import { lstat, mkdir, readlink, realpath } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { ErrorCode, WfctlError } from "../sdk/index.js";
+import { type LocalProvider, underRoot } from "./paths.js";
+
+/** Flags for a file wfctl writes: a new file, never through a symlink. */
+export const CREATE_NO_FOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** Flags for a directory wfctl changes: the directory itself, never through a symlink. */
+export const OPEN_DIRECTORY_NO_FOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/** Is `real` the root or under it? Both are real paths. */
+export function isInside(realRoot: string, real: string): boolean {
+  const rel = relative(realRoot, real);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** A path that leads out of the root through a symlink. */
+function escapeError(provider: LocalProvider, resource: string, full: string, component: string, leadsTo: string): WfctlError {
+  const shown = relative(provider.root, full);
+  const through = component === full ? "it" : `"${relative(provider.root, component)}"`;
+  return new WfctlError(
+    ErrorCode.PERMISSION_DENIED,
+    `${resource}: path "${shown}" leads outside the provider root ${provider.root}: ${through} resolves to ${leadsTo}; ` +
+      "refusing to follow it (remove the symlink, or choose a path under the root)",
+  );
+}
+
+const missing = (err: unknown): boolean => ["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "");
+
+/**
+ * `next` (the component `lexical`) resolved, or undefined when it does not
+ * exist yet; throws when it, or where a dangling symlink there would create
+ * things, is outside the root.
+ */
+async function resolveComponent(provider: LocalProvider, resource: string, full: string, lexical: string, next: string): Promise<string | undefined> {
+  let resolved: string;
+  try {
+    resolved = await realpath(next);
+  } catch (err) {
+    if (!missing(err)) throw err;
+    const link = await lstat(next).catch(() => undefined);
+    if (!link?.isSymbolicLink()) return undefined;
+    // A symlink to nothing: writing through it would create its target, wherever that is.
+    const target = resolve(dirname(next), await readlink(next));
+    throw isInside(provider.realRoot, target)
+      ? new WfctlError(ErrorCode.PERMISSION_DENIED, `${resource}: "${relative(provider.root, lexical)}" is a symlink to ${target}, which does not exist; refusing to write through it`)
+      : escapeError(provider, resource, full, lexical, target);
+  }
+  if (!isInside(provider.realRoot, resolved)) throw escapeError(provider, resource, full, lexical, resolved);
+  return resolved;
+}
+
+/**
+ * Where `path` (relative to the root, as configured) is: its absolute path
+ * under the root, and its real path when it exists. Refuses a path whose
+ * text leaves the root (CONFIG_INVALID) or that leads out of it through a
+ * symlink anywhere along it (PERMISSION_DENIED), naming the resource and the path.
+ */
+export async function containedPath(provider: LocalProvider, path: string, resource: string): Promise<{ full: string; real: string | undefined }> {
+  const full = underRoot(provider.root, path, resource);
+  return { full, real: await resolveUnderRoot(provider, full, resource) };
+}
+
+/** The real path of `full` (lexically under the root) when it exists; refuses an escape along it. */
+export async function resolveUnderRoot(provider: LocalProvider, full: string, resource: string): Promise<string | undefined> {
+  const rel = relative(provider.root, full);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `${resource}: ${full} is not under the provider root ${provider.root} (was the root changed?); refusing to touch it`);
+  }
+  let real = provider.realRoot;
+  let lexical = provider.root;
+  for (const part of rel.split(sep)) {
+    lexical = join(lexical, part);
+    const resolved = await resolveComponent(provider, resource, full, lexical, join(real, part));
+    if (resolved === undefined) return undefined;
+    real = resolved;
+  }
+  return real;
+}
+
+/**
+ * The real directory that holds `full`, checked as each directory on the
+ * way is reached (and, with `create`, made with `mode` when missing); a
+ * symlink out of the root is refused before anything is written through it.
+ * Undefined when a directory is missing and `create` is false.
+ */
+export async function containedParent(provider: LocalProvider, full: string, resource: string, create: { mode: number } | undefined): Promise<string | undefined> {
+  const rel = relative(provider.root, dirname(full));
+  let real = provider.realRoot;
+  let lexical = provider.root;
+  for (const part of rel === "" ? [] : rel.split(sep)) {
+    lexical = join(lexical, part);
+    const next = join(real, part);
+    if (create) {
+      await mkdir(next, { mode: create.mode }).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      });
+    }
+    const resolved = await resolveComponent(provider, resource, full, lexical, next);
+    if (resolved === undefined) return undefined;
+    real = resolved;
+  }
+  return real;
+}
+
+/**
+ * Refuses when the directory holding `full` no longer resolves to
+ * `realParent`: something along the path was swapped while it was written.
+ */
+export async function checkStillAt(provider: LocalProvider, full: string, realParent: string, resource: string): Promise<void> {
+  const now = await realpath(dirname(full)).catch(() => undefined);
+  if (now === realParent) return;
+  const outside = now !== undefined && !isInside(provider.realRoot, now);
+  throw new WfctlError(
+    ErrorCode.PERMISSION_DENIED,
+    `${resource}: path "${relative(provider.root, full)}": its directory changed while it was written (it was ${realParent}, now ${now ?? "gone"}` +
+      `${outside ? `, outside the provider root ${provider.root}` : ""}); refusing to finish the write`,
+  );
+}
