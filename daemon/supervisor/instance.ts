@@ -8,8 +8,6 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { PluginInfoService, type GetInfoResponse } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
-import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { type CallOptions, type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
 import { ROOT_CONTEXT, SpanKind, extractTrace, injectTrace, meter, tracer } from "../../proto/telemetry.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
@@ -17,7 +15,7 @@ import type { PluginSpec } from "./catalog.js";
 import { parseHandshake, readHandshake, describeExit } from "./handshake.js";
 import { checkHealth } from "./health.js";
 import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
-import { sha256File } from "./manifest.js";
+import { checkInfo, verifyChecksum } from "./pins.js";
 import { makeSocketDir, spawnPlugin } from "./spawn.js";
 
 const callDuration = () =>
@@ -100,7 +98,13 @@ export class PluginInstance {
 
   /** Spawns, handshakes, connects and health-checks. */
   async start(): Promise<void> {
-    await this.verifyPin();
+    try {
+      await verifyChecksum(this.spec, this.who);
+    } catch (err) {
+      this.state = "failed";
+      this.lastError = WfctlError.from(err).code === ErrorCode.PLUGIN_CHECKSUM_MISMATCH ? "checksum mismatch" : WfctlError.from(err).message;
+      throw err;
+    }
     this.socketDir = makeSocketDir();
     let child: ChildProcess;
     try {
@@ -130,7 +134,7 @@ export class PluginInstance {
       this.connection = connect(`unix://${handshake.address}`);
       await checkHealth(this.connection, this.who, this.options.healthTimeoutMs ?? 5_000);
       this.info = await callUnary(this.connection, PluginInfoService.method.getInfo, {}, { deadline: new Date(Date.now() + 5_000) });
-      this.expectServices();
+      checkInfo(this.spec, this.info, this.who);
       this.state = "running";
       this.healthy = true;
       this.readyAt = new Date();
@@ -237,46 +241,6 @@ export class PluginInstance {
     this.state = "failed";
     this.healthy = false;
     this.child?.kill("SIGKILL");
-  }
-
-  /** Refuses to run a project plugin whose file no longer matches its lockfile. */
-  private async verifyPin(): Promise<void> {
-    const pin = this.spec.pinned;
-    if (!pin) return;
-    let actual: string;
-    try {
-      actual = await sha256File(pin.path);
-    } catch (err) {
-      this.state = "failed";
-      throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${this.who}: cannot read ${pin.path}: ${(err as Error).message}`);
-    }
-    if (actual !== pin.sha256) {
-      this.state = "failed";
-      this.lastError = `checksum mismatch`;
-      throw new WfctlError(
-        ErrorCode.PLUGIN_CHECKSUM_MISMATCH,
-        `${this.who}: refusing to start ${pin.path}: its sha256 is ${actual}, but ${pin.lockfile} pins ${pin.sha256}. ` +
-          "If you changed the plugin on purpose, run `wfctl plugins lock` to pin the new file.",
-      );
-    }
-  }
-
-  private expectServices(): void {
-    const pinnedVersion = this.spec.pinned?.version;
-    if (pinnedVersion && this.info && this.info.version !== pinnedVersion) {
-      throw new WfctlError(
-        ErrorCode.PLUGIN_INCOMPATIBLE,
-        `${this.who} reports version ${this.info.version}, but ${this.spec.pinned?.lockfile} pins version ${pinnedVersion}; run \`wfctl plugins lock\``,
-      );
-    }
-    const needed = this.spec.kind === "provider" ? [IaCProvider.typeName] : [IaCStateBackend.typeName, IaCStateBackendSetup.typeName];
-    const missing = needed.filter((s) => !this.info?.services.includes(s));
-    if (missing.length > 0) {
-      throw new WfctlError(
-        ErrorCode.PLUGIN_INCOMPATIBLE,
-        `${this.who} is declared as a ${this.spec.kind} but does not serve ${missing.join(", ")} (it serves: ${this.info?.services.join(", ") || "nothing"})`,
-      );
-    }
   }
 
   /** Does the plugin serve this optional capability? */

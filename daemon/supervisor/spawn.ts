@@ -1,11 +1,13 @@
 // Starting a plugin process: a private socket directory, the handshake
-// environment, and pipes for stdout (handshake) and stderr (logs).
+// environment (and only the environment the plugin needs: plugin-env.ts),
+// and pipes for stdout (handshake) and stderr (logs).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PARENT_WATCH_FD, PLUGIN_ENV, PLUGIN_PROTOCOL_VERSIONS } from "../../proto/versions.js";
 import type { PluginSpec } from "./catalog.js";
+import { pluginEnvironment } from "./plugin-env.js";
 
 export interface SpawnedPlugin {
   child: ChildProcess;
@@ -21,16 +23,15 @@ export function makeSocketDir(): string {
   return mkdtempSync(join(tmpdir(), "wfctl-p-"));
 }
 
-export function spawnPlugin(spec: PluginSpec, socketDir: string): ChildProcess {
+/** Spawns the plugin with only the environment it needs (pluginEnvironment). */
+export function spawnPlugin(spec: PluginSpec, socketDir: string, daemonEnv: NodeJS.ProcessEnv = process.env): ChildProcess {
   return spawn(spec.executable, [...spec.args], {
-    env: {
-      ...process.env,
-      ...spec.env,
+    env: pluginEnvironment(spec, daemonEnv, {
       [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
       [PLUGIN_ENV.socketDir]: socketDir,
       [PLUGIN_ENV.protocolVersions]: PLUGIN_PROTOCOL_VERSIONS.join(","),
       [PLUGIN_ENV.parentFd]: String(PARENT_WATCH_FD),
-    },
+    }),
     // fd 3 is the parent-death pipe: this process holds the other end and
     // never writes to it; when this process dies the plugin reads EOF.
     stdio: ["ignore", "pipe", "pipe", "pipe"],
