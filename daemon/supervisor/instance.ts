@@ -1,6 +1,8 @@
 // One running plugin process: spawned, handshaken, connected, health-checked,
 // its stderr kept; typed clients for the services it serves; stopped with
-// SIGTERM and, after a grace period, SIGKILL.
+// SIGTERM and, after a grace period, SIGKILL, sent to its process group (the
+// plugin and everything it started); when it exits, what is left of its
+// group is killed.
 import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import type * as grpc from "@grpc/grpc-js";
@@ -16,7 +18,7 @@ import { parseHandshake, readHandshake, describeExit } from "./handshake.js";
 import { checkHealth } from "./health.js";
 import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
 import { checkInfo, verifyChecksum } from "./pins.js";
-import { makeSocketDir, spawnPlugin } from "./spawn.js";
+import { makeSocketDir, signalGroup, spawnPlugin } from "./spawn.js";
 
 const callDuration = () =>
   meter().createHistogram("wfctl.plugin.call.duration", { unit: "ms", description: "Latency of calls from the daemon to plugins" });
@@ -177,6 +179,8 @@ export class PluginInstance {
         if (child.pid === undefined) resolve();
       });
       child.once("exit", (code, signal) => {
+        // Its group does not outlive it: whatever it started and left behind goes too.
+        signalGroup(child, "SIGKILL");
         const crashed = this.state === "running";
         if (this.state === "running" || this.state === "starting") {
           this.lastError = `${describeExit(code, signal)} unexpectedly`;
@@ -240,7 +244,7 @@ export class PluginInstance {
     this.lastError = reason;
     this.state = "failed";
     this.healthy = false;
-    this.child?.kill("SIGKILL");
+    if (this.child) signalGroup(this.child, "SIGKILL");
   }
 
   /** Does the plugin serve this optional capability? */
@@ -326,10 +330,11 @@ export class PluginInstance {
       return;
     }
     if (this.state !== "failed") this.state = "stopping";
-    child.kill("SIGTERM");
+    // The whole process group: the plugin and whatever it started.
+    signalGroup(child, "SIGTERM");
     const killer = setTimeout(() => {
-      this.logger.warn(`${this.who} did not stop within ${this.options.stopGraceMs ?? 5_000} ms of SIGTERM; sending SIGKILL`);
-      child.kill("SIGKILL");
+      this.logger.warn(`${this.who} did not stop within ${this.options.stopGraceMs ?? 5_000} ms of SIGTERM; sending SIGKILL to its process group`);
+      signalGroup(child, "SIGKILL");
     }, this.options.stopGraceMs ?? 5_000);
     await this.exited;
     clearTimeout(killer);
