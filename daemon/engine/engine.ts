@@ -244,13 +244,13 @@ export class Engine {
     return this.run("mask", request, false, (ctx, { config, store, sessions }) => sensitiveValues(config, store, sessions, ctx));
   }
 
-  /** Writes .wfctl-lock.yaml for the wfctl.yaml beside `configPath`, starting each plugin once to read its version. */
+  /** Writes .wfctl-lock.yaml for the wfctl.yaml beside `configPath`, starting each plugin once to read its version and reads_env. */
   async lockPlugins(configPath: string): Promise<{ lockfile: string; entries: Record<string, LockEntry> }> {
     return lockProjectPlugins(dirname(configPath), async (spec) => {
       const probe = new PluginInstance(spec, "lock", this.logger.child({ plugin: spec.name, op: "plugins-lock" }));
       try {
         await probe.start();
-        return probe.info?.version ?? "";
+        return { version: probe.info?.version ?? "", readsEnv: probe.info?.readsEnv ?? [] };
       } finally {
         await probe.stop();
       }

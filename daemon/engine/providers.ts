@@ -9,7 +9,8 @@ import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import { canonicalJson, encodeJson } from "../../proto/json.js";
 import type { InfraConfig, ProviderModule } from "../config/model.js";
 import type { PluginInstance } from "../supervisor/instance.js";
-import type { PluginCatalog } from "../supervisor/catalog.js";
+import { type PluginCatalog, withConfigEnv } from "../supervisor/catalog.js";
+import { envNamesInConfig } from "../supervisor/plugin-env.js";
 import type { PluginSupervisor, SetupRun } from "../supervisor/supervisor.js";
 import { injectTrace } from "../../proto/telemetry.js";
 import { CALL_TIMEOUTS, type OperationContext } from "./context.js";
@@ -29,9 +30,14 @@ export interface ProviderHandle {
 
 const schemas = new WeakMap<PluginInstance, ProviderSchema>();
 
-/** Identifies a provider configuration: one plugin instance per distinct key. */
-export function instanceKey(plugin: string, config: unknown, workingDir: string): string {
-  return createHash("sha256").update(canonicalJson({ plugin, config: config as never, workingDir })).digest("hex");
+/**
+ * Identifies a provider configuration: one plugin instance per distinct key.
+ * The variables its configuration names (`*_env` fields) are part of it: an
+ * instance holds only those it was started with.
+ */
+export function instanceKey(plugin: string, config: unknown, workingDir: string, envNames: readonly string[] = []): string {
+  const identity = { plugin, config: config as never, workingDir, ...(envNames.length > 0 ? { env: [...envNames] } : {}) };
+  return createHash("sha256").update(canonicalJson(identity)).digest("hex");
 }
 
 /**
@@ -77,8 +83,11 @@ export class ProviderSessions {
   private async open(name: string): Promise<ProviderHandle> {
     const module = this.config.providers.get(name);
     if (!module) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${this.config.file}: no iac.provider module named "${name}"`);
-    const key = instanceKey(module.plugin, module.config, this.config.dir);
-    const instance = await this.supervisor.acquire(this.catalog.get("provider", module.plugin), key, async (i, run) => {
+    // The variables its settings and its resources name (`password_env: ...`) go to its process.
+    const envNames = envNamesInConfig([module.config, ...this.config.resources.filter((r) => r.provider === name).map((r) => r.config)]);
+    const key = instanceKey(module.plugin, module.config, this.config.dir, envNames);
+    const spec = withConfigEnv(this.catalog.get("provider", module.plugin), envNames);
+    const instance = await this.supervisor.acquire(spec, key, async (i, run) => {
       const client = i.client(IaCProvider);
       const options = setupCallOptions(this.ctx, this.config.env, run);
       const schema = await client.getSchema({}, options);

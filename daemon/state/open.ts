@@ -7,7 +7,8 @@ import { canonicalJson, encodeJson } from "../../proto/json.js";
 import { CORE_BACKENDS, type StateStore } from "../../proto/state-store.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import type { InfraConfig } from "../config/model.js";
-import type { PluginCatalog } from "../supervisor/catalog.js";
+import { type PluginCatalog, withConfigEnv } from "../supervisor/catalog.js";
+import { envNamesInConfig } from "../supervisor/plugin-env.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { FilesystemStateStore } from "./filesystem.js";
 import { MemoryStateStore } from "./memory.js";
@@ -83,7 +84,9 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
   if (CORE_BACKENDS.includes(state.backend)) throw new WfctlError(ErrorCode.INTERNAL, `core backend ${state.backend} has no opener`);
   const key = createHash("sha256").update(canonicalJson({ backend: state.backend, config: state.config, dir: config.dir, namespace: config.namespace })).digest("hex");
   try {
-    const instance = await ctx.supervisor.acquire(ctx.catalog.get("state_backend", state.backend), key, async (i) => {
+    // The key covers state.config, and so the variables it names (`*_env` fields), which go to the process.
+    const spec = withConfigEnv(ctx.catalog.get("state_backend", state.backend), envNamesInConfig([state.config]));
+    const instance = await ctx.supervisor.acquire(spec, key, async (i) => {
       if (!i.info?.stateBackends.includes(state.backend)) {
         throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${i.who} does not declare backend "${state.backend}" (it declares: ${i.info?.stateBackends.join(", ") || "none"})`);
       }

@@ -1,7 +1,9 @@
-// Which plugins the daemon can start, by name. For now the catalog holds the
-// plugins shipped with wfctl; user-declared plugins (manifest + lockfile) add
-// entries here.
+// Which plugins the daemon can start, by name: the plugins shipped with wfctl,
+// and (through extend) a project's own plugins, declared in wfctl.yaml and
+// pinned by its lockfile.
+import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { CORE_BACKENDS } from "../../proto/state-store.js";
 import { PACKAGE_ROOT } from "../../proto/versions.js";
@@ -17,8 +19,17 @@ export interface PluginSpec {
   executable: string;
   /** Arguments passed to it. */
   args: readonly string[];
-  /** Extra environment for the process (merged over the daemon's own). */
+  /** Environment set as given (wfctl.yaml `env:`); beside it the plugin gets only what plugin-env.ts allows. */
   env: Readonly<Record<string, string>>;
+  /**
+   * The daemon's variables the plugin reads (names and `PREFIX_*`), known
+   * before it starts: the built-in table below, or the lockfile. The plugin's
+   * own GetInfo.reads_env must say the same, or it is refused. Undefined only
+   * while `plugins lock` starts a plugin to learn it: then it gets none.
+   */
+  readsEnv?: readonly string[];
+  /** The daemon's variables its configuration names in `*_env` fields (set per configuration: see withConfigEnv). */
+  configEnv?: readonly string[];
   /** Where the entry came from, for messages: "builtin", a manifest path. */
   source: string;
   /** What .wfctl-lock.yaml pins (project plugins only): checked before every spawn. */
@@ -34,76 +45,66 @@ export interface PluginPin {
   lockfile: string;
 }
 
-/** The plugins shipped in this package. */
+/** What the AWS SDK reads (see plugins/provider-s3/main.ts). */
+const AWS_ENV = ["AWS_*", "NODE_EXTRA_CA_CERTS"];
+const PROXY_ENV = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy", "NODE_EXTRA_CA_CERTS"];
+/** What the Google Cloud client libraries read (see plugins/provider-gcs/main.ts). */
+const GOOGLE_ENV = [
+  ...["GOOGLE_*", "GCLOUD_*", "CLOUDSDK_CONFIG", "STORAGE_EMULATOR_HOST", "GCE_METADATA_*", "METADATA_SERVER_DETECTION", "DETECT_GCP_RETRIES"],
+  ...["K_SERVICE", "K_CONFIGURATION", "CLOUD_RUN_JOB", "FUNCTION_NAME", "FUNCTION_TARGET", "GAE_SERVICE", "GAE_MODULE_NAME"],
+  ...["google_application_credentials", "google_cloud_project", "gcloud_project", ...PROXY_ENV],
+];
+/** What the Azure SDK reads (see plugins/provider-azure/main.ts). */
+const AZURE_ENV = [
+  ...["AZURE_*", "MSI_ENDPOINT", "MSI_SECRET", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT"],
+  ...["DEFAULT_IDENTITY_CLIENT_ID", "SYSTEM_OIDCREQUESTURI", ...PROXY_ENV],
+];
+
+/**
+ * The plugins shipped in this package, each with the variables it reads from
+ * the host's environment: this table is what pins a built-in plugin's
+ * reads_env (as the lockfile does for a project's plugins), and a built-in
+ * plugin that declares anything else is refused at start.
+ */
 export function builtinPlugins(root: string = PACKAGE_ROOT): PluginSpec[] {
+  const builtin = (name: string, kind: PluginKind, dir: string, readsEnv: readonly string[]): PluginSpec => ({
+    name,
+    kind,
+    executable: join(root, "plugins", dir, "bin", `wfctl-${dir}.js`),
+    args: [],
+    env: {},
+    readsEnv: normalizeEnvPatterns(readsEnv),
+    source: "builtin",
+  });
   return [
-    {
-      name: "local",
-      kind: "provider",
-      executable: join(root, "plugins", "provider-local", "bin", "wfctl-provider-local.js"),
-      args: [],
-      env: {},
-      source: "builtin",
-    },
-    {
-      name: "postgres",
-      kind: "provider",
-      executable: join(root, "plugins", "provider-postgres", "bin", "wfctl-provider-postgres.js"),
-      args: [],
-      env: {},
-      source: "builtin",
-    },
+    builtin("local", "provider", "provider-local", []),
+    builtin("postgres", "provider", "provider-postgres", ["PG*"]),
     // Bucket providers, each its own plugin with its cloud SDK.
-    {
-      name: "s3",
-      kind: "provider",
-      executable: join(root, "plugins", "provider-s3", "bin", "wfctl-provider-s3.js"),
-      args: [],
-      env: {},
-      source: "builtin",
-    },
-    {
-      name: "gcs",
-      kind: "provider",
-      executable: join(root, "plugins", "provider-gcs", "bin", "wfctl-provider-gcs.js"),
-      args: [],
-      env: {},
-      source: "builtin",
-    },
-    {
-      name: "azure",
-      kind: "provider",
-      executable: join(root, "plugins", "provider-azure", "bin", "wfctl-provider-azure.js"),
-      args: [],
-      env: {},
-      source: "builtin",
-    },
+    builtin("s3", "provider", "provider-s3", AWS_ENV),
+    builtin("gcs", "provider", "provider-gcs", GOOGLE_ENV),
+    builtin("azure", "provider", "provider-azure", AZURE_ENV),
     // State backends shipped with wfctl, each its own plugin with its cloud SDK.
-    {
-      name: "s3",
-      kind: "state_backend",
-      executable: join(root, "plugins", "state-s3", "bin", "wfctl-state-s3.js"),
-      args: [],
-      env: {},
-      source: "builtin",
-    },
-    {
-      name: "gcs",
-      kind: "state_backend",
-      executable: join(root, "plugins", "state-gcs", "bin", "wfctl-state-gcs.js"),
-      args: [],
-      env: {},
-      source: "builtin",
-    },
-    {
-      name: "azure_blob",
-      kind: "state_backend",
-      executable: join(root, "plugins", "state-azure-blob", "bin", "wfctl-state-azure-blob.js"),
-      args: [],
-      env: {},
-      source: "builtin",
-    },
+    builtin("s3", "state_backend", "state-s3", AWS_ENV),
+    builtin("gcs", "state_backend", "state-gcs", GOOGLE_ENV),
+    builtin("azure_blob", "state_backend", "state-azure-blob", AZURE_ENV),
   ];
+}
+
+/**
+ * A digest of everything about `spec` that decides what runs: two specs with
+ * the same identity start the same process. A warm instance is reused only
+ * for its own identity, so a plugin locked again with other args or env
+ * starts afresh instead of serving from the old process.
+ */
+export function specIdentity(spec: PluginSpec): string {
+  const { name, kind, executable, args, env, source, readsEnv, configEnv, pinned } = spec;
+  const identity = { name, kind, executable, args, env, source, readsEnv: readsEnv ?? null, configEnv: configEnv ?? [], sha256: pinned?.sha256 ?? "", version: pinned?.version ?? "" };
+  return createHash("sha256").update(JSON.stringify(identity)).digest("hex");
+}
+
+/** `spec` as started for one configuration: with the variables that configuration names in `*_env` fields. */
+export function withConfigEnv(spec: PluginSpec, names: readonly string[]): PluginSpec {
+  return names.length === 0 ? spec : { ...spec, configEnv: [...names] };
 }
 
 export class PluginCatalog {

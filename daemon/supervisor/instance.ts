@@ -1,6 +1,8 @@
 // One running plugin process: spawned, handshaken, connected, health-checked,
 // its stderr kept; typed clients for the services it serves; stopped with
-// SIGTERM and, after a grace period, SIGKILL.
+// SIGTERM and, after a grace period, SIGKILL, sent to its process group (the
+// plugin and everything it started); when it exits, what is left of its
+// group is killed.
 import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import type * as grpc from "@grpc/grpc-js";
@@ -8,8 +10,6 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { PluginInfoService, type GetInfoResponse } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
-import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { type CallOptions, type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
 import { ROOT_CONTEXT, SpanKind, extractTrace, injectTrace, meter, tracer } from "../../proto/telemetry.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
@@ -17,8 +17,8 @@ import type { PluginSpec } from "./catalog.js";
 import { parseHandshake, readHandshake, describeExit } from "./handshake.js";
 import { checkHealth } from "./health.js";
 import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
-import { sha256File } from "./manifest.js";
-import { makeSocketDir, spawnPlugin } from "./spawn.js";
+import { checkInfo, verifyChecksum } from "./pins.js";
+import { makeSocketDir, signalGroup, spawnPlugin } from "./spawn.js";
 
 /** Errors that are not an answer from the plugin: the call got nothing back from it. */
 const NO_ANSWER: ErrorCode[] = [ErrorCode.PLUGIN_UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.CANCELLED, ErrorCode.UNKNOWN];
@@ -105,7 +105,13 @@ export class PluginInstance {
 
   /** Spawns, handshakes, connects and health-checks. */
   async start(): Promise<void> {
-    await this.verifyPin();
+    try {
+      await verifyChecksum(this.spec, this.who);
+    } catch (err) {
+      this.state = "failed";
+      this.lastError = WfctlError.from(err).code === ErrorCode.PLUGIN_CHECKSUM_MISMATCH ? "checksum mismatch" : WfctlError.from(err).message;
+      throw err;
+    }
     this.socketDir = makeSocketDir();
     let child: ChildProcess;
     try {
@@ -135,7 +141,7 @@ export class PluginInstance {
       this.connection = connect(`unix://${handshake.address}`);
       await checkHealth(this.connection, this.who, this.options.healthTimeoutMs ?? 5_000);
       this.info = await callUnary(this.connection, PluginInfoService.method.getInfo, {}, { deadline: new Date(Date.now() + 5_000) });
-      this.expectServices();
+      checkInfo(this.spec, this.info, this.who);
       this.state = "running";
       this.healthy = true;
       this.readyAt = new Date();
@@ -178,6 +184,8 @@ export class PluginInstance {
         if (child.pid === undefined) resolve();
       });
       child.once("exit", (code, signal) => {
+        // Its group does not outlive it: whatever it started and left behind goes too.
+        signalGroup(child, "SIGKILL");
         const crashed = this.state === "running";
         if (this.state === "running" || this.state === "starting") {
           this.lastError = `${describeExit(code, signal)} unexpectedly`;
@@ -242,47 +250,7 @@ export class PluginInstance {
     this.lastError = reason;
     this.state = "failed";
     this.healthy = false;
-    this.child?.kill("SIGKILL");
-  }
-
-  /** Refuses to run a project plugin whose file no longer matches its lockfile. */
-  private async verifyPin(): Promise<void> {
-    const pin = this.spec.pinned;
-    if (!pin) return;
-    let actual: string;
-    try {
-      actual = await sha256File(pin.path);
-    } catch (err) {
-      this.state = "failed";
-      throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${this.who}: cannot read ${pin.path}: ${(err as Error).message}`);
-    }
-    if (actual !== pin.sha256) {
-      this.state = "failed";
-      this.lastError = `checksum mismatch`;
-      throw new WfctlError(
-        ErrorCode.PLUGIN_CHECKSUM_MISMATCH,
-        `${this.who}: refusing to start ${pin.path}: its sha256 is ${actual}, but ${pin.lockfile} pins ${pin.sha256}. ` +
-          "If you changed the plugin on purpose, run `wfctl plugins lock` to pin the new file.",
-      );
-    }
-  }
-
-  private expectServices(): void {
-    const pinnedVersion = this.spec.pinned?.version;
-    if (pinnedVersion && this.info && this.info.version !== pinnedVersion) {
-      throw new WfctlError(
-        ErrorCode.PLUGIN_INCOMPATIBLE,
-        `${this.who} reports version ${this.info.version}, but ${this.spec.pinned?.lockfile} pins version ${pinnedVersion}; run \`wfctl plugins lock\``,
-      );
-    }
-    const needed = this.spec.kind === "provider" ? [IaCProvider.typeName] : [IaCStateBackend.typeName, IaCStateBackendSetup.typeName];
-    const missing = needed.filter((s) => !this.info?.services.includes(s));
-    if (missing.length > 0) {
-      throw new WfctlError(
-        ErrorCode.PLUGIN_INCOMPATIBLE,
-        `${this.who} is declared as a ${this.spec.kind} but does not serve ${missing.join(", ")} (it serves: ${this.info?.services.join(", ") || "nothing"})`,
-      );
-    }
+    if (this.child) signalGroup(this.child, "SIGKILL");
   }
 
   /** Does the plugin serve this optional capability? */
@@ -371,10 +339,11 @@ export class PluginInstance {
       return;
     }
     if (this.state !== "failed") this.state = "stopping";
-    child.kill("SIGTERM");
+    // The whole process group: the plugin and whatever it started.
+    signalGroup(child, "SIGTERM");
     const killer = setTimeout(() => {
-      this.logger.warn(`${this.who} did not stop within ${this.options.stopGraceMs ?? 5_000} ms of SIGTERM; sending SIGKILL`);
-      child.kill("SIGKILL");
+      this.logger.warn(`${this.who} did not stop within ${this.options.stopGraceMs ?? 5_000} ms of SIGTERM; sending SIGKILL to its process group`);
+      signalGroup(child, "SIGKILL");
     }, this.options.stopGraceMs ?? 5_000);
     await this.exited;
     clearTimeout(killer);

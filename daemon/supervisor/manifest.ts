@@ -1,122 +1,25 @@
-// A project's own plugins: declared in wfctl.yaml (name, kind, source path or
-// npm package, version, args, env) and pinned in .wfctl-lock.yaml (resolved
-// path, version, sha256), both beside infra.yaml. `wfctl plugins lock` writes
-// the lockfile; the daemon runs only locked plugins, and checks the sha256
+// A project's own plugins: declared in wfctl.yaml (project-manifest.ts) and
+// pinned in .wfctl-lock.yaml (lockfile.ts), both beside infra.yaml.
+// `wfctl plugins lock` writes the lockfile; the daemon runs only plugins
+// whose wfctl.yaml entry matches their lock entry, and checks the sha256
 // before every spawn.
-import { createHash, randomUUID } from "node:crypto";
-import { readFile, rename, stat, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { realpath, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { stringify } from "yaml";
-import { z } from "zod";
+import { envPatternProblems, normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { CORE_BACKENDS } from "../../proto/state-store.js";
-import { MODULE_NAME } from "../config/schema.js";
-import { SourceFile, formatDetails } from "../config/source.js";
 import type { PluginKind, PluginSpec } from "./catalog.js";
+import { LOCK_FILE, type Lock, type LockEntry, lockEntry, parseLock, sha256File, whyNotLocked, writeLock } from "./lockfile.js";
+import { checkStillInside, resolvePackageBin } from "./package-resolve.js";
+import { MANIFEST_FILE, type ManifestPlugin, parseManifest, readOptional } from "./project-manifest.js";
 
-export const MANIFEST_FILE = "wfctl.yaml";
-export const LOCK_FILE = ".wfctl-lock.yaml";
-export const LOCK_FORMAT = 1;
-
-const manifestPluginSchema = z
-  .object({
-    name: z.string().regex(MODULE_NAME, { message: "must start with a letter or digit and use only letters, digits, '_', '.', '-'" }),
-    kind: z.enum(["provider", "state_backend"]),
-    /** Path of the executable, or of a .js/.mjs/.cjs file run with this Node.js; relative to wfctl.yaml. */
-    source: z.string().min(1).optional(),
-    /** An npm package installed for this project; its package.json `bin` is the executable. */
-    package: z.string().min(1).optional(),
-    /** The version the plugin must report; checked when locking and at every start. */
-    version: z.string().min(1).optional(),
-    args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional(),
-  })
-  .strict()
-  .refine((p) => (p.source === undefined) !== (p.package === undefined), { message: "set exactly one of source and package" });
-
-const manifestSchema = z.object({ plugins: z.array(manifestPluginSchema).default([]) }).strict();
-
-type ManifestPlugin = z.infer<typeof manifestPluginSchema>;
-
-const lockEntrySchema = z
-  .object({
-    kind: z.enum(["provider", "state_backend"]),
-    /** What wfctl.yaml said when this was locked (a change makes the entry stale). */
-    source: z.string(),
-    /** The file that is hashed and run (or run with node): relative to the lockfile unless absolute. */
-    path: z.string().min(1),
-    /** Run with this Node.js (a .js/.mjs/.cjs entry point). */
-    node: z.boolean(),
-    version: z.string(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  })
-  .strict();
-
-const lockSchema = z.object({ lockfile_version: z.literal(LOCK_FORMAT), plugins: z.record(z.string(), lockEntrySchema) }).strict();
-
-export type LockEntry = z.infer<typeof lockEntrySchema>;
-
-/** sha256 of a file, hex. */
-export async function sha256File(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new WfctlError(ErrorCode.CONFIG_INVALID, `cannot read ${path}: ${(err as Error).message}`);
-  }
-}
-
-function parseWith<T>(file: string, text: string, schema: z.ZodType<T>): T {
-  const source = SourceFile.parse(file, text);
-  const raw = source.value() ?? {};
-  const result = schema.safeParse(raw);
-  if (result.success) return result.data;
-  const details = result.error.issues.map((issue) => {
-    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-    const field = path.filter((p) => typeof p === "string").join(".");
-    return source.detail(path, issue.message, undefined, field || undefined);
-  });
-  throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(file, details), { details });
-}
-
-/** What `source` / `package` says, as recorded in the lockfile. */
-function declared(plugin: ManifestPlugin): string {
-  return plugin.source !== undefined ? `source:${plugin.source}` : `package:${plugin.package}`;
-}
-
-/** Resolves a manifest entry to the file to hash and run. */
-function resolveEntry(dir: string, plugin: ManifestPlugin, manifest: string): { path: string; node: boolean } {
-  let path: string;
-  if (plugin.source !== undefined) {
-    path = resolve(dir, plugin.source);
-  } else {
-    const pkg = plugin.package as string;
-    let pkgJson: string;
-    try {
-      pkgJson = createRequire(join(dir, "noop.js")).resolve(`${pkg}/package.json`);
-    } catch {
-      throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${manifest}: plugin "${plugin.name}": npm package "${pkg}" is not installed for ${dir} (run npm install ${pkg})`);
-    }
-    const meta = createRequire(pkgJson)(pkgJson) as { bin?: string | Record<string, string> };
-    const bins = typeof meta.bin === "string" ? [meta.bin] : Object.values(meta.bin ?? {});
-    if (bins.length !== 1) {
-      throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${manifest}: plugin "${plugin.name}": package "${pkg}" must declare exactly one bin entry (it declares ${bins.length})`);
-    }
-    path = resolve(dirname(pkgJson), bins[0] as string);
-  }
-  return { path, node: /\.(m|c)?js$/.test(path) };
-}
+export { LOCK_FILE, LOCK_FORMAT, type LockEntry, sha256File } from "./lockfile.js";
+export { MANIFEST_FILE } from "./project-manifest.js";
 
 export interface ProjectPlugins {
   manifest: string;
   lockfile: string;
   plugins: ManifestPlugin[];
-  lock: Record<string, LockEntry>;
+  lock: Lock;
 }
 
 /** Reads wfctl.yaml and .wfctl-lock.yaml in `dir`; undefined when there is no wfctl.yaml. */
@@ -125,90 +28,98 @@ export async function readProjectPlugins(dir: string): Promise<ProjectPlugins | 
   const lockfile = join(dir, LOCK_FILE);
   const text = await readOptional(manifest);
   if (text === undefined) return undefined;
-  const { plugins } = parseWith(manifest, text, manifestSchema);
-  const names = new Set<string>();
-  for (const p of plugins) {
-    if (names.has(`${p.kind}/${p.name}`)) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${manifest}: plugin "${p.name}" (${p.kind}) is declared twice`);
-    names.add(`${p.kind}/${p.name}`);
-    if (p.kind === "state_backend" && CORE_BACKENDS.includes(p.name)) {
-      throw new WfctlError(ErrorCode.CONFIG_INVALID, `${manifest}: plugin "${p.name}": ${CORE_BACKENDS.join(", ")} are core state backends and cannot be replaced`);
-    }
-  }
+  const plugins = parseManifest(manifest, text);
   const lockText = await readOptional(lockfile);
-  const lock = lockText === undefined ? {} : parseWith(lockfile, lockText, lockSchema).plugins;
+  const lock: Lock = lockText === undefined ? { format: 2, entries: {} } : parseLock(lockfile, lockText);
   return { manifest, lockfile, plugins, lock };
 }
 
-/** The specs of a project's locked plugins; a plugin without a current lock entry is an error. */
+/** How to start a plugin whose file is `path` (run with node when `node`). */
+function startSpec(plugin: ManifestPlugin, path: string, node: boolean, manifest: string): Pick<PluginSpec, "name" | "kind" | "executable" | "args" | "env" | "source"> {
+  return {
+    name: plugin.name,
+    kind: plugin.kind as PluginKind,
+    executable: node ? process.execPath : path,
+    args: [...(node ? [path] : []), ...(plugin.args ?? [])],
+    env: { ...plugin.env },
+    source: manifest,
+  };
+}
+
+/** The specs of a project's locked plugins; a plugin whose wfctl.yaml entry does not match its lock entry is PLUGIN_NOT_LOCKED. */
 export async function projectPluginSpecs(dir: string): Promise<PluginSpec[]> {
   const project = await readProjectPlugins(dir);
   if (!project) return [];
-  return project.plugins.map((plugin) => {
-    const entry = project.lock[plugin.name];
-    const why = !entry
-      ? `is not in ${project.lockfile}`
-      : entry.source !== declared(plugin) || entry.kind !== plugin.kind
-        ? `changed in ${project.manifest} since it was locked`
-        : plugin.version !== undefined && plugin.version !== entry.version
-          ? `is locked at version ${entry.version}, but ${project.manifest} asks for ${plugin.version}`
-          : undefined;
-    if (why || !entry) {
-      throw new WfctlError(ErrorCode.PLUGIN_NOT_LOCKED, `plugin "${plugin.name}" ${why}; run \`wfctl plugins lock -c ${join(dir, "infra.yaml")}\``);
+  const specs: PluginSpec[] = [];
+  for (const plugin of project.plugins) {
+    const why = whyNotLocked(plugin, project.lock, project.lockfile);
+    if (why !== undefined) {
+      throw new WfctlError(ErrorCode.PLUGIN_NOT_LOCKED, `${why}; run \`wfctl plugins lock -c ${join(dir, "infra.yaml")}\``, {
+        details: [{ file: project.manifest, message: why }],
+      });
     }
+    const entry = project.lock.entries[plugin.name] as LockEntry;
     const path = isAbsolute(entry.path) ? entry.path : resolve(dirname(project.lockfile), entry.path);
-    return {
-      name: plugin.name,
-      kind: plugin.kind as PluginKind,
-      executable: entry.node ? process.execPath : path,
-      args: [...(entry.node ? [path] : []), ...(plugin.args ?? [])],
-      env: { ...plugin.env },
-      source: project.manifest,
+    if (plugin.package !== undefined) await checkStillInside(dir, plugin.package, path, `${project.manifest}: plugin "${plugin.name}"`);
+    specs.push({
+      ...startSpec(plugin, path, entry.node, project.manifest),
+      readsEnv: entry.reads_env,
       pinned: { path, sha256: entry.sha256, version: entry.version, lockfile: project.lockfile },
-    };
-  });
+    });
+  }
+  return specs;
+}
+
+/** The file a wfctl.yaml entry runs: its path as the lockfile records it (relative to `dir`), the absolute path, and whether node runs it. */
+async function resolveEntry(dir: string, plugin: ManifestPlugin, where: string): Promise<{ recorded: string; path: string; node: boolean }> {
+  let path: string;
+  let recorded: string;
+  if (plugin.package !== undefined) {
+    path = await resolvePackageBin(dir, plugin.package, where);
+    // Relative to the project's real directory: the package is inside it.
+    recorded = relative(await realpath(dir), path);
+  } else {
+    path = resolve(dir, plugin.source as string);
+    recorded = relative(dir, path);
+  }
+  try {
+    if (!(await stat(path)).isFile()) throw new Error("not a file");
+  } catch {
+    throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${where}: ${path} is not a file`);
+  }
+  return { recorded, path, node: /\.(m|c)?js$/.test(path) };
+}
+
+/** What starting a plugin once tells the lock: the version it reports and the host variables it says it reads. */
+export interface ProbeResult {
+  version: string;
+  readsEnv: readonly string[];
+}
+
+/** Locks one plugin: resolves it, hashes it, starts it once (`probe`) and checks what it says. */
+async function lockOne(dir: string, project: ProjectPlugins, plugin: ManifestPlugin, probe: (spec: PluginSpec) => Promise<ProbeResult>): Promise<LockEntry> {
+  const where = `${project.manifest}: plugin "${plugin.name}"`;
+  const { recorded, path, node } = await resolveEntry(dir, plugin, where);
+  const sha256 = await sha256File(path);
+  // No reads_env yet (the probe is how it is learnt): the probe starts with the base environment only.
+  const probed = await probe({ ...startSpec(plugin, path, node, project.manifest), pinned: { path, sha256, version: "", lockfile: project.lockfile } });
+  const problems = envPatternProblems(probed.readsEnv);
+  if (problems.length > 0) throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${where}: ${path} declares a reads_env wfctl cannot honour: ${problems.join("; ")}`);
+  if (plugin.version !== undefined && plugin.version !== probed.version) {
+    throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${where} asks for version ${plugin.version}, but ${path} is version ${probed.version}`);
+  }
+  return lockEntry(plugin, { path: recorded, node, sha256 }, { version: probed.version, readsEnv: normalizeEnvPatterns(probed.readsEnv) });
 }
 
 /**
  * Locks every plugin of `dir`'s wfctl.yaml: resolves it, hashes it, asks it
- * its version (`probe` starts it once), and writes .wfctl-lock.yaml.
+ * its version and reads_env (`probe` starts it once), and writes .wfctl-lock.yaml.
  */
-export async function lockProjectPlugins(
-  dir: string,
-  probe: (spec: PluginSpec) => Promise<string>,
-): Promise<{ lockfile: string; entries: Record<string, LockEntry> }> {
+export async function lockProjectPlugins(dir: string, probe: (spec: PluginSpec) => Promise<ProbeResult>): Promise<{ lockfile: string; entries: Record<string, LockEntry> }> {
   const project = await readProjectPlugins(dir);
   if (!project) throw new WfctlError(ErrorCode.NOT_FOUND, `no ${MANIFEST_FILE} in ${dir}: nothing to lock`);
   const entries: Record<string, LockEntry> = {};
-  for (const plugin of project.plugins) {
-    const { path, node } = resolveEntry(dir, plugin, project.manifest);
-    try {
-      if (!(await stat(path)).isFile()) throw new Error("not a file");
-    } catch {
-      throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${project.manifest}: plugin "${plugin.name}": ${path} is not a file`);
-    }
-    const sha256 = await sha256File(path);
-    const spec: PluginSpec = {
-      name: plugin.name,
-      kind: plugin.kind,
-      executable: node ? process.execPath : path,
-      args: [...(node ? [path] : []), ...(plugin.args ?? [])],
-      env: { ...plugin.env },
-      source: project.manifest,
-      // Version unpinned: the probe is how the version is learnt (and compared below).
-      pinned: { path, sha256, version: "", lockfile: project.lockfile },
-    };
-    const version = await probe(spec);
-    if (plugin.version !== undefined && plugin.version !== version) {
-      throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${project.manifest}: plugin "${plugin.name}" asks for version ${plugin.version}, but ${path} is version ${version}`);
-    }
-    entries[plugin.name] = { kind: plugin.kind, source: declared(plugin), path: relative(dirname(project.lockfile), path), node, version, sha256 };
-  }
-  const text =
-    "# Written by `wfctl plugins lock`; do not edit. Pins each plugin of wfctl.yaml\n" +
-    "# to the file that was checked: wfctld refuses to start one whose sha256 differs.\n" +
-    stringify({ lockfile_version: LOCK_FORMAT, plugins: entries });
-  const temp = `${project.lockfile}.${randomUUID()}.tmp`;
-  await writeFile(temp, text, { mode: 0o644 });
-  await rename(temp, project.lockfile);
+  for (const plugin of project.plugins) entries[plugin.name] = await lockOne(dir, project, plugin, probe);
+  await writeLock(project.lockfile, entries);
   return { lockfile: project.lockfile, entries };
 }

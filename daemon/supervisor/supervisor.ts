@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { meter } from "../../proto/telemetry.js";
-import type { PluginCatalog, PluginSpec } from "./catalog.js";
+import { type PluginCatalog, type PluginSpec, specIdentity } from "./catalog.js";
 import { type InstanceOptions, PluginInstance } from "./instance.js";
 import { quoteLines } from "./logs.js";
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from "./restart.js";
@@ -137,8 +137,8 @@ export class PluginSupervisor {
 
   /** The slot of one plugin configuration (made on first use); `setup` is what its next (re)start runs. */
   private slotFor(spec: PluginSpec, key: string, setup: InstanceSetup): PluginSlot {
-    // The same name from another source (or another pinned file) is another plugin.
-    const id = `${spec.kind}/${spec.name}/${spec.source}/${spec.pinned?.sha256 ?? ""}/${key}`;
+    // The same name started another way (source, file, args, env, ...) is another plugin.
+    const id = `${spec.kind}/${spec.name}/${specIdentity(spec)}/${key}`;
     let slot = this.slots.get(id);
     if (!slot) {
       slot = new PluginSlot(spec, key, setup, this.policy);

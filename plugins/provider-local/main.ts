@@ -7,5 +7,7 @@ await serve({
   name: "local",
   version: WFCTL_VERSION,
   description: "Files and directories on the local machine",
+  // Nothing from the host's environment (paths come from the configuration).
+  readsEnv: [],
   provider: localProvider,
 });

@@ -7,6 +7,8 @@ await serve({
   name: "postgres",
   version: WFCTL_VERSION,
   description: "Databases, roles, schemas and grants of a PostgreSQL server",
+  // What pg (libpq's variables) reads when a setting is not configured: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE...
+  readsEnv: ["PG*"],
   provider: postgresProvider,
 });
 

@@ -8,5 +8,7 @@ await serve({
   name: "s3",
   version: WFCTL_VERSION,
   description: "Buckets in AWS S3 or an S3-compatible object store",
+  // What the AWS SDK reads: credentials, region, profile and config files, endpoints, retries.
+  readsEnv: ["AWS_*", "NODE_EXTRA_CA_CERTS"],
   provider: s3Provider,
 });

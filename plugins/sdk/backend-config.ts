@@ -2,7 +2,7 @@
 // minus `backend`): every problem is CONFIG_INVALID naming `config.<field>`,
 // literal secrets are refused in favour of a *_env field naming the
 // environment variable, and that variable is read from the plugin's own
-// environment (the daemon's, plus the plugin's declared env).
+// environment, to which the daemon passes every variable a *_env field names.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { JsonObject } from "../../proto/json.js";
 
@@ -97,7 +97,7 @@ export class BackendConfig {
     if (!ENV_NAME.test(name)) throw this.invalid(key, `must name an environment variable, got "${name}"`);
     const value = this.env[name];
     if (value === undefined || value === "") {
-      throw this.invalid(key, `names the environment variable ${name}, which is not set in the plugin's environment (the daemon's, plus the plugin's env in wfctl.yaml)`);
+      throw this.invalid(key, `names the environment variable ${name}, which is not set in the plugin's environment (wfctl passes it from the environment wfctld was started with, or from the plugin's env in wfctl.yaml)`);
     }
     return value;
   }

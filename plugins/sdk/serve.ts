@@ -6,6 +6,7 @@ import { rmSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { envPatternProblems, normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { PluginController, PluginInfoService } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
@@ -33,6 +34,14 @@ export interface ServeOptions<C> {
   stateBackend?: StateBackendDefinition;
   /** How long in-flight calls may take to finish after SIGTERM (ms, default 5000). */
   shutdownGraceMs?: number;
+  /**
+   * The host environment variables the plugin reads: names ("PGHOST") and
+   * prefixes ("AWS_*"). The host passes only these (beside a minimal base,
+   * the plugin's `env:` from wfctl.yaml and the variables its configuration
+   * names in `*_env` fields); absent means none. Reported by GetInfo, pinned
+   * by `wfctl plugins lock`: changing it needs a new lock.
+   */
+  readsEnv?: readonly string[];
 }
 
 /** A running plugin server (returned for tests; plugins just await serve()). */
@@ -193,6 +202,7 @@ function addControl<C>(
       stateBackends: [...(options.stateBackend?.backends ?? [])],
       description: options.description ?? "",
       sdk: `wfctl-plugin-sdk-ts ${WFCTL_VERSION}`,
+      readsEnv: normalizeEnvPatterns(options.readsEnv ?? []),
     }),
   }));
   server.addService(serviceDefinition(PluginController), unaryImplementation(PluginController, {
@@ -218,6 +228,8 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
   const log = createPluginLogger(options.name, options.version);
   const host = hostOrExit(options.name);
   if (!options.provider && !options.stateBackend) throw new Error("serve() needs a provider or a stateBackend");
+  const badEnv = envPatternProblems(options.readsEnv ?? []);
+  if (badEnv.length > 0) throw new Error(`serve(): readsEnv: ${badEnv.join("; ")}`);
 
   const telemetry = await initTelemetry(`wfctl-plugin-${options.name}`);
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);

@@ -2,7 +2,7 @@
 // field by field. Secrets never appear in the configuration: an account key,
 // a SAS token or a connection string is named by the environment variable
 // holding it (*_env), and read here, inside the plugin, from the plugin's own
-// environment (the daemon's, plus the plugin spec's env).
+// environment (the daemon passes every variable a *_env field names).
 import { BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import type { JsonObject } from "../../proto/json.js";
 import { BackendConfig } from "../sdk/backend-config.js";

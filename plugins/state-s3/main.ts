@@ -9,6 +9,8 @@ await serve({
   name: "s3",
   version: WFCTL_VERSION,
   description: "State in AWS S3 or an S3-compatible object store",
+  // What the AWS SDK reads: credentials, region, profile and config files, endpoints, retries.
+  readsEnv: ["AWS_*", "NODE_EXTRA_CA_CERTS"],
   stateBackend: {
     backends: ["s3"],
     open: (request, ctx) => S3StateStore.open(s3Settings(request.config), request.namespace, ctx),

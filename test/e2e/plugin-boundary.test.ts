@@ -95,6 +95,9 @@ describe("project plugins and the plugin boundary", () => {
       node: true,
       version: "2.0.0",
       sha256: sha256(plugin),
+      args: [],
+      env: {},
+      reads_env: [],
     });
     expectExit(await run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
     expect(readFileSync(out("d.txt"), "utf8")).toBe("d\n");

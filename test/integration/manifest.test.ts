@@ -36,8 +36,8 @@ describe("project plugin manifest and lockfile", () => {
     manifest('plugins:\n  - name: slowfs\n    kind: provider\n    package: "@acme/wfctl-slowfs"\n    args: ["--quiet"]\n');
 
     const { lockfile, entries } = await engine.lockPlugins(configPath());
-    expect(entries["slowfs"]).toMatchObject({ path: "node_modules/@acme/wfctl-slowfs/bin/plugin.mjs", node: true, version: "2.0.0", source: "package:@acme/wfctl-slowfs" });
-    expect((parse(readFileSync(lockfile, "utf8")) as { lockfile_version: number }).lockfile_version).toBe(1);
+    expect(entries["slowfs"]).toMatchObject({ path: "node_modules/@acme/wfctl-slowfs/bin/plugin.mjs", node: true, version: "2.0.0", source: "package:@acme/wfctl-slowfs", args: ["--quiet"] });
+    expect((parse(readFileSync(lockfile, "utf8")) as { lockfile_version: number }).lockfile_version).toBe(2);
 
     const [spec] = await projectPluginSpecs(dir.path);
     expect(spec).toMatchObject({ name: "slowfs", executable: process.execPath, args: [join(pkg, "bin", "plugin.mjs"), "--quiet"] });

@@ -27,7 +27,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfctl/plugin/v1/plugin.proto.
  */
 export const file_wfctl_plugin_v1_plugin: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZmN0bC9wbHVnaW4vdjEvcGx1Z2luLnByb3RvEg93ZmN0bC5wbHVnaW4udjEiEAoOR2V0SW5mb1JlcXVlc3QilgEKD0dldEluZm9SZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgDIAEoDRIQCghzZXJ2aWNlcxgEIAMoCRIWCg5zdGF0ZV9iYWNrZW5kcxgFIAMoCRITCgtkZXNjcmlwdGlvbhgGIAEoCRILCgNzZGsYByABKAkiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UibgoWQ2FuY2VsT3BlcmF0aW9uUmVxdWVzdBIUCgxvcGVyYXRpb25faWQYASABKAkSLQoGcmVhc29uGAIgASgOMh0ud2ZjdGwucGx1Z2luLnYxLkNhbmNlbFJlYXNvbhIPCgdtZXNzYWdlGAMgASgJIigKF0NhbmNlbE9wZXJhdGlvblJlc3BvbnNlEg0KBWNhbGxzGAEgASgNKm8KDENhbmNlbFJlYXNvbhIdChlDQU5DRUxfUkVBU09OX1VOU1BFQ0lGSUVEEAASGwoXQ0FOQ0VMX1JFQVNPTl9DQU5DRUxMRUQQARIjCh9DQU5DRUxfUkVBU09OX0RFQURMSU5FX0VYQ0VFREVEEAIyYQoRUGx1Z2luSW5mb1NlcnZpY2USTAoHR2V0SW5mbxIfLndmY3RsLnBsdWdpbi52MS5HZXRJbmZvUmVxdWVzdBogLndmY3RsLnBsdWdpbi52MS5HZXRJbmZvUmVzcG9uc2UyyQEKEFBsdWdpbkNvbnRyb2xsZXISTwoIU2h1dGRvd24SIC53ZmN0bC5wbHVnaW4udjEuU2h1dGRvd25SZXF1ZXN0GiEud2ZjdGwucGx1Z2luLnYxLlNodXRkb3duUmVzcG9uc2USZAoPQ2FuY2VsT3BlcmF0aW9uEicud2ZjdGwucGx1Z2luLnYxLkNhbmNlbE9wZXJhdGlvblJlcXVlc3QaKC53ZmN0bC5wbHVnaW4udjEuQ2FuY2VsT3BlcmF0aW9uUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Chx3ZmN0bC9wbHVnaW4vdjEvcGx1Z2luLnByb3RvEg93ZmN0bC5wbHVnaW4udjEiEAoOR2V0SW5mb1JlcXVlc3QiqQEKD0dldEluZm9SZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgDIAEoDRIQCghzZXJ2aWNlcxgEIAMoCRIWCg5zdGF0ZV9iYWNrZW5kcxgFIAMoCRITCgtkZXNjcmlwdGlvbhgGIAEoCRILCgNzZGsYByABKAkSEQoJcmVhZHNfZW52GAggAygJIhEKD1NodXRkb3duUmVxdWVzdCISChBTaHV0ZG93blJlc3BvbnNlIm4KFkNhbmNlbE9wZXJhdGlvblJlcXVlc3QSFAoMb3BlcmF0aW9uX2lkGAEgASgJEi0KBnJlYXNvbhgCIAEoDjIdLndmY3RsLnBsdWdpbi52MS5DYW5jZWxSZWFzb24SDwoHbWVzc2FnZRgDIAEoCSIoChdDYW5jZWxPcGVyYXRpb25SZXNwb25zZRINCgVjYWxscxgBIAEoDSpvCgxDYW5jZWxSZWFzb24SHQoZQ0FOQ0VMX1JFQVNPTl9VTlNQRUNJRklFRBAAEhsKF0NBTkNFTF9SRUFTT05fQ0FOQ0VMTEVEEAESIwofQ0FOQ0VMX1JFQVNPTl9ERUFETElORV9FWENFRURFRBACMmEKEVBsdWdpbkluZm9TZXJ2aWNlEkwKB0dldEluZm8SHy53ZmN0bC5wbHVnaW4udjEuR2V0SW5mb1JlcXVlc3QaIC53ZmN0bC5wbHVnaW4udjEuR2V0SW5mb1Jlc3BvbnNlMskBChBQbHVnaW5Db250cm9sbGVyEk8KCFNodXRkb3duEiAud2ZjdGwucGx1Z2luLnYxLlNodXRkb3duUmVxdWVzdBohLndmY3RsLnBsdWdpbi52MS5TaHV0ZG93blJlc3BvbnNlEmQKD0NhbmNlbE9wZXJhdGlvbhInLndmY3RsLnBsdWdpbi52MS5DYW5jZWxPcGVyYXRpb25SZXF1ZXN0Gigud2ZjdGwucGx1Z2luLnYxLkNhbmNlbE9wZXJhdGlvblJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message wfctl.plugin.v1.GetInfoRequest
@@ -96,6 +96,21 @@ export type GetInfoResponse = Message<"wfctl.plugin.v1.GetInfoResponse"> & {
    * @generated from field: string sdk = 7;
    */
   sdk: string;
+
+  /**
+   * The host environment variables this plugin reads (credentials, SDK
+   * settings): names ("PGHOST") and prefixes ending in "*" ("AWS_*"). The
+   * host starts a plugin with a minimal base environment, the variables its
+   * manifest entry sets, the variables its configuration names in `*_env`
+   * fields, and the daemon's variables that match this list; nothing else.
+   * The host learns the list before the process starts (the built-in
+   * catalog, or the lockfile written by `wfctl plugins lock`), and refuses a
+   * plugin whose answer here differs from what was pinned. "*" alone is not
+   * allowed; NODE_OPTIONS is never passed from the host's environment.
+   *
+   * @generated from field: repeated string reads_env = 8;
+   */
+  readsEnv: string[];
 };
 
 /**

@@ -1,0 +1,73 @@
+// Checks that a plugin is what was pinned: before it is spawned, its file's
+// sha256 (lockfile); once it answers GetInfo, the version it reports, the
+// host variables it says it reads (reads_env: pinned by the lockfile, or by
+// the built-in catalog), and the services its kind needs.
+import { normalizeEnvPatterns } from "../../proto/env-patterns.js";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import type { GetInfoResponse } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
+import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
+import type { PluginSpec } from "./catalog.js";
+import { sha256File } from "./lockfile.js";
+
+/** Refuses to run a project plugin whose file no longer matches its lockfile; `who` names it. */
+export async function verifyChecksum(spec: PluginSpec, who: string): Promise<void> {
+  const pin = spec.pinned;
+  if (!pin) return;
+  let actual: string;
+  try {
+    actual = await sha256File(pin.path);
+  } catch (err) {
+    throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${who}: cannot read ${pin.path}: ${(err as Error).message}`);
+  }
+  if (actual !== pin.sha256) {
+    throw new WfctlError(
+      ErrorCode.PLUGIN_CHECKSUM_MISMATCH,
+      `${who}: refusing to start ${pin.path}: its sha256 is ${actual}, but ${pin.lockfile} pins ${pin.sha256}. ` +
+        "If you changed the plugin on purpose, run `wfctl plugins lock` to pin the new file.",
+    );
+  }
+}
+
+const list = (patterns: readonly string[]) => `[${patterns.join(", ")}]`;
+
+/**
+ * A plugin may not read more of the host's environment than was pinned
+ * before it started (nor claim to read less: the pin would be stale). The
+ * variables it was started with came from the pin, so a plugin whose code
+ * changed to declare more is refused here, before any call.
+ */
+function checkReadsEnv(spec: PluginSpec, info: GetInfoResponse, who: string): void {
+  if (spec.readsEnv === undefined) return; // plugins lock is learning it
+  const declared = normalizeEnvPatterns(info.readsEnv);
+  const pinned = normalizeEnvPatterns(spec.readsEnv);
+  if (declared.join("\n") === pinned.join("\n")) return;
+  if (spec.pinned) {
+    throw new WfctlError(
+      ErrorCode.PLUGIN_NOT_LOCKED,
+      `${who} declares reads_env ${list(declared)}, but ${spec.pinned.lockfile} pins ${list(pinned)}; run \`wfctl plugins lock\` if the change is intended`,
+    );
+  }
+  const from = spec.source === "builtin" ? "the built-in plugin catalog (daemon/supervisor/catalog.ts)" : spec.source;
+  throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${who} declares reads_env ${list(declared)}, but ${from} gives it ${list(pinned)}`);
+}
+
+/** Checks what a started plugin says of itself against its spec: version, reads_env, services. */
+export function checkInfo(spec: PluginSpec, info: GetInfoResponse, who: string): void {
+  const pinnedVersion = spec.pinned?.version;
+  if (pinnedVersion && info.version !== pinnedVersion) {
+    throw new WfctlError(
+      ErrorCode.PLUGIN_INCOMPATIBLE,
+      `${who} reports version ${info.version}, but ${spec.pinned?.lockfile} pins version ${pinnedVersion}; run \`wfctl plugins lock\``,
+    );
+  }
+  checkReadsEnv(spec, info, who);
+  const needed = spec.kind === "provider" ? [IaCProvider.typeName] : [IaCStateBackend.typeName, IaCStateBackendSetup.typeName];
+  const missing = needed.filter((s) => !info.services.includes(s));
+  if (missing.length > 0) {
+    throw new WfctlError(
+      ErrorCode.PLUGIN_INCOMPATIBLE,
+      `${who} is declared as a ${spec.kind} but does not serve ${missing.join(", ")} (it serves: ${info.services.join(", ") || "nothing"})`,
+    );
+  }
+}

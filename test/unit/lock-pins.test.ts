@@ -1,0 +1,124 @@
+// The lockfile's pins compared with wfctl.yaml: every field that decides what
+// runs is pinned, any change is named, env values are never written in the
+// clear, and lockfiles of the first format are read but not trusted.
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { type Lock, envDigest, lockDifferences, lockEntry, parseLock, whyNotLocked } from "../../daemon/supervisor/lockfile.js";
+import { isInside } from "../../daemon/supervisor/package-resolve.js";
+import type { ManifestPlugin } from "../../daemon/supervisor/project-manifest.js";
+import { ErrorCode, type WfctlError } from "../../proto/errors.js";
+
+const SHA = "a".repeat(64);
+const LOCKFILE = "/p/.wfctl-lock.yaml";
+const plugin: ManifestPlugin = { name: "local2", kind: "provider", source: "./p.mjs", args: ["--quiet"], env: { MODE: "fast", TOKEN: "s3cr3t-value" } };
+const entry = lockEntry(plugin, { path: "p.mjs", node: true, sha256: SHA }, { version: "1.0.0", readsEnv: ["AWS_*"] });
+const lock = (entries: Lock["entries"], format: 1 | 2 = 2): Lock => ({ format, entries }) as Lock;
+
+describe("a lock entry", () => {
+  it("pins kind, source, file, runtime, version, sha256, args, env and reads_env", () => {
+    expect(entry).toEqual({
+      kind: "provider",
+      source: "source:./p.mjs",
+      path: "p.mjs",
+      node: true,
+      version: "1.0.0",
+      sha256: SHA,
+      args: ["--quiet"],
+      env: { MODE: envDigest("MODE", "fast"), TOKEN: envDigest("TOKEN", "s3cr3t-value") },
+      reads_env: ["AWS_*"],
+    });
+  });
+
+  it("keeps a digest of each env value, never the value", () => {
+    expect(stringify(entry)).not.toContain("s3cr3t-value");
+    expect(entry.env["TOKEN"]).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // The name is part of the digest: the same value under two names does not look the same.
+    expect(envDigest("A", "v")).not.toBe(envDigest("B", "v"));
+    expect(envDigest("A", "v")).not.toBe(envDigest("A", "w"));
+  });
+});
+
+describe("wfctl.yaml against its lock entry", () => {
+  it("finds nothing when nothing changed", () => {
+    expect(lockDifferences(plugin, entry)).toEqual([]);
+    expect(whyNotLocked(plugin, lock({ local2: entry }), LOCKFILE)).toBeUndefined();
+  });
+
+  it("names an env variable added, changed or removed", () => {
+    const added = { ...plugin, env: { ...plugin.env, NODE_OPTIONS: "--import=/tmp/x.mjs" } };
+    expect(whyNotLocked(added, lock({ local2: entry }), LOCKFILE)).toBe(`plugin "local2": env.NODE_OPTIONS (not in the lockfile) differs from ${LOCKFILE}`);
+    const changed = { ...plugin, env: { ...plugin.env, MODE: "slow" } };
+    expect(whyNotLocked(changed, lock({ local2: entry }), LOCKFILE)).toBe(`plugin "local2": env.MODE differs from ${LOCKFILE}`);
+    const removed = { ...plugin, env: { MODE: "fast" } };
+    expect(lockDifferences(removed, entry)).toEqual(["env.TOKEN (no longer in wfctl.yaml)"]);
+  });
+
+  it("names args, source, package, kind and version changes, all at once", () => {
+    expect(lockDifferences({ ...plugin, args: ["--quiet", "--evil"] }, entry)).toEqual(["args"]);
+    expect(lockDifferences({ ...plugin, args: [] }, entry)).toEqual(["args"]);
+    expect(lockDifferences({ ...plugin, args: ["--loud"] }, entry)).toEqual(["args"]);
+    expect(lockDifferences({ ...plugin, source: "./q.mjs" }, entry)).toEqual(["source (locked: source:./p.mjs, wfctl.yaml: source:./q.mjs)"]);
+    const { source: _source, ...rest } = plugin;
+    expect(lockDifferences({ ...rest, package: "@acme/p" }, entry)).toEqual(["package (locked: source:./p.mjs, wfctl.yaml: package:@acme/p)"]);
+    expect(lockDifferences({ ...plugin, kind: "state_backend" }, entry)).toEqual(["kind (locked: provider, wfctl.yaml: state_backend)"]);
+    expect(lockDifferences({ ...plugin, version: "2.0.0" }, entry)).toEqual(["version (locked: 1.0.0, wfctl.yaml asks for 2.0.0)"]);
+    const many = { ...plugin, args: [], env: { MODE: "slow", TOKEN: "s3cr3t-value" } };
+    expect(whyNotLocked(many, lock({ local2: entry }), LOCKFILE)).toBe(`plugin "local2": args, env.MODE differ from ${LOCKFILE}`);
+  });
+
+  it("never puts an env value in the message", () => {
+    const changed = { ...plugin, env: { MODE: "fast", TOKEN: "n3w-s3cr3t" } };
+    const why = whyNotLocked(changed, lock({ local2: entry }), LOCKFILE) ?? "";
+    expect(why).toContain("env.TOKEN");
+    expect(why).not.toContain("s3cr3t");
+  });
+
+  it("says when a plugin is not in the lockfile", () => {
+    expect(whyNotLocked(plugin, lock({}), LOCKFILE)).toBe(`plugin "local2" is not in ${LOCKFILE}`);
+  });
+
+  it("refuses an entry of a format-1 lockfile, which pinned neither args nor env, saying to lock again", () => {
+    const { args: _a, env: _e, reads_env: _r, ...legacy } = entry;
+    expect(whyNotLocked(plugin, lock({ local2: legacy } as never, 1), LOCKFILE)).toBe(
+      `plugin "local2" was locked by an older wfctl (${LOCKFILE} is lockfile_version 1, which does not pin args, env and reads_env)`,
+    );
+  });
+});
+
+describe("reading a lockfile", () => {
+  const v1 = `lockfile_version: 1\nplugins:\n  local2: { kind: provider, source: "source:./p.mjs", path: p.mjs, node: true, version: 1.0.0, sha256: ${SHA} }\n`;
+
+  it("reads format 1 and format 2", () => {
+    expect(parseLock(LOCKFILE, v1)).toMatchObject({ format: 1, entries: { local2: { version: "1.0.0" } } });
+    expect(parseLock(LOCKFILE, stringify({ lockfile_version: 2, plugins: { local2: entry } }))).toEqual({ format: 2, entries: { local2: entry } });
+  });
+
+  it("refuses a format-2 entry without its pins, and an unknown format, naming the file", () => {
+    let error = (() => {
+      try {
+        parseLock(LOCKFILE, v1.replace("lockfile_version: 1", "lockfile_version: 2"));
+      } catch (err) {
+        return err as WfctlError;
+      }
+      return undefined;
+    })();
+    expect(error?.code).toBe(ErrorCode.CONFIG_INVALID);
+    expect(error?.message).toContain(`${LOCKFILE}:3:`);
+    try {
+      parseLock(LOCKFILE, "lockfile_version: 7\nplugins: {}\n");
+    } catch (err) {
+      error = err as WfctlError;
+    }
+    expect(error?.message).toBe(`${LOCKFILE}: lockfile_version 7 is not one this wfctl reads (1 or 2); run \`wfctl plugins lock\` to rewrite it`);
+  });
+});
+
+describe("containment of a package plugin", () => {
+  it("is by path components, not by string prefix", () => {
+    expect(isInside("/p/node_modules/x/bin.js", "/p")).toBe(true);
+    expect(isInside("/p", "/p")).toBe(true);
+    expect(isInside("/p/..x/bin.js", "/p")).toBe(true);
+    expect(isInside("/p2/node_modules/x", "/p")).toBe(false);
+    expect(isInside("/node_modules/x", "/p")).toBe(false);
+  });
+});
