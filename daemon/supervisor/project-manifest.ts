@@ -72,10 +72,15 @@ export function declared(plugin: ManifestPlugin): string {
 /** The plugins of wfctl.yaml (`file`); a name declared twice or a core backend name is CONFIG_INVALID. */
 export function parseManifest(file: string, text: string): ManifestPlugin[] {
   const { plugins } = parseWith(file, text, manifestSchema);
-  const names = new Set<string>();
+  // One name, one plugin: the lockfile pins each by its name alone.
+  const kinds = new Map<string, string>();
   for (const p of plugins) {
-    if (names.has(`${p.kind}/${p.name}`)) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${file}: plugin "${p.name}" (${p.kind}) is declared twice`);
-    names.add(`${p.kind}/${p.name}`);
+    const earlier = kinds.get(p.name);
+    if (earlier !== undefined) {
+      const as = earlier === p.kind ? `(${p.kind})` : `(as a ${earlier} and as a ${p.kind}; a name is one plugin)`;
+      throw new WfctlError(ErrorCode.CONFIG_INVALID, `${file}: plugin "${p.name}" ${as} is declared twice`);
+    }
+    kinds.set(p.name, p.kind);
     if (p.kind === "state_backend" && CORE_BACKENDS.includes(p.name)) {
       throw new WfctlError(ErrorCode.CONFIG_INVALID, `${file}: plugin "${p.name}": ${CORE_BACKENDS.join(", ")} are core state backends and cannot be replaced`);
     }

@@ -67,6 +67,9 @@ describe("project plugin manifest and lockfile", () => {
     expect((await rejectionOf(projectPluginSpecs(dir.path))).message).toContain("are core state backends and cannot be replaced");
     manifest("plugins:\n  - name: a\n    kind: provider\n    source: ./x.mjs\n  - name: a\n    kind: provider\n    source: ./y.mjs\n");
     expect((await rejectionOf(projectPluginSpecs(dir.path))).message).toContain('plugin "a" (provider) is declared twice');
+    // The lockfile pins a plugin by its name: one name cannot be two plugins.
+    manifest("plugins:\n  - name: a\n    kind: provider\n    source: ./x.mjs\n  - name: a\n    kind: state_backend\n    source: ./y.mjs\n");
+    expect((await rejectionOf(projectPluginSpecs(dir.path))).message).toContain('plugin "a" (as a provider and as a state_backend; a name is one plugin) is declared twice');
     manifest("plugins:\n  - name: a\n    kind: provider\n    source: ./nope.mjs\n");
     const missing = await rejectionOf(engine.lockPlugins(configPath()));
     expect(missing.code).toBe(ErrorCode.PLUGIN_NOT_FOUND);
