@@ -182,8 +182,8 @@ describe("wfctld socket", () => {
   });
 
   it("takes over a pid file naming a zombie or a pid now used by another program", async () => {
-    // A zombie: `sleep 0` exits, and its parent (exec'd into `sleep 5`) never reaps it.
-    const shell = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    // A zombie: `sleep 0` exits, and its parent (exec'd into `sleep 300`, killed after the test) never reaps it.
+    const shell = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 300"], { stdio: ["ignore", "pipe", "ignore"] });
     running.push(shell);
     const zombie = Number((await new Promise<Buffer>((r) => shell.stdout?.once("data", r))).toString().trim());
     await waitFor(() => readFileSync(`/proc/${zombie}/stat`, "utf8").includes(") Z"), 5000, "the zombie");

@@ -66,7 +66,9 @@ describe("plugin supervision", () => {
 
   it("parks a plugin that keeps crashing, with its last stderr lines, instead of restarting it forever", async () => {
     const s = supervisor([fixture("crash-after", { env: { CRASH_AFTER_MS: "150" } })], { ...fast, restart: { ...fast.restart, maxCrashes: 3, windowMs: 60_000 } });
-    await s.acquire(s.catalog.get("provider", "crash-after"), "k", async () => {});
+    // Its setup configures it, on every start: that starts its countdown to the crash.
+    const configure = async (i: PluginInstance) => void (await i.client(IaCProvider).configure({ configJson: encodeJson({}), workingDir: "/tmp" }));
+    await s.acquire(s.catalog.get("provider", "crash-after"), "k", configure);
     await waitFor(() => slotOf(s).state === "parked", 15_000, "the plugin to be parked");
     const slot = slotOf(s);
     expect(slot.restarts).toBe(2);
