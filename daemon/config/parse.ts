@@ -34,9 +34,14 @@ function schemaDetails(source: SourceFile, raw: unknown, issues: readonly z.core
   });
 }
 
-/** Parses configuration text; `file` names it in errors and anchors relative paths. */
-export function parseInfraConfig(file: string, text: string, env: string): InfraConfig {
-  const source = SourceFile.parse(file, text);
+/**
+ * Parses configuration text; `file` names it in errors and anchors relative
+ * paths. Synchronous and proportional to the text: the daemon runs it in a
+ * worker thread (load.ts); `maxExpandedBytes` bounds what YAML aliases may
+ * expand it to.
+ */
+export function parseInfraConfig(file: string, text: string, env: string, maxExpandedBytes?: number): InfraConfig {
+  const source = SourceFile.parse(file, text, maxExpandedBytes);
   const raw = source.value();
   if (raw === null || raw === undefined) {
     throw new WfctlError(ErrorCode.CONFIG_INVALID, `invalid configuration: ${file}: the file is empty; it needs a "modules:" list`, {

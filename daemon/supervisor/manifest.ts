@@ -12,7 +12,9 @@ import { z } from "zod";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { CORE_BACKENDS } from "../../proto/state-store.js";
 import { MODULE_NAME } from "../config/schema.js";
-import { SourceFile, formatDetails } from "../config/source.js";
+import { parseYamlFile } from "../config/load.js";
+import { readConfigFile } from "../config/read.js";
+import { formatDetails } from "../config/source.js";
 import type { PluginKind, PluginSpec } from "./catalog.js";
 
 export const MANIFEST_FILE = "wfctl.yaml";
@@ -62,18 +64,15 @@ export async function sha256File(path: string): Promise<string> {
   return createHash("sha256").update(await readFile(path)).digest("hex");
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new WfctlError(ErrorCode.CONFIG_INVALID, `cannot read ${path}: ${(err as Error).message}`);
-  }
+/** A file the daemon reads because a request named its directory: a regular file, bounded in size and time (read.ts). */
+function readOptional(path: string): Promise<string | undefined> {
+  return readConfigFile(path, { what: "plugin file", missingOk: true });
 }
 
-function parseWith<T>(file: string, text: string, schema: z.ZodType<T>): T {
-  const source = SourceFile.parse(file, text);
-  const raw = source.value() ?? {};
+/** Parsed in a worker thread, as infra.yaml is (load.ts). */
+async function parseWith<T>(file: string, text: string, schema: z.ZodType<T>): Promise<T> {
+  const { value, source } = await parseYamlFile(file, text);
+  const raw = value ?? {};
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const details = result.error.issues.map((issue) => {
@@ -125,7 +124,7 @@ export async function readProjectPlugins(dir: string): Promise<ProjectPlugins | 
   const lockfile = join(dir, LOCK_FILE);
   const text = await readOptional(manifest);
   if (text === undefined) return undefined;
-  const { plugins } = parseWith(manifest, text, manifestSchema);
+  const { plugins } = await parseWith(manifest, text, manifestSchema);
   const names = new Set<string>();
   for (const p of plugins) {
     if (names.has(`${p.kind}/${p.name}`)) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${manifest}: plugin "${p.name}" (${p.kind}) is declared twice`);
@@ -135,7 +134,7 @@ export async function readProjectPlugins(dir: string): Promise<ProjectPlugins | 
     }
   }
   const lockText = await readOptional(lockfile);
-  const lock = lockText === undefined ? {} : parseWith(lockfile, lockText, lockSchema).plugins;
+  const lock = lockText === undefined ? {} : (await parseWith(lockfile, lockText, lockSchema)).plugins;
   return { manifest, lockfile, plugins, lock };
 }
 
