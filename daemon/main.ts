@@ -12,6 +12,7 @@ import { setConfigLimits } from "./config/limits.js";
 import { warmConfigParser } from "./config/offthread.js";
 import { type DaemonLogger, createDaemonLogger } from "./log.js";
 import { Daemon } from "./server/daemon.js";
+import type { ConnectionTimeouts } from "./server/listen.js";
 import { LastResort } from "./server/last-resort.js";
 import { takeInheritedSocket } from "./server/activation.js";
 import { prepareSocketDir } from "./server/socket.js";
@@ -27,6 +28,9 @@ const program = new Command()
   .addOption(new Option("--shutdown-grace <duration>", "on stop, how long running operations may finish before they are cancelled").default("60s"))
   .addOption(new Option("--max-config-bytes <size>", "largest configuration file (infra.yaml, wfctl.yaml, lockfile) read, and the most its YAML aliases may expand to: bytes, or with KiB/MiB").default("10MiB"))
   .addOption(new Option("--config-timeout <duration>", "how long reading a configuration file, then parsing and checking it, may each take; 0 never gives up").default("60s"))
+  .addOption(new Option("--headers-timeout <duration>", "a client connection must send its first bytes, and each request its headers, within this").default("10s"))
+  .addOption(new Option("--request-timeout <duration>", "each request, body included, must arrive within this (responses, streamed ones included, are not bounded)").default("60s"))
+  .addOption(new Option("--idle-connection-timeout <duration>", "a client connection with no request in progress is closed after this").default("60s"))
   .addOption(new Option("--log-file <path>", 'log file ("-" for stderr; default: beside the socket)'))
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"]).default("info"))
   .showHelpAfterError("(run with --help for usage)");
@@ -39,6 +43,9 @@ interface DaemonFlags {
   shutdownGrace: string;
   maxConfigBytes: string;
   configTimeout: string;
+  headersTimeout: string;
+  requestTimeout: string;
+  idleConnectionTimeout: string;
   logFile?: string;
   logLevel: string;
 }
@@ -50,6 +57,19 @@ function parseByteSize(text: string, what: string): number {
   const bytes = match ? Number(match[1]) * (units[(match[2] ?? "").toLowerCase()] ?? 1) : NaN;
   if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > 1024 ** 3) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `${what}: "${text}" is not a size from 1 byte to 1GiB (examples: 10MiB, 512KiB, 1048576)`);
   return bytes;
+}
+
+/** The client connection bounds the flags set; each must be more than zero. */
+function connectionTimeouts(opts: DaemonFlags): ConnectionTimeouts {
+  const positive = (text: string, flag: string) => {
+    const ms = parseDuration(text, flag);
+    if (ms <= 0) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `${flag} must be more than zero, got "${text}"`);
+    return ms;
+  };
+  const headersMs = positive(opts.headersTimeout, "--headers-timeout");
+  const requestMs = positive(opts.requestTimeout, "--request-timeout");
+  if (requestMs < headersMs) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `--request-timeout (${opts.requestTimeout}) must be at least --headers-timeout (${opts.headersTimeout})`);
+  return { headersMs, requestMs, idleMs: positive(opts.idleConnectionTimeout, "--idle-connection-timeout") };
 }
 
 /** Exceptions and rejections nothing else handled: logged and counted, and the daemon goes on (see last-resort.ts). */
@@ -104,6 +124,7 @@ async function main(): Promise<void> {
     shutdownGraceMs: parseDuration(opts.shutdownGrace, "--shutdown-grace"),
     inherited,
     uncaught: lastResort,
+    connections: connectionTimeouts(opts),
   });
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     process.on(signal, () => daemon.stopLogged(`received ${signal}`));
