@@ -14,8 +14,9 @@ import {
   grpcStatusOf,
 } from "./errors.js";
 
-/** A WfctlError as a ConnectError: its code and (bounded) details travel as metadata. */
+/** A WfctlError as a ConnectError: its code and (bounded) details travel as metadata. One already converted is kept as it is. */
 export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError && err.metadata.has(ERROR_CODE_KEY)) return err;
   const error = WfctlError.from(err);
   const metadata = new Headers({ [ERROR_CODE_KEY]: error.code });
   for (const [key, value] of detailsMetadata(error)) metadata.set(key, value);
