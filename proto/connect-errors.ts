@@ -14,9 +14,13 @@ import {
   grpcStatusOf,
 } from "./errors.js";
 
-/** A WfctlError as a ConnectError: its code and (bounded) details travel as metadata. One already converted is kept as it is. */
+/**
+ * A WfctlError as a ConnectError: its code and (bounded) details travel as
+ * metadata. A ConnectError is kept as it is: one converted already, or one of
+ * Connect's own (a protocol error keeps its status, never INTERNAL).
+ */
 export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError && err.metadata.has(ERROR_CODE_KEY)) return err;
+  if (err instanceof ConnectError) return err;
   const error = WfctlError.from(err);
   const metadata = new Headers({ [ERROR_CODE_KEY]: error.code });
   for (const [key, value] of detailsMetadata(error)) metadata.set(key, value);

@@ -15,7 +15,7 @@ export interface AliasProblem {
   message: string;
 }
 
-/** Per anchored node: aliases to it so far, and yaml's alias count of it (0 until needed). */
+/** Per anchored node: uses so far (the node itself, then each alias: yaml starts at 1 too), and yaml's alias count of it (0 until needed). */
 interface AnchorUse {
   count: number;
   aliasCount: number;
@@ -54,12 +54,12 @@ export function checkAliases(doc: Document, maxExpandedBytes: number): AliasProb
       const target = anchors.get(node.source);
       if (!target) throw problem(node, `alias *${node.source} names no anchor before it (an anchor &${node.source} must come first)`);
       if (inProgress.has(target)) throw problem(node, `alias *${node.source} is inside the node it names: it would contain itself`);
-      const use = uses.get(target) ?? { count: 0, aliasCount: 0 };
+      const use = uses.get(target) ?? { count: 1, aliasCount: 0 };
       uses.set(target, use);
       use.count += 1;
       if (use.aliasCount === 0) use.aliasCount = aliasCountOf(target);
       if (use.count * use.aliasCount > MAX_ALIAS_COUNT) {
-        throw problem(node, `alias *${node.source} is one alias too many: aliases may expand a node at most ${MAX_ALIAS_COUNT} times over (a resource exhaustion attack otherwise)`);
+        throw problem(node, `alias *${node.source} is one alias too many: a node and its aliases may stand for it at most ${MAX_ALIAS_COUNT} times (a resource exhaustion attack otherwise)`);
       }
       const size = sizes.get(target) ?? 0;
       total += size;
@@ -70,7 +70,10 @@ export function checkAliases(doc: Document, maxExpandedBytes: number): AliasProb
     }
     if (!isScalar(node) && !isSeq(node) && !isMap(node) && !isPair(node)) return 0;
     const anchor = isPair(node) ? undefined : node.anchor;
-    if (anchor !== undefined && anchor !== "") anchors.set(anchor, node as Node);
+    if (anchor !== undefined && anchor !== "") {
+      anchors.set(anchor, node as Node);
+      uses.set(node as Node, { count: 1, aliasCount: 0 });
+    }
     inProgress.add(node as Node);
     let size = 1;
     if (isScalar(node)) {

@@ -20,8 +20,8 @@ type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 /** Why the request's message is not valid protobuf; set by the body check, read by refuseMalformed. */
 const malformedKey = createContextKey<string | undefined>(undefined, { description: "why the request body is not valid protobuf" });
 
-/** Binary content types, and whether their body is enveloped (length-prefixed messages) or one bare message. */
-const BINARY = /^application\/(proto|connect\+proto|grpc(?:-web)?(?:\+proto)?)\s*(;|$)/i;
+/** Content types whose body is checked: enveloped ones (length-prefixed messages: Connect streaming, gRPC, gRPC-web), and bare binary messages (Connect unary). */
+const CHECKED = /^application\/(proto|connect\+(?:proto|json)|grpc(?:-web)?(?:\+(?:proto|json))?)\s*(;|$)/i;
 
 /**
  * Fails a call whose binary request did not parse, before any handler sees
@@ -59,7 +59,7 @@ function invalidProtobuf(input: DescMessage, bytes: Uint8Array): string | undefi
 }
 
 /** Enveloped messages (gRPC, Connect streaming) with each invalid one emptied; undefined when the framing itself is broken (Connect reports that). */
-function checkEnvelopes(bytes: Uint8Array, input: DescMessage, encoded: boolean, values: ContextValues): Uint8Array | undefined {
+function checkEnvelopes(bytes: Uint8Array, input: DescMessage | undefined, encoded: boolean, values: ContextValues): Uint8Array | undefined {
   const parts: Uint8Array[] = [];
   let offset = 0;
   while (offset < bytes.length) {
@@ -74,7 +74,7 @@ function checkEnvelopes(bytes: Uint8Array, input: DescMessage, encoded: boolean,
       ? encoded
         ? undefined // Connect decompresses it (and, were it not protobuf, reports it as it would)
         : "a message is flagged compressed, but the request names no encoding"
-      : (flags & 0b10) === 0
+      : (flags & 0b10) === 0 && input !== undefined
         ? invalidProtobuf(input, payload)
         : undefined;
     if (why !== undefined) {
@@ -94,7 +94,14 @@ function checkEnvelopes(bytes: Uint8Array, input: DescMessage, encoded: boolean,
  * values for refuseMalformed. Past `limit` bytes it is passed on unchecked:
  * Connect refuses it for its size.
  */
-async function* checkedBody(body: AsyncIterable<Uint8Array>, input: DescMessage, enveloped: boolean, encoded: boolean, values: ContextValues, limit: number): AsyncGenerator<Uint8Array> {
+async function* checkedBody(
+  body: AsyncIterable<Uint8Array>,
+  input: DescMessage | undefined,
+  enveloped: boolean,
+  encoded: boolean,
+  values: ContextValues,
+  limit: number,
+): AsyncGenerator<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const iterator = body[Symbol.asyncIterator]();
@@ -112,7 +119,7 @@ async function* checkedBody(body: AsyncIterable<Uint8Array>, input: DescMessage,
     yield checkEnvelopes(bytes, input, encoded, values) ?? bytes;
     return;
   }
-  const why = encoded ? undefined : invalidProtobuf(input, bytes);
+  const why = encoded || input === undefined ? undefined : invalidProtobuf(input, bytes);
   if (why !== undefined) values.set(malformedKey, why);
   yield why === undefined ? bytes : new Uint8Array(0);
 }
@@ -155,12 +162,14 @@ export function daemonNodeAdapter(options: AdapterOptions): (req: NodeRequest, r
       res.end(`bad request: ${(err as Error).message}\n`);
       return;
     }
-    const type = BINARY.exec(req.headers["content-type"] ?? "");
+    const type = (CHECKED.exec(req.headers["content-type"] ?? "")?.[1] ?? "").toLowerCase();
     const declared = Number(req.headers["content-length"] ?? 0);
     // A body declared too large is left to Connect, which refuses it before reading it.
-    if (type && req.method === "POST" && !(declared > options.readMaxBytes)) {
-      const enveloped = (type[1] ?? "").toLowerCase() !== "proto";
-      uReq.body = checkedBody(uReq.body as AsyncIterable<Uint8Array>, handler.method.input, enveloped, namesEncoding(req, enveloped), values, options.readMaxBytes + 5);
+    if (type !== "" && req.method === "POST" && !(declared > options.readMaxBytes)) {
+      const enveloped = type !== "proto";
+      // JSON messages are Connect's to check (a bad one is INVALID_ARGUMENT already); their envelopes are checked here.
+      const input = type.endsWith("json") ? undefined : handler.method.input;
+      uReq.body = checkedBody(uReq.body as AsyncIterable<Uint8Array>, input, enveloped, namesEncoding(req, enveloped), values, options.readMaxBytes + 5);
       // What reaches Connect may be shorter than what was sent (an invalid message emptied); Node has framed the body already.
       uReq.header.delete("content-length");
     }
