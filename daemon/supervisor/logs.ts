@@ -81,14 +81,18 @@ export class PluginLog {
 
   /** Follows a stream line by line until it ends (or fails: a broken pipe ends the log, never the daemon). */
   follow(stream: Readable, source: "stderr" | "stdout"): void {
-    followLines(stream, (line) => this.push(line, source));
+    followLines(stream, (line) => this.add(line, source));
     stream.on("error", (err) => this.log.warn({ source, err: err.message }, "reading the plugin's output failed"));
   }
 
+  /** Keeps a line that did not come through follow() (what followed the handshake line), cut to MAX_LINE_BYTES. */
   push(text: string, source: "stderr" | "stdout"): void {
-    if (text.trim() === "") return;
-    // Lines that did not come through follow() (what followed the handshake line) are bounded here.
-    const line = Buffer.byteLength(text) > MAX_LINE_BYTES ? cut(text) : text;
+    this.add(Buffer.byteLength(text) > MAX_LINE_BYTES ? cut(text) : text, source);
+  }
+
+  /** Keeps a line already bounded. */
+  private add(line: string, source: "stderr" | "stdout"): void {
+    if (line.trim() === "") return;
     const entry: LogEntry = { time: new Date(), source, line };
     this.entries.push(entry);
     if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
