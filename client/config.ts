@@ -19,8 +19,8 @@ export async function loadConfig(file: string, env: string): Promise<InfraConfig
     // The loader's WfctlError is the unbundled code's class, not the bundle's:
     // carry its code and details over, so exit codes and --json see them.
     if (err instanceof Error && err.name === "WfctlError" && !(err instanceof WfctlError)) {
-      const { code, details } = err as Error & { code: ErrorCode; details: readonly ErrorDetail[] };
-      throw new WfctlError(code, err.message, { cause: err, details });
+      const { code, details, omitted } = err as Error & { code: ErrorCode; details: readonly ErrorDetail[]; omitted?: number };
+      throw new WfctlError(code, err.message, { cause: err, details, omitted: omitted ?? 0 });
     }
     throw err;
   }

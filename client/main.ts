@@ -34,8 +34,10 @@ function report(err: unknown): number {
   if (underGitHubActions()) for (const line of errorAnnotations(error.message, error.details)) process.stderr.write(line);
   process.stderr.write(`Error: ${error.message}\n`);
   if (wantsJson) {
-    // One line, so that it also ends the JSON-lines output of an operation.
-    process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } })}\n`);
+    // One line, so that it also ends the JSON-lines output of an operation. Details are the first
+    // problems found; `omitted` counts the others (the message says "… and N more" too).
+    const omitted = error.omitted > 0 ? { omitted: error.omitted } : {};
+    process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details, ...omitted } })}\n`);
   }
   return exitCodeFor(error.code);
 }

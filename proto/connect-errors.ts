@@ -1,13 +1,29 @@
 // WfctlError across the daemon's socket API (Connect / gRPC): the stable code
 // and the details travel as metadata beside the standard status code.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ERROR_CODE_KEY, ERROR_DETAILS_KEY, ErrorCode, WfctlError, codeFromWire, decodeDetails, encodeDetails, grpcStatusOf } from "./errors.js";
+import {
+  ERROR_CODE_KEY,
+  ERROR_DETAILS_KEY,
+  ERROR_OMITTED_KEY,
+  ErrorCode,
+  WfctlError,
+  codeFromWire,
+  decodeDetails,
+  decodeOmitted,
+  detailsMetadata,
+  grpcStatusOf,
+} from "./errors.js";
 
+/**
+ * A WfctlError as a ConnectError: its code and (bounded) details travel as
+ * metadata. A ConnectError is kept as it is: one converted already, or one of
+ * Connect's own (a protocol error keeps its status, never INTERNAL).
+ */
 export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
   const error = WfctlError.from(err);
   const metadata = new Headers({ [ERROR_CODE_KEY]: error.code });
-  const details = encodeDetails(error.details);
-  if (details !== undefined) metadata.set(ERROR_DETAILS_KEY, details);
+  for (const [key, value] of detailsMetadata(error)) metadata.set(key, value);
   return new ConnectError(error.message, grpcStatusOf(error.code) as Code, metadata, undefined, err);
 }
 
@@ -15,7 +31,11 @@ export function fromConnectError(err: unknown): WfctlError {
   if (err instanceof WfctlError) return err;
   const error = ConnectError.from(err);
   const code = codeFromWire(error.code, error.metadata.get(ERROR_CODE_KEY) ?? undefined);
-  return new WfctlError(code, error.rawMessage, { cause: err, details: decodeDetails(error.metadata.get(ERROR_DETAILS_KEY) ?? undefined) });
+  return new WfctlError(code, error.rawMessage, {
+    cause: err,
+    details: decodeDetails(error.metadata.get(ERROR_DETAILS_KEY) ?? undefined),
+    omitted: decodeOmitted(error.metadata.get(ERROR_OMITTED_KEY) ?? undefined),
+  });
 }
 
 export { Code };

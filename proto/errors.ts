@@ -76,12 +76,18 @@ export interface ErrorDetail {
 export class WfctlError extends Error {
   readonly code: ErrorCode;
   readonly details: readonly ErrorDetail[];
+  /**
+   * Problems found but not listed in `details`: errors travel in bounded form
+   * (the first problems, and how many more), so 0 means `details` is all of them.
+   */
+  readonly omitted: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: readonly ErrorDetail[] }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: readonly ErrorDetail[]; omitted?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "WfctlError";
     this.code = code;
     this.details = options?.details ?? [];
+    this.omitted = options?.omitted ?? 0;
   }
 
   /** Wraps any thrown value, keeping a WfctlError as it is. */
@@ -185,10 +191,63 @@ export function codeFromWire(status: number, metadataCode: string | undefined): 
 /** Metadata keys that carry a WfctlError across gRPC and Connect. */
 export const ERROR_CODE_KEY = "wfctl-error-code";
 export const ERROR_DETAILS_KEY = "wfctl-error-details";
+/** How many problems the error found beyond those in ERROR_DETAILS_KEY (absent: none). */
+export const ERROR_OMITTED_KEY = "wfctl-error-details-omitted";
 
-/** Encodes details for a metadata value (ASCII only, as HTTP headers need). */
+/**
+ * Details travel in a header (trailer for gRPC), and a peer refuses headers
+ * past 16 KiB in all (Node's default): hundreds of problems once overflowed it
+ * and the real error was lost. So at most this many, in at most this many
+ * encoded bytes, go on the wire; the rest are counted (ERROR_OMITTED_KEY).
+ */
+export const WIRE_DETAILS = { count: 20, bytes: 8 * 1024 } as const;
+
+/** A detail with each text cut to `chars` characters (a detail must fit the wire bound on its own). */
+function shortened(d: ErrorDetail, chars: number): ErrorDetail {
+  const cut = (s: string) => (s.length > chars ? `${s.slice(0, chars)}…` : s);
+  return {
+    ...d,
+    message: cut(d.message),
+    ...(d.file !== undefined ? { file: cut(d.file) } : {}),
+    ...(d.module !== undefined ? { module: cut(d.module) } : {}),
+    ...(d.field !== undefined ? { field: cut(d.field) } : {}),
+  };
+}
+
+/** The details that fit on the wire (see WIRE_DETAILS), and how many did not. */
+export function boundDetails(details: readonly ErrorDetail[]): { kept: ErrorDetail[]; omitted: number } {
+  const kept: ErrorDetail[] = [];
+  let bytes = 2;
+  for (const detail of details.slice(0, WIRE_DETAILS.count)) {
+    // The first one always goes, cut short enough to fit (200 characters of each text, at most 9 bytes each once encoded).
+    const d = kept.length === 0 && encodeURIComponent(JSON.stringify(detail)).length > WIRE_DETAILS.bytes ? shortened(detail, 200) : shortened(detail, 2000);
+    const size = encodeURIComponent(JSON.stringify(d)).length + 3;
+    if (kept.length > 0 && bytes + size > WIRE_DETAILS.bytes) break;
+    kept.push(d);
+    bytes += size;
+  }
+  return { kept, omitted: details.length - kept.length };
+}
+
+/** Encodes details for a metadata value (ASCII only, as HTTP headers need); callers bound them first (boundDetails). */
 export function encodeDetails(details: readonly ErrorDetail[]): string | undefined {
   return details.length === 0 ? undefined : encodeURIComponent(JSON.stringify(details));
+}
+
+/** The metadata that carries an error's details: the first problems, and how many more there were. */
+export function detailsMetadata(error: WfctlError): [key: string, value: string][] {
+  const { kept, omitted } = boundDetails(error.details);
+  const entries: [string, string][] = [];
+  const value = encodeDetails(kept);
+  if (value !== undefined) entries.push([ERROR_DETAILS_KEY, value]);
+  if (omitted + error.omitted > 0) entries.push([ERROR_OMITTED_KEY, String(omitted + error.omitted)]);
+  return entries;
+}
+
+/** The omitted count a peer sent (0 when absent or not a count). */
+export function decodeOmitted(value: string | undefined): number {
+  const n = Number(value ?? 0);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
 export function decodeDetails(value: string | undefined): ErrorDetail[] {

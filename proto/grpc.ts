@@ -16,11 +16,13 @@ import {
 import {
   ERROR_CODE_KEY,
   ERROR_DETAILS_KEY,
+  ERROR_OMITTED_KEY,
   ErrorCode,
   WfctlError,
   codeFromWire,
   decodeDetails,
-  encodeDetails,
+  decodeOmitted,
+  detailsMetadata,
   grpcStatusOf,
 } from "./errors.js";
 import { MAX_MESSAGE_BYTES } from "./versions.js";
@@ -75,8 +77,7 @@ export function toGrpcStatus(err: unknown): Partial<grpc.StatusObject> & { code:
   const error = WfctlError.from(err);
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_KEY, error.code);
-  const details = encodeDetails(error.details);
-  if (details !== undefined) metadata.set(ERROR_DETAILS_KEY, details);
+  for (const [key, value] of detailsMetadata(error)) metadata.set(key, value);
   return { code: grpcStatusOf(error.code) as grpc.status, details: error.message, metadata };
 }
 
@@ -92,7 +93,11 @@ export function fromGrpcError(err: unknown): WfctlError {
   if (typeof e.code !== "number") return WfctlError.from(err);
   const code = codeFromWire(e.code, metadataString(e.metadata, ERROR_CODE_KEY));
   const message = e.details || e.message || `gRPC status ${e.code}`;
-  return new WfctlError(code, message, { cause: err, details: decodeDetails(metadataString(e.metadata, ERROR_DETAILS_KEY)) });
+  return new WfctlError(code, message, {
+    cause: err,
+    details: decodeDetails(metadataString(e.metadata, ERROR_DETAILS_KEY)),
+    omitted: decodeOmitted(metadataString(e.metadata, ERROR_OMITTED_KEY)),
+  });
 }
 
 // ---------------------------------------------------------------------------

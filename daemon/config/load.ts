@@ -1,29 +1,25 @@
-// Loading infra.yaml: read the file, then parse and resolve it for the
-// environment (parse.ts, resolve.ts), keeping the last configurations loaded
-// for a warm daemon. Every problem found is reported at once, each naming the
-// file, line, module and field.
-import { readFile } from "node:fs/promises";
+// Loading infra.yaml: read the file (read.ts: a regular file, bounded in size
+// and time), then parse and resolve it for the environment (parse.ts,
+// resolve.ts; in wfctld, in a worker thread within a time budget:
+// offthread.ts), keeping the last configurations loaded for a warm daemon. Every problem found is reported at once, each
+// naming the file, line, module and field.
 import { resolve } from "node:path";
-import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
+import type { ErrorDetail } from "../../proto/errors.js";
+import { configLimits } from "./limits.js";
 import type { InfraConfig } from "./model.js";
-import { parseInfraConfig } from "./parse.js";
-import type { YamlPath } from "./source.js";
+import { parseOffThread } from "./offthread.js";
+import { IndexedSource, LocatedSource, type YamlPath } from "./positions.js";
+import { readConfigFile } from "./read.js";
 
-export { parseInfraConfig } from "./parse.js";
+import { parseInfraConfig } from "./parse.js";
+import { SourceFile } from "./source.js";
+
+export { parseInfraConfig };
 
 /** Reads and resolves `file` for environment `env` ("" for none). */
 export async function loadInfraConfig(file: string, env: string): Promise<InfraConfig> {
   const path = resolve(file);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (err as Error).message;
-    throw new WfctlError(ErrorCode.CONFIG_INVALID, `cannot read configuration ${path}: ${why}`, {
-      details: [{ file: path, message: why }],
-    });
-  }
+  const text = await readConfigFile(path);
   const key = `${path}\0${env}`;
   const cached = parsed.get(key);
   if (cached?.text === text) {
@@ -32,11 +28,47 @@ export async function loadInfraConfig(file: string, env: string): Promise<InfraC
     parsed.set(key, cached);
     return cached.config;
   }
-  const config = parseInfraConfig(path, text, env);
-  freezeConfig(config);
-  parsed.set(key, { text, config });
-  if (parsed.size > PARSED_KEPT) parsed.delete(parsed.keys().next().value as string);
+  const limits = configLimits();
+  let config: InfraConfig;
+  if (limits.inWorker) {
+    const reply = await parseOffThread({ kind: "infra", file: path, text, env, maxBytes: limits.maxBytes }, limits.timeoutMs);
+    if (reply.kind !== "infra") throw new Error("the configuration parser answered another job");
+    config = { ...reply.config, source: new IndexedSource(path, reply.positions) };
+  } else {
+    config = parseInfraConfig(path, text, env, limits.maxBytes);
+  }
+  freeze(config);
+  remember(parsed, key, { text, config });
   return config;
+}
+
+/** A YAML file's value (undefined when empty) and where its nodes are. */
+export interface YamlFile {
+  value: unknown;
+  source: LocatedSource;
+}
+
+/**
+ * Parses the YAML `text` of `file` (wfctl.yaml, the lockfile) as
+ * configurations are (in wfctld, in a worker thread); the value is frozen,
+ * and kept for the next call with the same text.
+ */
+export async function parseYamlFile(file: string, text: string): Promise<YamlFile> {
+  const cached = yamlFiles.get(file);
+  if (cached?.text === text) return cached.parsed;
+  const limits = configLimits();
+  let result: YamlFile;
+  if (limits.inWorker) {
+    const reply = await parseOffThread({ kind: "yaml", file, text, maxBytes: limits.maxBytes }, limits.timeoutMs);
+    if (reply.kind !== "yaml") throw new Error("the configuration parser answered another job");
+    result = { value: reply.value, source: new IndexedSource(file, reply.positions) };
+  } else {
+    const source = SourceFile.parse(file, text, limits.maxBytes);
+    result = { value: source.value(), source };
+  }
+  freeze(result.value);
+  remember(yamlFiles, file, { text, parsed: result });
+  return result;
 }
 
 /**
@@ -47,21 +79,26 @@ export async function loadInfraConfig(file: string, env: string): Promise<InfraC
  * file is unchanged. Cached configurations are frozen: nothing may change one.
  */
 const parsed = new Map<string, { text: string; config: InfraConfig }>();
-const PARSED_KEPT = 16;
+/** The same for other YAML files (wfctl.yaml and its lockfile, read by every operation). */
+const yamlFiles = new Map<string, { text: string; parsed: YamlFile }>();
+const KEPT = 16;
 
-function freezeConfig(config: InfraConfig): void {
-  const freeze = (value: unknown): void => {
-    if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
-    if (value instanceof Map) {
-      for (const entry of value.values()) freeze(entry);
-    } else {
-      Object.values(value).forEach(freeze);
-    }
-    Object.freeze(value);
-  };
-  // Not the source file: the YAML document keeps caches of its own.
-  for (const [key, value] of Object.entries(config)) if (key !== "source") freeze(value);
-  Object.freeze(config);
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  cache.delete(key);
+  cache.set(key, value);
+  if (cache.size > KEPT) cache.delete(cache.keys().next().value as string);
+}
+
+function freeze(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  // Not the source: it locates paths (a YAML document keeps caches of its own), and is no part of the configuration.
+  if (value instanceof LocatedSource) return;
+  if (value instanceof Map) {
+    for (const entry of value.values()) freeze(entry);
+  } else {
+    Object.values(value).forEach(freeze);
+  }
+  Object.freeze(value);
 }
 
 /** Problems found later (e.g. against a provider's schema), located in the file. */
@@ -69,4 +106,3 @@ export function moduleProblem(config: InfraConfig, resource: { index: number; ba
   const path: YamlPath = field === undefined ? ["modules", resource.index] : ["modules", resource.index, "config", ...field.split(".")];
   return config.source.detail(path, message, resource.baseName, field === undefined ? undefined : `config.${field}`);
 }
-

@@ -4,7 +4,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { JsonObject } from "../../proto/json.js";
 import { environmentNameProblem } from "../../proto/names.js";
 import type { StatusRange } from "./schema.js";
-import type { SourceFile } from "./source.js";
+import type { LocatedSource } from "./positions.js";
 
 /** Fields every resolved module has. */
 interface ModuleBase {
@@ -154,7 +154,8 @@ export interface InfraConfig {
   env: string;
   /** State namespace: the environment name or "default". */
   namespace: string;
-  source: SourceFile;
+  /** Locates paths of the file in errors (its positions: the YAML document stays in the worker that parsed it). */
+  source: LocatedSource;
   state: StateModule;
   providers: Map<string, ProviderModule>;
   /** Enabled resources in file order. */

@@ -8,43 +8,79 @@ import type { InfraConfig } from "./model.js";
 import type { CheckedOutput } from "./resolution.js";
 import { resolveConfig } from "./resolve.js";
 import { OUTPUT_NAME, SINK_TYPES, documentSchema, githubEnvSinkSchema, githubSecretSinkSchema, moduleSchema, outputSchema } from "./schema.js";
-import { SourceFile, invalidKeyMessage, throwIfProblems } from "./source.js";
+import { MAX_PROBLEMS_KEPT, SourceFile, invalidKeyMessage, throwIfProblems } from "./source.js";
 import { checkVerifySection } from "./verify.js";
 
-function schemaDetails(source: SourceFile, raw: unknown, issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {
+/** A problem at `path` of the raw document, naming its module (by name, else #position) and field. */
+function problemAt(source: SourceFile, raw: unknown, path: readonly (string | number)[], message: string): ErrorDetail {
   const modules = (raw as { modules?: unknown[] } | undefined)?.modules;
+  let module: string | undefined;
+  let field: string | undefined;
+  if (path[0] === "modules" && typeof path[1] === "number") {
+    const m = Array.isArray(modules) ? (modules[path[1]] as { name?: unknown } | undefined) : undefined;
+    module = typeof m?.name === "string" ? m.name : `#${path[1] + 1}`;
+    field = path.length > 2 ? path.slice(2).join(".") : undefined;
+  } else if (path.length > 0) {
+    field = path.join(".");
+  }
+  return source.detail(path, message, module, field);
+}
+
+function schemaDetails(source: SourceFile, raw: unknown, issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {
   return issues.map((issue) => {
     const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-    let module: string | undefined;
-    let field: string | undefined;
-    if (path[0] === "modules" && typeof path[1] === "number") {
-      const m = Array.isArray(modules) ? (modules[path[1]] as { name?: unknown } | undefined) : undefined;
-      module = typeof m?.name === "string" ? m.name : `#${path[1] + 1}`;
-      field = path.length > 2 ? path.slice(2).join(".") : undefined;
-    } else if (path.length > 0) {
-      field = path.join(".");
-    }
     let message = issue.message;
     if (issue.code === "unrecognized_keys") {
       message = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
     } else if (issue.code === "invalid_type" && issue.message.includes("received undefined")) {
       message = "is required";
     } else if (issue.code === "invalid_key") {
-      return source.keyDetail(path, invalidKeyMessage(issue, path), module, field);
+      // A problem with the key itself (an environment name, say): located at the key.
+      return { ...problemAt(source, raw, path, invalidKeyMessage(issue, path)), ...(source.locateKey(path) ?? {}) };
     }
-    return source.detail(path, message, module, field);
+    return problemAt(source, raw, path, message);
   });
 }
 
-/** Parses configuration text; `file` names it in errors and anchors relative paths. */
-export function parseInfraConfig(file: string, text: string, env: string): InfraConfig {
-  const source = SourceFile.parse(file, text);
+/**
+ * Every key and string of the document that holds a NUL character. None may:
+ * no path, name or value the daemon or a plugin passes on can (a NUL in a
+ * path failed deep in a plugin, quoting its internal temporary file name).
+ */
+function nulDetails(source: SourceFile, raw: unknown): ErrorDetail[] {
+  const found: ErrorDetail[] = [];
+  const walk = (value: unknown, path: (string | number)[]): void => {
+    if (found.length >= MAX_PROBLEMS_KEPT) return;
+    if (typeof value === "string") {
+      if (value.includes("\0")) found.push(problemAt(source, raw, path, "must not contain a NUL character (\\0)"));
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, [...path, i]));
+    } else if (typeof value === "object" && value !== null) {
+      for (const [key, item] of Object.entries(value)) {
+        if (key.includes("\0")) found.push(problemAt(source, raw, path, `key ${JSON.stringify(key)} must not contain a NUL character (\\0)`));
+        walk(item, [...path, key]);
+      }
+    }
+  };
+  walk(raw, []);
+  return found;
+}
+
+/**
+ * Parses configuration text; `file` names it in errors and anchors relative
+ * paths. Synchronous and proportional to the text: the daemon runs it in a
+ * worker thread (load.ts); `maxExpandedBytes` bounds what YAML aliases may
+ * expand it to.
+ */
+export function parseInfraConfig(file: string, text: string, env: string, maxExpandedBytes?: number): InfraConfig {
+  const source = SourceFile.parse(file, text, maxExpandedBytes);
   const raw = source.value();
   if (raw === null || raw === undefined) {
     throw new WfctlError(ErrorCode.CONFIG_INVALID, `invalid configuration: ${file}: the file is empty; it needs a "modules:" list`, {
       details: [{ file, message: 'the file is empty; it needs a "modules:" list' }],
     });
   }
+  throwIfProblems(file, nulDetails(source, raw));
   const top = documentSchema.safeParse(raw);
   if (!top.success) throwIfProblems(file, schemaDetails(source, raw, top.error.issues));
   // Each module is checked on its own, so one bad module does not hide the

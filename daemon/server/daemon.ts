@@ -3,7 +3,6 @@
 // stops every plugin before it goes.
 import { rmSync } from "node:fs";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { checkPrivateFile } from "../../proto/private-files.js";
 import { daemonFiles } from "../../proto/socket.js";
@@ -16,8 +15,9 @@ import type { DaemonLogger } from "../log.js";
 import { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginSupervisor, type SupervisorOptions } from "../supervisor/supervisor.js";
 import { type InheritedSocket, listenInherited } from "./activation.js";
+import { daemonNodeAdapter, refuseMalformed } from "./adapter.js";
 import type { UncaughtErrors } from "./last-resort.js";
-import { createDualServer } from "./listen.js";
+import { type ConnectionTimeouts, createDualServer } from "./listen.js";
 import { connectionPeerKey, peerLookupOf } from "./peer.js";
 import { ActivityTracker, daemonInterceptors, daemonRoutes, refuseWhileDraining } from "./router.js";
 import { claimPidFile, listenPrivate, prepareSocketDir } from "./socket.js";
@@ -42,6 +42,8 @@ export interface DaemonOptions {
   inherited?: InheritedSocket;
   /** What the process's last-resort handler caught, for Status. */
   uncaught?: UncaughtErrors;
+  /** Bounds on client connections (default DEFAULT_CONNECTION_TIMEOUTS). */
+  connections?: ConnectionTimeouts;
 }
 
 export class Daemon {
@@ -73,7 +75,7 @@ export class Daemon {
     const draining = { value: false };
     // Filled in below: the API's host is the daemon being built.
     let daemon: Daemon | undefined;
-    const handler = connectNodeAdapter({
+    const handler = daemonNodeAdapter({
       routes: daemonRoutes(engine, {
         socketPath,
         logPath: options.logPath,
@@ -83,14 +85,15 @@ export class Daemon {
         shutdown: () => daemon?.stopLogged("Shutdown requested over the socket"),
         uncaught: options.uncaught,
       }),
-      interceptors: [...daemonInterceptors(tracker, logger), refuseWhileDraining(draining)],
+      interceptors: [...daemonInterceptors(tracker, logger), refuseWhileDraining(draining), refuseMalformed],
       // Each call can find its connection's peer (looked up only by the calls that need it).
       contextValues: (req) => createContextValues().set(connectionPeerKey, peerLookupOf(req)),
       // Requests are small; responses (plans, reports) may be large.
       readMaxBytes: MAX_REQUEST_BYTES,
       writeMaxBytes: MAX_RESPONSE_BYTES,
+      onWriteError: (err, method) => logger.debug({ method, err: (err as Error).message }, "could not write an answer"),
     });
-    const server = createDualServer(handler, (err, where) => logger.debug({ err: err.message, where }, "client connection error"));
+    const server = createDualServer(handler, (err, where) => logger.debug({ err: err.message, where }, "client connection error"), options.connections);
     // After listen(), an accept error (EMFILE, ENFILE) is an 'error' event: without a listener it ends the daemon.
     server.server.on("error", (err) => logger.error({ err: err.message }, "socket server error"));
     try {

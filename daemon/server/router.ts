@@ -45,14 +45,33 @@ export const versionCheck: Interceptor = (next) => async (req) => {
   return next(req);
 };
 
-/** Turns every thrown error into a ConnectError carrying its wfctl code. */
-export const errorsToStatus: Interceptor = (next) => async (req) => {
+/** `stream` with every error it ends with replaced by `map(error)`. */
+async function* mappedStream<T>(stream: AsyncIterable<T>, map: (err: unknown) => unknown): AsyncGenerator<T> {
   try {
-    return await next(req);
+    yield* stream;
   } catch (err) {
-    throw toConnectError(err);
+    throw map(err);
   }
-};
+}
+
+/**
+ * An interceptor that handles a call's failure, whether the handler throws
+ * it or (a streamed response: WatchOperation, PluginLogs) the stream ends
+ * with it: what `map` returns is thrown instead.
+ */
+function onFailure(map: (err: unknown, method: string) => unknown): Interceptor {
+  return (next) => async (req) => {
+    try {
+      const res = await next(req);
+      return res.stream ? { ...res, message: mappedStream(res.message, (err) => map(err, req.method.name)) } : res;
+    } catch (err) {
+      throw map(err, req.method.name);
+    }
+  };
+}
+
+/** Turns every error into a ConnectError carrying its wfctl code, streamed calls' included (they were "internal error"). */
+export const errorsToStatus: Interceptor = onFailure((err) => toConnectError(err));
 
 /** The DaemonService routes, requests bounded at the edge, for the socket and the in-process transport alike. */
 export function daemonRoutes(engine: Engine, host: ApiHost): (router: ConnectRouter) => void {
@@ -112,16 +131,12 @@ const SERVER_SIDE = new Set<string>([
  * requests (a hostile client must not fill the log).
  */
 export function logFailures(logger: DaemonLogger): Interceptor {
-  return (next) => async (req) => {
-    try {
-      return await next(req);
-    } catch (err) {
-      const error = WfctlError.from(err);
-      const level = error.code === ErrorCode.INVALID_ARGUMENT ? "debug" : SERVER_SIDE.has(error.code) ? "warn" : "info";
-      logger[level]({ method: req.method.name, code: error.code, err: error.message.slice(0, 2000) }, `${req.method.name} failed`);
-      throw err;
-    }
-  };
+  return onFailure((err, method) => {
+    const error = WfctlError.from(err);
+    const level = error.code === ErrorCode.INVALID_ARGUMENT ? "debug" : SERVER_SIDE.has(error.code) ? "warn" : "info";
+    logger[level]({ method, code: error.code, err: error.message.slice(0, 2000) }, `${method} failed`);
+    return err;
+  });
 }
 
 /** Interceptors in order (outermost first). */

@@ -6,7 +6,7 @@
 // a temp file, then linked to its name, which fails if the lock is held).
 import { randomBytes, randomUUID } from "node:crypto";
 import { link, mkdir, open, readFile, readdir, rename, rm, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { isJsonObject } from "../../proto/json.js";
 import {
@@ -20,6 +20,32 @@ import {
   matchesFilter,
   throwIfAborted,
 } from "../../proto/state-store.js";
+
+/**
+ * mkdir -p that always settles. Node's recursive mkdir loops forever where
+ * mkdir answers ENOENT for a parent that exists (procfs): a state directory
+ * under /proc/self held an operation, a CPU and the daemon's shutdown for good.
+ */
+async function makeDirectories(path: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  for (let dir = path; ; dir = dirname(dir)) {
+    try {
+      await mkdir(dir, { mode });
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") break;
+      if (code !== "ENOENT" || dirname(dir) === dir) throw err;
+      missing.push(dir);
+    }
+  }
+  // Parents first; each either made now or found made (EEXIST) by a concurrent open.
+  for (const dir of missing.reverse()) {
+    await mkdir(dir, { mode }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err;
+    });
+  }
+}
 
 /** Version of the on-disk record format; read refuses versions it does not know. */
 export const FILESYSTEM_FORMAT = "wfctl.state.v1";
@@ -198,8 +224,8 @@ export class FilesystemStateStore implements StateStore {
   static async open(root: string): Promise<FilesystemStateStore> {
     const store = new FilesystemStateStore(root);
     try {
-      await mkdir(store.resources, { recursive: true, mode: 0o700 });
-      await mkdir(store.locks, { recursive: true, mode: 0o700 });
+      await makeDirectories(store.resources, 0o700);
+      await makeDirectories(store.locks, 0o700);
       // Prove the directory is writable now, not halfway through an apply.
       await writeFileAtomic(join(root, ".wfctl-state"), root, `${FILESYSTEM_FORMAT}\n`);
     } catch (err) {

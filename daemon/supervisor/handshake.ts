@@ -2,6 +2,7 @@
 // (CORE-VERSION|APP-VERSION|unix|SOCKET-PATH|grpc) within a time limit, and
 // check every part of it.
 import type { ChildProcess } from "node:child_process";
+import { lstat } from "node:fs/promises";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { HANDSHAKE_CORE_VERSION, PLUGIN_PROTOCOL_VERSIONS } from "../../proto/versions.js";
 
@@ -12,13 +13,26 @@ export interface Handshake {
   address: string;
 }
 
+/**
+ * Longest handshake line read, in bytes. A plugin that wrote 200 MB to stdout
+ * without a newline once grew the daemon by as much; past this it has failed
+ * its handshake.
+ */
+export const MAX_HANDSHAKE_LINE = 64 * 1024;
+
+/** What a plugin sent, quoted for an error: JSON-escaped, at most 200 characters. */
+export function quoteSent(text: string): string {
+  const trimmed = text.trim();
+  return trimmed.length > 200 ? `${JSON.stringify(trimmed.slice(0, 200))}… (${trimmed.length} characters)` : JSON.stringify(trimmed);
+}
+
 /** Parses and checks a handshake line; `who` names the plugin in errors. */
 export function parseHandshake(line: string, who: string): Handshake {
   const parts = line.trim().split("|");
   if (parts.length !== 5) {
     throw new WfctlError(
       ErrorCode.PLUGIN_HANDSHAKE_FAILED,
-      `${who}: malformed handshake line ${JSON.stringify(line.trim())}; expected CORE-VERSION|APP-VERSION|unix|SOCKET-PATH|grpc`,
+      `${who}: malformed handshake line ${quoteSent(line)}; expected CORE-VERSION|APP-VERSION|unix|SOCKET-PATH|grpc`,
     );
   }
   const [core, app, network, address, protocol] = parts as [string, string, string, string, string];
@@ -34,8 +48,32 @@ export function parseHandshake(line: string, who: string): Handshake {
   }
   if (network !== "unix") throw new WfctlError(ErrorCode.PLUGIN_HANDSHAKE_FAILED, `${who}: network "${network}" is not supported (only unix)`);
   if (protocol !== "grpc") throw new WfctlError(ErrorCode.PLUGIN_HANDSHAKE_FAILED, `${who}: protocol "${protocol}" is not supported (only grpc)`);
-  if (!address.startsWith("/")) throw new WfctlError(ErrorCode.PLUGIN_HANDSHAKE_FAILED, `${who}: socket path "${address}" is not absolute`);
+  if (!address.startsWith("/")) throw new WfctlError(ErrorCode.PLUGIN_HANDSHAKE_FAILED, `${who}: socket path ${quoteSent(address)} is not absolute`);
   return { coreVersion: HANDSHAKE_CORE_VERSION, protocolVersion, network: "unix", address };
+}
+
+/**
+ * Checks that the socket a handshake names is there and is a socket, so that
+ * a wrong path fails naming the plugin and what it sent, not with gRPC's
+ * "No connection established … Resolution note".
+ */
+export async function checkHandshakeSocket(handshake: Handshake, line: string, who: string): Promise<void> {
+  let why: string | undefined;
+  try {
+    const stats = await lstat(handshake.address);
+    if (!stats.isSocket()) why = "which is not a socket";
+  } catch (err) {
+    why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "which does not exist" : `which cannot be examined (${(err as Error).message})`;
+  }
+  if (why) throw new WfctlError(ErrorCode.PLUGIN_HANDSHAKE_FAILED, `${who}: its handshake line ${quoteSent(line)} names the socket ${handshake.address}, ${why}`);
+}
+
+/** A failure to reach the plugin at the socket its handshake named, saying which plugin and what it sent. */
+export function unreachable(err: unknown, line: string, who: string): WfctlError {
+  const error = WfctlError.from(err, ErrorCode.PLUGIN_HANDSHAKE_FAILED);
+  if (error.message.startsWith(who)) return error;
+  const reason = error.message.replace(/\s*Resolution note:.*$/s, "");
+  return new WfctlError(error.code, `${who}: not reachable at the socket its handshake line ${quoteSent(line)} names: ${reason}`, { cause: err, details: error.details });
 }
 
 /** Why the process ended, in words. */
@@ -59,7 +97,8 @@ export function readHandshake(
       reject(failure("has no stdout pipe"));
       return;
     }
-    let buffer = "";
+    const chunks: Buffer[] = [];
+    let held = 0;
     const cleanup = () => {
       clearTimeout(timer);
       stdout.off("data", onData);
@@ -67,11 +106,20 @@ export function readHandshake(
       child.off("error", onError);
     };
     const onData = (chunk: Buffer) => {
-      buffer += chunk.toString("utf8");
-      const newline = buffer.indexOf("\n");
-      if (newline >= 0) {
+      const newline = chunk.indexOf(0x0a);
+      if (newline >= 0 && held + newline <= MAX_HANDSHAKE_LINE) {
         cleanup();
-        resolve({ line: buffer.slice(0, newline), rest: buffer.slice(newline + 1) });
+        const all = Buffer.concat([...chunks, chunk]);
+        resolve({ line: all.toString("utf8", 0, held + newline), rest: all.toString("utf8", held + newline + 1) });
+        return;
+      }
+      chunks.push(chunk);
+      held += chunk.length;
+      if (held > MAX_HANDSHAKE_LINE) {
+        cleanup();
+        // Whatever more it writes is read and dropped (the stream keeps flowing) until it is stopped.
+        const start = Buffer.concat(chunks).toString("utf8", 0, 200);
+        reject(failure(`wrote more than ${MAX_HANDSHAKE_LINE} bytes to stdout without a newline instead of its handshake line (it began ${quoteSent(start)})`));
       }
     };
     // Let stderr drain for a moment so the quoted lines include the reason.

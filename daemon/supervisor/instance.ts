@@ -14,7 +14,7 @@ import { type CallOptions, type UnaryClient, callUnary, connect, unaryClient } f
 import { ROOT_CONTEXT, SpanKind, extractTrace, injectTrace, meter, tracer } from "../../proto/telemetry.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { PluginSpec } from "./catalog.js";
-import { parseHandshake, readHandshake, describeExit } from "./handshake.js";
+import { checkHandshakeSocket, parseHandshake, readHandshake, describeExit, unreachable } from "./handshake.js";
 import { checkHealth } from "./health.js";
 import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
 import { checkInfo, verifyChecksum } from "./pins.js";
@@ -137,9 +137,12 @@ export class PluginInstance {
       const handshake = parseHandshake(line, this.who);
       for (const extra of rest.split("\n")) this.log.push(extra, "stdout");
       if (child.stdout) this.log.follow(child.stdout, "stdout");
+      await checkHandshakeSocket(handshake, line, this.who);
       this.address = handshake.address;
       this.connection = connect(`unix://${handshake.address}`);
-      await checkHealth(this.connection, this.who, this.options.healthTimeoutMs ?? 5_000);
+      await checkHealth(this.connection, this.who, this.options.healthTimeoutMs ?? 5_000).catch((err: unknown) => {
+        throw unreachable(err, line, this.who);
+      });
       this.info = await callUnary(this.connection, PluginInfoService.method.getInfo, {}, { deadline: new Date(Date.now() + 5_000) });
       checkInfo(this.spec, this.info, this.who);
       this.state = "running";

@@ -10,7 +10,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { stringify } from "yaml";
 import { z } from "zod";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { SourceFile } from "../config/source.js";
+import { parseYamlFile } from "../config/load.js";
 import { type ManifestPlugin, declared, parseWith } from "./project-manifest.js";
 
 export const LOCK_FILE = ".wfctl-lock.yaml";
@@ -73,11 +73,11 @@ export function envDigest(name: string, value: string): string {
 }
 
 /** Parses a lockfile of either format; an unknown format is CONFIG_INVALID saying which this wfctl reads. */
-export function parseLock(file: string, text: string): Lock {
-  const raw = SourceFile.parse(file, text).value() as { lockfile_version?: unknown } | null;
+export async function parseLock(file: string, text: string): Promise<Lock> {
+  const raw = (await parseYamlFile(file, text)).value as { lockfile_version?: unknown } | null;
   const version = raw?.lockfile_version;
-  if (version === 1) return { format: 1, entries: parseWith(file, text, lockSchemas[1]).plugins };
-  if (version === 2 || version === undefined) return { format: 2, entries: parseWith(file, text, lockSchemas[2]).plugins };
+  if (version === 1) return { format: 1, entries: (await parseWith(file, text, lockSchemas[1])).plugins };
+  if (version === 2 || version === undefined) return { format: 2, entries: (await parseWith(file, text, lockSchemas[2])).plugins };
   throw new WfctlError(
     ErrorCode.CONFIG_INVALID,
     `${file}: lockfile_version ${JSON.stringify(version)} is not one this wfctl reads (1 or 2); run \`wfctl plugins lock\` to rewrite it`,

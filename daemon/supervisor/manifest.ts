@@ -28,9 +28,9 @@ export async function readProjectPlugins(dir: string): Promise<ProjectPlugins | 
   const lockfile = join(dir, LOCK_FILE);
   const text = await readOptional(manifest);
   if (text === undefined) return undefined;
-  const plugins = parseManifest(manifest, text);
+  const plugins = await parseManifest(manifest, text);
   const lockText = await readOptional(lockfile);
-  const lock: Lock = lockText === undefined ? { format: 2, entries: {} } : parseLock(lockfile, lockText);
+  const lock: Lock = lockText === undefined ? { format: 2, entries: {} } : await parseLock(lockfile, lockText);
   return { manifest, lockfile, plugins, lock };
 }
 

@@ -2,13 +2,14 @@
 // version, args, env), read and checked, every problem naming the file, line
 // and field. What runs is decided by the lockfile (lockfile.ts), never by
 // this file alone.
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { ENV_NAME } from "../../proto/env-patterns.js";
 import { CORE_BACKENDS } from "../../proto/state-store.js";
 import { MODULE_NAME } from "../config/schema.js";
-import { SourceFile, formatDetails } from "../config/source.js";
+import { parseYamlFile } from "../config/load.js";
+import { readConfigFile } from "../config/read.js";
+import { formatDetails } from "../config/source.js";
 
 export const MANIFEST_FILE = "wfctl.yaml";
 
@@ -40,21 +41,19 @@ const manifestSchema = z.object({ plugins: z.array(manifestPluginSchema).default
 /** One plugin as wfctl.yaml declares it. */
 export type ManifestPlugin = z.infer<typeof manifestPluginSchema>;
 
-/** A file's text, or undefined when it does not exist. */
-export async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new WfctlError(ErrorCode.CONFIG_INVALID, `cannot read ${path}: ${(err as Error).message}`);
-  }
+/** A file's text, or undefined when it does not exist: a regular file, bounded in size and time (config/read.ts). */
+export function readOptional(path: string): Promise<string | undefined> {
+  return readConfigFile(path, { what: "plugin file", missingOk: true });
 }
 
-/** `text` (YAML) checked against `schema`; CONFIG_INVALID naming file, line and field of each problem. */
-export function parseWith<T>(file: string, text: string, schema: z.ZodType<T>): T {
-  const source = SourceFile.parse(file, text);
-  const raw = source.value() ?? {};
-  const result = schema.safeParse(raw);
+/**
+ * `text` (YAML) checked against `schema`; CONFIG_INVALID naming file, line
+ * and field of each problem. Parsed off the event loop, as infra.yaml is
+ * (config/load.ts).
+ */
+export async function parseWith<T>(file: string, text: string, schema: z.ZodType<T>): Promise<T> {
+  const { value, source } = await parseYamlFile(file, text);
+  const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const details = result.error.issues.map((issue) => {
     const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
@@ -70,8 +69,8 @@ export function declared(plugin: ManifestPlugin): string {
 }
 
 /** The plugins of wfctl.yaml (`file`); a name declared twice or a core backend name is CONFIG_INVALID. */
-export function parseManifest(file: string, text: string): ManifestPlugin[] {
-  const { plugins } = parseWith(file, text, manifestSchema);
+export async function parseManifest(file: string, text: string): Promise<ManifestPlugin[]> {
+  const { plugins } = await parseWith(file, text, manifestSchema);
   // One name, one plugin: the lockfile pins each by its name alone.
   const kinds = new Map<string, string>();
   for (const p of plugins) {

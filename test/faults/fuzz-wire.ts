@@ -13,6 +13,12 @@ export interface Answer {
   body: string;
   /** grpc-status from the trailers or headers, when the answer was gRPC. */
   grpcStatus?: string;
+  /**
+   * The exchange's time ran out before it ended: the client stopped it. With
+   * a status (or, raw, some bytes back) the daemon had answered and was still
+   * streaming; without, it had not answered at all.
+   */
+  gaveUp?: boolean;
 }
 
 /** One HTTP/1.1 exchange over the Unix socket. */
@@ -24,6 +30,7 @@ export function http1(
   return new Promise((resolve) => {
     const body = request.body ?? Buffer.alloc(0);
     let settled = false;
+    let status = 0;
     const finish = (answer: Answer) => {
       if (settled) return;
       settled = true;
@@ -40,6 +47,7 @@ export function http1(
         agent: false,
       },
       (res) => {
+        status = res.statusCode ?? 0;
         let text = "";
         res.on("data", (c: Buffer) => {
           if (text.length < 2000) text += c.toString("utf8");
@@ -48,7 +56,7 @@ export function http1(
         res.on("error", () => finish({ status: res.statusCode ?? 0, body: text }));
       },
     );
-    const timer = setTimeout(() => finish({ status: 0, body: "(gave up waiting)" }), timeoutMs);
+    const timer = setTimeout(() => finish({ status, body: "(gave up waiting)", gaveUp: true }), timeoutMs);
     req.on("error", () => finish({ status: 0, body: "(connection error)" }));
     req.end(body);
   });
@@ -60,20 +68,20 @@ export function raw(socket: string, bytes: Buffer, timeoutMs: number): Promise<A
     const connection = net.connect(socket);
     let text = "";
     let settled = false;
-    const finish = () => {
+    const finish = (gaveUp = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       connection.destroy();
       const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
-      resolve({ status: status ? Number(status) : 0, body: text.slice(0, 2000) });
+      resolve({ status: status ? Number(status) : 0, body: text.slice(0, 2000), ...(gaveUp ? { gaveUp } : {}) });
     };
-    const timer = setTimeout(finish, timeoutMs);
+    const timer = setTimeout(() => finish(true), timeoutMs);
     connection.on("data", (c: Buffer) => {
       if (text.length < 2000) text += c.toString("latin1");
     });
-    connection.on("error", finish);
-    connection.on("close", finish);
+    connection.on("error", () => finish());
+    connection.on("close", () => finish());
     connection.on("connect", () => connection.end(bytes));
   });
 }
@@ -100,14 +108,14 @@ export function h2(session: http2.ClientHttp2Session, headers: Record<string, st
     let grpcStatus: string | undefined;
     let text = "";
     let settled = false;
-    const finish = () => {
+    const finish = (gaveUp = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       stream.close(http2.constants.NGHTTP2_CANCEL);
-      resolve({ status, body: text.slice(0, 2000), grpcStatus });
+      resolve({ status, body: text.slice(0, 2000), grpcStatus, ...(gaveUp ? { gaveUp } : {}) });
     };
-    const timer = setTimeout(finish, timeoutMs);
+    const timer = setTimeout(() => finish(true), timeoutMs);
     stream.on("response", (h) => {
       status = Number(h[":status"] ?? 0);
       if (h["grpc-status"] !== undefined) grpcStatus = String(h["grpc-status"]);
@@ -118,9 +126,9 @@ export function h2(session: http2.ClientHttp2Session, headers: Record<string, st
     stream.on("data", (c: Buffer) => {
       if (text.length < 2000) text += c.toString("latin1");
     });
-    stream.on("end", finish);
-    stream.on("close", finish);
-    stream.on("error", finish);
+    stream.on("end", () => finish());
+    stream.on("close", () => finish());
+    stream.on("error", () => finish());
     stream.end(body);
   });
 }

@@ -1,6 +1,118 @@
-// Runs the real wfctld in the foreground, for tests of whether it starts.
-import { spawn } from "node:child_process";
-import { WFCTLD } from "./paths.js";
+// A real wfctld started with the flags a test needs (short connection bounds,
+// a small configuration limit), and a poller that asks it for Status the
+// whole time a test inflicts something on it: how long each answer took is
+// what "the daemon keeps serving" means. And a wfctld run until it exits,
+// for tests of whether it starts.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { status } from "../faults/fuzz-wire.js";
+import { WFCTLD, tempDir } from "./paths.js";
+import { waitFor } from "./processes.js";
+
+export interface StartedDaemon {
+  socket: string;
+  dir: string;
+  pid: number;
+  /** What it wrote to stderr (its log, with --log-file -). */
+  output(): string;
+  /** Stops it (SIGTERM, then waits) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts wfctld on a socket in a fresh directory, with `flags`; resolves once Status answers. */
+export async function startWfctld(flags: string[] = [], prefix = "wft-d-"): Promise<StartedDaemon> {
+  const temp = tempDir(prefix);
+  const socket = join(temp.path, "wfctld.sock");
+  const child: ChildProcess = spawn(process.execPath, [WFCTLD, "--socket", socket, "--log-file", "-", ...flags], { stdio: ["ignore", "ignore", "pipe"] });
+  let output = "";
+  child.stderr?.on("data", (c: Buffer) => {
+    if (output.length < 4 * 1024 * 1024) output += c.toString("utf8");
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`wfctld exited early (${child.exitCode}): ${output}`);
+    return existsSync(socket) && (await status(socket).then(() => true, () => false));
+  }, 20_000, "wfctld to serve its socket");
+  return {
+    socket,
+    dir: temp.path,
+    pid: child.pid as number,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
+      temp.cleanup();
+    },
+  };
+}
+
+/** What a StatusPoller saw. */
+export interface PollReport {
+  /** Status calls answered. */
+  answered: number;
+  /** Status calls that failed (no answer, or not HTTP 200), with why. */
+  failures: string[];
+  /** The slowest answer, in ms. */
+  maxMs: number;
+  /** When each call was answered (ms since epoch), with how long it took. */
+  answers: { at: number; ms: number }[];
+}
+
+/**
+ * Asks the daemon for Status over its socket (Connect JSON, as curl does),
+ * one call after another with `gapMs` between them, until stopped. Each call
+ * has 10 s to answer.
+ */
+export class StatusPoller {
+  private stopped = false;
+  private readonly report: PollReport = { answered: 0, failures: [], maxMs: 0, answers: [] };
+  private readonly done: Promise<void>;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: string,
+    private readonly gapMs = 100,
+  ) {
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const started = Date.now();
+      try {
+        await status(this.socket);
+        const ms = Date.now() - started;
+        this.report.answered++;
+        this.report.maxMs = Math.max(this.report.maxMs, ms);
+        this.report.answers.push({ at: Date.now(), ms });
+      } catch (err) {
+        this.report.failures.push((err as Error).message);
+      }
+      if (this.stopped) break;
+      // The gap between calls: cut short by stop().
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, this.gapMs);
+      });
+    }
+  }
+
+  /** Status answers between `from` and `to` (ms since epoch). */
+  answeredBetween(from: number, to: number): { at: number; ms: number }[] {
+    return this.report.answers.filter((a) => a.at >= from && a.at <= to);
+  }
+
+  /** Stops polling; resolves with what it saw once the call in flight (if any) ends. */
+  async stop(): Promise<PollReport> {
+    this.stopped = true;
+    this.wake?.();
+    await this.done;
+    return this.report;
+  }
+}
 
 /**
  * Runs wfctld with `args` (and `env` over this process's, with neither

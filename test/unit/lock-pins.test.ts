@@ -88,27 +88,22 @@ describe("wfctl.yaml against its lock entry", () => {
 describe("reading a lockfile", () => {
   const v1 = `lockfile_version: 1\nplugins:\n  local2: { kind: provider, source: "source:./p.mjs", path: p.mjs, node: true, version: 1.0.0, sha256: ${SHA} }\n`;
 
-  it("reads format 1 and format 2", () => {
-    expect(parseLock(LOCKFILE, v1)).toMatchObject({ format: 1, entries: { local2: { version: "1.0.0" } } });
-    expect(parseLock(LOCKFILE, stringify({ lockfile_version: 2, plugins: { local2: entry } }))).toEqual({ format: 2, entries: { local2: entry } });
+  it("reads format 1 and format 2", async () => {
+    expect(await parseLock(LOCKFILE, v1)).toMatchObject({ format: 1, entries: { local2: { version: "1.0.0" } } });
+    expect(await parseLock(LOCKFILE, stringify({ lockfile_version: 2, plugins: { local2: entry } }))).toEqual({ format: 2, entries: { local2: entry } });
   });
 
-  it("refuses a format-2 entry without its pins, and an unknown format, naming the file", () => {
-    let error = (() => {
-      try {
-        parseLock(LOCKFILE, v1.replace("lockfile_version: 1", "lockfile_version: 2"));
-      } catch (err) {
-        return err as WfctlError;
-      }
-      return undefined;
-    })();
+  it("refuses a format-2 entry without its pins, and an unknown format, naming the file", async () => {
+    let error = await parseLock(LOCKFILE, v1.replace("lockfile_version: 1", "lockfile_version: 2")).then(
+      () => undefined,
+      (err: unknown) => err as WfctlError,
+    );
     expect(error?.code).toBe(ErrorCode.CONFIG_INVALID);
     expect(error?.message).toContain(`${LOCKFILE}:3:`);
-    try {
-      parseLock(LOCKFILE, "lockfile_version: 7\nplugins: {}\n");
-    } catch (err) {
-      error = err as WfctlError;
-    }
+    error = await parseLock(LOCKFILE, "lockfile_version: 7\nplugins: {}\n").then(
+      () => undefined,
+      (err: unknown) => err as WfctlError,
+    );
     expect(error?.message).toBe(`${LOCKFILE}: lockfile_version 7 is not one this wfctl reads (1 or 2); run \`wfctl plugins lock\` to rewrite it`);
   });
 });
