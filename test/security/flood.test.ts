@@ -84,6 +84,80 @@ async function pool(count: number, concurrency: number, job: (i: number) => Prom
   }));
 }
 
+/** What a flood got back: answers tallied by kind, the requests never answered, and those the daemon failed as its own fault. */
+interface Flooded {
+  tally: Record<string, number>;
+  unanswered: string[];
+  internal: string[];
+}
+
+/** The socket flood: every DaemonService method, valid and mutated, over every framing, 10 at a time. */
+async function socketFlood(socket: string, planned: readonly Exchange[]): Promise<Flooded> {
+  const result: Flooded = { tally: {}, unanswered: [], internal: [] };
+  await pool(planned.length, 10, async (i) => {
+    const x = planned[i] as Exchange;
+    let answer: Answer;
+    if (x.kind === "http1") answer = await http1(socket, x, EXCHANGE_TIMEOUT_MS);
+    else if (x.kind === "raw") answer = await raw(socket, x.bytes, EXCHANGE_TIMEOUT_MS);
+    else {
+      const session: http2.ClientHttp2Session = h2Session(socket);
+      try {
+        answer = await h2(session, x.headers, x.body, EXCHANGE_TIMEOUT_MS);
+      } finally {
+        session.destroy();
+      }
+    }
+    const what = x.kind === "raw" ? x.bytes.subarray(0, 80).toString("latin1") : x.kind === "h2" ? x.headers[":path"] : x.path;
+    if (!answered(answer)) result.unanswered.push(`#${i} ${x.kind} ${what}`);
+    const key = `${x.kind} ${answer.status}${answer.grpcStatus !== undefined ? ` grpc ${answer.grpcStatus}` : ""}`;
+    result.tally[key] = (result.tally[key] ?? 0) + 1;
+  });
+  return result;
+}
+
+/** The configuration flood: CONFIGS mutated files, each planned through the socket, 4 at a time; time spent per kind. */
+async function configFlood(socket: string, dir: string, random: Random): Promise<Flooded & { ms: Record<string, number> }> {
+  const result = { tally: {} as Record<string, number>, unanswered: [] as string[], internal: [] as string[], ms: {} as Record<string, number> };
+  await pool(CONFIGS, 4, async (i) => {
+    const { kind, text } = mutatedConfig(i, random);
+    const path = join(dir, `c${i}.yaml`);
+    writeFileSync(path, text);
+    const started = Date.now();
+    const body = Buffer.from(JSON.stringify({ target: { configPath: path } }));
+    const answer = await http1(socket, { path: "/wfctl.daemon.v1.DaemonService/Plan", headers: { "content-type": "application/json" }, body }, CONFIG_TIMEOUT_MS);
+    result.ms[kind] = (result.ms[kind] ?? 0) + Date.now() - started;
+    if (!answered(answer) || answer.status === 0) result.unanswered.push(`config #${i} (${kind})`);
+    // The start of the body is enough for its code (the rest, a long message, may be cut).
+    const code = answer.status === 200 ? "planned" : (/^\{"code":"([a-z_]+)"/.exec(answer.body)?.[1] ?? `HTTP ${answer.status}`);
+    // A configuration is the caller's problem or the plan's success; never the daemon's own failure.
+    if (code === "internal") result.internal.push(`config #${i} (${kind}): HTTP ${answer.status} ${answer.body.slice(0, 300)}`);
+    result.tally[`${kind}: ${code}`] = (result.tally[`${kind}: ${code}`] ?? 0) + 1;
+  });
+  return result;
+}
+
+/** The real `wfctl daemon status`, one run after another until stopped: how long each took, and any that failed. */
+function cliStatusLoop(cli: Cli): { stop(): Promise<{ ms: number[]; failures: string[] }> } {
+  let running = true;
+  const ms: number[] = [];
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      const started = Date.now();
+      const result = await cli.run(["daemon", "status", "--json"], { timeoutMs: 30_000 }).catch((err: unknown) => ({ code: -1, stdout: "", stderr: String(err) }));
+      if (result.code === 0) ms.push(Date.now() - started);
+      else failures.push(`exit ${result.code}: ${result.stdout} ${result.stderr}`);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { ms, failures };
+    },
+  };
+}
+
 describe("a flood of mutated requests and configurations (acceptance 6)", () => {
   let daemon: StartedDaemon;
   let cli: Cli;
@@ -112,89 +186,38 @@ describe("a flood of mutated requests and configurations (acceptance 6)", () => 
     const before = snapshot(stateDir);
     expect(Object.keys(before).length).toBeGreaterThan(0);
     const { pid } = await status(daemon.socket);
-    // The socket flood: every DaemonService method, valid and mutated, over every framing. Made first: making
-    // them takes this process seconds, and a Status call it had connected meanwhile would sit silent past the
-    // daemon's headers bound (and be closed, rightly).
+    // Made first: making them takes this process seconds, and a Status call it had connected meanwhile
+    // would sit silent past the daemon's headers bound (and be closed, rightly).
     const random = new Random(SEED);
     const planned: Exchange[] = Array.from({ length: SOCKET_REQUESTS }, (_, i) => exchange(i, targets, random));
     const poller = new StatusPoller(daemon.socket, 200);
+    const cliPoller = cliStatusLoop(cli);
     const started = Date.now();
-    const socketTally: Record<string, number> = {};
-    const unanswered: string[] = [];
-    const sockets = pool(SOCKET_REQUESTS, 10, async (i) => {
-      const x = planned[i] as Exchange;
-      let answer: Answer;
-      if (x.kind === "http1") answer = await http1(daemon.socket, x, EXCHANGE_TIMEOUT_MS);
-      else if (x.kind === "raw") answer = await raw(daemon.socket, x.bytes, EXCHANGE_TIMEOUT_MS);
-      else {
-        const session: http2.ClientHttp2Session = h2Session(daemon.socket);
-        try {
-          answer = await h2(session, x.headers, x.body, EXCHANGE_TIMEOUT_MS);
-        } finally {
-          session.destroy();
-        }
-      }
-      if (!answered(answer)) unanswered.push(`#${i} ${x.kind} ${x.kind === "raw" ? x.bytes.subarray(0, 80).toString("latin1") : (x.kind === "h2" ? x.headers[":path"] : x.path)}`);
-      const key = `${x.kind} ${answer.status}${answer.grpcStatus !== undefined ? ` grpc ${answer.grpcStatus}` : ""}`;
-      socketTally[key] = (socketTally[key] ?? 0) + 1;
-    });
-
-    // The configuration flood, beside it: each mutated file planned through the socket.
-    const configRandom = new Random(SEED + 1);
-    const configTally: Record<string, number> = {};
-    const configMs: Record<string, number> = {};
-    const internal: string[] = [];
-    const configs = pool(CONFIGS, 4, async (i) => {
-      const { kind, text } = mutatedConfig(i, configRandom);
-      const path = join(configsDir, `c${i}.yaml`);
-      writeFileSync(path, text);
-      const t = Date.now();
-      const answer = await http1(daemon.socket, { path: "/wfctl.daemon.v1.DaemonService/Plan", headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ target: { configPath: path } })) }, CONFIG_TIMEOUT_MS);
-      configMs[kind] = (configMs[kind] ?? 0) + Date.now() - t;
-      if (!answered(answer) || answer.status === 0) unanswered.push(`config #${i} (${kind})`);
-      // The start of the body is enough for its code (the rest, a long message, may be cut).
-      const code = answer.status === 200 ? "planned" : (/^\{"code":"([a-z_]+)"/.exec(answer.body)?.[1] ?? `HTTP ${answer.status}`);
-      // A configuration is the caller's problem or the plan's success; never the daemon's own failure.
-      if (code === "internal") internal.push(`config #${i} (${kind}): HTTP ${answer.status} ${answer.body.slice(0, 300)}`);
-      configTally[`${kind}: ${code}`] = (configTally[`${kind}: ${code}`] ?? 0) + 1;
-    });
-
-    // One after another, the real `wfctl daemon status` too.
-    let flooding = true;
-    const cliStatuses: number[] = [];
-    const cliFailures: string[] = [];
-    const cliPolls = (async () => {
-      while (flooding) {
-        const t = Date.now();
-        const result = await cli.run(["daemon", "status", "--json"], { timeoutMs: 30_000 }).catch((err: unknown) => ({ code: -1, stdout: "", stderr: String(err) }));
-        if (result.code === 0) cliStatuses.push(Date.now() - t);
-        else cliFailures.push(`exit ${result.code}: ${result.stdout} ${result.stderr}`);
-      }
-    })();
-
+    let sockets: Flooded;
+    let configs: Flooded & { ms: Record<string, number> };
     try {
-      await Promise.all([sockets, configs]);
+      [sockets, configs] = await Promise.all([socketFlood(daemon.socket, planned), configFlood(daemon.socket, configsDir, new Random(SEED + 1))]);
     } finally {
-      flooding = false;
-      await cliPolls;
+      await cliPoller.stop();
     }
     const elapsed = Date.now() - started;
     const polled = await poller.stop();
+    const cliRuns = await cliPoller.stop();
 
     console.log(`flood: ${SOCKET_REQUESTS} socket requests and ${CONFIGS} configurations (${CONFIG_KINDS.length} kinds) in ${elapsed} ms (seed ${SEED})`);
-    console.log(`socket answers: ${JSON.stringify(socketTally)}`);
-    console.log(`configuration answers: ${JSON.stringify(configTally)}`);
-    console.log(`time per configuration kind (ms, all of its plans): ${JSON.stringify(configMs)}`);
-    console.log(`Status over the socket: ${polled.answered} answers, slowest ${polled.maxMs} ms; wfctl daemon status: ${cliStatuses.length} runs, slowest ${Math.max(...cliStatuses)} ms`);
+    console.log(`socket answers: ${JSON.stringify(sockets.tally)}`);
+    console.log(`configuration answers: ${JSON.stringify(configs.tally)}`);
+    console.log(`time per configuration kind (ms, all of its plans): ${JSON.stringify(configs.ms)}`);
+    console.log(`Status over the socket: ${polled.answered} answers, slowest ${polled.maxMs} ms; wfctl daemon status: ${cliRuns.ms.length} runs, slowest ${Math.max(...cliRuns.ms)} ms`);
 
-    expect(unanswered).toEqual([]);
-    expect(internal).toEqual([]);
+    expect([...sockets.unanswered, ...configs.unanswered]).toEqual([]);
+    expect(configs.internal).toEqual([]);
     expect(polled.failures).toEqual([]);
     expect(polled.answered).toBeGreaterThan(10);
     // Typically tens of ms; a daemon blocked by a request answers only when it is done (seconds).
     expect(polled.maxMs).toBeLessThan(5_000);
-    expect(cliFailures).toEqual([]);
-    expect(cliStatuses.length).toBeGreaterThan(0);
+    expect(cliRuns.failures).toEqual([]);
+    expect(cliRuns.ms.length).toBeGreaterThan(0);
 
     const after = await status(daemon.socket);
     expect(after.pid).toBe(pid);
