@@ -24,8 +24,13 @@ export function toConnectError(err: unknown): ConnectError {
   const error = WfctlError.from(err);
   const metadata = new Headers({ [ERROR_CODE_KEY]: error.code });
   for (const [key, value] of detailsMetadata(error)) metadata.set(key, value);
-  return new ConnectError(error.message, grpcStatusOf(error.code) as Code, metadata, undefined, err);
+  // A message quoting a caller's string may hold an unpaired surrogate, which no header can carry (gRPC's
+  // grpc-message is percent-encoded UTF-8): Connect then wrote no answer at all.
+  return new ConnectError(error.message.replace(LONE_SURROGATES, "\ufffd"), grpcStatusOf(error.code) as Code, metadata, undefined, err);
 }
+
+/** UTF-16 surrogates without their pair. */
+const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 export function fromConnectError(err: unknown): WfctlError {
   if (err instanceof WfctlError) return err;

@@ -19,6 +19,11 @@ const MAX_WORKERS = 2;
 const IDLE_MS = 60_000;
 /** After a job on a text this large, the worker is stopped: its heap grew for it (a 10 MiB file: about 1 GiB). */
 const BIG_JOB_CHARS = 1024 * 1024;
+/**
+ * Jobs that may wait for a worker. Each holds its file's text (up to the size
+ * limit): past this many, a request is refused at once rather than queued.
+ */
+const MAX_WAITING = 32;
 /** Heap a worker may use (a 10 MiB file needs about a tenth of it); past it the worker dies, not the daemon. */
 const WORKER_HEAP_MB = 1536;
 
@@ -87,6 +92,9 @@ function acquire(): Promise<Slot> {
     return Promise.resolve(slot);
   }
   if (slots.size < MAX_WORKERS) return Promise.resolve(startWorker());
+  if (waiting.length >= MAX_WAITING) {
+    return Promise.reject(new WfctlError(ErrorCode.DAEMON_UNAVAILABLE, `wfctld is parsing ${MAX_WORKERS + waiting.length} configurations already; try again in a moment`));
+  }
   return new Promise((resolve) => waiting.push(resolve));
 }
 

@@ -6,13 +6,18 @@
 // over the socket as in-process (daemon/inprocess.ts takes the same limit).
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { cliSandbox, expectExit } from "../helpers/cli.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cli, expectExit } from "../helpers/cli.js";
+import { type StartedDaemon, startWfctld } from "../helpers/wfctld.js";
 
 const FILES = 17;
 const SIZE = 4 * 1024 * 1024;
 
-/** One 4 MiB string, written once and reused through a YAML anchor. */
+/**
+ * One 4 MiB string, written once and reused through a YAML anchor: 68 MiB
+ * once expanded, past the 10 MiB aliases may expand a file to by default, so
+ * the daemon runs with --max-config-bytes 80MiB.
+ */
 function config(fill: string): string {
   let text =
     "modules:\n" +
@@ -26,7 +31,23 @@ function config(fill: string): string {
 }
 
 describe("responses over 64 MiB", () => {
-  const sandbox = cliSandbox("wft-big-");
+  let daemon: StartedDaemon;
+  let cli: Cli;
+  beforeAll(async () => {
+    daemon = await startWfctld(["--max-config-bytes", "80MiB"], "wft-big-");
+    cli = new Cli(daemon.dir);
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+  });
+  const sandbox = {
+    get dir() {
+      return daemon.dir;
+    },
+    get cli() {
+      return cli;
+    },
+  };
 
   it(`an apply of ${FILES} files of 4 MiB gets its report through the socket`, { timeout: 300_000 }, async () => {
     const file = join(sandbox.dir, "infra.yaml");

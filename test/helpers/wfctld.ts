@@ -5,6 +5,7 @@
 // for tests of whether it starts.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { status } from "../faults/fuzz-wire.js";
 import { WFCTLD, tempDir } from "./paths.js";
@@ -49,6 +50,23 @@ export async function startWfctld(flags: string[] = [], prefix = "wft-d-"): Prom
   };
 }
 
+/** One Status call (Connect JSON over HTTP/1.1, a connection of its own); rejects saying why it got no answer. */
+function statusOnce(socket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: socket, method: "POST", path: "/wfctl.daemon.v1.DaemonService/Status", headers: { "content-type": "application/json", "content-length": "2" }, agent: false },
+      (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`Status answered HTTP ${res.statusCode}`))));
+        res.on("error", (err) => reject(err));
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error("Status did not answer within 10 s")));
+    req.on("error", (err: NodeJS.ErrnoException) => reject(new Error(`Status failed: ${err.message}${err.code ? ` (${err.code})` : ""}`)));
+    req.end("{}");
+  });
+}
+
 /** What a StatusPoller saw. */
 export interface PollReport {
   /** Status calls answered. */
@@ -83,13 +101,13 @@ export class StatusPoller {
     while (!this.stopped) {
       const started = Date.now();
       try {
-        await status(this.socket);
+        await statusOnce(this.socket);
         const ms = Date.now() - started;
         this.report.answered++;
         this.report.maxMs = Math.max(this.report.maxMs, ms);
         this.report.answers.push({ at: Date.now(), ms });
       } catch (err) {
-        this.report.failures.push((err as Error).message);
+        this.report.failures.push(`${(err as Error).message} (asked at ${new Date(started).toISOString()})`);
       }
       if (this.stopped) break;
       // The gap between calls: cut short by stop().

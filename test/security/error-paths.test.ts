@@ -178,6 +178,32 @@ describe("error paths", () => {
     });
   });
 
+  describe("a string that is not valid Unicode (an unpaired surrogate)", () => {
+    it("is INVALID_ARGUMENT over Connect JSON and gRPC JSON alike (over gRPC no answer at all was written: its message could not be encoded)", async () => {
+      const body = '{"target":{"configPath":"/tmp/x/infra.yaml"},"caller":{"user":"x","pid":"\\u00ff\\ud800"}}';
+      const unary = await post(sandbox.cli.socket, `${SERVICE}/Drift`, "application/json", Buffer.from(body));
+      expect(unary.status).toBe(400);
+      expect(JSON.parse(unary.body.toString())).toMatchObject({ code: "invalid_argument", message: "malformed Drift request: a string in it is not valid Unicode (an unpaired surrogate, \\ud800-\\udfff)" });
+      const session = http2.connect("http://wfctld", { createConnection: () => net.connect(sandbox.cli.socket) });
+      session.on("error", () => {});
+      try {
+        const stream = session.request({ ":method": "POST", ":path": `${SERVICE}/Drift`, "content-type": "application/grpc+json", te: "trailers" });
+        const seen: Record<string, unknown> = {};
+        stream.on("response", (h) => Object.assign(seen, h));
+        stream.on("trailers", (h) => Object.assign(seen, h));
+        stream.on("data", () => {});
+        await new Promise((resolve) => {
+          stream.on("close", resolve);
+          stream.end(envelope(Buffer.from(body)));
+        });
+        expect(seen["grpc-status"]).toBe("3");
+        expect(seen["wfctl-error-code"]).toBe("INVALID_ARGUMENT");
+      } finally {
+        session.destroy();
+      }
+    });
+  });
+
   describe("malformed binary protobuf", () => {
     it("is INVALID_ARGUMENT (HTTP 400) naming the message, for every method, never a 500: Connect unary and streamed, and gRPC", async () => {
       const seen: string[] = [];
