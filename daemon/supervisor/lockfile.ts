@@ -6,7 +6,8 @@
 // matches its lock entry in any of these is not run (PLUGIN_NOT_LOCKED,
 // naming the field).
 import { createHash, randomUUID } from "node:crypto";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, rename, writeFile } from "node:fs/promises";
 import { stringify } from "yaml";
 import { z } from "zod";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
@@ -60,7 +61,18 @@ const lockSchemas = {
 
 /** sha256 of a file, hex. */
 export async function sha256File(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  // Opened without blocking and checked on the open handle: a lockfile naming
+  // a FIFO or /dev/zero must not wedge or flood the daemon. Hashed as a
+  // stream, so a large executable is never held whole.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error(`${path} is not a regular file`);
+    const hash = createHash("sha256");
+    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+    return hash.digest("hex");
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -1,9 +1,14 @@
 // The lockfile's pins compared with wfctl.yaml: every field that decides what
 // runs is pinned, any change is named, env values are never written in the
 // clear, and lockfiles of the first format are read but not trusted.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { type Lock, envDigest, lockDifferences, lockEntry, parseLock, whyNotLocked } from "../../daemon/supervisor/lockfile.js";
+import { type Lock, envDigest, lockDifferences, lockEntry, parseLock, sha256File, whyNotLocked } from "../../daemon/supervisor/lockfile.js";
+import { tempDir } from "../helpers/paths.js";
 import { isInside } from "../../daemon/supervisor/package-resolve.js";
 import type { ManifestPlugin } from "../../daemon/supervisor/project-manifest.js";
 import { ErrorCode, type WfctlError } from "../../proto/errors.js";
@@ -115,5 +120,22 @@ describe("containment of a package plugin", () => {
     expect(isInside("/p/..x/bin.js", "/p")).toBe(true);
     expect(isInside("/p2/node_modules/x", "/p")).toBe(false);
     expect(isInside("/node_modules/x", "/p")).toBe(false);
+  });
+});
+
+describe("hashing a pinned file", () => {
+  it("hashes a regular file, and refuses a FIFO or a device at once instead of waiting on it or reading it for ever", async () => {
+    const dir = tempDir("wft-sha-");
+    try {
+      const file = join(dir.path, "plugin.mjs");
+      writeFileSync(file, "x".repeat(200_000));
+      expect(await sha256File(file)).toBe(createHash("sha256").update("x".repeat(200_000)).digest("hex"));
+      const fifo = join(dir.path, "fifo");
+      execFileSync("mkfifo", [fifo]);
+      await expect(sha256File(fifo)).rejects.toThrow(`${fifo} is not a regular file`);
+      await expect(sha256File("/dev/zero")).rejects.toThrow("/dev/zero is not a regular file");
+    } finally {
+      dir.cleanup();
+    }
   });
 });
