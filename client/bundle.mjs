@@ -4,8 +4,10 @@
 // runs. One file instead of hundreds of modules halves the CLI's start-up
 // (see docs/benchmarks.md, figure 3). The in-process engine behind
 // --no-daemon stays unbundled: it is loaded from dist/daemon/ only when used.
-// Run by `npm run build` after tsc; needs dist/ to be fresh.
-import { rmSync } from "node:fs";
+// Run by `npm run build` after tsc; needs dist/ to be fresh. Last, it writes
+// dist/build-id, the id of this build.
+import { randomUUID } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
@@ -21,3 +23,5 @@ const bundle = await rolldown({
 });
 await bundle.write({ dir: out, format: "esm", entryFileNames: "wfctl.mjs" });
 await bundle.close();
+// This build's id (proto/versions.ts WFCTL_BUILD): a daemon refuses clients of another build.
+writeFileSync(join(root, "dist", "build-id"), `${randomUUID()}\n`);

@@ -13,7 +13,7 @@ import { DaemonService } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { checkDaemonSocket, checkSocketDir, openPrivateFile } from "../proto/private-files.js";
 import { daemonFiles } from "../proto/socket.js";
 import { sendTrace } from "./trace.js";
-import { CLIENT_VERSION_HEADER, MAX_RESPONSE_BYTES, PACKAGE_ROOT, WFCTL_VERSION } from "../proto/versions.js";
+import { CLIENT_BUILD_HEADER, CLIENT_VERSION_HEADER, MAX_RESPONSE_BYTES, PACKAGE_ROOT, WFCTL_BUILD, WFCTL_VERSION } from "../proto/versions.js";
 
 export type DaemonClient = Client<typeof DaemonService>;
 
@@ -29,6 +29,7 @@ const START_TIMEOUT_MS = 15_000;
 
 const sendVersion: Interceptor = (next) => (req) => {
   req.header.set(CLIENT_VERSION_HEADER, WFCTL_VERSION);
+  if (WFCTL_BUILD) req.header.set(CLIENT_BUILD_HEADER, WFCTL_BUILD);
   return next(req);
 };
 

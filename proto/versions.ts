@@ -27,6 +27,24 @@ export const WFCTL_VERSION: string = (
   JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }
 ).version;
 
+/**
+ * This build of wfctl: a random id written to dist/build-id by every build
+ * (client/bundle.mjs, its last step), read by the client and the daemon
+ * alike. Two builds of the same version (an upgrade in place, a rebuilt
+ * checkout) differ here, and a daemon refuses a client of another build.
+ * Empty when there is no build (nothing to compare).
+ */
+export const WFCTL_BUILD: string = readBuildId();
+
+function readBuildId(): string {
+  try {
+    const id = readFileSync(join(PACKAGE_ROOT, "dist", "build-id"), "utf8").trim();
+    return /^[0-9a-f-]{8,64}$/.test(id) ? id : "";
+  } catch {
+    return "";
+  }
+}
+
 /** go-plugin's "core protocol version": the shape of the handshake line. */
 export const HANDSHAKE_CORE_VERSION = 1;
 
@@ -57,6 +75,9 @@ export const PARENT_WATCH_FD = 3;
 
 /** Header in which a client states its version to the daemon. */
 export const CLIENT_VERSION_HEADER = "wfctl-client-version";
+
+/** Header in which a client states its build (WFCTL_BUILD) to the daemon. */
+export const CLIENT_BUILD_HEADER = "wfctl-client-build";
 
 /** Largest gRPC message either side of the plugin boundary accepts (state can be large). */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;

@@ -6,7 +6,7 @@ import { SpanKind, extractTrace, inSpan, meter } from "../../proto/telemetry.js"
 import { toConnectError } from "../../proto/connect-errors.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { CLIENT_VERSION_HEADER, WFCTL_VERSION } from "../../proto/versions.js";
+import { CLIENT_BUILD_HEADER, CLIENT_VERSION_HEADER, WFCTL_BUILD, WFCTL_VERSION } from "../../proto/versions.js";
 import type { Engine } from "../engine/engine.js";
 import type { DaemonLogger } from "../log.js";
 import { type ApiHost, daemonService, traceKey } from "./api.js";
@@ -32,14 +32,26 @@ export class ActivityTracker {
   };
 }
 
-/** Refuses clients of another version (when they say which), with a message saying what to do. */
+const RESTART_ADVICE = "Stop the old daemon with `wfctl daemon stop`; the next command starts a matching one.";
+
+/**
+ * Refuses clients of another version, or of another build of the same
+ * version (when they say which), with a message saying what to do. A daemon
+ * started before an upgrade in place would otherwise answer the new client's
+ * new calls with a bare HTTP 404.
+ */
 export const versionCheck: Interceptor = (next) => async (req) => {
+  if (VERSION_FREE.has(req.method.name)) return next(req);
   const client = req.header.get(CLIENT_VERSION_HEADER);
-  if (client && client !== WFCTL_VERSION && !VERSION_FREE.has(req.method.name)) {
+  if (client && client !== WFCTL_VERSION) {
+    throw new WfctlError(ErrorCode.VERSION_MISMATCH, `wfctl ${client} cannot use wfctld ${WFCTL_VERSION} (pid ${process.pid}): versions differ. ${RESTART_ADVICE}`);
+  }
+  const build = req.header.get(CLIENT_BUILD_HEADER);
+  if (build && WFCTL_BUILD && build !== WFCTL_BUILD) {
     throw new WfctlError(
       ErrorCode.VERSION_MISMATCH,
-      `wfctl ${client} cannot use wfctld ${WFCTL_VERSION} (pid ${process.pid}): versions differ. ` +
-        "Stop the old daemon with `wfctl daemon stop`; the next command starts a matching one.",
+      `wfctl ${client ?? WFCTL_VERSION} (build ${build}) cannot use wfctld ${WFCTL_VERSION} (pid ${process.pid}, build ${WFCTL_BUILD}): ` +
+        `the same version, built separately (wfctl was rebuilt or upgraded in place while this daemon ran). ${RESTART_ADVICE}`,
     );
   }
   return next(req);

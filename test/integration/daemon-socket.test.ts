@@ -13,7 +13,7 @@ import { daemonFiles } from "../../proto/socket.js";
 import { daemonAlive } from "../../daemon/server/socket.js";
 import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { callUnary, connect } from "../../proto/grpc.js";
-import { CLIENT_VERSION_HEADER, WFCTL_VERSION } from "../../proto/versions.js";
+import { CLIENT_BUILD_HEADER, CLIENT_VERSION_HEADER, WFCTL_BUILD, WFCTL_VERSION } from "../../proto/versions.js";
 import { WFCTLD, tempDir } from "../helpers/paths.js";
 import { isAlive, waitFor } from "../helpers/processes.js";
 
@@ -137,6 +137,23 @@ describe("wfctld socket", () => {
     ]);
     const body = JSON.parse(stdout) as { plugins: { name: string; kind: string; state: string }[] };
     expect(body.plugins).toEqual(expect.arrayContaining([expect.objectContaining({ name: "local", kind: "provider", state: "not_started" })]));
+  });
+
+  it("refuses a client of another build of the same version (an upgrade in place), naming both builds, but still answers Status", async () => {
+    expect(WFCTL_BUILD, "the test setup's build writes dist/build-id").toMatch(/^[0-9a-f-]{36}$/);
+    const d = startDaemon(socketIn());
+    await ready(d);
+    const other = "00000000-0000-4000-8000-000000000000";
+    const headers = { [CLIENT_VERSION_HEADER]: WFCTL_VERSION, [CLIENT_BUILD_HEADER]: other };
+    const refused = await post(d.socket, "ListPlugins", {}, headers);
+    expect(refused.status).not.toBe(200);
+    expect(refused.json["code"]).toBe("failed_precondition");
+    const message = String(refused.json["message"]);
+    expect(message).toContain(`wfctl ${WFCTL_VERSION} (build ${other}) cannot use wfctld ${WFCTL_VERSION} (pid ${d.child.pid}, build ${WFCTL_BUILD})`);
+    expect(message).toContain("wfctl daemon stop");
+    expect((await post(d.socket, "Status", {}, headers)).status).toBe(200);
+    const same = await post(d.socket, "ListPlugins", {}, { [CLIENT_VERSION_HEADER]: WFCTL_VERSION, [CLIENT_BUILD_HEADER]: WFCTL_BUILD });
+    expect(same.status).toBe(200);
   });
 
   it("refuses a client of another version with a message saying what to do, but still answers Status", async () => {
