@@ -13,10 +13,9 @@ import { describeUid } from "../../proto/private-files.js";
 import { daemonFiles } from "../../proto/socket.js";
 import { Cli, cliSandbox, expectExit } from "../helpers/cli.js";
 import { QUICKSTART, tempDir } from "../helpers/paths.js";
-import { NOBODY, canActAsAnotherUser } from "../helpers/users.js";
+import { NOBODY, requireAnotherUser } from "../helpers/users.js";
 import { wfctldUntilExit } from "../helpers/wfctld.js";
 
-const asRoot = canActAsAnotherUser();
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -97,7 +96,8 @@ describe("the daemon writes only its own files", () => {
     expect(daemon.stderr).toContain(`refusing the daemon's log ${l.files.log}: it is not a regular file: it is a FIFO or other special file`);
   });
 
-  it.skipIf(!asRoot)("a pid file another user made: refused by name and owner (not ENOTDIR … scandir), and left as it was", async () => {
+  it("a pid file another user made: refused by name and owner (not ENOTDIR … scandir), and left as it was", async () => {
+    requireAnotherUser();
     const l = layout();
     writeFileSync(l.files.pid, "4242\n");
     chownSync(l.files.pid, NOBODY.uid, NOBODY.gid);

@@ -12,10 +12,9 @@ import { describeUid } from "../../proto/private-files.js";
 import { type CliResult, expectExit, runWfctl } from "../helpers/cli.js";
 import { QUICKSTART, tempDir } from "../helpers/paths.js";
 import { processesMatching } from "../helpers/processes.js";
-import { NOBODY, canActAsAnotherUser, recordedBefore, recordingListener } from "../helpers/users.js";
+import { NOBODY, requireAnotherUser, recordedBefore, recordingListener } from "../helpers/users.js";
 import { wfctldUntilExit } from "../helpers/wfctld.js";
 
-const asRoot = canActAsAnotherUser();
 const ME = process.getuid?.() ?? 0;
 const CONFIG = join(QUICKSTART, "infra.yaml");
 
@@ -50,9 +49,10 @@ function expectRefused(result: CliResult, ...phrases: string[]): void {
 }
 
 describe("the client trusts only its own daemon", () => {
-  it.skipIf(!asRoot)(
+  it(
     "with no XDG_RUNTIME_DIR, a /tmp/wfctl-<uid> made by another user (0777, listening) is refused by every command before anything is sent",
     async () => {
+    requireAnotherUser();
       // TMPDIR moves the fallback (<tmpdir>/wfctl-<uid>) into a directory of the test's own.
       const tmp = base();
       const fallback = join(tmp, `wfctl-${ME}`);
@@ -125,7 +125,8 @@ describe("the client trusts only its own daemon", () => {
     expect(daemon.stderr).toContain(`refusing the daemon's socket directory ${link}: it is a symbolic link`);
   });
 
-  it.skipIf(!asRoot)("another user's socket in the user's own private directory is refused, by the client and by wfctld", async () => {
+  it("another user's socket in the user's own private directory is refused, by the client and by wfctld", async () => {
+    requireAnotherUser();
     const dir = join(base(), "run");
     mkdirSync(dir, { mode: 0o700 });
     const socket = join(dir, "wfctld.sock");
