@@ -5,8 +5,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The repository (or installed package) root: the nearest directory above this
- * module with wfctl's package.json. Works from sources and from dist/ alike.
+ * The root of the package this code runs from: the nearest directory above
+ * this module whose package.json is wfctl's or one of its own packages'
+ * (`@wfctl/*`: a bundled plugin, the plugin SDK). Works from sources, from
+ * dist/ and from a bundle alike.
  */
 export const PACKAGE_ROOT: string = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
@@ -14,7 +16,7 @@ function findPackageRoot(start: string): string {
   for (let dir = start; ; dir = dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "wfctl") return dir;
+      if (pkg.name === "wfctl" || pkg.name?.startsWith("@wfctl/")) return dir;
     } catch {
       // no package.json here; keep walking up
     }
@@ -22,7 +24,7 @@ function findPackageRoot(start: string): string {
   }
 }
 
-/** The wfctl release, read from package.json so there is one source of truth. */
+/** The release of that package (wfctl's, or a plugin's own), read from its package.json so there is one source of truth. */
 export const WFCTL_VERSION: string = (
   JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }
 ).version;

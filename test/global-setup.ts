@@ -30,6 +30,7 @@ function build(root: string): void {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   step("type-checking (npm run typecheck)", tsc, ["-p", join(root, "tsconfig.json"), "--noEmit"]);
   step("building wfctl for the tests", tsc, ["-p", join(root, "tsconfig.build.json")]);
+  step("bundling the cloud plugins (node plugins/bundle.mjs)", join(root, "plugins", "bundle.mjs"));
   step("bundling the wfctl client (node client/bundle.mjs)", join(root, "client", "bundle.mjs"));
 }
 

@@ -34,6 +34,13 @@ export interface PluginSpec {
   source: string;
   /** What .wfctl-lock.yaml pins (project plugins only): checked before every spawn. */
   pinned?: PluginPin;
+  /**
+   * Built-in plugins shipped as a package of their own (the cloud plugins):
+   * its npm name. Where the package is not beside wfctl (an installed wfctl
+   * has only the local provider), starting it says how to install it, and a
+   * project's wfctl.yaml may declare a plugin of this name to take its place.
+   */
+  installable?: string;
 }
 
 export interface PluginPin {
@@ -61,32 +68,38 @@ const AZURE_ENV = [
 ];
 
 /**
- * The plugins shipped in this package, each with the variables it reads from
- * the host's environment: this table is what pins a built-in plugin's
- * reads_env (as the lockfile does for a project's plugins), and a built-in
- * plugin that declares anything else is refused at start.
+ * The plugins wfctl knows by name, each with the variables it reads from the
+ * host's environment: this table is what pins a built-in plugin's reads_env
+ * (as the lockfile does for a project's plugins), and a built-in plugin that
+ * declares anything else is refused at start. The local provider ships
+ * inside wfctl; each cloud plugin is a package of its own (@wfctl/<dir>),
+ * bundled into one file by plugins/bundle.mjs: in a checkout it is found
+ * beside wfctl, elsewhere a project installs it (`wfctl plugins install`).
  */
 export function builtinPlugins(root: string = PACKAGE_ROOT): PluginSpec[] {
-  const builtin = (name: string, kind: PluginKind, dir: string, readsEnv: readonly string[]): PluginSpec => ({
+  const spec = (name: string, kind: PluginKind, readsEnv: readonly string[], start: Pick<PluginSpec, "executable" | "args">): PluginSpec => ({
     name,
     kind,
-    executable: join(root, "plugins", dir, "bin", `wfctl-${dir}.js`),
-    args: [],
+    ...start,
     env: {},
     readsEnv: normalizeEnvPatterns(readsEnv),
     source: "builtin",
   });
+  const cloud = (name: string, kind: PluginKind, dir: string, readsEnv: readonly string[]): PluginSpec => ({
+    ...spec(name, kind, readsEnv, { executable: process.execPath, args: [join(root, "plugins", dir, "dist", `wfctl-${dir}.mjs`)] }),
+    installable: `@wfctl/${dir}`,
+  });
   return [
-    builtin("local", "provider", "provider-local", []),
-    builtin("postgres", "provider", "provider-postgres", ["PG*"]),
+    spec("local", "provider", [], { executable: join(root, "plugins", "provider-local", "bin", "wfctl-provider-local.js"), args: [] }),
+    cloud("postgres", "provider", "provider-postgres", ["PG*"]),
     // Bucket providers, each its own plugin with its cloud SDK.
-    builtin("s3", "provider", "provider-s3", AWS_ENV),
-    builtin("gcs", "provider", "provider-gcs", GOOGLE_ENV),
-    builtin("azure", "provider", "provider-azure", AZURE_ENV),
-    // State backends shipped with wfctl, each its own plugin with its cloud SDK.
-    builtin("s3", "state_backend", "state-s3", AWS_ENV),
-    builtin("gcs", "state_backend", "state-gcs", GOOGLE_ENV),
-    builtin("azure_blob", "state_backend", "state-azure-blob", AZURE_ENV),
+    cloud("s3", "provider", "provider-s3", AWS_ENV),
+    cloud("gcs", "provider", "provider-gcs", GOOGLE_ENV),
+    cloud("azure", "provider", "provider-azure", AZURE_ENV),
+    // State backends, each its own plugin with its cloud SDK.
+    cloud("s3", "state_backend", "state-s3", AWS_ENV),
+    cloud("gcs", "state_backend", "state-gcs", GOOGLE_ENV),
+    cloud("azure_blob", "state_backend", "state-azure-blob", AZURE_ENV),
   ];
 }
 
@@ -123,7 +136,9 @@ export class PluginCatalog {
       );
     }
     const existing = this.specs.get(`${spec.kind}/${spec.name}`);
-    if (existing && existing.source !== spec.source) {
+    // A project may install a plugin in place of a built-in one that ships as its own package.
+    const replaces = existing?.installable !== undefined && existing.source === "builtin" && spec.source !== "builtin";
+    if (existing && existing.source !== spec.source && !replaces) {
       throw new WfctlError(
         ErrorCode.CONFIG_INVALID,
         `plugin "${spec.name}" (${spec.kind}) is declared twice: by ${existing.source} and by ${spec.source}`,

@@ -17,7 +17,7 @@ import type { PluginSpec } from "./catalog.js";
 import { checkHandshakeSocket, parseHandshake, readHandshake, describeExit, unreachable } from "./handshake.js";
 import { checkHealth } from "./health.js";
 import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
-import { checkInfo, verifyChecksum } from "./pins.js";
+import { checkInfo, checkInstalled, verifyChecksum } from "./pins.js";
 import { makeSocketDir, signalGroup, spawnPlugin } from "./spawn.js";
 
 /** Errors that are not an answer from the plugin: the call got nothing back from it. */
@@ -106,6 +106,7 @@ export class PluginInstance {
   /** Spawns, handshakes, connects and health-checks. */
   async start(): Promise<void> {
     try {
+      await checkInstalled(this.spec, this.who);
       await verifyChecksum(this.spec, this.who);
     } catch (err) {
       this.state = "failed";

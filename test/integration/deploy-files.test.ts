@@ -261,11 +261,13 @@ describe("deploy/container", () => {
       }
     }
     expect(sawInstall && sawBuild).toBe(true);
-    // Every shipped plugin executable is in the image.
+    // Every built-in plugin is in the image: the local provider's executable,
+    // and each cloud plugin's sources, which npm run build bundles into its file.
     for (const plugin of builtinPlugins(ROOT)) {
-      const relative = plugin.executable.slice(ROOT.length + 1);
+      const file = plugin.installable !== undefined ? plugin.args[0]! : plugin.executable;
+      const relative = file.slice(ROOT.length + 1);
       expect(isCopied(relative), `${plugin.name}: ${relative}`).toBe(true);
-      expect(existsSync(plugin.executable), plugin.executable).toBe(true);
+      expect(existsSync(file), file).toBe(true);
     }
   });
 

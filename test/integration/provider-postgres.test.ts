@@ -20,7 +20,7 @@ import { rejectionOf } from "../helpers/errors.js";
 import { ROOT } from "../helpers/paths.js";
 import { waitFor } from "../helpers/processes.js";
 
-const BIN = join(ROOT, "plugins", "provider-postgres", "bin", "wfctl-provider-postgres.js");
+const BIN = join(ROOT, "plugins", "provider-postgres", "dist", "wfctl-provider-postgres.mjs");
 const RUN = randomBytes(4).toString("hex");
 /** A name unique to this run: `wft_<what>_<run>`. */
 const unique = (what: string) => `wft_${what}_${RUN}`;
@@ -198,7 +198,7 @@ describe("postgres provider plugin", () => {
 
   it("is a built-in provider serving four resource types and drift detection", async () => {
     const builtin = builtinPlugins().find((s) => s.name === "postgres");
-    expect(builtin).toMatchObject({ kind: "provider", executable: join(ROOT, "plugins", "provider-postgres", "bin", "wfctl-provider-postgres.js") });
+    expect(builtin).toMatchObject({ kind: "provider", executable: process.execPath, args: [BIN], installable: "@wfctl/provider-postgres" });
     const instance = await start();
     expect(instance.info).toMatchObject({ name: "postgres" });
     expect(instance.info?.services).toContain(IaCDriftDetector.typeName);
