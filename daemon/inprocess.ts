@@ -2,7 +2,8 @@
 // through an in-memory transport, with the same engine, supervisor, routes and
 // interceptors, and plugins stopped when the command finishes. Also the
 // configuration loader, for client commands that read infra.yaml themselves
-// (`wfctl deploy verify`): the client reaches daemon code only through here.
+// (`wfctl deploy verify`), and the plugin installer (`wfctl plugins install`):
+// the client reaches daemon code only through here.
 import { createRouterTransport, type Interceptor, type Transport } from "@connectrpc/connect";
 import { daemonFiles, socketPath } from "../proto/socket.js";
 import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES } from "../proto/versions.js";
@@ -16,6 +17,7 @@ import { PluginCatalog } from "./supervisor/catalog.js";
 import { PluginSupervisor } from "./supervisor/supervisor.js";
 
 export { loadInfraConfig } from "./config/load.js";
+export { type InstallStep, installOne, installSteps } from "./supervisor/install.js";
 export type { HealthCheck, HttpCheck, InfraConfig, TcpCheck, VerifyConfig, VerifyTarget } from "./config/model.js";
 export type { StatusRange } from "./config/schema.js";
 

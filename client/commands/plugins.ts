@@ -1,9 +1,11 @@
-// wfctl plugins list: what the daemon can run and what is running.
+// wfctl plugins list / inspect / logs: what the daemon can run and what is
+// running (install and lock: plugins-lock.ts).
 import { Command, Option } from "commander";
 import { EXIT } from "../exit-codes.js";
 import { renderTable } from "../output/table.js";
-import { type CommonOptions, type TargetOptions, callOptions, interrupt, out, printJson, target, withConnection } from "../runtime.js";
-import { positiveInt, withCommonOptions, withTargetOptions } from "./options.js";
+import { type CommonOptions, callOptions, interrupt, out, printJson, withConnection } from "../runtime.js";
+import { positiveInt, withCommonOptions } from "./options.js";
+import { lockCommands } from "./plugins-lock.js";
 
 async function list(opts: CommonOptions): Promise<number> {
   return withConnection(opts, async ({ client }) => {
@@ -50,27 +52,6 @@ async function list(opts: CommonOptions): Promise<number> {
   });
 }
 
-async function lock(opts: TargetOptions): Promise<number> {
-  return withConnection(opts, async ({ client }) => {
-    const response = await client.lockPlugins({ target: target(opts) }, callOptions(opts));
-    if (opts.json) {
-      printJson({
-        lockfile: response.lockfile,
-        plugins: response.plugins.map((p) => ({ name: p.name, kind: p.kind, path: p.path, version: p.version, sha256: p.sha256 })),
-      });
-      return EXIT.OK;
-    }
-    out(
-      renderTable(
-        ["name", "kind", "version", "sha256", "path"],
-        response.plugins.map((p) => [p.name, p.kind, p.version || "-", p.sha256.slice(0, 16), p.path]),
-      ),
-    );
-    out(`\nWrote ${response.lockfile} (${response.plugins.length} plugin${response.plugins.length === 1 ? "" : "s"}).\n`);
-    return EXIT.OK;
-  });
-}
-
 interface InspectOptions extends CommonOptions {
   tail?: number;
 }
@@ -96,7 +77,7 @@ async function inspect(name: string, opts: InspectOptions): Promise<number> {
           executable: d.status?.executable,
           args: d.args,
           address: d.status?.address || undefined,
-          sha256: d.sha256,
+          checksum: d.checksum,
           lockfile: d.lockfile || undefined,
           services: d.services,
           resource_types: d.resourceTypes.map((t) => ({ type: t.type, description: t.description, fields: t.fields })),
@@ -116,7 +97,7 @@ async function inspect(name: string, opts: InspectOptions): Promise<number> {
         `  restarts:   ${st.restarts}${st.lastError ? `; last error: ${st.lastError}` : ""}`,
         `  source:     ${st.source}`,
         `  executable: ${[st.executable, ...d.args].join(" ")}`,
-        `  sha256:     ${d.sha256 || "-"}${d.lockfile ? ` (pinned by ${d.lockfile})` : ""}`,
+        `  checksum:   ${d.checksum || "-"}${d.lockfile ? ` (pinned by ${d.lockfile})` : ""}`,
       ];
       if (d.services.length > 0) lines.push(`  serves:     ${d.services.join(", ")}`);
       for (const t of d.resourceTypes) lines.push(`  resource:   ${t.type} (${t.fields.join(", ")})${t.description ? ` - ${t.description}` : ""}`);
@@ -150,7 +131,7 @@ async function logs(name: string, opts: LogsOptions): Promise<number> {
 }
 
 export function pluginsCommand(run: (code: Promise<number>) => Promise<void>): Command {
-  const plugins = new Command("plugins").description("inspect the plugins the daemon runs");
+  const plugins = new Command("plugins").description("install, pin and inspect the plugins the daemon runs");
   withCommonOptions(plugins.command("list").description("list known plugins and their running instances")).action((opts: CommonOptions) =>
     run(list(opts)),
   );
@@ -169,10 +150,6 @@ export function pluginsCommand(run: (code: Promise<number>) => Promise<void>): C
       .addOption(new Option("-f, --follow", "keep printing new lines until Ctrl-C"))
       .addOption(new Option("--tail <n>", "recent lines to print first (default 50)").argParser(positiveInt("--tail"))),
   ).action((name: string, opts: LogsOptions) => run(logs(name, opts)));
-  withTargetOptions(
-    plugins
-      .command("lock")
-      .description("pin every plugin of the wfctl.yaml beside the configuration: write .wfctl-lock.yaml with each one's path, version and sha256"),
-  ).action((opts: TargetOptions) => run(lock(opts)));
+  lockCommands(plugins, run);
   return plugins;
 }

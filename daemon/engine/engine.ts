@@ -13,7 +13,7 @@ import type { JsonValue } from "../../proto/json.js";
 import { MemoryStores, type StateLocation, describeBackend, locateState, openStateStore } from "../state/open.js";
 import type { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginInstance } from "../supervisor/instance.js";
-import { type LockEntry, lockProjectPlugins } from "../supervisor/manifest.js";
+import { type LockMode, type LockResult, lockProjectPlugins } from "../supervisor/lock-project.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import type { OperationContext } from "./context.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
@@ -244,8 +244,8 @@ export class Engine {
     return this.run("mask", request, false, (ctx, { config, store, sessions }) => sensitiveValues(config, store, sessions, ctx));
   }
 
-  /** Writes .wfctl-lock.yaml for the wfctl.yaml beside `configPath`, starting each plugin once to read its version and reads_env. */
-  async lockPlugins(configPath: string): Promise<{ lockfile: string; entries: Record<string, LockEntry> }> {
+  /** Writes (or, in `check` mode, compares) .wfctl-lock.yaml for the wfctl.yaml beside `configPath`, starting each plugin once to read its version and reads_env. */
+  async lockPlugins(configPath: string, mode: LockMode = "lock"): Promise<LockResult> {
     return lockProjectPlugins(dirname(configPath), async (spec) => {
       const probe = new PluginInstance(spec, "lock", this.logger.child({ plugin: spec.name, op: "plugins-lock" }));
       try {
@@ -254,7 +254,7 @@ export class Engine {
       } finally {
         await probe.stop();
       }
-    });
+    }, mode);
   }
 
   /** Releases the stack lock `lockId` left by a holder that died, or with `force` whatever lock is held (see unlockStack). */

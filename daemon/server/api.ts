@@ -8,11 +8,14 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import {
   type Caller as CallerMessage,
   DaemonService,
+  LockMode as LockModeEnum,
   type Operation as OperationMessage,
   type Target as TargetMessage,
 } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { Caller } from "../engine/request.js";
+import type { LockMode } from "../supervisor/lock-project.js";
+import { THIS_PLATFORM } from "../supervisor/manifest.js";
 import type { ApplyResult, Engine, OperationRequest, PendingRelease, RunNotes } from "../engine/engine.js";
 import {
   auditMessage,
@@ -280,10 +283,21 @@ function pluginHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
     },
     async lockPlugins(req) {
       if (!req.target?.configPath) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "target.config_path is required");
-      const { lockfile, entries } = await engine.lockPlugins(req.target.configPath);
+      const modes: Record<number, LockMode> = { [LockModeEnum.UNSPECIFIED]: "lock", [LockModeEnum.INSTALL]: "install", [LockModeEnum.CHECK]: "check" };
+      const mode = modes[req.mode];
+      if (mode === undefined) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `mode ${req.mode} is not a lock mode (0, 1 or 2)`);
+      const { lockfile, entries, differences } = await engine.lockPlugins(req.target.configPath, mode);
       return {
         lockfile,
-        plugins: Object.entries(entries).map(([name, e]) => ({ name, kind: e.kind, path: e.path, version: e.version, sha256: e.sha256 })),
+        differences,
+        plugins: Object.entries(entries).map(([name, e]) => ({
+          name,
+          kind: e.kind,
+          path: e.path,
+          version: e.version,
+          checksum: e.checksums["any"] ?? e.checksums[THIS_PLATFORM] ?? "",
+          platforms: Object.keys(e.checksums).sort(),
+        })),
       };
     },
   };

@@ -6,7 +6,7 @@ import type { PluginDetailSchema, PluginLogLineSchema } from "../../proto/gen/wf
 import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogEntry } from "../supervisor/logs.js";
-import { sha256File } from "../supervisor/manifest.js";
+import { sha256File } from "../supervisor/checksum.js";
 import type { PluginInstance } from "../supervisor/instance.js";
 import type { PluginSlot, PluginView } from "../supervisor/supervisor.js";
 import { pluginMessage } from "./convert.js";
@@ -30,13 +30,14 @@ export async function inspectPlugin(engine: Engine, name: string): Promise<Messa
         resourceTypes = schema.resourceTypes.map((t) => ({ type: t.type, description: t.description, fields: t.fields.map((f) => f.name) }));
       }
       const pin = view.spec.pinned;
-      const hashed = pin?.path ?? view.spec.executable;
+      // A built-in plugin run with node is its script (the bundle), else its executable.
+      const file = view.spec.executable === process.execPath ? (view.spec.args[0] ?? view.spec.executable) : view.spec.executable;
       return {
         status: pluginMessage(view),
         services: instance?.info?.services ?? [],
         resourceTypes,
         stateBackends: instance?.info?.stateBackends ?? [],
-        sha256: pin?.sha256 ?? (await sha256File(hashed).catch(() => "")),
+        checksum: pin?.checksum ?? (await sha256File(file).then((hex) => `sha256:${hex}`).catch(() => "")),
         lockfile: pin?.lockfile ?? "",
         args: [...view.spec.args],
       };

@@ -44,9 +44,12 @@ export interface PluginSpec {
 }
 
 export interface PluginPin {
-  /** The file hashed: the executable, or the script run with node. */
+  /** The file run: the executable, or the script run with node. */
   path: string;
-  sha256: string;
+  /** What the checksum covers: that file, or the directory its package was installed in (checksum.ts). */
+  root: string;
+  /** `sha256:` of the file or `h1:` of the directory, for this platform. */
+  checksum: string;
   /** The version the plugin must report ("" = any). */
   version: string;
   lockfile: string;
@@ -111,7 +114,7 @@ export function builtinPlugins(root: string = PACKAGE_ROOT): PluginSpec[] {
  */
 export function specIdentity(spec: PluginSpec): string {
   const { name, kind, executable, args, env, source, readsEnv, configEnv, pinned } = spec;
-  const identity = { name, kind, executable, args, env, source, readsEnv: readsEnv ?? null, configEnv: configEnv ?? [], sha256: pinned?.sha256 ?? "", version: pinned?.version ?? "" };
+  const identity = { name, kind, executable, args, env, source, readsEnv: readsEnv ?? null, configEnv: configEnv ?? [], checksum: pinned?.checksum ?? "", version: pinned?.version ?? "" };
   return createHash("sha256").update(JSON.stringify(identity)).digest("hex");
 }
 

@@ -1,9 +1,11 @@
-// Where a `package:` plugin of wfctl.yaml is: only in the project's own
-// node_modules (the directory of wfctl.yaml), never in a parent directory's
-// (Node's own resolution walks up to /node_modules, where anyone who can
-// write a parent directory could plant a package). The package and its bin
-// must really be inside the project directory: a symlink in node_modules to
-// a workspace of the project is fine, one leading out of it is refused.
+// Where a `package:` plugin of wfctl.yaml is: where `wfctl plugins install`
+// put it (.wfctl/plugins/<name>/node_modules, a directory of its own per
+// plugin), else the project's own node_modules (the directory of
+// wfctl.yaml), never in a parent directory's (Node's own resolution walks up
+// to /node_modules, where anyone who can write a parent directory could
+// plant a package). The package and its bin must really be inside the
+// project directory: a symlink in node_modules to a workspace of the project
+// is fine, one leading out of it is refused.
 import { readFile, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
@@ -48,20 +50,41 @@ function onlyBin(where: string, pkg: string, file: string, text: string): string
   return bins[0];
 }
 
+/** Where `wfctl plugins install` installs plugin `name` of the project in `dir`: an npm prefix of its own. */
+export function installDir(dir: string, name: string): string {
+  return join(dir, ".wfctl", "plugins", name);
+}
+
+/** A package plugin as found: its executable, and what its checksum covers (its install directory, or its package directory). */
+export interface ResolvedPackage {
+  bin: string;
+  root: string;
+}
+
 /**
- * The real path of the executable of npm package `pkg` installed for the
- * project in `dir`: `<dir>/node_modules/<pkg>/package.json`'s one bin. `where`
- * names the plugin in errors (`/p/wfctl.yaml: plugin "x"`).
+ * The real path of the executable of npm package `pkg`, plugin `name` of the
+ * project in `dir`: the one bin of its package.json in
+ * `<dir>/.wfctl/plugins/<name>/node_modules/<pkg>`, else in
+ * `<dir>/node_modules/<pkg>`. `where` names the plugin in errors
+ * (`/p/wfctl.yaml: plugin "x"`).
  */
-export async function resolvePackageBin(dir: string, pkg: string, where: string): Promise<string> {
+export async function resolvePackageBin(dir: string, pkg: string, name: string, where: string): Promise<ResolvedPackage> {
   const root = (await real(dir)) ?? resolve(dir);
-  const modules = join(dir, "node_modules");
-  const packageJson = join(modules, ...pkg.split("/"), "package.json");
-  const realJson = await real(packageJson);
+  const installed = installDir(dir, name);
+  const places = [join(installed, "node_modules"), join(dir, "node_modules")];
+  let modules = places[0] as string;
+  let packageJson = join(modules, ...pkg.split("/"), "package.json");
+  let realJson = await real(packageJson);
+  if (realJson === undefined) {
+    modules = places[1] as string;
+    packageJson = join(modules, ...pkg.split("/"), "package.json");
+    realJson = await real(packageJson);
+  }
   if (realJson === undefined) {
     throw new WfctlError(
       ErrorCode.PLUGIN_NOT_FOUND,
-      `${where}: npm package "${pkg}" is not installed in ${modules} (looked for ${packageJson}; packages in parent directories are never used): run \`npm install ${pkg}\` in ${dir}`,
+      `${where}: npm package "${pkg}" is not installed (looked in ${places.join(" and ")}; packages in parent directories are never used): ` +
+        `run \`wfctl plugins install\` in ${dir}`,
     );
   }
   if (!isInside(realJson, root)) throw refuseEscape(where, pkg, dirname(packageJson), dirname(realJson), root);
@@ -75,7 +98,9 @@ export async function resolvePackageBin(dir: string, pkg: string, where: string)
   const realBin = await real(bin);
   if (realBin === undefined) throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${where}: npm package "${pkg}": its bin ${bin} is not a file`);
   if (!isInside(realBin, root)) throw refuseEscape(where, pkg, bin, realBin, root);
-  return realBin;
+  // Installed by plugins install: its whole node_modules (the package and every dependency npm put beside it).
+  const coverage = modules === places[0] ? ((await real(modules)) ?? modules) : dirname(realJson);
+  return { bin: realBin, root: coverage };
 }
 
 /**

@@ -1,5 +1,5 @@
-// Checks that a plugin is what was pinned: before it is spawned, its file's
-// sha256 (lockfile); once it answers GetInfo, the version it reports, the
+// Checks that a plugin is what was pinned: before it is spawned, that it is
+// there, and the checksum of all its code (lockfile); once it answers GetInfo, the version it reports, the
 // host variables it says it reads (reads_env: pinned by the lockfile, or by
 // the built-in catalog), and the services its kind needs.
 import { access } from "node:fs/promises";
@@ -10,7 +10,7 @@ import type { GetInfoResponse } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.
 import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import type { PluginSpec } from "./catalog.js";
-import { sha256File } from "./lockfile.js";
+import { pluginChecksum } from "./checksum.js";
 
 /**
  * Refuses, saying how to install it, a built-in plugin that ships as a
@@ -32,21 +32,21 @@ export async function checkInstalled(spec: PluginSpec, who: string): Promise<voi
   }
 }
 
-/** Refuses to run a project plugin whose file no longer matches its lockfile; `who` names it. */
+/** Refuses to run a project plugin whose code no longer matches its lockfile; `who` names it. */
 export async function verifyChecksum(spec: PluginSpec, who: string): Promise<void> {
   const pin = spec.pinned;
   if (!pin) return;
   let actual: string;
   try {
-    actual = await sha256File(pin.path);
+    actual = await pluginChecksum(pin.root);
   } catch (err) {
-    throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${who}: cannot read ${pin.path}: ${(err as Error).message}`);
+    throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${who}: cannot read ${pin.root}: ${(err as Error).message}`);
   }
-  if (actual !== pin.sha256) {
+  if (actual !== pin.checksum) {
     throw new WfctlError(
       ErrorCode.PLUGIN_CHECKSUM_MISMATCH,
-      `${who}: refusing to start ${pin.path}: its sha256 is ${actual}, but ${pin.lockfile} pins ${pin.sha256}. ` +
-        "If you changed the plugin on purpose, run `wfctl plugins lock` to pin the new file.",
+      `${who}: refusing to start ${pin.path}: the checksum of ${pin.root} is ${actual}, but ${pin.lockfile} pins ${pin.checksum}. ` +
+        "If you changed the plugin on purpose, run `wfctl plugins lock` to pin the new code.",
     );
   }
 }

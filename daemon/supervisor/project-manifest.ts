@@ -28,13 +28,19 @@ const manifestPluginSchema = z
     source: z.string().min(1).optional(),
     /** An npm package installed in the project's own node_modules; its package.json `bin` is the executable. */
     package: z.string().regex(PACKAGE_NAME, { message: "must be an npm package name (such as @acme/wfctl-plugin), not a path" }).optional(),
-    /** The version the plugin must report; checked when locking and at every start. */
+    /**
+     * Where `wfctl plugins install` gets the package: a local tarball (.tgz) or
+     * folder, relative to wfctl.yaml. Without it, the npm registry (at `version`).
+     */
+    from: z.string().min(1).optional(),
+    /** The version the plugin must report; checked when locking and at every start. With `package:`, the version installed. */
     version: z.string().min(1).optional(),
     args: z.array(z.string()).optional(),
     env: z.record(z.string().regex(ENV_NAME, { message: "must be an environment variable name" }), z.string()).optional(),
   })
   .strict()
-  .refine((p) => (p.source === undefined) !== (p.package === undefined), { message: "set exactly one of source and package" });
+  .refine((p) => (p.source === undefined) !== (p.package === undefined), { message: "set exactly one of source and package" })
+  .refine((p) => p.from === undefined || p.package !== undefined, { message: "from: is where a package: is installed from; a source: plugin has none", path: ["from"] });
 
 const manifestSchema = z.object({ plugins: z.array(manifestPluginSchema).default([]) }).strict();
 

@@ -83,7 +83,7 @@ describe("project plugins and the plugin boundary", () => {
     expect(result.stderr).toContain("wfctl plugins lock");
   });
 
-  it("plugins lock pins the resolved path, the version the plugin reports, and its sha256", async () => {
+  it("plugins lock pins the resolved path, the version the plugin reports, and the checksum of its file", async () => {
     const result = await run(["plugins", "lock", "-c", config]);
     expectExit(result, 0);
     expect(result.stdout).toContain("slowfs");
@@ -94,7 +94,8 @@ describe("project plugins and the plugin boundary", () => {
       path: "slowfs-plugin.mjs",
       node: true,
       version: "2.0.0",
-      sha256: sha256(plugin),
+      root: "slowfs-plugin.mjs",
+      checksums: { any: `sha256:${sha256(plugin)}` },
       args: [],
       env: {},
       reads_env: [],
@@ -254,10 +255,10 @@ describe("project plugins and the plugin boundary", () => {
     expect(status.operations[0]?.lock?.scope).toContain('lock "stack"');
 
     const { value: inspected } = await sandbox.cli.json<{
-      plugins: { name: string; state: string; sha256: string; lockfile: string; resource_types: { type: string; fields: string[] }[]; pid: number; recent_logs: string[] }[];
+      plugins: { name: string; state: string; checksum: string; lockfile: string; resource_types: { type: string; fields: string[] }[]; pid: number; recent_logs: string[] }[];
     }>(["plugins", "inspect", "slowfs"]);
     const running = inspected.plugins.find((p) => p.state === "running");
-    expect(running?.sha256).toBe(sha256(plugin));
+    expect(running?.checksum).toBe(`sha256:${sha256(plugin)}`);
     expect(running?.lockfile).toBe(join(dir, ".wfctl-lock.yaml"));
     expect(running?.resource_types).toEqual([{ type: "slowfs.file", description: "", fields: ["path", "content", "delay_ms"] }]);
     expect(running?.recent_logs.some((l) => l.includes('"serving"'))).toBe(true);

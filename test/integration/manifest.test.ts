@@ -37,7 +37,9 @@ describe("project plugin manifest and lockfile", () => {
 
     const { lockfile, entries } = await engine.lockPlugins(configPath());
     expect(entries["slowfs"]).toMatchObject({ path: "node_modules/@acme/wfctl-slowfs/bin/plugin.mjs", node: true, version: "2.0.0", source: "package:@acme/wfctl-slowfs", args: ["--quiet"] });
-    expect((parse(readFileSync(lockfile, "utf8")) as { lockfile_version: number }).lockfile_version).toBe(2);
+    expect((parse(readFileSync(lockfile, "utf8")) as { lockfile_version: number }).lockfile_version).toBe(3);
+    // Not installed by plugins install: the checksum covers the package's own directory.
+    expect(entries["slowfs"]).toMatchObject({ root: "node_modules/@acme/wfctl-slowfs", checksums: { any: expect.stringMatching(/^h1:/) as unknown } });
 
     const [spec] = await projectPluginSpecs(dir.path);
     expect(spec).toMatchObject({ name: "slowfs", executable: process.execPath, args: [join(pkg, "bin", "plugin.mjs"), "--quiet"] });

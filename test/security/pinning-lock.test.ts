@@ -101,14 +101,15 @@ describe("what the lockfile pins", () => {
 
   it("an entry of a format-1 lockfile (no args, env or reads_env pinned) is refused, saying to lock again", async () => {
     const current = parse(readFileSync(lockfile, "utf8")) as { plugins: Record<string, Record<string, unknown>> };
-    const { args: _a, env: _e, reads_env: _r, ...legacy } = current.plugins["declared"] as Record<string, unknown>;
+    const { args: _a, env: _e, reads_env: _r, root: _root, checksums, ...rest } = current.plugins["declared"] as Record<string, unknown>;
+    const legacy = { ...rest, sha256: (checksums as { any: string }).any.replace(/^sha256:/, "") };
     writeFileSync(lockfile, stringify({ lockfile_version: 1, plugins: { declared: legacy } }));
     const error = errorOf(await plan());
     expect(error.code).toBe("PLUGIN_NOT_LOCKED");
     expect(error.message).toContain(`plugin "declared" was locked by an older wfctl (${lockfile} is lockfile_version 1, which does not pin args, env and reads_env)`);
     expect(error.message).toContain("wfctl plugins lock");
     expectExit(await lock(), 0);
-    expect((parse(readFileSync(lockfile, "utf8")) as { lockfile_version: number }).lockfile_version).toBe(2);
+    expect((parse(readFileSync(lockfile, "utf8")) as { lockfile_version: number }).lockfile_version).toBe(3);
     expectExit(await plan(), 0);
   });
 

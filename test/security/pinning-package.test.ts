@@ -63,8 +63,10 @@ describe("where a package plugin is looked for", () => {
     manifest("planted-plugin");
     const error = errorOf(await lock());
     expect(error.code).toBe("PLUGIN_NOT_FOUND");
-    expect(error.message).toContain(`plugin "pkg": npm package "planted-plugin" is not installed in ${join(project, "node_modules")}`);
-    expect(error.message).toContain(`looked for ${join(project, "node_modules", "planted-plugin", "package.json")}`);
+    expect(error.message).toContain(
+      `plugin "pkg": npm package "planted-plugin" is not installed (looked in ${join(project, ".wfctl", "plugins", "pkg", "node_modules")} and ${join(project, "node_modules")}; ` +
+        "packages in parent directories are never used)",
+    );
     expect(existsSync(planted)).toBe(false);
   });
 

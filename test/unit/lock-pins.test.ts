@@ -1,13 +1,14 @@
 // The lockfile's pins compared with wfctl.yaml: every field that decides what
 // runs is pinned, any change is named, env values are never written in the
-// clear, and lockfiles of the first format are read but not trusted.
+// clear, and lockfiles of older formats are read but not trusted.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { type Lock, envDigest, lockDifferences, lockEntry, parseLock, sha256File, whyNotLocked } from "../../daemon/supervisor/lockfile.js";
+import { checksumPlatform, pluginChecksum, sha256File, treeChecksum } from "../../daemon/supervisor/checksum.js";
+import { type Lock, envDigest, lockDifferences, lockEntry, parseLock, whyNotLocked } from "../../daemon/supervisor/lockfile.js";
 import { tempDir } from "../helpers/paths.js";
 import { isInside } from "../../daemon/supervisor/package-resolve.js";
 import type { ManifestPlugin } from "../../daemon/supervisor/project-manifest.js";
@@ -16,18 +17,20 @@ import { ErrorCode, type WfctlError } from "../../proto/errors.js";
 const SHA = "a".repeat(64);
 const LOCKFILE = "/p/.wfctl-lock.yaml";
 const plugin: ManifestPlugin = { name: "local2", kind: "provider", source: "./p.mjs", args: ["--quiet"], env: { MODE: "fast", TOKEN: "s3cr3t-value" } };
-const entry = lockEntry(plugin, { path: "p.mjs", node: true, sha256: SHA }, { version: "1.0.0", readsEnv: ["AWS_*"] });
-const lock = (entries: Lock["entries"], format: 1 | 2 = 2): Lock => ({ format, entries }) as Lock;
+const CHECKSUM = `sha256:${SHA}`;
+const entry = lockEntry(plugin, { path: "p.mjs", node: true, root: "p.mjs", checksums: { any: CHECKSUM } }, { version: "1.0.0", readsEnv: ["AWS_*"] });
+const lock = (entries: Lock["entries"], format: 1 | 2 | 3 = 3): Lock => ({ format, entries }) as Lock;
 
 describe("a lock entry", () => {
-  it("pins kind, source, file, runtime, version, sha256, args, env and reads_env", () => {
+  it("pins kind, source, file, runtime, version, checksums of all its code, args, env and reads_env", () => {
     expect(entry).toEqual({
       kind: "provider",
       source: "source:./p.mjs",
       path: "p.mjs",
       node: true,
       version: "1.0.0",
-      sha256: SHA,
+      root: "p.mjs",
+      checksums: { any: CHECKSUM },
       args: ["--quiet"],
       env: { MODE: envDigest("MODE", "fast"), TOKEN: envDigest("TOKEN", "s3cr3t-value") },
       reads_env: ["AWS_*"],
@@ -67,6 +70,7 @@ describe("wfctl.yaml against its lock entry", () => {
     expect(lockDifferences({ ...rest, package: "@acme/p" }, entry)).toEqual(["package (locked: source:./p.mjs, wfctl.yaml: package:@acme/p)"]);
     expect(lockDifferences({ ...plugin, kind: "state_backend" }, entry)).toEqual(["kind (locked: provider, wfctl.yaml: state_backend)"]);
     expect(lockDifferences({ ...plugin, version: "2.0.0" }, entry)).toEqual(["version (locked: 1.0.0, wfctl.yaml asks for 2.0.0)"]);
+    expect(lockDifferences({ ...rest, package: "@acme/p", from: "./p.tgz" }, { ...entry, source: "package:@acme/p" })).toEqual(["from (locked: none, wfctl.yaml: ./p.tgz)"]);
     const many = { ...plugin, args: [], env: { MODE: "slow", TOKEN: "s3cr3t-value" } };
     expect(whyNotLocked(many, lock({ local2: entry }), LOCKFILE)).toBe(`plugin "local2": args, env.MODE differ from ${LOCKFILE}`);
   });
@@ -88,18 +92,39 @@ describe("wfctl.yaml against its lock entry", () => {
       `plugin "local2" was locked by an older wfctl (${LOCKFILE} is lockfile_version 1, which does not pin args, env and reads_env)`,
     );
   });
+
+  it("refuses an entry of a format-2 lockfile, which pinned only the file started, saying to lock again", () => {
+    const { root: _root, checksums: _c, ...v2 } = entry;
+    expect(whyNotLocked(plugin, lock({ local2: { ...v2, sha256: SHA } } as never, 2), LOCKFILE)).toBe(
+      `plugin "local2" was locked by an older wfctl (${LOCKFILE} is lockfile_version 2, which pins only the file a plugin starts, not all the code it runs)`,
+    );
+  });
 });
 
 describe("reading a lockfile", () => {
   const v1 = `lockfile_version: 1\nplugins:\n  local2: { kind: provider, source: "source:./p.mjs", path: p.mjs, node: true, version: 1.0.0, sha256: ${SHA} }\n`;
 
-  it("reads format 1 and format 2", async () => {
+  it("reads formats 1, 2 and 3", async () => {
     expect(await parseLock(LOCKFILE, v1)).toMatchObject({ format: 1, entries: { local2: { version: "1.0.0" } } });
-    expect(await parseLock(LOCKFILE, stringify({ lockfile_version: 2, plugins: { local2: entry } }))).toEqual({ format: 2, entries: { local2: entry } });
+    const { root: _root, checksums: _c, ...v2 } = entry;
+    expect(await parseLock(LOCKFILE, stringify({ lockfile_version: 2, plugins: { local2: { ...v2, sha256: SHA } } }))).toMatchObject({ format: 2 });
+    expect(await parseLock(LOCKFILE, stringify({ lockfile_version: 3, plugins: { local2: entry } }))).toEqual({ format: 3, entries: { local2: entry } });
   });
 
-  it("refuses a format-2 entry without its pins, and an unknown format, naming the file", async () => {
-    let error = await parseLock(LOCKFILE, v1.replace("lockfile_version: 1", "lockfile_version: 2")).then(
+  it("refuses a format-3 entry without its checksums, a malformed checksum, and an unknown format, naming the file", async () => {
+    const { checksums: _c, ...unpinned } = entry;
+    let error = await parseLock(LOCKFILE, stringify({ lockfile_version: 3, plugins: { local2: unpinned } })).then(
+      () => undefined,
+      (err: unknown) => err as WfctlError,
+    );
+    expect(error?.code).toBe(ErrorCode.CONFIG_INVALID);
+    expect(error?.message).toContain("checksums");
+    error = await parseLock(LOCKFILE, stringify({ lockfile_version: 3, plugins: { local2: { ...entry, checksums: { any: SHA } } } })).then(
+      () => undefined,
+      (err: unknown) => err as WfctlError,
+    );
+    expect(error?.message).toContain("checksums.any");
+    error = await parseLock(LOCKFILE, v1.replace("lockfile_version: 1", "lockfile_version: 2")).then(
       () => undefined,
       (err: unknown) => err as WfctlError,
     );
@@ -109,7 +134,7 @@ describe("reading a lockfile", () => {
       () => undefined,
       (err: unknown) => err as WfctlError,
     );
-    expect(error?.message).toBe(`${LOCKFILE}: lockfile_version 7 is not one this wfctl reads (1 or 2); run \`wfctl plugins lock\` to rewrite it`);
+    expect(error?.message).toBe(`${LOCKFILE}: lockfile_version 7 is not one this wfctl reads (1 to 3); run \`wfctl plugins lock\` to rewrite it`);
   });
 });
 
@@ -134,6 +159,60 @@ describe("hashing a pinned file", () => {
       execFileSync("mkfifo", [fifo]);
       await expect(sha256File(fifo)).rejects.toThrow(`${fifo} is not a regular file`);
       await expect(sha256File("/dev/zero")).rejects.toThrow("/dev/zero is not a regular file");
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe("the checksum of a plugin's code", () => {
+  it("is sha256: of a file, what sha256sum prints", async () => {
+    const dir = tempDir("wft-sum-");
+    try {
+      const file = join(dir.path, "plugin.mjs");
+      writeFileSync(file, "console.log(1)\n");
+      expect(await pluginChecksum(file)).toBe(`sha256:${createHash("sha256").update("console.log(1)\n").digest("hex")}`);
+      expect(await checksumPlatform(file, true)).toBe("any");
+      expect(await checksumPlatform(file, false)).toBe(`${process.platform}-${process.arch}`);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("is h1: of a directory, and changes with any byte, file added, file removed, file renamed or link retargeted", async () => {
+    const dir = tempDir("wft-tree-");
+    try {
+      const root = join(dir.path, "node_modules");
+      mkdirSync(join(root, "@acme", "p", "dist"), { recursive: true });
+      mkdirSync(join(root, ".bin"));
+      writeFileSync(join(root, "@acme", "p", "package.json"), "{}\n");
+      writeFileSync(join(root, "@acme", "p", "dist", "main.mjs"), "export {}\n");
+      symlinkSync("../@acme/p/dist/main.mjs", join(root, ".bin", "p"));
+      const first = await treeChecksum(root);
+      expect(first).toMatch(/^h1:[A-Za-z0-9+/]{43}=$/);
+      expect(await pluginChecksum(root)).toBe(first);
+      // npm's record of the install is not code, and differs between machines.
+      writeFileSync(join(root, ".package-lock.json"), '{"resolved":"file:/somewhere"}');
+      expect(await treeChecksum(root)).toBe(first);
+      const seen = new Set([first]);
+      const changed = async (what: string) => {
+        const now = await treeChecksum(root);
+        expect(seen.has(now), what).toBe(false);
+        seen.add(now);
+      };
+      writeFileSync(join(root, "@acme", "p", "dist", "main.mjs"), "export {};\n");
+      await changed("one byte");
+      writeFileSync(join(root, "@acme", "p", "dist", "extra.mjs"), "");
+      await changed("a file added");
+      execFileSync("mv", [join(root, "@acme", "p", "dist", "extra.mjs"), join(root, "@acme", "p", "dist", "other.mjs")]);
+      await changed("a file renamed");
+      execFileSync("rm", [join(root, ".bin", "p")]);
+      await changed("a link removed");
+      symlinkSync("/tmp/elsewhere.mjs", join(root, ".bin", "p"));
+      await changed("a link retargeted");
+      expect(await checksumPlatform(root, true)).toBe("any");
+      writeFileSync(join(root, "@acme", "p", "addon.node"), "");
+      expect(await checksumPlatform(root, true)).toBe(`${process.platform}-${process.arch}`);
     } finally {
       dir.cleanup();
     }
