@@ -104,6 +104,8 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
   } catch (err) {
     const error = WfctlError.from(err);
     if (error.code === ErrorCode.PLUGIN_NOT_FOUND || error.code === ErrorCode.CONFIG_INVALID) throw error;
-    throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot open state backend "${state.backend}": ${error.message}`, { cause: err });
+    // A plugin refused for what it is (not pinned, tampered, the wrong kind) keeps its code: retrying cannot help.
+    const refused = ([ErrorCode.PLUGIN_CHECKSUM_MISMATCH, ErrorCode.PLUGIN_NOT_LOCKED, ErrorCode.PLUGIN_INCOMPATIBLE] as ErrorCode[]).includes(error.code);
+    throw new WfctlError(refused ? error.code : ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot open state backend "${state.backend}": ${error.message}`, { cause: err });
   }
 }
