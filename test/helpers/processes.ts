@@ -1,5 +1,5 @@
 // Looking at real processes: is a pid alive, which processes are children of which.
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { processRunning } from "../../proto/socket.js";
 
 /** Is `pid` running? A zombie (exited, not yet reaped by its parent) is not. */
@@ -14,8 +14,8 @@ export function commandLine(pid: number): string {
   }
 }
 
-/** Pids of live processes whose command line contains `needle` (zombies excluded). */
-export function processesMatching(needle: string): number[] {
+/** Pids of live processes other than this one (zombies excluded). */
+function liveProcesses(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
@@ -26,10 +26,26 @@ export function processesMatching(needle: string): number[] {
     } catch {
       continue;
     }
-    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-    if (commandLine(pid).includes(needle)) pids.push(pid);
+    if (!stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) pids.push(pid);
   }
   return pids;
+}
+
+/** Pids of live processes whose command line contains `needle` (zombies excluded). */
+export function processesMatching(needle: string): number[] {
+  return liveProcesses().filter((pid) => commandLine(pid).includes(needle));
+}
+
+/** Pids of live processes working in `dir` or below it (every PostgreSQL server process works in its data directory). */
+export function processesWorkingIn(dir: string): number[] {
+  return liveProcesses().filter((pid) => {
+    try {
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      return cwd === dir || cwd.startsWith(`${dir}/`);
+    } catch {
+      return false; // gone meanwhile, or not ours to look at
+    }
+  });
 }
 
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {

@@ -1,9 +1,10 @@
-// A throwaway PostgreSQL for the tests: a fresh cluster from the server
-// binaries on this machine (initdb + postgres on a free loopback port, trust
-// auth, data in a temporary directory), or the server DATABASE_URL names.
-// PostgreSQL refuses to run as root, so as root the cluster runs as `nobody`.
+// A throwaway PostgreSQL for the tests: a fresh cluster from a directory of
+// server binaries (initdb + postgres on a free loopback port, trust auth, data
+// in a temporary directory; postgres-binaries.ts finds the binaries), or the
+// server DATABASE_URL names. PostgreSQL refuses to run as root, so as root the
+// cluster runs as `nobody`.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,17 +17,6 @@ export interface PostgresServer {
   /** How it was found, for messages. */
   origin: string;
   stop(): Promise<void>;
-}
-
-/** The directory holding initdb and postgres, or undefined. */
-export function findPostgresBinaries(): string | undefined {
-  const candidates: string[] = [];
-  const root = "/usr/lib/postgresql";
-  if (existsSync(root)) {
-    for (const version of readdirSync(root).sort((a, b) => Number(b) - Number(a))) candidates.push(join(root, version, "bin"));
-  }
-  for (const dir of (process.env["PATH"] ?? "").split(":")) if (dir) candidates.push(dir);
-  return candidates.find((dir) => existsSync(join(dir, "initdb")) && existsSync(join(dir, "postgres")));
 }
 
 function freePort(): Promise<number> {
