@@ -2,31 +2,38 @@
 // the GitHub runner runs it (test/helpers/actions-runner.ts): its real bash
 // scripts, the real wfctl and wfctld, the real local provider plugin. One use
 // of the action starts a daemon, runs a plan against it and stops it, leaving
-// no process behind, also when the caller's commands fail.
+// no process behind, also when the caller's commands fail; given the packed
+// wfctl package (package:), it installs that with npm and runs it.
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { parse } from "yaml";
 import { type JobResult, type JobStep, JobRunner, loadAction, stepNamed } from "../helpers/actions-runner.js";
+import { npmCache, packWfctl } from "../helpers/package.js";
 import { QUICKSTART, ROOT, WFCTL, tempDir } from "../helpers/paths.js";
 import { isAlive, processesMatching } from "../helpers/processes.js";
 
 const ACTION = join(ROOT, "deploy", "github-actions", "wfctl");
 
-/** A runner machine: a workspace holding a copy of the quickstart, and the runner's temp directory. */
-function machine(wfctlOn: "PATH" | "node_modules") {
+/**
+ * A runner machine: a workspace holding a copy of the quickstart, and the
+ * runner's temp directory; wfctl on PATH, in the project's node_modules, or
+ * (npm) none set up by the test, for the action to install. `env` adds to
+ * every step's.
+ */
+function machine(wfctlOn: "PATH" | "node_modules" | "npm", env: Record<string, string> = {}) {
   const temp = tempDir("wft-gha-");
   cleanups.push(temp.cleanup);
   const workspace = join(temp.path, "ws");
   const runnerTemp = join(temp.path, "rt");
   cpSync(QUICKSTART, join(workspace, "quickstart"), { recursive: true, filter: (src) => !/[/\\](\.wfctl|out|out-staging)$/.test(src) });
   // wfctl installed as npm installs it: a symlink to the package's bin.
-  const bin = wfctlOn === "PATH" ? join(temp.path, "tools") : join(workspace, "node_modules", ".bin");
+  const bin = wfctlOn === "node_modules" ? join(workspace, "node_modules", ".bin") : join(temp.path, "tools");
   mkdirSync(bin, { recursive: true });
-  symlinkSync(WFCTL, join(bin, "wfctl"));
+  if (wfctlOn !== "npm") symlinkSync(WFCTL, join(bin, "wfctl"));
   const path = [...(wfctlOn === "PATH" ? [bin] : []), dirname(process.execPath), "/usr/bin", "/bin"].join(":");
-  const runner = new JobRunner({ workspace, runnerTemp, baseEnv: { PATH: path, HOME: temp.path, TMPDIR: "/tmp", LANG: "C.UTF-8" } });
+  const runner = new JobRunner({ workspace, runnerTemp, baseEnv: { PATH: path, HOME: temp.path, TMPDIR: "/tmp", LANG: "C.UTF-8", ...env } });
   return { workspace, runnerTemp, bin, runner, socket: join(runnerTemp, "wfctl", "wfctld.sock") };
 }
 
@@ -212,6 +219,51 @@ describe("deploy/github-actions/wfctl (composite action)", () => {
     const daemons = [plan, apply, again].map((job) => daemonPid(stepNamed(job, `${job.steps[0]!.name.split(" / ")[0]} / Start wfctld`).stdout));
     expect(new Set(daemons).size, "one daemon per use of the action").toBe(3);
     for (const pid of daemons) expectNothingLeft(runnerTemp, socket, pid, pluginPids(log));
+  });
+
+  it("installs wfctl from a package tarball (package:) and runs the commands with it, leaving no process behind", { timeout: 240_000 }, async () => {
+    // npm, with this machine's HOME, reads the dependencies from the cache `npm ci` filled.
+    const { runner, runnerTemp, socket, workspace } = machine("npm", { npm_config_cache: await npmCache(), npm_config_prefer_offline: "true" });
+    const { tarball } = await packWfctl(workspace);
+    const job = await runner.run([
+      {
+        name: "wfctl",
+        uses: ACTION,
+        with: {
+          package: basename(tarball),
+          version: WFCTL_VERSION,
+          config: "quickstart/infra.yaml",
+          // The daemon's command line: it runs from the installed package.
+          run: 'wfctl infra apply -c "$WFCTL_CONFIG" --auto-approve\ntr "\\0" " " < "/proc/$(cat "${WFCTL_SOCKET%.sock}.pid")/cmdline"\n',
+        },
+      },
+    ]);
+    const all = transcript(job);
+    expect(job.ok, all).toBe(true);
+    const installed = join(runnerTemp, "wfctl-npm", "node_modules");
+    const find = stepNamed(job, "wfctl / Find wfctl");
+    expect(find.stdout).toContain(`::group::Installing wfctl from ${tarball} into ${join(runnerTemp, "wfctl-npm")}`);
+    expect(find.stdout).toContain(`Using wfctl ${WFCTL_VERSION} from ${join(installed, ".bin")}; daemon socket ${socket}`);
+
+    const run = stepNamed(job, "wfctl / Run wfctl commands");
+    expect(run.stdout).toContain("Apply complete: 3 created");
+    expect(run.stdout).toContain(join(installed, "wfctl", "daemon", "bin", "wfctld.js"));
+    const pid = daemonPid(stepNamed(job, "wfctl / Start wfctld").stdout);
+    expect(stepNamed(job, "wfctl / Stop wfctld").stdout).toContain(`wfctld stopped (pid ${pid}).`);
+    const plugins = pluginPids(readFileSync(join(runnerTemp, "wfctl", "wfctld.log"), "utf8"));
+    expect(plugins.length).toBeGreaterThan(0);
+    expectNothingLeft(runnerTemp, socket, pid, plugins);
+  });
+
+  it("refuses a package that is not a file before installing or starting anything", async () => {
+    const { runner, runnerTemp, workspace } = machine("npm");
+    const job = await runner.run([{ name: "wfctl", uses: ACTION, with: { package: "wfctl-9.9.9.tgz", run: "wfctl --version" } }]);
+    expect(job.ok).toBe(false);
+    const find = stepNamed(job, "wfctl / Find wfctl");
+    expect(find.stdout).toContain(`::error title=wfctl action::package ${join(workspace, "wfctl-9.9.9.tgz")} is not a file (a tarball made by npm pack)`);
+    expect(find.stdout).not.toContain("Installing");
+    expect(stepNamed(job, "wfctl / Start wfctld").ran).toBe(false);
+    expect(processesMatching(runnerTemp)).toEqual([]);
   });
 
   it("refuses an unknown command before starting anything", async () => {

@@ -89,10 +89,18 @@ export function parseEvents<T>(result: CliResult, what: string): { events: JsonE
 }
 
 export function runWfctl(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  return runProgram(process.execPath, [WFCTL, ...args], { ...options, env: { ...process.env, ...options.env } });
+}
+
+/**
+ * Runs `command` (a path, or a name looked up on `options.env.PATH`) with
+ * exactly the environment `options.env`, and collects its output.
+ */
+export function runProgram(command: string, args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WFCTL, ...args], {
+    const child = spawn(command, args, {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      env: options.env ?? {},
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -101,7 +109,7 @@ export function runWfctl(args: readonly string[], options: CliOptions = {}): Pro
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`wfctl ${args.join(" ")} did not finish within ${options.timeoutMs ?? 45_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(new Error(`${command} ${args.join(" ")} did not finish within ${options.timeoutMs ?? 45_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, options.timeoutMs ?? 45_000);
     child.once("error", reject);
     child.once("close", (code) => {
