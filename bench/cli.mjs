@@ -36,14 +36,16 @@ export class CliSandbox {
   /**
    * Runs `wfctl args` to the end and returns its wall time in ms; throws
    * unless it exits with one of `expect`. `timeoutMs` kills it (a backstop
-   * behind wfctl's own --timeout).
+   * behind wfctl's own --timeout). `command` is how wfctl is run: by default
+   * `node client/bin/wfctl.js`; documentedWfctl() gives the README's way.
    */
-  run(args, { expect = [0], timeoutMs = 300_000 } = {}) {
+  run(args, { expect = [0], timeoutMs = 300_000, command = [process.execPath, WFCTL] } = {}) {
     // Every command but these may start a daemon that stop() must then end.
     const startsNone = args.includes("--no-daemon") || args[0] === "--version" || (args[0] === "daemon" && args[1] === "stop");
     if (!startsNone) this.started = true;
     const started = process.hrtime.bigint();
-    const result = spawnSync(process.execPath, [WFCTL, ...args], { cwd: this.dir, env: this.env, encoding: "utf8", timeout: timeoutMs, maxBuffer: 256 * 2 ** 20 });
+    const [program, ...prefix] = command;
+    const result = spawnSync(program, [...prefix, ...args], { cwd: this.dir, env: this.env, encoding: "utf8", timeout: timeoutMs, maxBuffer: 256 * 2 ** 20 });
     const ms = msSince(started);
     if (!expect.includes(result.status ?? -1)) {
       const why = result.error ? String(result.error) : `exited ${result.status ?? result.signal}`;
@@ -115,4 +117,18 @@ export function writeLocalFiles(dir, count) {
   const config = join(dir, "infra.yaml");
   writeFileSync(config, parts.join(""));
   return config;
+}
+
+/**
+ * `wfctl` as the README runs it: the command on PATH that `npm link` makes
+ * (a link in npm's global bin to client/bin/wfctl.js, started through its
+ * `#!/usr/bin/env node` line). Made here in a private prefix under `work`
+ * (`npm install -g --prefix` of this folder is what `npm link` does), so the
+ * machine's global npm is not touched. Returns the command to run.
+ */
+export function documentedWfctl(work) {
+  const prefix = join(work, "npm-global");
+  const result = spawnSync("npm", ["install", "-g", "--prefix", prefix, "--ignore-scripts", "--no-audit", "--no-fund", ROOT], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`npm install -g --prefix ${prefix} ${ROOT} failed: ${result.stderr}`);
+  return [join(prefix, "bin", "wfctl")];
 }
