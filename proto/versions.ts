@@ -5,8 +5,15 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
+ * Packages this module is shipped in: wfctl itself, and the plugin SDK
+ * (plugins/sdk/package.json, same version), which carries a copy of it.
+ */
+const PACKAGE_NAMES: readonly string[] = ["wfctl", "@wfctl/plugin-sdk"];
+
+/**
  * The repository (or installed package) root: the nearest directory above this
- * module with wfctl's package.json. Works from sources and from dist/ alike.
+ * module with wfctl's (or the plugin SDK's) package.json. Works from sources,
+ * from dist/ and from an installed @wfctl/plugin-sdk alike.
  */
 export const PACKAGE_ROOT: string = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
@@ -14,7 +21,7 @@ function findPackageRoot(start: string): string {
   for (let dir = start; ; dir = dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "wfctl") return dir;
+      if (pkg.name !== undefined && PACKAGE_NAMES.includes(pkg.name)) return dir;
     } catch {
       // no package.json here; keep walking up
     }
