@@ -4,7 +4,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "**/node_modules/**", "proto/gen/**", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  { ignores: ["dist/**", "plugins/sdk/dist/**", "test/fixtures/plugin-author/**", "node_modules/**", "**/node_modules/**", "proto/gen/**", "**/*.js", "**/*.mjs", "**/*.cjs"] },
   {
     files: ["**/*.ts"],
     languageOptions: {

@@ -13,7 +13,7 @@ import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { FilesystemStateStore } from "./filesystem.js";
 import { MemoryStateStore } from "./memory.js";
 import { PostgresStateStore, postgresSettings } from "./postgres.js";
-import { PluginStateStore } from "./plugin.js";
+import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import { createHash } from "node:crypto";
 
 /** Memory stores outlive a single operation: one per configuration file and namespace. */

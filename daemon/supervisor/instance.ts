@@ -14,7 +14,7 @@ import { type CallOptions, type UnaryClient, callUnary, connect, unaryClient } f
 import { ROOT_CONTEXT, SpanKind, extractTrace, injectTrace, meter, tracer } from "../../proto/telemetry.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { PluginSpec } from "./catalog.js";
-import { checkHandshakeSocket, parseHandshake, readHandshake, describeExit, unreachable } from "./handshake.js";
+import { checkHandshakeSocket, parseHandshake, readHandshake, describeExit, unreachable } from "../../proto/plugin-handshake.js";
 import { checkHealth } from "./health.js";
 import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
 import { checkInfo, checkInstalled, verifyChecksum } from "./pins.js";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PluginStateStore } from "../../daemon/state/plugin.js";
+import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import { PluginCatalog, type PluginSpec } from "../../daemon/supervisor/catalog.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import { sampleState } from "../../plugins/conformance/state-backend.js";

@@ -10,7 +10,7 @@ import { parseInfraConfig } from "../../daemon/config/load.js";
 import { FilesystemStateStore } from "../../daemon/state/filesystem.js";
 import { MemoryStores, openStateStore } from "../../daemon/state/open.js";
 import { MemoryStateStore } from "../../daemon/state/memory.js";
-import { PluginStateStore } from "../../daemon/state/plugin.js";
+import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import { PostgresStateStore, closePostgresPools, postgresSettings } from "../../daemon/state/postgres.js";
 import { PluginCatalog } from "../../daemon/supervisor/catalog.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";

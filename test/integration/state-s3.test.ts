@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PluginStateStore } from "../../daemon/state/plugin.js";
+import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import { PluginCatalog, type PluginSpec } from "../../daemon/supervisor/catalog.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import { lockRaceCheck, sampleState, stateBackendChecks } from "../../plugins/conformance/state-backend.js";

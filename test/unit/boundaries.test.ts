@@ -27,7 +27,8 @@ function sourceFiles(dir: string): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name !== "node_modules") out.push(...sourceFiles(path));
+      // dist/: built output (plugins/sdk/dist, written by `npm pack ./plugins/sdk`), not source.
+      if (entry.name !== "node_modules" && entry.name !== "dist") out.push(...sourceFiles(path));
     } else if (/\.(ts|mts|cts|js|mjs|cjs)$/.test(entry.name)) {
       out.push(path);
     }

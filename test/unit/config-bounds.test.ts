@@ -14,7 +14,7 @@ import { parseInfraConfig } from "../../daemon/config/parse.js";
 import { IndexedSource } from "../../daemon/config/positions.js";
 import { readConfigFile } from "../../daemon/config/read.js";
 import { MAX_PROBLEMS_KEPT, SourceFile, configInvalid, formatDetails } from "../../daemon/config/source.js";
-import { MAX_HANDSHAKE_LINE, parseHandshake } from "../../daemon/supervisor/handshake.js";
+import { MAX_HANDSHAKE_LINE, parseHandshake } from "../../proto/plugin-handshake.js";
 import { MAX_LINE_BYTES, followLines } from "../../daemon/supervisor/logs.js";
 import { fromConnectError, toConnectError } from "../../proto/connect-errors.js";
 import { ERROR_DETAILS_KEY, ErrorCode, type ErrorDetail, WIRE_DETAILS, WfctlError, boundDetails, detailsMetadata } from "../../proto/errors.js";

@@ -4,7 +4,7 @@ import { parseDuration } from "../../proto/duration.js";
 import { REDACTED, isSensitiveKey, redact } from "../../proto/redact.js";
 import { fromConnectError, toConnectError } from "../../proto/connect-errors.js";
 import { fromGrpcError, toGrpcStatus } from "../../proto/grpc.js";
-import { parseHandshake } from "../../daemon/supervisor/handshake.js";
+import { parseHandshake } from "../../proto/plugin-handshake.js";
 import { readHostEnvironment, handshakeLine, HandshakeRefusal } from "../../plugins/sdk/handshake.js";
 import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from "../../proto/versions.js";
 import { EXIT, exitCodeFor } from "../../client/exit-codes.js";

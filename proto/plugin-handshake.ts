@@ -1,10 +1,11 @@
 // The host's side of the handshake: read the plugin's single stdout line
 // (CORE-VERSION|APP-VERSION|unix|SOCKET-PATH|grpc) within a time limit, and
-// check every part of it.
+// check every part of it. Shared by wfctld's supervisor and the conformance
+// kits' plugin launcher (plugins/conformance/plugin-process.ts).
 import type { ChildProcess } from "node:child_process";
 import { lstat } from "node:fs/promises";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { HANDSHAKE_CORE_VERSION, PLUGIN_PROTOCOL_VERSIONS } from "../../proto/versions.js";
+import { ErrorCode, WfctlError } from "./errors.js";
+import { HANDSHAKE_CORE_VERSION, PLUGIN_PROTOCOL_VERSIONS } from "./versions.js";
 
 export interface Handshake {
   coreVersion: number;

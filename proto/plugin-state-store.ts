@@ -1,8 +1,10 @@
 // A state store served by a plugin: the StateStore interface over the
 // IaCStateBackend gRPC contract. Every call carries the caller's cancellation
 // and deadline; listing pages through the backend and aborts on cancellation.
-import { IaCStateBackend } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
-import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
+// The daemon opens plugin state backends with it; the conformance kits check
+// a state-backend plugin through it, as the daemon will use it.
+import { IaCStateBackend } from "./gen/wfctl/plugin/v1/state_pb.js";
+import type { CallOptions, UnaryClient } from "./grpc.js";
 import {
   type LockInfo,
   type LockRequest,
@@ -14,8 +16,8 @@ import {
   stateFromProto,
   stateToProto,
   throwIfAborted,
-} from "../../proto/state-store.js";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+} from "./state-store.js";
+import { ErrorCode, WfctlError } from "./errors.js";
 
 /** Per-call deadline when the caller sets none (a backend call should never hang forever). */
 export const STATE_CALL_TIMEOUT_MS = 60_000;
@@ -69,6 +71,6 @@ export class PluginStateStore implements StateStore {
     await this.client().unlock({ resourceId, lockId, force: options?.force ?? false }, this.options(ctx));
   }
 
-  /** The plugin instance stays warm in the supervisor; nothing to close here. */
+  /** The plugin process belongs to whoever started it (the supervisor keeps it warm); nothing to close here. */
   async close(): Promise<void> {}
 }

@@ -1,0 +1,20 @@
+// The conformance kits without a test runner: the checks a provider and a
+// state backend must pass, and startPlugin, which starts a plugin executable
+// the way wfctld does so they can check it over gRPC. `./vitest.ts`
+// registers the checks as vitest tests; another runner can use these.
+export { ConformanceFailure } from "./assert.js";
+export { PluginProcess, startPlugin, type PluginCommand, type PluginIdentity } from "./plugin-process.js";
+export {
+  openProviderSession,
+  providerChecks,
+  runProviderCheck,
+  type ConfigFor,
+  type CreatedResource,
+  type ProviderCheck,
+  type ProviderConformanceSetup,
+  type ProviderSession,
+  type ProviderUnderTest,
+  type ResourceFixture,
+  type ResourceUnderTest,
+} from "./provider.js";
+export { largeOutputs, lockRaceCheck, sampleState, stateBackendChecks, type ConformanceCheck } from "./state-backend.js";
