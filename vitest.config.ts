@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The plugin author's project is copied out of the repository and tested with its own vitest (e2e/sdk-package).
+    exclude: ["test/fixtures/**", "**/node_modules/**"],
     globalSetup: ["test/global-setup.ts"],
     // Tests spawn real daemons and plugin processes; give them room.
     testTimeout: 60_000,

@@ -17,7 +17,7 @@ import { PluginCatalog } from "./supervisor/catalog.js";
 import { PluginSupervisor } from "./supervisor/supervisor.js";
 
 export { loadInfraConfig } from "./config/load.js";
-export { type InstallStep, installOne, installSteps } from "./supervisor/install.js";
+export { type Installed, type InstallStep, installOne, installSteps } from "./supervisor/install.js";
 export type { HealthCheck, HttpCheck, InfraConfig, TcpCheck, VerifyConfig, VerifyTarget } from "./config/model.js";
 export type { StatusRange } from "./config/schema.js";
 

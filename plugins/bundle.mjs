@@ -31,6 +31,8 @@ async function bundle(dir) {
     resolve: { extensionAlias: { ".js": [".ts", ".js"] } },
     // pg's optional native binding is never installed; the plain JS client is used.
     external: ["pg-native"],
+    // The version goes into the file (proto/versions.ts), so it needs no package.json beside it to run.
+    transform: { define: { __WFCTL_BUNDLED_VERSION__: JSON.stringify(pkg.version) } },
     logLevel: "warn",
   });
   await build.write({

@@ -5,10 +5,19 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
+ * The version a bundled plugin carries in itself: plugins/bundle.mjs
+ * replaces this name with its package's version (rolldown `define`), so the
+ * one file runs and reports its version wherever it is copied. Undeclared
+ * (typeof: "undefined") everywhere else.
+ */
+declare const __WFCTL_BUNDLED_VERSION__: string | undefined;
+const BUNDLED_VERSION: string | undefined = typeof __WFCTL_BUNDLED_VERSION__ === "string" ? __WFCTL_BUNDLED_VERSION__ : undefined;
+
+/**
  * The root of the package this code runs from: the nearest directory above
  * this module whose package.json is wfctl's or one of its own packages'
  * (`@wfctl/*`: a bundled plugin, the plugin SDK). Works from sources, from
- * dist/ and from a bundle alike.
+ * dist/ and from a bundle alike; a bundle with none above it is its own root.
  */
 export const PACKAGE_ROOT: string = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
@@ -20,14 +29,16 @@ function findPackageRoot(start: string): string {
     } catch {
       // no package.json here; keep walking up
     }
-    if (dirname(dir) === dir) throw new Error(`wfctl: cannot find wfctl's package.json above ${start}`);
+    if (dirname(dir) === dir) {
+      if (BUNDLED_VERSION !== undefined) return start;
+      throw new Error(`wfctl: cannot find wfctl's package.json above ${start}`);
+    }
   }
 }
 
 /** The release of that package (wfctl's, or a plugin's own), read from its package.json so there is one source of truth. */
-export const WFCTL_VERSION: string = (
-  JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }
-).version;
+export const WFCTL_VERSION: string =
+  BUNDLED_VERSION ?? (JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
 
 /**
  * This build of wfctl: a random id written to dist/build-id by every build

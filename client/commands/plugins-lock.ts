@@ -9,6 +9,7 @@ import { LockMode, type LockPluginsResponse } from "../../proto/gen/wfctl/daemon
 import { EXIT } from "../exit-codes.js";
 import { renderTable } from "../output/table.js";
 import { type TargetOptions, callOptions, interrupt, out, printJson, target, withConnection } from "../runtime.js";
+import type { Installed } from "../../daemon/inprocess.js";
 import { withTargetOptions } from "./options.js";
 
 interface LockOptions extends TargetOptions {
@@ -17,6 +18,7 @@ interface LockOptions extends TargetOptions {
 
 interface InstallOptions extends TargetOptions {
   upgrade?: boolean;
+  locked?: boolean;
 }
 
 function report(response: LockPluginsResponse, opts: TargetOptions, wrote: boolean): void {
@@ -49,21 +51,40 @@ async function lock(opts: LockOptions): Promise<number> {
   });
 }
 
+/**
+ * Installs every package plugin, then has the daemon lock them. If the lock
+ * refuses what was installed (or, with --locked, the lockfile does not
+ * already pin exactly that), every plugin installed before comes back, so a
+ * refused install leaves the project as it was.
+ */
 async function install(opts: InstallOptions): Promise<number> {
   const dir = dirname(resolve(opts.config));
   const { installSteps, installOne } = await import("../../daemon/inprocess.js");
   const steps = await installSteps(dir, opts.upgrade ?? false);
   // npm's own output goes to stderr, so that --json keeps stdout to the report.
   const output = (chunk: string) => void process.stderr.write(chunk);
-  for (const step of steps) {
-    process.stderr.write(`Installing plugin "${step.name}": ${step.spec} into ${step.prefix}\n`);
-    await installOne(step, { output, signal: interrupt.signal });
+  const done: Installed[] = [];
+  const undo = async () => {
+    for (const installed of done.reverse()) await installed.undo();
+  };
+  try {
+    for (const step of steps) {
+      process.stderr.write(`Installing plugin "${step.name}": ${step.spec} into ${step.prefix}\n`);
+      done.push(await installOne(step, { output, signal: interrupt.signal }));
+    }
+    const mode = opts.locked ? LockMode.CHECK : opts.upgrade ? LockMode.UNSPECIFIED : LockMode.INSTALL;
+    const code = await withConnection(opts, async ({ client }) => {
+      const response = await client.lockPlugins({ target: target(opts), mode }, callOptions(opts));
+      report(response, opts, !opts.locked);
+      return response.differences.length === 0 ? EXIT.OK : EXIT.ERROR;
+    });
+    if (code !== EXIT.OK) await undo();
+    else for (const installed of done) await installed.keep();
+    return code;
+  } catch (err) {
+    await undo();
+    throw err;
   }
-  return withConnection(opts, async ({ client }) => {
-    const response = await client.lockPlugins({ target: target(opts), mode: opts.upgrade ? LockMode.UNSPECIFIED : LockMode.INSTALL }, callOptions(opts));
-    report(response, opts, true);
-    return EXIT.OK;
-  });
 }
 
 export function lockCommands(plugins: Command, run: (code: Promise<number>) => Promise<void>): void {
@@ -73,7 +94,12 @@ export function lockCommands(plugins: Command, run: (code: Promise<number>) => P
       .description(
         "install the package: plugins of the wfctl.yaml beside the configuration into .wfctl/plugins/<name> (npm, from the registry or a from: tarball or folder), then pin them in .wfctl-lock.yaml",
       )
-      .addOption(new Option("--upgrade", "take the newest version allowed and pin whatever code it has, instead of the versions and checksums the lockfile pins")),
+      .addOption(new Option("--upgrade", "take the newest version allowed and pin whatever code it has, instead of the versions and checksums the lockfile pins"))
+      .addOption(
+        new Option("--locked", "install exactly what .wfctl-lock.yaml pins and write nothing: exit 1, leaving the plugins as they were, if anything installed differs from it (for CI)").conflicts(
+          "upgrade",
+        ),
+      ),
   ).action((opts: InstallOptions) => run(install(opts)));
   withTargetOptions(
     plugins

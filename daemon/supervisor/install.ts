@@ -7,12 +7,14 @@
 //
 // Each install goes to a fresh temporary directory beside the target, which
 // is renamed into place only once npm succeeded: a failed or interrupted
-// install leaves the plugin installed before it as it was. npm runs with
+// install leaves the plugin installed before it as it was. The one it
+// replaces is kept aside until the caller knows the lock accepted the new
+// code (Installed.keep), and put back when it did not (Installed.undo). npm runs with
 // --ignore-scripts (nothing a package says runs at install time: a plugin is
 // code the daemon starts, not a build) and --install-links (a folder is
 // copied, never linked to a place outside the project).
 import { spawn } from "node:child_process";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { readProjectPlugins } from "./manifest.js";
@@ -73,8 +75,23 @@ function npm(args: string[], cwd: string, output: (chunk: string) => void, signa
   });
 }
 
+/** A plugin just installed: keep it, or undo the install (the plugin installed before it, if any, comes back). */
+export interface Installed {
+  keep(): Promise<void>;
+  undo(): Promise<void>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Installs one plugin into its prefix, replacing what was there only once npm succeeded. */
-export async function installOne(step: InstallStep, options: { output: (chunk: string) => void; signal?: AbortSignal }): Promise<void> {
+export async function installOne(step: InstallStep, options: { output: (chunk: string) => void; signal?: AbortSignal }): Promise<Installed> {
   const parent = dirname(step.prefix);
   await mkdir(parent, { recursive: true });
   // Installed plugins are build output: never committed (the lockfile is).
@@ -87,8 +104,18 @@ export async function installOne(step: InstallStep, options: { output: (chunk: s
     await writeFile(join(temp, "package.json"), `${JSON.stringify({ name: `wfctl-plugin-${step.name}`, private: true, description: `wfctl plugin "${step.name}", installed by wfctl plugins install` }, null, 2)}\n`);
     const flags = ["install", "--ignore-scripts", "--install-links", "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier", "--save-exact"];
     await npm([...flags, step.spec], temp, options.output, options.signal);
-    await rm(step.prefix, { recursive: true, force: true });
+    const previous = join(parent, `.${step.name}.previous-${process.pid}`);
+    await rm(previous, { recursive: true, force: true });
+    const hadOne = await exists(step.prefix);
+    if (hadOne) await rename(step.prefix, previous);
     await rename(temp, step.prefix);
+    return {
+      keep: () => rm(previous, { recursive: true, force: true }),
+      undo: async () => {
+        await rm(step.prefix, { recursive: true, force: true });
+        if (hadOne) await rename(previous, step.prefix);
+      },
+    };
   } finally {
     await rm(temp, { recursive: true, force: true });
   }

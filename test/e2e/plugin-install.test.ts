@@ -140,10 +140,13 @@ describe("a cloud plugin installed with wfctl plugins install", () => {
     writeFileSync(bundle, `${readFileSync(bundle, "utf8")}// patched\n`);
     writeFileSync(join(project, "wfctl.yaml"), 'plugins:\n  - name: s3\n    kind: state_backend\n    package: "@wfctl/state-s3"\n    from: ./patched\n');
 
+    const pinned = await treeChecksum(join(installed, "node_modules"));
     const refused = errorOf(await run(["plugins", "install", "--json"]));
     expect(refused.code).toBe("PLUGIN_CHECKSUM_MISMATCH");
     expect(refused.message).toContain("the package changed without a new version");
     expect(readFileSync(lockfile, "utf8")).toBe(before);
+    // The refused code is not left installed: the plugin installed before is back.
+    expect(await treeChecksum(join(installed, "node_modules"))).toBe(pinned);
 
     expectExit(await run(["plugins", "install", "--upgrade"]), 0);
     const entry = (parse(readFileSync(lockfile, "utf8")) as { plugins: { s3: { from: string; checksums: { any: string } } } }).plugins.s3;
@@ -154,16 +157,25 @@ describe("a cloud plugin installed with wfctl plugins install", () => {
     expectExit(await run(["infra", "plan", "--detailed-exitcode"]), 0);
   });
 
-  it("plugins lock --check fails, writing nothing, while wfctl.yaml and the lockfile disagree", async () => {
+  it("plugins lock --check and plugins install --locked fail, writing nothing, while wfctl.yaml and the lockfile disagree", async () => {
     cpSync(join(project, "wfctl.yaml"), join(project, "wfctl.yaml.bak"));
     const before = readFileSync(lockfile, "utf8");
+    const code = await treeChecksum(join(installed, "node_modules"));
     writeFileSync(join(project, "wfctl.yaml"), `${readFileSync(join(project, "wfctl.yaml.bak"), "utf8")}    env: { AWS_MAX_ATTEMPTS: "5" }\n`);
     const { result, value } = await sandbox.cli.json<{ up_to_date: boolean; differences: string[] }>(["plugins", "lock", "--check", "-c", config], { env: S3_ENV });
     expectExit(result, 1);
-    expect(value).toMatchObject({ up_to_date: false, differences: ['plugin "s3": env differs'] });
+    expect(value, JSON.stringify(value)).toMatchObject({ up_to_date: false, differences: ['plugin "s3": env differs'] });
     expect(readFileSync(lockfile, "utf8")).toBe(before);
+    // CI's install: exactly what the lockfile pins, or nothing changes.
+    const locked = await sandbox.cli.json<{ up_to_date: boolean; differences: string[] }>(["plugins", "install", "--locked", "-c", config], { env: S3_ENV });
+    expectExit(locked.result, 1);
+    expect(locked.value.differences).toEqual(['plugin "s3": env differs']);
+    expect(readFileSync(lockfile, "utf8")).toBe(before);
+    expect(await treeChecksum(join(installed, "node_modules"))).toBe(code);
     cpSync(join(project, "wfctl.yaml.bak"), join(project, "wfctl.yaml"));
     expectExit(await run(["plugins", "lock", "--check"]), 0);
+    expectExit(await run(["plugins", "install", "--locked"]), 0);
+    expect(readFileSync(lockfile, "utf8")).toBe(before);
   });
 });
 

@@ -43,14 +43,15 @@ describe("tiny --timeout budgets, many at once", () => {
     return file;
   }
 
-  /** Failed cleanly: the deadline (124), or the backend that cannot start named (4). */
+  /** Failed cleanly: the deadline (124), or the backend refused for its changed code named (1, PLUGIN_CHECKSUM_MISMATCH). */
   function expectCleanFailure(result: CliResult, config: string): void {
     const detail = `exit ${result.code} for ${config}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
     if (result.code === 124) {
       expect(result.stderr, detail).toMatch(/deadline/i);
       return;
     }
-    expect(result.code, detail).toBe(4);
+    expect(result.code, detail).toBe(1);
+    expect(result.stderr, detail).toContain("PLUGIN_CHECKSUM_MISMATCH");
     expect(result.stderr, detail).toContain('cannot open state backend "fixture-memory"');
     expect(result.stderr, detail).toContain("refusing to start");
   }

@@ -58,7 +58,8 @@ export async function installGlobally(tarball: string, prefix: string): Promise<
  */
 export function importedPackages(packageDir: string): Map<string, string> {
   const found = new Map<string, string>();
-  const specifier = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"']+)["']/g;
+  // A specifier has no white space: `from` inside a string ("… installed from; …") is not an import.
+  const specifier = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"'\s]+)["']/g;
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);

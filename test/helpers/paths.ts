@@ -9,6 +9,11 @@ export const WFCTL = join(ROOT, "client", "bin", "wfctl.js");
 export const WFCTLD = join(ROOT, "daemon", "bin", "wfctld.js");
 export const LOCAL_PROVIDER = join(ROOT, "plugins", "provider-local", "bin", "wfctl-provider-local.js");
 export const FIXTURE_PLUGINS = join(ROOT, "test", "fixtures", "plugins");
+
+/** The one file a cloud plugin is bundled into (plugins/bundle.mjs, run by the global setup): what the daemon runs with node. */
+export function cloudPlugin(dir: string): string {
+  return join(ROOT, "plugins", dir, "dist", `wfctl-${dir}.mjs`);
+}
 export const QUICKSTART = join(ROOT, "examples", "quickstart");
 
 /** A fresh temporary directory (short path: Unix sockets live in some) and its cleanup. */

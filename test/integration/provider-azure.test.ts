@@ -5,7 +5,6 @@
 // metadata changed in place (stored access policies kept), force_destroy,
 // drift made behind the provider's back, and the provider's settings.
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PluginCatalog, type PluginSpec } from "../../daemon/supervisor/catalog.js";
@@ -17,11 +16,11 @@ import { ErrorCode } from "../../proto/errors.js";
 import { Action, DriftClass, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type JsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
-import { ROOT } from "../helpers/paths.js";
+import { cloudPlugin } from "../helpers/paths.js";
 import { quiet } from "../helpers/supervisors.js";
 import { AZURITE_KEY, type AzuriteServer, startAzurite } from "../servers/azurite.js";
 
-const BIN = join(ROOT, "plugins", "provider-azure", "bin", "wfctl-provider-azure.js");
+const BIN = cloudPlugin("provider-azure");
 const TYPE = "azure.container";
 /** The plugin's environment variable holding the account key, named by account_key_env. */
 const KEY_VAR = "WFT_AZURE_KEY";

@@ -10,7 +10,6 @@
 import { randomBytes } from "node:crypto";
 import { type Server, type Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PluginCatalog, type PluginSpec, builtinPlugins } from "../../daemon/supervisor/catalog.js";
@@ -20,11 +19,11 @@ import { ErrorCode } from "../../proto/errors.js";
 import { Action, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type JsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
-import { ROOT } from "../helpers/paths.js";
+import { cloudPlugin } from "../helpers/paths.js";
 import { quiet } from "../helpers/supervisors.js";
 import { type GcsServer, startGcsServer } from "../servers/gcs.js";
 
-const BIN = join(ROOT, "plugins", "provider-gcs", "bin", "wfctl-provider-gcs.js");
+const BIN = cloudPlugin("provider-gcs");
 const RUN = randomBytes(3).toString("hex");
 const PROJECT = "demo-wfctl";
 const FAKE_KEY = JSON.stringify({ type: "service_account", project_id: PROJECT, client_email: "ci@example.iam.gserviceaccount.com", private_key: "-----BEGIN PRIVATE KEY-----hunter2" });
@@ -89,7 +88,7 @@ afterAll(async () => {
 describe("gcs provider plugin", () => {
   it("is the built-in provider gcs, serving gcs.bucket with its schema and drift detection", async () => {
     const builtin = builtinPlugins().find((s) => s.name === "gcs" && s.kind === "provider");
-    expect(builtin?.executable).toBe(BIN);
+    expect(builtin).toMatchObject({ executable: process.execPath, args: [BIN], installable: "@wfctl/provider-gcs" });
     const instance = await atEmulator();
     expect(instance.serves(IaCDriftDetector)).toBe(true);
     const schema = await instance.client(IaCProvider).getSchema({});

@@ -3,7 +3,6 @@
 // blob leases (visible with the SDK, outliving a holder that died, released
 // by hand or by force), the blob layout, and its configuration errors.
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PluginStateStore } from "../../proto/plugin-state-store.js";
@@ -16,11 +15,11 @@ import { type JsonObject, encodeJson } from "../../proto/json.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import type { StateStore } from "../../proto/state-store.js";
 import { rejectionOf } from "../helpers/errors.js";
-import { ROOT } from "../helpers/paths.js";
+import { cloudPlugin } from "../helpers/paths.js";
 import { quiet, supervisorsStoppedAfterEach } from "../helpers/supervisors.js";
 import { type AzuriteServer, startAzurite } from "../servers/azurite.js";
 
-const BIN = join(ROOT, "plugins", "state-azure-blob", "bin", "wfctl-state-azure-blob.js");
+const BIN = cloudPlugin("state-azure-blob");
 const CONTAINER = "wfctl-state";
 /** A well-formed key that is not the account's. */
 const WRONG_KEY = Buffer.from("not the devstoreaccount1 key, but 64 bytes long like a real one!").toString("base64");

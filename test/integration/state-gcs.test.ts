@@ -10,7 +10,6 @@
 // check-then-write fallback (conditional_writes: false) runs against the
 // emulator as it is.
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PluginStateStore } from "../../proto/plugin-state-store.js";
@@ -22,7 +21,7 @@ import { ErrorCode } from "../../proto/errors.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { type JsonObject, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
-import { ROOT } from "../helpers/paths.js";
+import { cloudPlugin } from "../helpers/paths.js";
 import { quiet } from "../helpers/supervisors.js";
 import { type GcsServer, startGcsServer } from "../servers/gcs.js";
 
@@ -33,7 +32,7 @@ const spec: PluginSpec = {
   name: "gcs",
   kind: "state_backend",
   executable: process.execPath,
-  args: [join(ROOT, "plugins", "state-gcs", "bin", "wfctl-state-gcs.js")],
+  args: [cloudPlugin("state-gcs")],
   env: { TEST_GCS_BAD_JSON: "{not json hunter2", TEST_GCS_KEY: FAKE_KEY },
   source: "test",
 };

@@ -8,7 +8,6 @@
 // default, conditional writes) runs against s3rver behind a shim that answers
 // If-None-Match: * as S3 does: the kit's lock checks and a lock race.
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PluginStateStore } from "../../proto/plugin-state-store.js";
@@ -20,7 +19,7 @@ import { ErrorCode } from "../../proto/errors.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { type JsonObject, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
-import { ROOT } from "../helpers/paths.js";
+import { cloudPlugin } from "../helpers/paths.js";
 import { quiet } from "../helpers/supervisors.js";
 import { type S3Server, startS3Server } from "../servers/s3.js";
 
@@ -32,7 +31,7 @@ const spec: PluginSpec = {
   name: "s3",
   kind: "state_backend",
   executable: process.execPath,
-  args: [join(ROOT, "plugins", "state-s3", "bin", "wfctl-state-s3.js")],
+  args: [cloudPlugin("state-s3")],
   env: { TEST_S3_KEY: KEY, TEST_S3_SECRET: SECRET },
   source: "test",
 };
