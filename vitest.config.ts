@@ -11,9 +11,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     // Test files spend most of their time waiting on the processes they
-    // start (daemons, plugins, servers), so three run at once even on two
+    // start (daemons, plugins, servers), so four run at once even on two
     // cores; vitest's default here is a single worker.
-    maxWorkers: 3,
+    maxWorkers: 4,
     reporters: process.env["CI"] ? ["default"] : ["default"],
   },
 });

