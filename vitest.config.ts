@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { SlowFirstSequencer } from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -14,6 +15,7 @@ export default defineConfig({
     // start (daemons, plugins, servers), so four run at once even on two
     // cores; vitest's default here is a single worker.
     maxWorkers: 4,
+    sequence: { sequencer: SlowFirstSequencer },
     reporters: process.env["CI"] ? ["default"] : ["default"],
   },
 });
