@@ -95,6 +95,8 @@ export async function resolveUnderRoot(provider: LocalProvider, full: string, re
  */
 export async function containedParent(provider: LocalProvider, full: string, resource: string, create: { mode: number } | undefined): Promise<string | undefined> {
   const rel = relative(provider.root, dirname(full));
+  // The root itself may be gone since Configure made it (removed between two commands of a warm daemon): made again where it was.
+  if (create) await mkdir(provider.realRoot, { recursive: true, mode: create.mode });
   let real = provider.realRoot;
   let lexical = provider.root;
   for (const part of rel === "" ? [] : rel.split(sep)) {

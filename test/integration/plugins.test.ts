@@ -307,6 +307,16 @@ describe("local provider plugin", () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it("makes its root again when it was removed since Configure (a warm instance, the next command)", async () => {
+    rmSync(join(root, "tree"), { recursive: true, force: true });
+    const created = await provider().apply({ resource: ref, action: Action.CREATE, desiredConfigJson: encodeJson({ path: "again.txt", content: "again\n" }) });
+    expect(readFileSync(join(root, "tree", "again.txt"), "utf8")).toBe("again\n");
+    rmSync(join(root, "tree"), { recursive: true, force: true });
+    const dir = await provider().apply({ resource: { name: "d", type: "local.directory" }, action: Action.CREATE, desiredConfigJson: encodeJson({ path: "d" }) });
+    expect(statSync(join(root, "tree", "d")).isDirectory()).toBe(true);
+    for (const made of [created, dir]) expect(made.providerId.startsWith(join(root, "tree"))).toBe(true);
+  });
+
   it("manages directories, and refuses paths outside its root", async () => {
     const dirRef = { name: "site", type: "local.directory" };
     const created = await provider().apply({ resource: dirRef, action: Action.CREATE, desiredConfigJson: encodeJson({ path: "site" }) });
