@@ -56,7 +56,7 @@ export async function installSteps(dir: string, upgrade: boolean): Promise<Insta
 /** Runs npm with `args`; its output goes to `output` as it comes. Fails with npm's last lines. */
 function npm(args: string[], cwd: string, output: (chunk: string) => void, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.platform === "win32" ? "npm.cmd" : "npm", args, { cwd, stdio: ["ignore", "pipe", "pipe"], ...(signal ? { signal } : {}) });
+    const child = spawn("npm", args, { cwd, stdio: ["ignore", "pipe", "pipe"], ...(signal ? { signal } : {}) });
     let tail = "";
     const take = (chunk: Buffer) => {
       const text = chunk.toString();
@@ -65,9 +65,10 @@ function npm(args: string[], cwd: string, output: (chunk: string) => void, signa
     };
     child.stdout.on("data", take);
     child.stderr.on("data", take);
-    child.on("error", (err) =>
-      reject(new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, (err as NodeJS.ErrnoException).code === "ENOENT" ? "wfctl plugins install needs npm on PATH" : `npm: ${err.message}`)),
-    );
+    child.on("error", (err) => {
+      if (signal?.aborted) reject(new WfctlError(ErrorCode.CANCELLED, `npm install ${args.at(-1) ?? ""} was interrupted; the plugin installed before (if any) is left as it was`));
+      else reject(new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, (err as NodeJS.ErrnoException).code === "ENOENT" ? "wfctl plugins install needs npm on PATH" : `npm: ${err.message}`));
+    });
     child.on("close", (code, sig) => {
       if (code === 0) resolvePromise();
       else reject(new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `npm install ${args.at(-1) ?? ""} failed (${sig ?? `exit code ${code}`}):\n${tail.trim()}`));
