@@ -153,17 +153,20 @@ describe("plugin supervision", () => {
   });
 
   it("keeps a plugin that misses health checks while it answers calls: busy, not hung", async () => {
-    // Each read keeps the plugin's event loop busy for 300 ms, so checks sent
-    // meanwhile (100 ms each) miss; two misses in a row would kill a plugin
-    // that answered nothing in between.
+    // Each read keeps the plugin's event loop busy for 600 ms, so checks sent
+    // meanwhile (200 ms each, every 100 ms) miss; three misses in a row would
+    // kill a plugin that answered nothing in between. A read's answer may come
+    // half a second late (a loaded machine delays this process's timers and
+    // sockets alike, and a timer can fire before an answer already there)
+    // before a plugin that answers every call could be counted as hung.
     const lines: string[] = [];
     const logs = new PassThrough().on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
-    const s = new PluginSupervisor(new PluginCatalog([fixture("busy-provider")]), pino({ level: "warn" }, logs), {
+    const s = new PluginSupervisor(new PluginCatalog([fixture("busy-provider", { env: { BUSY_MS: "600" } })]), pino({ level: "warn" }, logs), {
       ...fast,
       restart: noBackoff,
-      healthIntervalMs: 50,
-      healthProbeTimeoutMs: 100,
-      healthFailuresToKill: 2,
+      healthIntervalMs: 100,
+      healthProbeTimeoutMs: 200,
+      healthFailuresToKill: 3,
     });
     try {
       const instance = await s.acquire(s.catalog.get("provider", "busy-provider"), "k", async (i) => {
