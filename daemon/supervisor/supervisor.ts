@@ -118,6 +118,9 @@ export class PluginSupervisor {
     // A caller that has already given up starts nothing.
     if (signal?.aborted) throw abortReason(signal);
     const slot = this.slotFor(spec, key, setup);
+    // A (re)start under way: its instance is running before its setup
+    // (Configure) has, and is handed out only once that is done.
+    if (slot.pending) return untilAborted(slot.pending, signal);
     const current = slot.instance;
     if (current?.alive) {
       const trusted = (!current.suspect && current.healthy) || (await untilAborted(this.recheck(slot, current), signal));

@@ -152,6 +152,27 @@ describe("plugin supervision", () => {
     expect(slotOf(s).lastError).toBe("did not answer a health check within 1 s after its last health check failed; killed and replaced");
   });
 
+  it("hands out an instance being (re)started only once its setup ran, never between its handshake and its Configure", async () => {
+    const s = supervisor(builtinPlugins(), fast);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let configured = false;
+    const setup = async (i: PluginInstance) => {
+      await gate;
+      await i.client(IaCProvider).configure({ configJson: encodeJson({}), workingDir: "/tmp" });
+      configured = true;
+    };
+    const spec = s.catalog.get("provider", "local");
+    const first = s.acquire(spec, "k", setup);
+    // Running (its handshake and health check done) while its setup waits at the gate.
+    await waitFor(() => slotOf(s).instance?.alive === true, 10_000, "the plugin to be running");
+    const second = s.acquire(spec, "k", setup).then((instance) => ({ instance, configuredThen: configured }));
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    expect(b.instance).toBe(a);
+    expect(b.configuredThen).toBe(true);
+  });
+
   it("keeps a plugin that misses health checks while it answers calls: busy, not hung", async () => {
     // Each read keeps the plugin's event loop busy for 600 ms, so checks sent
     // meanwhile (200 ms each, every 100 ms) miss; three misses in a row would
