@@ -1,5 +1,4 @@
 import { defineConfig } from "vitest/config";
-import { SlowFirstSequencer } from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -15,7 +14,6 @@ export default defineConfig({
     // start (daemons, plugins, servers), so four run at once even on two
     // cores; vitest's default here is a single worker.
     maxWorkers: 4,
-    sequence: { sequencer: SlowFirstSequencer },
     reporters: process.env["CI"] ? ["default"] : ["default"],
   },
 });
