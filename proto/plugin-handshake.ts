@@ -2,10 +2,45 @@
 // (CORE-VERSION|APP-VERSION|unix|SOCKET-PATH|grpc) within a time limit, and
 // check every part of it. Shared by wfctld's supervisor and the conformance
 // kits' plugin launcher (plugins/conformance/plugin-process.ts).
-import type { ChildProcess } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { lstat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ErrorCode, WfctlError } from "./errors.js";
-import { HANDSHAKE_CORE_VERSION, PLUGIN_PROTOCOL_VERSIONS } from "./versions.js";
+import { HANDSHAKE_CORE_VERSION, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PARENT_WATCH_FD, PLUGIN_ENV, PLUGIN_PROTOCOL_VERSIONS } from "./versions.js";
+
+/**
+ * A fresh private (0700) directory for a plugin's socket. Kept short: Unix
+ * socket paths are limited to about 100 bytes.
+ */
+export function makeSocketDir(): string {
+  return mkdtempSync(join(tmpdir(), "wfctl-p-"));
+}
+
+/** The variables every plugin is started with: the magic cookie, its socket directory, the protocol versions, the parent-death fd. */
+export function handshakeEnvironment(socketDir: string): Record<string, string> {
+  return {
+    [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
+    [PLUGIN_ENV.socketDir]: socketDir,
+    [PLUGIN_ENV.protocolVersions]: PLUGIN_PROTOCOL_VERSIONS.join(","),
+    [PLUGIN_ENV.parentFd]: String(PARENT_WATCH_FD),
+  };
+}
+
+/**
+ * How a plugin process is spawned: the leader of a process group of its own
+ * (so stopping it reaches whatever it started), stdin closed, stdout (the
+ * handshake) and stderr (logs) piped, and fd 3 the parent-death pipe: the
+ * host holds the other end and never writes to it; when the host dies the
+ * plugin reads end-of-file.
+ */
+export const PLUGIN_SPAWN_OPTIONS = { detached: true, stdio: ["ignore", "pipe", "pipe", "pipe"] } as const satisfies SpawnOptions;
+
+/** Whether a plugin file is run with Node.js (a .js, .mjs or .cjs entry point) rather than executed. */
+export function runsWithNode(path: string): boolean {
+  return /\.(m|c)?js$/.test(path);
+}
 
 export interface Handshake {
   coreVersion: number;

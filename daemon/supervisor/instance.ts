@@ -14,11 +14,11 @@ import { type CallOptions, type UnaryClient, callUnary, connect, unaryClient } f
 import { ROOT_CONTEXT, SpanKind, extractTrace, injectTrace, meter, tracer } from "../../proto/telemetry.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { PluginSpec } from "./catalog.js";
-import { checkHandshakeSocket, parseHandshake, readHandshake, describeExit, unreachable } from "../../proto/plugin-handshake.js";
+import { checkHandshakeSocket, describeExit, makeSocketDir, parseHandshake, readHandshake, unreachable } from "../../proto/plugin-handshake.js";
 import { checkHealth } from "./health.js";
 import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
 import { checkInfo, checkInstalled, verifyChecksum } from "./pins.js";
-import { makeSocketDir, signalGroup, spawnPlugin } from "./spawn.js";
+import { signalGroup, spawnPlugin } from "./spawn.js";
 
 /** Errors that are not an answer from the plugin: the call got nothing back from it. */
 const NO_ANSWER: ErrorCode[] = [ErrorCode.PLUGIN_UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.CANCELLED, ErrorCode.UNKNOWN];

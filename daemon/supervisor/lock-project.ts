@@ -8,6 +8,7 @@ import { relative, resolve } from "node:path";
 import { envPatternProblems, normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { PluginSpec } from "./catalog.js";
+import { runsWithNode } from "../../proto/plugin-handshake.js";
 import { checksumPlatform, pluginChecksum } from "./checksum.js";
 import { type LockEntry, type ResolvedPlugin, lockEntry, writeLock } from "./lockfile.js";
 import { type ProjectPlugins, readProjectPlugins, startSpec } from "./manifest.js";
@@ -51,7 +52,7 @@ async function resolveEntry(dir: string, plugin: ManifestPlugin, where: string):
   } catch {
     throw new WfctlError(ErrorCode.PLUGIN_NOT_FOUND, `${where}: ${path} is not a file`);
   }
-  return { path, root, node: /\.(m|c)?js$/.test(path) };
+  return { path, root, node: runsWithNode(path) };
 }
 
 /** Whether two entries pin the same plugin build (everything but the checksums). */

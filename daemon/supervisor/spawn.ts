@@ -1,12 +1,11 @@
 // Starting a plugin process: a private socket directory, the handshake
 // environment (and only the environment the plugin needs: plugin-env.ts),
 // pipes for stdout (handshake) and stderr (logs), and a process group of its
-// own, so that stopping it stops whatever it started too.
+// own, so that stopping it stops whatever it started too. The socket
+// directory and the handshake environment are proto/plugin-handshake.ts's,
+// shared with the conformance kits' plugin starter.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PARENT_WATCH_FD, PLUGIN_ENV, PLUGIN_PROTOCOL_VERSIONS } from "../../proto/versions.js";
+import { PLUGIN_SPAWN_OPTIONS, handshakeEnvironment } from "../../proto/plugin-handshake.js";
 import type { PluginSpec } from "./catalog.js";
 import { pluginEnvironment } from "./plugin-env.js";
 
@@ -17,32 +16,13 @@ export interface SpawnedPlugin {
 }
 
 /**
- * A fresh private directory for a plugin's socket. Kept short: Unix socket
- * paths are limited to about 100 bytes.
- */
-export function makeSocketDir(): string {
-  return mkdtempSync(join(tmpdir(), "wfctl-p-"));
-}
-
-/**
- * Spawns the plugin as the leader of a new process group (`detached`), so
- * that signalGroup reaches its children too. The daemon still owns it as
- * usual: the child is not unref'd, its pipes are the daemon's, and the fd 3
- * pipe tells it when the daemon is gone.
+ * Spawns the plugin as the leader of a new process group, so that
+ * signalGroup reaches its children too. The daemon still owns it as usual:
+ * the child is not unref'd, its pipes are the daemon's, and the fd 3 pipe
+ * tells it when the daemon is gone.
  */
 export function spawnPlugin(spec: PluginSpec, socketDir: string, daemonEnv: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(spec.executable, [...spec.args], {
-    env: pluginEnvironment(spec, daemonEnv, {
-      [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
-      [PLUGIN_ENV.socketDir]: socketDir,
-      [PLUGIN_ENV.protocolVersions]: PLUGIN_PROTOCOL_VERSIONS.join(","),
-      [PLUGIN_ENV.parentFd]: String(PARENT_WATCH_FD),
-    }),
-    detached: true,
-    // fd 3 is the parent-death pipe: this process holds the other end and
-    // never writes to it; when this process dies the plugin reads EOF.
-    stdio: ["ignore", "pipe", "pipe", "pipe"],
-  });
+  return spawn(spec.executable, [...spec.args], { env: pluginEnvironment(spec, daemonEnv, handshakeEnvironment(socketDir)), ...PLUGIN_SPAWN_OPTIONS });
 }
 
 /**

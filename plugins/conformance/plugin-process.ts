@@ -10,9 +10,8 @@
 // the test's environment (never NODE_OPTIONS) where wfctld passes only what
 // it declares (readsEnv) and what its configuration names.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { rmSync } from "node:fs";
+import { resolve } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
 import type { DescService } from "@bufbuild/protobuf";
 import { NEVER_INHERITED } from "../../proto/env-patterns.js";
@@ -23,10 +22,18 @@ import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/p
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
 import { type JsonObject, encodeJson } from "../../proto/json.js";
-import { checkHandshakeSocket, parseHandshake, readHandshake, unreachable } from "../../proto/plugin-handshake.js";
+import {
+  PLUGIN_SPAWN_OPTIONS,
+  checkHandshakeSocket,
+  handshakeEnvironment,
+  makeSocketDir,
+  parseHandshake,
+  readHandshake,
+  runsWithNode,
+  unreachable,
+} from "../../proto/plugin-handshake.js";
 import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import type { StateStore } from "../../proto/state-store.js";
-import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PARENT_WATCH_FD, PLUGIN_ENV, PLUGIN_PROTOCOL_VERSIONS } from "../../proto/versions.js";
 import type { ProviderUnderTest } from "./provider.js";
 
 /** How to start the plugin: as a wfctl.yaml entry declares it. */
@@ -194,26 +201,17 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 export async function startPlugin(command: PluginCommand): Promise<PluginProcess> {
   const cwd = command.cwd ?? process.cwd();
   const path = resolve(cwd, command.source);
-  const node = /\.(m|c)?js$/.test(path);
+  const node = runsWithNode(path);
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !NEVER_INHERITED.includes(key)) env[key] = value;
-  // Kept short: Unix socket paths are limited to about 100 bytes.
-  const socketDir = mkdtempSync(join(tmpdir(), "wfctl-p-"));
+  const socketDir = makeSocketDir();
+  // Spawned as wfctld spawns a plugin: its own process group, so that stop()
+  // reaches what it started too, and the parent-death pipe on fd 3, so the
+  // plugin never outlives the test.
   const child = spawn(node ? process.execPath : path, node ? [path, ...(command.args ?? [])] : [...(command.args ?? [])], {
     cwd,
-    env: {
-      ...env,
-      ...command.env,
-      [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
-      [PLUGIN_ENV.socketDir]: socketDir,
-      [PLUGIN_ENV.protocolVersions]: PLUGIN_PROTOCOL_VERSIONS.join(","),
-      [PLUGIN_ENV.parentFd]: String(PARENT_WATCH_FD),
-    },
-    // Its own process group, so that stop() reaches what it started too; fd 3
-    // is the parent-death pipe: nothing is written to it, and it reaches
-    // end-of-file when this process dies, so the plugin never outlives the test.
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe", "pipe"],
+    env: { ...env, ...command.env, ...handshakeEnvironment(socketDir) },
+    ...PLUGIN_SPAWN_OPTIONS,
   });
   const plugin = new PluginProcess(child, socketDir, `plugin ${command.source}${child.pid ? ` (pid ${child.pid})` : ""}`);
   await plugin.open(command.handshakeTimeoutMs ?? 15_000);
