@@ -52,6 +52,21 @@ const ID = { maxBytes: 128 };
 export const FIELD_RULES: Readonly<Record<string, FieldRule>> = {
   "wfctl.daemon.v1.Target.config_path": { maxBytes: 4096, absolute: true },
   "wfctl.daemon.v1.Target.env": { ...NAME, environmentName: true },
+  // A credential file's content (a service account key) fits; 1000 variables is more than any step sets.
+  "wfctl.daemon.v1.Target.environment": { maxBytes: 64 * 1024, maxItems: 1000 },
+  "wfctl.daemon.v1.Target.variables": { maxBytes: 64 * 1024, maxItems: 1000 },
+  "wfctl.daemon.v1.Target.variable_files": { maxBytes: 4096, maxItems: 100, absolute: true },
+  "wfctl.daemon.v1.PlanRequest.targets": { ...NAME, maxItems: 1000 },
+  "wfctl.daemon.v1.PlanRequest.replace": { ...NAME, maxItems: 1000 },
+  "wfctl.daemon.v1.ApplyRequest.targets": { ...NAME, maxItems: 1000 },
+  "wfctl.daemon.v1.ApplyRequest.replace": { ...NAME, maxItems: 1000 },
+  // What fits in a request (MAX_REQUEST_BYTES) beside the rest of it.
+  "wfctl.daemon.v1.ApplyRequest.saved_plan": { maxBytes: 4 * 1024 * 1024 - 64 * 1024 },
+  "wfctl.daemon.v1.ImportResourceRequest.name": NAME,
+  "wfctl.daemon.v1.ImportResourceRequest.provider_id": { maxBytes: 4096 },
+  "wfctl.daemon.v1.RemoveStateResourcesRequest.names": { ...NAME, maxItems: 1000 },
+  "wfctl.daemon.v1.MoveStateResourceRequest.from": NAME,
+  "wfctl.daemon.v1.MoveStateResourceRequest.to": NAME,
   "wfctl.daemon.v1.Operation.id": ID,
   "wfctl.daemon.v1.Operation.timeout_ms": { min: 0, max: MAX_TIMER_MS, unit: "ms" },
   "wfctl.daemon.v1.Caller.user": NAME,
@@ -134,6 +149,18 @@ function checkValue(field: DescField, value: unknown, rule: FieldRule, path: str
   }
 }
 
+/** Each key of a map (a name: NAME's bound) and each value (the field's rule). */
+function checkMap(field: DescField & { fieldKind: "map" }, entries: [string, unknown][], rule: FieldRule, path: string, problems: Problems): void {
+  for (const [key, value] of entries) {
+    if (problems.full) return;
+    const keyBytes = Buffer.byteLength(key);
+    if (keyBytes > NAME.maxBytes) problems.add(`${path}[${key.slice(0, 40)}…]`, `key is ${keyBytes} bytes, more than the ${NAME.maxBytes} allowed`);
+    else if (field.mapKind === "message") {
+      if (typeof value === "object" && value !== null) checkMessage(field.message, value as Plain, `${path}[${key}].`, problems);
+    } else if (field.mapKind === "scalar") checkScalar(field.scalar, value, rule, `${path}[${key}]`, problems);
+  }
+}
+
 function checkMessage(desc: DescMessage, message: Plain, prefix: string, problems: Problems): void {
   for (const field of desc.fields) {
     if (problems.full) return;
@@ -154,6 +181,7 @@ function checkMessage(desc: DescMessage, message: Plain, prefix: string, problem
         continue;
       }
       if (field.fieldKind === "list") entries.forEach((v, i) => checkValue(field, v, rule, `${path}[${i}]`, problems));
+      else checkMap(field, entries as [string, unknown][], rule, path, problems);
       continue;
     }
     checkValue(field, value, rule, path, problems);
