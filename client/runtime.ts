@@ -27,6 +27,10 @@ export interface CommonOptions {
 export interface TargetOptions extends CommonOptions {
   config: string;
   env?: string;
+  /** --var name=value (repeatable), as given. */
+  var?: string[];
+  /** --var-file (repeatable). */
+  varFile?: string[];
 }
 
 /** Cancelled on the first Ctrl-C (the operation stops cleanly); the second exits at once. */
@@ -143,7 +147,18 @@ export function callOptions(opts: CommonOptions): CallOptions {
 }
 
 export function target(opts: TargetOptions): MessageInitShape<typeof TargetSchema> {
-  return { configPath: resolve(opts.config), env: opts.env ?? "" };
+  return {
+    configPath: resolve(opts.config),
+    env: opts.env ?? "",
+    variables: Object.fromEntries((opts.var ?? []).map(splitVariable)),
+    variableFiles: (opts.varFile ?? []).map((file) => resolve(file)),
+  };
+}
+
+/** "name=value" as --var gives it (checked by its parser). */
+function splitVariable(assignment: string): [string, string] {
+  const at = assignment.indexOf("=");
+  return [assignment.slice(0, at), assignment.slice(at + 1)];
 }
 
 export function caller(command: string): MessageInitShape<typeof CallerSchema> {

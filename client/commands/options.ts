@@ -16,8 +16,27 @@ export function withTargetOptions(command: Command): Command {
   return withCommonOptions(
     command
       .addOption(new Option("-c, --config <path>", "infrastructure configuration file").default("infra.yaml"))
-      .addOption(environmentOption()),
+      .addOption(environmentOption())
+      .addOption(new Option("--var <name=value>", "set an input variable (repeatable; wins over --var-file and WFCTL_VAR_<name>)").argParser(collectVariable).default(undefined))
+      .addOption(new Option("--var-file <path>", "read input variables from a YAML or JSON file (repeatable; later files win)").argParser(collect).default(undefined)),
   );
+}
+
+/** Input variable names: a letter or '_', then letters, digits and '_' (as `${var.NAME}` writes them). */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** Collects a repeatable --var, checking it is name=value with a valid name. */
+function collectVariable(value: string, previous: string[] | undefined): string[] {
+  const at = value.indexOf("=");
+  const name = at < 0 ? value : value.slice(0, at);
+  if (at < 0) throw new InvalidArgumentError(`--var must be name=value, got "${name}"`);
+  if (!VARIABLE_NAME.test(name)) throw new InvalidArgumentError(`--var: "${name}" is not a variable name (a letter or '_', then letters, digits and '_')`);
+  return [...(previous ?? []), value];
+}
+
+/** Collects a repeatable flag. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /**

@@ -9,6 +9,17 @@ export interface Target {
   configPath: string;
   /** Environment name; "" for none. */
   env: string;
+  /**
+   * The client's environment variables the operation may read (what
+   * EnvironmentNames listed): every variable is resolved from here, never
+   * from the daemon's own environment. Values are secrets: never logged,
+   * traced or echoed. Absent: none.
+   */
+  environment?: Readonly<Record<string, string>>;
+  /** --var name=value, as typed. Absent: none. */
+  variables?: Readonly<Record<string, string>>;
+  /** --var-file paths, absolute, later ones winning. Absent: none. */
+  variableFiles?: readonly string[];
 }
 
 /**

@@ -75,7 +75,7 @@ function target(message: TargetMessage | undefined): OperationRequest["target"] 
   if (!message.configPath.startsWith("/")) {
     throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `target.config_path must be absolute, got "${message.configPath}"`);
   }
-  return { configPath: message.configPath, env: message.env };
+  return { configPath: message.configPath, env: message.env, environment: message.environment, variables: message.variables, variableFiles: message.variableFiles };
 }
 
 /** Who the client says it is, and how to establish what the daemon can know of it (peer.ts). */

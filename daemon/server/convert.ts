@@ -204,7 +204,7 @@ export function eventMessage(stamped: StampedEvent): MessageInitShape<typeof Ope
   const head = { operationId: stamped.operationId, sequence: stamped.sequence, time: stamped.time.toISOString(), elapsedMs: BigInt(stamped.elapsedMs) };
   switch (event.kind) {
     case "started":
-      return { ...head, event: { case: "started", value: { operation: event.operation, target: event.target, caller: event.caller } } };
+      return { ...head, event: { case: "started", value: { operation: event.operation, target: { configPath: event.target.configPath, env: event.target.env }, caller: event.caller } } };
     case "resource":
       return {
         ...head,
