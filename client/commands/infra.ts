@@ -13,6 +13,7 @@ import { EXIT } from "../exit-codes.js";
 import { ghostsOf, planJson, renderPlan, renderResults, resultsJson, unrecordedJson } from "../output/plan.js";
 import { renderWarnings, stateHeader } from "../output/state.js";
 import { progressMode } from "../progress.js";
+import { addImportCommand } from "./import.js";
 import { addStateCommands } from "./state.js";
 import { approvalRequired, canPrompt, confirm } from "../prompt.js";
 import {
@@ -150,7 +151,7 @@ async function refreshDryRun(opts: ApplyOptions, connection: Connection): Promis
 }
 
 function hasChanges(plan: Plan | undefined): boolean {
-  return (plan?.changes ?? []).some((c) => c.action !== Action.NOOP);
+  return (plan?.changes ?? []).some((c) => c.action !== Action.NOOP || c.movedFrom !== "");
 }
 
 async function plan(opts: PlanOptions): Promise<number> {
@@ -244,6 +245,7 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
   // Asked for approval: the header came with the plan shown then.
   if (!opts.json && opts.autoApprove && response.plan) process.stderr.write(header(opts, response.plan.backend, response.plan.namespace));
   for (const entry of prunedOf(response)) process.stderr.write(auditLine(entry));
+  for (const entry of "moved" in response ? response.moved : []) process.stderr.write(auditLine(entry));
   if (underGitHubActions()) {
     // What the apply created may be sensitive too (a generated password): masked before anything else reads it.
     await maskSensitiveValues(connection, target(opts), caller(command));
@@ -329,5 +331,6 @@ export function infraCommand(run: Run): Command {
       .addOption(new Option("--sync", "write each output to its declared sinks (GitHub secrets, $GITHUB_ENV) instead of printing it")),
   ).action((names: string[], opts: OutputsOptions) => run(outputs(names, opts)));
   addStateCommands(infra, run);
+  addImportCommand(infra, run);
   return infra;
 }

@@ -1,11 +1,12 @@
-// wfctl infra state: list what state records, and release a state lock left
-// by a holder that died (by its id), or with --force whatever lock is held (a
-// lock file that cannot be read has no id) after a confirmation.
+// wfctl infra state: list what state records; forget records (rm) or rename
+// one (mv) by hand, each audited; and release a state lock left by a holder
+// that died (by its id), or with --force whatever lock is held (a lock file
+// that cannot be read has no id) after a confirmation.
 import { type Command, Option } from "commander";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { EXIT } from "../exit-codes.js";
 import { auditLine } from "../output/drift.js";
-import { renderStateList, stateListJson } from "../output/state.js";
+import { renderStateList, stateHeader, stateListJson } from "../output/state.js";
 import { canPrompt, confirm } from "../prompt.js";
 import { type TargetOptions, callOptions, caller, interrupt, out, printJson, target, withConnection } from "../runtime.js";
 import { withTargetOptions } from "./options.js";
@@ -64,11 +65,43 @@ async function unlockState(lockId: string | undefined, opts: UnlockOptions): Pro
   });
 }
 
+interface RemoveOptions extends TargetOptions {
+  allowProtected?: boolean;
+}
+
+/** `state rm`: forgets records; what they describe stays. */
+async function stateRemove(names: string[], opts: RemoveOptions): Promise<number> {
+  return withConnection(opts, async ({ client }) => {
+    const response = await client.removeStateResources({ target: target(opts), caller: caller("wfctl infra state rm"), names, allowProtected: opts.allowProtected ?? false }, callOptions(opts));
+    for (const entry of response.audit) process.stderr.write(auditLine(entry));
+    if (opts.json) printJson({ removed: response.audit.map((a) => a.resource), backend: response.backend, namespace: response.namespace });
+    else {
+      process.stderr.write(stateHeader(response.backend, response.namespace, false));
+      out(`Removed ${response.audit.map((a) => a.resource).join(", ")} from state. What ${response.audit.length > 1 ? "they describe" : "it describes"} was not touched (a plan now proposes to create ${response.audit.length > 1 ? "them" : "it"} if still configured).\n`);
+    }
+    return EXIT.OK;
+  });
+}
+
+/** `state mv`: renames a record. */
+async function stateMove(from: string, to: string, opts: TargetOptions): Promise<number> {
+  return withConnection(opts, async ({ client }) => {
+    const response = await client.moveStateResource({ target: target(opts), caller: caller("wfctl infra state mv"), from, to }, callOptions(opts));
+    if (response.audit) process.stderr.write(auditLine(response.audit));
+    if (opts.json) printJson({ moved: { from, to }, backend: response.backend, namespace: response.namespace });
+    else {
+      process.stderr.write(stateHeader(response.backend, response.namespace, false));
+      out(`Moved ${from} to ${to} in state.\n`);
+    }
+    return EXIT.OK;
+  });
+}
+
 type Run = (code: Promise<number>) => Promise<void>;
 
 /** Adds `state list` and `state unlock` under `infra`. */
 export function addStateCommands(infra: Command, run: Run): void {
-  const state = infra.command("state").description("inspect recorded state; release a lock left by a crash");
+  const state = infra.command("state").description("inspect recorded state; forget or rename records; release a lock left by a crash");
   withTargetOptions(
     state
       .command("unlock")
@@ -78,4 +111,18 @@ export function addStateCommands(infra: Command, run: Run): void {
       .addOption(new Option("--approve", "with --force: proceed without asking (required without a terminal)")),
   ).action((lockId: string | undefined, opts: UnlockOptions) => run(unlockState(lockId, opts)));
   withTargetOptions(state.command("list").description("list the resources recorded in state")).action((opts: TargetOptions) => run(stateList(opts)));
+  withTargetOptions(
+    state
+      .command("rm")
+      .description("forget records without deleting what they describe (each must exist; none is removed otherwise)")
+      .argument("<names...>", "the records' names, as `state list` shows them")
+      .addOption(new Option("--allow-protected", "forget protected records too")),
+  ).action((names: string[], opts: RemoveOptions) => run(stateRemove(names, opts)));
+  withTargetOptions(
+    state
+      .command("mv")
+      .description("rename a record (after renaming its module in the configuration); records that depend on it follow")
+      .argument("<old>", "the record's name now")
+      .argument("<new>", "its new name (no record may have it)"),
+  ).action((from: string, to: string, opts: TargetOptions) => run(stateMove(from, to, opts)));
 }

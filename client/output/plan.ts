@@ -48,9 +48,16 @@ function confirmedNote(plan: Plan): string {
   return `${found.map((c) => `  ${c.name}  ${c.type}: ${c.recordedNote}`).join("\n")}\nApply records them as they are.\n`;
 }
 
+/** " N record(s) to rename (moved:)." when the plan renames any, else "". */
+function movedCount(plan: Plan): string {
+  const moved = plan.changes.filter((c) => c.movedFrom).length;
+  return moved > 0 ? ` ${moved} record(s) to rename (moved:).` : "";
+}
+
 /** The plan as text: one block per change, then the summary line, then any ghosts. */
 export function renderPlan(plan: Plan): string {
-  const changes = plan.changes.filter((c) => c.action !== Action.NOOP);
+  // A record a `moved:` entry renames is shown even when nothing else about it changes.
+  const changes = plan.changes.filter((c) => c.action !== Action.NOOP || c.movedFrom);
   const envNote = plan.env ? ` (environment: ${plan.env})` : "";
   if (changes.length === 0) {
     const ghosts = ghostWarning(plan);
@@ -63,8 +70,10 @@ export function renderPlan(plan: Plan): string {
   const lines = [`wfctl will perform these actions${envNote}:`, ""];
   for (const change of changes) {
     const symbol = SYMBOL[change.action] ?? "?";
-    const note = change.action === Action.REPLACE ? "  (replace)" : change.action === Action.DELETE && !plan.destroy ? "  (no longer in configuration)" : "";
-    lines.push(`  ${symbol.padEnd(3)} ${change.name.padEnd(width)}  ${change.type}${change.protected ? "  [protected]" : ""}${note}`);
+    const note =
+      (change.action === Action.REPLACE ? "  (replace)" : change.action === Action.DELETE && !plan.destroy ? "  (no longer in configuration)" : "") +
+      (change.movedFrom ? `  (moved from ${change.movedFrom})` : "");
+    lines.push(`  ${(change.action === Action.NOOP ? "->" : symbol).padEnd(3)} ${change.name.padEnd(width)}  ${change.type}${change.protected ? "  [protected]" : ""}${note}`);
     if (change.recordedNote) lines.push(`        # ${change.recordedNote}`);
     for (const field of change.fields) {
       const arrow = change.action === Action.CREATE ? `${show(field.afterJson)}` : `${show(field.beforeJson)} → ${show(field.afterJson)}`;
@@ -76,7 +85,7 @@ export function renderPlan(plan: Plan): string {
     "",
     plan.destroy
       ? `Plan: ${s?.delete ?? 0} to destroy.`
-      : `Plan: ${s?.create ?? 0} to create, ${s?.update ?? 0} to update, ${s?.replace ?? 0} to replace, ${s?.delete ?? 0} to delete.`,
+      : `Plan: ${s?.create ?? 0} to create, ${s?.update ?? 0} to update, ${s?.replace ?? 0} to replace, ${s?.delete ?? 0} to delete.${movedCount(plan)}`,
   );
   return `${lines.join("\n")}\n${ghostWarning(plan)}`;
 }
@@ -97,6 +106,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
       protected: c.protected,
       ...(c.ghost ? { ghost: true } : {}),
       ...(c.recordedStatus ? { recorded_status: c.recordedStatus, recorded_note: c.recordedNote } : {}),
+      ...(c.movedFrom ? { moved_from: c.movedFrom } : {}),
       depends_on: c.dependsOn,
       fields: c.fields.map((f) => ({
         field: f.field,

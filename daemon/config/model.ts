@@ -164,6 +164,18 @@ export interface InfraConfig {
   outputs: OutputDeclaration[];
   /** Health checks for `wfctl deploy verify`; undefined when there is no `verify:` section. */
   verify: VerifyConfig | undefined;
+  /** The `moved:` entries that apply in this environment (their `to` module is enabled here). */
+  moved: MovedEntry[];
+}
+
+/** A `moved:` entry resolved for the environment: state's record `from` is resource `to` now. */
+export interface MovedEntry {
+  /** The record's old name, as state has it. */
+  from: string;
+  /** The resource's environment-resolved name. */
+  to: string;
+  /** Position in `moved:` (for locating it in the file). */
+  index: number;
 }
 
 /**

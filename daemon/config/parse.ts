@@ -9,6 +9,7 @@ import type { CheckedOutput } from "./resolution.js";
 import { resolveConfig } from "./resolve.js";
 import { OUTPUT_NAME, SINK_TYPES, documentSchema, githubEnvSinkSchema, githubSecretSinkSchema, moduleSchema, outputSchema } from "./schema.js";
 import { MAX_PROBLEMS_KEPT, SourceFile, invalidKeyMessage, throwIfProblems } from "./source.js";
+import { checkMovedSection } from "./moved.js";
 import { checkVerifySection } from "./verify.js";
 
 /** A problem at `path` of the raw document, naming its module (by name, else #position) and field. */
@@ -108,7 +109,9 @@ export function parseInfraConfig(file: string, text: string, env: string, maxExp
   }
   const verifyValue = (top as { data: { verify?: unknown } }).data.verify;
   const verify = verifyValue === undefined ? undefined : checkVerifySection(source, verifyValue, problems);
-  return resolveConfig(source, modules, outputs, verify, env, problems);
+  const movedValue = (top as { data: { moved?: unknown[] } }).data.moved;
+  const moved = movedValue === undefined ? [] : checkMovedSection(source, movedValue, modules, env, problems);
+  return { ...resolveConfig(source, modules, outputs, verify, env, problems), moved };
 }
 
 /** Each sink of output `name` checked on its own, by its type; the valid ones, with their positions. */

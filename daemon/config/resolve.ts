@@ -100,7 +100,7 @@ export function resolveConfig(
   rawVerify: CheckedVerify | undefined,
   env: string,
   problems: ErrorDetail[],
-): InfraConfig {
+): Omit<InfraConfig, "moved"> {
   const file = source.file;
   checkEnvironmentName(file, modules, rawVerify, env);
   const r = resolveModules(source, modules, env, problems);

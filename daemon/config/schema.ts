@@ -233,8 +233,13 @@ export const documentSchema = z
     outputs: z.record(z.string(), z.unknown()).optional(),
     /** Health checks for `wfctl deploy verify`; checked with verifySchema. */
     verify: z.unknown().optional(),
+    /** State records renamed declaratively; each entry is checked with movedEntrySchema on its own (moved.ts). */
+    moved: z.array(z.unknown(), { message: "must be a list of { from: OLD, to: NEW } entries" }).optional(),
   })
   .strict();
+
+/** One entry of `moved:`: the record named `from` is the resource module `to` now (Terraform's `moved` block). */
+export const movedEntrySchema = z.object({ from: name, to: name }).strict();
 
 export type RawModule = z.infer<typeof moduleSchema>;
 export type RawOutput = z.infer<typeof outputSchema>;

@@ -29,12 +29,14 @@ import { LockReleases, type PendingRelease } from "./lock-releases.js";
 import { type LockKeeper, type LockPlace, type UnlockResult, releaseStackLock, stackLockScope, takeStackLock, unlockStack } from "./stack-lock.js";
 import { type OpenedTarget, catalogFor, openTarget } from "./target.js";
 import { type TeardownOptions, type TeardownResult, teardown } from "./teardown.js";
+import { type ImportResult, type MoveResult, type RemoveResult, importResource, moveRecord, removeRecords } from "./state-edits.js";
 
 export type { OperationRequest, Target } from "./request.js";
 export type { RunningOperation } from "./operations.js";
 export type { ApplyOptions, ApplyResult } from "./mutate.js";
 export type { AuditEntry, AuditSink, RefreshOptions, RefreshResult } from "./refresh.js";
 export type { TeardownOptions, TeardownResult } from "./teardown.js";
+export type { ImportResult, MoveResult, RemoveResult } from "./state-edits.js";
 export { STACK_LOCK } from "./stack-lock.js";
 export type { PendingRelease } from "./lock-releases.js";
 
@@ -260,6 +262,21 @@ export class Engine {
   /** Releases the stack lock `lockId` left by a holder that died, or with `force` whatever lock is held (see unlockStack). */
   unlockState(request: OperationRequest, unlock: { lockId: string; force: boolean }): Promise<UnlockResult> {
     return this.run("state-unlock", request, false, (ctx, opened) => unlockStack(this.lockPlace(opened, request.target), request.caller, unlock, ctx, this.audit, this.keeper));
+  }
+
+  /** Adopts the existing resource `providerId` into state as the configured resource `name` (see importResource). */
+  importResource(request: OperationRequest, name: string, providerId: string): Promise<ImportResult> {
+    return this.run("import", request, true, (ctx, opened) => importResource(ctx, opened, name, providerId, this.audit));
+  }
+
+  /** Forgets state records without touching what they describe (see removeRecords). */
+  removeStateRecords(request: OperationRequest, names: readonly string[], allowProtected: boolean): Promise<RemoveResult> {
+    return this.run("state-rm", request, true, (ctx, opened) => removeRecords(ctx, opened, names, allowProtected, this.audit));
+  }
+
+  /** Renames a state record (see moveRecord). */
+  moveStateRecord(request: OperationRequest, from: string, to: string): Promise<MoveResult> {
+    return this.run("state-mv", request, true, (ctx, opened) => moveRecord(ctx, opened, from, to, this.audit));
   }
 
   /** The records in state, with the backend and namespace they came from (no plugin is started unless the backend is one). */

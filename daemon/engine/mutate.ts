@@ -9,6 +9,7 @@ import type { OperationContext } from "./context.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
 import { type Plan, computePlan } from "./plan.js";
 import { type AuditEntry, type AuditSink, checkPrunable, ghostsOf, pruneGhosts, withoutRecords } from "./refresh.js";
+import { applyMoves } from "./moves.js";
 import { DEFAULT_PARALLELISM } from "./scheduler.js";
 import type { OpenedTarget } from "./target.js";
 
@@ -34,6 +35,8 @@ export interface ApplyResult {
   /** With refresh: the drift found, and the ghosts pruned (in order). */
   drift: DriftFinding[];
   pruned: AuditEntry[];
+  /** The records `moved:` entries renamed before the changes started. */
+  moved: AuditEntry[];
   /** The output sinks the configuration declares, and those marked on_apply. */
   sinks: { declared: number; onApply: number };
 }
@@ -82,6 +85,7 @@ export async function mutate(ctx: OperationContext, opened: OpenedTarget, option
   checkFingerprint(plan, options.expectedFingerprint);
   checkProtected(plan, options.allowProtectedDestroy ?? false, destroy ? "wfctl infra destroy" : "wfctl infra apply");
   const pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, audit);
+  const moved = await applyMoves(plan.changes, opened, ctx, audit);
   const { outcomes, stopped, unrecorded } = await applyLogged(plan, opened, ctx, parallelism);
   // Unchanged resources take what was read (and the configuration's
   // protected and depends_on), as Terraform persists a refresh on apply.
@@ -96,5 +100,5 @@ export async function mutate(ctx: OperationContext, opened: OpenedTarget, option
     }
   }
   const sinks = config.outputs.flatMap((o) => o.sinks);
-  return { plan, outcomes, stopped, unrecorded, drift, pruned, sinks: { declared: sinks.length, onApply: sinks.filter((s) => s.onApply).length } };
+  return { plan, outcomes, stopped, unrecorded, drift, pruned, moved, sinks: { declared: sinks.length, onApply: sinks.filter((s) => s.onApply).length } };
 }

@@ -42,6 +42,8 @@ export interface PlannedChange {
    * sealed in its record, as if its provider's schema marked them sensitive.
    */
   sensitiveFields: string[];
+  /** The record's old name, when a `moved:` entry renames it in this plan (apply renames it first: moves.ts). */
+  movedFrom?: string;
 }
 
 export interface Plan {
@@ -61,6 +63,6 @@ export function summarize(plan: Plan): PlanSummary {
 }
 
 export function hasChanges(plan: Plan): boolean {
-  return plan.changes.some((c) => c.action !== "noop");
+  return plan.changes.some((c) => c.action !== "noop" || c.movedFrom !== undefined);
 }
 

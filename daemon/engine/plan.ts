@@ -15,15 +15,17 @@ import { topologicalOrder } from "./graph.js";
 import type { Plan, PlannedChange } from "./plan-model.js";
 import { type PlanningContext, planDelete, planResource } from "./plan-resource.js";
 import type { ProviderSessions } from "./providers.js";
+import { plannedMoves, staleCopyRemoval, withMove } from "./moves.js";
 
 export { type ChangeAction, type Plan, type PlannedChange, type PlanSummary, hasChanges, summarize } from "./plan-model.js";
 
 
 function fingerprint(changes: readonly PlannedChange[], destroy: boolean): string {
   const essence = changes
-    .filter((c) => c.action !== "noop")
+    .filter((c) => c.action !== "noop" || c.movedFrom !== undefined)
     .map((c) => ({
       name: c.name,
+      ...(c.movedFrom !== undefined ? { moved_from: c.movedFrom } : {}),
       type: c.type,
       action: c.action,
       fields: c.fields.map((f) => ({ field: f.field, before: f.before ?? null, after: f.after ?? null })),
@@ -88,6 +90,9 @@ export async function computePlan(
 ): Promise<Plan> {
   const priors = await store.listStates({}, { signal: ctx.signal });
   const priorByName = new Map(priors.map((p) => [p.resourceId, p]));
+  // `moved:` entries: the record `from` is planned as its new name.
+  const moves = plannedMoves(config, options.destroy ? [] : priors);
+  for (const [to, { record }] of moves) priorByName.set(to, record);
   const changes: PlannedChange[] = [];
   const plannedByName = new Map<string, Promise<PlannedChange>>();
   const planning: PlanningContext = { config, sessions, ctx, refresh: options.refresh !== false, planned: plannedByName };
@@ -101,7 +106,7 @@ export async function computePlan(
       await Promise.all(resource.references.map((r) => plannedByName.get(r.target)?.catch(() => undefined)));
       await slots.take();
       try {
-        const change = await planResource(resource, priorByName.get(resource.name), planning);
+        const change = withMove(await planResource(resource, priorByName.get(resource.name), planning), moves.get(resource.name));
         announce(change);
         return change;
       } finally {
@@ -117,7 +122,8 @@ export async function computePlan(
   }
 
   const wanted = new Set(options.destroy ? [] : config.resources.map((r) => r.name));
-  const orphans = priors.filter((p) => !wanted.has(p.resourceId));
+  const movedAway = new Set([...moves.values()].map((m) => m.from));
+  const orphans = priors.filter((p) => !wanted.has(p.resourceId) && !movedAway.has(p.resourceId));
   const unmanaged = orphans.filter((p) => !config.providers.has(p.provider));
   if (unmanaged.length > 0) {
     const lines = unmanaged.map((p) => `"${p.resourceId}" (${p.resourceType}) is managed by provider module "${p.provider}"`);
@@ -128,7 +134,8 @@ export async function computePlan(
     );
   }
   for (const orphan of orphans) {
-    const change = await planDelete(orphan, planning);
+    const planned = await planDelete(orphan, planning);
+    const change = staleCopyRemoval(planned, priors, wanted) ?? planned;
     announce(change);
     changes.push(change);
   }

@@ -20,8 +20,12 @@ import type { OpenedTarget } from "./target.js";
 /** One audit record: a change to state made outside a resource's own apply. */
 export interface AuditEntry {
   time: string;
-  /** "prune": a ghost's record removed; "unlock": a state lock released by hand. */
-  action: "prune" | "unlock";
+  /**
+   * "prune": a ghost's record removed; "unlock": a state lock released by
+   * hand; "import", "state rm", "state mv": records adopted, forgotten,
+   * renamed by hand (state-edits.ts); "moved": renamed by a `moved:` entry.
+   */
+  action: "prune" | "unlock" | "import" | "state rm" | "state mv" | "moved";
   operation: string;
   resource: string;
   type: string;

@@ -64,6 +64,16 @@ export class SealingStore implements StateStore {
     this.remember(sealed);
   }
 
+  /**
+   * Saves a record exactly as it was read, seals included, without its
+   * schema: a record renamed (state mv, `moved:`) keeps what it held, and
+   * needs no plugin started to be moved.
+   */
+  async copyRecord(record: ResourceState, ctx: StoreContext): Promise<void> {
+    await this.inner.saveState(record, ctx);
+    this.remember(record);
+  }
+
   async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {
     await this.inner.deleteState(resourceId, ctx);
     this.seen.delete(resourceId);

@@ -29,6 +29,7 @@ import {
   unrecordedMessage,
   updateMessage,
 } from "./convert.js";
+import { stateEditHandlers } from "./api-state-edits.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 import type { UncaughtErrors } from "./last-resort.js";
 import { connectionPeerKey, peerOfCall } from "./peer.js";
@@ -185,6 +186,7 @@ function changeHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
         ...stoppable(result),
         drift: result.drift.map((f) => driftMessage(f)),
         pruned: result.pruned.map(auditMessage),
+        moved: result.moved.map(auditMessage),
         sinks: result.sinks.declared,
         onApplySinks: result.sinks.onApply,
       };
@@ -304,13 +306,13 @@ function pluginHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
 }
 
 /** Calls declared for the CI workflow (issue 19) whose handlers are still being written. */
-function pendingHandlers(): Pick<ServiceImpl<typeof DaemonService>, "environmentNames" | "importResource" | "removeStateResources" | "moveStateResource"> {
+function pendingHandlers(): Pick<ServiceImpl<typeof DaemonService>, "environmentNames"> {
   const pending = (): never => {
     throw new WfctlError(ErrorCode.UNSUPPORTED, "not implemented yet");
   };
-  return { environmentNames: pending, importResource: pending, removeStateResources: pending, moveStateResource: pending };
+  return { environmentNames: pending };
 }
 
 export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof DaemonService> {
-  return { ...daemonHandlers(engine, host), ...changeHandlers(engine), ...stateHandlers(engine), ...pluginHandlers(engine), ...pendingHandlers() };
+  return { ...daemonHandlers(engine, host), ...changeHandlers(engine), ...stateHandlers(engine), ...pluginHandlers(engine), ...stateEditHandlers(engine, request), ...pendingHandlers() };
 }

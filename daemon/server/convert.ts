@@ -55,6 +55,7 @@ export function planMessage(plan: Plan, where: StateLocation): MessageInitShape<
       ghost: c.ghost,
       recordedStatus: c.recorded?.status ?? "",
       recordedNote: c.recorded?.note ?? "",
+      movedFrom: c.movedFrom ?? "",
       fields: c.fields.map((f) => ({
         field: f.field,
         beforeJson: jsonText(f.before, f.sensitive),

@@ -41,6 +41,8 @@ function targetOf(account: AzureAccount, resource: string, container: string): C
 function recordedContainer(prior: PriorResource, account: AzureAccount, resource: string): string {
   // No id: a create whose outcome was never learned; the container is named by its configuration.
   if (prior.providerId === "" && typeof prior.config["name"] === "string") return prior.config["name"];
+  // Imported by its name alone (`wfctl infra import NAME CONTAINER`): a container of the configured account.
+  if (Object.keys(prior.config).length === 0 && /^[a-z0-9-]+$/.test(prior.providerId)) return prior.providerId;
   const base = `${account.accountUrl}/`;
   const name = prior.providerId.startsWith(base) ? prior.providerId.slice(base.length) : "";
   if (name === "" || name.includes("/")) {

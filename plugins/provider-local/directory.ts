@@ -4,9 +4,9 @@
 // is made, read and deleted.
 import { mkdir, open, readdir, rm, rmdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { ErrorCode, type PriorResource, type ReadResult, type ResourceType, WfctlError, planFromSchema } from "../sdk/index.js";
+import { ErrorCode, type ReadResult, type ResourceType, WfctlError, planFromSchema } from "../sdk/index.js";
 import { OPEN_DIRECTORY_NO_FOLLOW, checkStillAt, containedParent, containedPath, resolveUnderRoot } from "./containment.js";
-import { formatMode, parseMode, underRoot, type LocalProvider } from "./paths.js";
+import { configuredPath, formatMode, parseMode, recordedPath, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
   return `${name} (local.directory)`;
@@ -41,11 +41,6 @@ async function ensure(config: Record<string, unknown>, provider: LocalProvider, 
   return { providerId: path, outputs: { absolute_path: path } };
 }
 
-/** The directory a record is about: its provider id, or (a create never confirmed) where its configuration puts it. */
-function recordedPath(prior: PriorResource, root: string, name: string): string {
-  return prior.providerId || underRoot(root, String(prior.config["path"]), describe(name));
-}
-
 const fields = {
   path: { type: "string", required: true, forceNew: true, description: "Path relative to the provider root; it must stay under the root, symlinks included." },
   mode: { type: "string", default: "0755", description: "Octal permissions." },
@@ -64,7 +59,7 @@ export const directoryResource: ResourceType<LocalProvider> = {
   create: ({ resource, config, provider }, ctx) => ensure(config, provider, resource.name, ctx.signal),
   update: ({ resource, config, provider }, ctx) => ensure(config, provider, resource.name, ctx.signal),
   async read({ resource, prior, provider }): Promise<ReadResult> {
-    const path = recordedPath(prior, provider.root, resource.name);
+    const path = recordedPath(prior, provider.root, describe(resource.name));
     const real = await resolveUnderRoot(provider, path, describe(resource.name));
     const info = real === undefined ? undefined : await stat(real);
     if (!info?.isDirectory()) return { found: false };
@@ -72,7 +67,7 @@ export const directoryResource: ResourceType<LocalProvider> = {
       found: true,
       providerId: path,
       config: {
-        path: prior.config["path"] ?? path,
+        path: configuredPath(prior, path, provider.root),
         mode: formatMode(info.mode),
         force_destroy: prior.config["force_destroy"] ?? false,
       },
@@ -81,7 +76,7 @@ export const directoryResource: ResourceType<LocalProvider> = {
   },
   async delete({ resource, prior, provider }, ctx): Promise<void> {
     ctx.signal.throwIfAborted();
-    const recorded = recordedPath(prior, provider.root, resource.name);
+    const recorded = recordedPath(prior, provider.root, describe(resource.name));
     // Removed from the directory as resolved and checked: never through a symlink out of the root.
     const parent = await containedParent(provider, recorded, describe(resource.name), undefined);
     if (parent === undefined) return;

@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import type { AppliedResource, JsonObject, PriorResource, ReadResult, ResourceType } from "../sdk/index.js";
 import { planFromSchema } from "../sdk/index.js";
 import { CREATE_NO_FOLLOW, checkStillAt, containedParent, containedPath, resolveUnderRoot } from "./containment.js";
-import { formatMode, parseMode, underRoot, type LocalProvider } from "./paths.js";
+import { configuredPath, formatMode, parseMode, recordedPath, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
   return `${name} (local.file)`;
@@ -65,13 +65,8 @@ async function write(config: JsonObject, provider: LocalProvider, name: string, 
   };
 }
 
-/** The file a record is about: its provider id, or (a create never confirmed) where its configuration puts it. */
-function recordedPath(prior: PriorResource, root: string, name: string): string {
-  return prior.providerId || underRoot(root, String(prior.config["path"]), describe(name));
-}
-
 async function read(prior: PriorResource, provider: LocalProvider, name: string, signal: AbortSignal): Promise<ReadResult> {
-  const path = recordedPath(prior, provider.root, name);
+  const path = recordedPath(prior, provider.root, describe(name));
   // Never read through a symlink out of the root: what it points to would land in plans and state.
   const real = await resolveUnderRoot(provider, path, describe(name));
   if (real === undefined) {
@@ -86,7 +81,7 @@ async function read(prior: PriorResource, provider: LocalProvider, name: string,
   return {
     found: true,
     providerId: path,
-    config: { path: prior.config["path"] ?? path, content, mode: formatMode(info.mode) },
+    config: { path: configuredPath(prior, path, provider.root), content, mode: formatMode(info.mode) },
     outputs: { absolute_path: path, sha256: createHash("sha256").update(content).digest("hex"), size: info.size },
   };
 }
@@ -115,7 +110,7 @@ function fileType(sensitive: boolean): ResourceType<LocalProvider> {
     read: ({ resource, prior, provider }, ctx) => read(prior, provider, resource.name, ctx.signal),
     async delete({ resource, prior, provider }, ctx): Promise<void> {
       ctx.signal.throwIfAborted();
-      const path = recordedPath(prior, provider.root, resource.name);
+      const path = recordedPath(prior, provider.root, describe(resource.name));
       // Removed from the directory as resolved and checked: never through a symlink out of the root.
       const parent = await containedParent(provider, path, describe(resource.name), undefined);
       if (parent === undefined) return;

@@ -1,7 +1,7 @@
 // Resolving resource paths under the provider's root, refusing any path whose
 // text would escape it (containment.ts checks what the path resolves to).
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { ErrorCode, WfctlError } from "../sdk/index.js";
+import { ErrorCode, type JsonValue, type PriorResource, WfctlError } from "../sdk/index.js";
 
 /** What Configure resolved: the root every resource path is under. */
 export interface LocalProvider {
@@ -36,4 +36,20 @@ export function parseMode(value: string, resource: string): number {
 /** The canonical form of a mode for state and comparisons: four octal digits. */
 export function formatMode(mode: number): string {
   return (mode & 0o777).toString(8).padStart(4, "0");
+}
+
+/**
+ * The file or directory a record is about: its provider id (absolute; an
+ * import may give it relative to the root), or, for a create never
+ * confirmed, where its configuration puts it.
+ */
+export function recordedPath(prior: PriorResource, root: string, resource: string): string {
+  const id = prior.providerId;
+  if (id === "") return underRoot(root, String(prior.config["path"]), resource);
+  return isAbsolute(id) ? id : underRoot(root, id, resource);
+}
+
+/** The `path` field of what is read at `full`: as recorded, else (an import: nothing recorded yet) relative to the root, as configurations write it. */
+export function configuredPath(prior: PriorResource, full: string, root: string): JsonValue {
+  return prior.config["path"] ?? relative(root, full);
 }

@@ -5,6 +5,7 @@ import { escapeIdentifier, escapeLiteral } from "pg";
 import type { AppliedResource, CallContext, FieldMap, JsonObject, ReadResult, ResourceType } from "../sdk/index.js";
 import { asConfigured, connectionLimit, describe, invalid, optionalSqlName, sqlName } from "./checks.js";
 import type { PostgresServer, Session } from "./connection.js";
+import { readIdentity } from "./ids.js";
 
 const TYPE = "postgres.database";
 
@@ -74,7 +75,8 @@ export const databaseResource: ResourceType<PostgresServer> = {
   update: ({ resource, config, provider }, ctx) => update(config, resource.name, provider, ctx),
   async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
     const what = describe(resource.name, TYPE);
-    const name = sqlName(prior.config, "name", what);
+    const { config: known, imported } = readIdentity("database", prior, what);
+    const name = sqlName(known, "name", what);
     const row = await provider.session(what, ctx, (session) => find(session, name));
     if (!row) return { found: false };
     return {
@@ -84,8 +86,8 @@ export const databaseResource: ResourceType<PostgresServer> = {
         name,
         encoding: asConfigured(prior.config, "encoding", row.encoding, (configured, actual) => cleanEncoding(configured) === cleanEncoding(actual)),
         connection_limit: row.connection_limit,
-        // An owner left unset is not managed, so not compared.
-        ...(typeof prior.config["owner"] === "string" ? { owner: row.owner } : {}),
+        // An owner left unset is not managed, so not compared (an import reads it: nothing says yet).
+        ...(typeof prior.config["owner"] === "string" || imported ? { owner: row.owner } : {}),
       },
       outputs: applied(name, row).outputs,
     };

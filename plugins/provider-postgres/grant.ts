@@ -7,6 +7,7 @@ import type { AppliedResource, CallContext, FieldMap, JsonObject, PlanResult, Pr
 import { ErrorCode, WfctlError, planFromSchema } from "../sdk/index.js";
 import { asConfigured, describe, invalid, sqlName } from "./checks.js";
 import { type PostgresServer, type Session, missingDatabase } from "./connection.js";
+import { readIdentity } from "./ids.js";
 
 const TYPE = "postgres.grant";
 
@@ -154,9 +155,11 @@ export const grantResource: ResourceType<PostgresServer> = {
   create: ({ resource, config, provider }, ctx) => converge(config, resource.name, provider, ctx),
   update: ({ resource, config, provider }, ctx) => converge(config, resource.name, provider, ctx),
   async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
-    const grant = grantOf(prior.config, resource.name);
+    const { config: known, imported } = readIdentity("grant", prior, describe(resource.name, TYPE));
+    const grant = grantOf(known, resource.name);
     const privileges = await where(grant, provider, ctx, (session) => held(session, grant));
-    if (privileges === undefined) return { found: false };
+    // Imported by id: a role holding no privilege there has no grant to adopt.
+    if (privileges === undefined || (imported && privileges.length === 0)) return { found: false };
     return {
       found: true,
       providerId: grant.providerId,

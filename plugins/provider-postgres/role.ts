@@ -8,6 +8,7 @@ import type { AppliedResource, CallContext, FieldMap, JsonObject, PlanResult, Pr
 import { planFromSchema } from "../sdk/index.js";
 import { connectionLimit, describe, sqlName } from "./checks.js";
 import type { PostgresServer, Session } from "./connection.js";
+import { readIdentity } from "./ids.js";
 import { fingerprint, matchesFingerprint, passwordFromEnv, scramSecret } from "./password.js";
 
 const TYPE = "postgres.role";
@@ -81,7 +82,7 @@ export const roleResource: ResourceType<PostgresServer> = {
   update: ({ resource, config, prior, provider }, ctx) => apply("ALTER", config, prior, resource.name, provider, ctx),
   async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
     const what = describe(resource.name, TYPE);
-    const name = sqlName(prior.config, "name", what);
+    const name = sqlName(readIdentity("role", prior, what).config, "name", what);
     const row = await provider.session(what, ctx, (session) => find(session, name));
     if (!row) return { found: false };
     const kept = prior.outputs["password_fingerprint"];

@@ -5,6 +5,7 @@ import { escapeIdentifier } from "pg";
 import type { AppliedResource, CallContext, FieldMap, JsonObject, ReadResult, ResourceType } from "../sdk/index.js";
 import { describe, optionalSqlName, sqlName } from "./checks.js";
 import { type PostgresServer, type Session, missingDatabase } from "./connection.js";
+import { readIdentity } from "./ids.js";
 
 const TYPE = "postgres.schema";
 
@@ -57,7 +58,8 @@ export const schemaResource: ResourceType<PostgresServer> = {
   create: ({ resource, config, provider }, ctx) => ensure("CREATE", config, resource.name, provider, ctx),
   update: ({ resource, config, provider }, ctx) => ensure("ALTER", config, resource.name, provider, ctx),
   async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
-    const { what, name, database } = target(prior.config, resource.name);
+    const { config: known, imported } = readIdentity("schema", prior, describe(resource.name, TYPE));
+    const { what, name, database } = target(known, resource.name);
     let row: SchemaRow | undefined;
     try {
       row = await provider.session(what, ctx, (session) => find(session, name), database);
@@ -73,8 +75,8 @@ export const schemaResource: ResourceType<PostgresServer> = {
         name,
         database,
         force_destroy: prior.config["force_destroy"] ?? false,
-        // An owner left unset is not managed, so not compared.
-        ...(typeof prior.config["owner"] === "string" ? { owner: row.owner } : {}),
+        // An owner left unset is not managed, so not compared (an import reads it: nothing says yet).
+        ...(typeof prior.config["owner"] === "string" || imported ? { owner: row.owner } : {}),
       },
       outputs: applied(name, database, row).outputs,
     };
