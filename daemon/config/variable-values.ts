@@ -133,7 +133,9 @@ export async function resolveVariables(config: InfraConfig, inputs: VariableInpu
     if (!chosen) {
       if (problems.refused.has(d.name)) continue;
       const missing = `variable "${d.name}" has no value: set it with --var ${d.name}=VALUE, in a --var-file, or with ${VARIABLE_ENV_PREFIX}${d.name} in the environment (or give it a default)`;
-      problems.details.push(config.source.detail(["variables", d.name], missing, undefined, `variables.${d.name}`));
+      // At the declaration's name (its position is not kept apart from its value's).
+      const line = Number(d.location.slice(d.location.lastIndexOf(":") + 1));
+      problems.details.push({ file: config.file, ...(line > 0 ? { line } : {}), field: `variables.${d.name}`, message: missing });
       continue;
     }
     const failed = d.validation.find((rule) => !passesRule(chosen.value, rule));

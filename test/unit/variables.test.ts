@@ -207,6 +207,28 @@ describe("variable values", () => {
     expect(applied.providers.get("local")?.config["root"]).toBe("${page.path}");
   });
 
+  it("the state module, providers and environment overrides take variables too; a bad use in an override is located there", async () => {
+    const text = `variables:
+  state_dir: { default: .state }
+  root: {}
+modules:
+  - name: state
+    type: iac.state
+    config: { backend: filesystem, directory: "\${var.state_dir}/x" }
+  - name: local
+    type: iac.provider
+    config: { provider: local, root: out }
+    environments:
+      staging:
+        config: { root: "\${var.root}" }
+`;
+    const staging = await applyVariables(parseInfraConfig(FILE, text, "staging"), inputs({ variables: { root: "out-staging" } }));
+    expect(staging.state.config["directory"]).toBe(".state/x");
+    expect(staging.providers.get("local")?.config["root"]).toBe("out-staging");
+    const err = thrownBy(() => parseInfraConfig(FILE, text.replace('root: "${var.root}"', 'root: "${var.rot}"'), "staging"));
+    expect(err.details).toEqual([expect.objectContaining({ line: 13, module: "local", field: "config.root" })]);
+  });
+
   it("a variable with no value is an error at its declaration, naming the three ways to set it", async () => {
     const err = await rejectionOf(applyVariables(config, inputs()));
     expect(err.code).toBe(ErrorCode.CONFIG_INVALID);
