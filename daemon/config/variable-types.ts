@@ -2,6 +2,7 @@
 // value is of a type, how text from a flag or the environment becomes a value
 // of a type, and whether a value passes a `validation:` rule. Messages never
 // quote the value (it may be a secret); callers add it when it is not.
+import { Script, createContext } from "node:vm";
 import { parseDocument } from "yaml";
 import { type JsonValue, isJsonObject } from "../../proto/json.js";
 import type { VariableRule, VariableType } from "./model.js";
@@ -90,14 +91,40 @@ function sizeOf(value: JsonValue): number | undefined {
   return undefined;
 }
 
-/** Whether `value` (already of the variable's type) passes every check of `rule`. */
-export function passesRule(value: JsonValue, rule: VariableRule): boolean {
-  if (rule.pattern !== undefined && !(typeof value === "string" && new RegExp(rule.pattern, "u").test(value))) return false;
-  if (rule.allowed !== undefined && !rule.allowed.some((allowed) => allowed === value)) return false;
+/**
+ * How long one pattern may take to test a value. Patterns and values both
+ * come from the caller, and a pattern that backtracks catastrophically (such
+ * as `^(a+)+$`) would otherwise hold the daemon's event loop, which serves
+ * every client, for as long as it runs.
+ */
+export const PATTERN_TIMEOUT_MS = 250;
+const patternTest = new Script("pattern.test(value)");
+const patternContext = createContext({});
+
+/** Whether `pattern` matches `value`, or "timeout" when testing it ran past PATTERN_TIMEOUT_MS. */
+function matches(pattern: string, value: string): boolean | "timeout" {
+  Object.assign(patternContext, { pattern: new RegExp(pattern, "u"), value });
+  try {
+    return patternTest.runInContext(patternContext, { timeout: PATTERN_TIMEOUT_MS }) === true;
+  } catch {
+    return "timeout";
+  } finally {
+    Object.assign(patternContext, { pattern: undefined, value: undefined });
+  }
+}
+
+/** Why `value` (already of the variable's type) fails `rule`: its message, or that its pattern took too long; undefined when it passes. */
+export function ruleFailure(value: JsonValue, rule: VariableRule): string | undefined {
+  if (rule.pattern !== undefined) {
+    const matched = typeof value === "string" && matches(rule.pattern, value);
+    if (matched === "timeout") return `its pattern took longer than ${PATTERN_TIMEOUT_MS} ms to test (it backtracks too much: simplify the regular expression)`;
+    if (!matched) return rule.message;
+  }
+  if (rule.allowed !== undefined && !rule.allowed.some((allowed) => allowed === value)) return rule.message;
   const size = sizeOf(value);
-  if (rule.min !== undefined && (size === undefined || size < rule.min)) return false;
-  if (rule.max !== undefined && (size === undefined || size > rule.max)) return false;
-  return true;
+  if (rule.min !== undefined && (size === undefined || size < rule.min)) return rule.message;
+  if (rule.max !== undefined && (size === undefined || size > rule.max)) return rule.message;
+  return undefined;
 }
 
 /** Problems of a rule for a variable of `type`: checks that do not apply to it, allowed values of another type, min above max. */

@@ -11,7 +11,7 @@ import { parseYamlFile } from "./load.js";
 import type { InfraConfig, ResolvedVariable, VariableDeclaration } from "./model.js";
 import { readConfigFile } from "./read.js";
 import { configInvalid, formatDetail } from "./source.js";
-import { isJson, parseVariableText, passesRule, typeProblem } from "./variable-types.js";
+import { isJson, parseVariableText, ruleFailure, typeProblem } from "./variable-types.js";
 import { declaredNames } from "./variables.js";
 
 /** What a request gives for input variables (engine Target fields). */
@@ -138,9 +138,9 @@ export async function resolveVariables(config: InfraConfig, inputs: VariableInpu
       problems.details.push({ file: config.file, ...(line > 0 ? { line } : {}), field: `variables.${d.name}`, message: missing });
       continue;
     }
-    const failed = d.validation.find((rule) => !passesRule(chosen.value, rule));
-    if (failed) {
-      problems.details.push(chosen.detail(`variable "${d.name}": ${failed.message} (value${quoted(chosen.value, d)} from ${chosen.source})`));
+    const failure = d.validation.map((rule) => ruleFailure(chosen.value, rule)).find((f) => f !== undefined);
+    if (failure !== undefined) {
+      problems.details.push(chosen.detail(`variable "${d.name}": ${failure} (value${quoted(chosen.value, d)} from ${chosen.source})`));
       continue;
     }
     resolved.push({ name: d.name, value: chosen.value, sensitive: d.sensitive, source: chosen.source });

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parseInfraConfig } from "../../daemon/config/load.js";
 import type { InfraConfig, VariableRule } from "../../daemon/config/model.js";
 import { applyVariables } from "../../daemon/config/variable-substitution.js";
-import { inferType, parseVariableText, passesRule, ruleProblems, typeProblem } from "../../daemon/config/variable-types.js";
+import { inferType, parseVariableText, ruleFailure, ruleProblems, typeProblem } from "../../daemon/config/variable-types.js";
 import type { VariableInputs } from "../../daemon/config/variable-values.js";
 import { ErrorCode } from "../../proto/errors.js";
 import { rejectionOf, thrownBy } from "../helpers/errors.js";
@@ -73,6 +73,7 @@ describe("variable types", () => {
   });
 
   it("applies validation rules: pattern, allowed, min and max (numbers, lengths)", () => {
+    const passesRule = (value: Parameters<typeof ruleFailure>[0], r: VariableRule) => ruleFailure(value, r) === undefined;
     expect(passesRule("v1.2.3", rule({ pattern: "^v\\d+\\.\\d+\\.\\d+$" }))).toBe(true);
     expect(passesRule("latest", rule({ pattern: "^v\\d+" }))).toBe(false);
     expect(passesRule("eu", rule({ allowed: ["eu", "us"] }))).toBe(true);
@@ -85,6 +86,14 @@ describe("variable types", () => {
     expect(ruleProblems(rule({ allowed: [1, "2"] }), "number")[0]?.key).toBe("allowed");
     expect(ruleProblems(rule({ min: 5, max: 1 }), "number")).toEqual([{ key: "min", message: "is greater than max (1)" }]);
     expect(ruleProblems(rule({ min: 1 }), "bool")[0]?.key).toBe("min");
+    expect(ruleFailure("latest", rule({ pattern: "^v", message: "must be a version" }))).toBe("must be a version");
+  });
+
+  it("a pattern that backtracks without end is stopped and reported, never holding the event loop", () => {
+    const started = Date.now();
+    expect(ruleFailure(`${"a".repeat(40)}b`, rule({ pattern: "^(a+)+$" }))).toMatch(/^its pattern took longer than 250 ms to test/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(ruleFailure("aaa", rule({ pattern: "^(a+)+$" }))).toBeUndefined();
   });
 });
 
