@@ -1,7 +1,7 @@
 // The configuration as the engine sees it: loaded, checked, and resolved for
 // one environment (names, providers and state backend included).
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import type { JsonObject } from "../../proto/json.js";
+import type { JsonObject, JsonValue } from "../../proto/json.js";
 import { environmentNameProblem } from "../../proto/names.js";
 import type { StatusRange } from "./schema.js";
 import type { LocatedSource } from "./positions.js";
@@ -35,6 +35,12 @@ export interface ResourceModule extends ModuleBase {
   /** Its configuration's ${module.field} references, with their targets' resolved names. */
   references: ResolvedReference[];
   protected: boolean;
+  /**
+   * Top-level fields of `config` that a sensitive input variable's value went
+   * into (wholly or as part of a string): masked in plans and sealed in state,
+   * like a field a sensitive reference fills. Empty before variables apply.
+   */
+  sensitiveFields: string[];
 }
 
 /** A ${module.field} reference, checked: the target exists and is a resource. */
@@ -145,6 +151,46 @@ export interface VerifyConfig {
 /** Defaults of `verify:` settings. */
 export const VERIFY_DEFAULTS = { timeoutMs: 60_000, intervalMs: 2_000, attemptTimeoutMs: 5_000 } as const;
 
+/** The types an input variable may declare (docs/configuration.md#variables says what each accepts). */
+export const VARIABLE_TYPES = ["string", "number", "bool", "list", "map"] as const;
+export type VariableType = (typeof VARIABLE_TYPES)[number];
+
+/** One rule of a variable's `validation:` list: every check it has must pass, else its message is the error. */
+export interface VariableRule {
+  /** A regular expression (JavaScript syntax) a string must match. */
+  pattern: string | undefined;
+  /** The values allowed (strings, numbers or bools). */
+  allowed: JsonValue[] | undefined;
+  /** Least number, or least length of a string, list or map. */
+  min: number | undefined;
+  /** Greatest number, or greatest length of a string, list or map. */
+  max: number | undefined;
+  message: string;
+}
+
+/** An input variable as `variables:` declares it. */
+export interface VariableDeclaration {
+  name: string;
+  type: VariableType;
+  /** undefined: the variable must be given a value. */
+  default: JsonValue | undefined;
+  description: string;
+  /** Its value is masked wherever it goes (plans, outputs, errors) and sealed in state. */
+  sensitive: boolean;
+  validation: VariableRule[];
+  /** "file:line" of its declaration, for errors. */
+  location: string;
+}
+
+/** An input variable with the value an operation uses. */
+export interface ResolvedVariable {
+  name: string;
+  value: JsonValue;
+  sensitive: boolean;
+  /** Where the value came from: "default", "WFCTL_VAR_<name>", "file:line" of a --var-file, or "--var". */
+  source: string;
+}
+
 export interface InfraConfig {
   /** Absolute path of the file. */
   file: string;
@@ -166,6 +212,14 @@ export interface InfraConfig {
   verify: VerifyConfig | undefined;
   /** The `moved:` entries that apply in this environment (their `to` module is enabled here). */
   moved: MovedEntry[];
+  /** Declared input variables, in file order (empty when there is no `variables:` section). */
+  variableDeclarations: VariableDeclaration[];
+  /**
+   * The variables' values for this operation, in declaration order; empty
+   * until they are applied (config/variable-values.ts, applyVariables): only
+   * then do module configurations hold values instead of `${var.NAME}`.
+   */
+  variables: ResolvedVariable[];
 }
 
 /** A `moved:` entry resolved for the environment: state's record `from` is resource `to` now. */

@@ -7,9 +7,11 @@ import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
 import type { InfraConfig } from "./model.js";
 import type { CheckedOutput } from "./resolution.js";
 import { resolveConfig } from "./resolve.js";
-import { OUTPUT_NAME, SINK_TYPES, documentSchema, githubEnvSinkSchema, githubSecretSinkSchema, moduleSchema, outputSchema } from "./schema.js";
+import type { CheckedVariables } from "./resolution.js";
+import { OUTPUT_NAME, SINK_TYPES, documentSchema, githubEnvSinkSchema, githubSecretSinkSchema, moduleSchema, outputSchema, variableSchema } from "./schema.js";
 import { MAX_PROBLEMS_KEPT, SourceFile, invalidKeyMessage, throwIfProblems } from "./source.js";
 import { checkMovedSection } from "./moved.js";
+import { declareVariable, variableNameProblem } from "./variables.js";
 import { checkVerifySection } from "./verify.js";
 
 /** A problem at `path` of the raw document, naming its module (by name, else #position) and field. */
@@ -111,7 +113,36 @@ export function parseInfraConfig(file: string, text: string, env: string, maxExp
   const verify = verifyValue === undefined ? undefined : checkVerifySection(source, verifyValue, problems);
   const movedValue = (top as { data: { moved?: unknown[] } }).data.moved;
   const moved = movedValue === undefined ? [] : checkMovedSection(source, movedValue, modules, env, problems);
-  return { ...resolveConfig(source, modules, outputs, verify, env, problems), moved };
+  const variables = checkVariables(source, raw, (top as { data: { variables?: Record<string, unknown> } }).data.variables ?? {}, problems);
+  return { ...resolveConfig(source, modules, outputs, verify, variables, env, problems), moved };
+}
+
+/** Each declared input variable checked on its own: the valid ones, and the names of those that are not. */
+function checkVariables(source: SourceFile, raw: unknown, section: Record<string, unknown>, problems: ErrorDetail[]): CheckedVariables {
+  const checked: CheckedVariables = { declarations: [], invalid: new Set() };
+  for (const [name, entry] of Object.entries(section)) {
+    checked.invalid.add(name);
+    const badName = variableNameProblem(name);
+    if (badName) {
+      problems.push(source.keyDetail(["variables", name], badName, undefined, `variables.${name}`));
+      continue;
+    }
+    if (entry !== null && (typeof entry !== "object" || Array.isArray(entry))) {
+      problems.push(source.detail(["variables", name], `variable "${name}" must be a mapping (type, default, description, sensitive, validation), or empty`, undefined, `variables.${name}`));
+      continue;
+    }
+    const parsed = variableSchema.safeParse(entry ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ["variables", name, ...issue.path] }));
+      problems.push(...schemaDetails(source, raw, issues as typeof parsed.error.issues));
+      continue;
+    }
+    const declaration = declareVariable(source, name, parsed.data, problems);
+    if (!declaration) continue;
+    checked.invalid.delete(name);
+    checked.declarations.push(declaration);
+  }
+  return checked;
 }
 
 /** Each sink of output `name` checked on its own, by its type; the valid ones, with their positions. */

@@ -5,6 +5,7 @@
 // it imports none of them.
 import type { ErrorDetail } from "../../proto/errors.js";
 import type { EnvironmentView } from "./environments.js";
+import type { VariableDeclaration } from "./model.js";
 import { PROVIDER_MODULE, type RawModule, type RawOutput, type RawSink, STATE_MODULE } from "./schema.js";
 import type { SourceFile, YamlPath } from "./source.js";
 
@@ -19,6 +20,12 @@ export interface Entry {
 
 /** An output as the schema checked it, its sinks each checked against their type's schema. */
 export type CheckedOutput = Omit<RawOutput, "sinks"> & { sinks: { sink: RawSink; index: number }[] };
+
+/** The `variables:` section as checked: the valid declarations, and the names of those refused (uses of them are not reported again). */
+export interface CheckedVariables {
+  declarations: VariableDeclaration[];
+  invalid: Set<string>;
+}
 
 /** Everything a resolution step reads, and the list of problems every step adds to. */
 export interface Resolution {

@@ -9,11 +9,12 @@ import { findCycle } from "../engine/graph.js";
 import { resolveForEnvironment } from "./environments.js";
 import { type InfraConfig, type ResourceModule, namespaceOf } from "./model.js";
 import { resolveOutputs } from "./outputs.js";
-import { type CheckedOutput, type Entry, type Resolution, isCore, problemAt } from "./resolution.js";
+import { type CheckedOutput, type CheckedVariables, type Entry, type Resolution, isCore, problemAt } from "./resolution.js";
 import { resolveProviders, resolveResources } from "./resources.js";
 import { PROVIDER_MODULE, RESOURCE_TYPE, type RawModule, STATE_MODULE } from "./schema.js";
 import { type SourceFile, throwIfProblems } from "./source.js";
 import { resolveStateModule } from "./state-module.js";
+import { checkVariableUses } from "./variables.js";
 import { type CheckedVerify, resolveVerify, verifyEnvironments } from "./verify.js";
 
 /**
@@ -98,6 +99,7 @@ export function resolveConfig(
   modules: readonly (RawModule | undefined)[],
   rawOutputs: ReadonlyMap<string, CheckedOutput>,
   rawVerify: CheckedVerify | undefined,
+  variables: CheckedVariables,
   env: string,
   problems: ErrorDetail[],
 ): Omit<InfraConfig, "moved"> {
@@ -109,6 +111,7 @@ export function resolveConfig(
   const providers = resolveProviders(r);
   const resources = resolveResources(r, providers);
   const outputs = resolveOutputs(r, rawOutputs);
+  checkVariableUses(r, new Set(variables.declarations.map((v) => v.name)), variables.invalid);
   // Health checks for `wfctl deploy verify`.
   const verify = rawVerify && resolveVerify(source, rawVerify, env, problems);
   if (problems.length === 0) checkCycle(r, resources);
@@ -124,5 +127,7 @@ export function resolveConfig(
     resources,
     outputs,
     verify,
+    variableDeclarations: variables.declarations,
+    variables: [],
   };
 }

@@ -5,6 +5,7 @@ import { findReferences, splitExpression } from "./references.js";
 import type { ProviderModule, ResolvedReference, ResourceModule } from "./model.js";
 import { type Entry, type Resolution, isCore, problemAt, whyMissing } from "./resolution.js";
 import { PROVIDER_MODULE } from "./schema.js";
+import { isVariableExpression } from "./variables.js";
 
 /** Provider modules, by the name resources use to refer to them (the base name). */
 export function resolveProviders(r: Resolution): Map<string, ProviderModule> {
@@ -57,6 +58,8 @@ function dependenciesOf(r: Resolution, { index, base, view }: Entry): string[] {
 function referencesOf(r: Resolution, { index, base, view }: Entry, moduleNames: ReadonlySet<string>): ResolvedReference[] {
   const references: ResolvedReference[] = [];
   for (const ref of findReferences(view.config)) {
+    // ${var.NAME} names an input variable (checked by checkVariableUses), not a module.
+    if (isVariableExpression(ref.expression)) continue;
     const where = ["config", ...ref.path];
     const field = `config.${ref.path.join(".")}`;
     const at = (message: string) => problemAt(r, index, where, base, message, field);
@@ -95,6 +98,7 @@ export function resolveResources(r: Resolution, providers: ReadonlyMap<string, P
         dependsOn: [...new Set(dependsOn)],
         references,
         protected: entry.view.protected,
+        sensitiveFields: [],
       };
     });
 }

@@ -225,10 +225,49 @@ export const verifySchema = z
   })
   .strict();
 
+/** Input variable names: a letter or '_', then letters, digits and '_' (as `${var.NAME}` and WFCTL_VAR_NAME write them). */
+export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** A regular expression (JavaScript syntax), checked to compile. */
+const regex = z.string().superRefine((v, ctx) => {
+  try {
+    new RegExp(v, "u");
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: `must be a regular expression: ${(err as Error).message}` });
+  }
+});
+
+/** One rule of a variable's `validation:`: at least one check, and the message shown when the value fails it. */
+export const variableRuleSchema = z
+  .object({
+    pattern: regex.optional(),
+    allowed: z.array(z.unknown()).min(1, { message: "must list at least one value" }).optional(),
+    min: z.number({ message: "must be a number" }).optional(),
+    max: z.number({ message: "must be a number" }).optional(),
+    message: z.string({ message: "is required: what to tell whoever sets a value that fails the rule" }).min(1, { message: "must not be empty" }),
+  })
+  .strict()
+  .refine((rule) => rule.pattern !== undefined || rule.allowed !== undefined || rule.min !== undefined || rule.max !== undefined, {
+    message: "needs a check: pattern, allowed, min or max",
+  });
+
+/** One entry of `variables:` (checked on its own; null or {} declares a required string). */
+export const variableSchema = z
+  .object({
+    type: z.enum(["string", "number", "bool", "list", "map"], { message: 'must be one of "string", "number", "bool", "list", "map"' }).optional(),
+    default: z.unknown().optional(),
+    description: z.string().optional(),
+    sensitive: z.boolean().optional(),
+    validation: z.array(variableRuleSchema, { message: "must be a list of rules" }).optional(),
+  })
+  .strict();
+
 /** The document's top level; each module is checked with moduleSchema on its own. */
 export const documentSchema = z
   .object({
     modules: z.array(z.unknown()),
+    /** Input variables, each checked with variableSchema on its own (and its name with VARIABLE_NAME). */
+    variables: z.record(z.string(), z.unknown(), { message: "must be a mapping of variable names to declarations" }).optional(),
     /** Each output is checked with outputSchema on its own (and its name with OUTPUT_NAME). */
     outputs: z.record(z.string(), z.unknown()).optional(),
     /** Health checks for `wfctl deploy verify`; checked with verifySchema. */
@@ -246,6 +285,7 @@ export type RawOutput = z.infer<typeof outputSchema>;
 export type RawSink = z.infer<typeof githubSecretSinkSchema> | z.infer<typeof githubEnvSinkSchema>;
 export type RawEnvironmentOverride = z.infer<typeof environmentOverrideSchema>;
 export type RawVerify = z.infer<typeof verifySchema>;
+export type RawVariable = z.infer<typeof variableSchema>;
 export type RawVerifyTarget = z.infer<typeof verifyTargetSchema>;
 export type RawVerifyTargetOverride = z.infer<typeof verifyTargetOverrideSchema>;
 

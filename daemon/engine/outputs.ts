@@ -38,6 +38,11 @@ function at(object: JsonValue | undefined, path: string): JsonValue | undefined 
   return current;
 }
 
+/** Whether `field` of resource `name` holds a sensitive variable's value (a provider that echoes the field in its outputs echoes a secret). */
+function tainted(config: InfraConfig, name: string, field: string): boolean {
+  return config.resources.find((r) => r.name === name)?.sensitiveFields.includes(field.split(".")[0] ?? field) ?? false;
+}
+
 async function schemaOf(record: ResourceState, config: InfraConfig, sessions: ProviderSessions): Promise<FieldMap> {
   if (!config.providers.has(record.provider)) {
     throw new WfctlError(
@@ -100,7 +105,7 @@ async function declaredOutput(
     name: output.name,
     source: `${output.resource}.${output.field}`,
     value,
-    sensitive: output.sensitive || isSensitiveField(schema, output.field),
+    sensitive: output.sensitive || isSensitiveField(schema, output.field) || tainted(config, output.resource, output.field),
     description: output.description,
     sinks: output.sinks,
   };
@@ -157,7 +162,7 @@ export async function collectOutputs(
     const schema = await schemaOf(record, config, sessions);
     for (const [field, value] of Object.entries(record.outputs).sort(([a], [b]) => a.localeCompare(b))) {
       const name = `${record.resourceId}.${field}`;
-      outputs.push({ name, source: name, value, sensitive: isSensitiveField(schema, field), description: "", sinks: [] });
+      outputs.push({ name, source: name, value, sensitive: isSensitiveField(schema, field) || tainted(config, record.resourceId, field), description: "", sinks: [] });
     }
   }
   if (names.length > 0) {
@@ -185,6 +190,7 @@ export async function sensitiveValues(config: InfraConfig, store: StateStore, se
   const keep = (value: JsonValue | undefined) => {
     if (value !== undefined && value !== null && value !== "" && !isSealed(value)) values.push(value);
   };
+  for (const variable of config.variables) if (variable.sensitive) keep(variable.value);
   for (const resource of config.resources) {
     const schema = (await sessions.get(resource.provider)).schema.types.get(resource.type) ?? {};
     for (const [field, value] of Object.entries(resource.config)) if (schema[field]?.sensitive) keep(value);
@@ -192,7 +198,7 @@ export async function sensitiveValues(config: InfraConfig, store: StateStore, se
   for (const record of await store.listStates({}, { signal: ctx.signal })) {
     if (!config.providers.has(record.provider)) continue;
     const schema = await schemaOf(record, config, sessions);
-    for (const [field, value] of Object.entries(record.outputs)) if (isSensitiveField(schema, field)) keep(value);
+    for (const [field, value] of Object.entries(record.outputs)) if (isSensitiveField(schema, field) || tainted(config, record.resourceId, field)) keep(value);
     for (const output of config.outputs) {
       if (output.sensitive && output.resource === record.resourceId) keep(at(record.outputs, output.field) ?? at(record.config, output.field));
     }

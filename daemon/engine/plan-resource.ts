@@ -66,7 +66,11 @@ async function valueAtPlan(resource: ResourceModule, expression: string, plannin
   const fields = (await planning.sessions.get(target.provider)).schema.types.get(target.type) ?? {};
   if (!fields[top]?.computed && (fields[top]?.sensitive || target.sensitiveFields.includes(top))) {
     // State keeps it sealed, so apply could not resolve it; and it must not be copied into another resource's plain state.
-    const what = fields[top]?.sensitive ? "is sensitive configuration" : "holds a sensitive value (through its own references)";
+    const what = fields[top]?.sensitive
+      ? "is sensitive configuration"
+      : target.resource.sensitiveFields.includes(top)
+        ? "holds a sensitive variable's value"
+        : "holds a sensitive value (through its own references)";
     throw new WfctlError(
       ErrorCode.CONFIG_INVALID,
       `module "${resource.baseName}": reference \${${expression}}: field "${ref.field}" of "${ref.target}" ${what}, which state keeps sealed; reference ${fields[top]?.sensitive ? "an output" : "that value's source"} instead`,
@@ -108,7 +112,8 @@ function refreshedRecord(prior: ResourceState, observed: ResourceState, resource
  */
 async function desiredConfig(resource: ResourceModule, planning: PlanningContext): Promise<{ desired: ResourceModule["config"]; unknown: string[]; sensitive: string[] }> {
   // Most resources refer to nothing: their configuration is final and was validated already.
-  if (!hasReferences(resource.config)) return { desired: resource.config, unknown: [], sensitive: [] };
+  // Fields a sensitive input variable went into are sensitive too (config/variable-substitution.ts).
+  if (!hasReferences(resource.config)) return { desired: resource.config, unknown: [], sensitive: [...resource.sensitiveFields] };
   const resolved = await resolveReferences(resource.config, (expression) => valueAtPlan(resource, expression, planning));
   const { config: desired, unknown } = resolved;
   const fieldsOfType = (await planning.sessions.get(resource.provider)).schema.types.get(resource.type) ?? {};
@@ -118,7 +123,7 @@ async function desiredConfig(resource: ResourceModule, planning: PlanningContext
     const details = invalid.map((p) => moduleProblem(planning.config, resource, p.field, `${p.message} (after resolving references)`));
     throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(planning.config.file, details), { details });
   }
-  return { desired, unknown, sensitive: topFields(resolved.sensitive) };
+  return { desired, unknown, sensitive: [...new Set([...resource.sensitiveFields, ...topFields(resolved.sensitive)])].sort() };
 }
 
 /** What the provider reads for a recorded resource now: undefined when it is gone. */

@@ -1,9 +1,11 @@
-// Opening what an operation works on: the configuration for its environment,
+// Opening what an operation works on: the configuration for its environment
+// (its input variables given this request's values),
 // the state store that configuration names (sealing sensitive values on the
 // way in), and the provider sessions its resources use.
 import type { Logger } from "pino";
 import { loadInfraConfig } from "../config/load.js";
 import type { InfraConfig } from "../config/model.js";
+import { applyVariables } from "../config/variable-substitution.js";
 import { type MemoryStores, openStateStore } from "../state/open.js";
 import type { PluginCatalog } from "../supervisor/catalog.js";
 import { projectPluginSpecs } from "../supervisor/manifest.js";
@@ -34,7 +36,8 @@ export async function catalogFor(supervisor: PluginSupervisor, configDir: string
 }
 
 export async function openTarget(parts: EngineParts, ctx: OperationContext, target: Target): Promise<OpenedTarget> {
-  const config = await loadInfraConfig(target.configPath, target.env);
+  const loaded = await loadInfraConfig(target.configPath, target.env);
+  const config = await applyVariables(loaded, { environment: target.environment ?? {}, variables: target.variables ?? {}, variableFiles: target.variableFiles ?? [] });
   const catalog = await catalogFor(parts.supervisor, config.dir);
   const backend = await openStateStore(config, { supervisor: parts.supervisor, catalog, memory: parts.memory, signal: ctx.signal });
   const sessions = new ProviderSessions(config, parts.supervisor, catalog, ctx);
