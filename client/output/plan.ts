@@ -48,8 +48,17 @@ function confirmedNote(plan: Plan): string {
   return `${found.map((c) => `  ${c.name}  ${c.type}: ${c.recordedNote}`).join("\n")}\nApply records them as they are.\n`;
 }
 
-/** The plan as text: one block per change, then the summary line, then any ghosts. */
+/** The plan's own warnings (a partial plan: --target), one line each, or "". */
+function planWarnings(plan: Plan): string {
+  return plan.warnings.map((w) => `\nWarning: ${w}\n`).join("");
+}
+
+/** The plan as text: one block per change, then the summary line, then any ghosts and warnings. */
 export function renderPlan(plan: Plan): string {
+  return renderChanges(plan) + planWarnings(plan);
+}
+
+function renderChanges(plan: Plan): string {
   const changes = plan.changes.filter((c) => c.action !== Action.NOOP);
   const envNote = plan.env ? ` (environment: ${plan.env})` : "";
   if (changes.length === 0) {
@@ -66,6 +75,7 @@ export function renderPlan(plan: Plan): string {
     const note = change.action === Action.REPLACE ? "  (replace)" : change.action === Action.DELETE && !plan.destroy ? "  (no longer in configuration)" : "";
     lines.push(`  ${symbol.padEnd(3)} ${change.name.padEnd(width)}  ${change.type}${change.protected ? "  [protected]" : ""}${note}`);
     if (change.recordedNote) lines.push(`        # ${change.recordedNote}`);
+    if (change.reason) lines.push(`        # ${change.reason}`);
     for (const field of change.fields) {
       const arrow = change.action === Action.CREATE ? `${show(field.afterJson)}` : `${show(field.beforeJson)} → ${show(field.afterJson)}`;
       lines.push(`        ${field.field}: ${arrow}${field.forcesReplace ? "   # forces replacement" : ""}`);
@@ -89,6 +99,8 @@ export function planJson(plan: Plan): Record<string, unknown> {
     env: plan.env,
     destroy: plan.destroy,
     fingerprint: plan.fingerprint,
+    ...(plan.targets.length > 0 ? { targets: plan.targets } : {}),
+    warnings: plan.warnings,
     changes: plan.changes.map((c) => ({
       name: c.name,
       type: c.type,
@@ -97,6 +109,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
       protected: c.protected,
       ...(c.ghost ? { ghost: true } : {}),
       ...(c.recordedStatus ? { recorded_status: c.recordedStatus, recorded_note: c.recordedNote } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
       depends_on: c.dependsOn,
       fields: c.fields.map((f) => ({
         field: f.field,

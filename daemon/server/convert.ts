@@ -55,6 +55,7 @@ export function planMessage(plan: Plan, where: StateLocation): MessageInitShape<
       ghost: c.ghost,
       recordedStatus: c.recorded?.status ?? "",
       recordedNote: c.recorded?.note ?? "",
+      reason: c.reason ?? "",
       fields: c.fields.map((f) => ({
         field: f.field,
         beforeJson: jsonText(f.before, f.sensitive),
@@ -69,6 +70,8 @@ export function planMessage(plan: Plan, where: StateLocation): MessageInitShape<
     destroy: plan.destroy,
     backend: where.backend,
     namespace: where.namespace,
+    targets: plan.targets,
+    warnings: plan.warnings,
   };
 }
 
@@ -221,6 +224,8 @@ export function eventMessage(stamped: StampedEvent): MessageInitShape<typeof Ope
           },
         },
       };
+    case "plan":
+      return { ...head, event: { case: "plan", value: planMessage(event.plan, event.where) } };
     case "summary": {
       const { kind: _kind, ...summary } = event;
       return { ...head, event: { case: "summary", value: summary } };
