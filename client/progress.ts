@@ -3,10 +3,13 @@
 // cli-spinners) above the finished ones; elsewhere, plain timestamped lines;
 // with --json, one JSON object per line (like `terraform -json`), ending with
 // a summary that carries the command's report. Progress goes to stderr, except
-// the JSON events, which are the command's output.
+// the JSON events, which are the command's output. The plan an apply is about
+// to carry out arrives before its first change: the command prints it then
+// (onPlan), so a log reads plan first, progress after.
 import type { Connection } from "./connection.js";
 import { group, underGitHubActions } from "./github.js";
-import { type OperationEvent, ResourcePhase } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { Action, type OperationEvent, type Plan, ResourcePhase } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { actionName } from "./output/plan.js";
 
 export type ProgressMode = "json" | "live" | "plain";
 
@@ -42,6 +45,8 @@ export function eventJson(event: OperationEvent, operation: string): Record<stri
       else if (r.message) out["detail"] = r.message;
       return out;
     }
+    case "plan":
+      return { type: "plan", ...head, ...planEventJson(event.event.value) };
     case "summary": {
       const s = event.event.value;
       const out: Record<string, unknown> = { type: "summary", ...head, operation, ok: s.ok, planned: s.planned, finished: s.finished, failed: s.failed, skipped: s.skipped };
@@ -51,6 +56,19 @@ export function eventJson(event: OperationEvent, operation: string): Record<stri
     default:
       return { type: "unknown", ...head };
   }
+}
+
+/** The plan event's one line: what will change, not the field-level diff (the report's plan has that). */
+function planEventJson(plan: Plan): Record<string, unknown> {
+  const s = plan.summary;
+  return {
+    destroy: plan.destroy,
+    fingerprint: plan.fingerprint,
+    summary: { create: s?.create ?? 0, update: s?.update ?? 0, replace: s?.replace ?? 0, delete: s?.delete ?? 0, noop: s?.noop ?? 0 },
+    changes: plan.changes.filter((c) => c.action !== Action.NOOP).map((c) => ({ name: c.name, type: c.type, action: actionName(c.action), ...(c.reason ? { reason: c.reason } : {}) })),
+    ...(plan.targets.length > 0 ? { targets: plan.targets } : {}),
+    ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
+  };
 }
 
 const done: Record<string, string> = { create: "created", update: "updated", replace: "replaced", delete: "deleted", read: "read", prune: "pruned" };
@@ -94,9 +112,16 @@ export interface ProgressView {
   finish(): void;
 }
 
-function plainView(stream: NodeJS.WritableStream, operation: string): ProgressView {
+/** What a command does with the events it shows its own way. */
+export interface ProgressHooks {
+  /** The plan an apply, destroy or teardown is about to carry out (not called with --json: the plan event is a line of its own). */
+  onPlan?: (plan: Plan) => void;
+}
+
+function plainView(stream: NodeJS.WritableStream, operation: string, hooks: ProgressHooks): ProgressView {
   return {
     show(event) {
+      if (event.event.case === "plan") return hooks.onPlan?.(event.event.value);
       const line = event.event.case === "started" ? `${operation} started` : (settledLine(event) ?? summaryLine(event, operation));
       if (line) stream.write(`${event.time} ${line}\n`);
     },
@@ -105,7 +130,7 @@ function plainView(stream: NodeJS.WritableStream, operation: string): ProgressVi
 }
 
 /** The live view; its libraries load only on a terminal, keeping them off every other command's start-up. */
-async function liveView(stream: NodeJS.WriteStream, operation: string): Promise<ProgressView> {
+async function liveView(stream: NodeJS.WriteStream, operation: string, hooks: ProgressHooks): Promise<ProgressView> {
   const [{ createLogUpdate }, { default: cliSpinners }] = await Promise.all([import("log-update"), import("cli-spinners")]);
   const update = createLogUpdate(stream, { showCursor: false });
   const spinner = cliSpinners.dots;
@@ -120,6 +145,13 @@ async function liveView(stream: NodeJS.WriteStream, operation: string): Promise<
   timer.unref();
   return {
     show(event) {
+      if (event.event.case === "plan") {
+        // Printed above the live region, which is empty still: no change has started.
+        update.clear();
+        hooks.onPlan?.(event.event.value);
+        draw();
+        return;
+      }
       if (event.event.case === "resource") {
         const r = event.event.value;
         if (r.phase === ResourcePhase.STARTED) inFlight.set(r.name, { label: `${r.name} (${r.type}): ${doing[r.action] ?? r.action}…`, since: performance.now() });
@@ -171,10 +203,23 @@ export async function withProgress<R>(
   operationId: string,
   call: () => Promise<R>,
   report: (result: R) => unknown,
+  hooks: ProgressHooks = {},
 ): Promise<R> {
-  const view = mode === "json" ? jsonView(operation) : mode === "live" ? await liveView(process.stderr, operation) : plainView(process.stderr, operation);
-  // Under GitHub Actions the lines fold into one section of the log.
-  const endGroup = mode === "plain" && underGitHubActions() ? group(`wfctl ${operation}: progress`) : () => {};
+  // Under GitHub Actions the lines fold into one section of the log; the plan stays outside it, where it is read.
+  const grouped = mode === "plain" && underGitHubActions();
+  const startGroup = () => (grouped ? group(`wfctl ${operation}: progress`) : () => {});
+  let endGroup = startGroup();
+  const onPlan = hooks.onPlan;
+  const shown: ProgressHooks = onPlan
+    ? {
+        onPlan: (plan) => {
+          endGroup();
+          onPlan(plan);
+          endGroup = startGroup();
+        },
+      }
+    : {};
+  const view = mode === "json" ? jsonView(operation) : mode === "live" ? await liveView(process.stderr, operation, shown) : plainView(process.stderr, operation, shown);
   const finish = () => {
     view.finish();
     endGroup();

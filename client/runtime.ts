@@ -11,7 +11,7 @@ import { type CallerSchema, type OperationSchema, Outcome, type TargetSchema } f
 import { socketPath } from "../proto/socket.js";
 import { type Connection, connectDaemon, connectInProcess } from "./connection.js";
 import { maskSensitiveValues, underGitHubActions } from "./github.js";
-import { progressMode, withProgress } from "./progress.js";
+import { type ProgressHooks, progressMode, withProgress } from "./progress.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 
 /** Flags every command that talks to the engine takes. */
@@ -107,10 +107,11 @@ export async function runOperation<R>(
   operation: string,
   call: (operation: MessageInitShape<typeof OperationSchema>, options: CallOptions) => Promise<R>,
   jsonReport: (response: R) => unknown,
+  hooks: ProgressHooks = {},
 ): Promise<R> {
   const op = stoppableOperation(opts, connection);
   try {
-    return await withProgress(connection, progressMode(opts), operation, op.operation.id as string, () => call(op.operation, op.options), jsonReport);
+    return await withProgress(connection, progressMode(opts), operation, op.operation.id as string, () => call(op.operation, op.options), jsonReport, hooks);
   } finally {
     op.done();
   }

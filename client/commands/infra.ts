@@ -1,6 +1,7 @@
-// wfctl infra: plan, apply, refresh, drift, destroy, teardown, outputs, and
-// state (commands/state.ts). plan, apply, destroy and drift say first, on
-// stderr, which state backend and namespace they use.
+// wfctl infra: plan, apply, refresh, drift, destroy, teardown, outputs,
+// show (commands/saved-plan.ts) and state (commands/state.ts). plan, apply,
+// destroy and drift say first, on stderr, which state backend and namespace
+// they use.
 import { Command, Option } from "commander";
 import type { ApplyResponse, DestroyResponse, DriftResponse, Plan } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { Action, DriftClass } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
@@ -30,6 +31,8 @@ import {
   withTarget,
 } from "../runtime.js";
 import { positiveInt, withTargetOptions } from "./options.js";
+import { savedPlanApply, savedPlanNote, showCommand, writePlanFile } from "./saved-plan.js";
+import { type ScopeOptions, scopeOf, withScopeOptions } from "./scope.js";
 import { appendStepSummary, driftSummary, maskSensitiveValues, planSummary, resultsSummary, underGitHubActions } from "../github.js";
 
 /** The `State:` header, in the format of this command's progress lines (timestamped in CI logs). */
@@ -37,12 +40,14 @@ function header(opts: TargetOptions, backend: string, namespace: string): string
   return stateHeader(backend, namespace, progressMode(opts) === "plain");
 }
 
-interface PlanOptions extends TargetOptions {
+interface PlanOptions extends TargetOptions, ScopeOptions {
   destroy?: boolean;
   detailedExitcode?: boolean;
+  /** --out FILE: save the plan for `apply FILE`. */
+  out?: string;
 }
 
-interface ApplyOptions extends TargetOptions {
+interface ApplyOptions extends TargetOptions, ScopeOptions {
   autoApprove?: boolean;
   parallelism?: number;
   refresh?: boolean;
@@ -156,16 +161,19 @@ function hasChanges(plan: Plan | undefined): boolean {
 
 async function plan(opts: PlanOptions): Promise<number> {
   return withTarget(opts, opts.destroy ? "wfctl infra plan --destroy" : "wfctl infra plan", async (connection) => {
+    let saved: string | undefined;
     const response = await runOperation(
       opts,
       connection,
       opts.destroy ? "plan-destroy" : "plan",
-      (operation, options) =>
-        connection.client.plan(
-          { target: target(opts), caller: caller(opts.destroy ? "wfctl infra plan --destroy" : "wfctl infra plan"), destroy: opts.destroy ?? false, operation },
-          options,
-        ),
-      (r) => (r.plan ? planJson(r.plan) : null),
+      async (operation, options) => {
+        const command = opts.destroy ? "wfctl infra plan --destroy" : "wfctl infra plan";
+        const r = await connection.client.plan({ target: target(opts), caller: caller(command), destroy: opts.destroy ?? false, operation, ...scopeOf(opts), save: opts.out !== undefined }, options);
+        // Written before anything is printed: the report may say where.
+        if (opts.out !== undefined) saved = await writePlanFile(opts.out, r.savedPlan);
+        return r;
+      },
+      (r) => (r.plan ? { ...planJson(r.plan), ...(saved ? { saved_plan: saved } : {}) } : null),
     );
     const p = response.plan;
     if (!p) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
@@ -173,6 +181,7 @@ async function plan(opts: PlanOptions): Promise<number> {
     if (!opts.json) {
       process.stderr.write(header(opts, p.backend, p.namespace));
       out(renderPlan(p));
+      if (saved) process.stderr.write(savedPlanNote(saved));
     }
     // Ghosts count as a difference: state does not match what exists.
     return opts.detailedExitcode && (hasChanges(p) || ghostsOf(p).length > 0) ? EXIT.CHANGES : EXIT.OK;
@@ -184,7 +193,12 @@ async function plan(opts: PlanOptions): Promise<number> {
  * under the state lock; otherwise show the plan, ask on the terminal, and
  * apply only that plan (the daemon refuses if it changed meanwhile).
  */
-async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
+async function mutate(opts: ApplyOptions, destroy: boolean, planFile?: { file: string; configGiven: boolean }): Promise<number> {
+  if (planFile) {
+    // The plan was reviewed: applied as it is, without asking (or refused as stale).
+    const saved = await savedPlanApply(planFile.file, opts, planFile.configGiven);
+    return withTarget(saved.opts, "wfctl infra apply PLAN", (connection) => runMutation(connection, saved.opts, false, "wfctl infra apply PLAN", "", saved.content));
+  }
   const command = destroy ? "wfctl infra destroy" : opts.refresh ? "wfctl infra apply --refresh" : "wfctl infra apply";
   // Checked before anything is contacted.
   if (opts.allowProtectedPrune && !opts.refresh) {
@@ -195,7 +209,7 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
     let expectedFingerprint = "";
     if (!opts.autoApprove) {
       if (!canPrompt()) throw approvalRequired(destroy ? "destroy" : "apply", "--auto-approve");
-      const planned = (await connection.client.plan({ target: target(opts), caller: caller(command), destroy }, callOptions(opts))).plan;
+      const planned = (await connection.client.plan({ target: target(opts), caller: caller(command), destroy, ...scopeOf(opts) }, callOptions(opts))).plan;
       if (!planned) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
       process.stderr.write(header(opts, planned.backend, planned.namespace) + renderPlan(planned));
       // Nothing to approve, but the apply still records what the providers read (as Terraform persists a refresh).
@@ -211,10 +225,20 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
   });
 }
 
-async function runMutation(connection: Connection, opts: ApplyOptions, destroy: boolean, command: string, expectedFingerprint: string): Promise<number> {
+async function runMutation(connection: Connection, opts: ApplyOptions, destroy: boolean, command: string, expectedFingerprint: string, savedPlan?: Uint8Array): Promise<number> {
+  // Not asked for approval: the plan is printed as it arrives, before the first change.
+  const printsPlan = (opts.autoApprove ?? false) || savedPlan !== undefined;
+  let planShown = false;
+  const showPlan = (plan: Plan) => {
+    planShown = true;
+    process.stderr.write(header(opts, plan.backend, plan.namespace));
+    out(renderPlan(plan));
+  };
   const request = {
     target: target(opts),
     caller: caller(command),
+    ...scopeOf(opts),
+    savedPlan,
     expectedFingerprint,
     parallelism: opts.parallelism ?? 0,
     refresh: opts.refresh ?? false,
@@ -241,9 +265,10 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
         ...(r.unrecorded.length > 0 ? { unrecorded: unrecordedJson(r.unrecorded) } : {}),
       };
     },
+    printsPlan ? { onPlan: showPlan } : {},
   );
-  // Asked for approval: the header came with the plan shown then.
-  if (!opts.json && opts.autoApprove && response.plan) process.stderr.write(header(opts, response.plan.backend, response.plan.namespace));
+  // Printed here only if its event never came (the apply stopped before, or progress was lost).
+  if (!opts.json && printsPlan && response.plan && !planShown) showPlan(response.plan);
   for (const entry of prunedOf(response)) process.stderr.write(auditLine(entry));
   for (const entry of "moved" in response ? response.moved : []) process.stderr.write(auditLine(entry));
   if (underGitHubActions()) {
@@ -252,10 +277,7 @@ async function runMutation(connection: Connection, opts: ApplyOptions, destroy: 
     if (response.plan) appendStepSummary(planSummary(response.plan, target(opts)));
     appendStepSummary(resultsSummary(destroy ? "destroy" : "apply", response.results, target(opts), response.stoppedReason));
   }
-  if (!opts.json) {
-    if (opts.autoApprove && response.plan) out(renderPlan(response.plan));
-    if (hasChanges(response.plan)) out(`\n${renderResults(response.results, destroy)}`);
-  }
+  if (!opts.json && hasChanges(response.plan)) out(`\n${renderResults(response.results, destroy)}`);
   // Last, where they are seen: the lock could not be released, say.
   process.stderr.write(renderWarnings(response.warnings));
   const exit = exitOf(response, destroy ? "destroy" : "apply");
@@ -274,24 +296,32 @@ type Run = (code: Promise<number>) => Promise<void>;
 
 export function infraCommand(run: Run): Command {
   const infra = new Command("infra").description("plan, apply and destroy infrastructure; inspect its state");
-  withTargetOptions(
-    infra
-      .command("plan")
-      .description("show what apply would change")
-      .addOption(new Option("--destroy", "plan a destroy instead"))
-      .addOption(new Option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are, 1 on error")),
+  withScopeOptions(
+    withTargetOptions(
+      infra
+        .command("plan")
+        .description("show what apply would change")
+        .addOption(new Option("--destroy", "plan a destroy instead"))
+        .addOption(new Option("--out <file>", "also save the plan to FILE, for wfctl infra apply FILE (holds no secret in plain)"))
+        .addOption(new Option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are, 1 on error")),
+    ),
   ).action((opts: PlanOptions) => run(plan(opts)));
-  withTargetOptions(
-    infra
-      .command("apply")
-      .description("create, update and delete resources to match the configuration")
-      .addOption(new Option("--auto-approve", "apply without asking (required without a terminal)"))
-      .addOption(new Option("--parallelism <n>", "how many resource changes may run at once (default 10)").argParser(positiveInt("--parallelism")))
-      .addOption(new Option("--refresh", "detect drift first and prune ghosts from state (a dry run without --auto-approve)"))
-      .addOption(new Option("--allow-protected-prune", "with --refresh: also prune ghosts of protected resources"))
-      .addOption(new Option("--allow-protected-destroy", "let the plan delete or replace protected resources"))
-      .addOption(new Option("--sync-outputs", "after a complete apply, write every output's sinks (without it: only sinks marked on_apply)")),
-  ).action((opts: ApplyOptions) => run(mutate(opts, false)));
+  withScopeOptions(
+    withTargetOptions(
+      infra
+        .command("apply")
+        .description("create, update and delete resources to match the configuration, or apply a saved plan exactly")
+        .argument("[plan-file]", "a saved plan (wfctl infra plan --out FILE): applied as planned, without asking, or refused (PLAN_STALE) if anything changed since")
+        .addOption(new Option("--auto-approve", "apply without asking (required without a terminal)"))
+        .addOption(new Option("--parallelism <n>", "how many resource changes may run at once (default 10)").argParser(positiveInt("--parallelism")))
+        .addOption(new Option("--refresh", "detect drift first and prune ghosts from state (a dry run without --auto-approve)"))
+        .addOption(new Option("--allow-protected-prune", "with --refresh: also prune ghosts of protected resources"))
+        .addOption(new Option("--allow-protected-destroy", "let the plan delete or replace protected resources"))
+        .addOption(new Option("--sync-outputs", "after a complete apply, write every output's sinks (without it: only sinks marked on_apply)")),
+    ),
+  ).action((file: string | undefined, opts: ApplyOptions, command: Command) =>
+    run(mutate(opts, false, file === undefined ? undefined : { file, configGiven: command.getOptionValueSource("config") === "cli" })),
+  );
   withTargetOptions(
     infra
       .command("refresh")
@@ -330,6 +360,7 @@ export function infraCommand(run: Run): Command {
       .addOption(new Option("--show-sensitive", "print sensitive values instead of <sensitive>"))
       .addOption(new Option("--sync", "write each output to its declared sinks (GitHub secrets, $GITHUB_ENV) instead of printing it")),
   ).action((names: string[], opts: OutputsOptions) => run(outputs(names, opts)));
+  infra.addCommand(showCommand(run));
   addStateCommands(infra, run);
   addImportCommand(infra, run);
   return infra;

@@ -54,8 +54,17 @@ function movedCount(plan: Plan): string {
   return moved > 0 ? ` ${moved} record(s) to rename (moved:).` : "";
 }
 
-/** The plan as text: one block per change, then the summary line, then any ghosts. */
+/** The plan's own warnings (a partial plan: --target), one line each, or "". */
+function planWarnings(plan: Plan): string {
+  return plan.warnings.map((w) => `\nWarning: ${w}\n`).join("");
+}
+
+/** The plan as text: one block per change, then the summary line, then any ghosts and warnings. */
 export function renderPlan(plan: Plan): string {
+  return renderChanges(plan) + planWarnings(plan);
+}
+
+function renderChanges(plan: Plan): string {
   // A record a `moved:` entry renames is shown even when nothing else about it changes.
   const changes = plan.changes.filter((c) => c.action !== Action.NOOP || c.movedFrom);
   const envNote = plan.env ? ` (environment: ${plan.env})` : "";
@@ -75,6 +84,7 @@ export function renderPlan(plan: Plan): string {
       (change.movedFrom ? `  (moved from ${change.movedFrom})` : "");
     lines.push(`  ${(change.action === Action.NOOP ? "->" : symbol).padEnd(3)} ${change.name.padEnd(width)}  ${change.type}${change.protected ? "  [protected]" : ""}${note}`);
     if (change.recordedNote) lines.push(`        # ${change.recordedNote}`);
+    if (change.reason) lines.push(`        # ${change.reason}`);
     for (const field of change.fields) {
       const arrow = change.action === Action.CREATE ? `${show(field.afterJson)}` : `${show(field.beforeJson)} → ${show(field.afterJson)}`;
       lines.push(`        ${field.field}: ${arrow}${field.forcesReplace ? "   # forces replacement" : ""}`);
@@ -98,6 +108,8 @@ export function planJson(plan: Plan): Record<string, unknown> {
     env: plan.env,
     destroy: plan.destroy,
     fingerprint: plan.fingerprint,
+    ...(plan.targets.length > 0 ? { targets: plan.targets } : {}),
+    warnings: plan.warnings,
     changes: plan.changes.map((c) => ({
       name: c.name,
       type: c.type,
@@ -107,6 +119,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
       ...(c.ghost ? { ghost: true } : {}),
       ...(c.recordedStatus ? { recorded_status: c.recordedStatus, recorded_note: c.recordedNote } : {}),
       ...(c.movedFrom ? { moved_from: c.movedFrom } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
       depends_on: c.dependsOn,
       fields: c.fields.map((f) => ({
         field: f.field,

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { CallOptions } from "../../proto/grpc.js";
 import type { WfctlError } from "../../proto/errors.js";
 import { type Context, injectTrace } from "../../proto/telemetry.js";
-import type { ResourceEvent } from "./events.js";
+import type { PlanEvent, ResourceEvent } from "./events.js";
 import type { Caller } from "./request.js";
 
 export interface OperationContext {
@@ -20,8 +20,8 @@ export interface OperationContext {
   /** The operation's trace context: plugin calls carry it as `traceparent`. */
   trace: Context;
   log: Logger;
-  /** Tells watching clients what happens to a resource. */
-  emit(event: ResourceEvent): void;
+  /** Tells watching clients what happens to a resource, and what an operation that changes things is about to do. */
+  emit(event: ResourceEvent | PlanEvent): void;
   /** Records what stopped an operation that reports instead of throwing, for its summary event. */
   stopped(error: WfctlError | undefined): void;
 }

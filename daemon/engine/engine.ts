@@ -21,7 +21,8 @@ import type { OperationJournal } from "./events.js";
 import { type ApplyOptions, type ApplyResult, mutate } from "./mutate.js";
 import { OperationRegistry, type RunningOperation } from "./operations.js";
 import { type OutputResult, type SinkFilter, collectOutputs, sensitiveValues } from "./outputs.js";
-import { type Plan, computePlan } from "./plan.js";
+import { type Plan, type PlanScope, computePlan } from "./plan.js";
+import { type SavedPlanRecord, recordSavedPlan } from "./saved-plan.js";
 import { type AuditSink, type RefreshOptions, type RefreshResult, ghostsOf, refreshState } from "./refresh.js";
 import type { OperationRequest } from "./request.js";
 import { DEFAULT_PARALLELISM } from "./scheduler.js";
@@ -181,26 +182,29 @@ export class Engine {
     }
   }
 
-  /** The plan, with where its state is. */
-  async plan(request: OperationRequest, options: { destroy: boolean }): Promise<Plan & RunNotes> {
+  /** The plan, with where its state is; with `save`, also what a plan file records to be checked when applied (saved-plan.ts). */
+  async plan(request: OperationRequest, options: { destroy: boolean; save?: boolean } & Partial<PlanScope>): Promise<Plan & RunNotes & { saved?: SavedPlanRecord }> {
     const notes = emptyNotes();
-    const plan = await this.run(
+    const planned = await this.run(
       options.destroy ? "plan-destroy" : "plan",
       request,
       false,
       async (ctx, { config, store, sessions }) => {
         const plan = await computePlan(config, store, sessions, ctx, options);
-        ctx.log.info({ changes: plan.changes.filter((c) => c.action !== "noop").length }, "planned");
-        return plan;
+        ctx.log.info({ changes: plan.changes.filter((c) => c.action !== "noop").length, targets: plan.targets.length || undefined }, "planned");
+        const saved = options.save ? await recordSavedPlan({ plan, config, sessions, where: locateState(config) }) : undefined;
+        return { plan, saved };
       },
       notes,
     );
-    return { ...plan, ...notes };
+    return { ...planned.plan, ...notes, warnings: [...planned.plan.warnings, ...notes.warnings], saved: planned.saved };
   }
 
+  /** Apply; with a saved plan, its destroy (a plan --destroy saved) is what is applied. */
   async apply(request: OperationRequest, options: ApplyOptions): Promise<ApplyResult & RunNotes> {
     const notes = emptyNotes();
-    return { ...(await this.run("apply", request, true, (ctx, opened) => mutate(ctx, opened, options, false, this.audit), notes)), ...notes };
+    const destroy = options.savedPlan?.destroy ?? false;
+    return { ...(await this.run("apply", request, true, (ctx, opened) => mutate(ctx, opened, options, destroy, this.audit), notes)), ...notes };
   }
 
   async destroy(request: OperationRequest, options: ApplyOptions): Promise<ApplyResult & RunNotes> {

@@ -1,9 +1,11 @@
-// An operation's progress as events: started, each resource planned,
+// An operation's progress as events: started, each resource planned, the
+// plan (apply, destroy, teardown: before any change starts), each resource
 // started, finished, failed or skipped, and a summary at the end. The engine
 // emits them into the operation's journal; WatchOperation streams a journal
 // to clients (replaying what they missed), which show live progress, plain
 // timestamped lines, or one JSON object per line.
 import { WfctlError } from "../../proto/errors.js";
+import type { Plan } from "./plan-model.js";
 import type { Target } from "./request.js";
 
 export type ResourcePhase = "planned" | "started" | "finished" | "failed" | "skipped";
@@ -41,7 +43,15 @@ export interface SummaryEvent {
   skipped: number;
 }
 
-export type EngineEvent = StartedEvent | ResourceEvent | SummaryEvent;
+/** The plan an apply, destroy or teardown is about to carry out, sent once it is checked and before its first change. */
+export interface PlanEvent {
+  kind: "plan";
+  plan: Plan;
+  /** Where the state it was planned against lives. */
+  where: { backend: string; namespace: string };
+}
+
+export type EngineEvent = StartedEvent | ResourceEvent | PlanEvent | SummaryEvent;
 
 export interface StampedEvent {
   operationId: string;

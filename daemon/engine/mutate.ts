@@ -1,8 +1,10 @@
 // Apply and destroy as operations: (with --refresh) detect drift and prune
-// ghosts, plan, check the plan is the one approved and spares protected
-// resources, run it, and persist what the providers read for the resources
-// left unchanged.
+// ghosts, plan, check the plan is the one approved (or saved) and spares
+// protected resources, tell watching clients the plan, run it, and persist
+// what the providers read for the resources left unchanged.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import type { JsonObject } from "../../proto/json.js";
+import { locateState } from "../state/open.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
 import type { UnrecordedChange } from "./recorder.js";
 import type { OperationContext } from "./context.js";
@@ -10,6 +12,7 @@ import { type DriftFinding, detectDrift } from "./drift.js";
 import { type Plan, computePlan } from "./plan.js";
 import { type AuditEntry, type AuditSink, checkPrunable, ghostsOf, pruneGhosts, withoutRecords } from "./refresh.js";
 import { applyMoves } from "./moves.js";
+import { checkSavedPlan } from "./saved-plan.js";
 import { DEFAULT_PARALLELISM } from "./scheduler.js";
 import type { OpenedTarget } from "./target.js";
 
@@ -23,6 +26,15 @@ export interface ApplyOptions {
   allowProtectedPrune?: boolean;
   /** Protected resources may be deleted or replaced (the second key). */
   allowProtectedDestroy?: boolean;
+  /** --target: only these resources and what they depend on (plan-scope.ts). */
+  targets?: readonly string[];
+  /** --replace: replace these even where nothing changed. */
+  replace?: readonly string[];
+  /**
+   * A saved plan (its targets and replace in the two fields above): applied
+   * only if its checks find nothing changed since it was made (saved-plan.ts).
+   */
+  savedPlan?: { checks: JsonObject; destroy: boolean };
 }
 
 export interface ApplyResult {
@@ -70,6 +82,9 @@ export async function applyLogged(plan: Plan, { config, store, sessions }: Opene
 export async function mutate(ctx: OperationContext, opened: OpenedTarget, options: ApplyOptions, destroy: boolean, audit: AuditSink): Promise<ApplyResult> {
   const { config, store, sessions } = opened;
   const parallelism = parallelismOf(options.parallelism);
+  if (options.refresh && ((options.targets?.length ?? 0) > 0 || options.savedPlan)) {
+    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `--refresh works on the whole stack: it does not go with ${options.savedPlan ? "a saved plan" : "--target"}; nothing was done`);
+  }
   let drift: DriftFinding[] = [];
   let ghosts: DriftFinding[] = [];
   if (options.refresh && !destroy) {
@@ -79,11 +94,16 @@ export async function mutate(ctx: OperationContext, opened: OpenedTarget, option
   }
   // Planned as if the ghosts were already pruned, and checked, before the
   // first prune: a refused or failed plan leaves state as it was.
-  const plan = await computePlan(config, withoutRecords(store, ghosts.map((g) => g.name)), sessions, ctx, { destroy });
+  const scope = { targets: options.targets ?? [], replace: options.replace ?? [] };
+  const plan = await computePlan(config, withoutRecords(store, ghosts.map((g) => g.name)), sessions, ctx, { destroy, ...scope });
   // Fields a reference fills with a sensitive value are sealed in every record written for them, as schema-sensitive ones are.
   for (const change of plan.changes) if (change.resource) store.markSensitive(change.name, change.sensitiveFields);
+  const where = locateState(config);
+  if (options.savedPlan) await checkSavedPlan(options.savedPlan.checks, { plan, config, sessions, where });
   checkFingerprint(plan, options.expectedFingerprint);
   checkProtected(plan, options.allowProtectedDestroy ?? false, destroy ? "wfctl infra destroy" : "wfctl infra apply");
+  // What is about to be done, before the first change: a log shows the plan, then the progress.
+  ctx.emit({ kind: "plan", plan, where });
   const pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, audit);
   const moved = await applyMoves(plan.changes, opened, ctx, audit);
   const { outcomes, stopped, unrecorded } = await applyLogged(plan, opened, ctx, parallelism);

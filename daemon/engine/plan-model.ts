@@ -44,6 +44,8 @@ export interface PlannedChange {
   sensitiveFields: string[];
   /** The record's old name, when a `moved:` entry renames it in this plan (apply renames it first: moves.ts). */
   movedFrom?: string;
+  /** Why the action was chosen when the fields do not say (e.g. "replace requested with --replace"). */
+  reason?: string;
 }
 
 export interface Plan {
@@ -52,6 +54,12 @@ export interface Plan {
   changes: PlannedChange[];
   /** Hash of what would change; an approved plan must still match it at apply time. */
   fingerprint: string;
+  /** --target: the resources named (the plan covers them and what they depend on); empty for the whole stack. */
+  targets: string[];
+  /** Things the reader must see with the plan (that it is partial, a --replace that changed nothing). */
+  warnings: string[];
+  /** The state records the plan was made against, as read (a saved plan records them, to refuse a stale one). */
+  priors: readonly ResourceState[];
 }
 
 export type PlanSummary = Record<ChangeAction, number>;

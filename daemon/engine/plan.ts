@@ -14,11 +14,12 @@ import type { OperationContext } from "./context.js";
 import { topologicalOrder } from "./graph.js";
 import type { Plan, PlannedChange } from "./plan-model.js";
 import { type PlanningContext, planDelete, planResource } from "./plan-resource.js";
+import { type PlanScope, forceReplace, selectScope } from "./plan-scope.js";
 import type { ProviderSessions } from "./providers.js";
 import { plannedMoves, staleCopyRemoval, withMove } from "./moves.js";
 
 export { type ChangeAction, type Plan, type PlannedChange, type PlanSummary, hasChanges, summarize } from "./plan-model.js";
-
+export type { PlanScope } from "./plan-scope.js";
 
 function fingerprint(changes: readonly PlannedChange[], destroy: boolean): string {
   const essence = changes
@@ -86,13 +87,17 @@ export async function computePlan(
   store: StateStore,
   sessions: ProviderSessions,
   ctx: OperationContext,
-  options: { destroy: boolean; refresh?: boolean },
+  options: { destroy: boolean; refresh?: boolean } & Partial<PlanScope>,
 ): Promise<Plan> {
   const priors = await store.listStates({}, { signal: ctx.signal });
   const priorByName = new Map(priors.map((p) => [p.resourceId, p]));
   // `moved:` entries: the record `from` is planned as its new name.
   const moves = plannedMoves(config, options.destroy ? [] : priors);
   for (const [to, { record }] of moves) priorByName.set(to, record);
+  const scope = { targets: options.targets ?? [], replace: options.replace ?? [] };
+  const selection = selectScope(config, priors, scope, options.destroy);
+  const warnings = [...selection.warnings];
+  const replace = new Set(scope.replace);
   const changes: PlannedChange[] = [];
   const plannedByName = new Map<string, Promise<PlannedChange>>();
   const planning: PlanningContext = { config, sessions, ctx, refresh: options.refresh !== false, planned: plannedByName };
@@ -106,24 +111,26 @@ export async function computePlan(
       await Promise.all(resource.references.map((r) => plannedByName.get(r.target)?.catch(() => undefined)));
       await slots.take();
       try {
-        const change = withMove(await planResource(resource, priorByName.get(resource.name), planning), moves.get(resource.name));
+        const planned = withMove(await planResource(resource, priorByName.get(resource.name), planning), moves.get(resource.name));
+        const change = replace.has(resource.name) ? forceReplace(planned, warnings) : planned;
         announce(change);
         return change;
       } finally {
         slots.give();
       }
     };
-    const byName = new Map(config.resources.map((r) => [r.name, r]));
-    for (const name of topologicalOrder(config.resources)) {
+    const inScope = config.resources.filter((r) => selection.resources?.has(r.name) ?? true);
+    const byName = new Map(inScope.map((r) => [r.name, r]));
+    for (const name of topologicalOrder(inScope)) {
       const resource = byName.get(name);
       if (resource) plannedByName.set(name, planOne(resource));
     }
-    changes.push(...(await Promise.all(config.resources.map((r) => plannedByName.get(r.name) as Promise<PlannedChange>))));
+    changes.push(...(await Promise.all(inScope.map((r) => plannedByName.get(r.name) as Promise<PlannedChange>))));
   }
 
   const wanted = new Set(options.destroy ? [] : config.resources.map((r) => r.name));
   const movedAway = new Set([...moves.values()].map((m) => m.from));
-  const orphans = priors.filter((p) => !wanted.has(p.resourceId) && !movedAway.has(p.resourceId));
+  const orphans = priors.filter((p) => !wanted.has(p.resourceId) && !movedAway.has(p.resourceId) && (selection.records?.has(p.resourceId) ?? true));
   const unmanaged = orphans.filter((p) => !config.providers.has(p.provider));
   if (unmanaged.length > 0) {
     const lines = unmanaged.map((p) => `"${p.resourceId}" (${p.resourceType}) is managed by provider module "${p.provider}"`);
@@ -139,5 +146,5 @@ export async function computePlan(
     announce(change);
     changes.push(change);
   }
-  return { env: config.env, destroy: options.destroy, changes, fingerprint: fingerprint(changes, options.destroy) };
+  return { env: config.env, destroy: options.destroy, changes, fingerprint: fingerprint(changes, options.destroy), targets: [...scope.targets], warnings, priors };
 }

@@ -43,6 +43,7 @@ export async function teardown(ctx: OperationContext, opened: OpenedTarget, opti
   }
   checkFingerprint(plan, options.expectedFingerprint);
   checkProtected(plan, options.allowProtectedDestroy ?? false, "wfctl infra teardown");
+  ctx.emit({ kind: "plan", plan, where: { backend: base.backend, namespace: base.namespace } });
   const before = keys(await store.listStates({}, { signal: ctx.signal }));
   const { outcomes, stopped, unrecorded } = await applyLogged(plan, opened, ctx, parallelismOf(options.parallelism));
   if (stopped || outcomes.some((o) => o.outcome !== "succeeded")) {

@@ -31,6 +31,7 @@ import {
 } from "./convert.js";
 import { stateEditHandlers } from "./api-state-edits.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
+import { savedPlanFile, savedPlanRequest } from "./saved-plans.js";
 import type { UncaughtErrors } from "./last-resort.js";
 import { connectionPeerKey, peerOfCall } from "./peer.js";
 
@@ -168,19 +169,24 @@ function daemonHandlers(engine: Engine, host: ApiHost): Pick<ServiceImpl<typeof 
 function changeHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "plan" | "apply" | "destroy" | "refresh" | "teardown" | "drift"> {
   return {
     async plan(req, ctx) {
-      const plan = await engine.plan(request(req.target, req.caller, ctx, req.operation), { destroy: req.destroy });
-      return { plan: planMessage(plan, plan) };
+      const operation = request(req.target, req.caller, ctx, req.operation);
+      const plan = await engine.plan(operation, { destroy: req.destroy, targets: req.targets, replace: req.replace, save: req.save });
+      return { plan: planMessage(plan, plan), savedPlan: plan.saved ? savedPlanFile(plan, plan, plan.saved, operation.target, req.replace) : undefined };
     },
     async apply(req, ctx) {
       if (req.allowProtectedPrune && !req.refresh) {
         throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "--allow-protected-prune only applies with --refresh (it allows pruning protected ghosts); nothing was done");
       }
-      const result = await engine.apply(request(req.target, req.caller, ctx, req.operation), {
+      const operation = request(req.target, req.caller, ctx, req.operation);
+      const result = await engine.apply(operation, {
         expectedFingerprint: req.expectedFingerprint,
         parallelism: req.parallelism,
         refresh: req.refresh,
         allowProtectedPrune: req.allowProtectedPrune,
         allowProtectedDestroy: req.allowProtectedDestroy,
+        targets: req.targets,
+        replace: req.replace,
+        ...savedPlanRequest(req, operation.target),
       });
       return {
         ...stoppable(result),

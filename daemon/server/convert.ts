@@ -56,6 +56,7 @@ export function planMessage(plan: Plan, where: StateLocation): MessageInitShape<
       recordedStatus: c.recorded?.status ?? "",
       recordedNote: c.recorded?.note ?? "",
       movedFrom: c.movedFrom ?? "",
+      reason: c.reason ?? "",
       fields: c.fields.map((f) => ({
         field: f.field,
         beforeJson: jsonText(f.before, f.sensitive),
@@ -70,6 +71,8 @@ export function planMessage(plan: Plan, where: StateLocation): MessageInitShape<
     destroy: plan.destroy,
     backend: where.backend,
     namespace: where.namespace,
+    targets: plan.targets,
+    warnings: plan.warnings,
   };
 }
 
@@ -222,6 +225,8 @@ export function eventMessage(stamped: StampedEvent): MessageInitShape<typeof Ope
           },
         },
       };
+    case "plan":
+      return { ...head, event: { case: "plan", value: planMessage(event.plan, event.where) } };
     case "summary": {
       const { kind: _kind, ...summary } = event;
       return { ...head, event: { case: "summary", value: summary } };

@@ -5,10 +5,14 @@ import { spawn } from "node:child_process";
 import type { CliResult } from "./cli.js";
 import { ROOT, WFCTL } from "./paths.js";
 
-/** Runs wfctl on a pseudo-terminal and types `answer` when `prompt` appears; stdout and stderr arrive together as `stdout`. */
-export function runOnTerminal(args: readonly string[], env: Record<string, string>, prompt: string, answer: string): Promise<CliResult> {
+/**
+ * Runs wfctl on a pseudo-terminal and types `answer` when `prompt` appears; stdout and stderr arrive together as `stdout`.
+ * `size` gives the terminal columns and rows (script's own pseudo-terminal has none: a live display then draws nothing).
+ */
+export function runOnTerminal(args: readonly string[], env: Record<string, string>, prompt: string, answer: string, size?: { columns: number; rows: number }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const command = [process.execPath, WFCTL, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    const quoted = [process.execPath, WFCTL, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    const command = size ? `stty cols ${size.columns} rows ${size.rows}; exec ${quoted}` : quoted;
     const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let typed = false;
