@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type JsonObject, type JsonValue, canonicalJson, isJsonObject } from "../../proto/json.js";
+import { type JsonObject, type JsonValue, canonicalJson, isJsonObject, jsonEqual } from "../../proto/json.js";
 import { REDACTED, redact } from "../../proto/redact.js";
 import { isSecretKey } from "../../proto/saved-plan.js";
 import { isSealed, sameValue, seal } from "../../proto/sealed.js";
@@ -61,15 +61,29 @@ async function sensitiveFieldsOf(sessions: ProviderSessions, provider: string, t
   return new Set([...Object.entries(fields).flatMap(([name, spec]) => (spec.sensitive ? [name] : [])), ...extra]);
 }
 
+/** Whether a value holds a sensitive variable's value (is it, or, as text, contains it). */
+function sensitiveVariableTest(config: InfraConfig): (value: JsonValue) => boolean {
+  const values = config.variables.filter((v) => v.sensitive).map((v) => v.value);
+  const texts = values.map((v) => (typeof v === "string" ? v : JSON.stringify(v))).filter((t) => t !== "");
+  return (value) => (typeof value === "string" ? texts.some((t) => value.includes(t)) : values.some((v) => jsonEqual(v, value)));
+}
+
 /**
  * The configuration with every secret replaced by REDACTED (schema-sensitive
- * resource fields, and any value under a secret key), and the secrets by path.
+ * resource fields, fields a sensitive reference or variable fills, any value
+ * under a secret key, any value holding a sensitive variable's), and the
+ * secrets by path.
  */
 async function splitConfiguration({ config, sessions }: SavedPlanBasis): Promise<{ masked: JsonObject; secrets: Map<string, JsonValue> }> {
   const secrets = new Map<string, JsonValue>();
+  const holdsSensitiveVariable = sensitiveVariableTest(config);
   const mask = (path: string, value: JsonValue, sensitive: ReadonlySet<string> = new Set()): JsonValue => {
     if (Array.isArray(value)) return value.map((v, i) => mask(`${path}[${i}]`, v));
-    if (!isJsonObject(value)) return value;
+    if (!isJsonObject(value)) {
+      if (!holdsSensitiveVariable(value)) return value;
+      secrets.set(path, value);
+      return REDACTED;
+    }
     const out: JsonObject = {};
     for (const [key, v] of Object.entries(value)) {
       if (sensitive.has(key) || isSecretKey(key)) {
@@ -81,7 +95,7 @@ async function splitConfiguration({ config, sessions }: SavedPlanBasis): Promise
   };
   const resources: JsonValue[] = [];
   for (const r of config.resources) {
-    const sensitive = await sensitiveFieldsOf(sessions, r.provider, r.type);
+    const sensitive = await sensitiveFieldsOf(sessions, r.provider, r.type, r.sensitiveFields);
     const configured = mask(`resources.${r.name}.config`, r.config, sensitive);
     resources.push({ name: r.name, type: r.type, provider: r.provider, protected: r.protected, depends_on: r.dependsOn, config: configured });
   }
@@ -273,7 +287,7 @@ export interface SectionCheck {
   changed(saved: JsonValue, basis: SavedPlanBasis): Promise<string[]>;
 }
 
-function checked<T extends JsonValue>(section: Section<T>): SectionCheck {
+export function checked<T extends JsonValue>(section: Section<T>): SectionCheck {
   return {
     name: section.name,
     record: (basis) => section.record(basis),
@@ -288,5 +302,5 @@ function checked<T extends JsonValue>(section: Section<T>): SectionCheck {
   };
 }
 
-/** A saved plan's sections, in the order they are checked and reported. Input variables will be one more. */
+/** A saved plan's sections but the input variables (saved-plan-variables.ts), in the order they are checked and reported. */
 export const SECTIONS: readonly SectionCheck[] = [checked(configuration), checked(state), checked(plugins), checked(resources), checked(changes)];

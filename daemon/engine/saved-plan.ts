@@ -9,7 +9,11 @@
 import { createHash } from "node:crypto";
 import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
 import { type JsonObject, canonicalJson } from "../../proto/json.js";
-import { type SavedPlanBasis, SECTIONS } from "./saved-plan-sections.js";
+import { type SavedPlanBasis, SECTIONS as CONFIG_SECTIONS, checked } from "./saved-plan-sections.js";
+import { variables } from "./saved-plan-variables.js";
+
+/** The sections, in the order they are checked and reported: the variables first (a value given differently explains the rest). */
+const SECTIONS = [checked(variables), ...CONFIG_SECTIONS];
 
 export type { SavedPlanBasis } from "./saved-plan-sections.js";
 

@@ -177,7 +177,9 @@ function changeHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
       if (req.allowProtectedPrune && !req.refresh) {
         throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "--allow-protected-prune only applies with --refresh (it allows pruning protected ghosts); nothing was done");
       }
-      const operation = request(req.target, req.caller, ctx, req.operation);
+      const asked = request(req.target, req.caller, ctx, req.operation);
+      const saved = savedPlanRequest(req, asked.target);
+      const operation = saved ? { ...asked, target: saved.target } : asked;
       const result = await engine.apply(operation, {
         expectedFingerprint: req.expectedFingerprint,
         parallelism: req.parallelism,
@@ -186,7 +188,7 @@ function changeHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
         allowProtectedDestroy: req.allowProtectedDestroy,
         targets: req.targets,
         replace: req.replace,
-        ...savedPlanRequest(req, operation.target),
+        ...saved?.options,
       });
       return {
         ...stoppable(result),

@@ -9,6 +9,7 @@ import type { Plan } from "../engine/plan.js";
 import type { SavedPlanRecord } from "../engine/saved-plan.js";
 import type { StateLocation } from "../state/open.js";
 import { planMessage } from "./convert.js";
+import { plannedVariables } from "../engine/saved-plan-variables.js";
 
 /** The plan file for `plan`, made for `target` (only its path and environment name go in). */
 export function savedPlanFile(plan: Plan, where: StateLocation, saved: SavedPlanRecord, target: Target, replace: readonly string[]): Uint8Array {
@@ -22,9 +23,12 @@ export function savedPlanFile(plan: Plan, where: StateLocation, saved: SavedPlan
   });
 }
 
-/** What an apply of a saved plan is given; undefined when the request carries none. */
-export function savedPlanRequest(req: ApplyRequest, target: Target): Pick<ApplyOptions, "targets" | "replace" | "savedPlan"> | undefined {
+/** What an apply of a saved plan is given, and the target with the plan's input variables; undefined when the request carries none. */
+export function savedPlanRequest(req: ApplyRequest, target: Target): { options: Pick<ApplyOptions, "targets" | "replace" | "savedPlan">; target: Target } | undefined {
   if (req.savedPlan.byteLength === 0) return undefined;
+  if (Object.keys(target.variables ?? {}).length > 0 || (target.variableFiles ?? []).length > 0) {
+    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "a saved plan holds its input variables: variables (--var) and variable_files (--var-file) must be empty with saved_plan; nothing was done");
+  }
   const decided = [
     req.targets.length > 0 ? "targets (--target)" : "",
     req.replace.length > 0 ? "replace (--replace)" : "",
@@ -40,8 +44,8 @@ export function savedPlanRequest(req: ApplyRequest, target: Target): Pick<ApplyO
     throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `the saved plan was made for ${planned}; apply it ${document.target.env ? `with --env ${document.target.env}` : "without --env"}; nothing was done`);
   }
   return {
-    targets: document.targets,
-    replace: document.replace,
-    savedPlan: { checks: document.checks, destroy: document.destroy },
+    options: { targets: document.targets, replace: document.replace, savedPlan: { checks: document.checks, destroy: document.destroy } },
+    // Values in clear are used as planned; a sensitive one comes from the request's environment (WFCTL_VAR_), checked against its seal.
+    target: { ...target, variables: plannedVariables(document.checks) },
   };
 }
