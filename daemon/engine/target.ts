@@ -36,7 +36,7 @@ export async function catalogFor(supervisor: PluginSupervisor, configDir: string
 export async function openTarget(parts: EngineParts, ctx: OperationContext, target: Target): Promise<OpenedTarget> {
   const config = await loadInfraConfig(target.configPath, target.env);
   const catalog = await catalogFor(parts.supervisor, config.dir);
-  const backend = await openStateStore(config, { supervisor: parts.supervisor, catalog, memory: parts.memory, signal: ctx.signal });
+  const backend = await openStateStore(config, { supervisor: parts.supervisor, catalog, memory: parts.memory, signal: ctx.signal, environment: ctx.environment });
   const sessions = new ProviderSessions(config, parts.supervisor, catalog, ctx);
   // Sensitive values are sealed on their way into state, whatever saves them.
   const store = new SealingStore(backend, async (record) =>

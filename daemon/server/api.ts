@@ -29,6 +29,7 @@ import {
   unrecordedMessage,
   updateMessage,
 } from "./convert.js";
+import { environmentNames } from "../engine/environment-names.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 import type { UncaughtErrors } from "./last-resort.js";
 import { connectionPeerKey, peerOfCall } from "./peer.js";
@@ -304,13 +305,22 @@ function pluginHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
 }
 
 /** Calls declared for the CI workflow (issue 19) whose handlers are still being written. */
-function pendingHandlers(): Pick<ServiceImpl<typeof DaemonService>, "environmentNames" | "importResource" | "removeStateResources" | "moveStateResource"> {
+function pendingHandlers(): Pick<ServiceImpl<typeof DaemonService>, "importResource" | "removeStateResources" | "moveStateResource"> {
   const pending = (): never => {
     throw new WfctlError(ErrorCode.UNSUPPORTED, "not implemented yet");
   };
-  return { environmentNames: pending, importResource: pending, removeStateResources: pending, moveStateResource: pending };
+  return { importResource: pending, removeStateResources: pending, moveStateResource: pending };
+}
+
+/** Which of its variables the client sends with a request about this target (environment-names.ts). */
+function environmentHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "environmentNames"> {
+  return {
+    async environmentNames(req) {
+      return { names: await environmentNames(engine.supervisor.catalog, target(req.target).configPath) };
+    },
+  };
 }
 
 export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof DaemonService> {
-  return { ...daemonHandlers(engine, host), ...changeHandlers(engine), ...stateHandlers(engine), ...pluginHandlers(engine), ...pendingHandlers() };
+  return { ...daemonHandlers(engine, host), ...changeHandlers(engine), ...stateHandlers(engine), ...pluginHandlers(engine), ...environmentHandlers(engine), ...pendingHandlers() };
 }

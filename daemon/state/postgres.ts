@@ -68,12 +68,66 @@ function str(config: JsonObject, key: string, where: string): string | undefined
   return value;
 }
 
-function fromEnv(name: string, key: string, where: string, env: NodeJS.ProcessEnv): string {
+/** Variables are read from the environment of the wfctl command (Target.environment), never from the daemon's. */
+type RequestEnvironment = Readonly<Record<string, string | undefined>>;
+
+function fromEnv(name: string, key: string, where: string, env: RequestEnvironment): string {
   const value = env[name];
   if (value === undefined || value === "") {
-    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.${key}" names the environment variable ${name}, which is not set in the daemon's environment`);
+    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.${key}" names the environment variable ${name}, which is not set in the environment of the wfctl command`);
   }
   return value;
+}
+
+/** PGSSLMODE as pg itself reads it (pg/lib/connection-parameters.js); undefined: pg's default. */
+const SSL_MODES: Readonly<Record<string, pg.ClientConfig["ssl"]>> = {
+  disable: false,
+  prefer: true,
+  require: true,
+  "verify-ca": true,
+  "verify-full": true,
+  "no-verify": { rejectUnauthorized: false },
+};
+
+/** The PG* variables pg falls back to, as pg.ClientConfig fields: read from the request's environment. */
+function pgFallbacks(env: RequestEnvironment): pg.ClientConfig {
+  const port = Number(env["PGPORT"]);
+  const mode = env["PGSSLMODE"] ?? "";
+  const ssl = Object.hasOwn(SSL_MODES, mode) ? SSL_MODES[mode] : undefined;
+  return {
+    ...(env["PGHOST"] ? { host: env["PGHOST"] } : {}),
+    ...(Number.isInteger(port) && port > 0 ? { port } : {}),
+    ...(env["PGDATABASE"] ? { database: env["PGDATABASE"] } : {}),
+    ...(env["PGUSER"] ? { user: env["PGUSER"] } : {}),
+    ...(env["PGPASSWORD"] ? { password: env["PGPASSWORD"] } : {}),
+    ...(ssl !== undefined ? { ssl } : {}),
+  };
+}
+
+/**
+ * Removes the PG* variables from the daemon's own environment (wfctld, at
+ * start). pg reads them itself for whatever a client configuration leaves
+ * unset (a URL without a user, say); a warm daemon must take them only from
+ * the request (pgFallbacks), so that one step's credentials never serve another.
+ */
+export function forgetDaemonPgEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of Object.keys(env)) if (name.startsWith("PG")) delete env[name];
+}
+
+/**
+ * Where an iac.state module's postgres server is, for people: from the
+ * configuration alone (a variable's value is never read or shown; a URL's
+ * password is masked).
+ */
+export function describePostgres(config: JsonObject): string {
+  const text = (key: string) => (typeof config[key] === "string" ? config[key] : undefined);
+  const schema = text("schema") ?? "wfctl";
+  const url = text("url");
+  if (url) return `postgres ${redactUrl(url)}, schema ${schema}`;
+  const urlEnv = text("url_env");
+  if (urlEnv) return `postgres (the URL in ${urlEnv}), schema ${schema}`;
+  const port = typeof config["port"] === "number" ? String(config["port"]) : undefined;
+  return `postgres ${text("host") ?? "$PGHOST"}:${port ?? "$PGPORT"}/${text("database") ?? "$PGDATABASE"}, schema ${schema}`;
 }
 
 /**
@@ -81,9 +135,12 @@ function fromEnv(name: string, key: string, where: string, env: NodeJS.ProcessEn
  * `url` (or `url_env`, the name of an environment variable holding it), or from
  * host/port/database/user; the password from `password_env` (an environment
  * variable's name), never from the file itself. Unset fields fall back to the
- * usual PG* environment variables.
+ * usual PG* variables. Every variable is read from `env`, the environment of
+ * the wfctl command (a warm daemon serves steps with other credentials than
+ * its own); wfctld removes the PG* variables from its own environment at
+ * start, so pg cannot fall back to them either.
  */
-export function postgresSettings(config: JsonObject, where: string, env: NodeJS.ProcessEnv = process.env): PostgresSettings {
+export function postgresSettings(config: JsonObject, where: string, env: RequestEnvironment): PostgresSettings {
   const known = new Set(["url", "url_env", "host", "port", "database", "user", "password_env", "schema", "ssl", "connect_timeout_ms"]);
   for (const key of Object.keys(config)) {
     if (key === "password" || key === "url_password") {
@@ -107,6 +164,7 @@ export function postgresSettings(config: JsonObject, where: string, env: NodeJS.
     throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.connect_timeout_ms" must be a positive number`);
   }
   const client: pg.ClientConfig = {
+    ...pgFallbacks(env),
     ...(url ? { connectionString: url } : {}),
     ...(str(config, "host", where) ? { host: str(config, "host", where) } : {}),
     ...(port !== undefined ? { port } : {}),
@@ -117,7 +175,7 @@ export function postgresSettings(config: JsonObject, where: string, env: NodeJS.
     connectionTimeoutMillis: typeof timeout === "number" ? timeout : 10_000,
     application_name: "wfctld",
   };
-  const target = url ? redactUrl(url) : `${client.host ?? env["PGHOST"] ?? "localhost"}:${client.port ?? env["PGPORT"] ?? 5432}/${client.database ?? env["PGDATABASE"] ?? ""}`;
+  const target = url ? redactUrl(url) : `${client.host ?? "localhost"}:${client.port ?? 5432}/${client.database ?? ""}`;
   return { client, schema, describe: `postgres ${target}, schema ${schema}` };
 }
 
