@@ -15,7 +15,7 @@ import type { ConnectionTimeouts } from "./server/listen.js";
 import { LastResort } from "./server/last-resort.js";
 import { takeInheritedSocket } from "./server/activation.js";
 import { prepareSocketDir } from "./server/socket.js";
-import { forgetDaemonPgEnvironment } from "./state/postgres.js";
+import { forgetDaemonPgEnvironment } from "./state/postgres-settings.js";
 
 const program = new Command()
   .name("wfctld")
