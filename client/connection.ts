@@ -12,6 +12,7 @@ import { ErrorCode, WfctlError, hasCode } from "../proto/errors.js";
 import { DaemonService } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { checkDaemonSocket, checkSocketDir, openPrivateFile } from "../proto/private-files.js";
 import { daemonFiles } from "../proto/socket.js";
+import { sendStepEnvironment } from "./step-environment.js";
 import { sendTrace } from "./trace.js";
 import { CLIENT_BUILD_HEADER, CLIENT_VERSION_HEADER, MAX_RESPONSE_BYTES, PACKAGE_ROOT, WFCTL_BUILD, WFCTL_VERSION } from "../proto/versions.js";
 
@@ -88,15 +89,17 @@ function reportDaemonLoss(socketPath: string): Interceptor {
 }
 
 export function socketTransport(socketPath: string): Transport {
-  return createConnectTransport({
+  const transport = createConnectTransport({
     baseUrl: "http://wfctld",
     httpVersion: "1.1",
     useBinaryFormat: true,
     nodeOptions: { socketPath },
-    interceptors: [reportDaemonLoss(socketPath), sendVersion, sendTrace],
+    // Every request about a configuration carries this step's variables (step-environment.ts).
+    interceptors: [reportDaemonLoss(socketPath), sendVersion, sendTrace, sendStepEnvironment(() => transport)],
     // A report is as large as the plan it carries: read whatever the daemon may send.
     readMaxBytes: MAX_RESPONSE_BYTES,
   });
+  return transport;
 }
 
 /**
@@ -189,7 +192,7 @@ export async function connectDaemon(socketPath: string, autoStart = true): Promi
 /** The engine in this process, behind the same API (`--no-daemon`). */
 export async function connectInProcess(socket?: string): Promise<Connection> {
   const { startInProcess } = await import("../daemon/inprocess.js");
-  const inProcess = startInProcess({ logFile: process.env["WFCTL_LOG_FILE"], interceptors: [sendTrace], socket });
+  const inProcess = startInProcess({ logFile: process.env["WFCTL_LOG_FILE"], interceptors: [sendTrace, sendStepEnvironment(() => inProcess.transport)], socket });
   const client = createClient(DaemonService, inProcess.transport);
   return { client, remote: false, close: () => inProcess.close() };
 }

@@ -153,18 +153,8 @@ export function target(opts: TargetOptions): MessageInitShape<typeof TargetSchem
     env: opts.env ?? "",
     variables: Object.fromEntries((opts.var ?? []).map(splitVariable)),
     variableFiles: (opts.varFile ?? []).map((file) => resolve(file)),
-    environment: inputVariablesOfEnvironment(),
+    // environment: filled by the connection (client/step-environment.ts), WFCTL_VAR_* included.
   };
-}
-
-/**
- * The WFCTL_VAR_<name> variables of this process's environment: the daemon
- * reads input variables from the request, never from its own environment.
- * (Interim: once the client sends what EnvironmentNames lists, these are
- * part of that list and this merges into it.)
- */
-function inputVariablesOfEnvironment(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).flatMap(([name, value]) => (name.startsWith("WFCTL_VAR_") && value !== undefined ? [[name, value]] : [])));
 }
 
 /** "name=value" as --var gives it (checked by its parser). */

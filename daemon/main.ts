@@ -15,6 +15,7 @@ import type { ConnectionTimeouts } from "./server/listen.js";
 import { LastResort } from "./server/last-resort.js";
 import { takeInheritedSocket } from "./server/activation.js";
 import { prepareSocketDir } from "./server/socket.js";
+import { forgetDaemonPgEnvironment } from "./state/postgres-settings.js";
 
 const program = new Command()
   .name("wfctld")
@@ -98,6 +99,8 @@ async function main(): Promise<void> {
   process.stderr.on("error", () => {});
   program.parse();
   const opts = program.opts<DaemonFlags>();
+  // Every variable a request reads comes with it (Target.environment); pg would read PG* from here behind our back.
+  forgetDaemonPgEnvironment();
   const socket = socketPath(opts.socket);
   // Socket activation: systemd bound the socket and passed it (LISTEN_FDS).
   const inherited = takeInheritedSocket();

@@ -17,6 +17,13 @@ export interface OperationContext {
   /** The caller's deadline, if it set one. */
   deadline: Date | undefined;
   caller: Caller;
+  /**
+   * The wfctl command's environment (Target.environment): every variable the
+   * operation reads on the caller's behalf (`*_env` fields, plugins'
+   * reads_env) comes from here, never from the daemon's own environment.
+   * Values are secrets: never logged, traced or echoed.
+   */
+  environment: Readonly<Record<string, string>>;
   /** The operation's trace context: plugin calls carry it as `traceparent`. */
   trace: Context;
   log: Logger;

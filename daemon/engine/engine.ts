@@ -126,7 +126,7 @@ export class Engine {
       config,
       target,
       reopen: async (signal) =>
-        openStateStore(config, { supervisor: this.supervisor, catalog: await catalogFor(this.supervisor, config.dir), memory: this.memory, signal }),
+        openStateStore(config, { supervisor: this.supervisor, catalog: await catalogFor(this.supervisor, config.dir), memory: this.memory, signal, environment: target.environment ?? {} }),
     };
   }
 

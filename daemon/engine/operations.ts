@@ -109,6 +109,7 @@ export class OperationRegistry {
       signal: AbortSignal.any(signals),
       deadline: request.deadline,
       caller: request.caller,
+      environment: request.target.environment ?? {},
       trace: request.trace ?? ROOT_CONTEXT,
       log: this.logger.child({ op: operation, op_id: operationId, env: request.target.env || undefined }),
       emit: (event: EngineEvent) => journal.emit(event),

@@ -9,7 +9,7 @@ import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import { canonicalJson, encodeJson } from "../../proto/json.js";
 import type { InfraConfig, ProviderModule } from "../config/model.js";
 import type { PluginInstance } from "../supervisor/instance.js";
-import { type PluginCatalog, withConfigEnv } from "../supervisor/catalog.js";
+import { type PluginCatalog, forRequest } from "../supervisor/catalog.js";
 import { envNamesInConfig } from "../supervisor/plugin-env.js";
 import type { PluginSupervisor, SetupRun } from "../supervisor/supervisor.js";
 import { injectTrace } from "../../proto/telemetry.js";
@@ -32,8 +32,9 @@ const schemas = new WeakMap<PluginInstance, ProviderSchema>();
 
 /**
  * Identifies a provider configuration: one plugin instance per distinct key.
- * The variables its configuration names (`*_env` fields) are part of it: an
- * instance holds only those it was started with.
+ * The variables its configuration names (`*_env` fields) are part of it, and
+ * the supervisor adds the digest of their values (and of its reads_env's) as
+ * the request gave them: an instance holds only those it was started with.
  */
 export function instanceKey(plugin: string, config: unknown, workingDir: string, envNames: readonly string[] = []): string {
   const identity = { plugin, config: config as never, workingDir, ...(envNames.length > 0 ? { env: [...envNames] } : {}) };
@@ -83,10 +84,10 @@ export class ProviderSessions {
   private async open(name: string): Promise<ProviderHandle> {
     const module = this.config.providers.get(name);
     if (!module) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${this.config.file}: no iac.provider module named "${name}"`);
-    // The variables its settings and its resources name (`password_env: ...`) go to its process.
+    // The variables its settings and its resources name (`password_env: ...`) go to its process, from the request's environment.
     const envNames = envNamesInConfig([module.config, ...this.config.resources.filter((r) => r.provider === name).map((r) => r.config)]);
     const key = instanceKey(module.plugin, module.config, this.config.dir, envNames);
-    const spec = withConfigEnv(this.catalog.get("provider", module.plugin), envNames);
+    const spec = forRequest(this.catalog.get("provider", module.plugin), envNames, this.ctx.environment);
     const instance = await this.supervisor.acquire(spec, key, async (i, run) => {
       const client = i.client(IaCProvider);
       const options = setupCallOptions(this.ctx, this.config.env, run);

@@ -39,7 +39,7 @@ export async function openTarget(parts: EngineParts, ctx: OperationContext, targ
   const loaded = await loadInfraConfig(target.configPath, target.env);
   const config = await applyVariables(loaded, { environment: target.environment ?? {}, variables: target.variables ?? {}, variableFiles: target.variableFiles ?? [] });
   const catalog = await catalogFor(parts.supervisor, config.dir);
-  const backend = await openStateStore(config, { supervisor: parts.supervisor, catalog, memory: parts.memory, signal: ctx.signal });
+  const backend = await openStateStore(config, { supervisor: parts.supervisor, catalog, memory: parts.memory, signal: ctx.signal, environment: ctx.environment });
   const sessions = new ProviderSessions(config, parts.supervisor, catalog, ctx);
   // Sensitive values are sealed on their way into state, whatever saves them.
   const store = new SealingStore(backend, async (record) =>

@@ -30,6 +30,7 @@ import {
   updateMessage,
 } from "./convert.js";
 import { stateEditHandlers } from "./api-state-edits.js";
+import { environmentNames } from "../engine/environment-names.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 import { savedPlanFile, savedPlanRequest } from "./saved-plans.js";
 import type { UncaughtErrors } from "./last-resort.js";
@@ -313,14 +314,22 @@ function pluginHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
   };
 }
 
-/** Calls declared for the CI workflow (issue 19) whose handlers are still being written. */
-function pendingHandlers(): Pick<ServiceImpl<typeof DaemonService>, "environmentNames"> {
-  const pending = (): never => {
-    throw new WfctlError(ErrorCode.UNSUPPORTED, "not implemented yet");
+/** Which of its variables the client sends with a request about this target (environment-names.ts). */
+function environmentHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "environmentNames"> {
+  return {
+    async environmentNames(req) {
+      return { names: await environmentNames(engine.supervisor.catalog, target(req.target).configPath) };
+    },
   };
-  return { environmentNames: pending };
 }
 
 export function daemonService(engine: Engine, host: ApiHost): ServiceImpl<typeof DaemonService> {
-  return { ...daemonHandlers(engine, host), ...changeHandlers(engine), ...stateHandlers(engine), ...pluginHandlers(engine), ...stateEditHandlers(engine, request), ...pendingHandlers() };
+  return {
+    ...daemonHandlers(engine, host),
+    ...changeHandlers(engine),
+    ...stateHandlers(engine),
+    ...pluginHandlers(engine),
+    ...stateEditHandlers(engine, request),
+    ...environmentHandlers(engine),
+  };
 }

@@ -7,12 +7,12 @@ import { canonicalJson, encodeJson } from "../../proto/json.js";
 import { CORE_BACKENDS, type StateStore } from "../../proto/state-store.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import type { InfraConfig } from "../config/model.js";
-import { type PluginCatalog, withConfigEnv } from "../supervisor/catalog.js";
+import { type PluginCatalog, forRequest } from "../supervisor/catalog.js";
 import { envNamesInConfig } from "../supervisor/plugin-env.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { FilesystemStateStore } from "./filesystem.js";
 import { MemoryStateStore } from "./memory.js";
-import { PostgresStateStore, postgresSettings } from "./postgres.js";
+import { PostgresStateStore, describePostgres, postgresSettings } from "./postgres.js";
 import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import { createHash } from "node:crypto";
 
@@ -36,6 +36,8 @@ export interface OpenContext {
   catalog: PluginCatalog;
   memory: MemoryStores;
   signal: AbortSignal;
+  /** The wfctl command's environment: where `*_env` fields (and the PG* fallbacks) are read, never the daemon's. */
+  environment: Readonly<Record<string, string>>;
 }
 
 /** Where an operation's state lives: what plan, apply, destroy and drift tell their caller. */
@@ -50,13 +52,13 @@ export function locateState(config: InfraConfig): StateLocation {
   return { backend: describeBackend(config), namespace: config.namespace };
 }
 
-/** A short description of where state lives, for messages and `state list`. */
+/** A short description of where state lives, for messages and `state list`: from the configuration alone, never a variable's value. */
 export function describeBackend(config: InfraConfig): string {
   const { state } = config;
   if (state.backend === "filesystem") return `filesystem (${join(resolve(config.dir, String(state.config["directory"])), config.namespace)})`;
   if (state.backend === "postgres") {
     try {
-      return `${postgresSettings(state.config, config.file).describe}, namespace ${config.namespace}`;
+      return `${describePostgres(state.config)}, namespace ${config.namespace}`;
     } catch {
       return `postgres (namespace ${config.namespace})`;
     }
@@ -77,15 +79,16 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
       return FilesystemStateStore.open(join(resolve(config.dir, directory), config.namespace));
     }
     case "postgres":
-      return PostgresStateStore.open(postgresSettings(state.config, `${config.file}: module "${state.name}"`), config.namespace, { signal: ctx.signal });
+      return PostgresStateStore.open(postgresSettings(state.config, `${config.file}: module "${state.name}"`, ctx.environment), config.namespace, { signal: ctx.signal });
     default:
       break;
   }
   if (CORE_BACKENDS.includes(state.backend)) throw new WfctlError(ErrorCode.INTERNAL, `core backend ${state.backend} has no opener`);
   const key = createHash("sha256").update(canonicalJson({ backend: state.backend, config: state.config, dir: config.dir, namespace: config.namespace })).digest("hex");
   try {
-    // The key covers state.config, and so the variables it names (`*_env` fields), which go to the process.
-    const spec = withConfigEnv(ctx.catalog.get("state_backend", state.backend), envNamesInConfig([state.config]));
+    // The key covers state.config, and so the variables it names (`*_env` fields), which go to the process
+    // with their values from the request (the supervisor adds their digest to the key).
+    const spec = forRequest(ctx.catalog.get("state_backend", state.backend), envNamesInConfig([state.config]), ctx.environment);
     const instance = await ctx.supervisor.acquire(spec, key, async (i) => {
       if (!i.info?.stateBackends.includes(state.backend)) {
         throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${i.who} does not declare backend "${state.backend}" (it declares: ${i.info?.stateBackends.join(", ") || "none"})`);

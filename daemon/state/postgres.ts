@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type CheckedOut, checkOut, listenWhileCheckedOut, reportLoss } from "./postgres-clients.js";
-import { type JsonObject, isJsonObject } from "../../proto/json.js";
+import { isJsonObject } from "../../proto/json.js";
 import {
   type LockInfo,
   type LockRequest,
@@ -21,6 +21,9 @@ import {
   recordJson,
   throwIfAborted,
 } from "../../proto/state-store.js";
+import type { PostgresSettings } from "./postgres-settings.js";
+
+export { type PostgresSettings, describePostgres, forgetDaemonPgEnvironment, postgresSettings } from "./postgres-settings.js";
 
 /** Schema changes, in order; each runs once, recorded in <schema>.wfctl_migrations. */
 const MIGRATIONS: readonly string[] = [
@@ -48,89 +51,6 @@ const MIGRATIONS: readonly string[] = [
 
 /** Columns a ListStates filter key compares. */
 const FILTER_COLUMNS: Record<(typeof FILTER_KEYS)[number], string> = { resource_type: "resource_type", provider: "provider", status: "status" };
-
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** How to reach the server, from an iac.state module's config. */
-export interface PostgresSettings {
-  /** pg client settings (connection string or fields). */
-  client: pg.ClientConfig;
-  /** Schema holding wfctl's tables. */
-  schema: string;
-  /** Where the settings came from, for errors (never the password). */
-  describe: string;
-}
-
-function str(config: JsonObject, key: string, where: string): string | undefined {
-  const value = config[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string" || value === "") throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.${key}" must be a non-empty string`);
-  return value;
-}
-
-function fromEnv(name: string, key: string, where: string, env: NodeJS.ProcessEnv): string {
-  const value = env[name];
-  if (value === undefined || value === "") {
-    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.${key}" names the environment variable ${name}, which is not set in the daemon's environment`);
-  }
-  return value;
-}
-
-/**
- * Reads the postgres settings of an iac.state module. The connection comes from
- * `url` (or `url_env`, the name of an environment variable holding it), or from
- * host/port/database/user; the password from `password_env` (an environment
- * variable's name), never from the file itself. Unset fields fall back to the
- * usual PG* environment variables.
- */
-export function postgresSettings(config: JsonObject, where: string, env: NodeJS.ProcessEnv = process.env): PostgresSettings {
-  const known = new Set(["url", "url_env", "host", "port", "database", "user", "password_env", "schema", "ssl", "connect_timeout_ms"]);
-  for (const key of Object.keys(config)) {
-    if (key === "password" || key === "url_password") {
-      throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.${key}": passwords are never written in the configuration; put it in an environment variable and name it with password_env`);
-    }
-    if (!known.has(key)) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: unknown field "config.${key}" for the postgres backend (known: ${[...known].join(", ")})`);
-  }
-  const schema = str(config, "schema", where) ?? "wfctl";
-  if (!IDENTIFIER.test(schema)) throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.schema" must be a lower-case SQL identifier, got "${schema}"`);
-  const urlEnv = str(config, "url_env", where);
-  const url = str(config, "url", where) ?? (urlEnv ? fromEnv(urlEnv, "url_env", where, env) : undefined);
-  const passwordEnv = str(config, "password_env", where);
-  const port = config["port"];
-  if (port !== undefined && (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)) {
-    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.port" must be a port number`);
-  }
-  const ssl = config["ssl"];
-  if (ssl !== undefined && typeof ssl !== "boolean") throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.ssl" must be true or false`);
-  const timeout = config["connect_timeout_ms"];
-  if (timeout !== undefined && (typeof timeout !== "number" || timeout <= 0)) {
-    throw new WfctlError(ErrorCode.CONFIG_INVALID, `${where}: field "config.connect_timeout_ms" must be a positive number`);
-  }
-  const client: pg.ClientConfig = {
-    ...(url ? { connectionString: url } : {}),
-    ...(str(config, "host", where) ? { host: str(config, "host", where) } : {}),
-    ...(port !== undefined ? { port } : {}),
-    ...(str(config, "database", where) ? { database: str(config, "database", where) } : {}),
-    ...(str(config, "user", where) ? { user: str(config, "user", where) } : {}),
-    ...(passwordEnv ? { password: fromEnv(passwordEnv, "password_env", where, env) } : {}),
-    ...(ssl !== undefined ? { ssl } : {}),
-    connectionTimeoutMillis: typeof timeout === "number" ? timeout : 10_000,
-    application_name: "wfctld",
-  };
-  const target = url ? redactUrl(url) : `${client.host ?? env["PGHOST"] ?? "localhost"}:${client.port ?? env["PGPORT"] ?? 5432}/${client.database ?? env["PGDATABASE"] ?? ""}`;
-  return { client, schema, describe: `postgres ${target}, schema ${schema}` };
-}
-
-/** A connection string without its password. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "****";
-    return parsed.toString();
-  } catch {
-    return "(connection string)";
-  }
-}
 
 /** Shared pools, one per server and schema, kept for the daemon's life. */
 const pools = new Map<string, { pool: pg.Pool; ready: Promise<void> }>();

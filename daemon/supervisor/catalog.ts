@@ -7,6 +7,7 @@ import { normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { CORE_BACKENDS } from "../../proto/state-store.js";
 import { PACKAGE_ROOT } from "../../proto/versions.js";
+import { givenEnvironment } from "./plugin-env.js";
 
 export type PluginKind = "provider" | "state_backend";
 
@@ -28,8 +29,15 @@ export interface PluginSpec {
    * while `plugins lock` starts a plugin to learn it: then it gets none.
    */
   readsEnv?: readonly string[];
-  /** The daemon's variables its configuration names in `*_env` fields (set per configuration: see withConfigEnv). */
+  /** The variables its configuration names in `*_env` fields (set per configuration: see forRequest). */
   configEnv?: readonly string[];
+  /**
+   * The values of its reads_env and configEnv variables, from the environment
+   * of the wfctl command whose request starts it (set per request: see
+   * forRequest). Secrets: never logged, listed or part of specIdentity; the
+   * supervisor keys the instance by their digest instead.
+   */
+  environment?: Readonly<Record<string, string>>;
   /** Where the entry came from, for messages: "builtin", a manifest path. */
   source: string;
   /** What .wfctl-lock.yaml pins (project plugins only): checked before every spawn. */
@@ -118,9 +126,16 @@ export function specIdentity(spec: PluginSpec): string {
   return createHash("sha256").update(JSON.stringify(identity)).digest("hex");
 }
 
-/** `spec` as started for one configuration: with the variables that configuration names in `*_env` fields. */
-export function withConfigEnv(spec: PluginSpec, names: readonly string[]): PluginSpec {
-  return names.length === 0 ? spec : { ...spec, configEnv: [...names] };
+/**
+ * `spec` as started for one configuration and one request: with the
+ * variables that configuration names in `*_env` fields, and the values of
+ * those and of the plugin's reads_env from the request's environment (the
+ * wfctl command's, never the daemon's).
+ */
+export function forRequest(spec: PluginSpec, configEnv: readonly string[], requestEnv: Readonly<Record<string, string>>): PluginSpec {
+  const named = configEnv.length === 0 ? spec : { ...spec, configEnv: [...configEnv] };
+  const environment = givenEnvironment(named, requestEnv);
+  return Object.keys(environment).length === 0 ? named : { ...named, environment };
 }
 
 export class PluginCatalog {

@@ -5,12 +5,14 @@
 // once (found by a periodic health check, or by a short check before handing
 // out an instance a call ran out of time on), and stops it when idle; the
 // next request starts it again.
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { meter } from "../../proto/telemetry.js";
 import { type PluginCatalog, type PluginSpec, specIdentity } from "./catalog.js";
 import { type InstanceOptions, PluginInstance } from "./instance.js";
 import { quoteLines } from "./logs.js";
+import { environmentDigest } from "./plugin-env.js";
 import { DEFAULT_RESTART_POLICY, type RestartPolicy } from "./restart.js";
 import { type InstanceSetup, PluginSlot } from "./slot.js";
 
@@ -47,6 +49,22 @@ export interface PluginView {
 }
 
 const restartsCounter = () => meter().createCounter("wfctl.plugin.restarts", { description: "Automatic restarts of crashed or hung plugins" });
+
+/**
+ * The key of a plugin instance: its configuration's key, and the digest of
+ * the environment a request gave it (plugin-env.ts), so that two CI steps or
+ * jobs with other credentials never share an instance. Without an
+ * environment, the configuration's key as it is.
+ */
+export function instanceKey(configKey: string, environment: Readonly<Record<string, string>> | undefined): string {
+  const digest = environmentDigest(environment);
+  return digest === "" ? configKey : createHash("sha256").update(`${configKey}\0${digest}`).digest("hex");
+}
+
+/** Where the supervisor keeps a slot: plugin, how it is started (specIdentity), and instance key. */
+function slotId(spec: PluginSpec, key: string): string {
+  return `${spec.kind}/${spec.name}/${specIdentity(spec)}/${key}`;
+}
 
 /** setInterval fires at once for periods past 2^31 - 1 ms; longer ones mean "practically never". */
 const period = (ms: number) => Math.min(ms, 2 ** 31 - 1);
@@ -139,9 +157,10 @@ export class PluginSupervisor {
   }
 
   /** The slot of one plugin configuration (made on first use); `setup` is what its next (re)start runs. */
-  private slotFor(spec: PluginSpec, key: string, setup: InstanceSetup): PluginSlot {
+  private slotFor(spec: PluginSpec, configKey: string, setup: InstanceSetup): PluginSlot {
+    const key = instanceKey(configKey, spec.environment);
     // The same name started another way (source, file, args, env, ...) is another plugin.
-    const id = `${spec.kind}/${spec.name}/${specIdentity(spec)}/${key}`;
+    const id = slotId(spec, key);
     let slot = this.slots.get(id);
     if (!slot) {
       slot = new PluginSlot(spec, key, setup, this.policy);
@@ -321,16 +340,24 @@ export class PluginSupervisor {
     }
   }
 
-  /** Stops instances nobody has used for `idleMs`; the next acquire starts them again. */
+  /**
+   * Stops instances nobody has used for `idleMs`; the next acquire starts them
+   * again. A slot started with a request's environment (a step's credentials)
+   * is then forgotten, values and all: credentials rotate with every job, so
+   * keeping those slots would grow `plugins list` and hold old secrets for
+   * the daemon's life. The next request with the same values starts afresh.
+   */
   private async stopIdle(idleMs: number): Promise<void> {
     const now = Date.now();
     await Promise.all(
-      [...this.slots.values()].map(async (slot) => {
+      [...this.slots.entries()].map(async ([id, slot]) => {
         const instance = slot.instance;
         if (!instance?.alive || instance.inFlight > 0 || now - instance.lastUsed < idleMs) return;
-        this.logger.info({ plugin: slot.spec.name, idle_s: Math.round((now - instance.lastUsed) / 1000) }, "stopping idle plugin");
+        this.logger.info({ plugin: slot.spec.name, key: slot.key.slice(0, 12), idle_s: Math.round((now - instance.lastUsed) / 1000) }, "stopping idle plugin");
         slot.state = "idle";
         await instance.stop();
+        const untouched = slot.instance === instance && slot.pending === undefined && slot.state === "idle";
+        if (untouched && slot.spec.environment !== undefined && this.slots.get(id) === slot) this.slots.delete(id);
       }),
     );
   }

@@ -28,7 +28,7 @@ export function passwordFromEnv(config: JsonObject, what: string, env: NodeJS.Pr
   }
   const value = env[name];
   if (value === undefined || value === "") {
-    throw invalid(what, "password_env", `names the environment variable ${name}, which is not set in the plugin's environment (wfctl hands it on from the environment wfctld was started with, or from the plugin's env in wfctl.yaml)`);
+    throw invalid(what, "password_env", `names the environment variable ${name}, which is not set in the plugin's environment (wfctl hands it on from the environment of the wfctl command whose request started the plugin, or from the plugin's env in wfctl.yaml)`);
   }
   return value;
 }

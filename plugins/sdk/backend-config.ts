@@ -97,7 +97,7 @@ export class BackendConfig {
     if (!ENV_NAME.test(name)) throw this.invalid(key, `must name an environment variable, got "${name}"`);
     const value = this.env[name];
     if (value === undefined || value === "") {
-      throw this.invalid(key, `names the environment variable ${name}, which is not set in the plugin's environment (wfctl hands it on from the environment wfctld was started with, or from the plugin's env in wfctl.yaml)`);
+      throw this.invalid(key, `names the environment variable ${name}, which is not set in the plugin's environment (wfctl hands it on from the environment of the wfctl command whose request started the plugin, or from the plugin's env in wfctl.yaml)`);
     }
     return value;
   }

@@ -33,7 +33,7 @@ describe("the postgres store when the server kills its connections", () => {
     const onUncaught = (err: unknown) => unhandled.push(err);
     process.on("uncaughtException", onUncaught);
     const ctx = { signal: new AbortController().signal };
-    const store = await PostgresStateStore.open(postgresSettings({ url }, "test"), "storm", ctx);
+    const store = await PostgresStateStore.open(postgresSettings({ url }, "test", {}), "storm", ctx);
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {

@@ -29,6 +29,8 @@ export class OtlpCollector {
   readonly spans: ReceivedSpan[] = [];
   /** Metric names received, as `service metric`. */
   readonly metrics = new Set<string>();
+  /** Every request body received, as sent (to look for what must never be exported, attributes included). */
+  readonly bodies: string[] = [];
   private server: Server | undefined;
   endpoint = "";
 
@@ -37,6 +39,7 @@ export class OtlpCollector {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString("utf8")));
       req.on("end", () => {
+        this.bodies.push(body);
         if (req.url === "/v1/traces") {
           const data = JSON.parse(body) as OtlpTraces;
           for (const rs of data.resourceSpans ?? []) {

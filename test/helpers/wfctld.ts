@@ -21,11 +21,11 @@ export interface StartedDaemon {
   stop(): Promise<void>;
 }
 
-/** Starts wfctld on a socket in a fresh directory, with `flags`; resolves once Status answers. */
-export async function startWfctld(flags: string[] = [], prefix = "wft-d-"): Promise<StartedDaemon> {
+/** Starts wfctld on a socket in a fresh directory, with `flags` and environment `env` (this process's by default); resolves once Status answers. */
+export async function startWfctld(flags: string[] = [], prefix = "wft-d-", env: NodeJS.ProcessEnv = process.env): Promise<StartedDaemon> {
   const temp = tempDir(prefix);
   const socket = join(temp.path, "wfctld.sock");
-  const child: ChildProcess = spawn(process.execPath, [WFCTLD, "--socket", socket, "--log-file", "-", ...flags], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn(process.execPath, [WFCTLD, "--socket", socket, "--log-file", "-", ...flags], { stdio: ["ignore", "ignore", "pipe"], env });
   let output = "";
   child.stderr?.on("data", (c: Buffer) => {
     if (output.length < 4 * 1024 * 1024) output += c.toString("utf8");

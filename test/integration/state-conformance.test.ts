@@ -40,7 +40,7 @@ describe("postgres", () => {
   });
   afterAll(() => closePostgresPools());
   // Each check gets its own namespace: a fresh, empty store in the same schema.
-  describeStateBackendConformance("postgres", () => PostgresStateStore.open(postgresSettings({ url }, "test"), `conformance-${process.pid}-${n++}`, live()));
+  describeStateBackendConformance("postgres", () => PostgresStateStore.open(postgresSettings({ url }, "test", {}), `conformance-${process.pid}-${n++}`, live()));
 });
 
 describe("served by a plugin", () => {
@@ -62,7 +62,7 @@ describe("a plugin claiming a core backend name", () => {
     const s = new PluginSupervisor(new PluginCatalog([{ ...fixture("claims-core", { kind: "state_backend" }), name: "rogue" }]), quiet);
     try {
       const config = parseInfraConfig("/work/infra.yaml", "modules:\n  - name: state\n    type: iac.state\n    config: { backend: rogue }\n", "");
-      const err = await rejectionOf(openStateStore(config, { supervisor: s, catalog: s.catalog, memory: new MemoryStores(), signal: live().signal }));
+      const err = await rejectionOf(openStateStore(config, { supervisor: s, catalog: s.catalog, memory: new MemoryStores(), signal: live().signal, environment: {} }));
       expect(err.code).toBe(ErrorCode.STATE_BACKEND_UNAVAILABLE);
       expect(err.message).toContain('cannot open state backend "rogue"');
       expect(err.message).toContain("postgres are reserved for wfctl's core backends");

@@ -6,7 +6,7 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import pino from "pino";
-import { builtinPlugins, PluginCatalog } from "../../daemon/supervisor/catalog.js";
+import { builtinPlugins, forRequest, PluginCatalog } from "../../daemon/supervisor/catalog.js";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
 import { PluginLog } from "../../daemon/supervisor/logs.js";
 import { PluginSupervisor, type SetupRun, type SupervisorOptions } from "../../daemon/supervisor/supervisor.js";
@@ -220,6 +220,29 @@ describe("plugin supervision", () => {
     const again = await s.acquire(s.catalog.get("provider", "local"), "k", async () => {});
     expect(again.pid).not.toBe(pid);
     expect(slotOf(s).state).toBe("running");
+  });
+
+  it("gives each environment a request gives a plugin an instance of its own, reused for the same values", async () => {
+    const s = supervisor(builtinPlugins(), fast);
+    const local = s.catalog.get("provider", "local");
+    const step = (token: string) => s.acquire(forRequest(local, ["STEP_TOKEN"], { STEP_TOKEN: token, OTHER: "never given" }), "k", async () => {});
+    const first = await step("first-value");
+    const second = await step("second-value");
+    expect(second.pid).not.toBe(first.pid);
+    expect(await step("first-value")).toBe(first);
+    const keys = s.list().flatMap((v) => (v.slot ? [v.slot.key] : []));
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
+    for (const key of keys) expect(key).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("forgets an idle instance started with a request's environment, values and all", async () => {
+    const s = supervisor(builtinPlugins(), { ...fast, idleStopMs: 300 });
+    const local = s.catalog.get("provider", "local");
+    const instance = await s.acquire(forRequest(local, ["STEP_TOKEN"], { STEP_TOKEN: "value" }), "k", async () => {});
+    await waitFor(() => !s.list().some((v) => v.slot), 10_000, "the idle slot to be forgotten");
+    expect(isAlive(instance.pid as number)).toBe(false);
+    expect(s.list().filter((v) => v.spec.name === "local")).toEqual([{ spec: local, slot: undefined }]);
   });
 
   it("fails a call in flight when its plugin dies, with PLUGIN_UNAVAILABLE naming the plugin", async () => {

@@ -1,6 +1,7 @@
 // Plugins get only the environment they need (issue 17, acceptance check 2):
 // a daemon started with secrets in its environment (ADMIN_DATABASE_URL with a
-// password, FOO_SECRET, NODE_OPTIONS) runs a plan with the local provider, the
+// password, FOO_SECRET, NODE_OPTIONS), asked by a step whose environment holds
+// the same (issue 19: a plugin's variables come from the request), runs a plan with the local provider, the
 // s3 provider, the s3 state backend (against s3rver) and a project plugin
 // that declares DECLARED_*. Every plugin process's /proc/PID/environ holds
 // only the documented base, the handshake, what that plugin declares it
@@ -93,7 +94,8 @@ describe("the environment of plugin processes", () => {
     expectExit(await sandbox.cli.run(["plugins", "lock", "-c", config]), 0);
     const lock = parse(readFileSync(join(dir, ".wfctl-lock.yaml"), "utf8")) as { plugins: { declared: { reads_env: string[] } } };
     expect(lock.plugins.declared.reads_env).toEqual(["DECLARED_*"]);
-    expectExit(await sandbox.cli.run(["infra", "plan", "-c", config]), 0);
+    // The step's environment holds the secrets too: the plugins' variables come from it.
+    expectExit(await sandbox.cli.run(["infra", "plan", "-c", config], { env: DAEMON_ENV }), 0);
 
     const { value } = await sandbox.cli.json<{ plugins: { name: string; kind: string; pid: number; state: string }[] }>(["plugins", "list"]);
     const running = value.plugins.filter((p) => p.state === "running");

@@ -1,9 +1,11 @@
-// The environment a plugin starts with: the base, what it declares it reads,
-// what its configuration names, its wfctl.yaml env and the handshake, and
-// nothing else of the daemon's environment.
+// The environment a plugin starts with: the base (the daemon's), what it
+// declares it reads and what its configuration names (both from the request,
+// the wfctl command's environment), its wfctl.yaml env and the handshake, and
+// nothing else; and the digest that keys its instance by what it was given.
 import { describe, expect, it } from "vitest";
-import { builtinPlugins } from "../../daemon/supervisor/catalog.js";
-import { BASE_ENV, envNamesInConfig, pluginEnvironment } from "../../daemon/supervisor/plugin-env.js";
+import { builtinPlugins, forRequest, specIdentity } from "../../daemon/supervisor/catalog.js";
+import { BASE_ENV, envNamesInConfig, environmentDigest, givenEnvironment, pluginEnvironment } from "../../daemon/supervisor/plugin-env.js";
+import { instanceKey } from "../../daemon/supervisor/supervisor.js";
 import { envPatternProblems, matchesEnvPattern, normalizeEnvPatterns } from "../../proto/env-patterns.js";
 
 const DAEMON_ENV = {
@@ -24,11 +26,20 @@ const DAEMON_ENV = {
   WFCTL_PLUGIN_SOCKET_DIR: "/tmp/daemon-own",
   UNSET: undefined,
 };
+/** The wfctl command's environment (Target.environment): the step's own values. */
+const REQUEST_ENV: Record<string, string> = {
+  AWS_REGION: "eu-central-1",
+  AWS_ACCESS_KEY_ID: "AKIA-STEP",
+  AWSOME: "not an AWS_ variable",
+  NODE_EXTRA_CA_CERTS: "/etc/step-ca.pem",
+  DB_PASSWORD: "step-password",
+  FOO_SECRET: "x",
+};
 const HANDSHAKE = { WFCTL_PLUGIN_MAGIC_COOKIE: "c", WFCTL_PLUGIN_SOCKET_DIR: "/tmp/wfctl-p-1" };
 
 describe("a plugin's environment", () => {
   it("holds the base and the handshake, and none of the daemon's other variables", () => {
-    const env = pluginEnvironment({ env: {} }, DAEMON_ENV, HANDSHAKE);
+    const env = pluginEnvironment({ readsEnv: ["AWS_*"], configEnv: ["DB_PASSWORD"], env: {} }, DAEMON_ENV, HANDSHAKE);
     expect(env).toEqual({
       PATH: "/usr/bin:/bin",
       HOME: "/home/ci",
@@ -41,26 +52,43 @@ describe("a plugin's environment", () => {
     });
   });
 
-  it("adds the variables the plugin declares, by name and by prefix", () => {
-    const env = pluginEnvironment({ readsEnv: ["AWS_*", "NODE_EXTRA_CA_CERTS"], env: {} }, DAEMON_ENV, HANDSHAKE);
-    expect(env["AWS_REGION"]).toBe("eu-west-1");
-    expect(env["AWS_ACCESS_KEY_ID"]).toBe("AKIA0000");
-    expect(env["NODE_EXTRA_CA_CERTS"]).toBe("/etc/ca.pem");
+  it("adds the request's variables the plugin declares, by name and by prefix", () => {
+    const names = { readsEnv: ["AWS_*", "NODE_EXTRA_CA_CERTS"] };
+    const env = pluginEnvironment({ ...names, env: {}, environment: givenEnvironment(names, REQUEST_ENV) }, DAEMON_ENV, HANDSHAKE);
+    expect(env["AWS_REGION"]).toBe("eu-central-1");
+    expect(env["AWS_ACCESS_KEY_ID"]).toBe("AKIA-STEP");
+    expect(env["NODE_EXTRA_CA_CERTS"]).toBe("/etc/step-ca.pem");
     expect(env).not.toHaveProperty("AWSOME");
     expect(env).not.toHaveProperty("ADMIN_DATABASE_URL");
   });
 
-  it("adds the variables its configuration names in *_env fields, and only those", () => {
-    const env = pluginEnvironment({ configEnv: ["DB_PASSWORD", "NOT_SET_ANYWHERE"], env: {} }, DAEMON_ENV, HANDSHAKE);
-    expect(env["DB_PASSWORD"]).toBe("hunter2");
+  it("adds the request's variables its configuration names in *_env fields, and only those", () => {
+    const names = { configEnv: ["DB_PASSWORD", "NOT_SET_ANYWHERE"] };
+    const env = pluginEnvironment({ ...names, env: {}, environment: givenEnvironment(names, REQUEST_ENV) }, DAEMON_ENV, HANDSHAKE);
+    expect(env["DB_PASSWORD"]).toBe("step-password");
     expect(env).not.toHaveProperty("NOT_SET_ANYWHERE");
     expect(env).not.toHaveProperty("FOO_SECRET");
   });
 
-  it("never passes the daemon's NODE_OPTIONS, whoever asks for it", () => {
-    const env = pluginEnvironment({ readsEnv: ["NODE_*", "NODE_OPTIONS"], configEnv: ["NODE_OPTIONS"], env: {} }, DAEMON_ENV, HANDSHAKE);
+  it("filters what it is given again: a variable the plugin may not read never gets through", () => {
+    const env = pluginEnvironment({ readsEnv: ["AWS_*"], env: {}, environment: { AWS_REGION: "eu-central-1", FOO_SECRET: "x", PATH: "/evil" } }, DAEMON_ENV, HANDSHAKE);
+    expect(env["AWS_REGION"]).toBe("eu-central-1");
+    expect(env).not.toHaveProperty("FOO_SECRET");
+    expect(env["PATH"]).toBe("/usr/bin:/bin");
+  });
+
+  it("never passes NODE_OPTIONS from either environment, whoever asks for it", () => {
+    const names = { readsEnv: ["NODE_*", "NODE_OPTIONS"], configEnv: ["NODE_OPTIONS"] };
+    const given = givenEnvironment(names, { ...REQUEST_ENV, NODE_OPTIONS: "--import=/tmp/evil.mjs" });
+    expect(given).not.toHaveProperty("NODE_OPTIONS");
+    const env = pluginEnvironment({ ...names, env: {}, environment: { ...given, NODE_OPTIONS: "--import=/tmp/evil.mjs" } }, DAEMON_ENV, HANDSHAKE);
     expect(env).not.toHaveProperty("NODE_OPTIONS");
-    expect(env["NODE_EXTRA_CA_CERTS"]).toBe("/etc/ca.pem");
+    expect(env["NODE_EXTRA_CA_CERTS"]).toBe("/etc/step-ca.pem");
+  });
+
+  it("takes the base from the daemon, never from the request, even when a plugin declares it", () => {
+    const given = givenEnvironment({ readsEnv: ["HOME", "LC_*", "OTEL_*"] }, { HOME: "/home/step", LC_ALL: "fr_FR", OTEL_SERVICE_NAME: "x" });
+    expect(given).toEqual({});
   });
 
   it("sets wfctl.yaml's env as given (NODE_OPTIONS too: the lockfile pins it), and the handshake over everything", () => {
@@ -73,6 +101,41 @@ describe("a plugin's environment", () => {
   it("has a base that is names and prefixes only, with no wildcard for everything", () => {
     expect(envPatternProblems(BASE_ENV)).toEqual([]);
     expect(BASE_ENV.some((p) => p.startsWith("NODE"))).toBe(false);
+  });
+});
+
+describe("the digest of the environment a plugin was given", () => {
+  it("is the same for the same names and values, and differs when a value or a name does", () => {
+    const a = environmentDigest({ PGPASSWORD: "one", PGUSER: "ci" });
+    expect(environmentDigest({ PGUSER: "ci", PGPASSWORD: "one" })).toBe(a);
+    expect(environmentDigest({ PGPASSWORD: "two", PGUSER: "ci" })).not.toBe(a);
+    expect(environmentDigest({ PGPASSWORD: "one", PGUSERS: "ci" })).not.toBe(a);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(environmentDigest({})).toBe("");
+    expect(environmentDigest(undefined)).toBe("");
+  });
+
+  it("makes the instance key: one per distinct environment, the configuration's own key without one, never a value in it", () => {
+    const key = "c0ffee".repeat(10);
+    expect(instanceKey(key, undefined)).toBe(key);
+    expect(instanceKey(key, {})).toBe(key);
+    const first = instanceKey(key, { DB_PASSWORD: "first-secret" });
+    const second = instanceKey(key, { DB_PASSWORD: "second-secret" });
+    expect(first).not.toBe(key);
+    expect(second).not.toBe(first);
+    expect(instanceKey(key, { DB_PASSWORD: "first-secret" })).toBe(first);
+    for (const k of [first, second]) expect(k).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("is part of a plugin as started for a request: the values of what it reads and what its configuration names", () => {
+    const postgres = builtinPlugins().find((s) => s.kind === "provider" && s.name === "postgres");
+    if (!postgres) throw new Error("no postgres provider in the catalog");
+    const spec = forRequest(postgres, ["ADMIN_DATABASE_URL"], { ...REQUEST_ENV, PGPASSWORD: "pw", ADMIN_DATABASE_URL: "postgres://x" });
+    expect(spec.environment).toEqual({ PGPASSWORD: "pw", ADMIN_DATABASE_URL: "postgres://x" });
+    expect(spec.configEnv).toEqual(["ADMIN_DATABASE_URL"]);
+    // specIdentity (what starts the process) never depends on the values.
+    expect(specIdentity(spec)).toBe(specIdentity(forRequest(postgres, ["ADMIN_DATABASE_URL"], { PGPASSWORD: "other", ADMIN_DATABASE_URL: "postgres://y" })));
+    expect(forRequest(postgres, [], { FOO_SECRET: "x" })).toBe(postgres);
   });
 });
 

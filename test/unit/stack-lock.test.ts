@@ -29,6 +29,7 @@ function context(): OperationContext {
     signal: new AbortController().signal,
     deadline: undefined,
     caller,
+    environment: {},
     trace: ROOT_CONTEXT,
     log: silentLogger(),
     emit: () => {},

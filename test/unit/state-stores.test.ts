@@ -6,7 +6,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { FilesystemStateStore } from "../../daemon/state/filesystem.js";
 import { MemoryStateStore } from "../../daemon/state/memory.js";
 import { recordJson, stateFromProto, stateToProto, withFields } from "../../proto/state-store.js";
-import { postgresSettings } from "../../daemon/state/postgres.js";
+import { describePostgres, forgetDaemonPgEnvironment, postgresSettings } from "../../daemon/state/postgres.js";
 import { sampleState } from "../../plugins/conformance/state-backend.js";
 
 const base = mkdtempSync(join(tmpdir(), "wft-fs-"));
@@ -72,6 +72,25 @@ describe("filesystem state store", () => {
 
 describe("postgres settings", () => {
   const where = "/x/infra.yaml: module \"state\"";
+  it("falls back to the PG* variables of the wfctl command's environment, and describes itself without reading any", () => {
+    const env = { PGHOST: "db.step", PGPORT: "6543", PGDATABASE: "infra", PGUSER: "step", PGPASSWORD: "step-pw", PGSSLMODE: "disable" };
+    const settings = postgresSettings({ schema: "team_a" }, where, env);
+    expect(settings.client).toMatchObject({ host: "db.step", port: 6543, database: "infra", user: "step", password: "step-pw", ssl: false });
+    expect(settings.describe).toBe("postgres db.step:6543/infra, schema team_a");
+    // The configuration's own fields win over the variables.
+    expect(postgresSettings({ host: "db.own", user: "own" }, where, env).client).toMatchObject({ host: "db.own", user: "own", port: 6543 });
+    expect(postgresSettings({}, where, { PGSSLMODE: "constructor" }).client.ssl).toBeUndefined();
+    expect(describePostgres({ url_env: "STATE_URL" })).toBe("postgres (the URL in STATE_URL), schema wfctl");
+    expect(describePostgres({ url: "postgres://ci:s3cret@db:5432/x", schema: "s" })).toBe("postgres postgres://ci:****@db:5432/x, schema s");
+    expect(describePostgres({ host: "db" })).toBe("postgres db:$PGPORT/$PGDATABASE, schema wfctl");
+  });
+
+  it("removes the PG* variables from the daemon's own environment, and nothing else", () => {
+    const env: NodeJS.ProcessEnv = { PGPASSWORD: "daemon-pw", PGHOST: "h", PATH: "/bin", APGX: "kept" };
+    forgetDaemonPgEnvironment(env);
+    expect(env).toEqual({ PATH: "/bin", APGX: "kept" });
+  });
+
   it("takes the connection from url or url_env and the password only from password_env, never showing it", () => {
     const settings = postgresSettings({ url_env: "STATE_URL", schema: "team_a" }, where, { STATE_URL: "postgres://ci:s3cret@db.internal:5433/infra" });
     expect(settings.client.connectionString).toBe("postgres://ci:s3cret@db.internal:5433/infra");
@@ -92,7 +111,7 @@ describe("postgres settings", () => {
       return "accepted";
     };
     expect(problem({ password: "x" })).toContain('field "config.password": passwords are never written in the configuration');
-    expect(problem({ password_env: "NOPE" })).toContain('field "config.password_env" names the environment variable NOPE, which is not set');
+    expect(problem({ password_env: "NOPE" })).toContain('field "config.password_env" names the environment variable NOPE, which is not set in the environment of the wfctl command');
     expect(problem({ hostname: "db" })).toContain('unknown field "config.hostname"');
     expect(problem({ schema: "Drop Table" })).toContain('field "config.schema" must be a lower-case SQL identifier');
     expect(problem({ port: 0 })).toContain('field "config.port" must be a port number');
