@@ -1,6 +1,7 @@
 // wfctl: the short-lived client. Parses the command line, runs the command
 // against the warm daemon (or in-process with --no-daemon), prints results,
 // and exits with a code that says what happened.
+import { commandWords } from "./command-words.js";
 import { Command, CommanderError } from "commander";
 import { fromConnectError } from "../proto/connect-errors.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
@@ -70,7 +71,7 @@ configure(program);
 // One trace per command (when OTEL_* turns tracing on): its root span is the
 // parent of the daemon's and the plugins' spans.
 const telemetry = await initTelemetry("wfctl");
-const words = process.argv.slice(2).filter((a) => !a.startsWith("-")).slice(0, 3);
+const words = commandWords(program, process.argv.slice(2));
 const commandSpan = telemetry.tracer.startSpan(`wfctl ${words.slice(0, 2).join(" ")}`.trim(), {
   kind: SpanKind.CLIENT,
   attributes: { "wfctl.command": words.join(" "), "process.pid": process.pid },
