@@ -197,6 +197,27 @@ describe("input variables", () => {
     expect(Object.keys(record.config["content"] as object)).toEqual(["$wfctl_sealed"]);
   });
 
+  it("a saved plan keeps its variables: apply FILE uses the planned tag, and takes the password again from WFCTL_VAR_, refusing another", async () => {
+    const file = join(sandbox.dir, "vars.plan.json");
+    const plan = await run(["plan", "--var", "image_tag=v7", "--out", file], { WFCTL_VAR_db_password: PASSWORD });
+    expectExit(plan, 0);
+    expect(readFileSync(file, "utf8")).not.toContain(PASSWORD);
+    const before = content("deploy.txt");
+    const other = await run(["apply", file], { WFCTL_VAR_db_password: OTHER_PASSWORD });
+    expectExit(other, 1);
+    expect(other.stderr).toContain("PLAN_STALE");
+    expect(other.stderr).toContain('the sensitive variable "db_password" has another value now than when planned');
+    const missing = await run(["apply", file]);
+    expectExit(missing, 1);
+    expect(missing.stderr).toContain('variable "db_password" has no value');
+    expect(content("deploy.txt")).toBe(before);
+    // The tag is the plan's, whatever this step's environment says.
+    const applied = await run(["apply", file], { WFCTL_VAR_db_password: PASSWORD, WFCTL_VAR_image_tag: "v-not-planned" });
+    expectExit(applied, 0);
+    expect(content("deploy.txt")).toBe("image=app:v7 replicas=1");
+    expect(content("db.env")).toBe(`DB_PASSWORD=${PASSWORD}`);
+  });
+
   it("no output, file of the state directory or line of the daemon's log holds either password", () => {
     const files = daemonFiles(sandbox.cli.socket);
     const haystack = [
