@@ -1,7 +1,7 @@
 // Planning: what an apply (or a destroy) would do to each resource, with a
 // field-level diff, computed by the providers from the configuration and the
 // recorded state.
-import { createHash } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
 import { validateFields } from "../../proto/fields.js";
 import { canonicalJson, type JsonValue } from "../../proto/json.js";
@@ -21,6 +21,19 @@ import { plannedMoves, staleCopyRemoval, withMove } from "./moves.js";
 export { type ChangeAction, type Plan, type PlannedChange, type PlanSummary, hasChanges, summarize } from "./plan-model.js";
 export type { PlanScope } from "./plan-scope.js";
 
+/**
+ * Keys the digest of a sensitive value in a fingerprint: random per process,
+ * so a fingerprint (printed by `plan --json`) cannot be used to test guesses
+ * of a secret. A plan and its apply run in the same daemon (or process).
+ */
+const SENSITIVE_KEY = randomBytes(32);
+
+/** A field's value as the fingerprint covers it: a keyed digest when sensitive. */
+function fingerprinted(value: JsonValue | undefined, sensitive: boolean): JsonValue {
+  if (value === undefined) return null;
+  return sensitive ? createHmac("sha256", SENSITIVE_KEY).update(canonicalJson(value)).digest("hex") : value;
+}
+
 function fingerprint(changes: readonly PlannedChange[], destroy: boolean): string {
   const essence = changes
     .filter((c) => c.action !== "noop" || c.movedFrom !== undefined)
@@ -29,7 +42,7 @@ function fingerprint(changes: readonly PlannedChange[], destroy: boolean): strin
       ...(c.movedFrom !== undefined ? { moved_from: c.movedFrom } : {}),
       type: c.type,
       action: c.action,
-      fields: c.fields.map((f) => ({ field: f.field, before: f.before ?? null, after: f.after ?? null })),
+      fields: c.fields.map((f) => ({ field: f.field, before: fingerprinted(f.before, f.sensitive), after: fingerprinted(f.after, f.sensitive) })),
     }));
   return createHash("sha256").update(canonicalJson({ destroy, changes: essence } as unknown as JsonValue)).digest("hex").slice(0, 32);
 }
