@@ -13,6 +13,7 @@ import { type Connection, connectDaemon, connectInProcess } from "./connection.j
 import { maskSensitiveValues, underGitHubActions } from "./github.js";
 import { progressMode, withProgress } from "./progress.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
+import type { Interruption } from "./interrupts.js";
 
 /** Flags every command that talks to the engine takes. */
 export interface CommonOptions {
@@ -36,18 +37,18 @@ export interface TargetOptions extends CommonOptions {
 /** Cancelled on the first Ctrl-C (the operation stops cleanly); the second exits at once. */
 export const interrupt = new AbortController();
 let interrupted = false;
-/** What the first Ctrl-C stops, as the line printed then says (a command that changes nothing says so with sayOnInterrupt). */
-let interruptLine = "cancelling. Changes in progress are stopped; what was done stays recorded in state";
+/** What the first Ctrl-C says it stops: set for each command before it runs (client/interrupts.ts). */
+let interruption: Interruption = { line: "stopping", waits: false };
 process.on("SIGINT", () => {
-  if (interrupted) process.exit(130);
+  if (interrupted) process.exit(EXIT.CANCELLED);
   interrupted = true;
-  process.stderr.write(`\nInterrupt received: ${interruptLine}. Press Ctrl-C again to quit now.\n`);
+  process.stderr.write(`\nInterrupt received: ${interruption.line}.${interruption.waits ? " Press Ctrl-C again to quit now." : ""}\n`);
   interrupt.abort(new DOMException("interrupted", "AbortError"));
 });
 
-/** Sets what the first Ctrl-C says it stops, for commands that change no resource or state. */
-export function sayOnInterrupt(line: string): void {
-  interruptLine = line;
+/** Sets what the first Ctrl-C says it stops (main.ts, from the command about to run). */
+export function sayOnInterrupt(what: Interruption): void {
+  interruption = what;
 }
 
 export function out(text: string): void {

@@ -123,10 +123,10 @@ async function logs(name: string, opts: LogsOptions): Promise<number> {
         else out(`${l.time} ${l.plugin}[${l.pid}] ${l.line}\n`);
       }
     } catch (err) {
-      if (interrupt.signal.aborted) return EXIT.OK; // Ctrl-C ends --follow
-      throw err;
+      if (!interrupt.signal.aborted) throw err;
     }
-    return EXIT.OK;
+    // Ctrl-C is how --follow ends: exit as an interrupted command does.
+    return interrupt.signal.aborted ? EXIT.CANCELLED : EXIT.OK;
   });
 }
 
