@@ -5,6 +5,7 @@ import { hostname, userInfo } from "node:os";
 import { resolve } from "node:path";
 import type { CallOptions } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { fromConnectError } from "../proto/connect-errors.js";
 import { parseDuration } from "../proto/duration.js";
 import { ErrorCode, WfctlError, codeFromWire } from "../proto/errors.js";
 import { type CallerSchema, type OperationSchema, Outcome, type TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
@@ -71,6 +72,20 @@ function timeoutFlag(text: string): number {
 }
 
 /**
+ * Asks the daemon to cancel operation `id` (Ctrl-C). NOT_FOUND means it is no
+ * longer running: it ended just before, and its call brings the report as
+ * usual, so that is no error. Any other failure is said on stderr.
+ */
+export async function cancelOperation(connection: Connection, id: string): Promise<void> {
+  try {
+    await connection.client.cancel({ operationId: id }, { timeoutMs: 10_000 });
+  } catch (err) {
+    const error = fromConnectError(err);
+    if (error.code !== ErrorCode.NOT_FOUND) process.stderr.write(`could not cancel the operation: ${error.message}\n`);
+  }
+}
+
+/**
  * A stoppable operation (apply, destroy): the client picks its id and gives
  * the daemon its time budget; Ctrl-C asks the daemon to Cancel it instead of
  * dropping the call, so the report of what was and was not done still comes
@@ -83,11 +98,8 @@ export function stoppableOperation(
 ): { operation: MessageInitShape<typeof OperationSchema>; options: CallOptions; done: () => void } {
   const id = randomUUID();
   const budget = opts.timeout ? timeoutFlag(opts.timeout) : 0;
-  const onInterrupt = () => {
-    connection.client.cancel({ operationId: id }, { timeoutMs: 10_000 }).catch((err: unknown) => {
-      process.stderr.write(`could not cancel the operation: ${(err as Error).message}\n`);
-    });
-  };
+  // cancelOperation says its own failures; it does not reject.
+  const onInterrupt = () => cancelOperation(connection, id).catch(() => {});
   interrupt.signal.addEventListener("abort", onInterrupt, { once: true });
   return {
     operation: { id, timeoutMs: BigInt(budget) },

@@ -1492,7 +1492,9 @@ export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
  */
 export type CancelResponse = Message<"wfctl.daemon.v1.CancelResponse"> & {
   /**
-   * False when no such operation is running (it may have just finished).
+   * Always true: the operation was running and is being cancelled. An id of
+   * no running operation (it may have just finished) is answered NOT_FOUND
+   * instead, naming the id.
    *
    * @generated from field: bool found = 1;
    */
