@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type CheckedOut, checkOut, listenWhileCheckedOut, reportLoss } from "./postgres-clients.js";
+import { type RefusalSources, refusalSources, refusedConnection } from "./postgres-refusals.js";
 import { type JsonObject, isJsonObject } from "../../proto/json.js";
 import {
   type LockInfo,
@@ -59,6 +60,8 @@ export interface PostgresSettings {
   schema: string;
   /** Where the settings came from, for errors (never the password). */
   describe: string;
+  /** What a refused connection names (never a secret). */
+  refusal: RefusalSources;
 }
 
 function str(config: JsonObject, key: string, where: string): string | undefined {
@@ -118,7 +121,7 @@ export function postgresSettings(config: JsonObject, where: string, env: NodeJS.
     application_name: "wfctld",
   };
   const target = url ? redactUrl(url) : `${client.host ?? env["PGHOST"] ?? "localhost"}:${client.port ?? env["PGPORT"] ?? 5432}/${client.database ?? env["PGDATABASE"] ?? ""}`;
-  return { client, schema, describe: `postgres ${target}, schema ${schema}` };
+  return { client, schema, describe: `postgres ${target}, schema ${schema}`, refusal: refusalSources(config, { url, urlEnv, passwordEnv }, where, env) };
 }
 
 /** A connection string without its password. */
@@ -137,6 +140,8 @@ const pools = new Map<string, { pool: pg.Pool; ready: Promise<void> }>();
 
 function unavailable(settings: PostgresSettings, err: unknown): WfctlError {
   if (err instanceof WfctlError) return err;
+  const refusal = refusedConnection(settings.describe, settings.refusal, err);
+  if (refusal) return refusal;
   return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot use ${settings.describe}: ${(err as Error).message}`, { cause: err });
 }
 
