@@ -2,7 +2,8 @@
 // resources or state may say that changes in progress are stopped; one that
 // only reads says nothing was changed, and `plugins logs --follow` that it
 // stopped following. Looked up before each command's action runs (main.ts),
-// from the command's path and flags, so every command is listed here.
+// from the command's path and flags, so every command is listed here; apply,
+// destroy and teardown that ask first switch to CHANGES_STOPPED once approved.
 import type { Command } from "commander";
 
 /** What the first Ctrl-C of a command stops, as its line says. */
@@ -30,6 +31,13 @@ const readOnlyOperation = (what: string): Interruption => ({ line: `stopping the
 /** A call that only reads: it is dropped at once. */
 const READ_ONLY: Interruption = { line: "stopping; nothing was changed", waits: false };
 
+/**
+ * A command that shows a plan and asks before it changes anything: until the
+ * answer, nothing is changed (the command switches to CHANGES_STOPPED when
+ * the changes start).
+ */
+const BEFORE_APPROVAL: Interruption = { line: "stopping; nothing was changed", waits: false };
+
 /** A single call that may change something: the daemon may have done it before the call was dropped. */
 const sentChange = (what: string, check: string): Interruption => ({
   line: `stopping. If the daemon already got the request, ${what} may still be done: ${check} shows where things stand`,
@@ -42,11 +50,12 @@ const UNLISTED: Interruption = { line: "stopping", waits: false };
 /** Every command, by its path without "wfctl" ("infra state list"). */
 const MEANINGS: Readonly<Record<string, (flags: Flags) => Interruption>> = {
   "infra plan": (f) => readOnlyOperation(f["destroy"] ? "destroy plan" : "plan"),
-  "infra apply": (f) => (f["refresh"] && !f["autoApprove"] ? readOnlyOperation("dry run") : CHANGES_STOPPED),
-  "infra destroy": () => CHANGES_STOPPED,
+  "infra apply": (f) => (f["autoApprove"] ? CHANGES_STOPPED : f["refresh"] ? readOnlyOperation("dry run") : BEFORE_APPROVAL),
+  "infra destroy": (f) => (f["autoApprove"] ? CHANGES_STOPPED : BEFORE_APPROVAL),
   "infra refresh": (f) => (f["autoApprove"] ? CHANGES_STOPPED : readOnlyOperation("dry run")),
   "infra drift": () => ({ line: "stopping drift detection; nothing was changed", waits: false }),
-  "infra teardown": (f) => (f["dryRun"] ? { line: "stopping the dry run; nothing was destroyed or wiped", waits: true } : CHANGES_STOPPED),
+  "infra teardown": (f) =>
+    f["dryRun"] ? { line: "stopping the dry run; nothing was destroyed or wiped", waits: true } : f["approve"] ? CHANGES_STOPPED : BEFORE_APPROVAL,
   "infra outputs": (f) => (f["sync"] ? { line: "stopping the sink writes; the sinks already written keep their new values", waits: false } : READ_ONLY),
   "infra show": () => READ_ONLY,
   "infra import": () => sentChange("the import", "`wfctl infra state list`"),

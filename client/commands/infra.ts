@@ -25,9 +25,11 @@ import {
   printJson,
   reportOf,
   runOperation,
+  sayOnInterrupt,
   target,
   withTarget,
 } from "../runtime.js";
+import { CHANGES_STOPPED } from "../interrupts.js";
 import { positiveInt, withTargetOptions } from "./options.js";
 import { appendStepSummary, driftSummary, maskSensitiveValues, planSummary, resultsSummary, underGitHubActions } from "../github.js";
 
@@ -211,6 +213,8 @@ async function mutate(opts: ApplyOptions, destroy: boolean): Promise<number> {
 }
 
 async function runMutation(connection: Connection, opts: ApplyOptions, destroy: boolean, command: string, expectedFingerprint: string): Promise<number> {
+  // From here on, a Ctrl-C stops changes in progress (until now it stopped a plan or a question).
+  sayOnInterrupt(CHANGES_STOPPED);
   const request = {
     target: target(opts),
     caller: caller(command),

@@ -4,13 +4,13 @@
 // each exits 130 as an interrupted command does. Each command is caught in
 // the middle of a provider read (the slowfs fixture holds a read while
 // out/.hold-read-<name> exists, and says so with out/.read-held-<name>).
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type CliResult, cliSandbox, expectExit } from "../helpers/cli.js";
 import { FIXTURE_PLUGINS } from "../helpers/paths.js";
 import { waitFor } from "../helpers/processes.js";
-import { runInBackground } from "../helpers/terminal.js";
+import { runInBackground, runOnTerminal } from "../helpers/terminal.js";
 
 const CHANGES_LINE = "what was done stays recorded in state";
 
@@ -40,7 +40,10 @@ describe("the first Ctrl-C says what it stops", () => {
     const exit = command.exit.then((code) => ((exited = true), code));
     await waitFor(() => exited || existsSync(join(dir, "out", ".read-held-r")), 30_000, `the read of r during wfctl ${args(config).join(" ")}`);
     command.signal("SIGINT");
-    return { code: (await exit) ?? -1, ...command.output };
+    const code = (await exit) ?? -1;
+    // Let the read go: a call the client dropped may still run in the daemon (drift), and must not hold up its stop.
+    rmSync(join(dir, "out", ".hold-read-r"), { force: true });
+    return { code, ...command.output };
   }
 
   it("plan: stopping the plan; nothing was changed; exit 130", async () => {
@@ -68,6 +71,16 @@ describe("the first Ctrl-C says what it stops", () => {
     const result = await interruptedDuringRead((config) => ["infra", "apply", "-c", config, "--auto-approve"]);
     expectExit(result, 130);
     expect(result.stderr).toContain(`Interrupt received: cancelling. Changes in progress are stopped; ${CHANGES_LINE}. Press Ctrl-C again to quit now.`);
+  });
+
+  it("apply asking for approval on a terminal: Ctrl-C at the question says nothing was changed, as it is, and exits 130", async () => {
+    const { config } = await project();
+    writeFileSync(config, readFileSync(config, "utf8").replace("content: x", "content: y"));
+    const result = await runOnTerminal(["infra", "apply", "-c", config], { WFCTL_SOCKET: sandbox.cli.socket, CI: "" }, "Enter a value:", "\x03");
+    expectExit(result, 130);
+    expect(result.stdout).toContain("Error: cancelled at the approval prompt: nothing was changed");
+    expect(result.stdout).not.toContain(CHANGES_LINE);
+    expect(readFileSync(join(dirname(config), "out", "r.txt"), "utf8")).toBe("x");
   });
 
   it("plugins logs --follow: stopped following the logs; nothing was changed; exit 130", async () => {

@@ -39,8 +39,8 @@ describe("what the first Ctrl-C says", () => {
   it("only commands that change resources or state through an operation say changes in progress are stopped", () => {
     const changing: [string, string[]][] = [
       ["infra apply", ["--auto-approve"]],
-      ["infra apply", []],
-      ["infra destroy", []],
+      ["infra apply", ["--refresh", "--auto-approve"]],
+      ["infra destroy", ["--auto-approve"]],
       ["infra refresh", ["--auto-approve"]],
       ["infra teardown", ["--approve"]],
     ];
@@ -49,6 +49,10 @@ describe("what the first Ctrl-C says", () => {
       ["infra plan", []],
       ["infra plan", ["--destroy"]],
       ["infra apply", ["--refresh"]],
+      // Asking first: until approved (when the command switches to CHANGES_STOPPED), nothing is changed.
+      ["infra apply", []],
+      ["infra destroy", []],
+      ["infra teardown", []],
       ["infra refresh", []],
       ["infra drift", []],
       ["infra teardown", ["--dry-run"]],
