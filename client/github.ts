@@ -4,7 +4,8 @@
 // ::group::; and plans, applies and drift append a Markdown table to
 // $GITHUB_STEP_SUMMARY. Workflow commands go to stderr (the runner reads
 // both streams), so stdout stays the command's output.
-import { appendFileSync } from "node:fs";
+import { appendFileSync, realpathSync } from "node:fs";
+import { isAbsolute, relative, sep } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ErrorDetail } from "../proto/errors.js";
 import {
@@ -51,12 +52,40 @@ export async function maskSensitiveValues(
 }
 const masked = new Set<string>();
 
+/** `path` relative to `workspace` when it lies inside it, else undefined. */
+function inside(workspace: string, path: string): string | undefined {
+  const rel = relative(workspace, path);
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel) ? rel : undefined;
+}
+
+/** The real path, or the path itself when it cannot be resolved (gone, unreadable). */
+function real(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * The file an annotation names: GitHub resolves `file=` against the
+ * workspace, so a file inside GITHUB_WORKSPACE is given relative to it (with
+ * '/' separators); one outside it keeps its absolute path. Symbolic links
+ * (a workspace reached through one) are resolved before giving up.
+ */
+export function annotationPath(file: string, env: NodeJS.ProcessEnv = process.env): string {
+  const workspace = env["GITHUB_WORKSPACE"];
+  if (!workspace || !isAbsolute(file)) return file;
+  const rel = inside(workspace, file) ?? inside(real(workspace), real(file));
+  return rel === undefined ? file : rel.split(sep).join("/");
+}
+
 /** `::error` annotations for the details of a configuration error that say where (file and line). */
-export function errorAnnotations(message: string, details: readonly ErrorDetail[]): string[] {
+export function errorAnnotations(message: string, details: readonly ErrorDetail[], env: NodeJS.ProcessEnv = process.env): string[] {
   const located = details.filter((d) => d.file && d.line);
   if (located.length === 0) return [`::error title=wfctl::${escapeData(message)}\n`];
   return located.map((d) => {
-    const props = [`file=${escapeProperty(d.file ?? "")}`, `line=${d.line}`, ...(d.column ? [`col=${d.column}`] : []), "title=wfctl"];
+    const props = [`file=${escapeProperty(annotationPath(d.file ?? "", env))}`, `line=${d.line}`, ...(d.column ? [`col=${d.column}`] : []), "title=wfctl"];
     const where = [d.module ? `module "${d.module}"` : "", d.field ? `field "${d.field}"` : ""].filter(Boolean).join(", ");
     return `::error ${props.join(",")}::${escapeData(where ? `${where}: ${d.message}` : d.message)}\n`;
   });

@@ -14,6 +14,8 @@ import { infraCommand } from "./commands/infra.js";
 import { pluginsCommand } from "./commands/plugins.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { errorAnnotations, underGitHubActions } from "./github.js";
+import { interruptionOf } from "./interrupts.js";
+import { sayOnInterrupt } from "./runtime.js";
 
 const wantsJson = process.argv.includes("--json");
 // A reader that goes away (`wfctl … | head`) makes writes fail with EPIPE: the
@@ -67,6 +69,8 @@ const configure = (command: Command): void => {
   command.commands.forEach(configure);
 };
 configure(program);
+// What the first Ctrl-C says depends on what the command does: set before it runs.
+program.hook("preAction", (_program, action) => sayOnInterrupt(interruptionOf(action)));
 
 // One trace per command (when OTEL_* turns tracing on): its root span is the
 // parent of the daemon's and the plugins' spans.

@@ -18,7 +18,7 @@ export async function ask(prompt: string, signal: AbortSignal): Promise<string> 
   try {
     return await rl.question(prompt, { signal });
   } catch (err) {
-    if ((err as Error).name === "AbortError") throw new WfctlError(ErrorCode.CANCELLED, "cancelled at the approval prompt");
+    if ((err as Error).name === "AbortError") throw new WfctlError(ErrorCode.CANCELLED, "cancelled at the approval prompt: nothing was changed");
     throw err;
   } finally {
     rl.close();

@@ -5,6 +5,7 @@ import { hostname, userInfo } from "node:os";
 import { resolve } from "node:path";
 import type { CallOptions } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { fromConnectError } from "../proto/connect-errors.js";
 import { parseDuration } from "../proto/duration.js";
 import { ErrorCode, WfctlError, codeFromWire } from "../proto/errors.js";
 import { type CallerSchema, type OperationSchema, Outcome, type TargetSchema } from "../proto/gen/wfctl/daemon/v1/daemon_pb.js";
@@ -13,6 +14,7 @@ import { type Connection, connectDaemon, connectInProcess } from "./connection.j
 import { maskSensitiveValues, underGitHubActions } from "./github.js";
 import { type ProgressHooks, progressMode, withProgress } from "./progress.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
+import type { Interruption } from "./interrupts.js";
 
 /** Flags every command that talks to the engine takes. */
 export interface CommonOptions {
@@ -36,18 +38,18 @@ export interface TargetOptions extends CommonOptions {
 /** Cancelled on the first Ctrl-C (the operation stops cleanly); the second exits at once. */
 export const interrupt = new AbortController();
 let interrupted = false;
-/** What the first Ctrl-C stops, as the line printed then says (a command that changes nothing says so with sayOnInterrupt). */
-let interruptLine = "cancelling. Changes in progress are stopped; what was done stays recorded in state";
+/** What the first Ctrl-C says it stops: set for each command before it runs (client/interrupts.ts). */
+let interruption: Interruption = { line: "stopping", waits: false };
 process.on("SIGINT", () => {
-  if (interrupted) process.exit(130);
+  if (interrupted) process.exit(EXIT.CANCELLED);
   interrupted = true;
-  process.stderr.write(`\nInterrupt received: ${interruptLine}. Press Ctrl-C again to quit now.\n`);
+  process.stderr.write(`\nInterrupt received: ${interruption.line}.${interruption.waits ? " Press Ctrl-C again to quit now." : ""}\n`);
   interrupt.abort(new DOMException("interrupted", "AbortError"));
 });
 
-/** Sets what the first Ctrl-C says it stops, for commands that change no resource or state. */
-export function sayOnInterrupt(line: string): void {
-  interruptLine = line;
+/** Sets what the first Ctrl-C says it stops (main.ts, from the command about to run). */
+export function sayOnInterrupt(what: Interruption): void {
+  interruption = what;
 }
 
 export function out(text: string): void {
@@ -70,6 +72,20 @@ function timeoutFlag(text: string): number {
 }
 
 /**
+ * Asks the daemon to cancel operation `id` (Ctrl-C). NOT_FOUND means it is no
+ * longer running: it ended just before, and its call brings the report as
+ * usual, so that is no error. Any other failure is said on stderr.
+ */
+export async function cancelOperation(connection: Connection, id: string): Promise<void> {
+  try {
+    await connection.client.cancel({ operationId: id }, { timeoutMs: 10_000 });
+  } catch (err) {
+    const error = fromConnectError(err);
+    if (error.code !== ErrorCode.NOT_FOUND) process.stderr.write(`could not cancel the operation: ${error.message}\n`);
+  }
+}
+
+/**
  * A stoppable operation (apply, destroy): the client picks its id and gives
  * the daemon its time budget; Ctrl-C asks the daemon to Cancel it instead of
  * dropping the call, so the report of what was and was not done still comes
@@ -82,11 +98,8 @@ export function stoppableOperation(
 ): { operation: MessageInitShape<typeof OperationSchema>; options: CallOptions; done: () => void } {
   const id = randomUUID();
   const budget = opts.timeout ? timeoutFlag(opts.timeout) : 0;
-  const onInterrupt = () => {
-    connection.client.cancel({ operationId: id }, { timeoutMs: 10_000 }).catch((err: unknown) => {
-      process.stderr.write(`could not cancel the operation: ${(err as Error).message}\n`);
-    });
-  };
+  // cancelOperation says its own failures; it does not reject.
+  const onInterrupt = () => cancelOperation(connection, id).catch(() => {});
   interrupt.signal.addEventListener("abort", onInterrupt, { once: true });
   return {
     operation: { id, timeoutMs: BigInt(budget) },

@@ -27,9 +27,11 @@ import {
   printJson,
   reportOf,
   runOperation,
+  sayOnInterrupt,
   target,
   withTarget,
 } from "../runtime.js";
+import { CHANGES_STOPPED } from "../interrupts.js";
 import { positiveInt, withTargetOptions } from "./options.js";
 import { savedPlanApply, savedPlanNote, showCommand, writePlanFile } from "./saved-plan.js";
 import { type ScopeOptions, scopeOf, withScopeOptions } from "./scope.js";
@@ -226,6 +228,8 @@ async function mutate(opts: ApplyOptions, destroy: boolean, planFile?: { file: s
 }
 
 async function runMutation(connection: Connection, opts: ApplyOptions, destroy: boolean, command: string, expectedFingerprint: string, savedPlan?: Uint8Array): Promise<number> {
+  // From here on, a Ctrl-C stops changes in progress (until now it stopped a plan or a question).
+  sayOnInterrupt(CHANGES_STOPPED);
   // Not asked for approval: the plan is printed as it arrives, before the first change.
   const printsPlan = (opts.autoApprove ?? false) || savedPlan !== undefined;
   let planShown = false;

@@ -25,6 +25,7 @@ async function list(opts: CommonOptions): Promise<number> {
           restarts: p.restarts,
           uptime_seconds: Math.round(p.uptimeSeconds),
           source: p.source,
+          package: p.package || undefined,
           protocol_version: p.protocolVersion,
           instance: p.instanceKey || undefined,
           last_error: p.lastError || undefined,
@@ -34,7 +35,7 @@ async function list(opts: CommonOptions): Promise<number> {
     }
     out(
       renderTable(
-        ["name", "kind", "version", "pid", "state", "restarts", "instance", "started"],
+        ["name", "kind", "version", "pid", "state", "restarts", "instance", "started", "source"],
         plugins.map((p) => [
           p.name,
           p.kind,
@@ -44,10 +45,15 @@ async function list(opts: CommonOptions): Promise<number> {
           String(p.restarts),
           p.instanceKey || "-",
           p.startedAt || "-",
+          // A cloud plugin: the npm package it ships as; else where it is declared.
+          p.package ? `npm ${p.package}` : p.source,
         ]),
       ),
     );
     for (const p of plugins.filter((x) => x.lastError)) out(`\n${p.name} (${p.instanceKey || "no instance"}): last error: ${p.lastError}\n`);
+    if (plugins.some((p) => p.state === "not_installed")) {
+      out("\nnot_installed: a plugin that ships as the npm package shown, not inside wfctl. To use one, declare it in the wfctl.yaml beside your infra.yaml and run `wfctl plugins install`.\n");
+    }
     return EXIT.OK;
   });
 }
@@ -123,10 +129,10 @@ async function logs(name: string, opts: LogsOptions): Promise<number> {
         else out(`${l.time} ${l.plugin}[${l.pid}] ${l.line}\n`);
       }
     } catch (err) {
-      if (interrupt.signal.aborted) return EXIT.OK; // Ctrl-C ends --follow
-      throw err;
+      if (!interrupt.signal.aborted) throw err;
     }
-    return EXIT.OK;
+    // Ctrl-C is how --follow ends: exit as an interrupted command does.
+    return interrupt.signal.aborted ? EXIT.CANCELLED : EXIT.OK;
   });
 }
 

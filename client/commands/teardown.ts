@@ -12,7 +12,8 @@ import { ask, canPrompt } from "../prompt.js";
 import type { CallOptions } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { OperationSchema } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { type TargetOptions, callOptions, caller, exitOf, interrupt, out, reportOf, runOperation, target, withTarget } from "../runtime.js";
+import { type TargetOptions, callOptions, caller, exitOf, interrupt, out, reportOf, runOperation, sayOnInterrupt, target, withTarget } from "../runtime.js";
+import { CHANGES_STOPPED } from "../interrupts.js";
 import { appendStepSummary, resultsSummary } from "../github.js";
 
 export interface TeardownOptions extends TargetOptions {
@@ -74,6 +75,8 @@ export async function teardown(opts: TeardownOptions): Promise<number> {
       }
       expectedFingerprint = plan.fingerprint;
     }
+    // From here on, a Ctrl-C stops changes in progress (until now it stopped a preview or a question).
+    sayOnInterrupt(CHANGES_STOPPED);
     const response = await runOperation(
       opts,
       connection,

@@ -10,7 +10,7 @@ import { type InfraConfig, type VerifyTarget, loadConfig } from "../config.js";
 import { EXIT } from "../exit-codes.js";
 import { appendStepSummary, errorAnnotations, group, underGitHubActions } from "../github.js";
 import { progressMode } from "../progress.js";
-import { interrupt, out, printJson, sayOnInterrupt } from "../runtime.js";
+import { interrupt, out, printJson } from "../runtime.js";
 import { detailText, failedAttemptLine, renderVerifyTable, settledLine, verdictLine, verifyJson, verifySummary } from "./report.js";
 import { type TargetReport, verifyTargets } from "./retry.js";
 
@@ -53,7 +53,6 @@ export function selectTargets(config: InfraConfig, names: readonly string[] | un
 export async function verify(opts: VerifyOptions): Promise<number> {
   const timeoutOverride = opts.timeout === undefined ? undefined : parseDuration(opts.timeout, "--timeout");
   if (timeoutOverride === 0) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "--timeout must be greater than zero");
-  sayOnInterrupt("stopping the health checks; the table shows what was found so far");
   const config = await loadConfig(resolve(opts.config), opts.env ?? "");
   const targets = selectTargets(config, opts.target);
   const timeoutMs = timeoutOverride ?? config.verify?.timeoutMs ?? 0;

@@ -3,7 +3,7 @@
 // environment); without one, every resource's outputs are listed. A value is
 // sensitive when the configuration says so, when the provider's schema marks
 // its field sensitive, or when the field's name says it is a secret.
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
 import type { FieldMap } from "../../proto/fields.js";
 import { type JsonValue, isJsonObject } from "../../proto/json.js";
 import { isSealed } from "../../proto/sealed.js";
@@ -93,10 +93,11 @@ async function declaredOutput(
     throw outputProblem(config, output, ErrorCode.NOT_FOUND, `resource "${output.resource}" (${record.resourceType}) has no field "${output.field}" (it has: ${known || "none"})`);
   }
   if (isSealed(value)) {
+    // Plan and apply refuse such a source (sealedOutputSources); a record from before the output was declared gets here.
     throw outputProblem(
       config,
       output,
-      ErrorCode.FAILED_PRECONDITION,
+      ErrorCode.CONFIG_INVALID,
       `field "${output.field}" of resource "${output.resource}" is sensitive configuration, which state keeps sealed (never the value): it cannot be an output; use an output the provider returns`,
     );
   }
@@ -109,6 +110,34 @@ async function declaredOutput(
     description: output.description,
     sinks: output.sinks,
   };
+}
+
+/**
+ * Problems of declared outputs whose source is a configuration field state
+ * keeps sealed, never the value (proto/sealed.ts), so that no `infra outputs`
+ * could ever read it: a field the provider's schema marks sensitive (and does
+ * not compute) or, once planned, one a reference filled with a sensitive
+ * value (`tainted`: the planned changes' sensitive fields by resource).
+ * Checked when plan and apply load the configuration, at the output's line.
+ */
+export async function sealedOutputSources(config: InfraConfig, sessions: ProviderSessions, tainted?: ReadonlyMap<string, readonly string[]>): Promise<ErrorDetail[]> {
+  const problems: ErrorDetail[] = [];
+  for (const output of config.outputs) {
+    const resource = config.resources.find((r) => r.name === output.resource);
+    if (!resource) continue;
+    const fields = (await sessions.get(resource.provider)).schema.types.get(resource.type) ?? {};
+    const top = output.field.split(".")[0] ?? output.field;
+    if (fields[top]?.computed) continue;
+    const bySchema = fields[top]?.sensitive === true;
+    if (!bySchema && !tainted?.get(resource.name)?.includes(top)) continue;
+    const returned = Object.keys(fields).filter((f) => fields[f]?.computed);
+    const what = bySchema ? `is the sensitive configuration field "${top}" of ${resource.type}` : `is field "${top}" of "${resource.name}", which holds a sensitive value (through its references)`;
+    const message =
+      `output "${output.name}": source "${output.module}.${output.field}" ${what}, which state keeps sealed (never the value), so no output can read it; ` +
+      (bySchema ? `use a field the provider returns (${resource.type} returns: ${returned.join(", ") || "none"})` : "use that value's source instead");
+    problems.push(config.source.detail(["outputs", output.name, "source"], message, undefined, `outputs.${output.name}.source`));
+  }
+  return problems;
 }
 
 /**

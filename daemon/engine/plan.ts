@@ -17,6 +17,7 @@ import { type PlanningContext, planDelete, planResource } from "./plan-resource.
 import { type PlanScope, forceReplace, selectScope } from "./plan-scope.js";
 import type { ProviderSessions } from "./providers.js";
 import { plannedMoves, staleCopyRemoval, withMove } from "./moves.js";
+import { sealedOutputSources } from "./outputs.js";
 
 export { type ChangeAction, type Plan, type PlannedChange, type PlanSummary, hasChanges, summarize } from "./plan-model.js";
 export type { PlanScope } from "./plan-scope.js";
@@ -91,6 +92,15 @@ async function validateAgainstSchemas(config: InfraConfig, sessions: ProviderSes
       if (!referencing.has(p.field.split(".")[0] ?? "")) problems.push(moduleProblem(config, resource, p.field, p.message));
     }
   }
+  problems.push(...(await sealedOutputSources(config, sessions)));
+  if (problems.length > 0) throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(config.file, problems), { details: problems });
+}
+
+/** Refuses outputs whose source field the plan found holding a sensitive value through a reference (state seals it). */
+async function refuseTaintedOutputSources(config: InfraConfig, sessions: ProviderSessions, changes: readonly PlannedChange[]): Promise<void> {
+  if (config.outputs.length === 0) return;
+  const tainted = new Map(changes.map((c) => [c.name, c.sensitiveFields]));
+  const problems = await sealedOutputSources(config, sessions, tainted);
   if (problems.length > 0) throw new WfctlError(ErrorCode.CONFIG_INVALID, formatDetails(config.file, problems), { details: problems });
 }
 
@@ -139,6 +149,7 @@ export async function computePlan(
       if (resource) plannedByName.set(name, planOne(resource));
     }
     changes.push(...(await Promise.all(inScope.map((r) => plannedByName.get(r.name) as Promise<PlannedChange>))));
+    await refuseTaintedOutputSources(config, sessions, changes);
   }
 
   const wanted = new Set(options.destroy ? [] : config.resources.map((r) => r.name));

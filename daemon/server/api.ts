@@ -157,7 +157,10 @@ function daemonHandlers(engine: Engine, host: ApiHost): Pick<ServiceImpl<typeof 
     },
     async cancel(req) {
       if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
-      return { found: engine.cancel(req.operationId, "the client (Cancel)") };
+      if (!engine.cancel(req.operationId, "the client (Cancel)")) {
+        throw new WfctlError(ErrorCode.NOT_FOUND, `no operation ${req.operationId} is running: it may have finished; \`wfctl daemon status\` lists those running`);
+      }
+      return { found: true };
     },
     async shutdown() {
       setImmediate(() => host.shutdown());

@@ -23,6 +23,7 @@ import type { ResourceOutcome } from "../engine/apply.js";
 import type { UnrecordedChange } from "../engine/recorder.js";
 import { type ChangeAction, type Plan, summarize } from "../engine/plan.js";
 import type { PluginView } from "../supervisor/supervisor.js";
+import { notInstalled } from "../supervisor/catalog.js";
 import type { StateLocation } from "../state/open.js";
 import type { DriftClassName, DriftFinding } from "../engine/drift.js";
 import type { AuditEntry, RefreshUpdate } from "../engine/refresh.js";
@@ -119,7 +120,7 @@ export function pluginMessage(view: PluginView): MessageInitShape<typeof PluginS
     executable: spec.executable,
     version: instance?.info?.version ?? "",
     pid: instance?.alive ? (instance.pid ?? 0) : 0,
-    state: slot ? slot.state : "not_started",
+    state: slot ? slot.state : notInstalled(spec) ? "not_installed" : "not_started",
     address: instance?.alive ? instance.address : "",
     startedAt: instance?.startedAt.toISOString() ?? "",
     restarts: slot?.restarts ?? 0,
@@ -130,6 +131,7 @@ export function pluginMessage(view: PluginView): MessageInitShape<typeof PluginS
     healthy: (instance?.alive ?? false) && (instance?.healthy ?? false),
     uptimeSeconds: instance?.alive ? instance.uptimeMs / 1000 : 0,
     source: spec.source,
+    package: spec.source === "builtin" ? (spec.installable ?? "") : "",
   };
 }
 

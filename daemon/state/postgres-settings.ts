@@ -6,6 +6,7 @@
 import type pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { JsonObject } from "../../proto/json.js";
+import { type RefusalSources, refusalSources } from "./postgres-refusals.js";
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -17,6 +18,8 @@ export interface PostgresSettings {
   schema: string;
   /** Where the settings came from, for errors (never the password). */
   describe: string;
+  /** What a refused connection names (never a secret). */
+  refusal: RefusalSources;
 }
 
 function str(config: JsonObject, key: string, where: string): string | undefined {
@@ -134,7 +137,7 @@ export function postgresSettings(config: JsonObject, where: string, env: Request
     application_name: "wfctld",
   };
   const target = url ? redactUrl(url) : `${client.host ?? "localhost"}:${client.port ?? 5432}/${client.database ?? ""}`;
-  return { client, schema, describe: `postgres ${target}, schema ${schema}` };
+  return { client, schema, describe: `postgres ${target}, schema ${schema}`, refusal: refusalSources(config, { url, urlEnv, passwordEnv }, where, env) };
 }
 
 /** A connection string without its password. */

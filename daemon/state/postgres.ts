@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type CheckedOut, checkOut, listenWhileCheckedOut, reportLoss } from "./postgres-clients.js";
+import { refusedConnection } from "./postgres-refusals.js";
 import { isJsonObject } from "../../proto/json.js";
 import {
   type LockInfo,
@@ -57,6 +58,8 @@ const pools = new Map<string, { pool: pg.Pool; ready: Promise<void> }>();
 
 function unavailable(settings: PostgresSettings, err: unknown): WfctlError {
   if (err instanceof WfctlError) return err;
+  const refusal = refusedConnection(settings.describe, settings.refusal, err);
+  if (refusal) return refusal;
   return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot use ${settings.describe}: ${(err as Error).message}`, { cause: err });
 }
 

@@ -2,6 +2,7 @@
 // and (through extend) a project's own plugins, declared in wfctl.yaml and
 // pinned by its lockfile.
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
@@ -112,6 +113,20 @@ export function builtinPlugins(root: string = PACKAGE_ROOT): PluginSpec[] {
     cloud("gcs", "state_backend", "state-gcs", GOOGLE_ENV),
     cloud("azure_blob", "state_backend", "state-azure-blob", AZURE_ENV),
   ];
+}
+
+/** The file a plugin runs: its script (run with node), else its executable. */
+export function pluginFile(spec: PluginSpec): string {
+  return spec.args[0] ?? spec.executable;
+}
+
+/**
+ * Whether `spec` is a built-in plugin that ships as a package of its own and
+ * is not beside this wfctl (an installed wfctl has only the local provider):
+ * `plugins list` says `not_installed`, and starting it says how to install it.
+ */
+export function notInstalled(spec: PluginSpec): boolean {
+  return spec.installable !== undefined && spec.source === "builtin" && !existsSync(pluginFile(spec));
 }
 
 /**

@@ -2,14 +2,13 @@
 // there, and the checksum of all its code (lockfile); once it answers GetInfo, the version it reports, the
 // host variables it says it reads (reads_env: pinned by the lockfile, or by
 // the built-in catalog), and the services its kind needs.
-import { access } from "node:fs/promises";
 import { normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { GetInfoResponse } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
-import type { PluginSpec } from "./catalog.js";
+import { type PluginSpec, notInstalled, pluginFile } from "./catalog.js";
 import { pluginChecksum } from "./checksum.js";
 
 /**
@@ -18,18 +17,13 @@ import { pluginChecksum } from "./checksum.js";
  * carries only the local provider).
  */
 export async function checkInstalled(spec: PluginSpec, who: string): Promise<void> {
-  if (spec.installable === undefined || spec.source !== "builtin") return;
-  const file = spec.args[0] ?? spec.executable;
-  try {
-    await access(file);
-  } catch {
-    const entry = `plugins:\n  - name: ${spec.name}\n    kind: ${spec.kind}\n    package: "${spec.installable}"\n    version: ${WFCTL_VERSION}`;
-    throw new WfctlError(
-      ErrorCode.PLUGIN_NOT_FOUND,
-      `${who} is not installed: it ships as the npm package ${spec.installable}, not inside wfctl (${file} does not exist). ` +
-        `Declare it in the wfctl.yaml beside your infra.yaml:\n${entry}\nand run \`wfctl plugins install\` there.`,
-    );
-  }
+  if (!notInstalled(spec)) return;
+  const entry = `plugins:\n  - name: ${spec.name}\n    kind: ${spec.kind}\n    package: "${spec.installable}"\n    version: ${WFCTL_VERSION}`;
+  throw new WfctlError(
+    ErrorCode.PLUGIN_NOT_FOUND,
+    `${who} is not installed: it ships as the npm package ${spec.installable}, not inside wfctl (${pluginFile(spec)} does not exist). ` +
+      `Declare it in the wfctl.yaml beside your infra.yaml:\n${entry}\nand run \`wfctl plugins install\` there.`,
+  );
 }
 
 /** Refuses to run a project plugin whose code no longer matches its lockfile; `who` names it. */

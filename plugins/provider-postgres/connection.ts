@@ -29,6 +29,9 @@ const CODE_OF_SQLSTATE: Record<string, ErrorCode> = {
   "53300": ErrorCode.FAILED_PRECONDITION, // too_many_connections
 };
 
+/** SQLSTATEs of a connection refused for who asked or what for (password, user, database): no retry helps. */
+const REFUSED_CONNECTION = new Set(["28000", "28P01", "3D000"]);
+
 /** The SQLSTATE behind a failure from this module, if the server sent one. */
 export function sqlState(err: unknown): string | undefined {
   const cause = err instanceof WfctlError ? err.cause : err;
@@ -40,7 +43,7 @@ export function sqlState(err: unknown): string | undefined {
  * <server message>`, with the server's detail and hint. pg errors carry no
  * statement text, and none is added.
  */
-function failure(err: unknown, what: string, doing: string, signal: AbortSignal, server: string): WfctlError {
+function failure(err: unknown, what: string, doing: string, signal: AbortSignal, server: string, credentials?: string): WfctlError {
   if (signal.aborted) {
     const e = abortError(signal);
     return new WfctlError(e.code, `${what}: ${doing}: ${e.message}`, { cause: e.cause });
@@ -61,6 +64,11 @@ function failure(err: unknown, what: string, doing: string, signal: AbortSignal,
   }
   const extra = [err.detail ? `detail: ${err.detail}` : "", err.hint ? `hint: ${err.hint}` : ""].filter(Boolean).join("; ");
   const code = CODE_OF_SQLSTATE[state] ?? ErrorCode.PROVIDER_ERROR;
+  if (credentials !== undefined && REFUSED_CONNECTION.has(state)) {
+    // Refused for who connects or to what: say which server, as whom, and where the password comes from.
+    const why = state === "3D000" ? "create the database, or correct config.database (or the URL's)" : `as ${credentials}; retrying will not help`;
+    return new WfctlError(code, `${what}: ${doing}: ${server} refused the connection: ${err.message} (SQLSTATE ${state}${extra ? `; ${extra}` : ""}): ${why}`, { cause: err });
+  }
   return new WfctlError(code, `${what}: ${doing}: ${err.message} (SQLSTATE ${state}${extra ? `; ${extra}` : ""})`, { cause: err });
 }
 
@@ -179,7 +187,7 @@ export class PostgresServer {
     try {
       client = await connectUnlessAborted(this.pool(database), ctx.signal);
     } catch (err) {
-      throw failure(err, what, doing, ctx.signal, this.settings.describe);
+      throw failure(err, what, doing, ctx.signal, this.settings.describe, this.settings.credentials);
     }
     let pid: number | undefined;
     let broken = false;

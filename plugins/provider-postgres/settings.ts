@@ -28,6 +28,15 @@ export interface ConnectionSettings {
   forDatabase(database: string): pg.ClientConfig;
   /** `postgres host:port/database`, for messages. */
   describe: string;
+  /** Who connects and where its password comes from, for a refused connection (never a secret). */
+  credentials: string;
+}
+
+/** `user "NAME" (password from …)`: what a refused connection names. */
+function credentialsOf(user: string | undefined, passwordFrom: string | undefined, env: NodeJS.ProcessEnv): string {
+  const who = user ?? env["PGUSER"] ?? env["USER"];
+  const password = passwordFrom ?? (env["PGPASSWORD"] ? "PGPASSWORD" : "none configured: name its environment variable with config.password_env");
+  return `${who === undefined ? "the default user" : `user "${who}"`}, password: ${password}`;
 }
 
 const WHERE = "postgres provider";
@@ -97,7 +106,9 @@ export function connectionSettings(config: JsonObject, env: NodeJS.ProcessEnv = 
     };
     const target = `${base.hostname || base.searchParams.get("host") || env["PGHOST"] || "localhost"}:${base.port || env["PGPORT"] || 5432}`;
     const db = decodeURIComponent(base.pathname.slice(1)) || env["PGDATABASE"] || "(default database)";
-    return { client: { ...common, connectionString: base.toString() }, forDatabase, describe: `postgres ${target}/${db}` };
+    const passwordFrom = password !== undefined ? `config.password_env (${String(config["password_env"])})` : base.password ? `the URL of config.url_env (${String(config["url_env"])})` : undefined;
+    const credentials = credentialsOf(base.username ? decodeURIComponent(base.username) : undefined, passwordFrom, env);
+    return { client: { ...common, connectionString: base.toString() }, forDatabase, describe: `postgres ${target}/${db}`, credentials };
   }
 
   const client: pg.ClientConfig = {
@@ -113,5 +124,6 @@ export function connectionSettings(config: JsonObject, env: NodeJS.ProcessEnv = 
     client,
     forDatabase: (db) => ({ ...client, database: db }),
     describe: `postgres ${target}/${database ?? env["PGDATABASE"] ?? "(default database)"}`,
+    credentials: credentialsOf(user, password !== undefined ? `config.password_env (${String(config["password_env"])})` : undefined, env),
   };
 }

@@ -4,7 +4,7 @@
 // $GITHUB_STEP_SUMMARY (names and fields, never values); configuration errors
 // become ::error file=…,line=…:: annotations; progress is one ::group::.
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, cliSandbox, expectExit } from "../helpers/cli.js";
@@ -35,7 +35,7 @@ describe("GitHub Actions", () => {
   let summary: string;
   const first = `first-${randomBytes(8).toString("hex")}`;
   const second = `second-${randomBytes(8).toString("hex")}`;
-  const gha = () => ({ GITHUB_ACTIONS: "true", GITHUB_STEP_SUMMARY: summary, CI: "true" });
+  const gha = () => ({ GITHUB_ACTIONS: "true", GITHUB_STEP_SUMMARY: summary, CI: "true", GITHUB_WORKSPACE: "" });
 
   beforeAll(async () => {
     file = join(sandbox.dir, "infra.yaml");
@@ -108,5 +108,18 @@ describe("GitHub Actions", () => {
     const schema = await sandbox.cli.run(["infra", "plan", "-c", wrongType], { env: gha() });
     expectExit(schema, 1);
     expect(schema.stderr).toMatch(new RegExp(`^::error file=${escaped(wrongType)},line=8,col=\\d+,title=wfctl::module "x", field "config\\.mode": must be a string`, "m"));
+  });
+
+  it("an annotation names its file relative to GITHUB_WORKSPACE (GitHub resolves it there), absolute outside the workspace", async () => {
+    const dir = join(sandbox.dir, "stacks", "web");
+    mkdirSync(dir, { recursive: true });
+    const bad = join(dir, "infra.yaml");
+    writeFileSync(bad, "modules:\n  - name: x\n    type: local.file\n    provider: local\n    config: { path: a.txt }\n    colour: blue\n");
+    const inWorkspace = await sandbox.cli.run(["infra", "plan", "-c", bad], { env: { ...gha(), GITHUB_WORKSPACE: sandbox.dir } });
+    expectExit(inWorkspace, 1);
+    expect(inWorkspace.stderr).toMatch(/^::error file=stacks\/web\/infra\.yaml,line=2,col=5,title=wfctl::module "x": unknown key\(s\) "colour"$/m);
+    const outside = await sandbox.cli.run(["infra", "plan", "-c", bad], { env: { ...gha(), GITHUB_WORKSPACE: join(sandbox.dir, "stacks", "api") } });
+    expectExit(outside, 1);
+    expect(outside.stderr).toContain(`::error file=${bad},line=2,col=5,title=wfctl::`);
   });
 });

@@ -126,6 +126,13 @@ describe("the wfctl package, packed and installed with npm install -g", () => {
     expect(local).toEqual([expect.objectContaining({ kind: "provider", version: WFCTL_VERSION, state: "running" })]);
     pluginPid = local[0]!.pid;
     expect(commandLine(pluginPid)).toContain(join(installed, "plugins", "provider-local", "bin", "wfctl-provider-local.js"));
+    // The cloud plugins are not in the package: each row says so, and names the npm package to install.
+    const cloud = (JSON.parse(list.stdout) as { plugins: { name: string; state: string; package?: string }[] }).plugins.filter((p) => p.name !== "local");
+    expect(cloud).toHaveLength(7);
+    for (const p of cloud) expect(p, p.name).toMatchObject({ state: "not_installed", package: expect.stringMatching(/^@wfctl\//) });
+    const text = await run("wfctl", ["plugins", "list"]);
+    expect(text.stdout).toMatch(/^s3\s+provider\s+-\s+-\s+not_installed\s+0\s+-\s+-\s+npm @wfctl\/provider-s3$/m);
+    expect(text.stdout).toContain("not_installed: a plugin that ships as the npm package shown, not inside wfctl.");
   });
 
   it("daemon stop leaves no process behind: not the daemon, not its plugin", async () => {

@@ -96,11 +96,21 @@ describe("outputs", () => {
     expectExit(await run(["infra", "drift", "-c", config, "--detailed-exitcode"]), 0);
     // It cannot be an output either: state does not have it.
     const output = join(sandbox.dir, "sealed-output.yaml");
-    writeFileSync(output, `${CONFIG}  leaked:\n    source: token.content\n`);
+    writeFileSync(output, `${CONFIG}  leaked:\n    source: token.content\n    sensitive: true\n`);
     const refused = await run(["infra", "outputs", "leaked", "-c", output]);
     expectExit(refused, 1);
     expect(refused.stderr).toContain('field "content" of resource "token" is sensitive configuration, which state keeps sealed');
     expect(refused.stdout + refused.stderr).not.toContain(SEALED);
+    // And plan and apply say so first, at the output's line, rather than accept what outputs would refuse.
+    const line = CONFIG.split("\n").length + 1;
+    for (const command of [["plan"], ["apply", "--auto-approve"]]) {
+      const early = await run(["infra", ...command, "-c", output]);
+      expectExit(early, 1);
+      expect(early.stderr).toContain(
+        `Error: invalid configuration: ${output}:${line}:13: field "outputs.leaked.source": output "leaked": source "token.content" is the sensitive configuration field "content" ` +
+          "of local.sensitive_file, which state keeps sealed (never the value), so no output can read it; use a field the provider returns (local.sensitive_file returns: absolute_path, sha256, size)",
+      );
+    }
   });
 
   it("masks sensitive values by default, in text and JSON", async () => {

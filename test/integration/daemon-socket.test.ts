@@ -139,6 +139,24 @@ describe("wfctld socket", () => {
     expect(body.plugins).toEqual(expect.arrayContaining([expect.objectContaining({ name: "local", kind: "provider", state: "not_started" })]));
   });
 
+  it("Cancel of an operation that is not running answers NOT_FOUND naming it, over Connect and gRPC", async () => {
+    const d = startDaemon(socketIn());
+    await ready(d);
+    const answer = await post(d.socket, "Cancel", { operationId: "no-such-operation" });
+    expect(answer.status).toBe(404);
+    expect(answer.json).toMatchObject({
+      code: "not_found",
+      message: "no operation no-such-operation is running: it may have finished; `wfctl daemon status` lists those running",
+    });
+    const connection = connect(`unix://${d.socket}`);
+    try {
+      const call = callUnary(connection, DaemonService.method.cancel, { operationId: "no-such-operation" }, { deadline: new Date(Date.now() + 5000) });
+      await expect(call).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND, message: expect.stringContaining("no operation no-such-operation is running") });
+    } finally {
+      connection.close();
+    }
+  });
+
   it("refuses a client of another build of the same version (an upgrade in place), naming both builds, but still answers Status", async () => {
     expect(WFCTL_BUILD, "the test setup's build writes dist/build-id").toMatch(/^[0-9a-f-]{36}$/);
     const d = startDaemon(socketIn());

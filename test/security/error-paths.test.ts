@@ -141,6 +141,15 @@ describe("error paths", () => {
       const logs = await sandbox.cli.run(["plugins", "logs", "nope"]);
       expectExit(logs, 1);
       expect(logs.stderr).toContain('Error: no plugin named "nope"');
+      // The same error, code and exit as `plugins inspect nope`, followed or not, through the daemon or in-process.
+      const inspected = await sandbox.cli.run(["plugins", "inspect", "nope", "--json"]);
+      expectExit(inspected, 1);
+      expect(JSON.parse(inspected.stdout)).toMatchObject({ error: { code: "PLUGIN_NOT_FOUND", message: expect.stringContaining('no plugin named "nope"') } });
+      for (const args of [["nope"], ["nope", "--follow"], ["nope", "--no-daemon"]]) {
+        const streamed = await sandbox.cli.run(["plugins", "logs", ...args, "--json"]);
+        expectExit(streamed, 1);
+        expect(JSON.parse(streamed.stdout), args.join(" ")).toEqual(JSON.parse(inspected.stdout));
+      }
       const nope = Buffer.from(toBinary(PluginLogsRequestSchema, create(PluginLogsRequestSchema, { name: "nope" })));
       expect(await grpc(sandbox.cli.socket, "PluginLogs", envelope(nope))).toMatchObject({ status: "5", code: "PLUGIN_NOT_FOUND" });
       // A streamed call with no request message at all: Connect's own protocol error keeps its status (UNIMPLEMENTED), never INTERNAL.

@@ -160,6 +160,15 @@ describe("sensitive values through references", () => {
     writeFileSync(config, withCopy(" v2"));
   });
 
+  it("an output whose source is the tainted field is refused at plan: state keeps it sealed, so no output could read it", async () => {
+    writeFileSync(config, `${withCopy(" v2")}outputs:\n  copied:\n    source: fp-copy.content\n    sensitive: true\n`);
+    const plan = await run(["infra", "plan", "-c", config]);
+    expectExit(plan, 1);
+    expect(plan.stderr).toContain('output "copied": source "fp-copy.content" is field "content" of "fp-copy", which holds a sensitive value (through its references), which state keeps sealed');
+    expectNoSecret(plan.stdout + plan.stderr, "refused plan");
+    writeFileSync(config, withCopy(" v2"));
+  });
+
   it("nothing wfctl printed or logged holds it", () => {
     const files = daemonFiles(sandbox.cli.socket);
     const haystack = [readFileSync(files.log, "utf8"), existsSync(files.audit) ? readFileSync(files.audit, "utf8") : "", ...seen.map((r) => r.stdout + r.stderr)].join("\n");

@@ -4,7 +4,7 @@
 // server DATABASE_URL names. PostgreSQL refuses to run as root, so as root the
 // cluster runs as `nobody`.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,8 +50,8 @@ async function waitReady(url: string, child: ChildProcess, log: () => string, ti
   throw new Error(`postgres did not accept connections within ${timeoutMs} ms (${last}):\n${log()}`);
 }
 
-/** A fresh cluster's data directory (initdb), owned by who will run it. */
-function initCluster(bin: string): { dir: string; data: string; ids: { uid?: number; gid?: number } } {
+/** A fresh cluster's data directory (initdb), owned by who will run it: trust auth, or with `password`, scram-sha-256 for every connection. */
+function initCluster(bin: string, password?: string): { dir: string; data: string; ids: { uid?: number; gid?: number }; password?: string } {
   const asRoot = process.getuid?.() === 0;
   const ids = asRoot ? { uid: 65534, gid: 65534 } : {};
   const dir = mkdtempSync(join(tmpdir(), "wft-pg-"));
@@ -60,14 +60,26 @@ function initCluster(bin: string): { dir: string; data: string; ids: { uid?: num
     chownSync(dir, 65534, 65534);
     chmodSync(dir, 0o700);
   }
+  const pwfile = join(dir, "pwfile");
+  const auth = password === undefined ? ["--auth=trust"] : ["--auth=scram-sha-256", `--pwfile=${pwfile}`];
+  if (password !== undefined) {
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (asRoot) chownSync(pwfile, 65534, 65534);
+  }
   try {
-    execFileSync(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"], { ...ids, stdio: "pipe" });
+    execFileSync(join(bin, "initdb"), ["-D", data, "-U", "postgres", ...auth, "--no-sync", "-E", "UTF8", "--locale=C"], { ...ids, stdio: "pipe" });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     const e = err as { stderr?: Buffer; message: string };
     throw new Error(`initdb failed: ${e.stderr?.toString() ?? e.message}`);
   }
-  return { dir, data, ids };
+  rmSync(pwfile, { force: true });
+  return { dir, data, ids, ...(password === undefined ? {} : { password }) };
+}
+
+/** The superuser's connection string of a cluster on `port`. */
+function superuserUrl(cluster: ReturnType<typeof initCluster>, port: number): string {
+  return `postgres://postgres${cluster.password === undefined ? "" : `:${encodeURIComponent(cluster.password)}`}@127.0.0.1:${port}/postgres`;
 }
 
 /** Runs the server of a cluster on `port` until `stop()` (fast shutdown); resolves once it accepts connections. */
@@ -82,7 +94,7 @@ async function runServer(bin: string, cluster: ReturnType<typeof initCluster>, p
   child.stderr?.on("data", (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
   const stop = () => stopProcess(child, "SIGINT", 10_000); // SIGINT: PostgreSQL's fast shutdown
   try {
-    await waitReady(`postgres://postgres@127.0.0.1:${port}/postgres`, child, () => log, 30_000);
+    await waitReady(superuserUrl(cluster, port), child, () => log, 30_000);
   } catch (err) {
     await stop();
     throw err;
@@ -90,9 +102,13 @@ async function runServer(bin: string, cluster: ReturnType<typeof initCluster>, p
   return { stop };
 }
 
-/** Starts a fresh cluster from `bin`; stop() kills it and removes its data. */
-export async function startPostgres(bin: string): Promise<PostgresServer> {
-  const cluster = initCluster(bin);
+/**
+ * Starts a fresh cluster from `bin`; stop() kills it and removes its data.
+ * With `password`, every connection must give one (scram-sha-256), the
+ * superuser's being `password` (in `url`).
+ */
+export async function startPostgres(bin: string, password?: string): Promise<PostgresServer> {
+  const cluster = initCluster(bin, password);
   const port = await freePort();
   let server: { stop: () => Promise<void> };
   try {
@@ -101,7 +117,7 @@ export async function startPostgres(bin: string): Promise<PostgresServer> {
     rmSync(cluster.dir, { recursive: true, force: true });
     throw err;
   }
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const url = superuserUrl(cluster, port);
   const stop = async () => {
     await server.stop();
     rmSync(cluster.dir, { recursive: true, force: true });

@@ -99,6 +99,9 @@ describe("postgres settings", () => {
     const fields = postgresSettings({ host: "db", port: 5432, database: "infra", user: "ci", password_env: "PGPASS_CI" }, where, { PGPASS_CI: "hunter2" });
     expect(fields.client).toMatchObject({ host: "db", port: 5432, database: "infra", user: "ci", password: "hunter2" });
     expect(fields.describe).not.toContain("hunter2");
+    // What a refused connection names: who, and where the password and database come from; never the password.
+    expect(settings.refusal).toEqual({ where, user: "ci", password: "the URL of config.url_env (STATE_URL)", database: "the URL of config.url_env (STATE_URL)" });
+    expect(fields.refusal).toEqual({ where, user: "ci", password: "config.password_env (PGPASS_CI)", database: "config.database" });
   });
 
   it("refuses a password in the file, an unset variable, an unknown field and a bad schema name, naming the field", () => {
