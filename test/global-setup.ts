@@ -46,7 +46,10 @@ async function build(root: string): Promise<void> {
     step("type-checking (npm run typecheck)", tsc, ["-p", join(root, "tsconfig.json"), "--noEmit"]),
     (async () => {
       await step("building wfctl for the tests", tsc, ["-p", join(root, "tsconfig.build.json")]);
-      await step("bundling the wfctl client (node client/bundle.mjs)", join(root, "client", "bundle.mjs"));
+      await Promise.all([
+        step("bundling the wfctl client (node client/bundle.mjs)", join(root, "client", "bundle.mjs")),
+        step("bundling the daemon (node daemon/bundle.mjs)", join(root, "daemon", "bundle.mjs")),
+      ]);
     })(),
     step("bundling the cloud plugins (node plugins/bundle.mjs)", join(root, "plugins", "bundle.mjs")),
   ]);

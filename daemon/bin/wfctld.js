@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-// wfctld executable (built code lives in dist/).
-import "../../dist/daemon/main.js";
+// wfctld executable: the daemon bundled by `npm run build` (daemon/bundle.mjs)
+// from the built code in dist/.
+import "../../dist/daemon-bundle/wfctld.js";
