@@ -9,28 +9,11 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { cliSandbox, expectExit, runProgram } from "../helpers/cli.js";
+import { siteStack } from "../helpers/stacks.js";
 import { WFCTL } from "../helpers/paths.js";
 import { runOnTerminal } from "../helpers/terminal.js";
 
-const CONFIG = `modules:
-  - name: local
-    type: iac.provider
-    config: { provider: local, root: out }
-  - name: site
-    type: local.directory
-    provider: local
-    config: { path: site, force_destroy: true }
-  - name: index
-    type: local.file
-    provider: local
-    depends_on: [site]
-    config: { path: site/index.html, content: "hello" }
-  - name: robots
-    type: local.file
-    provider: local
-    depends_on: [site]
-    config: { path: site/robots.txt, content: "User-agent: *" }
-`;
+const CONFIG = siteStack();
 
 const PLAN_LINES = ["wfctl will perform these actions:", "+   site", "+   index", "+   robots", "Plan: 3 to create, 0 to update, 0 to replace, 0 to delete."];
 

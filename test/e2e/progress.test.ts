@@ -6,26 +6,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type JsonEvent, cliSandbox, expectExit } from "../helpers/cli.js";
+import { siteStack } from "../helpers/stacks.js";
 
-const CONFIG = `modules:
-  - name: local
-    type: iac.provider
-    config: { provider: local, root: out }
-  - name: site
-    type: local.directory
-    provider: local
-    config: { path: site, force_destroy: true }
-  - name: index
-    type: local.file
-    provider: local
-    depends_on: [site]
-    config: { path: site/index.html, content: "hello" }
-  - name: robots
-    type: local.file
-    provider: local
-    depends_on: [site]
-    config: { path: site/robots.txt, content: "User-agent: *" }
-`;
+const CONFIG = siteStack();
 
 /** A file whose parent is a regular file: its create fails. */
 const BROKEN = `  - name: broken

@@ -9,34 +9,22 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, cliSandbox, expectExit } from "../helpers/cli.js";
+import { siteStack } from "../helpers/stacks.js";
 import { treeHash } from "../helpers/files.js";
 
 /** The sensitive file's content: it may be on disk and nowhere else (plan file, output). */
 const SECRET = "s3cret-9f1b4c-never-in-a-plan-file";
 
-const config = (index: string, robots = "User-agent: *") => `modules:
-  - name: local
-    type: iac.provider
-    config: { provider: local, root: out }
-  - name: site
-    type: local.directory
-    provider: local
-    config: { path: site, force_destroy: true }
-  - name: index
-    type: local.file
-    provider: local
-    depends_on: [site]
-    config: { path: site/index.html, content: "${index}" }
-  - name: robots
-    type: local.file
-    provider: local
-    depends_on: [site]
-    config: { path: site/robots.txt, content: "${robots}" }
-  - name: key
+const config = (index: string, robots = "User-agent: *") =>
+  siteStack({
+    index,
+    robots,
+    extra: `  - name: key
     type: local.sensitive_file
     provider: local
     config: { path: key.txt, content: "${SECRET}" }
-`;
+`,
+  });
 
 /** The error a --json command ended with (its last line). */
 function errorOf(result: CliResult): { code: string; message: string } {
