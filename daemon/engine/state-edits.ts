@@ -73,11 +73,13 @@ function configuredResource(config: InfraConfig, name: string): ResourceModule {
 }
 
 /**
- * The top-level fields of `resource`'s configuration that a reference fills
- * with a sensitive value: sealed in the imported record, as an apply would.
+ * The top-level fields of `resource`'s configuration that a reference or a
+ * sensitive variable fills with a sensitive value: sealed in the imported
+ * record, as an apply would.
  */
 async function taintedFields(resource: ResourceModule, opened: OpenedTarget, records: ReadonlyMap<string, ResourceState>): Promise<string[]> {
-  const tainted = new Set<string>();
+  // Fields a sensitive input variable fills are sealed too (the configuration lists them).
+  const tainted = new Set<string>(resource.sensitiveFields);
   for (const found of findReferences(resource.config)) {
     const ref = resource.references.find((r) => r.expression === found.expression);
     const target = ref && opened.config.resources.find((r) => r.name === ref.target);

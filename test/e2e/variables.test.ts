@@ -218,6 +218,15 @@ describe("input variables", () => {
     expect(content("db.env")).toBe(`DB_PASSWORD=${PASSWORD}`);
   });
 
+  it("an import seals a field a sensitive variable fills, as an apply does", async () => {
+    const env = { WFCTL_VAR_image_tag: "v7", WFCTL_VAR_db_password: PASSWORD };
+    expectExit(await run(["state", "rm", "db"], env), 0);
+    expectExit(await run(["import", "db", join(sandbox.dir, "out", "db.env")], env), 0);
+    const record = JSON.parse(readFileSync(join(sandbox.dir, ".wfctl", "state", "default", "resources", "db.json"), "utf8")) as { config: Record<string, unknown> };
+    expect(Object.keys(record.config["content"] as object)).toEqual(["$wfctl_sealed"]);
+    expectExit(await run(["plan", "--detailed-exitcode"], env), 0);
+  });
+
   it("no output, file of the state directory or line of the daemon's log holds either password", () => {
     const files = daemonFiles(sandbox.cli.socket);
     const haystack = [
