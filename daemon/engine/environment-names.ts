@@ -9,13 +9,14 @@ import { dirname, join } from "node:path";
 import { NEVER_INHERITED, matchesEnvPattern } from "../../proto/env-patterns.js";
 import type { JsonValue } from "../../proto/json.js";
 import { parseYamlFile } from "../config/load.js";
+import { VARIABLE_ENV_PREFIX } from "../config/variable-values.js";
 import { readConfigFile } from "../config/read.js";
 import type { PluginCatalog, PluginKind } from "../supervisor/catalog.js";
 import { LOCK_FILE, MANIFEST_FILE, projectPluginSpecs } from "../supervisor/manifest.js";
 import { BASE_ENV, envNamesInConfig } from "../supervisor/plugin-env.js";
 
 /** Input variables (`WFCTL_VAR_<name>`): always asked for, whatever the file says. */
-export const INPUT_VARIABLES = "WFCTL_VAR_*";
+export const INPUT_VARIABLES = `${VARIABLE_ENV_PREFIX}*`;
 
 /** The core backend that reads the PG* variables in the daemon itself (daemon/state/postgres.ts). */
 const POSTGRES_FALLBACKS = "PG*";

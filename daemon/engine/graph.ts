@@ -6,6 +6,19 @@ export interface GraphNode {
   dependsOn: readonly string[];
 }
 
+/** `start` and, transitively, every name `next` gives for a name reached (what they depend on, or what depends on them). */
+export function reachable(start: Iterable<string>, next: (name: string) => readonly string[]): Set<string> {
+  const reached = new Set<string>();
+  const queue = [...start];
+  while (queue.length > 0) {
+    const name = queue.shift() as string;
+    if (reached.has(name)) continue;
+    reached.add(name);
+    queue.push(...next(name));
+  }
+  return reached;
+}
+
 /** A cycle as the list of names along it (first name repeated at the end), or undefined. */
 export function findCycle(nodes: readonly GraphNode[]): string[] | undefined {
   const byName = new Map(nodes.map((n) => [n.name, n]));

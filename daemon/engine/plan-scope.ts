@@ -6,6 +6,7 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { ResourceState } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
+import { reachable } from "./graph.js";
 import type { PlannedChange } from "./plan-model.js";
 
 /** What part of the stack a plan covers, and what it must replace. */
@@ -31,19 +32,6 @@ function unknownName(flag: string, name: string, config: InfraConfig, where: str
   const env = config.env ? ` for environment "${config.env}"` : "";
   const message = `${flag} "${name}": no resource of that name ${where.replace("{file}", `${config.file}${env}`)}`;
   return new WfctlError(ErrorCode.INVALID_ARGUMENT, message, { details: [{ field: flag, message }] });
-}
-
-/** `start` and, transitively, what `next` gives for each name reached. */
-function closure(start: Iterable<string>, next: (name: string) => readonly string[]): Set<string> {
-  const reached = new Set<string>();
-  const queue = [...start];
-  while (queue.length > 0) {
-    const name = queue.shift() as string;
-    if (reached.has(name)) continue;
-    reached.add(name);
-    queue.push(...next(name));
-  }
-  return reached;
 }
 
 function sortedList(names: Iterable<string>): string {
@@ -87,7 +75,7 @@ export function selectScope(config: InfraConfig, priors: readonly ResourceState[
 }
 
 function applySelection(targets: readonly string[], configured: ReadonlyMap<string, { dependsOn: readonly string[] }>, recorded: ReadonlyMap<string, ResourceState>): ScopeSelection {
-  const resources = closure(
+  const resources = reachable(
     targets.filter((t) => configured.has(t)),
     (name) => (configured.get(name)?.dependsOn ?? []).filter((d) => configured.has(d)),
   );
@@ -102,7 +90,7 @@ function applySelection(targets: readonly string[], configured: ReadonlyMap<stri
 
 function destroySelection(targets: readonly string[], priors: readonly ResourceState[]): ScopeSelection {
   const dependents = (name: string) => priors.filter((p) => p.dependsOn.includes(name)).map((p) => p.resourceId);
-  const records = closure(
+  const records = reachable(
     targets.filter((t) => priors.some((p) => p.resourceId === t)),
     dependents,
   );

@@ -11,8 +11,8 @@ import { type ResourceState, withFields } from "../../proto/state-store.js";
 import type { OperationContext } from "./context.js";
 import type { SealingStore } from "./sealing.js";
 
-/** How long one state write of a rename may take; it finishes even when the operation is being cancelled. */
-const WRITE_TIMEOUT_MS = 60_000;
+/** How long one state write of a hand edit (import, state rm, a rename) may take; it finishes even when the operation is being cancelled. */
+export const WRITE_TIMEOUT_MS = 60_000;
 
 /** True when two records describe one resource: same provider module, type and (known) provider id. */
 export function sameResource(a: ResourceState, b: ResourceState): boolean {

@@ -10,33 +10,25 @@ import { isSealed } from "../../proto/sealed.js";
 import { RecordStatus, type ResourceState } from "../../proto/state-store.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { findReferences, isSensitiveField } from "../config/references.js";
-import { describeBackend } from "../state/open.js";
+import { type StateLocation, describeBackend, locateState } from "../state/open.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
 import type { AuditEntry, AuditSink } from "./refresh.js";
-import { renameRecord, sameResource } from "./renames.js";
+import { WRITE_TIMEOUT_MS, renameRecord, sameResource } from "./renames.js";
 import type { Peer } from "./request.js";
 import type { OpenedTarget } from "./target.js";
 
-/** Where the records edited live, for the caller's report. */
-export interface StateEditLocation {
-  backend: string;
-  namespace: string;
-}
-
-export interface ImportResult extends StateEditLocation {
+export interface ImportResult extends StateLocation {
   record: ResourceState;
   audit: AuditEntry;
 }
 
-export interface RemoveResult extends StateEditLocation {
+export interface RemoveResult extends StateLocation {
   audit: AuditEntry[];
 }
 
-export interface MoveResult extends StateEditLocation {
+export interface MoveResult extends StateLocation {
   audit: AuditEntry;
 }
-
-const WRITE_TIMEOUT_MS = 60_000;
 
 /** The audit entry for `action` on `record`, in operation `operation`. */
 export function editEntry(action: AuditEntry["action"], operation: string, record: Pick<ResourceState, "resourceId" | "resourceType">, config: InfraConfig, ctx: OperationContext, peer: Peer | undefined): AuditEntry {
@@ -51,10 +43,6 @@ export function editEntry(action: AuditEntry["action"], operation: string, recor
     ...(peer ? { peer } : {}),
     operationId: ctx.operationId,
   };
-}
-
-function location(config: InfraConfig): StateEditLocation {
-  return { backend: describeBackend(config), namespace: config.namespace };
 }
 
 /** "environment x" or "no environment", for messages. */
@@ -145,7 +133,7 @@ export async function importResource(ctx: OperationContext, opened: OpenedTarget
   audit(entry);
   await store.saveState(record, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) });
   ctx.log.warn({ audit: entry, provider_id: record.providerId }, `imported ${name} (${resource.type}) into state`);
-  return { record, audit: entry, ...location(config) };
+  return { record, audit: entry, ...locateState(config) };
 }
 
 /** The records named, each of which must exist (else NOT_FOUND naming every missing one). */
@@ -186,7 +174,7 @@ export async function removeRecords(ctx: OperationContext, opened: OpenedTarget,
     entries.push(entry);
     ctx.log.warn({ audit: entry, provider_id: record.providerId }, `forgot ${record.resourceId} (${record.resourceType}); the resource itself was not touched`);
   }
-  return { audit: entries, ...location(config) };
+  return { audit: entries, ...locateState(config) };
 }
 
 /**
@@ -210,5 +198,5 @@ export async function moveRecord(ctx: OperationContext, opened: OpenedTarget, fr
   const entry = editEntry("state mv", `state mv ${from} ${to}`, record, config, ctx, await ctx.caller.peer?.());
   audit(entry);
   await renameRecord(store, record, to, all, ctx);
-  return { audit: entry, ...location(config) };
+  return { audit: entry, ...locateState(config) };
 }
