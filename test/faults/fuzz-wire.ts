@@ -141,9 +141,18 @@ export function envelope(payload: Buffer, flags = 0, claimedLength = payload.len
   return Buffer.concat([head, payload]);
 }
 
-/** The daemon's Status as curl would ask for it (Connect JSON over HTTP/1.1). */
-export async function status(socket: string): Promise<{ pid: number; rss: number; heapUsed: number; uncaught: number; lastUncaught: string; active: number }> {
-  const answer = await http1(socket, { path: "/wfctl.daemon.v1.DaemonService/Status", headers: { "content-type": "application/json" }, body: Buffer.from("{}") }, 10_000);
+/**
+ * The daemon's Status as curl would ask for it (Connect JSON over HTTP/1.1).
+ * `timeoutMs` only bounds a daemon that never answers; a daemon busy writing
+ * a heap snapshot (which blocks its event loop for as long as the disk and a
+ * loaded machine take) answers when it is done, so callers that ask right
+ * after one give it far longer than a usual exchange.
+ */
+export async function status(
+  socket: string,
+  timeoutMs = 10_000,
+): Promise<{ pid: number; rss: number; heapUsed: number; uncaught: number; lastUncaught: string; active: number }> {
+  const answer = await http1(socket, { path: "/wfctl.daemon.v1.DaemonService/Status", headers: { "content-type": "application/json" }, body: Buffer.from("{}") }, timeoutMs);
   if (answer.status !== 200) throw new Error(`Status did not answer (HTTP ${answer.status}): ${answer.body}`);
   const s = JSON.parse(answer.body) as Record<string, string | number | undefined>;
   return {
