@@ -54,6 +54,10 @@ export interface LockInfo {
   operation: string;
   createdAt: string;
   version: string;
+  /** Host and process ids of the wfctl command and the wfctld that took it (absent or 0: unknown). */
+  host?: string;
+  pid?: number;
+  daemonPid?: number;
 }
 
 /** What a caller says about itself when it takes a lock. */
@@ -80,6 +84,8 @@ export interface StateStore {
   lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo>;
   /** Releases the lock taken as `lockId`; `force` releases whoever holds it. */
   unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void>;
+  /** Every lock held, with its holder; optional (without it, callers probe with lock). */
+  listLocks?(ctx: StoreContext): Promise<LockInfo[]>;
   /** Releases connections and files. */
   close(): Promise<void>;
 }
@@ -238,7 +244,7 @@ function stillEncoded(state: ResourceState, key: EncodedField): Uint8Array | und
 }
 
 export function lockToProto(lock: LockInfo): Omit<LockInfoMessage, "$typeName"> {
-  return { ...lock };
+  return { ...lock, host: lock.host ?? "", pid: lock.pid ?? 0, daemonPid: lock.daemonPid ?? 0 };
 }
 
 export function lockFromProto(message: LockInfoMessage): LockInfo {
@@ -249,6 +255,9 @@ export function lockFromProto(message: LockInfoMessage): LockInfo {
     operation: message.operation,
     createdAt: message.createdAt,
     version: message.version,
+    ...(message.host ? { host: message.host } : {}),
+    ...(message.pid ? { pid: message.pid } : {}),
+    ...(message.daemonPid ? { daemonPid: message.daemonPid } : {}),
   };
 }
 

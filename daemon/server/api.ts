@@ -251,7 +251,7 @@ function changeHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
 }
 
 /** What state holds: outputs, records, the lock, values to mask. */
-function stateHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "outputs" | "listState" | "unlockState" | "listSensitiveValues"> {
+function stateHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "outputs" | "listState" | "unlockState" | "listStateLocks" | "listSensitiveValues"> {
   return {
     async outputs(req, ctx) {
       const sinks = req.onApplySinks ? "on_apply" : req.withSinks ? "any" : "all";
@@ -266,6 +266,10 @@ function stateHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, 
     async listState(req, ctx) {
       const listed = await engine.listState(request(req.target, undefined, ctx));
       return { resources: listed.resources.map(stateMessage), backend: listed.backend, namespace: listed.namespace };
+    },
+    listStateLocks() {
+      // Declared with the contract (issue 20); the engine's listing lands next.
+      return Promise.reject(new WfctlError(ErrorCode.UNSUPPORTED, "ListStateLocks is not served by this wfctld yet"));
     },
     async unlockState(req, ctx) {
       if (req.force && req.lockId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "lock_id must be empty with force: a forced release releases whatever lock is held");

@@ -146,6 +146,12 @@ export class StateBackendServer {
           await this.opened().unlock(request.resourceId, request.lockId, ctx, { force: request.force });
           return {};
         }),
+      listLocks: (_request, server) =>
+        call(server, async (ctx) => {
+          const store = this.opened();
+          if (!store.listLocks) throw new WfctlError(ErrorCode.UNSUPPORTED, "ListLocks: this backend does not list its locks (the host probes with Lock)");
+          return { locks: (await store.listLocks(ctx)).map(lockToProto) };
+        }),
     };
   }
 

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfctl/plugin/v1/state.proto.
  */
 export const file_wfctl_plugin_v1_state: GenFile = /*@__PURE__*/
-  fileDesc("Cht3ZmN0bC9wbHVnaW4vdjEvc3RhdGUucHJvdG8SD3dmY3RsLnBsdWdpbi52MSL2AQoISWFDU3RhdGUSEwoLcmVzb3VyY2VfaWQYASABKAkSFQoNcmVzb3VyY2VfdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRIOCgZzdGF0dXMYBCABKAkSFAoMb3V0cHV0c19qc29uGAUgASgMEhMKC2NvbmZpZ19qc29uGAYgASgMEhIKCmNyZWF0ZWRfYXQYByABKAkSEgoKdXBkYXRlZF9hdBgIIAEoCRINCgVlcnJvchgJIAEoCRITCgtwcm92aWRlcl9pZBgKIAEoCRIRCglwcm90ZWN0ZWQYCyABKAgSEgoKZGVwZW5kc19vbhgMIAMoCSJ4CghMb2NrSW5mbxIPCgdsb2NrX2lkGAEgASgJEhMKC3Jlc291cmNlX2lkGAIgASgJEg4KBmhvbGRlchgDIAEoCRIRCglvcGVyYXRpb24YBCABKAkSEgoKY3JlYXRlZF9hdBgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJIiYKD0dldFN0YXRlUmVxdWVzdBITCgtyZXNvdXJjZV9pZBgBIAEoCSJLChBHZXRTdGF0ZVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEigKBXN0YXRlGAIgASgLMhkud2ZjdGwucGx1Z2luLnYxLklhQ1N0YXRlIjwKEFNhdmVTdGF0ZVJlcXVlc3QSKAoFc3RhdGUYASABKAsyGS53ZmN0bC5wbHVnaW4udjEuSWFDU3RhdGUiEwoRU2F2ZVN0YXRlUmVzcG9uc2UiqQEKEUxpc3RTdGF0ZXNSZXF1ZXN0Ej4KBmZpbHRlchgBIAMoCzIuLndmY3RsLnBsdWdpbi52MS5MaXN0U3RhdGVzUmVxdWVzdC5GaWx0ZXJFbnRyeRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCRotCgtGaWx0ZXJFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlgKEkxpc3RTdGF0ZXNSZXNwb25zZRIpCgZzdGF0ZXMYASADKAsyGS53ZmN0bC5wbHVnaW4udjEuSWFDU3RhdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIikKEkRlbGV0ZVN0YXRlUmVxdWVzdBITCgtyZXNvdXJjZV9pZBgBIAEoCSIVChNEZWxldGVTdGF0ZVJlc3BvbnNlIksKC0xvY2tSZXF1ZXN0EhMKC3Jlc291cmNlX2lkGAEgASgJEicKBGluZm8YAiABKAsyGS53ZmN0bC5wbHVnaW4udjEuTG9ja0luZm8iNwoMTG9ja1Jlc3BvbnNlEicKBGxvY2sYASABKAsyGS53ZmN0bC5wbHVnaW4udjEuTG9ja0luZm8iRAoNVW5sb2NrUmVxdWVzdBITCgtyZXNvdXJjZV9pZBgBIAEoCRIPCgdsb2NrX2lkGAIgASgJEg0KBWZvcmNlGAMgASgIIhAKDlVubG9ja1Jlc3BvbnNlImwKHENvbmZpZ3VyZVN0YXRlQmFja2VuZFJlcXVlc3QSDwoHYmFja2VuZBgBIAEoCRITCgtjb25maWdfanNvbhgCIAEoDBITCgt3b3JraW5nX2RpchgDIAEoCRIRCgluYW1lc3BhY2UYBCABKAkiHwodQ29uZmlndXJlU3RhdGVCYWNrZW5kUmVzcG9uc2Uy9wMKD0lhQ1N0YXRlQmFja2VuZBJPCghHZXRTdGF0ZRIgLndmY3RsLnBsdWdpbi52MS5HZXRTdGF0ZVJlcXVlc3QaIS53ZmN0bC5wbHVnaW4udjEuR2V0U3RhdGVSZXNwb25zZRJSCglTYXZlU3RhdGUSIS53ZmN0bC5wbHVnaW4udjEuU2F2ZVN0YXRlUmVxdWVzdBoiLndmY3RsLnBsdWdpbi52MS5TYXZlU3RhdGVSZXNwb25zZRJVCgpMaXN0U3RhdGVzEiIud2ZjdGwucGx1Z2luLnYxLkxpc3RTdGF0ZXNSZXF1ZXN0GiMud2ZjdGwucGx1Z2luLnYxLkxpc3RTdGF0ZXNSZXNwb25zZRJYCgtEZWxldGVTdGF0ZRIjLndmY3RsLnBsdWdpbi52MS5EZWxldGVTdGF0ZVJlcXVlc3QaJC53ZmN0bC5wbHVnaW4udjEuRGVsZXRlU3RhdGVSZXNwb25zZRJDCgRMb2NrEhwud2ZjdGwucGx1Z2luLnYxLkxvY2tSZXF1ZXN0Gh0ud2ZjdGwucGx1Z2luLnYxLkxvY2tSZXNwb25zZRJJCgZVbmxvY2sSHi53ZmN0bC5wbHVnaW4udjEuVW5sb2NrUmVxdWVzdBofLndmY3RsLnBsdWdpbi52MS5VbmxvY2tSZXNwb25zZTKCAQoUSWFDU3RhdGVCYWNrZW5kU2V0dXASagoJQ29uZmlndXJlEi0ud2ZjdGwucGx1Z2luLnYxLkNvbmZpZ3VyZVN0YXRlQmFja2VuZFJlcXVlc3QaLi53ZmN0bC5wbHVnaW4udjEuQ29uZmlndXJlU3RhdGVCYWNrZW5kUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Cht3ZmN0bC9wbHVnaW4vdjEvc3RhdGUucHJvdG8SD3dmY3RsLnBsdWdpbi52MSL2AQoISWFDU3RhdGUSEwoLcmVzb3VyY2VfaWQYASABKAkSFQoNcmVzb3VyY2VfdHlwZRgCIAEoCRIQCghwcm92aWRlchgDIAEoCRIOCgZzdGF0dXMYBCABKAkSFAoMb3V0cHV0c19qc29uGAUgASgMEhMKC2NvbmZpZ19qc29uGAYgASgMEhIKCmNyZWF0ZWRfYXQYByABKAkSEgoKdXBkYXRlZF9hdBgIIAEoCRINCgVlcnJvchgJIAEoCRITCgtwcm92aWRlcl9pZBgKIAEoCRIRCglwcm90ZWN0ZWQYCyABKAgSEgoKZGVwZW5kc19vbhgMIAMoCSKnAQoITG9ja0luZm8SDwoHbG9ja19pZBgBIAEoCRITCgtyZXNvdXJjZV9pZBgCIAEoCRIOCgZob2xkZXIYAyABKAkSEQoJb3BlcmF0aW9uGAQgASgJEhIKCmNyZWF0ZWRfYXQYBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIMCgRob3N0GAcgASgJEgsKA3BpZBgIIAEoBRISCgpkYWVtb25fcGlkGAkgASgFIiYKD0dldFN0YXRlUmVxdWVzdBITCgtyZXNvdXJjZV9pZBgBIAEoCSJLChBHZXRTdGF0ZVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEigKBXN0YXRlGAIgASgLMhkud2ZjdGwucGx1Z2luLnYxLklhQ1N0YXRlIjwKEFNhdmVTdGF0ZVJlcXVlc3QSKAoFc3RhdGUYASABKAsyGS53ZmN0bC5wbHVnaW4udjEuSWFDU3RhdGUiEwoRU2F2ZVN0YXRlUmVzcG9uc2UiqQEKEUxpc3RTdGF0ZXNSZXF1ZXN0Ej4KBmZpbHRlchgBIAMoCzIuLndmY3RsLnBsdWdpbi52MS5MaXN0U3RhdGVzUmVxdWVzdC5GaWx0ZXJFbnRyeRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCRotCgtGaWx0ZXJFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlgKEkxpc3RTdGF0ZXNSZXNwb25zZRIpCgZzdGF0ZXMYASADKAsyGS53ZmN0bC5wbHVnaW4udjEuSWFDU3RhdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIikKEkRlbGV0ZVN0YXRlUmVxdWVzdBITCgtyZXNvdXJjZV9pZBgBIAEoCSIVChNEZWxldGVTdGF0ZVJlc3BvbnNlIksKC0xvY2tSZXF1ZXN0EhMKC3Jlc291cmNlX2lkGAEgASgJEicKBGluZm8YAiABKAsyGS53ZmN0bC5wbHVnaW4udjEuTG9ja0luZm8iNwoMTG9ja1Jlc3BvbnNlEicKBGxvY2sYASABKAsyGS53ZmN0bC5wbHVnaW4udjEuTG9ja0luZm8iRAoNVW5sb2NrUmVxdWVzdBITCgtyZXNvdXJjZV9pZBgBIAEoCRIPCgdsb2NrX2lkGAIgASgJEg0KBWZvcmNlGAMgASgIIhAKDlVubG9ja1Jlc3BvbnNlIhIKEExpc3RMb2Nrc1JlcXVlc3QiPQoRTGlzdExvY2tzUmVzcG9uc2USKAoFbG9ja3MYASADKAsyGS53ZmN0bC5wbHVnaW4udjEuTG9ja0luZm8ibAocQ29uZmlndXJlU3RhdGVCYWNrZW5kUmVxdWVzdBIPCgdiYWNrZW5kGAEgASgJEhMKC2NvbmZpZ19qc29uGAIgASgMEhMKC3dvcmtpbmdfZGlyGAMgASgJEhEKCW5hbWVzcGFjZRgEIAEoCSIfCh1Db25maWd1cmVTdGF0ZUJhY2tlbmRSZXNwb25zZTLLBAoPSWFDU3RhdGVCYWNrZW5kEk8KCEdldFN0YXRlEiAud2ZjdGwucGx1Z2luLnYxLkdldFN0YXRlUmVxdWVzdBohLndmY3RsLnBsdWdpbi52MS5HZXRTdGF0ZVJlc3BvbnNlElIKCVNhdmVTdGF0ZRIhLndmY3RsLnBsdWdpbi52MS5TYXZlU3RhdGVSZXF1ZXN0GiIud2ZjdGwucGx1Z2luLnYxLlNhdmVTdGF0ZVJlc3BvbnNlElUKCkxpc3RTdGF0ZXMSIi53ZmN0bC5wbHVnaW4udjEuTGlzdFN0YXRlc1JlcXVlc3QaIy53ZmN0bC5wbHVnaW4udjEuTGlzdFN0YXRlc1Jlc3BvbnNlElgKC0RlbGV0ZVN0YXRlEiMud2ZjdGwucGx1Z2luLnYxLkRlbGV0ZVN0YXRlUmVxdWVzdBokLndmY3RsLnBsdWdpbi52MS5EZWxldGVTdGF0ZVJlc3BvbnNlEkMKBExvY2sSHC53ZmN0bC5wbHVnaW4udjEuTG9ja1JlcXVlc3QaHS53ZmN0bC5wbHVnaW4udjEuTG9ja1Jlc3BvbnNlEkkKBlVubG9jaxIeLndmY3RsLnBsdWdpbi52MS5VbmxvY2tSZXF1ZXN0Gh8ud2ZjdGwucGx1Z2luLnYxLlVubG9ja1Jlc3BvbnNlElIKCUxpc3RMb2NrcxIhLndmY3RsLnBsdWdpbi52MS5MaXN0TG9ja3NSZXF1ZXN0GiIud2ZjdGwucGx1Z2luLnYxLkxpc3RMb2Nrc1Jlc3BvbnNlMoIBChRJYUNTdGF0ZUJhY2tlbmRTZXR1cBJqCglDb25maWd1cmUSLS53ZmN0bC5wbHVnaW4udjEuQ29uZmlndXJlU3RhdGVCYWNrZW5kUmVxdWVzdBouLndmY3RsLnBsdWdpbi52MS5Db25maWd1cmVTdGF0ZUJhY2tlbmRSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * One resource's record in state.
@@ -154,6 +154,25 @@ export type LockInfo = Message<"wfctl.plugin.v1.LockInfo"> & {
    * @generated from field: string version = 6;
    */
   version: string;
+
+  /**
+   * The host, and process ids, of the wfctl command and of the wfctld that
+   * took it (0 when unknown). A backend stores every field of the LockInfo
+   * it was given and returns them as they were.
+   *
+   * @generated from field: string host = 7;
+   */
+  host: string;
+
+  /**
+   * @generated from field: int32 pid = 8;
+   */
+  pid: number;
+
+  /**
+   * @generated from field: int32 daemon_pid = 9;
+   */
+  daemonPid: number;
 };
 
 /**
@@ -401,6 +420,36 @@ export const UnlockResponseSchema: GenMessage<UnlockResponse> = /*@__PURE__*/
   messageDesc(file_wfctl_plugin_v1_state, 13);
 
 /**
+ * @generated from message wfctl.plugin.v1.ListLocksRequest
+ */
+export type ListLocksRequest = Message<"wfctl.plugin.v1.ListLocksRequest"> & {
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.ListLocksRequest.
+ * Use `create(ListLocksRequestSchema)` to create a new message.
+ */
+export const ListLocksRequestSchema: GenMessage<ListLocksRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_state, 14);
+
+/**
+ * @generated from message wfctl.plugin.v1.ListLocksResponse
+ */
+export type ListLocksResponse = Message<"wfctl.plugin.v1.ListLocksResponse"> & {
+  /**
+   * @generated from field: repeated wfctl.plugin.v1.LockInfo locks = 1;
+   */
+  locks: LockInfo[];
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.ListLocksResponse.
+ * Use `create(ListLocksResponseSchema)` to create a new message.
+ */
+export const ListLocksResponseSchema: GenMessage<ListLocksResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_state, 15);
+
+/**
  * @generated from message wfctl.plugin.v1.ConfigureStateBackendRequest
  */
 export type ConfigureStateBackendRequest = Message<"wfctl.plugin.v1.ConfigureStateBackendRequest"> & {
@@ -438,7 +487,7 @@ export type ConfigureStateBackendRequest = Message<"wfctl.plugin.v1.ConfigureSta
  * Use `create(ConfigureStateBackendRequestSchema)` to create a new message.
  */
 export const ConfigureStateBackendRequestSchema: GenMessage<ConfigureStateBackendRequest> = /*@__PURE__*/
-  messageDesc(file_wfctl_plugin_v1_state, 14);
+  messageDesc(file_wfctl_plugin_v1_state, 16);
 
 /**
  * @generated from message wfctl.plugin.v1.ConfigureStateBackendResponse
@@ -451,7 +500,7 @@ export type ConfigureStateBackendResponse = Message<"wfctl.plugin.v1.ConfigureSt
  * Use `create(ConfigureStateBackendResponseSchema)` to create a new message.
  */
 export const ConfigureStateBackendResponseSchema: GenMessage<ConfigureStateBackendResponse> = /*@__PURE__*/
-  messageDesc(file_wfctl_plugin_v1_state, 15);
+  messageDesc(file_wfctl_plugin_v1_state, 17);
 
 /**
  * @generated from service wfctl.plugin.v1.IaCStateBackend
@@ -516,6 +565,18 @@ export const IaCStateBackend: GenService<{
     methodKind: "unary";
     input: typeof UnlockRequestSchema;
     output: typeof UnlockResponseSchema;
+  },
+  /**
+   * Optional: every lock held in the namespace, with its holder. A backend
+   * that does not serve it (UNIMPLEMENTED) is asked with a probing Lock,
+   * whose LOCK_HELD error carries the holder in ErrorDetails.lock.
+   *
+   * @generated from rpc wfctl.plugin.v1.IaCStateBackend.ListLocks
+   */
+  listLocks: {
+    methodKind: "unary";
+    input: typeof ListLocksRequestSchema;
+    output: typeof ListLocksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_wfctl_plugin_v1_state, 0);
