@@ -56,7 +56,7 @@ export async function measure({ work, quick }) {
         { what: "warm `wfctl infra plan` of the quickstart, `node client/bin/wfctl.js`", spread: s.direct },
       ],
       checks: [
-        ratioCheck("warm `daemon status` / `node -e 0`", s.status, s.node, "<=", 1.5),
+        ratioCheck("warm `daemon status` / `node -e 0`", s.status, s.node, "<=", 1.3),
         ratioCheck("`--version` / `node -e 0` (start-up share)", s.version, s.node, "<="),
         ratioCheck("warm plan: documented `wfctl` / `node client/bin/wfctl.js`", s.documented, s.direct, "<=", 1.1),
       ],

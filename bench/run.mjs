@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench`: builds the code (tsc, into dist/), measures the six
+// `npm run bench`: builds the code (tsc, into dist/), measures the seven
 // figures of the performance issue, one module each, and writes them with
 // their spread, the ratios measured in this same run against their targets,
 // and the machine to docs/benchmarks.md.
@@ -26,6 +26,7 @@ const FIGURES = [
   ["Scale", "./scale.mjs"],
   ["Parallel apply", "./parallel-apply.mjs"],
   ["Concurrency", "./concurrency.mjs"],
+  ["Side by side with Terraform", "./terraform.mjs"],
 ];
 
 const log = (line) => process.stderr.write(`bench: ${line}\n`);
