@@ -76,7 +76,7 @@ async function objectsIn(bucket: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  emulator = await startGcsServer();
+  emulator = await startGcsServer({ buckets: "none" });
   supervisor = new PluginSupervisor(new PluginCatalog([spec]), quiet);
 });
 
