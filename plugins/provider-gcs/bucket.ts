@@ -1,5 +1,5 @@
 // gcs.bucket: a Cloud Storage bucket, with its location, default storage
-// class, object versioning and labels. Deleting refuses a bucket that holds
+// class, object versioning, labels and uniform bucket-level access. Deleting refuses a bucket that holds
 // objects unless force_destroy is set, which deletes every object and every
 // noncurrent version first.
 import type { BucketMetadata } from "@google-cloud/storage";
@@ -24,6 +24,8 @@ const DELETE_CONCURRENCY = 16;
 const LIST_PAGE_SIZE = 1000;
 /** Objects named when refusing to delete a bucket that is not empty. */
 const SHOWN_OBJECTS = 5;
+/** Read-then-patch rounds tried while the bucket keeps changing between the read and the patch. */
+const PATCH_ATTEMPTS = 3;
 
 const FIELDS: FieldMap = {
   name: { type: "string", required: true, forceNew: true, description: "The bucket's globally unique name (3-63 lower-case letters, digits, \"-\", \"_\"; up to 222 with dots)." },
@@ -31,6 +33,11 @@ const FIELDS: FieldMap = {
   storage_class: { type: "string", default: "STANDARD", description: "The default storage class of new objects: STANDARD, NEARLINE, COLDLINE or ARCHIVE." },
   versioning: { type: "bool", default: false, description: "Keep noncurrent versions of overwritten and deleted objects." },
   labels: { type: "map", default: {}, description: "Labels: keys and values of lower-case letters, digits, \"_\" and \"-\" (at most 63 characters; keys start with a letter); at most 64." },
+  uniform_bucket_level_access: {
+    type: "bool",
+    default: false,
+    description: "Uniform bucket-level access: IAM alone grants access to the objects (no object ACLs). It can be turned off only within 90 days of turning it on.",
+  },
   force_destroy: { type: "bool", default: false, description: "On delete, delete every object and noncurrent version first; otherwise deleting a bucket that holds objects is refused." },
   url: { type: "string", computed: true, description: "gs://<name>." },
   self_link: { type: "string", computed: true, description: "The bucket's JSON API URL." },
@@ -85,7 +92,13 @@ async function create(client: GcsClient, spec: BucketSpec, what: string, ctx: Ca
   const step = { what, doing: `creating bucket "${spec.name}" in ${spec.location}`, operation: "bucket creation", request: "POST /storage/v1/b" };
   try {
     const [created] = await client.call(ctx, step, () =>
-      client.storage.createBucket(spec.name, { location: spec.location, storageClass: spec.storageClass, versioning: { enabled: spec.versioning }, labels: spec.labels }),
+      client.storage.createBucket(spec.name, {
+        location: spec.location,
+        storageClass: spec.storageClass,
+        versioning: { enabled: spec.versioning },
+        labels: spec.labels,
+        iamConfiguration: { uniformBucketLevelAccess: { enabled: spec.uniformAccess } },
+      }),
     );
     return { providerId: spec.name, outputs: outputsOf(spec.name, created.metadata) };
   } catch (err) {
@@ -98,11 +111,8 @@ async function create(client: GcsClient, spec: BucketSpec, what: string, ctx: Ca
   }
 }
 
-async function update(client: GcsClient, spec: BucketSpec, bucket: string, what: string, ctx: CallContext): Promise<AppliedResource> {
-  const current = await metadataOf(client, bucket, what, ctx);
-  if (current === undefined) {
-    throw new WfctlError(ErrorCode.NOT_FOUND, `${what}: bucket "${bucket}" no longer exists at ${client.target}: it was deleted outside wfctl (see \`wfctl infra drift\`)`);
-  }
+/** The patch that makes `current` what `spec` asks for: only what differs. */
+function patchFor(current: BucketMetadata, spec: BucketSpec): BucketMetadata {
   const patch: BucketMetadata = {};
   if (current.storageClass !== spec.storageClass) patch.storageClass = spec.storageClass;
   if ((current.versioning?.enabled === true) !== spec.versioning) patch.versioning = { enabled: spec.versioning };
@@ -111,10 +121,43 @@ async function update(client: GcsClient, spec: BucketSpec, bucket: string, what:
     // A patch merges labels: one that is no longer wanted is removed by setting it to null.
     patch.labels = { ...Object.fromEntries(Object.keys(labels).map((k) => [k, null])), ...spec.labels };
   }
-  if (Object.keys(patch).length === 0) return { providerId: bucket, outputs: outputsOf(bucket, current) };
-  const step = { what, doing: `updating bucket "${bucket}" (${Object.keys(patch).join(", ")})`, operation: "bucket updates", request: `PATCH /storage/v1/b/${bucket}` };
-  const [updated] = await client.call(ctx, step, () => client.storage.bucket(bucket).setMetadata(patch));
-  return { providerId: bucket, outputs: outputsOf(bucket, updated) };
+  if ((current.iamConfiguration?.uniformBucketLevelAccess?.enabled === true) !== spec.uniformAccess) {
+    patch.iamConfiguration = { uniformBucketLevelAccess: { enabled: spec.uniformAccess } };
+  }
+  return patch;
+}
+
+/**
+ * Reads the bucket and patches what differs, on condition that nobody
+ * changed it since the read (ifMetagenerationMatch): the patch is computed
+ * from that read (the labels it removes above all). When the condition
+ * fails, reads again and starts over: someone changed the bucket, or this
+ * patch was applied and its answer lost, and the next read shows which.
+ */
+async function update(client: GcsClient, spec: BucketSpec, bucket: string, what: string, ctx: CallContext): Promise<AppliedResource> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await metadataOf(client, bucket, what, ctx);
+    if (current === undefined) {
+      throw new WfctlError(ErrorCode.NOT_FOUND, `${what}: bucket "${bucket}" no longer exists at ${client.target}: it was deleted outside wfctl (see \`wfctl infra drift\`)`);
+    }
+    const patch = patchFor(current, spec);
+    if (Object.keys(patch).length === 0) return { providerId: bucket, outputs: outputsOf(bucket, current) };
+    const step = { what, doing: `updating bucket "${bucket}" (${Object.keys(patch).join(", ")})`, operation: "bucket updates", request: `PATCH /storage/v1/b/${bucket}` };
+    const condition = current.metageneration !== undefined ? { ifMetagenerationMatch: current.metageneration } : {};
+    try {
+      const [updated] = await client.call(ctx, step, () => client.storage.bucket(bucket).setMetadata(patch, condition));
+      return { providerId: bucket, outputs: outputsOf(bucket, updated) };
+    } catch (err) {
+      if (httpStatus(err) !== 412) throw err;
+      if (attempt === PATCH_ATTEMPTS) {
+        throw new WfctlError(
+          ErrorCode.FAILED_PRECONDITION,
+          `${what}: bucket "${bucket}" changed between each of ${PATCH_ATTEMPTS} reads and the patch that followed (HTTP 412: ${serverMessage(err)}); something else is updating it: run the apply again once it stops`,
+          { cause: err },
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -183,7 +226,7 @@ function checked(config: JsonObject, what: string, client: GcsClient, creating: 
 }
 
 export const bucketResource: ResourceType<GcsClient> = {
-  description: "A Cloud Storage bucket: location, default storage class, object versioning and labels.",
+  description: "A Cloud Storage bucket: location, default storage class, object versioning, labels and uniform bucket-level access.",
   fields: FIELDS,
   async plan({ resource, config, prior, provider }): Promise<PlanResult> {
     checked(config, describe(resource.name), provider, prior === undefined);
@@ -206,6 +249,7 @@ export const bucketResource: ResourceType<GcsClient> = {
         storage_class: metadata.storageClass ?? null,
         versioning: metadata.versioning?.enabled === true,
         labels: Object.fromEntries(Object.entries(metadata.labels ?? {}).filter(([, v]) => v !== null)) as JsonObject,
+        uniform_bucket_level_access: metadata.iamConfiguration?.uniformBucketLevelAccess?.enabled === true,
         // Not the server's: how wfctl deletes the bucket.
         force_destroy: prior.config["force_destroy"] ?? false,
       },

@@ -54,6 +54,7 @@ export interface BucketSpec {
   storageClass: string;
   versioning: boolean;
   labels: Record<string, string>;
+  uniformAccess: boolean;
   forceDestroy: boolean;
 }
 
@@ -89,6 +90,7 @@ export function bucketSpec(config: JsonObject, what: string): BucketSpec {
     storageClass,
     versioning: config["versioning"] === true,
     labels: Object.fromEntries(entries) as Record<string, string>,
+    uniformAccess: config["uniform_bucket_level_access"] === true,
     forceDestroy: config["force_destroy"] === true,
   };
 }

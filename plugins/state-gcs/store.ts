@@ -81,8 +81,9 @@ export function storageOptions(settings: Pick<GcsSettings, "projectId" | "apiEnd
       maxRetryDelay: 8,
       // Every call is safe to repeat. State: a save replaces the object
       // whole, a lock carries its own id (a repeated create that finds it is
-      // ours), a delete of a missing object is done. Buckets: a patch sends
-      // each field's whole desired value, a repeated create is refused (409).
+      // ours), a delete of a missing object is done. Buckets: a patch is
+      // conditional on the metageneration read (a repeat is refused with 412
+      // and the provider reads again), a repeated create is refused (409).
       // Without this the SDK turns retries off client-wide while an
       // unconditional patch or delete runs.
       idempotencyStrategy: IdempotencyStrategy.RetryAlways,

@@ -1,65 +1,43 @@
 // The gcs provider as wfctl runs it: the plugin as a real process over gRPC.
-// Its configuration and resource checks need no server; its calls are made
-// against the firebase Storage emulator (test/servers/gcs.ts), which serves
-// objects but not the bucket API: bucket insert, patch and delete answer 501,
-// and a bucket GET reaches its object download and answers 404 "No such
-// object". So what is checked against it is how the provider answers those
-// real replies (and that force_destroy really empties a bucket); creating,
-// reading, updating and deleting a bucket for real, and the conformance kit,
-// need a server with buckets (see plugins/provider-gcs/README.md).
+// Its configuration and resource checks need no server. Its calls are made
+// here against the firebase Storage emulator as it is (test/servers/gcs.ts
+// with `buckets: "none"`), which serves objects but not the bucket API:
+// bucket insert, patch and delete answer 501, and a bucket GET reaches its
+// object download and answers 404 "No such object". What is checked against
+// it is how the provider answers those replies (never taking a bucket for a
+// ghost), and against servers that cannot be used at all. Buckets created,
+// read, updated and deleted for real, and the conformance kit, are in
+// provider-gcs-buckets.test.ts, against the bucket API in front of the
+// emulator.
 import { randomBytes } from "node:crypto";
 import { type Server, type Socket, createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PluginCatalog, type PluginSpec, builtinPlugins } from "../../daemon/supervisor/catalog.js";
+import { builtinPlugins } from "../../daemon/supervisor/catalog.js";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
-import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import { ErrorCode } from "../../proto/errors.js";
 import { Action, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type JsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
+import { BUCKET_REF, GCS_PROJECT as PROJECT, GcsProviderPlugins, bucketPrior as prior } from "../helpers/gcs-provider.js";
 import { cloudPlugin } from "../helpers/paths.js";
-import { quiet } from "../helpers/supervisors.js";
 import { type GcsServer, startGcsServer } from "../servers/gcs.js";
 
 const BIN = cloudPlugin("provider-gcs");
 const RUN = randomBytes(3).toString("hex");
-const PROJECT = "demo-wfctl";
 const FAKE_KEY = JSON.stringify({ type: "service_account", project_id: PROJECT, client_email: "ci@example.iam.gserviceaccount.com", private_key: "-----BEGIN PRIVATE KEY-----hunter2" });
-const BUCKET_REF = { name: "photos", type: "gcs.bucket" };
-
-const spec: PluginSpec = {
-  name: "gcs",
-  kind: "provider",
-  executable: process.execPath,
-  args: [BIN],
-  env: { TEST_GCS_KEY: FAKE_KEY, TEST_GCS_BAD_JSON: "{not json hunter2" },
-  source: "test",
-};
 
 let emulator: GcsServer;
-let supervisor: PluginSupervisor;
-let n = 0;
+let plugins: GcsProviderPlugins;
 
 /** A bucket name unique to this run. */
 const unique = (what: string) => `wft-${what}-${RUN}`;
 
 /** A plugin process of its own (a Configure that fails leaves nothing behind), configured with `config`. */
-async function configured(config: JsonObject): Promise<PluginInstance> {
-  return supervisor.acquire(supervisor.catalog.get("provider", "gcs"), `gcs-${++n}`, async (instance) => {
-    await instance.client(IaCProvider).configure({ configJson: encodeJson(config), workingDir: tmpdir() });
-  });
-}
+const configured = (config: JsonObject): Promise<PluginInstance> => plugins.configured(config);
 
 /** The provider against the emulator, with a project. */
 const atEmulator = (overrides: JsonObject = {}) => configured({ project_id: PROJECT, api_endpoint: emulator.endpoint, ...overrides });
-
-/** A prior state as the daemon sends it after a create of `config`. */
-function prior(config: JsonObject & { name: string }) {
-  const applied: JsonObject = { location: "US", storage_class: "STANDARD", versioning: false, labels: {}, force_destroy: false, ...config };
-  return { providerId: config.name, configJson: encodeJson(applied), outputsJson: encodeJson({ name: config.name, url: `gs://${config.name}` }) };
-}
 
 function plan(instance: PluginInstance, desired: JsonObject, before?: JsonObject & { name: string }) {
   return instance.client(IaCProvider).plan({ resource: BUCKET_REF, desiredConfigJson: encodeJson(desired), ...(before ? { prior: prior(before) } : {}) });
@@ -76,12 +54,12 @@ async function objectsIn(bucket: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  emulator = await startGcsServer();
-  supervisor = new PluginSupervisor(new PluginCatalog([spec]), quiet);
+  emulator = await startGcsServer({ buckets: "none" });
+  plugins = new GcsProviderPlugins({ TEST_GCS_KEY: FAKE_KEY, TEST_GCS_BAD_JSON: "{not json hunter2" });
 });
 
 afterAll(async () => {
-  await supervisor?.stopAll();
+  await plugins?.stop();
   await emulator?.stop();
 });
 
@@ -103,6 +81,7 @@ describe("gcs provider plugin", () => {
     expect(defaultOf("storage_class")).toBe("STANDARD");
     expect(defaultOf("versioning")).toBe(false);
     expect(defaultOf("labels")).toEqual({});
+    expect(defaultOf("uniform_bucket_level_access")).toBe(false);
     expect(defaultOf("force_destroy")).toBe(false);
     for (const computed of ["url", "self_link", "project_number"]) expect(fields[computed]).toMatchObject({ computed: true });
   });
@@ -163,7 +142,7 @@ describe("gcs provider plugin", () => {
     it("a valid bucket plans a create of every field, defaults filled in", async () => {
       const r = await plan(instance, { name: "acme-photos.assets_2024", labels: { env: "prod", équipe: "données", team: "" } });
       expect(r.action).toBe(Action.CREATE);
-      expect(r.changes.map((c) => c.field)).toEqual(["force_destroy", "labels", "location", "name", "storage_class", "versioning"]);
+      expect(r.changes.map((c) => c.field)).toEqual(["force_destroy", "labels", "location", "name", "storage_class", "uniform_bucket_level_access", "versioning"]);
       const dotted = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(30)}`;
       expect((await plan(instance, { name: dotted })).action).toBe(Action.CREATE);
     });
@@ -221,9 +200,16 @@ describe("gcs provider plugin", () => {
 
     it("plans in-place updates and a replace for a forceNew field", async () => {
       const before = { name: "acme-photos", labels: { env: "dev" } };
-      const update = await plan(instance, { name: "acme-photos", labels: { env: "prod" }, versioning: true, storage_class: "NEARLINE", force_destroy: true }, before);
+      const desired = { name: "acme-photos", labels: { env: "prod" }, versioning: true, storage_class: "NEARLINE", uniform_bucket_level_access: true, force_destroy: true };
+      const update = await plan(instance, desired, before);
       expect(update.action).toBe(Action.UPDATE);
-      expect(update.changes.map((c) => [c.field, c.forcesReplace])).toEqual([["force_destroy", false], ["labels", false], ["storage_class", false], ["versioning", false]]);
+      expect(update.changes.map((c) => [c.field, c.forcesReplace])).toEqual([
+        ["force_destroy", false],
+        ["labels", false],
+        ["storage_class", false],
+        ["uniform_bucket_level_access", false],
+        ["versioning", false],
+      ]);
       const replace = await plan(instance, { name: "acme-photos", labels: { env: "dev" }, location: "EU" }, before);
       expect(replace.action).toBe(Action.REPLACE);
       expect(replace.changes.map((c) => [c.field, c.forcesReplace])).toEqual([["location", true]]);
@@ -240,7 +226,7 @@ describe("gcs provider plugin", () => {
     });
   });
 
-  describe("against the firebase Storage emulator, which has no bucket API", () => {
+  describe("against the firebase Storage emulator as it is, without a bucket API", () => {
     let instance: PluginInstance;
     beforeAll(async () => {
       instance = await atEmulator();
@@ -286,20 +272,6 @@ describe("gcs provider plugin", () => {
       expect(err.message).toContain(`photos (gcs.bucket): deleting bucket "${name}" at ${emulator.endpoint}`);
       expect(err.message).toContain(`the server does not implement bucket deletion: DELETE /storage/v1/b/${name} answered HTTP 501 Not Implemented`);
       expect(await objectsIn(name)).toEqual(["a.txt", "dir/b.txt"]);
-    });
-
-    it("with force_destroy, delete empties the bucket of every object first, then fails at the bucket's own deletion", async () => {
-      const name = unique("force");
-      const bucket = emulatorStorage().bucket(name);
-      const objects = Array.from({ length: 40 }, (_, i) => `obj/${String(i).padStart(2, "0")}.txt`);
-      await Promise.all(objects.map((o) => bucket.file(o).save(o)));
-      expect(await objectsIn(name)).toHaveLength(40);
-      const err = await rejectionOf(
-        instance.client(IaCProvider).apply({ resource: BUCKET_REF, action: Action.DELETE, prior: prior({ name, force_destroy: true }) }),
-      );
-      expect(err.code).toBe(ErrorCode.UNSUPPORTED);
-      expect(err.message).toContain("does not implement bucket deletion");
-      expect(await objectsIn(name)).toEqual([]);
     });
   });
 

@@ -1,5 +1,5 @@
 // Runs in its own Node process, started by test/servers/gcs.ts:
-//   node gcs-emulator.cjs <conditional|plain>
+//   node gcs-emulator.cjs <conditional|plain> <first-use|api|none>
 // The Cloud Storage emulator of firebase-tools (its Node implementation of the
 // GCS JSON API), served without the firebase CLI: the CLI insists on Java 21
 // and on downloading a Storage Rules runtime, neither of which the JSON API
@@ -14,8 +14,16 @@
 //   rather than ignored;
 // - it numbers generations with Date.now(), so two writes in one millisecond
 //   share one: generations are made strictly increasing;
-// - it creates buckets on first use and answers 501 to bucket creation and
-//   bucket metadata.
+// - it has no bucket API (501 to bucket creation, patch and deletion; a
+//   bucket GET misrouted to its object download, answering 404 "No such
+//   object") and creates buckets on first use. Unless the second argument
+//   is "none" (the emulator as it is), gcs-buckets.cjs serves the bucket
+//   part of the JSON API in front of it; with "first-use" a bucket still
+//   comes into being on the first request about its objects, with "api"
+//   that request is answered 404 as on GCS and buckets come only from
+//   buckets.insert;
+// - it keeps no noncurrent object versions (versioning.enabled is kept and
+//   reported, nothing more) and takes no credentials.
 "use strict";
 const { dirname } = require("node:path");
 // firebase-tools' own express, whichever copy npm gave it.
@@ -26,8 +34,14 @@ const { EmulatorRegistry } = require("firebase-tools/lib/emulator/registry");
 const metadata = require("firebase-tools/lib/emulator/storage/metadata");
 // One conditional request per object at a time, from the check to the answer.
 const { oneAtATime } = require("./one-at-a-time.cjs");
+const { bucketApi } = require("./gcs-buckets.cjs");
 
-const mode = process.argv[2];
+const [mode, buckets] = process.argv.slice(2);
+if (!["conditional", "plain"].includes(mode) || !["first-use", "api", "none"].includes(buckets)) {
+  process.stderr.write(`usage: node gcs-emulator.cjs <conditional|plain> <first-use|api|none>, not ${process.argv.slice(2).join(" ")}\n`);
+  process.exit(2);
+}
+/** The project of buckets created on first use (buckets.insert names its own). */
 const PROJECT = "demo-wfctl";
 
 let lastGeneration = 0;
@@ -70,6 +84,8 @@ function failed(stored, query) {
   const emulator = new StorageEmulator({ projectId: PROJECT, host: "127.0.0.1", port: 0, rules: [] });
   const inner = await createApp(PROJECT, emulator);
   const app = express();
+  // Bucket calls first: the object preconditions shim refuses preconditions on any request it does not know.
+  if (buckets !== "none") app.use(bucketApi({ express, emulator, project: PROJECT, mode: buckets }));
   if (mode === "conditional") {
     app.use((req, res, next) => {
       if (!PRECONDITIONS.some((name) => req.query[name] !== undefined)) return next();
