@@ -54,7 +54,8 @@ function recordedNote(record: ResourceState, decision: string): { status: string
 /**
  * A reference's value at plan time: a configuration field of the resource it
  * names, from that resource's (resolved) configuration; else, while that
- * resource stays unchanged, its recorded outputs; else known only after apply.
+ * resource stays unchanged (a ghost included), its recorded outputs; else
+ * known only after apply.
  * A sensitive source (isSensitiveField) gives its value marked, so that the
  * field it lands in is masked and sealed too.
  */
@@ -89,7 +90,8 @@ function plainValueAtPlan(target: PlannedChange, config: JsonObject, field: stri
     const value = valueAt(config, field);
     if (value !== undefined) return value;
   }
-  if (target.action === "noop" && !target.ghost && target.prior) return fieldOfRecord(target.refreshed ?? target.prior, field, expression);
+  // A ghost is unchanged too: its record stays in state (apply resolves from it), so what refers to it stays unchanged.
+  if (target.action === "noop" && target.prior) return fieldOfRecord(target.refreshed ?? target.prior, field, expression);
   return UNKNOWN;
 }
 
