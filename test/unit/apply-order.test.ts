@@ -10,7 +10,7 @@ import type { ResourceState } from "../../proto/state-store.js";
 import type { ResourceModule } from "../../daemon/config/model.js";
 import { type ApplyStep, applySteps } from "../../daemon/engine/apply-order.js";
 import { withCreateBeforeDestroy } from "../../daemon/engine/create-before-destroy.js";
-import { deposedFrom, deposedName, resourceNameOf } from "../../daemon/engine/deposed.js";
+import { deposedDelete, deposedFrom, deposedName, resourceNameOf } from "../../daemon/engine/deposed.js";
 import { reachable } from "../../daemon/engine/graph.js";
 import type { ChangeAction, PlannedChange } from "../../daemon/engine/plan-model.js";
 
@@ -95,6 +95,17 @@ describe("apply order", () => {
     const steps = applySteps([change(old, "delete"), change("file", "update", ["dir"]), change("gone", "delete", [], { recorded: ["dir"] })]);
     expect(before(steps, "file", old)).toBe(true);
     expect(before(steps, "gone", old)).toBe(true);
+  });
+
+  it("a deposed record that describes the object its resource's record does is removed alone; another is deleted, saying why", () => {
+    const old = deposedName("dir");
+    const live = change("dir", "noop");
+    const same = deposedDelete({ ...change(old, "delete"), prior: { ...record(old, []), providerId: "id-dir" } }, [live]);
+    expect(same).toMatchObject({ recordOnly: true, reason: expect.stringContaining("it is the object dir is now (same id id-dir): only this record is removed") });
+    const other = deposedDelete(change(old, "delete"), [live]);
+    expect(other).toMatchObject({ recordOnly: false, reason: "deposed from dir by a create_before_destroy replace that did not finish: the old object is deleted now" });
+    // A record that is not deposed is left as planned.
+    expect(deposedDelete(change("gone", "delete"), [live]).reason).toBeUndefined();
   });
 
   it("changes that wait on each other are refused before anything runs, naming the cycle", () => {
