@@ -65,7 +65,9 @@ function planEventJson(plan: Plan): Record<string, unknown> {
     destroy: plan.destroy,
     fingerprint: plan.fingerprint,
     summary: { create: s?.create ?? 0, update: s?.update ?? 0, replace: s?.replace ?? 0, delete: s?.delete ?? 0, noop: s?.noop ?? 0 },
-    changes: plan.changes.filter((c) => c.action !== Action.NOOP).map((c) => ({ name: c.name, type: c.type, action: actionName(c.action), ...(c.reason ? { reason: c.reason } : {}) })),
+    changes: plan.changes
+      .filter((c) => c.action !== Action.NOOP)
+      .map((c) => ({ name: c.name, type: c.type, action: actionName(c.action), ...(c.reason ? { reason: c.reason } : {}), ...(c.createBeforeDestroy ? { create_before_destroy: true } : {}) })),
     ...(plan.targets.length > 0 ? { targets: plan.targets } : {}),
     ...(plan.warnings.length > 0 ? { warnings: plan.warnings } : {}),
   };
@@ -82,6 +84,8 @@ function settledLine(event: OperationEvent): string | undefined {
   const who = `${r.name} (${r.type})`;
   switch (r.phase) {
     case ResourcePhase.FINISHED:
+      // A replace's steps finish one by one: "deleted (replace)", "created (replace)".
+      if (r.action === "replace" && r.message) return `${who}: ${done[r.message] ?? r.message} (replace) in ${seconds(r.durationMs)}`;
       return `${who}: ${done[r.action] ?? r.action} in ${seconds(r.durationMs)}${r.message && r.action === "read" ? ` (${r.message})` : ""}`;
     case ResourcePhase.FAILED:
       // A state write that failed: the operation stops; the change it belongs to reports on its own.
@@ -154,7 +158,8 @@ async function liveView(stream: NodeJS.WriteStream, operation: string, hooks: Pr
       }
       if (event.event.case === "resource") {
         const r = event.event.value;
-        if (r.phase === ResourcePhase.STARTED) inFlight.set(r.name, { label: `${r.name} (${r.type}): ${doing[r.action] ?? r.action}…`, since: performance.now() });
+        const step = r.action === "replace" && r.message ? ` (${doing[r.message] ?? r.message})` : "";
+        if (r.phase === ResourcePhase.STARTED) inFlight.set(r.name, { label: `${r.name} (${r.type}): ${doing[r.action] ?? r.action}${step}…`, since: performance.now() });
         else if (r.phase !== ResourcePhase.PLANNED && r.action !== "record") inFlight.delete(r.name);
       }
       const line = settledLine(event) ?? summaryLine(event, operation);

@@ -78,9 +78,9 @@ function renderChanges(plan: Plan): string {
   const width = Math.max(...changes.map((c) => c.name.length));
   const lines = [`wfctl will perform these actions${envNote}:`, ""];
   for (const change of changes) {
-    const symbol = SYMBOL[change.action] ?? "?";
+    const symbol = change.createBeforeDestroy ? "+/-" : (SYMBOL[change.action] ?? "?");
     const note =
-      (change.action === Action.REPLACE ? "  (replace)" : change.action === Action.DELETE && !plan.destroy ? "  (no longer in configuration)" : "") +
+      (change.action === Action.REPLACE ? (change.createBeforeDestroy ? "  (replace, create before destroy)" : "  (replace)") : change.action === Action.DELETE && !plan.destroy ? "  (no longer in configuration)" : "") +
       (change.movedFrom ? `  (moved from ${change.movedFrom})` : "");
     lines.push(`  ${(change.action === Action.NOOP ? "->" : symbol).padEnd(3)} ${change.name.padEnd(width)}  ${change.type}${change.protected ? "  [protected]" : ""}${note}`);
     if (change.recordedNote) lines.push(`        # ${change.recordedNote}`);
@@ -120,6 +120,7 @@ export function planJson(plan: Plan): Record<string, unknown> {
       ...(c.recordedStatus ? { recorded_status: c.recordedStatus, recorded_note: c.recordedNote } : {}),
       ...(c.movedFrom ? { moved_from: c.movedFrom } : {}),
       ...(c.reason ? { reason: c.reason } : {}),
+      ...(c.createBeforeDestroy ? { create_before_destroy: true } : {}),
       depends_on: c.dependsOn,
       fields: c.fields.map((f) => ({
         field: f.field,

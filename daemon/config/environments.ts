@@ -12,6 +12,7 @@ export interface EnvironmentView {
   config: JsonObject;
   dependsOn: string[];
   protected: boolean;
+  createBeforeDestroy: boolean;
 }
 
 /** Deep-merges `override` into `base`: objects merge key by key, anything else replaces. */
@@ -33,6 +34,7 @@ export function resolveForEnvironment(module: RawModule, env: string): Environme
     config: (module.config ?? {}) as JsonObject,
     dependsOn: module.depends_on ?? [],
     protected: module.protected ?? false,
+    createBeforeDestroy: module.create_before_destroy ?? false,
   };
   if (env === "" || !module.environments || !(env in module.environments)) return base;
   const override = module.environments[env];
@@ -44,5 +46,6 @@ export function resolveForEnvironment(module: RawModule, env: string): Environme
     config: override.config ? mergeConfig(base.config, override.config as JsonObject) : base.config,
     dependsOn: override.depends_on ?? base.dependsOn,
     protected: override.protected ?? base.protected,
+    createBeforeDestroy: override.create_before_destroy ?? base.createBeforeDestroy,
   };
 }

@@ -36,6 +36,13 @@ export interface ResourceModule extends ModuleBase {
   references: ResolvedReference[];
   protected: boolean;
   /**
+   * When it is replaced, its replacement is created first, what depends on
+   * it is pointed to the new one, and the old one is deleted last (the old
+   * one is kept meanwhile as a deposed record: engine/deposed.ts). False:
+   * the old one is deleted first, after what depends on it and is replaced too.
+   */
+  createBeforeDestroy: boolean;
+  /**
    * Top-level fields of `config` that a sensitive input variable's value went
    * into (wholly or as part of a string): masked in plans and sealed in state,
    * like a field a sensitive reference fills. Empty before variables apply.

@@ -77,7 +77,7 @@ function checkModuleTypes(r: Resolution): void {
       problemAt(r, index, ["type"], base, `unknown module type "${view.type}" (expected ${STATE_MODULE}, ${PROVIDER_MODULE}, or a resource type such as local.file)`, "type");
     }
     if (isCore(view.type)) {
-      for (const key of ["provider", "depends_on", "protected"] as const) {
+      for (const key of ["provider", "depends_on", "protected", "create_before_destroy"] as const) {
         if (raw[key] !== undefined) problemAt(r, index, [key], base, `only resource modules take "${key}" (this is an ${view.type} module)`, key);
       }
     }

@@ -98,6 +98,7 @@ export function resolveResources(r: Resolution, providers: ReadonlyMap<string, P
         dependsOn: [...new Set(dependsOn)],
         references,
         protected: entry.view.protected,
+        createBeforeDestroy: entry.view.createBeforeDestroy,
         sensitiveFields: [],
       };
     });

@@ -25,6 +25,7 @@ export const environmentOverrideSchema = z
     config: configMap.optional(),
     depends_on: z.array(z.string().min(1)).optional(),
     protected: z.boolean().optional(),
+    create_before_destroy: z.boolean().optional(),
   })
   .strict();
 
@@ -36,6 +37,7 @@ export const moduleSchema = z
     config: configMap.optional(),
     depends_on: z.array(z.string().min(1)).optional(),
     protected: z.boolean().optional(),
+    create_before_destroy: z.boolean().optional(),
     environments: z.record(environmentName, environmentOverrideSchema.nullable()).optional(),
   })
   .strict();

@@ -1,31 +1,25 @@
-// Applying a plan: every change in dependency order (deletes in reverse),
-// with bounded parallelism, recording each resource's state as its change
-// completes (daemon/engine/changes.ts), so a failure, a cancellation or a
-// failing state store leaves state describing what exists.
+// Applying a plan: every change in dependency order (deletes in reverse, a
+// replace as two steps: apply-order.ts), with bounded parallelism, recording
+// each resource's state as each step completes (changes.ts, steps.ts), so a
+// failure, a cancellation or a failing state store leaves state describing
+// what exists.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { DEADLINE_SLACK_MS, abortError } from "../../proto/grpc.js";
 import type { StateStore } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { describeBackend } from "../state/open.js";
 import type { PluginInstance } from "../supervisor/instance.js";
-import { NotStarted, runChange } from "./changes.js";
+import { applySteps } from "./apply-order.js";
+import { ChangeOutcomes, type ResourceOutcome } from "./change-outcomes.js";
+import { NotStarted } from "./changes.js";
 import type { OperationContext } from "./context.js";
-import type { ResourceEvent } from "./events.js";
-import type { ChangeAction, Plan, PlannedChange } from "./plan.js";
+import type { Plan, PlannedChange } from "./plan.js";
 import type { ProviderSessions } from "./providers.js";
 import { StateRecorder, type UnrecordedChange, stateWriteFailure } from "./recorder.js";
 import { type Task, type TaskOutcome, runTasks } from "./scheduler.js";
+import { runStep } from "./steps.js";
 
-export interface ResourceOutcome {
-  name: string;
-  type: string;
-  action: ChangeAction;
-  outcome: "succeeded" | "failed" | "skipped";
-  error: WfctlError | undefined;
-  elapsedMs: number;
-  /** Why it was not attempted (skipped only). */
-  skippedReason: string;
-}
+export type { ResourceOutcome } from "./change-outcomes.js";
 
 interface ApplyEnvironment {
   config: InfraConfig;
@@ -62,14 +56,6 @@ export function checkProtected(plan: Plan, allow: boolean, command: string): voi
   }
 }
 
-/** The event that says how a change ended. */
-function settledEvent(change: PlannedChange, outcome: TaskOutcome): ResourceEvent {
-  const about = { kind: "resource", name: change.name, type: change.type, action: change.action } as const;
-  if (outcome.outcome === "succeeded") return { ...about, phase: "finished", durationMs: Math.round(outcome.elapsedMs) };
-  if (outcome.outcome === "failed") return { ...about, phase: "failed", durationMs: Math.round(outcome.elapsedMs), errorCode: outcome.error.code, message: outcome.error.message };
-  return { ...about, phase: "skipped", message: outcome.reason };
-}
-
 /** What applying a plan did. */
 export interface ApplyOutcome {
   outcomes: ResourceOutcome[];
@@ -79,15 +65,15 @@ export interface ApplyOutcome {
   unrecorded: UnrecordedChange[];
 }
 
-/** Executes every non-noop change of `plan`. */
+/** Executes every non-noop change of `plan`, in the order apply-order.ts gives its steps. */
 export async function applyPlan(
   plan: Plan,
   env: ApplyEnvironment,
   options: { parallelism: number; onSettled?: (change: PlannedChange, outcome: TaskOutcome) => void },
 ): Promise<ApplyOutcome> {
   const pending = plan.changes.filter((c) => c.action !== "noop");
-  const deleting = new Set(pending.filter((c) => c.action === "delete").map((c) => c.name));
-  const byName = new Map(pending.map((c) => [c.name, c]));
+  const steps = applySteps(pending);
+  const byId = new Map(steps.map((s) => [s.id, s]));
   // Some failures stop the whole operation: nothing new starts, what is in
   // flight settles and is recorded. A state write that failed (what is done
   // next could not be recorded either), a plugin that died (its restart may
@@ -97,48 +83,31 @@ export async function applyPlan(
   const recorder = new StateRecorder(env.store, env.ctx, (error) => {
     if (!halt.signal.aborted) halt.abort(new WfctlError(ErrorCode.STATE_WRITE_FAILED, `a state write failed: ${error.message}`, { cause: error }));
   });
-  const changeEnv = { ...env, recorder, halt: halt.signal, notified: new Set<PluginInstance>() };
-  const tasks: Task[] = pending.map((change) => ({
-    id: change.name,
-    // Creates and updates wait for what they depend on; a delete waits until
-    // everything being deleted that depends on it is gone.
-    after:
-      change.action === "delete"
-        ? pending.filter((other) => deleting.has(other.name) && other.dependsOn.includes(change.name)).map((o) => o.name)
-        : change.dependsOn,
-    run: () => runChange(changeEnv, change),
-  }));
+  const stepEnv = { ...env, recorder, halt: halt.signal, notified: new Set<PluginInstance>(), deposed: new Map() };
+  const tasks: Task[] = steps.map((step) => ({ id: step.id, after: step.after, run: () => runStep(stepEnv, step) }));
+  const settled = new ChangeOutcomes();
   const outcomes = await runTasks(tasks, {
     parallelism: options.parallelism,
     signal: AbortSignal.any([env.ctx.signal, halt.signal]),
     // A change refused before its provider call is not attempted: skipped, not failed.
     skipped: (error) => (error instanceof NotStarted ? error.message : undefined),
     onSettled: (id, outcome) => {
-      const change = byName.get(id);
-      if (change) {
-        env.ctx.emit(settledEvent(change, outcome));
-        options.onSettled?.(change, outcome);
+      const step = byId.get(id);
+      if (!step) return;
+      const event = settled.add(step, outcome);
+      if (event) {
+        env.ctx.emit(event);
+        options.onSettled?.(step.change, outcome);
       }
       if (outcome.outcome !== "failed" || halt.signal.aborted) return;
-      const why = haltingFailure(id, outcome.error, env.ctx);
+      const why = haltingFailure(step.change.name, outcome.error, env.ctx);
       if (why) {
-        env.ctx.log.error({ resource: id, err: outcome.error.message }, `stopping the operation: ${why.message}`);
+        env.ctx.log.error({ resource: step.change.name, err: outcome.error.message }, `stopping the operation: ${why.message}`);
         halt.abort(why);
       }
     },
   });
-  const results = pending.map((change) => {
-    const outcome = outcomes.get(change.name) ?? { outcome: "skipped" as const, reason: "not reached" };
-    return {
-      name: change.name,
-      type: change.type,
-      action: change.action,
-      outcome: outcome.outcome,
-      error: outcome.outcome === "failed" ? outcome.error : undefined,
-      elapsedMs: outcome.outcome === "skipped" ? 0 : outcome.elapsedMs,
-      skippedReason: outcome.outcome === "skipped" ? outcome.reason : "",
-    };
-  });
+  const results = pending.map((change) => settled.outcomeOf(change, steps.filter((s) => s.change === change).map((s) => ({ step: s, outcome: outcomes.get(s.id) }))));
   const stopped = recorder.failure
     ? stateWriteFailure(recorder.failure, recorder.unrecorded, describeBackend(env.config))
     : env.ctx.signal.aborted

@@ -1,6 +1,6 @@
 // One change of an apply, from intent to record: a create, update or delete first
 // records its intent (status pending), then calls the provider, then records
-// the result. Whatever stops the operation, the provider's answer is awaited
+// the result (a replace is a delete and a create, as two steps: steps.ts). Whatever stops the operation, the provider's answer is awaited
 // (see changeCallOptions) and recorded; a change whose outcome the host never
 // learned is recorded as unknown, never dropped. No provider call starts once
 // the operation is cancelled or a state write has failed.
@@ -16,7 +16,11 @@ import type { PluginInstance } from "../supervisor/instance.js";
 import { type OperationContext, changeCallOptions } from "./context.js";
 import type { PlannedChange } from "./plan.js";
 import type { ProviderHandle, ProviderSessions } from "./providers.js";
+import { resourceNameOf } from "./deposed.js";
 import type { StateRecorder } from "./recorder.js";
+
+/** The two steps of a replace, as its events name them (apply-order.ts orders them). */
+export type ReplaceStep = "delete" | "create";
 
 /** What running a change needs. */
 export interface ChangeEnvironment {
@@ -37,12 +41,12 @@ export class NotStarted extends WfctlError {}
 /** Errors after which a change may or may not have been made: it is recorded as unknown. */
 const OUTCOME_UNKNOWN: readonly ErrorCode[] = [ErrorCode.CANCELLED, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.UNKNOWN, ErrorCode.INTERNAL, ErrorCode.PLUGIN_UNAVAILABLE];
 
-function outcomeUnknown(error: WfctlError): boolean {
+export function outcomeUnknown(error: WfctlError): boolean {
   return OUTCOME_UNKNOWN.includes(error.code);
 }
 
 /** The record of a change that succeeded. */
-function activeRecord(resource: ResourceModule, response: ApplyResourceResponse, createdAt: string | undefined): ResourceState {
+export function activeRecord(resource: ResourceModule, response: ApplyResourceResponse, createdAt: string | undefined): ResourceState {
   const now = new Date().toISOString();
   return {
     resourceId: resource.name,
@@ -61,7 +65,7 @@ function activeRecord(resource: ResourceModule, response: ApplyResourceResponse,
 }
 
 /** The intent of a create: what it was given, and that it has not been confirmed. */
-function pendingCreate(resource: ResourceModule, ctx: OperationContext): ResourceState {
+export function pendingCreate(resource: ResourceModule, ctx: OperationContext): ResourceState {
   const now = new Date().toISOString();
   return {
     resourceId: resource.name,
@@ -84,7 +88,7 @@ function pendingCreate(resource: ResourceModule, ctx: OperationContext): Resourc
  * resources they name: those changed earlier in this apply (the scheduler
  * runs a resource after everything it refers to) or unchanged.
  */
-async function resolvedNow(env: ChangeEnvironment, planned: ResourceModule): Promise<ResourceModule> {
+export async function resolvedNow(env: ChangeEnvironment, planned: ResourceModule): Promise<ResourceModule> {
   // The plan carries the references; the configuration as written (references unresolved) is looked up only for those.
   if (planned.references.length === 0) return planned;
   const resource = env.config.resources.find((r) => r.name === planned.name);
@@ -101,15 +105,18 @@ async function resolvedNow(env: ChangeEnvironment, planned: ResourceModule): Pro
 }
 
 /** Refuses to start a provider call once the operation is stopping. */
-function mayStartQuietly(env: ChangeEnvironment, change: PlannedChange, action: string): void {
+export function mayStartQuietly(env: ChangeEnvironment, change: PlannedChange, action: string): void {
   const stop = env.ctx.signal.aborted ? abortError(env.ctx.signal) : env.halt.aborted ? WfctlError.from(env.halt.reason) : undefined;
   if (stop) throw new NotStarted(stop.code, `${action} of ${change.name} not started: ${stop.message}`);
 }
 
-/** Like mayStartQuietly, and announces the start: the provider call follows at once. */
-function mayStart(env: ChangeEnvironment, change: PlannedChange, action: string): void {
+/**
+ * Like mayStartQuietly, and announces the start: the provider call follows
+ * at once. `step`: which step of a replace it is (apply-order.ts).
+ */
+export function mayStart(env: ChangeEnvironment, change: PlannedChange, action: string, step?: ReplaceStep): void {
   mayStartQuietly(env, change, action);
-  env.ctx.emit({ kind: "resource", phase: "started", name: change.name, type: change.type, action: change.action });
+  env.ctx.emit({ kind: "resource", phase: "started", name: change.name, type: change.type, action: change.action, ...(step ? { message: step } : {}) });
 }
 
 /** Tells the plugin, once per operation, to stop this operation's calls (they still answer). */
@@ -129,22 +136,19 @@ function notifier(env: ChangeEnvironment, instance: PluginInstance): (reason: un
   };
 }
 
-async function callApply(env: ChangeEnvironment, handle: ProviderHandle, request: Parameters<ProviderHandle["client"]["apply"]>[0]): Promise<ApplyResourceResponse> {
+export async function callApply(env: ChangeEnvironment, handle: ProviderHandle, request: Parameters<ProviderHandle["client"]["apply"]>[0]): Promise<ApplyResourceResponse> {
   return handle.client.apply(request, changeCallOptions(env.ctx, env.config.env, notifier(env, handle.instance)));
 }
 
-async function create(env: ChangeEnvironment, change: PlannedChange, planned: ResourceModule, intent?: ResourceState): Promise<void> {
+/** Creates `planned` (for a replace, its new object: `step` "create"), its intent recorded first. */
+export async function create(env: ChangeEnvironment, change: PlannedChange, planned: ResourceModule, step?: ReplaceStep): Promise<void> {
   const resource = await resolvedNow(env, planned);
   const handle = await env.sessions.get(resource.provider);
   const pending = pendingCreate(resource, env.ctx);
-  if (!intent) {
-    mayStartQuietly(env, change, "create");
-    await env.recorder.intent(pending);
-  }
+  mayStartQuietly(env, change, "create");
+  await env.recorder.intent(pending);
   try {
-    // A replace announced its start with its delete.
-    if (intent) mayStartQuietly(env, change, "create");
-    else mayStart(env, change, "create");
+    mayStart(env, change, "create", step);
   } catch (err) {
     await env.recorder.forget(pending);
     throw err;
@@ -168,18 +172,18 @@ function pendingChange(prior: ResourceState, action: "update" | "delete", ctx: O
 }
 
 /** Records the intent of a change to an existing resource, then announces it; not started, the record is put back. */
-async function intendChange(env: ChangeEnvironment, change: PlannedChange, prior: ResourceState, action: "update" | "delete" | "replace"): Promise<void> {
+async function intendChange(env: ChangeEnvironment, change: PlannedChange, prior: ResourceState, action: "update" | "delete", step?: ReplaceStep): Promise<void> {
   mayStartQuietly(env, change, action);
-  await env.recorder.intent(pendingChange(prior, action === "update" ? "update" : "delete", env.ctx));
+  await env.recorder.intent(pendingChange(prior, action, env.ctx));
   try {
-    mayStart(env, change, action);
+    mayStart(env, change, action, step);
   } catch (err) {
     await env.recorder.note(prior);
     throw err;
   }
 }
 
-async function update(env: ChangeEnvironment, change: PlannedChange, planned: ResourceModule, prior: ResourceState): Promise<void> {
+export async function update(env: ChangeEnvironment, change: PlannedChange, planned: ResourceModule, prior: ResourceState): Promise<void> {
   const resource = await resolvedNow(env, planned);
   const handle = await env.sessions.get(resource.provider);
   // Recorded first: a daemon killed mid-update leaves a record the next plan reads.
@@ -203,54 +207,26 @@ async function update(env: ChangeEnvironment, change: PlannedChange, planned: Re
 }
 
 /**
- * Deletes what `prior` records. Its intent is recorded first (pending); then,
- * for a replace, the record becomes the pending create of `replacement`
- * (one write), else it is removed.
+ * Deletes what `prior` records (for a replace, its old object: `step`
+ * "delete"; for a deposed record, the old object of its resource). Its
+ * intent is recorded first (pending), then the record is removed.
  */
-async function remove(env: ChangeEnvironment, change: PlannedChange, prior: ResourceState, replacement?: ResourceModule): Promise<ResourceState | undefined> {
+export async function remove(env: ChangeEnvironment, change: PlannedChange, prior: ResourceState, step?: ReplaceStep): Promise<void> {
   const handle = await env.sessions.get(prior.provider);
   const now = () => new Date().toISOString();
-  await intendChange(env, change, prior, replacement ? "replace" : "delete");
+  await intendChange(env, change, prior, "delete", step);
   try {
-    await callApply(env, handle, { resource: { name: prior.resourceId, type: prior.resourceType }, action: Action.DELETE, prior: priorStateOf(prior) });
+    await callApply(env, handle, { resource: { name: resourceNameOf(prior.resourceId), type: prior.resourceType }, action: Action.DELETE, prior: priorStateOf(prior) });
   } catch (err) {
     const error = WfctlError.from(err);
     await env.recorder.note(outcomeUnknown(error) ? withFields(prior, { status: RecordStatus.UNKNOWN, error: `delete: outcome unknown: ${error.message}`, updatedAt: now() }) : prior);
     throw err;
   }
-  const recordedAs = "a pending record (its delete unconfirmed)";
-  if (!replacement) {
-    await env.recorder.removal(prior, { action: "delete", providerId: prior.providerId, recordedAs });
-    return undefined;
-  }
-  const next = pendingCreate(await resolvedNow(env, replacement), env.ctx);
-  await env.recorder.result(next, { action: "delete", providerId: prior.providerId, recordedAs });
-  return next;
+  await env.recorder.removal(prior, { action: "delete", providerId: prior.providerId, recordedAs: "a pending record (its delete unconfirmed)" });
 }
 
 /** Removes the record of an unconfirmed resource its provider could not find: nothing to delete. */
-async function forgetRecord(env: ChangeEnvironment, change: PlannedChange, prior: ResourceState): Promise<void> {
+export async function forgetRecord(env: ChangeEnvironment, change: PlannedChange, prior: ResourceState): Promise<void> {
   mayStart(env, change, "delete");
   await env.recorder.removal(prior, { action: "delete", providerId: prior.providerId, recordedAs: `its ${prior.status} record` });
-}
-
-/** Runs one planned change. */
-export async function runChange(env: ChangeEnvironment, change: PlannedChange): Promise<void> {
-  const { resource, prior } = change;
-  switch (change.action) {
-    case "create":
-      return create(env, change, resource as ResourceModule);
-    case "update":
-      return update(env, change, resource as ResourceModule, prior as ResourceState);
-    case "replace": {
-      const intent = await remove(env, change, prior as ResourceState, resource as ResourceModule);
-      return create(env, change, resource as ResourceModule, intent);
-    }
-    case "delete":
-      if (change.recordOnly) return forgetRecord(env, change, prior as ResourceState);
-      await remove(env, change, prior as ResourceState);
-      return;
-    case "noop":
-      return;
-  }
 }

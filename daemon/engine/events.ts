@@ -19,9 +19,11 @@ export interface ResourceEvent {
   action: string;
   /** finished and failed: how long the change took. */
   durationMs?: number;
-  /** failed: the error; skipped: why. */
+  /** failed: the error; skipped: why; started and finished of a replace's step: which ("delete", "create"); a finished read: the drift class. */
   errorCode?: string;
   message?: string;
+  /** finished: a step that does not end its change (the first of a replace's two): not counted in the summary. */
+  partial?: boolean;
 }
 
 export interface StartedEvent {
@@ -136,7 +138,7 @@ export class OperationJournal {
       map[event.action] = (map[event.action] ?? 0) + 1;
     };
     if (event.phase === "planned") bump(this.tally.planned);
-    else if (event.phase === "finished") bump(this.tally.finished);
+    else if (event.phase === "finished" && !event.partial) bump(this.tally.finished);
     // A failed state write is reported on its own; the change it belongs to counts once.
     else if (event.phase === "failed" && event.action !== "record") this.tally.failed++;
     else if (event.phase === "skipped") this.tally.skipped++;

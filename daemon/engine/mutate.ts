@@ -6,6 +6,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { JsonObject } from "../../proto/json.js";
 import { locateState } from "../state/open.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
+import { applySteps } from "./apply-order.js";
 import type { UnrecordedChange } from "./recorder.js";
 import type { OperationContext } from "./context.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
@@ -102,6 +103,8 @@ export async function mutate(ctx: OperationContext, opened: OpenedTarget, option
   if (options.savedPlan) await checkSavedPlan(options.savedPlan.checks, { plan, config, sessions, where });
   checkFingerprint(plan, options.expectedFingerprint);
   checkProtected(plan, options.allowProtectedDestroy ?? false, destroy ? "wfctl infra destroy" : "wfctl infra apply");
+  // Changes that cannot be ordered are refused here, before the first prune (applyPlan orders them again).
+  applySteps(plan.changes.filter((c) => c.action !== "noop"));
   // What is about to be done, before the first change: a log shows the plan, then the progress.
   ctx.emit({ kind: "plan", plan, where });
   const pruned = await pruneGhosts(ghosts, `${ctx.operation} --refresh`, config, store, ctx, audit);

@@ -46,6 +46,13 @@ export interface PlannedChange {
   movedFrom?: string;
   /** Why the action was chosen when the fields do not say (e.g. "replace requested with --replace"). */
   reason?: string;
+  /**
+   * For a replace: the new one is created first and the old one deleted last
+   * (kept meanwhile as a deposed record: deposed.ts), as its own
+   * create_before_destroy, or that of a resource depending on it, asks
+   * (create-before-destroy.ts). Else the old one is deleted first.
+   */
+  createBeforeDestroy?: boolean;
 }
 
 export interface Plan {

@@ -53,8 +53,11 @@ function recordedNote(record: ResourceState, decision: string): { status: string
 
 /**
  * A reference's value at plan time: a configuration field of the resource it
- * names, from that resource's (resolved) configuration; else, while that
- * resource stays unchanged, its recorded outputs; else known only after apply.
+ * names, from that resource's (resolved) configuration (but a force-new
+ * field of a resource being replaced is the replacement's, known only after
+ * apply: what holds it in a force-new field is replaced too); else, while
+ * that resource stays unchanged (a ghost included), its recorded outputs;
+ * else known only after apply.
  * A sensitive source (isSensitiveField) gives its value marked, so that the
  * field it lands in is masked and sealed too.
  */
@@ -86,10 +89,13 @@ function plainValueAtPlan(target: PlannedChange, config: JsonObject, field: stri
   const configured = config[top];
   if (configured !== undefined && !fields[top]?.computed) {
     if (configured === KNOWN_AFTER_APPLY) return UNKNOWN;
+    // A field that forces a new one when it changes is part of what it is: the replacement's is known once it exists.
+    if (target.action === "replace" && fields[top]?.forceNew) return UNKNOWN;
     const value = valueAt(config, field);
     if (value !== undefined) return value;
   }
-  if (target.action === "noop" && !target.ghost && target.prior) return fieldOfRecord(target.refreshed ?? target.prior, field, expression);
+  // A ghost is unchanged too: its record stays in state (apply resolves from it), so what refers to it stays unchanged.
+  if (target.action === "noop" && target.prior) return fieldOfRecord(target.refreshed ?? target.prior, field, expression);
   return UNKNOWN;
 }
 

@@ -7,6 +7,7 @@ import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { ResourceState } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { reachable } from "./graph.js";
+import { deposedFrom } from "./deposed.js";
 import type { PlannedChange } from "./plan-model.js";
 
 /** What part of the stack a plan covers, and what it must replace. */
@@ -80,6 +81,8 @@ function applySelection(targets: readonly string[], configured: ReadonlyMap<stri
     (name) => (configured.get(name)?.dependsOn ?? []).filter((d) => configured.has(d)),
   );
   const records = new Set(targets.filter((t) => !configured.has(t) && recorded.has(t)));
+  // The old objects of a create_before_destroy replace that did not finish go with their resource.
+  for (const id of recorded.keys()) if (resources.has(deposedFrom(id) ?? "")) records.add(id);
   const added = [...resources].filter((n) => !targets.includes(n));
   const warning =
     `partial plan: --target ${targets.join(", ")} covers only ${targets.length > 1 ? "them" : "it"}` +
@@ -90,11 +93,13 @@ function applySelection(targets: readonly string[], configured: ReadonlyMap<stri
 
 function destroySelection(targets: readonly string[], priors: readonly ResourceState[]): ScopeSelection {
   const dependents = (name: string) => priors.filter((p) => p.dependsOn.includes(name)).map((p) => p.resourceId);
-  const records = reachable(
+  const reached = reachable(
     targets.filter((t) => priors.some((p) => p.resourceId === t)),
     dependents,
   );
-  const added = [...records].filter((n) => !targets.includes(n));
+  // The old objects of a create_before_destroy replace that did not finish go with their resource.
+  const records = new Set([...reached, ...priors.map((p) => p.resourceId).filter((id) => reached.has(deposedFrom(id) ?? ""))]);
+  const added = [...reached].filter((n) => !targets.includes(n));
   const warning =
     `partial destroy: --target ${targets.join(", ")} covers only ${records.size > 0 ? (targets.length > 1 ? "them" : "it") : "nothing recorded in state"}` +
     `${added.length > 0 ? ` and what depends on ${targets.length > 1 ? "them" : "it"} (${sortedList(added)})` : ""}; every other resource is left as it is`;

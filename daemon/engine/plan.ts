@@ -18,6 +18,8 @@ import { type PlanScope, forceReplace, selectScope } from "./plan-scope.js";
 import type { ProviderSessions } from "./providers.js";
 import { plannedMoves, staleCopyRemoval, withMove } from "./moves.js";
 import { sealedOutputSources } from "./outputs.js";
+import { withCreateBeforeDestroy } from "./create-before-destroy.js";
+import { deposedDelete, deposedFrom } from "./deposed.js";
 
 export { type ChangeAction, type Plan, type PlannedChange, type PlanSummary, hasChanges, summarize } from "./plan-model.js";
 export type { PlanScope } from "./plan-scope.js";
@@ -43,6 +45,7 @@ function fingerprint(changes: readonly PlannedChange[], destroy: boolean): strin
       ...(c.movedFrom !== undefined ? { moved_from: c.movedFrom } : {}),
       type: c.type,
       action: c.action,
+      ...(c.createBeforeDestroy ? { create_before_destroy: true } : {}),
       fields: c.fields.map((f) => ({ field: f.field, before: fingerprinted(f.before, f.sensitive), after: fingerprinted(f.after, f.sensitive) })),
     }));
   return createHash("sha256").update(canonicalJson({ destroy, changes: essence } as unknown as JsonValue)).digest("hex").slice(0, 32);
@@ -148,7 +151,7 @@ export async function computePlan(
       const resource = byName.get(name);
       if (resource) plannedByName.set(name, planOne(resource));
     }
-    changes.push(...(await Promise.all(inScope.map((r) => plannedByName.get(r.name) as Promise<PlannedChange>))));
+    changes.push(...withCreateBeforeDestroy(await Promise.all(inScope.map((r) => plannedByName.get(r.name) as Promise<PlannedChange>))));
     await refuseTaintedOutputSources(config, sessions, changes);
   }
 
@@ -166,7 +169,7 @@ export async function computePlan(
   }
   for (const orphan of orphans) {
     const planned = await planDelete(orphan, planning);
-    const change = staleCopyRemoval(planned, priors, wanted) ?? planned;
+    const change = deposedFrom(orphan.resourceId) !== undefined ? deposedDelete(planned, changes) : (staleCopyRemoval(planned, priors, wanted) ?? planned);
     announce(change);
     changes.push(change);
   }

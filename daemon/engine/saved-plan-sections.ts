@@ -97,7 +97,15 @@ async function splitConfiguration({ config, sessions }: SavedPlanBasis): Promise
   for (const r of config.resources) {
     const sensitive = await sensitiveFieldsOf(sessions, r.provider, r.type, r.sensitiveFields);
     const configured = mask(`resources.${r.name}.config`, r.config, sensitive);
-    resources.push({ name: r.name, type: r.type, provider: r.provider, protected: r.protected, depends_on: r.dependsOn, config: configured });
+    resources.push({
+      name: r.name,
+      type: r.type,
+      provider: r.provider,
+      protected: r.protected,
+      ...(r.createBeforeDestroy ? { create_before_destroy: true } : {}),
+      depends_on: r.dependsOn,
+      config: configured,
+    });
   }
   const providers = [...config.providers.values()].map((p) => ({ name: p.name, plugin: p.plugin, config: mask(`providers.${p.name}.config`, p.config) }));
   const outputs = config.outputs.map((o) => ({ name: o.name, resource: o.resource ?? null, field: o.field, sensitive: o.sensitive, sinks: o.sinks.map(({ location: _location, ...sink }) => ({ ...sink })) }));

@@ -58,6 +58,7 @@ export function planMessage(plan: Plan, where: StateLocation): MessageInitShape<
       recordedNote: c.recorded?.note ?? "",
       movedFrom: c.movedFrom ?? "",
       reason: c.reason ?? "",
+      createBeforeDestroy: c.createBeforeDestroy ?? false,
       fields: c.fields.map((f) => ({
         field: f.field,
         beforeJson: jsonText(f.before, f.sensitive),

@@ -83,6 +83,15 @@ describe("plan scope (--target, --replace)", () => {
     expect(selection.warnings).toEqual([expect.stringContaining("partial destroy: --target file covers only it and what depends on it (deep)")]);
   });
 
+  it("the deposed records of a create_before_destroy replace that did not finish go with their resource", () => {
+    const priors = [record("dir"), record("dir~deposed-0123abcd"), record("file", ["dir"]), record("other~deposed-0123abcd")];
+    const apply = selectScope(config, priors, { targets: ["dir"], replace: [] }, false);
+    expect([...(apply.records ?? [])]).toEqual(["dir~deposed-0123abcd"]);
+    const destroy = selectScope(config, priors, { targets: ["dir"], replace: [] }, true);
+    expect([...(destroy.records ?? [])].sort()).toEqual(["dir", "dir~deposed-0123abcd", "file"]);
+    expect(destroy.warnings).toEqual([expect.stringContaining("covers only it and what depends on it (file)")]);
+  });
+
   it("unknown names are INVALID_ARGUMENT naming the flag, the name and the file", () => {
     const target = caught(() => selectScope(config, [], { targets: ["nope"], replace: [] }, false));
     expect(target.code).toBe(ErrorCode.INVALID_ARGUMENT);
