@@ -8,6 +8,7 @@ import {
   type FieldMap,
   diffFields,
   fieldMapToProto,
+  sameJson,
   validateFields,
   withDefaults,
 } from "../../proto/fields.js";
@@ -101,19 +102,23 @@ export function defineProvider<C>(definition: ProviderDefinition<C>): ProviderDe
   return definition;
 }
 
-/** The default plan: a field diff against the prior config; a force-new field replaces. */
+/**
+ * The default plan: a field diff against the prior config; a force-new field
+ * replaces. Values compare plainly: a sensitive value the prior holds sealed
+ * differs here, and the host drops that change when the seal matches.
+ */
 export function planFromSchema(config: JsonObject, prior: PriorResource | undefined, fields: FieldMap): PlanResult {
   const desired = withDefaults(config, fields);
-  const changes = diffFields(prior?.config, desired, fields);
+  const changes = diffFields(prior?.config, desired, fields, sameJson);
   if (!prior) return { action: "create", changes };
   if (changes.length === 0) return { action: "noop", changes };
   return { action: changes.some((c) => c.forcesReplace) ? "replace" : "update", changes };
 }
 
-/** Default drift classification from what read() observes now. */
+/** Default drift classification from what read() observes now (plain comparison too: the host settles seals). */
 export function classifyDrift(prior: PriorResource, observed: ReadResult, fields: FieldMap): DriftReport {
   if (!observed.found) return { class: "ghost", drifted: true, fields: [] };
-  const differences = diffFields(prior.config, observed.config, fields);
+  const differences = diffFields(prior.config, observed.config, fields, sameJson);
   if (differences.length === 0) return { class: "in-sync", drifted: false, fields: [] };
   return {
     class: "config",
