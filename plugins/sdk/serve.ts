@@ -242,6 +242,9 @@ function addControl<C>(
 export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> {
   const log = createPluginLogger(options.name, options.version);
   const host = hostOrExit(options.name);
+  // Once the host is gone, writing to stdout or stderr fails with EPIPE, which
+  // Node.js throws unless someone listens: the plugin would die mid-shutdown.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   if (!options.provider && !options.stateBackend) throw new Error("serve() needs a provider or a stateBackend");
   const badEnv = envPatternProblems(options.readsEnv ?? []);
   if (badEnv.length > 0) throw new Error(`serve(): readsEnv: ${badEnv.join("; ")}`);
