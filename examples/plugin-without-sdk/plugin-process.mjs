@@ -179,6 +179,83 @@ function handshake(name) {
   return { socketDir, socket: join(socketDir, "plugin.sock"), parentFd: Number.parseInt(process.env.WFCTL_PLUGIN_PARENT_FD ?? "", 10) };
 }
 
+/** Health (SERVING until the plugin stops), PluginInfoService and PluginController: what every plugin serves. */
+function addCommonServices(server, contract, info, services, lifecycle) {
+  server.addService(contract.health.Health.service, {
+    Check: (call, callback) => {
+      if (call.request.service !== "" && !services.includes(call.request.service)) callback({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
+      else callback(null, { status: lifecycle.serving });
+    },
+    Watch: (call) => {
+      call.write({ status: lifecycle.serving });
+      lifecycle.watchers.add(call);
+      call.on("cancelled", () => lifecycle.watchers.delete(call));
+    },
+  });
+  server.addService(contract.v1.PluginInfoService.service, {
+    GetInfo: (_call, callback) =>
+      callback(null, { stateBackends: [], readsEnv: [], ...info, protocolVersion: 1, services, sdk: "none: @grpc/grpc-js and @grpc/proto-loader" }),
+  });
+  server.addService(contract.v1.PluginController.service, {
+    Shutdown: (_call, callback) => {
+      callback(null, {});
+      setImmediate(() => lifecycle.stop("the host asked (Shutdown)"));
+    },
+    // Aborts the operation's calls (and any that arrives later); each still answers.
+    CancelOperation: (call, callback) => {
+      const { operationId, reason, message } = call.request;
+      if (!operationId) return callback(toStatus(new PluginError("INVALID_ARGUMENT", "operation_id is required")));
+      const why = reason === "CANCEL_REASON_DEADLINE_EXCEEDED" ? ["DEADLINE_EXCEEDED", `operation deadline: ${message}`] : ["CANCELLED", `operation cancelled: ${message}`];
+      cancelledOperations.set(operationId, why);
+      for (const old of [...cancelledOperations.keys()].slice(0, -REMEMBERED_CANCELS)) cancelledOperations.delete(old);
+      const calls = [...(operations.get(operationId) ?? [])];
+      for (const abort of calls) abort(...why);
+      log("info", "operation cancelled by the host; its calls stop and still answer", { operation: operationId, calls: calls.length });
+      callback(null, { calls: calls.length });
+    },
+  });
+}
+
+/**
+ * How the plugin stops: it reports NOT_SERVING, stops taking calls, lets
+ * those in flight finish (4 s at most: the host sends SIGKILL 5 s after
+ * SIGTERM), removes its socket (and, when the host is gone, the socket
+ * directory the host can no longer remove), and exits.
+ */
+function lifecycleOf(server, host) {
+  const lifecycle = { serving: "SERVING", watchers: new Set(), stopping: false };
+  lifecycle.stop = (why, { removeSocketDir = false } = {}) => {
+    if (lifecycle.stopping) return;
+    lifecycle.stopping = true;
+    log("info", "shutting down", { why });
+    lifecycle.serving = "NOT_SERVING";
+    for (const watcher of lifecycle.watchers) watcher.end();
+    const exit = () => {
+      rmSync(host.socket, { force: true });
+      if (removeSocketDir) rmSync(host.socketDir, { recursive: true, force: true });
+      process.exit(0);
+    };
+    setTimeout(() => {
+      server.forceShutdown();
+      exit();
+    }, 4_000).unref();
+    server.tryShutdown(exit);
+  };
+  return lifecycle;
+}
+
+/** Stops when the host is gone: it never writes to this pipe, so end-of-file means it died, however it died. */
+function watchHost(parentFd, lifecycle) {
+  if (!Number.isInteger(parentFd) || parentFd <= 2) return;
+  const pipe = new Socket({ fd: parentFd, readable: true, writable: false });
+  const gone = () => lifecycle.stop("the host is gone", { removeSocketDir: true });
+  pipe.on("data", () => {});
+  pipe.once("end", gone);
+  pipe.once("close", gone);
+  pipe.once("error", gone);
+  pipe.unref();
+}
+
 /**
  * Serves `capabilities` ([[typeName, service definition, implementation]])
  * beside health, PluginInfoService and PluginController, on the socket the
@@ -194,75 +271,12 @@ export function serve(contract, info, capabilities) {
   const services = capabilities.map(([typeName]) => typeName);
   // The host sends and accepts up to 64 MiB; grpc-js accepts 4 MiB unless told.
   const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
-  let serving = "SERVING";
-  const watchers = new Set();
-  server.addService(contract.health.Health.service, {
-    Check: (call, callback) => {
-      if (call.request.service !== "" && !services.includes(call.request.service)) callback({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
-      else callback(null, { status: serving });
-    },
-    Watch: (call) => {
-      call.write({ status: serving });
-      watchers.add(call);
-      call.on("cancelled", () => watchers.delete(call));
-    },
-  });
-  server.addService(contract.v1.PluginInfoService.service, {
-    GetInfo: (_call, callback) =>
-      callback(null, { stateBackends: [], readsEnv: [], ...info, protocolVersion: 1, services, sdk: "none: @grpc/grpc-js and @grpc/proto-loader" }),
-  });
-  server.addService(contract.v1.PluginController.service, {
-    Shutdown: (_call, callback) => {
-      callback(null, {});
-      setImmediate(() => stop("the host asked (Shutdown)"));
-    },
-    // Aborts the operation's calls (and any that arrives later); each still answers.
-    CancelOperation: (call, callback) => {
-      const { operationId, reason, message } = call.request;
-      if (!operationId) return callback(toStatus(new PluginError("INVALID_ARGUMENT", "operation_id is required")));
-      const why = reason === "CANCEL_REASON_DEADLINE_EXCEEDED" ? ["DEADLINE_EXCEEDED", `operation deadline: ${message}`] : ["CANCELLED", `operation cancelled: ${message}`];
-      cancelledOperations.set(operationId, why);
-      for (const old of [...cancelledOperations.keys()].slice(0, -REMEMBERED_CANCELS)) cancelledOperations.delete(old);
-      const calls = [...(operations.get(operationId) ?? [])];
-      for (const abort of calls) abort(...why);
-      log("info", "operation cancelled by the host; its calls stop and still answer", { operation: operationId, calls: calls.length });
-      callback(null, { calls: calls.length });
-    },
-  });
+  const lifecycle = lifecycleOf(server, host);
+  addCommonServices(server, contract, info, services, lifecycle);
   for (const [, definition, implementation] of capabilities) server.addService(definition, implementation);
-
-  let stopping = false;
-  // Stops taking calls, lets those in flight finish (4 s at most: the host sends SIGKILL 5 s after SIGTERM), removes the socket, exits.
-  const stop = (why, { removeSocketDir = false } = {}) => {
-    if (stopping) return;
-    stopping = true;
-    log("info", "shutting down", { why });
-    serving = "NOT_SERVING";
-    for (const watcher of watchers) watcher.end();
-    const exit = () => {
-      rmSync(host.socket, { force: true });
-      // The host removes the socket directory once this process has exited; a host that is gone cannot.
-      if (removeSocketDir) rmSync(host.socketDir, { recursive: true, force: true });
-      process.exit(0);
-    };
-    setTimeout(() => {
-      server.forceShutdown();
-      exit();
-    }, 4_000).unref();
-    server.tryShutdown(exit);
-  };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
-  // The host never writes to this pipe: end-of-file means it is gone, however it died.
-  if (Number.isInteger(host.parentFd) && host.parentFd > 2) {
-    const pipe = new Socket({ fd: host.parentFd, readable: true, writable: false });
-    const gone = () => stop("the host is gone", { removeSocketDir: true });
-    pipe.on("data", () => {});
-    pipe.once("end", gone);
-    pipe.once("close", gone);
-    pipe.once("error", gone);
-    pipe.unref();
-  }
+  process.once("SIGTERM", () => lifecycle.stop("SIGTERM"));
+  process.once("SIGINT", () => lifecycle.stop("SIGINT"));
+  watchHost(host.parentFd, lifecycle);
 
   rmSync(host.socket, { force: true });
   server.bindAsync(`unix://${host.socket}`, grpc.ServerCredentials.createInsecure(), (err) => {
