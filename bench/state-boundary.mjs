@@ -35,11 +35,11 @@ export async function measure({ quick }) {
   const jsonBytes = encodeJson(state.outputs).length;
   const wireBytes = toBinary(IaCStateSchema, stateToProto(state)).length;
 
-  const spec = { name: "memory-state", kind: "state_backend", executable: process.execPath, args: [join(ROOT, "test", "fixtures", "plugins", "memory-state.mjs")], env: {}, source: "bench fixture" };
+  const spec = { name: "fixture-memory", kind: "state_backend", executable: process.execPath, args: [join(ROOT, "test", "fixtures", "plugins", "memory-state.mjs")], env: {}, source: "bench fixture" };
   const supervisor = new PluginSupervisor(new PluginCatalog([spec]), pino({ level: "silent" }));
   try {
     const spawnStarted = process.hrtime.bigint();
-    const instance = await supervisor.acquire(supervisor.catalog.get("state_backend", "memory-state"), "bench", async () => {});
+    const instance = await supervisor.acquire(supervisor.catalog.get("state_backend", "fixture-memory"), "bench", async () => {});
     const spawnMs = msSince(spawnStarted);
     await instance.client(IaCStateBackendSetup).configure({ backend: "fixture-memory", configJson: encodeJson({}), workingDir: tmpdir(), namespace: "bench" });
     const stores = { inProcess: new MemoryStateStore(), plugin: new PluginStateStore(() => instance.client(IaCStateBackend)) };

@@ -3,7 +3,7 @@
 // field-by-field diff that plans and drift detection are made of.
 import { create } from "@bufbuild/protobuf";
 import { type FieldSchema, FieldSchemaSchema, FieldType } from "./gen/wfctl/plugin/v1/provider_pb.js";
-import { type JsonObject, type JsonValue, decodeJsonValue, encodeJson } from "./json.js";
+import { type JsonObject, type JsonValue, decodeJsonValue, encodeJson, jsonEqual } from "./json.js";
 import { isSealed, sameValue } from "./sealed.js";
 
 export type FieldKind = "string" | "number" | "bool" | "list" | "map" | "any";
@@ -108,6 +108,11 @@ export function validateFields(config: JsonObject, fields: FieldMap): FieldProbl
   return problems;
 }
 
+/** Plain JSON equality, an absent value equal to null: how a plugin compares (a seal is just another value to it). */
+export function sameJson(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  return jsonEqual(a ?? null, b ?? null);
+}
+
 /** The configuration with defaults filled in for omitted fields. */
 export function withDefaults(config: JsonObject, fields: FieldMap): JsonObject {
   const out: JsonObject = { ...config };
@@ -129,9 +134,17 @@ export interface FieldDifference {
 /**
  * The settable fields that differ between `before` and `after` (computed
  * fields are the provider's business and never count). Fields not in the
- * schema are compared too, so nothing changes unseen.
+ * schema are compared too, so nothing changes unseen. `same` compares two
+ * values: by default a sealed value equals the value it seals (the host's
+ * view); a plugin compares plainly and leaves seals to the host
+ * (sealed-compare.ts).
  */
-export function diffFields(before: JsonObject | undefined, after: JsonObject, fields: FieldMap): FieldDifference[] {
+export function diffFields(
+  before: JsonObject | undefined,
+  after: JsonObject,
+  fields: FieldMap,
+  same: (a: JsonValue | undefined, b: JsonValue | undefined) => boolean = sameValue,
+): FieldDifference[] {
   const names = new Set([...Object.keys(before ?? {}), ...Object.keys(after)]);
   const out: FieldDifference[] = [];
   for (const name of [...names].sort()) {
@@ -139,8 +152,7 @@ export function diffFields(before: JsonObject | undefined, after: JsonObject, fi
     if (spec?.computed) continue;
     const b = before?.[name];
     const a = after[name];
-    // A sensitive value is kept sealed in state: it equals the value it seals.
-    if (sameValue(b, a)) continue;
+    if (same(b, a)) continue;
     out.push({
       field: name,
       before: b,

@@ -2,10 +2,12 @@
 // State never holds the value itself, only {"$wfctl_sealed": "scrypt$N$salt$hash"}:
 // a salted, deliberately slow hash of its canonical JSON, enough to tell
 // whether a value is still the one applied (a plan stays empty, drift stays
-// in sync) and useless for finding the value. Both sides use it: the daemon
-// seals before saving, and the plugin SDK compares a plan's desired value
-// with the sealed prior one.
-import { randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+// in sync) and useless for finding the value. Only the host side uses it (the
+// daemon, and the conformance kit acting as the daemon): it seals before
+// saving, and compares a plugin's plan and drift answers with the seals in
+// the prior it sent (sealed-compare.ts). A plugin sees a seal as an opaque
+// value and never needs this format.
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from "node:crypto";
 import { type JsonObject, type JsonValue, canonicalJson, isJsonObject, jsonEqual } from "./json.js";
 
 export const SEALED_KEY = "$wfctl_sealed";
@@ -30,16 +32,34 @@ export function seal(value: JsonValue): SealedValue {
   return { [SEALED_KEY]: `scrypt$${N}$${salt.toString("base64")}$${hash(value, salt, N).toString("base64")}` };
 }
 
+/** A seal's parts, or undefined when it is malformed. */
+function sealParts(sealed: SealedValue): { salt: Buffer; cost: number; expected: Buffer } | undefined {
+  const [kind, cost, salt, digest] = sealed[SEALED_KEY].split("$");
+  const n = Number(cost);
+  if (kind !== "scrypt" || !Number.isInteger(n) || n < 2 || n > 1 << 20 || salt === undefined || digest === undefined) return undefined;
+  const expected = Buffer.from(digest, "base64");
+  return expected.length === KEY_LENGTH ? { salt: Buffer.from(salt, "base64"), cost: n, expected } : undefined;
+}
+
 /** Whether `value` is the one that was sealed; false for anything malformed. */
 export function matchesSealed(value: JsonValue | undefined, sealed: SealedValue): boolean {
   if (value === undefined) return false;
   if (isSealed(value)) return value[SEALED_KEY] === sealed[SEALED_KEY];
-  const [kind, cost, salt, digest] = sealed[SEALED_KEY].split("$");
-  const n = Number(cost);
-  if (kind !== "scrypt" || !Number.isInteger(n) || n < 2 || n > 1 << 20 || salt === undefined || digest === undefined) return false;
-  const expected = Buffer.from(digest, "base64");
-  if (expected.length !== KEY_LENGTH) return false;
-  return timingSafeEqual(hash(value, Buffer.from(salt, "base64"), n), expected);
+  const parts = sealParts(sealed);
+  return parts !== undefined && timingSafeEqual(hash(value, parts.salt, parts.cost), parts.expected);
+}
+
+/** matchesSealed, hashing on libuv's thread pool: a daemon comparing many seals keeps serving meanwhile. */
+export async function matchesSealedAsync(value: JsonValue | undefined, sealed: SealedValue): Promise<boolean> {
+  if (value === undefined) return false;
+  if (isSealed(value)) return value[SEALED_KEY] === sealed[SEALED_KEY];
+  const parts = sealParts(sealed);
+  if (!parts) return false;
+  const { salt, cost, expected } = parts;
+  const actual = await new Promise<Buffer>((resolve, reject) => {
+    scrypt(canonicalJson(value), salt, KEY_LENGTH, { N: cost, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+  return timingSafeEqual(actual, expected);
 }
 
 /** Equality where either side may be sealed: a sealed value equals the value it seals. */

@@ -15,7 +15,7 @@ import { fieldOfRecord, resolveReferences } from "../config/references.js";
 import type { PluginInstance } from "../supervisor/instance.js";
 import { type OperationContext, changeCallOptions } from "./context.js";
 import type { PlannedChange } from "./plan.js";
-import type { ProviderHandle, ProviderSessions } from "./providers.js";
+import { type ProviderHandle, type ProviderSessions, withSchemaDefaults } from "./providers.js";
 import { resourceNameOf } from "./deposed.js";
 import type { StateRecorder } from "./recorder.js";
 
@@ -142,8 +142,8 @@ export async function callApply(env: ChangeEnvironment, handle: ProviderHandle, 
 
 /** Creates `planned` (for a replace, its new object: `step` "create"), its intent recorded first. */
 export async function create(env: ChangeEnvironment, change: PlannedChange, planned: ResourceModule, step?: ReplaceStep): Promise<void> {
-  const resource = await resolvedNow(env, planned);
-  const handle = await env.sessions.get(resource.provider);
+  const handle = await env.sessions.get(planned.provider);
+  const resource = withSchemaDefaults(await resolvedNow(env, planned), handle);
   const pending = pendingCreate(resource, env.ctx);
   mayStartQuietly(env, change, "create");
   await env.recorder.intent(pending);
@@ -184,8 +184,8 @@ async function intendChange(env: ChangeEnvironment, change: PlannedChange, prior
 }
 
 export async function update(env: ChangeEnvironment, change: PlannedChange, planned: ResourceModule, prior: ResourceState): Promise<void> {
-  const resource = await resolvedNow(env, planned);
-  const handle = await env.sessions.get(resource.provider);
+  const handle = await env.sessions.get(planned.provider);
+  const resource = withSchemaDefaults(await resolvedNow(env, planned), handle);
   // Recorded first: a daemon killed mid-update leaves a record the next plan reads.
   await intendChange(env, change, prior, "update");
   let response: ApplyResourceResponse;

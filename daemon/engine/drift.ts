@@ -9,6 +9,7 @@ import { diffFields } from "../../proto/fields.js";
 import { DriftClass, IaCDriftDetector } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { decodeJsonObject, decodeJsonValue, type JsonValue } from "../../proto/json.js";
 import { isSealed } from "../../proto/sealed.js";
+import { settleDriftSeals } from "../../proto/sealed-compare.js";
 import { type ResourceState, type StateStore, priorStateOf } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
@@ -70,7 +71,9 @@ async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: O
     return (fields[top]?.sensitive ?? false) || isSealed(record.config[top]);
   };
   if (handle.instance.serves(IaCDriftDetector)) {
-    const { result } = await handle.instance.client(IaCDriftDetector).detectDrift({ resource, prior: priorStateOf(record) }, options);
+    // Fields that differ only because the prior holds a seal are the host's to drop (sealed-compare.ts).
+    const answer = await handle.instance.client(IaCDriftDetector).detectDrift({ resource, prior: priorStateOf(record) }, options);
+    const result = await settleDriftSeals(answer.result, record.config);
     return {
       ...base,
       class: classNames[result?.class ?? DriftClass.UNKNOWN] ?? "unknown",

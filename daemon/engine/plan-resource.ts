@@ -8,6 +8,7 @@ import { type FieldDifference, type FieldMap, diffFields, validateFields, withDe
 import { Action } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type JsonObject, decodeJsonObject, decodeJsonValue, encodeJson, jsonEqual, type JsonValue } from "../../proto/json.js";
 import { isSealed, sameConfig } from "../../proto/sealed.js";
+import { settlePlanSeals } from "../../proto/sealed-compare.js";
 import { RecordStatus, type ResourceState, isUnconfirmed, priorStateOf, withFields } from "../../proto/state-store.js";
 import { moduleProblem } from "../config/load.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
@@ -208,11 +209,14 @@ async function planAgainst(
   // A value known only after apply is planned as what exists now, then listed as a change.
   const current = observed?.config ?? prior?.config ?? {};
   const asKnown = { ...desired, ...Object.fromEntries(unknown.flatMap((field) => (current[field] !== undefined ? [[field, current[field]]] : []))) };
-  const comparedTo = prior && !moved ? priorStateOf(observed ?? prior) : undefined;
-  const response = await handle.client.plan(
-    { resource: { name: resource.name, type: resource.type }, desiredConfigJson: encodeJson(asKnown), prior: comparedTo },
+  const comparedTo = prior && !moved ? (observed ?? prior) : undefined;
+  // The plugin gets its schema's defaults filled in, and its answer loses the changes only a seal made (sealed-compare.ts).
+  const sent = withDefaults(asKnown, fieldsOfType);
+  const answer = await handle.client.plan(
+    { resource: { name: resource.name, type: resource.type }, desiredConfigJson: encodeJson(sent), prior: comparedTo && priorStateOf(comparedTo) },
     callOptions(planning.ctx, planning.config.env, CALL_TIMEOUTS.quick),
   );
+  const response = await settlePlanSeals(answer, comparedTo?.config, sent);
   const action = actionNames[response.action];
   if (!action || action === "delete" || (comparedTo === undefined && action !== "create")) {
     throw new WfctlError(ErrorCode.PROVIDER_ERROR, `${handle.instance.who}: planned ${Action[response.action] ?? response.action} for ${resource.name} (${resource.type}), which is not a valid plan for it`);

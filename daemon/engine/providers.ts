@@ -3,11 +3,11 @@
 // configuration is the same), with its schema.
 import { createHash } from "node:crypto";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type FieldMap, fieldMapFromProto } from "../../proto/fields.js";
+import { type FieldMap, fieldMapFromProto, withDefaults } from "../../proto/fields.js";
 import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import { canonicalJson, encodeJson } from "../../proto/json.js";
-import type { InfraConfig, ProviderModule } from "../config/model.js";
+import type { InfraConfig, ProviderModule, ResourceModule } from "../config/model.js";
 import type { PluginInstance } from "../supervisor/instance.js";
 import { type PluginCatalog, forRequest } from "../supervisor/catalog.js";
 import { envNamesInConfig } from "../supervisor/plugin-env.js";
@@ -61,6 +61,16 @@ export function setupCallOptions(ctx: OperationContext, env: string, run: SetupR
   return { deadline, metadata };
 }
 
+/**
+ * `resource` as a plugin's Plan and Apply receive it, and as state records it
+ * when Apply returns no applied configuration: with the defaults its type's
+ * schema declares filled in for the fields its configuration omits.
+ */
+export function withSchemaDefaults(resource: ResourceModule, handle: ProviderHandle): ResourceModule {
+  const fields = handle.schema.types.get(resource.type);
+  return fields ? { ...resource, config: withDefaults(resource.config, fields) } : resource;
+}
+
 export class ProviderSessions {
   private readonly handles = new Map<string, Promise<ProviderHandle>>();
 
@@ -92,12 +102,11 @@ export class ProviderSessions {
       const client = i.client(IaCProvider);
       const options = setupCallOptions(this.ctx, this.config.env, run);
       const schema = await client.getSchema({}, options);
-      schemas.set(i, {
-        config: fieldMapFromProto(schema.configFields),
-        types: new Map(schema.resourceTypes.map((t) => [t.type, fieldMapFromProto(t.fields)])),
-      });
+      const config = fieldMapFromProto(schema.configFields);
+      schemas.set(i, { config, types: new Map(schema.resourceTypes.map((t) => [t.type, fieldMapFromProto(t.fields)])) });
       try {
-        await client.configure({ configJson: encodeJson(module.config), workingDir: this.config.dir }, options);
+        // Once per process (a restarted plugin is configured again), with the schema's defaults filled in.
+        await client.configure({ configJson: encodeJson(withDefaults(module.config, config)), workingDir: this.config.dir }, options);
       } catch (err) {
         const error = WfctlError.from(err);
         if (error.code !== ErrorCode.CONFIG_INVALID) throw error;

@@ -1,7 +1,8 @@
 // Checks that a plugin is what was pinned: before it is spawned, that it is
-// there, and the checksum of all its code (lockfile); once it answers GetInfo, the version it reports, the
-// host variables it says it reads (reads_env: pinned by the lockfile, or by
-// the built-in catalog), and the services its kind needs.
+// there, and the checksum of all its code (lockfile); once it answers GetInfo, the name it answers to
+// (and, for a state backend, that it serves the backend of that name), the
+// version it reports, the host variables it says it reads (reads_env: pinned
+// by the lockfile, or by the built-in catalog), and the services its kind needs.
 import { normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
@@ -68,7 +69,28 @@ function checkReadsEnv(spec: PluginSpec, info: GetInfoResponse, who: string): vo
   throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${who} declares reads_env ${list(declared)}, but ${from} gives it ${list(pinned)}`);
 }
 
-/** Checks what a started plugin says of itself against its spec: version, reads_env, services. */
+/**
+ * Configuration reaches a plugin by the name its wfctl.yaml entry (or the
+ * catalog) gives it: the plugin must answer to that name, and a state
+ * backend must serve the backend of that name.
+ */
+function checkName(spec: PluginSpec, info: GetInfoResponse, who: string): void {
+  const from = spec.source === "builtin" ? "the built-in plugin catalog" : spec.source;
+  if (info.name !== spec.name) {
+    throw new WfctlError(
+      ErrorCode.PLUGIN_INCOMPATIBLE,
+      `${who} answers to the name "${info.name}", but ${from} declares it as "${spec.name}": its GetInfo name must be the name configuration uses; rename the entry or the plugin`,
+    );
+  }
+  if (spec.kind === "state_backend" && !info.stateBackends.includes(spec.name)) {
+    throw new WfctlError(
+      ErrorCode.PLUGIN_INCOMPATIBLE,
+      `${who} is declared by ${from} as state backend "${spec.name}" (the \`backend:\` configuration uses), but declares backend(s) ${list(info.stateBackends)} in GetInfo.state_backends`,
+    );
+  }
+}
+
+/** Checks what a started plugin says of itself against its spec: name, version, reads_env, services. */
 export function checkInfo(spec: PluginSpec, info: GetInfoResponse, who: string): void {
   const pinnedVersion = spec.pinned?.version;
   if (pinnedVersion && info.version !== pinnedVersion) {
@@ -86,4 +108,5 @@ export function checkInfo(spec: PluginSpec, info: GetInfoResponse, who: string):
       `${who} is declared as a ${spec.kind} but does not serve ${missing.join(", ")} (it serves: ${info.services.join(", ") || "nothing"})`,
     );
   }
+  checkName(spec, info, who);
 }

@@ -3,7 +3,7 @@
 // the way wfctld does so they can check it over gRPC. `./vitest.ts`
 // registers the checks as vitest tests; another runner can use these.
 export { ConformanceFailure } from "./assert.js";
-export { PluginProcess, startPlugin, type PluginCommand, type PluginIdentity } from "./plugin-process.js";
+export { PluginProcess, startPlugin, startStateStore, type PluginCommand, type PluginIdentity, type StateStoreOptions } from "./plugin-process.js";
 export {
   openProviderSession,
   providerChecks,

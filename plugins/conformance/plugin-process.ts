@@ -49,6 +49,15 @@ export interface PluginCommand {
   handshakeTimeoutMs?: number;
 }
 
+/** What a state-backend plugin's Configure is given: the iac.state module's `backend`, its other settings, the namespace. */
+export interface StateStoreOptions {
+  backend: string;
+  config?: JsonObject;
+  namespace: string;
+  /** What relative paths in `config` resolve against; default the test's working directory. */
+  workingDir?: string;
+}
+
 /** Who the plugin says it is (its GetInfo answer). */
 export interface PluginIdentity {
   name: string;
@@ -62,10 +71,29 @@ export interface PluginIdentity {
 /** What the plugin's last stderr lines are kept for: the errors of a failed start. */
 const KEPT_LOG_LINES = 20;
 
+/**
+ * A state store served by a plugin process that belongs to it: close() stops
+ * the process, as the state-backend kit does after each check.
+ */
+class OwnedPluginStateStore extends PluginStateStore {
+  constructor(
+    client: () => UnaryClient<typeof IaCStateBackend>,
+    private readonly stopPlugin: () => Promise<void>,
+  ) {
+    super(client);
+  }
+
+  override async close(): Promise<void> {
+    await this.stopPlugin();
+  }
+}
+
 /** A plugin process started by startPlugin; stop() it when done. */
 export class PluginProcess {
   private readonly logs: string[] = [];
   private connection: grpc.Client | undefined;
+  /** Its Configure was called (once per process, as wfctld does). */
+  private configured = false;
   private readonly exited: Promise<void>;
   /** Who it says it is: set once it has started. */
   info: PluginIdentity = { name: "", version: "", services: [], stateBackends: [], readsEnv: [] };
@@ -95,6 +123,11 @@ export class PluginProcess {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Resolves once the process has exited (for whatever reason). */
+  waitForExit(): Promise<void> {
+    return this.exited;
   }
 
   /** Its last stderr lines (the SDK logs JSON lines there). */
@@ -157,15 +190,24 @@ export class PluginProcess {
   /**
    * Configures its state backend (`backend`, the iac.state module's
    * `config`, `namespace`) and gives the store over gRPC, as the daemon uses
-   * it. Each call opens a fresh store in the plugin, replacing the previous
-   * one: with a new namespace, an empty one, as each conformance check needs.
+   * it; the store's close() stops the plugin. Configure is called once per
+   * process, as wfctld calls it (one process per backend configuration and
+   * namespace): a second call is refused, and startStateStore starts a
+   * fresh plugin for each store a check needs.
    */
-  async stateStore(options: { backend: string; config?: JsonObject; namespace: string; workingDir?: string }): Promise<StateStore> {
+  async stateStore(options: StateStoreOptions): Promise<StateStore> {
+    if (this.configured) {
+      throw new WfctlError(
+        ErrorCode.FAILED_PRECONDITION,
+        `${this.who} is configured already: wfctld configures each plugin process once (one process per backend configuration and namespace), and so does the kit; start another plugin for another store (startStateStore)`,
+      );
+    }
+    this.configured = true;
     await this.client(IaCStateBackendSetup).configure(
       { backend: options.backend, configJson: encodeJson(options.config ?? {}), namespace: options.namespace, workingDir: options.workingDir ?? process.cwd() },
       { deadline: new Date(Date.now() + 60_000) },
     );
-    return new PluginStateStore(() => this.client(IaCStateBackend));
+    return new OwnedPluginStateStore(() => this.client(IaCStateBackend), () => this.stop());
   }
 
   /** SIGTERM to its process group, SIGKILL after `graceMs` (default 5 s, as wfctld); resolves once it has exited. */
@@ -216,4 +258,21 @@ export async function startPlugin(command: PluginCommand): Promise<PluginProcess
   const plugin = new PluginProcess(child, socketDir, `plugin ${command.source}${child.pid ? ` (pid ${child.pid})` : ""}`);
   await plugin.open(command.handshakeTimeoutMs ?? 15_000);
   return plugin;
+}
+
+/**
+ * A fresh state store served by a plugin process of its own: starts the
+ * plugin, configures it once, and gives its store, whose close() stops the
+ * plugin. What describeStateBackendConformance's `open` returns for a
+ * plugin: each check gets a new process and store, as the daemon starts one
+ * per configuration.
+ */
+export async function startStateStore(command: PluginCommand, options: StateStoreOptions): Promise<StateStore> {
+  const plugin = await startPlugin(command);
+  try {
+    return await plugin.stateStore(options);
+  } catch (err) {
+    await plugin.stop();
+    throw err;
+  }
 }

@@ -20,6 +20,7 @@ import {
 import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import { type JsonObject, type JsonValue, decodeJsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { sealFields } from "../../proto/sealed.js";
+import { settleDriftSeals, settlePlanSeals } from "../../proto/sealed-compare.js";
 import { ConformanceFailure, check, expectCode, rejection } from "./assert.js";
 
 /** A configuration, or one made from the check's resource name (for what must be unique per resource, like a path). */
@@ -128,7 +129,9 @@ export async function openProviderSession(under: ProviderUnderTest): Promise<Pro
   const schema = await attempt("GetSchema", under.provider.getSchema({}, within(QUICK_MS)));
   const problems = validateFields(under.config, fieldMapFromProto(schema.configFields));
   check(problems.length === 0, `the provider configuration does not validate against GetSchema's config_fields: ${problemsText(problems)}`);
-  await attempt("Configure", under.provider.configure({ configJson: encodeJson(under.config), workingDir: under.workingDir }, within(QUICK_MS)));
+  // Once, with the schema's defaults filled in, as the daemon configures each plugin process.
+  const config = withDefaults(under.config, fieldMapFromProto(schema.configFields));
+  await attempt("Configure", under.provider.configure({ configJson: encodeJson(config), workingDir: under.workingDir }, within(QUICK_MS)));
   return new ProviderSession(under, new Map(schema.resourceTypes.map((t) => [t.type, fieldMapFromProto(t.fields)])));
 }
 
@@ -178,15 +181,20 @@ export class ResourceUnderTest {
     return diffFields(from, withDefaults(to, this.fields), this.fields);
   }
 
-  /** The prior state as the daemon sends it: sensitive values sealed, never the values themselves. */
-  private priorMessage(r: Recorded) {
+  /** The recorded configuration as the daemon keeps it: sensitive values sealed, never the values themselves. */
+  private sealedConfig(r: Recorded): JsonObject {
     let config = sealedConfigs.get(r);
     if (!config) {
       const sensitive = new Set(Object.entries(this.fields).flatMap(([name, spec]) => (spec.sensitive ? [name] : [])));
       config = sealFields(r.config, sensitive);
       sealedConfigs.set(r, config);
     }
-    return { providerId: r.providerId, configJson: encodeJson(config), outputsJson: encodeJson(r.outputs) };
+    return config;
+  }
+
+  /** The prior state as the daemon sends it. */
+  private priorMessage(r: Recorded) {
+    return { providerId: r.providerId, configJson: encodeJson(this.sealedConfig(r)), outputsJson: encodeJson(r.outputs) };
   }
 
   private prior(): Recorded {
@@ -208,13 +216,17 @@ export class ResourceUnderTest {
 
   // The calls, with the daemon's deadlines and metadata unless `options` replace them.
 
-  planCall(config: JsonObject, prior: Recorded | undefined, options: CallOptions = {}): Promise<PlanResourceResponse> {
-    const request = { resource: this.ref, desiredConfigJson: encodeJson(config), prior: prior && this.priorMessage(prior) };
-    return this.session.under.provider.plan(request, { ...within(QUICK_MS), ...options });
+  /** Plan as the daemon calls it: the schema's defaults filled in, and the answer without the changes only a seal made (sealed-compare.ts). */
+  async planCall(config: JsonObject, prior: Recorded | undefined, options: CallOptions = {}): Promise<PlanResourceResponse> {
+    const desired = withDefaults(config, this.fields);
+    const request = { resource: this.ref, desiredConfigJson: encodeJson(desired), prior: prior && this.priorMessage(prior) };
+    const answer = await this.session.under.provider.plan(request, { ...within(QUICK_MS), ...options });
+    return settlePlanSeals(answer, prior && this.sealedConfig(prior), desired);
   }
 
   applyCall(action: Action, config: JsonObject | undefined, prior: Recorded | undefined, options: CallOptions = {}): Promise<ApplyResourceResponse> {
-    const request = { resource: this.ref, action, desiredConfigJson: config ? encodeJson(config) : new Uint8Array(), prior: prior && this.priorMessage(prior) };
+    const desired = config ? encodeJson(withDefaults(config, this.fields)) : new Uint8Array();
+    const request = { resource: this.ref, action, desiredConfigJson: desired, prior: prior && this.priorMessage(prior) };
     return this.session.under.provider.apply(request, { ...within(APPLY_MS), ...options });
   }
 
@@ -224,9 +236,9 @@ export class ResourceUnderTest {
 
   // Steps that fail with what went wrong.
 
-  /** Records what Apply returned, as the daemon does: the applied configuration, or the desired one when none came back. */
+  /** Records what Apply returned, as the daemon does: the applied configuration, or the desired one (defaults filled in) when none came back. */
   private record(response: ApplyResourceResponse, desired: JsonObject): Recorded {
-    const applied = response.appliedConfigJson.byteLength > 0 ? decodeJsonObject(response.appliedConfigJson, `${this.who}: applied_config_json`) : desired;
+    const applied = response.appliedConfigJson.byteLength > 0 ? decodeJsonObject(response.appliedConfigJson, `${this.who}: applied_config_json`) : withDefaults(desired, this.fields);
     this.recorded = { providerId: response.providerId, config: applied, outputs: decodeJsonObject(response.outputsJson, `${this.who}: outputs_json`) };
     this.live.set(this.recorded.providerId, this.recorded);
     return this.recorded;
@@ -286,7 +298,10 @@ export class ResourceUnderTest {
   async expectDrift(expected: DriftClass, what: string): Promise<void> {
     const detector = this.session.under.driftDetector;
     if (!detector) return;
-    const { result } = await attempt(`${this.who}: ${what}`, detector.detectDrift({ resource: this.ref, prior: this.priorMessage(this.prior()) }, within(QUICK_MS)));
+    const prior = this.prior();
+    const answer = await attempt(`${this.who}: ${what}`, detector.detectDrift({ resource: this.ref, prior: this.priorMessage(prior) }, within(QUICK_MS)));
+    // As the daemon does: a field that differs only by the seal the prior holds is not drift.
+    const result = await settleDriftSeals(answer.result, this.sealedConfig(prior));
     const got = result?.class ?? DriftClass.UNKNOWN;
     const fields = (result?.fields ?? []).map((f) => f.field).join(", ");
     check(got === expected, `${this.who}: ${what}: expected ${DriftClass[expected]}, got ${DriftClass[got] ?? got}${fields ? ` (fields: ${fields})` : ""}`);

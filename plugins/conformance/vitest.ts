@@ -5,17 +5,44 @@
 import { afterAll, beforeAll, describe, it } from "vitest";
 import type { StateStore } from "../../proto/state-store.js";
 import { type ProviderConformanceSetup, type ProviderSession, type ProviderUnderTest, openProviderSession, providerChecks, runProviderCheck } from "./provider.js";
-import { lockRaceCheck, stateBackendChecks } from "./state-backend.js";
+import { type ConformanceCheck, lockRaceCheck, stateBackendChecks } from "./state-backend.js";
+
+/**
+ * Runs one check, then closes every store it opened (a plugin's store stops
+ * its process): a failed close fails a check that passed.
+ */
+async function runClosing(check: ConformanceCheck, open: () => Promise<StateStore>): Promise<void> {
+  const opened: StateStore[] = [];
+  let failure: unknown;
+  try {
+    await check.run(async () => {
+      const store = await open();
+      opened.push(store);
+      return store;
+    });
+  } catch (err) {
+    failure = err;
+  }
+  for (const store of opened) {
+    try {
+      await store.close();
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
 
 /**
  * Registers every check under `describe(name)`; `open` gives a fresh, empty
- * store each time. `atomicLocks: false` leaves out the lock race, for a
- * store running a check-then-write locking fallback.
+ * store each time, which is closed after the check. `atomicLocks: false`
+ * leaves out the lock race, for a store running a check-then-write locking
+ * fallback.
  */
 export function describeStateBackendConformance(name: string, open: () => Promise<StateStore>, options: { timeoutMs?: number; atomicLocks?: boolean } = {}): void {
   describe(`state backend conformance: ${name}`, () => {
     for (const check of options.atomicLocks === false ? stateBackendChecks : [...stateBackendChecks, lockRaceCheck]) {
-      it(check.name, () => check.run(open), options.timeoutMs ?? 60_000);
+      it(check.name, () => runClosing(check, open), options.timeoutMs ?? 60_000);
     }
   });
 }

@@ -222,10 +222,11 @@ export class PostgresServer {
     await pool?.end().catch(() => {});
   }
 
-  /** Ends every pool. Its synchronous part sends each idle connection's Terminate message. */
-  end(): Promise<void> {
+  /** Ends every pool (each idle connection sends its Terminate message); resolves with how many there were. */
+  async end(): Promise<number> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    return Promise.all(all.map((p) => p.end().catch(() => {}))).then(() => {});
+    await Promise.all(all.map((p) => p.end().catch(() => {})));
+    return all.length;
   }
 }

@@ -9,9 +9,6 @@ import { roleResource } from "./role.js";
 import { schemaResource } from "./schema.js";
 import { PROVIDER_CONFIG, connectionSettings } from "./settings.js";
 
-/** The server the last Configure set up; its pools end with the process. */
-let configured: PostgresServer | undefined;
-
 export const postgresProvider = defineProvider<PostgresServer>({
   config: PROVIDER_CONFIG,
   async configure(config, { signal }) {
@@ -23,10 +20,14 @@ export const postgresProvider = defineProvider<PostgresServer>({
       await server.end();
       throw err;
     }
-    const previous = configured;
-    configured = server;
-    await previous?.end();
     return server;
+  },
+  // At shutdown (and when a Configure replaces it): each idle connection's
+  // Terminate message goes out before the process exits, so the server sees
+  // clean disconnections.
+  async close(server, { log }) {
+    const pools = await server.end();
+    log.info({ pools }, "connection pools ended");
   },
   resources: {
     "postgres.database": databaseResource,
@@ -36,8 +37,3 @@ export const postgresProvider = defineProvider<PostgresServer>({
   },
   classifiesDrift: true,
 });
-
-/** Ends the configured server's pools (the process is stopping). */
-export function endPools(): Promise<void> {
-  return configured?.end() ?? Promise.resolve();
-}

@@ -22,8 +22,6 @@ export type { FieldSpec, FieldMap, FieldKind } from "../../proto/fields.js";
 export type { JsonObject, JsonValue } from "../../proto/json.js";
 export type { StateStore, ResourceState, LockInfo, LockRequest, StoreContext } from "../../proto/state-store.js";
 export { ErrorCode, WfctlError, type ErrorDetail } from "../../proto/errors.js";
-// For a custom plan() or detectDrift(): compares a value with the seal state keeps of a sensitive one.
-export { sameValue, isSealed } from "../../proto/sealed.js";
 // For state stores: the rules every backend shares (filter keys, cancellation, the LOCK_HELD message).
 export { FILTER_KEYS, checkFilter, matchesFilter, throwIfAborted, lockHeldError } from "../../proto/state-store.js";
 export { BackendConfig } from "./backend-config.js";

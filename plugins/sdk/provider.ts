@@ -8,6 +8,7 @@ import {
   type FieldMap,
   diffFields,
   fieldMapToProto,
+  sameJson,
   validateFields,
   withDefaults,
 } from "../../proto/fields.js";
@@ -22,6 +23,7 @@ import {
 import type { UnaryHandlers } from "../../proto/grpc.js";
 import { type JsonObject, type JsonValue, decodeJsonObject, encodeJson } from "../../proto/json.js";
 import type { CallContext, CallRunner } from "./context.js";
+import type { PluginLogger } from "./logger.js";
 
 /** A resource's name (environment-resolved) and type. */
 export interface ResourceRef {
@@ -88,6 +90,15 @@ export interface ProviderDefinition<C> {
   config?: FieldMap;
   /** Called once, before any resource call; its result is passed to every handler. */
   configure(config: JsonObject, ctx: { workingDir: string; signal: AbortSignal }): Promise<C> | C;
+  /**
+   * Optional: releases what configure() made (connection pools, clients,
+   * temporary files). Called once for each configured value that is done
+   * with: when the plugin stops (SIGTERM, SIGINT, the host's Shutdown call,
+   * the host gone), after the calls in flight have finished or been
+   * cancelled and before the process exits; and when a later Configure
+   * replaces it. `signal` aborts when the time for it is up.
+   */
+  close?(configured: C, ctx: { signal: AbortSignal; log: PluginLogger }): Promise<void> | void;
   resources: Readonly<Record<string, ResourceType<C>>>;
   /**
    * Serve IaCDriftDetector: types without detectDrift are classified by
@@ -101,19 +112,23 @@ export function defineProvider<C>(definition: ProviderDefinition<C>): ProviderDe
   return definition;
 }
 
-/** The default plan: a field diff against the prior config; a force-new field replaces. */
+/**
+ * The default plan: a field diff against the prior config; a force-new field
+ * replaces. Values compare plainly: a sensitive value the prior holds sealed
+ * differs here, and the host drops that change when the seal matches.
+ */
 export function planFromSchema(config: JsonObject, prior: PriorResource | undefined, fields: FieldMap): PlanResult {
   const desired = withDefaults(config, fields);
-  const changes = diffFields(prior?.config, desired, fields);
+  const changes = diffFields(prior?.config, desired, fields, sameJson);
   if (!prior) return { action: "create", changes };
   if (changes.length === 0) return { action: "noop", changes };
   return { action: changes.some((c) => c.forcesReplace) ? "replace" : "update", changes };
 }
 
-/** Default drift classification from what read() observes now. */
+/** Default drift classification from what read() observes now (plain comparison too: the host settles seals). */
 export function classifyDrift(prior: PriorResource, observed: ReadResult, fields: FieldMap): DriftReport {
   if (!observed.found) return { class: "ghost", drifted: true, fields: [] };
-  const differences = diffFields(prior.config, observed.config, fields);
+  const differences = diffFields(prior.config, observed.config, fields, sameJson);
   if (differences.length === 0) return { class: "in-sync", drifted: false, fields: [] };
   return {
     class: "config",
@@ -154,11 +169,35 @@ function requirePrior(message: PriorState | undefined, what: string): PriorResou
   return p;
 }
 
+/** How long a provider's close() may take (the host sends SIGKILL 5 s after SIGTERM). */
+export const CLOSE_LIMIT_MS = 3_000;
+
 /** Binds a provider definition to the IaCProvider and IaCDriftDetector gRPC handlers. */
 export class ProviderServer<C> {
   private configured: { value: C } | undefined;
 
   constructor(private readonly definition: ProviderDefinition<C>) {}
+
+  /** Runs the definition's close() for `value`, waiting at most `limitMs`; a failure is logged, never thrown. */
+  private async closeValue(value: C, log: PluginLogger, limitMs: number): Promise<void> {
+    const close = this.definition.close;
+    if (!close) return;
+    const signal = AbortSignal.timeout(limitMs);
+    const timedOut = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    try {
+      await Promise.race([Promise.resolve(close.call(this.definition, value, { signal, log })), timedOut]);
+      if (signal.aborted) log.warn({ ms: limitMs }, "close() did not finish in time");
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "close() failed");
+    }
+  }
+
+  /** At shutdown: closes what configure() made, if it ran. */
+  async close(log: PluginLogger, limitMs = CLOSE_LIMIT_MS): Promise<void> {
+    const configured = this.configured;
+    this.configured = undefined;
+    if (configured) await this.closeValue(configured.value, log, limitMs);
+  }
 
   private provider(): C {
     if (!this.configured) throw new WfctlError(ErrorCode.FAILED_PRECONDITION, "provider is not configured: the host must call Configure first");
@@ -210,7 +249,9 @@ export class ProviderServer<C> {
             });
           }
           const value = await def.configure(withDefaults(config, def.config ?? {}), { workingDir: request.workingDir, signal: ctx.signal });
+          const previous = this.configured;
           this.configured = { value };
+          if (previous) await this.closeValue(previous.value, ctx.log, CLOSE_LIMIT_MS);
           return {};
         }),
       plan: (request, server) =>

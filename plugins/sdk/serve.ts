@@ -118,8 +118,15 @@ function hostOrExit(name: string): ReturnType<typeof readHostEnvironment> {
   }
 }
 
-/** Registers the capability services the options ask for; their names, and the state backend if one is served. */
-function addCapabilities<C>(server: grpc.Server, health: HealthStatus, options: ServeOptions<C>, call: CallRunner): { services: string[]; backend: StateBackendServer | undefined } {
+/** What a plugin serves, for closing it at shutdown. */
+interface Capabilities<C> {
+  services: string[];
+  provider: ProviderServer<C> | undefined;
+  backend: StateBackendServer | undefined;
+}
+
+/** Registers the capability services the options ask for; their names, and the provider and state backend served. */
+function addCapabilities<C>(server: grpc.Server, health: HealthStatus, options: ServeOptions<C>, call: CallRunner): Capabilities<C> {
   const services: string[] = [];
   const add = (typeName: string, definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => {
     server.addService(definition, implementation);
@@ -127,8 +134,9 @@ function addCapabilities<C>(server: grpc.Server, health: HealthStatus, options: 
     health.set(typeName, ServingStatus.SERVING);
   };
   let backend: StateBackendServer | undefined;
+  let provider: ProviderServer<C> | undefined;
   if (options.provider) {
-    const provider = new ProviderServer(options.provider);
+    provider = new ProviderServer(options.provider);
     add(IaCProvider.typeName, serviceDefinition(IaCProvider), unaryImplementation(IaCProvider, provider.providerHandlers(call)));
     if (options.provider.classifiesDrift || Object.values(options.provider.resources).some((r) => r.detectDrift)) {
       add(IaCDriftDetector.typeName, serviceDefinition(IaCDriftDetector), unaryImplementation(IaCDriftDetector, provider.driftHandlers(call)));
@@ -139,16 +147,22 @@ function addCapabilities<C>(server: grpc.Server, health: HealthStatus, options: 
     add(IaCStateBackendSetup.typeName, serviceDefinition(IaCStateBackendSetup), unaryImplementation(IaCStateBackendSetup, backend.setupHandlers(call)));
     add(IaCStateBackend.typeName, serviceDefinition(IaCStateBackend), unaryImplementation(IaCStateBackend, backend.handlers(call)));
   }
-  return { services, backend };
+  return { services, provider, backend };
 }
 
 /**
  * Stopping: health goes NOT_SERVING, in-flight calls get the grace period,
- * the backend closes, the socket goes. `shutdown` resolves when done;
- * `stopThenExit` then exits (0, or 1 saying why on the log).
+ * the provider's close() runs and the backend closes, the socket goes.
+ * `shutdown` resolves when done; `stopThenExit` then exits (0, or 1 saying
+ * why on the log).
  */
-function stopper(server: grpc.Server, health: HealthStatus, parts: { backend: StateBackendServer | undefined; socketPath: string; graceMs: number; log: PluginLogger; telemetry: { shutdown(ms?: number): Promise<void> } }) {
-  const { backend, socketPath, graceMs, log, telemetry } = parts;
+function stopper<C>(
+  server: grpc.Server,
+  health: HealthStatus,
+  parts: { capabilities: Capabilities<C>; socketPath: string; graceMs: number; log: PluginLogger; telemetry: { shutdown(ms?: number): Promise<void> } },
+) {
+  const { capabilities, socketPath, graceMs, log, telemetry } = parts;
+  const { provider, backend } = capabilities;
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
@@ -165,6 +179,7 @@ function stopper(server: grpc.Server, health: HealthStatus, parts: { backend: St
           resolve();
         });
       });
+      await provider?.close(log);
       await backend?.close().catch((err: unknown) => log.warn({ err: (err as Error).message }, "closing the state backend failed"));
       rmSync(socketPath, { force: true });
       await telemetry.shutdown(1_000);
@@ -227,6 +242,9 @@ function addControl<C>(
 export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> {
   const log = createPluginLogger(options.name, options.version);
   const host = hostOrExit(options.name);
+  // Once the host is gone, writing to stdout or stderr fails with EPIPE, which
+  // Node.js throws unless someone listens: the plugin would die mid-shutdown.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   if (!options.provider && !options.stateBackend) throw new Error("serve() needs a provider or a stateBackend");
   const badEnv = envPatternProblems(options.readsEnv ?? []);
   if (badEnv.length > 0) throw new Error(`serve(): readsEnv: ${badEnv.join("; ")}`);
@@ -236,10 +254,10 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
   const cancellations = new OperationCancellations();
   const health = new HealthStatus();
   health.register(server);
-  const { services, backend } = addCapabilities(server, health, options, callRunner(options.name, log, cancellations));
+  const capabilities = addCapabilities(server, health, options, callRunner(options.name, log, cancellations));
   const socketPath = join(host.socketDir, "plugin.sock");
-  const { shutdown, stopThenExit } = stopper(server, health, { backend, socketPath, graceMs: options.shutdownGraceMs ?? 5000, log, telemetry });
-  addControl(server, options, { protocolVersion: host.protocolVersion, services }, { stopThenExit: () => stopThenExit(), cancellations, log });
+  const { shutdown, stopThenExit } = stopper(server, health, { capabilities, socketPath, graceMs: options.shutdownGraceMs ?? 5000, log, telemetry });
+  addControl(server, options, { protocolVersion: host.protocolVersion, services: capabilities.services }, { stopThenExit: () => stopThenExit(), cancellations, log });
   health.set("", ServingStatus.SERVING);
 
   rmSync(socketPath, { force: true });
@@ -258,7 +276,7 @@ export async function serve<C>(options: ServeOptions<C>): Promise<PluginServer> 
       }),
     );
   }
-  log.info({ socket: socketPath, protocol: host.protocolVersion, services }, "serving");
+  log.info({ socket: socketPath, protocol: host.protocolVersion, services: capabilities.services }, "serving");
   process.stdout.write(handshakeLine(host.protocolVersion, socketPath));
   return { socketPath, log, shutdown };
 }

@@ -9,13 +9,17 @@ import { FIXTURE_PLUGINS } from "./paths.js";
 
 export const quiet = pino({ level: "silent" });
 
-/** A fixture plugin (test/fixtures/plugins/NAME.mjs), run with this Node.js. */
-export function fixture(name: string, options: { kind?: PluginSpec["kind"]; env?: Record<string, string> } = {}): PluginSpec {
+/**
+ * A fixture plugin (test/fixtures/plugins/FILE.mjs), run with this Node.js,
+ * under the name its GetInfo answers (`name`, by default the file's name):
+ * the host refuses a plugin that answers another.
+ */
+export function fixture(file: string, options: { kind?: PluginSpec["kind"]; env?: Record<string, string>; name?: string } = {}): PluginSpec {
   return {
-    name,
+    name: options.name ?? file,
     kind: options.kind ?? "provider",
     executable: process.execPath,
-    args: [join(FIXTURE_PLUGINS, `${name}.mjs`)],
+    args: [join(FIXTURE_PLUGINS, `${file}.mjs`)],
     env: options.env ?? {},
     source: "test fixture",
   };

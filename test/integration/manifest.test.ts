@@ -47,6 +47,25 @@ describe("project plugin manifest and lockfile", () => {
     expect(instance.info?.version).toBe("2.0.0");
   });
 
+  it("refuses a lock whose plugin answers to another name than wfctl.yaml gives it, naming both", async () => {
+    manifest(`plugins:\n  - name: notes\n    kind: provider\n    source: ${JSON.stringify(join(FIXTURE_PLUGINS, "slowfs.mjs"))}\n`);
+    const err = await rejectionOf(engine.lockPlugins(configPath()));
+    expect(err.code).toBe(ErrorCode.PLUGIN_INCOMPATIBLE);
+    expect(err.message).toMatch(/^plugin "notes" \(pid \d+\) answers to the name "slowfs", but .*wfctl\.yaml declares it as "notes"/);
+  });
+
+  it("refuses a lock of a state-backend plugin that does not serve the backend configuration names it by", async () => {
+    const source = JSON.stringify(join(FIXTURE_PLUGINS, "memory-state.mjs"));
+    manifest(`plugins:\n  - name: fixture-memory\n    kind: state_backend\n    source: ${source}\n    env: { FIXTURE_MEMORY_BACKENDS: "memory-a,memory-b" }\n`);
+    const err = await rejectionOf(engine.lockPlugins(configPath()));
+    expect(err.code).toBe(ErrorCode.PLUGIN_INCOMPATIBLE);
+    expect(err.message).toContain('is declared by');
+    expect(err.message).toContain('as state backend "fixture-memory" (the `backend:` configuration uses), but declares backend(s) [memory-a, memory-b]');
+    // Serving it, it locks.
+    manifest(`plugins:\n  - name: fixture-memory\n    kind: state_backend\n    source: ${source}\n    env: { FIXTURE_MEMORY_BACKENDS: "memory-a,fixture-memory" }\n`);
+    expect((await engine.lockPlugins(configPath())).entries["fixture-memory"]).toMatchObject({ version: "1.0.0" });
+  });
+
   it("refuses a lock whose plugin reports another version than the manifest asks for, naming both", async () => {
     manifest(`plugins:\n  - name: slowfs\n    kind: provider\n    source: ${JSON.stringify(join(FIXTURE_PLUGINS, "slowfs.mjs"))}\n    version: 3.0.0\n`);
     const err = await rejectionOf(engine.lockPlugins(configPath()));

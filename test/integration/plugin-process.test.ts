@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { startPlugin } from "../../plugins/conformance/plugin-process.js";
+import { startPlugin, startStateStore } from "../../plugins/conformance/plugin-process.js";
 import { sampleState } from "../../plugins/conformance/state-backend.js";
 import { ErrorCode } from "../../proto/errors.js";
 import { rejectionOf, thrownBy } from "../helpers/errors.js";
@@ -15,22 +15,42 @@ import { isAlive, waitFor } from "../helpers/processes.js";
 const live = () => ({ signal: new AbortController().signal });
 
 describe("startPlugin", () => {
-  it("starts a state-backend plugin, says who it is, and serves a fresh store over gRPC for each configuration", async () => {
+  it("starts a state-backend plugin, says who it is, and serves its store over gRPC, configured once as wfctld configures a process", async () => {
     const plugin = await startPlugin({ source: join(FIXTURE_PLUGINS, "memory-state.mjs") });
     try {
       expect(plugin.info).toMatchObject({ name: "fixture-memory", version: "1.0.0", stateBackends: ["fixture-memory"] });
-      const first = await plugin.stateStore({ backend: "fixture-memory", namespace: "a" });
-      await first.saveState(sampleState("r1"), live());
-      expect(await first.getState("r1", live())).toEqual(sampleState("r1"));
-      const second = await plugin.stateStore({ backend: "fixture-memory", namespace: "b" });
-      expect(await second.listStates({}, live())).toEqual([]);
+      const store = await plugin.stateStore({ backend: "fixture-memory", namespace: "a" });
+      await store.saveState(sampleState("r1"), live());
+      expect(await store.getState("r1", live())).toEqual(sampleState("r1"));
+      // One Configure per process: another store is another plugin.
+      const again = await rejectionOf(plugin.stateStore({ backend: "fixture-memory", namespace: "b" }));
+      expect(again.code).toBe(ErrorCode.FAILED_PRECONDITION);
+      expect(again.message).toContain("is configured already: wfctld configures each plugin process once");
       // It serves no provider: the provider kit cannot be pointed at it.
       const err = thrownBy(() => plugin.provider({ config: {}, workingDir: "/" }));
       expect(err.code).toBe(ErrorCode.PLUGIN_INCOMPATIBLE);
       expect(err.message).toContain("does not serve wfctl.plugin.v1.IaCProvider");
+      // Closing the store stops its plugin.
+      const pid = plugin.pid as number;
+      await store.close();
+      expect(isAlive(pid)).toBe(false);
     } finally {
       await plugin.stop();
     }
+  });
+
+  it("startStateStore gives each store a plugin process of its own", async () => {
+    const command = { source: join(FIXTURE_PLUGINS, "memory-state.mjs") };
+    const first = await startStateStore(command, { backend: "fixture-memory", namespace: "a" });
+    const second = await startStateStore(command, { backend: "fixture-memory", namespace: "a" });
+    try {
+      await first.saveState(sampleState("r1"), live());
+      expect(await second.listStates({}, live())).toEqual([]);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+    const refused = await rejectionOf(startStateStore(command, { backend: "no-such-backend", namespace: "a" }));
+    expect(refused.code).toBe(ErrorCode.INVALID_ARGUMENT);
   });
 
   it("stop() ends the plugin and every process it started, one that ignores SIGTERM included", async () => {

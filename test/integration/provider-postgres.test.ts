@@ -573,16 +573,20 @@ describe("postgres provider plugin", () => {
     await p.destroy(ref, created);
   });
 
-  it("closes its connections when it stops", async () => {
+  it("closes its connections when it stops: its close() ends the pools before the process exits", async () => {
     // Its own user, so that its connections are told apart from every other plugin's.
     const user = unique("closer");
     await sql(`CREATE ROLE ${ident(user)} LOGIN`);
     const connections = async () => (await sql("SELECT 1 FROM pg_stat_activity WHERE usename = $1", [user])).length;
     const s = supervisors.length;
-    const d = driver(await start({}, { url_env: "WFT_PG_URL", user }));
+    const instance = await start({}, { url_env: "WFT_PG_URL", user });
+    const d = driver(instance);
     expect((await d.read({ name: "r", type: "postgres.role" }, { providerId: "role:x", configJson: encodeJson({ name: user }), outputsJson: encodeJson({}) })).found).toBe(true);
     expect(await connections()).toBeGreaterThan(0);
+    // The SDK runs the provider's close() on SIGTERM, which ends the pools (each connection says goodbye) and says so.
+    const ended = new Promise<string>((resolve) => instance.onLog((entry) => entry.line.includes("connection pools ended") && resolve(entry.line)));
     await supervisors[s]?.stopAll();
+    expect(JSON.parse(await ended)).toMatchObject({ msg: "connection pools ended", pools: 1 });
     await waitFor(async () => (await connections()) === 0, 5000, "the stopped plugin's connections to close");
   });
 });

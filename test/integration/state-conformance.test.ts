@@ -46,14 +46,17 @@ describe("postgres", () => {
 describe("served by a plugin", () => {
   let s: PluginSupervisor;
   beforeAll(() => {
-    s = new PluginSupervisor(new PluginCatalog([fixture("memory-state", { kind: "state_backend" })]), quiet);
+    s = new PluginSupervisor(new PluginCatalog([fixture("memory-state", { kind: "state_backend", name: "fixture-memory" })]), quiet);
   });
   afterAll(() => s.stopAll());
   describeStateBackendConformance("plugin (fixture-memory over gRPC)", async () => {
-    const instance = await s.acquire(s.catalog.get("state_backend", "memory-state"), "conformance", async () => {});
-    // Each Configure opens a fresh store (a new namespace) in the plugin.
-    await instance.client(IaCStateBackendSetup).configure({ backend: "fixture-memory", configJson: encodeJson({}), workingDir: tmpdir(), namespace: `ns-${++n}` });
-    return new PluginStateStore(() => instance.client(IaCStateBackend));
+    // As the daemon opens a backend: one process per configuration and namespace, configured once (again only after a restart).
+    const namespace = `ns-${++n}`;
+    const instance = await s.acquire(s.catalog.get("state_backend", "fixture-memory"), `conformance-${namespace}`, async (i) => {
+      await i.client(IaCStateBackendSetup).configure({ backend: "fixture-memory", configJson: encodeJson({}), workingDir: tmpdir(), namespace });
+    });
+    // Closed after its check: the process goes with its store.
+    return Object.assign(new PluginStateStore(() => instance.client(IaCStateBackend)), { close: () => instance.stop() });
   });
 });
 

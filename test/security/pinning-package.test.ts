@@ -34,7 +34,7 @@ describe("where a package plugin is looked for", () => {
   let project: string;
   let config: string;
   let planted: string;
-  const manifest = (pkg: string) => writeFileSync(join(project, "wfctl.yaml"), `plugins:\n  - name: pkg\n    kind: provider\n    package: ${JSON.stringify(pkg)}\n`);
+  const manifest = (pkg: string) => writeFileSync(join(project, "wfctl.yaml"), `plugins:\n  - name: declared\n    kind: provider\n    package: ${JSON.stringify(pkg)}\n`);
   const lock = () => sandbox.cli.run(["plugins", "lock", "-c", config, "--json"]);
 
   beforeAll(() => {
@@ -45,7 +45,7 @@ describe("where a package plugin is looked for", () => {
     mkdirSync(join(project, "node_modules"), { recursive: true });
     writeFileSync(
       config,
-      "modules:\n  - name: mine\n    type: iac.provider\n    config: { provider: pkg }\n" +
+      "modules:\n  - name: mine\n    type: iac.provider\n    config: { provider: declared }\n" +
         "  - name: thing\n    type: declared.thing\n    provider: mine\n    config: { label: x }\n",
     );
     // Planted where Node's own resolution would find it: a parent directory's node_modules.
@@ -64,7 +64,7 @@ describe("where a package plugin is looked for", () => {
     const error = errorOf(await lock());
     expect(error.code).toBe("PLUGIN_NOT_FOUND");
     expect(error.message).toContain(
-      `plugin "pkg": npm package "planted-plugin" is not installed (looked in ${join(project, ".wfctl", "plugins", "pkg", "node_modules")} and ${join(project, "node_modules")}; ` +
+      `plugin "declared": npm package "planted-plugin" is not installed (looked in ${join(project, ".wfctl", "plugins", "declared", "node_modules")} and ${join(project, "node_modules")}; ` +
         "packages in parent directories are never used)",
     );
     expect(existsSync(planted)).toBe(false);
@@ -89,7 +89,7 @@ describe("where a package plugin is looked for", () => {
   it("locks and runs a package linked to the project's own workspace, pinning its real path", async () => {
     manifest("@acme/ws-plugin");
     expectExit(await lock(), 0);
-    const entry = (parse(readFileSync(join(project, ".wfctl-lock.yaml"), "utf8")) as { plugins: Record<string, { path: string; source: string }> }).plugins["pkg"];
+    const entry = (parse(readFileSync(join(project, ".wfctl-lock.yaml"), "utf8")) as { plugins: Record<string, { path: string; source: string }> }).plugins["declared"];
     expect(entry).toMatchObject({ path: "packages/ws-plugin/bin/plugin.mjs", source: "package:@acme/ws-plugin" });
     expectExit(await sandbox.cli.run(["infra", "plan", "-c", config]), 0);
   });

@@ -94,11 +94,11 @@ describe("a plugin's children, through the daemon", () => {
     writeFileSync(join(dir, "gc-plugin.mjs"), `import ${JSON.stringify(join(FIXTURE_PLUGINS, "spawns-grandchild.mjs"))};\n`);
     writeFileSync(
       join(dir, "wfctl.yaml"),
-      `plugins:\n  - name: gc\n    kind: provider\n    source: ./gc-plugin.mjs\n    env: { GRANDCHILD_PID_FILE: ${JSON.stringify(pidFile)} }\n`,
+      `plugins:\n  - name: spawns-grandchild\n    kind: provider\n    source: ./gc-plugin.mjs\n    env: { GRANDCHILD_PID_FILE: ${JSON.stringify(pidFile)} }\n`,
     );
     writeFileSync(
       config,
-      "modules:\n  - name: gc\n    type: iac.provider\n    config: { provider: gc }\n" +
+      "modules:\n  - name: gc\n    type: iac.provider\n    config: { provider: spawns-grandchild }\n" +
         "  - name: thing\n    type: grandchild.thing\n    provider: gc\n    config: { label: x }\n",
     );
 

@@ -461,7 +461,12 @@ export type ConfigureStateBackendRequest = Message<"wfctl.plugin.v1.ConfigureSta
   backend: string;
 
   /**
-   * The iac.state module's configuration, environment overrides applied.
+   * The iac.state module's configuration: environment overrides and
+   * variables applied, and its `backend:` key removed (it is the field
+   * above). No defaults are filled in (a state backend declares no schema):
+   * check the settings and refuse a bad one with CONFIG_INVALID naming the
+   * field. Settings ending in `_env` name environment variables the host
+   * passes to the process (never their values here).
    *
    * @generated from field: bytes config_json = 2;
    */
@@ -582,7 +587,12 @@ export const IaCStateBackend: GenService<{
   serviceDesc(file_wfctl_plugin_v1_state, 0);
 
 /**
- * Opens the backend: called once per plugin instance, before the six calls.
+ * Opens the backend: called exactly once per plugin process, before any
+ * other call. The host starts one process per iac.state configuration
+ * (backend, settings, working directory) and namespace, so a plugin never
+ * has to serve two stores; a process the host restarts after a crash is
+ * configured again, as a new one. A plugin may refuse a second Configure
+ * with FAILED_PRECONDITION.
  *
  * @generated from service wfctl.plugin.v1.IaCStateBackendSetup
  */
