@@ -25,7 +25,7 @@ export { ErrorCode, WfctlError, type ErrorDetail } from "../../proto/errors.js";
 // For a custom plan() or detectDrift(): compares a value with the seal state keeps of a sensitive one.
 export { sameValue, isSealed } from "../../proto/sealed.js";
 // For state stores: the rules every backend shares (filter keys, cancellation, the LOCK_HELD message).
-export { FILTER_KEYS, checkFilter, matchesFilter, throwIfAborted, lockHeldError } from "../../proto/state-store.js";
+export { FILTER_KEYS, checkFilter, matchesFilter, throwIfAborted, lockHeldError, unlockRefused, noLockHeld, newLock, unreadableLock, describeLock } from "../../proto/state-store.js";
 export { BackendConfig } from "./backend-config.js";
 export {
   parseRecord,
@@ -40,6 +40,7 @@ export {
   probeConditionalCreate,
   conditionalWritesRequired,
   readListedRecords,
+  readListedLocks,
   storeCall,
   type LockObjectOps,
   type ConditionalCreateSupport,
