@@ -101,10 +101,12 @@ export function boundDetails(details: readonly ErrorDetail[], budget: number = W
 export function encodeErrorDetails(error: Pick<WfctlError, "details" | "omitted" | "lock">): string | undefined {
   const lock = error.lock ? boundLock(error.lock) : undefined;
   const lockSize = lock ? encoded({ problems: [], omitted: 0, lock }).length : 0;
-  const { kept, omitted } = boundDetails(error.details, WIRE_DETAILS.bytes - lockSize - 24);
-  const all = uint32(omitted + error.omitted);
-  if (kept.length === 0 && all === 0 && !lock) return undefined;
-  return encoded({ problems: kept, omitted: all, ...(lock ? { lock } : {}) });
+  const { kept, omitted } = boundDetails(error.details, WIRE_DETAILS.bytes - lockSize);
+  const value = () => encoded({ problems: kept, omitted: uint32(error.details.length - kept.length + error.omitted), ...(lock ? { lock } : {}) });
+  if (kept.length === 0 && omitted + error.omitted === 0 && !lock) return undefined;
+  // The lock and the problems were bounded apart: what joins them (and the count) may still tip it over.
+  while (kept.length > 1 && value().length > WIRE_DETAILS.bytes) kept.pop();
+  return value();
 }
 
 /** The metadata entries that carry an error's details (none when it has none). */
