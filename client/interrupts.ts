@@ -60,6 +60,7 @@ const MEANINGS: Readonly<Record<string, (flags: Flags) => Interruption>> = {
   "infra show": () => READ_ONLY,
   "infra import": () => sentChange("the import", "`wfctl infra state list`"),
   "infra state list": () => READ_ONLY,
+  "infra state locks": () => READ_ONLY,
   "infra state unlock": () => sentChange("the release of the lock", "`wfctl daemon status`"),
   "infra state rm": () => sentChange("the removal", "`wfctl infra state list`"),
   "infra state mv": () => sentChange("the rename", "`wfctl infra state list`"),

@@ -4,6 +4,7 @@
 import { commandWords } from "./command-words.js";
 import { Command, CommanderError } from "commander";
 import { fromConnectError } from "../proto/connect-errors.js";
+import type { LockInfo } from "../proto/lock-info.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { ROOT_CONTEXT, SpanKind, initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
@@ -31,6 +32,12 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
+/** A lock in --json output. */
+function lockJson(lock: LockInfo): Record<string, unknown> {
+  const { lockId, resourceId, holder, operation, createdAt, version, host, pid, daemonPid } = lock;
+  return { lock_id: lockId, resource_id: resourceId, holder, operation, created_at: createdAt, version, host: host ?? "", pid: pid ?? 0, daemon_pid: daemonPid ?? 0 };
+}
+
 function report(err: unknown): number {
   const error = fromConnectError(err);
   // Under GitHub Actions, an annotation on the file and line (or the job) first.
@@ -38,9 +45,10 @@ function report(err: unknown): number {
   process.stderr.write(`Error: ${error.message}\n`);
   if (wantsJson) {
     // One line, so that it also ends the JSON-lines output of an operation. Details are the first
-    // problems found; `omitted` counts the others (the message says "… and N more" too).
+    // problems found; `omitted` counts the others (the message says "… and N more" too); `lock`, the lock a LOCK_HELD names.
     const omitted = error.omitted > 0 ? { omitted: error.omitted } : {};
-    process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details, ...omitted } })}\n`);
+    const lock = error.lock ? { lock: lockJson(error.lock) } : {};
+    process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details, ...omitted, ...lock } })}\n`);
   }
   return exitCodeFor(error.code);
 }

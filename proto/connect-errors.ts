@@ -1,23 +1,14 @@
 // WfctlError across the daemon's socket API (Connect / gRPC): the stable code
 // and the details travel as metadata beside the standard status code.
 import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  ERROR_CODE_KEY,
-  ERROR_DETAILS_KEY,
-  ERROR_OMITTED_KEY,
-  ErrorCode,
-  WfctlError,
-  codeFromWire,
-  decodeDetails,
-  decodeOmitted,
-  detailsMetadata,
-  grpcStatusOf,
-} from "./errors.js";
+import { ERROR_CODE_KEY, ErrorCode, WfctlError, codeFromWire, grpcStatusOf } from "./errors.js";
+import { ERROR_DETAILS_KEY, LEGACY_OMITTED_KEY, decodeErrorDetails, detailsMetadata } from "./error-details.js";
 
 /**
- * A WfctlError as a ConnectError: its code and (bounded) details travel as
- * metadata. A ConnectError is kept as it is: one converted already, or one of
- * Connect's own (a protocol error keeps its status, never INTERNAL).
+ * A WfctlError as a ConnectError: its code and (bounded) details, the lock
+ * held included, travel as metadata. A ConnectError is kept as it is: one
+ * converted already, or one of Connect's own (a protocol error keeps its
+ * status, never INTERNAL).
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
@@ -38,8 +29,7 @@ export function fromConnectError(err: unknown): WfctlError {
   const code = codeFromWire(error.code, error.metadata.get(ERROR_CODE_KEY) ?? undefined);
   return new WfctlError(code, error.rawMessage, {
     cause: err,
-    details: decodeDetails(error.metadata.get(ERROR_DETAILS_KEY) ?? undefined),
-    omitted: decodeOmitted(error.metadata.get(ERROR_OMITTED_KEY) ?? undefined),
+    ...decodeErrorDetails(error.metadata.get(ERROR_DETAILS_KEY) ?? undefined, error.metadata.get(LEGACY_OMITTED_KEY) ?? undefined),
   });
 }
 

@@ -1,7 +1,10 @@
 // One error type for every layer of wfctl, with a stable code that survives
 // the plugin boundary and the socket API. Adapters (grpc.ts for plugins,
 // connect-errors.ts for the socket API) translate it to and from the wire; the
-// client maps codes to exit codes in one place (client/exit-codes.ts).
+// client maps codes to exit codes in one place (client/exit-codes.ts). The
+// table code <-> gRPC status <-> exit code is also in the header of
+// proto/wfctl/plugin/v1/errors.proto and in docs/plugin-authoring.md.
+import type { LockInfo } from "./lock-info.js";
 
 /** Stable error codes. Never renumber or rename: scripts match on them. */
 export const ErrorCode = {
@@ -10,7 +13,7 @@ export const ErrorCode = {
   /** A flag or request argument is wrong. */
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
   NOT_FOUND: "NOT_FOUND",
-  /** The state lock is held by someone else; the message says who. */
+  /** The state lock is held by someone else: `lock` is the holder (the message says so to people). */
   LOCK_HELD: "LOCK_HELD",
   /** The plan changed between approval and apply. */
   PLAN_STALE: "PLAN_STALE",
@@ -72,6 +75,14 @@ export interface ErrorDetail {
   field?: string;
 }
 
+/** What an error carries besides its code and message. */
+export interface WfctlErrorOptions {
+  cause?: unknown;
+  details?: readonly ErrorDetail[];
+  omitted?: number;
+  lock?: LockInfo;
+}
+
 /** The error type every wfctl layer throws and every boundary translates. */
 export class WfctlError extends Error {
   readonly code: ErrorCode;
@@ -81,13 +92,24 @@ export class WfctlError extends Error {
    * (the first problems, and how many more), so 0 means `details` is all of them.
    */
   readonly omitted: number;
+  /**
+   * For LOCK_HELD: the lock that is held, as its holder took it (lockId ""
+   * when its record cannot be read). What the daemon reads, never the message.
+   */
+  readonly lock: LockInfo | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: readonly ErrorDetail[]; omitted?: number }) {
+  constructor(code: ErrorCode, message: string, options?: WfctlErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "WfctlError";
     this.code = code;
     this.details = options?.details ?? [];
     this.omitted = options?.omitted ?? 0;
+    this.lock = options?.lock;
+  }
+
+  /** The same error (code, details, lock) told in other words, with this one as its cause. */
+  rephrased(message: string, code: ErrorCode = this.code): WfctlError {
+    return new WfctlError(code, message, { cause: this, details: this.details, omitted: this.omitted, ...(this.lock ? { lock: this.lock } : {}) });
   }
 
   /** Wraps any thrown value, keeping a WfctlError as it is. */
@@ -128,6 +150,7 @@ export const GrpcStatus = {
   UNAUTHENTICATED: 16,
 } as const;
 
+/** The gRPC status of each code: the table of errors.proto's header (test/unit/error-table.test.ts checks both). */
 const statusOfCode: Record<ErrorCode, number> = {
   CONFIG_INVALID: GrpcStatus.INVALID_ARGUMENT,
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
@@ -188,77 +211,5 @@ export function codeFromWire(status: number, metadataCode: string | undefined): 
   return codeOfStatus[status] ?? ErrorCode.UNKNOWN;
 }
 
-/** Metadata keys that carry a WfctlError across gRPC and Connect. */
+/** Metadata key of the wfctl code (trailer for gRPC); the details travel beside it (error-details.ts). */
 export const ERROR_CODE_KEY = "wfctl-error-code";
-export const ERROR_DETAILS_KEY = "wfctl-error-details";
-/** How many problems the error found beyond those in ERROR_DETAILS_KEY (absent: none). */
-export const ERROR_OMITTED_KEY = "wfctl-error-details-omitted";
-
-/**
- * Details travel in a header (trailer for gRPC), and a peer refuses headers
- * past 16 KiB in all (Node's default): hundreds of problems once overflowed it
- * and the real error was lost. So at most this many, in at most this many
- * encoded bytes, go on the wire; the rest are counted (ERROR_OMITTED_KEY).
- */
-export const WIRE_DETAILS = { count: 20, bytes: 8 * 1024 } as const;
-
-/** A detail with each text cut to `chars` characters (a detail must fit the wire bound on its own). */
-function shortened(d: ErrorDetail, chars: number): ErrorDetail {
-  const cut = (s: string) => (s.length > chars ? `${s.slice(0, chars)}…` : s);
-  return {
-    ...d,
-    message: cut(d.message),
-    ...(d.file !== undefined ? { file: cut(d.file) } : {}),
-    ...(d.module !== undefined ? { module: cut(d.module) } : {}),
-    ...(d.field !== undefined ? { field: cut(d.field) } : {}),
-  };
-}
-
-/** The details that fit on the wire (see WIRE_DETAILS), and how many did not. */
-export function boundDetails(details: readonly ErrorDetail[]): { kept: ErrorDetail[]; omitted: number } {
-  const kept: ErrorDetail[] = [];
-  let bytes = 2;
-  for (const detail of details.slice(0, WIRE_DETAILS.count)) {
-    // The first one always goes, cut short enough to fit (200 characters of each text, at most 9 bytes each once encoded).
-    const d = kept.length === 0 && encodeURIComponent(JSON.stringify(detail)).length > WIRE_DETAILS.bytes ? shortened(detail, 200) : shortened(detail, 2000);
-    const size = encodeURIComponent(JSON.stringify(d)).length + 3;
-    if (kept.length > 0 && bytes + size > WIRE_DETAILS.bytes) break;
-    kept.push(d);
-    bytes += size;
-  }
-  return { kept, omitted: details.length - kept.length };
-}
-
-/** Encodes details for a metadata value (ASCII only, as HTTP headers need); callers bound them first (boundDetails). */
-export function encodeDetails(details: readonly ErrorDetail[]): string | undefined {
-  return details.length === 0 ? undefined : encodeURIComponent(JSON.stringify(details));
-}
-
-/** The metadata that carries an error's details: the first problems, and how many more there were. */
-export function detailsMetadata(error: WfctlError): [key: string, value: string][] {
-  const { kept, omitted } = boundDetails(error.details);
-  const entries: [string, string][] = [];
-  const value = encodeDetails(kept);
-  if (value !== undefined) entries.push([ERROR_DETAILS_KEY, value]);
-  if (omitted + error.omitted > 0) entries.push([ERROR_OMITTED_KEY, String(omitted + error.omitted)]);
-  return entries;
-}
-
-/** The omitted count a peer sent (0 when absent or not a count). */
-export function decodeOmitted(value: string | undefined): number {
-  const n = Number(value ?? 0);
-  return Number.isSafeInteger(n) && n > 0 ? n : 0;
-}
-
-export function decodeDetails(value: string | undefined): ErrorDetail[] {
-  if (!value) return [];
-  try {
-    const parsed: unknown = JSON.parse(decodeURIComponent(value));
-    if (!Array.isArray(parsed)) return [];
-    return parsed.filter(
-      (d): d is ErrorDetail => typeof d === "object" && d !== null && typeof (d as { message?: unknown }).message === "string",
-    );
-  } catch {
-    return [];
-  }
-}

@@ -13,18 +13,8 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import {
-  ERROR_CODE_KEY,
-  ERROR_DETAILS_KEY,
-  ERROR_OMITTED_KEY,
-  ErrorCode,
-  WfctlError,
-  codeFromWire,
-  decodeDetails,
-  decodeOmitted,
-  detailsMetadata,
-  grpcStatusOf,
-} from "./errors.js";
+import { ERROR_CODE_KEY, ErrorCode, WfctlError, codeFromWire, grpcStatusOf } from "./errors.js";
+import { ERROR_DETAILS_KEY, LEGACY_OMITTED_KEY, decodeErrorDetails, detailsMetadata } from "./error-details.js";
 import { MAX_MESSAGE_BYTES } from "./versions.js";
 
 type AnyMessage = MessageShape<DescMessage>;
@@ -72,7 +62,7 @@ export function serviceDefinition(service: DescService): grpc.ServiceDefinition 
 // ---------------------------------------------------------------------------
 // Errors across the boundary
 
-/** A WfctlError as a grpc-js status object: the code also travels in metadata. */
+/** A WfctlError as a grpc-js status object: its code and details (the lock held, problems) travel in metadata (trailers). */
 export function toGrpcStatus(err: unknown): Partial<grpc.StatusObject> & { code: grpc.status } {
   const error = WfctlError.from(err);
   const metadata = new grpc.Metadata();
@@ -95,8 +85,7 @@ export function fromGrpcError(err: unknown): WfctlError {
   const message = e.details || e.message || `gRPC status ${e.code}`;
   return new WfctlError(code, message, {
     cause: err,
-    details: decodeDetails(metadataString(e.metadata, ERROR_DETAILS_KEY)),
-    omitted: decodeOmitted(metadataString(e.metadata, ERROR_OMITTED_KEY)),
+    ...decodeErrorDetails(metadataString(e.metadata, ERROR_DETAILS_KEY), metadataString(e.metadata, LEGACY_OMITTED_KEY)),
   });
 }
 

@@ -109,7 +109,7 @@ export function unreachable(err: unknown, line: string, who: string): WfctlError
   const error = WfctlError.from(err, ErrorCode.PLUGIN_HANDSHAKE_FAILED);
   if (error.message.startsWith(who)) return error;
   const reason = error.message.replace(/\s*Resolution note:.*$/s, "");
-  return new WfctlError(error.code, `${who}: not reachable at the socket its handshake line ${quoteSent(line)} names: ${reason}`, { cause: err, details: error.details });
+  return error.rephrased(`${who}: not reachable at the socket its handshake line ${quoteSent(line)} names: ${reason}`);
 }
 
 /** Why the process ended, in words. */

@@ -71,6 +71,16 @@ export class PluginStateStore implements StateStore {
     await this.client().unlock({ resourceId, lockId, force: options?.force ?? false }, this.options(ctx));
   }
 
+  /**
+   * Every lock the plugin holds in its namespace. A plugin that does not
+   * serve ListLocks answers UNIMPLEMENTED, which arrives as UNSUPPORTED: the
+   * caller then probes with lock (daemon/engine/state-locks.ts).
+   */
+  async listLocks(ctx: StoreContext): Promise<LockInfo[]> {
+    const response = await this.client().listLocks({}, this.options(ctx));
+    return response.locks.map(lockFromProto);
+  }
+
   /** The plugin process belongs to whoever started it (the supervisor keeps it warm); nothing to close here. */
   async close(): Promise<void> {}
 }

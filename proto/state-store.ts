@@ -3,9 +3,12 @@
 // The engine only ever talks to this interface.
 import { create } from "@bufbuild/protobuf";
 import { type PriorState, PriorStateSchema } from "./gen/wfctl/plugin/v1/provider_pb.js";
-import { type IaCState, IaCStateSchema, type LockInfo as LockInfoMessage } from "./gen/wfctl/plugin/v1/state_pb.js";
+import { type IaCState, IaCStateSchema } from "./gen/wfctl/plugin/v1/state_pb.js";
 import { ErrorCode, WfctlError } from "./errors.js";
 import { type JsonObject, decodeJsonObject, encodeJson } from "./json.js";
+import type { LockInfo, LockRequest } from "./lock-info.js";
+
+export { type LockInfo, type LockRequest, lockFromProto, lockOrigin, lockToProto, newLock, unreadableLock } from "./lock-info.js";
 
 /** One resource's record. */
 export interface ResourceState {
@@ -45,23 +48,6 @@ export const RecordStatus = {
 export function isUnconfirmed(record: Pick<ResourceState, "status">): boolean {
   return record.status === RecordStatus.PENDING || record.status === RecordStatus.UNKNOWN;
 }
-
-/** Who holds a lock, for what, since when. */
-export interface LockInfo {
-  lockId: string;
-  resourceId: string;
-  holder: string;
-  operation: string;
-  createdAt: string;
-  version: string;
-  /** Host and process ids of the wfctl command and the wfctld that took it (absent or 0: unknown). */
-  host?: string;
-  pid?: number;
-  daemonPid?: number;
-}
-
-/** What a caller says about itself when it takes a lock. */
-export type LockRequest = Pick<LockInfo, "holder" | "operation" | "version">;
 
 /** Every store call takes the caller's cancellation. */
 export interface StoreContext {
@@ -243,30 +229,45 @@ function stillEncoded(state: ResourceState, key: EncodedField): Uint8Array | und
   return field && field.value === undefined ? field.bytes : undefined;
 }
 
-export function lockToProto(lock: LockInfo): Omit<LockInfoMessage, "$typeName"> {
-  return { ...lock, host: lock.host ?? "", pid: lock.pid ?? 0, daemonPid: lock.daemonPid ?? 0 };
+/** For people: who holds `lock`, for what, since when, and its id (or that its record cannot be read). */
+export function describeLock(lock: LockInfo): string {
+  if (lock.lockId === "") return `state lock "${lock.resourceId}" is held by ${lock.holder || "an unknown holder"}; it has no lock id (its record cannot be read)`;
+  return `state lock "${lock.resourceId}" is held by ${lock.holder} for "${lock.operation}" since ${lock.createdAt} (lock id ${lock.lockId}, wfctl ${lock.version})`;
 }
 
-export function lockFromProto(message: LockInfoMessage): LockInfo {
-  return {
-    lockId: message.lockId,
-    resourceId: message.resourceId,
-    holder: message.holder,
-    operation: message.operation,
-    createdAt: message.createdAt,
-    version: message.version,
-    ...(message.host ? { host: message.host } : {}),
-    ...(message.pid ? { pid: message.pid } : {}),
-    ...(message.daemonPid ? { daemonPid: message.daemonPid } : {}),
-  };
+/**
+ * The LOCK_HELD error every backend raises: the lock held travels as data
+ * (`lock`, ErrorDetails.lock on the wire); the message says the same to
+ * people, in any words (`message` replaces describeLock's).
+ */
+export function lockHeldError(held: LockInfo, message?: string, details?: WfctlError["details"]): WfctlError {
+  return new WfctlError(ErrorCode.LOCK_HELD, message ?? describeLock(held), { lock: { ...held }, ...(details ? { details } : {}) });
 }
 
-/** The LOCK_HELD error every backend raises, naming the holder. */
-export function lockHeldError(held: LockInfo): WfctlError {
+/** Unlock with an id that is not the one held: LOCK_HELD with the lock held now. */
+export function unlockRefused(resourceId: string, lockId: string, held: LockInfo): WfctlError {
+  const heldAs = held.lockId === "" ? "a lock whose record cannot be read (only a forced unlock releases it)" : `${held.holder} as ${held.lockId}`;
+  return lockHeldError(held, `cannot unlock "${resourceId}" as ${lockId}: it is held by ${heldAs}`);
+}
+
+/** How many times a store tries to take a lock that is released between its attempt and its look at the holder. */
+export const LOCK_ATTEMPTS = 5;
+
+/**
+ * A lock taken and released by others under every one of LOCK_ATTEMPTS
+ * attempts: no holder to name, so not LOCK_HELD (which always carries its
+ * lock) but a store that cannot settle now; retrying may help.
+ */
+export function lockKeptChanging(resourceId: string, where: string): WfctlError {
   return new WfctlError(
-    ErrorCode.LOCK_HELD,
-    `state lock "${held.resourceId}" is held by ${held.holder} for "${held.operation}" since ${held.createdAt} (lock id ${held.lockId}, wfctl ${held.version})`,
+    ErrorCode.STATE_BACKEND_UNAVAILABLE,
+    `the lock on "${resourceId}" (${where}) was taken and released by others under each of ${LOCK_ATTEMPTS} attempts to take it; try again`,
   );
+}
+
+/** Unlock (forced or not) when no lock is held: NOT_FOUND, the one answer every store gives. */
+export function noLockHeld(resourceId: string, where?: string): WfctlError {
+  return new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}"${where ? ` (${where})` : ""}`);
 }
 
 /** Backend names the daemon serves in-process; no plugin may claim one. */

@@ -1,12 +1,13 @@
 // wfctl infra state: list what state records; forget records (rm) or rename
-// one (mv) by hand, each audited; and release a state lock left by a holder
-// that died (by its id), or with --force whatever lock is held (a lock file
-// that cannot be read has no id) after a confirmation.
+// one (mv) by hand, each audited; list the locks held (locks), and release
+// a state lock left by a holder that died (by its id), or with --force
+// whatever lock is held (a lock file that cannot be read has no id) after a
+// confirmation.
 import { type Command, Option } from "commander";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { EXIT } from "../exit-codes.js";
 import { auditLine } from "../output/drift.js";
-import { renderStateList, stateHeader, stateListJson } from "../output/state.js";
+import { renderStateList, renderStateLocks, stateHeader, stateListJson, stateLocksJson } from "../output/state.js";
 import { canPrompt, confirm } from "../prompt.js";
 import { type TargetOptions, callOptions, caller, interrupt, out, printJson, target, withConnection } from "../runtime.js";
 import { withTargetOptions } from "./options.js";
@@ -25,6 +26,15 @@ async function stateList(opts: TargetOptions): Promise<number> {
   });
 }
 
+async function stateLocks(opts: TargetOptions): Promise<number> {
+  return withConnection(opts, async ({ client }) => {
+    const response = await client.listStateLocks({ target: target(opts), caller: caller("wfctl infra state locks") }, callOptions(opts));
+    if (opts.json) printJson(stateLocksJson(response.locks, response.backend, response.namespace));
+    else out(renderStateLocks(response.locks, response.backend));
+    return EXIT.OK;
+  });
+}
+
 /** The refusal of `state unlock --force` without --approve where nobody can answer. */
 export const FORCE_UNLOCK_REFUSAL =
   "refusing to force the release of the state lock without --approve or interactive confirmation: " +
@@ -34,7 +44,7 @@ export const FORCE_UNLOCK_REFUSAL =
 async function approveUnlock(lockId: string | undefined, opts: UnlockOptions): Promise<boolean> {
   if (opts.force && lockId !== undefined) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "give either a lock id or --force, not both: --force releases whatever lock is held");
   if (!opts.force && lockId === undefined) {
-    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "which lock? Give its id, as the lock error or `wfctl daemon status` shows it (or --force for a lock without one)");
+    throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "which lock? Give its id, as `wfctl infra state locks` or the lock error shows it (or --force for a lock without one)");
   }
   if (!opts.force && lockId?.trim() === "") {
     throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "the lock id is empty. A lock whose id is unknown (its lock file cannot be read) is released with --force");
@@ -99,18 +109,21 @@ async function stateMove(from: string, to: string, opts: TargetOptions): Promise
 
 type Run = (code: Promise<number>) => Promise<void>;
 
-/** Adds `state list` and `state unlock` under `infra`. */
+/** Adds `state list`, `locks`, `unlock`, `rm` and `mv` under `infra`. */
 export function addStateCommands(infra: Command, run: Run): void {
   const state = infra.command("state").description("inspect recorded state; forget or rename records; release a lock left by a crash");
   withTargetOptions(
     state
       .command("unlock")
       .description("release the state lock LOCK_ID left by a holder that died (shows who held it; refuses any other lock), or with --force whatever lock is held")
-      .argument("[lock-id]", "the lock's id, as the lock error or `wfctl daemon status` shows it")
+      .argument("[lock-id]", "the lock's id, as `wfctl infra state locks` or the lock error shows it")
       .addOption(new Option("--force", "release whatever lock is held, with no id (for a lock file that cannot be read); asks first"))
       .addOption(new Option("--approve", "with --force: proceed without asking (required without a terminal)")),
   ).action((lockId: string | undefined, opts: UnlockOptions) => run(unlockState(lockId, opts)));
   withTargetOptions(state.command("list").description("list the resources recorded in state")).action((opts: TargetOptions) => run(stateList(opts)));
+  withTargetOptions(state.command("locks").description("list the state locks held: id, holder, operation, age, whether the holder still runs, and the command that releases each")).action(
+    (opts: TargetOptions) => run(stateLocks(opts)),
+  );
   withTargetOptions(
     state
       .command("rm")

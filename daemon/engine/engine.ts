@@ -28,6 +28,7 @@ import type { OperationRequest } from "./request.js";
 import { DEFAULT_PARALLELISM } from "./scheduler.js";
 import { LockReleases, type PendingRelease } from "./lock-releases.js";
 import { type LockKeeper, type LockPlace, type UnlockResult, releaseStackLock, stackLockScope, takeStackLock, unlockStack } from "./stack-lock.js";
+import { type HeldLock, describeHeld, heldLocks } from "./state-locks.js";
 import { type OpenedTarget, catalogFor, openTarget } from "./target.js";
 import { type TeardownOptions, type TeardownResult, teardown } from "./teardown.js";
 import { type ImportResult, type MoveResult, type RemoveResult, importResource, moveRecord, removeRecords } from "./state-edits.js";
@@ -40,6 +41,7 @@ export type { TeardownOptions, TeardownResult } from "./teardown.js";
 export type { ImportResult, MoveResult, RemoveResult } from "./state-edits.js";
 export { STACK_LOCK } from "./stack-lock.js";
 export type { PendingRelease } from "./lock-releases.js";
+export type { HeldLock } from "./state-locks.js";
 
 /** What an operation's caller is told besides its result: where its state is, and warnings (a lock that could not be released). */
 export interface RunNotes extends StateLocation {
@@ -53,7 +55,7 @@ function emptyNotes(): RunNotes {
 /** `err` with `warning` added to its message (an operation that failed and then could not release its lock). */
 function withWarning(err: unknown, warning: string): WfctlError {
   const error = WfctlError.from(err);
-  return new WfctlError(error.code, `${error.message}. Also: ${warning}`, { cause: error, details: error.details });
+  return error.rephrased(`${error.message}. Also: ${warning}`);
 }
 
 export class Engine {
@@ -266,6 +268,14 @@ export class Engine {
   /** Releases the stack lock `lockId` left by a holder that died, or with `force` whatever lock is held (see unlockStack). */
   unlockState(request: OperationRequest, unlock: { lockId: string; force: boolean }): Promise<UnlockResult> {
     return this.run("state-unlock", request, false, (ctx, opened) => unlockStack(this.lockPlace(opened, request.target), request.caller, unlock, ctx, this.audit, this.keeper));
+  }
+
+  /** The locks held in the target's state, each with whether its holder still runs and the command that releases it (see heldLocks). */
+  listStateLocks(request: OperationRequest): Promise<{ locks: HeldLock[]; backend: string; namespace: string }> {
+    return this.run("state-locks", request, false, async (ctx, { config, store }) => {
+      const locks = await heldLocks(store, request.caller, "state locks", ctx.signal);
+      return { locks: locks.map((lock) => describeHeld(lock, request.target)), backend: describeBackend(config), namespace: config.namespace };
+    });
   }
 
   /** Adopts the existing resource `providerId` into state as the configured resource `name` (see importResource). */

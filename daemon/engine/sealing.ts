@@ -4,6 +4,7 @@
 // type's schema says so, or when a ${} reference put a sensitive value in it
 // (taint: the operation declares those fields, markSensitive). A value
 // unchanged since the record was read keeps its seal, so state does not churn.
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { FieldMap } from "../../proto/fields.js";
 import type { JsonObject } from "../../proto/json.js";
 import { isSealed, sealFields } from "../../proto/sealed.js";
@@ -85,6 +86,12 @@ export class SealingStore implements StateStore {
 
   unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
     return this.inner.unlock(resourceId, lockId, ctx, options);
+  }
+
+  /** The inner store's locks; UNSUPPORTED when it cannot list them (the caller probes with lock). */
+  async listLocks(ctx: StoreContext): Promise<LockInfo[]> {
+    if (!this.inner.listLocks) throw new WfctlError(ErrorCode.UNSUPPORTED, "this state store does not list its locks");
+    return this.inner.listLocks(ctx);
   }
 
   close(): Promise<void> {

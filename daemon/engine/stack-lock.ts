@@ -5,23 +5,24 @@
 // when that holder looks stale (its wfctld is gone, or it is this daemon with
 // no operation holding it) or its lock file cannot be read, the exact command
 // that releases it. An operator releases one with `wfctl infra state unlock`.
+// Who holds a lock is read from the lock itself (the LOCK_HELD error's
+// `lock`, a store's listing), never from a message.
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { canonicalJson } from "../../proto/json.js";
-import type { LockInfo, StateStore } from "../../proto/state-store.js";
-import { WFCTL_VERSION } from "../../proto/versions.js";
+import { type LockInfo, type StateStore, describeLock } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { describeBackend } from "../state/open.js";
 import type { OperationContext } from "./context.js";
-import { holderLiveness, holderText, lockIdIn, parseHolder, unlockCommand } from "./lock-holder.js";
+import { holderLiveness, holderOf, lockRequestFor, unlockCommand } from "./lock-holder.js";
 import type { LockReleases } from "./lock-releases.js";
 import type { RunningOperation } from "./operations.js";
 import type { AuditEntry, AuditSink } from "./refresh.js";
 import type { Caller, Target } from "./request.js";
+import { STACK_LOCK, heldLocks } from "./state-locks.js";
 
-/** The lock every mutating operation takes on its state namespace. */
-export const STACK_LOCK = "stack";
+export { STACK_LOCK };
 
 /** Where a stack lock lives, and for whom: what taking, releasing and explaining it need. */
 export interface LockPlace {
@@ -61,26 +62,20 @@ export function stackLockScope(config: InfraConfig): string {
 export async function takeStackLock(place: LockPlace, caller: Caller, operation: string, ctx: OperationContext, keeper: LockKeeper): Promise<LockInfo> {
   await keeper.releases.settle(stateIdentity(place.config), place.store);
   try {
-    return await place.store.lock(STACK_LOCK, { holder: holderText(caller), operation, version: WFCTL_VERSION }, { signal: ctx.signal });
+    return await place.store.lock(STACK_LOCK, lockRequestFor(caller, operation), { signal: ctx.signal });
   } catch (err) {
     const error = WfctlError.from(err);
-    const advice = error.code === ErrorCode.LOCK_HELD ? lockAdvice(error, place.target, keeper) : undefined;
-    throw advice ? new WfctlError(ErrorCode.LOCK_HELD, `${error.message}; ${advice}`, { cause: error, details: error.details }) : error;
+    const advice = error.code === ErrorCode.LOCK_HELD && error.lock ? lockAdvice(error.lock, place.target, keeper) : undefined;
+    throw advice ? error.rephrased(`${error.message}; ${advice}`) : error;
   }
 }
 
 const IF_IDLE = "If no wfctl command is still running against this state, release it with:";
 
-/** True for a LOCK_HELD about a lock whose id is unknown (its lock file cannot be read). */
-function idUnknown(error: WfctlError): boolean {
-  return error.details.some((d) => d.field === "lock_id") || lockIdIn(error.message) === "";
-}
-
-/** What to do about a held lock, when this daemon can tell more than who holds it; undefined when it cannot. */
-function lockAdvice(error: WfctlError, target: Target, keeper: LockKeeper): string | undefined {
-  if (idUnknown(error)) return `a lock without an id is released only by force. ${IF_IDLE} ${unlockCommand(target, "--force")}`;
-  const lockId = lockIdIn(error.message);
-  if (lockId === undefined) return undefined;
+/** What to do about the held `lock`, when this daemon can tell more than who holds it; undefined when it cannot. */
+function lockAdvice(lock: LockInfo, target: Target, keeper: LockKeeper): string | undefined {
+  if (lock.lockId === "") return `a lock without an id is released only by force. ${IF_IDLE} ${unlockCommand(target, "--force")}`;
+  const { lockId } = lock;
   const pending = keeper.releases.get(lockId);
   if (pending) {
     return (
@@ -88,7 +83,7 @@ function lockAdvice(error: WfctlError, target: Target, keeper: LockKeeper): stri
       `wfctld retries until ${pending.givesUpAt.toISOString()} (\`wfctl daemon status\` lists it). Once the state store works again, this releases it: ${pending.lock.unlockCommand}`
     );
   }
-  const holder = parseHolder(error.message);
+  const holder = holderOf(lock);
   if (!holder) return undefined;
   if (holder.host === hostname() && holder.daemonPid === process.pid) {
     if (keeper.holderOf(lockId)) return undefined;
@@ -134,17 +129,11 @@ export interface UnlockResult {
   namespace: string;
 }
 
-/** The LOCK_HELD message naming who holds the stack lock; NOT_FOUND when nobody does. */
-async function whoHolds(store: StateStore, config: InfraConfig, caller: Caller, ctx: OperationContext): Promise<WfctlError> {
-  try {
-    const probe = await store.lock(STACK_LOCK, { holder: `${caller.user} (wfctl infra state unlock)`, operation: "state unlock", version: WFCTL_VERSION }, { signal: ctx.signal });
-    await store.unlock(STACK_LOCK, probe.lockId, { signal: AbortSignal.timeout(30_000) });
-  } catch (err) {
-    const error = WfctlError.from(err);
-    if (error.code === ErrorCode.LOCK_HELD) return error;
-    throw error;
-  }
-  throw new WfctlError(ErrorCode.NOT_FOUND, `no state lock is held in ${describeBackend(config)}: nothing to unlock`);
+/** The stack lock held now, from the store's listing or a probe; NOT_FOUND when nobody holds it. */
+async function heldStackLock(store: StateStore, config: InfraConfig, caller: Caller, ctx: OperationContext): Promise<LockInfo> {
+  const held = (await heldLocks(store, caller, "state unlock", ctx.signal)).find((lock) => lock.resourceId === STACK_LOCK);
+  if (!held) throw new WfctlError(ErrorCode.NOT_FOUND, `no state lock is held in ${describeBackend(config)}: nothing to unlock`);
+  return held;
 }
 
 /**
@@ -163,9 +152,9 @@ export async function unlockStack(
   keeper: LockKeeper,
 ): Promise<UnlockResult> {
   const { store, config, target } = place;
-  const held = await whoHolds(store, config, caller, ctx);
-  const heldBy = held.message;
-  const heldId = idUnknown(held) ? "" : (lockIdIn(heldBy) ?? "");
+  const held = await heldStackLock(store, config, caller, ctx);
+  const heldBy = describeLock(held);
+  const heldId = held.lockId;
   const running = heldId ? keeper.holderOf(heldId) : undefined;
   if (running) {
     throw new WfctlError(
@@ -173,7 +162,7 @@ export async function unlockStack(
       `not unlocking: ${heldBy}, and that ${running.operation} (operation ${running.id}) is running in this wfctld now. Wait for it, or stop it (Ctrl-C in its wfctl)`,
     );
   }
-  if (!request.force && idUnknown(held)) {
+  if (!request.force && heldId === "") {
     throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `not unlocking: ${heldBy}. A lock without an id is released with: ${unlockCommand(target, "--force")}`);
   }
   if (!request.force && heldId !== request.lockId) {

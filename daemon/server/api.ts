@@ -20,6 +20,7 @@ import type { ApplyResult, Engine, OperationRequest, PendingRelease, RunNotes } 
 import {
   auditMessage,
   driftMessage,
+  heldLockMessage,
   eventMessage,
   outputMessage,
   planMessage,
@@ -267,9 +268,9 @@ function stateHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, 
       const listed = await engine.listState(request(req.target, undefined, ctx));
       return { resources: listed.resources.map(stateMessage), backend: listed.backend, namespace: listed.namespace };
     },
-    listStateLocks() {
-      // Declared with the contract (issue 20); the engine's listing lands next.
-      return Promise.reject(new WfctlError(ErrorCode.UNSUPPORTED, "ListStateLocks is not served by this wfctld yet"));
+    async listStateLocks(req, ctx) {
+      const listed = await engine.listStateLocks(request(req.target, req.caller, ctx));
+      return { locks: listed.locks.map(heldLockMessage), backend: listed.backend, namespace: listed.namespace };
     },
     async unlockState(req, ctx) {
       if (req.force && req.lockId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "lock_id must be empty with force: a forced release releases whatever lock is held");

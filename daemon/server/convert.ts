@@ -6,6 +6,7 @@ import {
   type AuditEntrySchema,
   DriftClass,
   type DriftResultSchema,
+  type HeldLockSchema,
   type OperationEventSchema,
   type OutputValueSchema,
   type PlanSchema,
@@ -28,6 +29,7 @@ import type { StateLocation } from "../state/open.js";
 import type { DriftClassName, DriftFinding } from "../engine/drift.js";
 import type { AuditEntry, RefreshUpdate } from "../engine/refresh.js";
 import type { OutputResult } from "../engine/outputs.js";
+import type { HeldLock } from "../engine/state-locks.js";
 import type { ResourcePhase as PhaseName, StampedEvent } from "../engine/events.js";
 
 const actions: Record<ChangeAction, Action> = {
@@ -167,6 +169,24 @@ export function driftMessage(
 
 export function auditMessage(entry: AuditEntry): MessageInitShape<typeof AuditEntrySchema> {
   return { ...entry };
+}
+
+/** A held state lock, as `state locks` lists it. */
+export function heldLockMessage(held: HeldLock): MessageInitShape<typeof HeldLockSchema> {
+  const { lock } = held;
+  return {
+    resourceId: lock.resourceId,
+    lockId: lock.lockId,
+    holder: lock.holder,
+    operation: lock.operation,
+    createdAt: lock.createdAt,
+    version: lock.version,
+    host: lock.host ?? "",
+    pid: lock.pid ?? 0,
+    daemonPid: lock.daemonPid ?? 0,
+    liveness: held.liveness,
+    unlockCommand: held.unlockCommand,
+  };
 }
 
 /** A record refresh rewrote (or would), with what changed: recorded (expected) and read (actual). */

@@ -94,7 +94,7 @@ export function daemonRoutes(engine: Engine, host: ApiHost): (router: ConnectRou
 }
 
 /** Methods that start an operation: refused once the daemon is shutting down. */
-const OPERATIONS = new Set(["Plan", "Apply", "Destroy", "Drift", "Refresh", "Teardown", "Outputs", "ListState", "UnlockState", "LockPlugins"]);
+const OPERATIONS = new Set(["Plan", "Apply", "Destroy", "Drift", "Refresh", "Teardown", "Outputs", "ListState", "ListStateLocks", "UnlockState", "LockPlugins"]);
 
 /** Refuses new operations while the daemon drains (its running ones may still finish). */
 export function refuseWhileDraining(draining: { readonly value: boolean }): Interceptor {

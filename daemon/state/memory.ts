@@ -4,7 +4,6 @@
 import { randomUUID } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { IaCStateSchema } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import {
   type LockInfo,
   type LockRequest,
@@ -14,9 +13,12 @@ import {
   checkFilter,
   lockHeldError,
   matchesFilter,
+  newLock,
+  noLockHeld,
   stateFromProto,
   stateToProto,
   throwIfAborted,
+  unlockRefused,
 } from "../../proto/state-store.js";
 
 /**
@@ -64,7 +66,7 @@ export class MemoryStateStore implements StateStore {
     throwIfAborted(ctx);
     const held = this.locks.get(resourceId);
     if (held) throw lockHeldError(held);
-    const lock: LockInfo = { ...request, lockId: randomUUID(), resourceId, createdAt: new Date().toISOString() };
+    const lock = newLock(resourceId, request, randomUUID());
     this.locks.set(resourceId, lock);
     return { ...lock };
   }
@@ -72,11 +74,14 @@ export class MemoryStateStore implements StateStore {
   async unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
     throwIfAborted(ctx);
     const held = this.locks.get(resourceId);
-    if (!held) throw new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}"`);
-    if (held.lockId !== lockId && !options?.force) {
-      throw new WfctlError(ErrorCode.LOCK_HELD, `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held.holder} as ${held.lockId}`);
-    }
+    if (!held) throw noLockHeld(resourceId);
+    if (held.lockId !== lockId && !options?.force) throw unlockRefused(resourceId, lockId, held);
     this.locks.delete(resourceId);
+  }
+
+  async listLocks(ctx: StoreContext): Promise<LockInfo[]> {
+    throwIfAborted(ctx);
+    return [...this.locks.values()].map((lock) => ({ ...lock })).sort((a, b) => (a.resourceId < b.resourceId ? -1 : a.resourceId > b.resourceId ? 1 : 0));
   }
 
   /** Nothing to release; the records stay for the next operation. */

@@ -107,8 +107,16 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
   } catch (err) {
     const error = WfctlError.from(err);
     if (error.code === ErrorCode.PLUGIN_NOT_FOUND || error.code === ErrorCode.CONFIG_INVALID) throw error;
-    // A plugin refused for what it is (not pinned, tampered, the wrong kind) keeps its code: retrying cannot help.
-    const refused = ([ErrorCode.PLUGIN_CHECKSUM_MISMATCH, ErrorCode.PLUGIN_NOT_LOCKED, ErrorCode.PLUGIN_INCOMPATIBLE] as ErrorCode[]).includes(error.code);
-    throw new WfctlError(refused ? error.code : ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot open state backend "${state.backend}": ${error.message}`, { cause: err });
+    // Every code that says why keeps it (a plugin refused for what it is, PLUGIN_CHECKSUM_MISMATCH and the
+    // other PLUGIN_* codes, PERMISSION_DENIED, a deadline): retrying cannot help those that exit 1.
+    const code = OPEN_FAILED.includes(error.code) ? ErrorCode.STATE_BACKEND_UNAVAILABLE : error.code;
+    throw error.rephrased(`cannot open state backend "${state.backend}": ${error.message}`, code);
   }
 }
+
+/**
+ * Codes that say no more than "it failed" (a plugin's Configure that threw,
+ * or refused what the daemon sent): a backend that cannot be opened is
+ * STATE_BACKEND_UNAVAILABLE then.
+ */
+const OPEN_FAILED: readonly ErrorCode[] = [ErrorCode.UNKNOWN, ErrorCode.INTERNAL, ErrorCode.PROVIDER_ERROR, ErrorCode.INVALID_ARGUMENT];

@@ -18,9 +18,15 @@ import {
   type StoreContext,
   checkFilter,
   FILTER_KEYS,
+  LOCK_ATTEMPTS,
   lockHeldError,
+  lockKeptChanging,
+  lockOrigin,
+  newLock,
+  noLockHeld,
   recordJson,
   throwIfAborted,
+  unlockRefused,
 } from "../../proto/state-store.js";
 import type { PostgresSettings } from "./postgres-settings.js";
 
@@ -48,7 +54,32 @@ const MIGRATIONS: readonly string[] = [
      created_at  text NOT NULL,
      PRIMARY KEY (namespace, resource_id)
    );`,
+  // The holder's host and processes, as data (issue 20): liveness is read from them, never from the holder text.
+  `ALTER TABLE {schema}.wfctl_locks
+     ADD COLUMN IF NOT EXISTS host       text    NOT NULL DEFAULT '',
+     ADD COLUMN IF NOT EXISTS pid        integer NOT NULL DEFAULT 0,
+     ADD COLUMN IF NOT EXISTS daemon_pid integer NOT NULL DEFAULT 0;`,
 ];
+
+/** A row of wfctl_locks as read back. */
+interface LockRow {
+  resource_id: string;
+  lock_id: string;
+  holder: string;
+  operation: string;
+  version: string;
+  created_at: string;
+  host: string;
+  pid: number;
+  daemon_pid: number;
+}
+
+const LOCK_COLUMNS = "resource_id, lock_id, holder, operation, version, created_at, host, pid, daemon_pid";
+
+function lockOfRow(row: LockRow): LockInfo {
+  const { resource_id: resourceId, lock_id: lockId, holder, operation, version, created_at: createdAt } = row;
+  return { lockId, resourceId, holder, operation, version, createdAt, ...lockOrigin({ host: row.host, pid: row.pid, daemonPid: row.daemon_pid }) };
+}
 
 /** Columns a ListStates filter key compares. */
 const FILTER_COLUMNS: Record<(typeof FILTER_KEYS)[number], string> = { resource_type: "resource_type", provider: "provider", status: "status" };
@@ -248,28 +279,28 @@ export class PostgresStateStore implements StateStore {
   }
 
   async lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo> {
-    const lock: LockInfo = { ...request, lockId: randomUUID(), resourceId, createdAt: new Date().toISOString() };
-    const inserted = await this.query(
-      ctx,
-      `INSERT INTO ${this.schema}.wfctl_locks (namespace, resource_id, lock_id, holder, operation, version, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-      [this.namespace, resourceId, lock.lockId, lock.holder, lock.operation, lock.version, lock.createdAt],
-    );
-    if (inserted.rowCount === 1) return lock;
-    const held = await this.heldLock(resourceId, ctx);
-    // Released between the insert and the look: say so rather than retry silently.
-    if (!held) throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" in namespace ${this.namespace} was just taken and released by someone else; try again`);
-    throw lockHeldError(held);
+    const lock = newLock(resourceId, request, randomUUID());
+    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+      const inserted = await this.query(
+        ctx,
+        `INSERT INTO ${this.schema}.wfctl_locks (namespace, resource_id, lock_id, holder, operation, version, created_at, host, pid, daemon_pid)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+        [this.namespace, resourceId, lock.lockId, lock.holder, lock.operation, lock.version, lock.createdAt, lock.host ?? "", lock.pid ?? 0, lock.daemonPid ?? 0],
+      );
+      if (inserted.rowCount === 1) return lock;
+      const held = await this.heldLock(resourceId, ctx);
+      // Released between the insert and the look: try again.
+      if (held) throw lockHeldError(held);
+    }
+    throw lockKeptChanging(resourceId, `namespace ${this.namespace}`);
   }
 
   private async heldLock(resourceId: string, ctx: StoreContext): Promise<LockInfo | undefined> {
-    const { rows } = await this.query<{ lock_id: string; holder: string; operation: string; version: string; created_at: string }>(
-      ctx,
-      `SELECT lock_id, holder, operation, version, created_at FROM ${this.schema}.wfctl_locks WHERE namespace = $1 AND resource_id = $2`,
-      [this.namespace, resourceId],
-    );
-    const row = rows[0];
-    return row ? { lockId: row.lock_id, resourceId, holder: row.holder, operation: row.operation, version: row.version, createdAt: row.created_at } : undefined;
+    const { rows } = await this.query<LockRow>(ctx, `SELECT ${LOCK_COLUMNS} FROM ${this.schema}.wfctl_locks WHERE namespace = $1 AND resource_id = $2`, [
+      this.namespace,
+      resourceId,
+    ]);
+    return rows[0] ? lockOfRow(rows[0]) : undefined;
   }
 
   async unlock(resourceId: string, lockId: string, ctx: StoreContext, options?: { force?: boolean }): Promise<void> {
@@ -278,8 +309,13 @@ export class PostgresStateStore implements StateStore {
       : await this.query(ctx, `DELETE FROM ${this.schema}.wfctl_locks WHERE namespace = $1 AND resource_id = $2 AND lock_id = $3`, [this.namespace, resourceId, lockId]);
     if (deleted.rowCount === 1) return;
     const held = await this.heldLock(resourceId, ctx);
-    if (!held) throw new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}" in namespace ${this.namespace}`);
-    throw new WfctlError(ErrorCode.LOCK_HELD, `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held.holder} as ${held.lockId}`);
+    if (!held) throw noLockHeld(resourceId, `namespace ${this.namespace}`);
+    throw unlockRefused(resourceId, lockId, held);
+  }
+
+  async listLocks(ctx: StoreContext): Promise<LockInfo[]> {
+    const { rows } = await this.query<LockRow>(ctx, `SELECT ${LOCK_COLUMNS} FROM ${this.schema}.wfctl_locks WHERE namespace = $1 ORDER BY resource_id`, [this.namespace]);
+    return rows.map(lockOfRow);
   }
 
   /** The pool is shared and stays open for the next operation. */

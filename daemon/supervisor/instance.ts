@@ -169,7 +169,7 @@ export class PluginInstance {
     const error = WfctlError.from(err, ErrorCode.PLUGIN_HANDSHAKE_FAILED);
     if (this.state === "starting" && this.connection) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 200).unref())]);
     if (this.state !== "exited" || error.message.includes(this.lastError)) return error;
-    return new WfctlError(error.code, `${this.who} ${this.lastError} while starting (${error.message})`, { cause: err, details: error.details });
+    return error.rephrased(`${this.who} ${this.lastError} while starting (${error.message})`);
   }
 
   /**
@@ -329,9 +329,10 @@ export class PluginInstance {
     if (error.code === ErrorCode.DEADLINE_EXCEEDED) {
       // grpc-js appends its own diagnostics ("…after 2.993s,LB pick: 0.001s,remote_addr=…").
       const why = error.message.startsWith("Deadline exceeded") ? (error.message.split(",")[0] ?? error.message) : error.message;
-      return new WfctlError(error.code, `${this.who} did not answer ${method} in time: ${why}`, { cause: err, details: error.details });
+      return error.rephrased(`${this.who} did not answer ${method} in time: ${why}`);
     }
-    return new WfctlError(error.code, `${this.who}: ${error.message}`, { cause: err, details: error.details });
+    // The lock a LOCK_HELD names, and the problems of a refusal, go on with it: the host reads those, never the message.
+    return error.rephrased(`${this.who}: ${error.message}`);
   }
 
   /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */

@@ -23,7 +23,7 @@ export type { JsonObject, JsonValue } from "../../proto/json.js";
 export type { StateStore, ResourceState, LockInfo, LockRequest, StoreContext } from "../../proto/state-store.js";
 export { ErrorCode, WfctlError, type ErrorDetail } from "../../proto/errors.js";
 // For state stores: the rules every backend shares (filter keys, cancellation, the LOCK_HELD message).
-export { FILTER_KEYS, checkFilter, matchesFilter, throwIfAborted, lockHeldError } from "../../proto/state-store.js";
+export { FILTER_KEYS, checkFilter, matchesFilter, throwIfAborted, lockHeldError, unlockRefused, noLockHeld, newLock, unreadableLock, describeLock } from "../../proto/state-store.js";
 export { BackendConfig } from "./backend-config.js";
 export {
   parseRecord,
@@ -38,6 +38,7 @@ export {
   probeConditionalCreate,
   conditionalWritesRequired,
   readListedRecords,
+  readListedLocks,
   storeCall,
   type LockObjectOps,
   type ConditionalCreateSupport,

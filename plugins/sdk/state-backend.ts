@@ -9,6 +9,7 @@ import {
   CORE_BACKENDS,
   type ResourceState,
   type StateStore,
+  lockOrigin,
   lockToProto,
   stateFromProto,
   stateToProto,
@@ -136,7 +137,7 @@ export class StateBackendServer {
           const info = request.info;
           const lock = await this.opened().lock(
             request.resourceId,
-            { holder: info?.holder ?? "", operation: info?.operation ?? "", version: info?.version ?? "" },
+            { holder: info?.holder ?? "", operation: info?.operation ?? "", version: info?.version ?? "", ...(info ? lockOrigin(info) : {}) },
             ctx,
           );
           return { lock: lockToProto(lock) };

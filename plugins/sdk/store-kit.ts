@@ -7,7 +7,22 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { isJsonObject } from "../../proto/json.js";
-import { type LockInfo, type LockRequest, type ResourceState, type StoreContext, lockHeldError, matchesFilter, throwIfAborted } from "../../proto/state-store.js";
+import {
+  type LockInfo,
+  type LockRequest,
+  type ResourceState,
+  type StoreContext,
+  LOCK_ATTEMPTS,
+  lockHeldError,
+  lockKeptChanging,
+  lockOrigin,
+  matchesFilter,
+  newLock,
+  noLockHeld,
+  throwIfAborted,
+  unlockRefused,
+  unreadableLock,
+} from "../../proto/state-store.js";
 
 const LOCK_FIELDS = ["lockId", "resourceId", "holder", "operation", "createdAt", "version"] as const;
 
@@ -63,13 +78,58 @@ export function parseNamedRecord(text: string, what: string, name: string, prefi
   return parseRecord(text, what, resourceId);
 }
 
-/** A stored lock; anything that is not one is STATE_CORRUPT. */
+/** A stored lock (its host and pids too, when recorded); anything that is not one is STATE_CORRUPT. */
 export function parseLock(text: string, what: string): LockInfo {
   const parsed = parseObject(text, what);
-  for (const field of LOCK_FIELDS) {
-    if (typeof parsed[field] !== "string") throw corrupt(what, `is not a lock: field "${field}" is missing or not a string`);
-  }
-  return parsed as unknown as LockInfo;
+  const field = (name: (typeof LOCK_FIELDS)[number]): string => {
+    const value = parsed[name];
+    if (typeof value !== "string") throw corrupt(what, `is not a lock: field "${name}" is missing or not a string`);
+    return value;
+  };
+  return {
+    lockId: field("lockId"),
+    resourceId: field("resourceId"),
+    holder: field("holder"),
+    operation: field("operation"),
+    createdAt: field("createdAt"),
+    version: field("version"),
+    ...lockOrigin(parsed),
+  };
+}
+
+/**
+ * The locks among `names` (object names `<prefix><percent-encoded id>.lock`
+ * directly under `prefix`), read `limit` at a time: what a store's listLocks
+ * returns. One released between the listing and its read (`read` gives
+ * undefined) is skipped; one that is not a lock is listed as held with no id
+ * (only a forced unlock releases it), `describe(name)` saying where.
+ */
+export async function readListedLocks(
+  page: { names: readonly string[]; prefix: string; limit: number },
+  ctx: StoreContext,
+  read: (name: string) => Promise<string | undefined>,
+  describe: (name: string) => string,
+): Promise<LockInfo[]> {
+  const named = page.names.flatMap((name) => {
+    if (!name.startsWith(page.prefix) || !name.endsWith(".lock")) return [];
+    const encoded = name.slice(page.prefix.length, -".lock".length);
+    if (encoded === "" || encoded.includes("/")) return [];
+    try {
+      return [{ name, resourceId: decodeURIComponent(encoded) }];
+    } catch {
+      return [];
+    }
+  });
+  const locks = await inParallel(named, page.limit, ctx, async ({ name, resourceId }) => {
+    const text = await read(name);
+    if (text === undefined) return undefined;
+    try {
+      return parseLock(text, describe(name));
+    } catch (err) {
+      return unreadableLock(resourceId, (err as Error).message);
+    }
+  });
+  return locks.filter((lock): lock is LockInfo => lock !== undefined);
 }
 
 /** A stored lock, or undefined when the bytes are not (yet) one. */
@@ -157,32 +217,32 @@ export interface LockObjectOps {
  * same instant.
  */
 export async function takeLockObject(resourceId: string, request: LockRequest, ops: LockObjectOps): Promise<LockInfo> {
-  const lock: LockInfo = { ...request, lockId: randomUUID(), resourceId, createdAt: new Date().toISOString() };
+  const lock = newLock(resourceId, request, randomUUID());
   const body = JSON.stringify(lock);
-  if (ops.atomic) {
-    if (await ops.createIfAbsent(body)) return lock;
+  // A lock released between an attempt and the look at its holder is tried again, a few times.
+  for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+    if (ops.atomic) {
+      if (await ops.createIfAbsent(body)) return lock;
+      const held = await ops.holder();
+      // Our own create, refused on a retry after its first answer was lost.
+      if (held?.lockId === lock.lockId) return lock;
+      if (held) throw lockHeldError(held);
+      continue;
+    }
     const held = await ops.holder();
-    // Our own create, refused on a retry after its first answer was lost.
-    if (held?.lockId === lock.lockId) return lock;
-    // Released between the create and the look (or another create still in flight): say so rather than retry silently.
-    if (!held) throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" (${ops.describe}) is being taken, or was just released, by someone else; try again`);
-    throw lockHeldError(held);
+    if (held) throw lockHeldError(held);
+    await ops.write(body);
+    const after = await ops.holder();
+    if (after?.lockId === lock.lockId) return lock;
+    if (after) throw lockHeldError(after);
   }
-  const held = await ops.holder();
-  if (held) throw lockHeldError(held);
-  await ops.write(body);
-  const after = await ops.holder();
-  if (after?.lockId === lock.lockId) return lock;
-  if (!after) throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" (${ops.describe}) was released by someone else while it was being taken; try again`);
-  throw lockHeldError(after);
+  throw lockKeptChanging(resourceId, ops.describe);
 }
 
-/** Whether `lockId` may release the lock `held`: NOT_FOUND when none is held, LOCK_HELD when another holds it and the release is not forced. */
+/** Whether `lockId` may release the lock `held`: NOT_FOUND when none is held, LOCK_HELD (with the lock held) when another holds it and the release is not forced. */
 export function checkRelease(resourceId: string, lockId: string, held: LockInfo | undefined, force: boolean | undefined): asserts held is LockInfo {
-  if (!held) throw new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}"`);
-  if (held.lockId !== lockId && !force) {
-    throw new WfctlError(ErrorCode.LOCK_HELD, `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held.holder} as ${held.lockId}`);
-  }
+  if (!held) throw noLockHeld(resourceId);
+  if (held.lockId !== lockId && !force) throw unlockRefused(resourceId, lockId, held);
 }
 
 /** The outcome of probing whether a server refuses to create an object that exists. */

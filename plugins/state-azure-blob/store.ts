@@ -20,10 +20,16 @@ import {
   type StateStore,
   type StoreContext,
   checkFilter,
+  LOCK_ATTEMPTS,
   lockHeldError,
+  lockKeptChanging,
   matchesFilter,
+  newLock,
+  noLockHeld,
   recordJson,
   throwIfAborted,
+  unlockRefused,
+  unreadableLock,
 } from "../../proto/state-store.js";
 import { inParallel, lockOrUndefined, parseNamedRecord } from "../sdk/store-kit.js";
 import { BodyCache, readBody } from "./body-cache.js";
@@ -209,12 +215,12 @@ export class AzureBlobStateStore implements StateStore {
 
   async lock(resourceId: string, request: LockRequest, ctx: StoreContext): Promise<LockInfo> {
     throwIfAborted(ctx);
-    const lock: LockInfo = { ...request, lockId: randomUUID(), resourceId, createdAt: new Date().toISOString() };
+    const lock = newLock(resourceId, request, randomUUID());
     const body = Buffer.from(JSON.stringify(lock), "utf8");
     const blob = this.lockBlob(resourceId);
     const what = `taking the lock on "${resourceId}"`;
     // A few rounds only when the lock blob is created, deleted or rewritten under us; contention itself fails at once.
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < LOCK_ATTEMPTS; round++) {
       // Create the lock blob with our record unless it exists (If-None-Match: *: of two creators, one wins).
       let created: string | undefined;
       try {
@@ -246,7 +252,7 @@ export class AzureBlobStateStore implements StateStore {
       }
       return lock;
     }
-    throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" in namespace ${this.namespace} was taken and released by others while this lock was being taken; try again`);
+    throw lockKeptChanging(resourceId, `namespace ${this.namespace}`);
   }
 
   /**
@@ -263,10 +269,15 @@ export class AzureBlobStateStore implements StateStore {
       await sleep(50, ctx);
       throwIfAborted(ctx);
     }
-    throw new WfctlError(
-      ErrorCode.LOCK_HELD,
+    throw lockHeldError(
+      this.unnamedHolder(resourceId, blob),
       `state lock "${resourceId}" is held, but the lock blob ${blob.name} does not name its holder yet (it was just taken, or its record is unreadable); try again`,
     );
+  }
+
+  /** A leased lock blob whose body names no holder: held, with no id to release it by (only a forced unlock does). */
+  private unnamedHolder(resourceId: string, blob: BlockBlobClient): LockInfo {
+    return unreadableLock(resourceId, `the lock blob ${blob.name} is leased but its body names no holder`);
   }
 
   /** The lock blob's lease state and record; undefined when there is no lock blob. */
@@ -286,7 +297,7 @@ export class AzureBlobStateStore implements StateStore {
     throwIfAborted(ctx);
     const blob = this.lockBlob(resourceId);
     const what = `releasing the lock on "${resourceId}"`;
-    const notHeld = () => new WfctlError(ErrorCode.NOT_FOUND, `no lock is held on "${resourceId}" in namespace ${this.namespace}`);
+    const notHeld = () => noLockHeld(resourceId, `namespace ${this.namespace}`);
     if (options?.force) {
       const current = await this.readLock(blob, what, ctx);
       if (!current?.leased) throw notHeld();
@@ -319,11 +330,34 @@ export class AzureBlobStateStore implements StateStore {
     }
     const current = await this.readLock(blob, what, ctx);
     if (!current?.leased) throw notHeld();
-    const held = current.info;
-    throw new WfctlError(
-      ErrorCode.LOCK_HELD,
-      `cannot unlock "${resourceId}" as ${lockId}: it is held by ${held?.holder ?? "an unknown holder"} as ${held?.lockId ?? "(unknown id)"}`,
-    );
+    throw unlockRefused(resourceId, lockId, current.info ?? this.unnamedHolder(resourceId, blob));
+  }
+
+  /** Every leased lock blob of the namespace, as the lock its body names (or, naming none, held with no id). */
+  async listLocks(ctx: StoreContext): Promise<LockInfo[]> {
+    throwIfAborted(ctx);
+    const prefix = `${this.base}locks/`;
+    const names: string[] = [];
+    try {
+      for await (const page of this.container.listBlobsFlat({ prefix, abortSignal: ctx.signal }).byPage({ maxPageSize: LIST_PAGE_SIZE })) {
+        names.push(...page.segment.blobItems.map((b) => b.name).filter((name) => name.endsWith(LOCK_SUFFIX) && !name.slice(prefix.length).includes("/")));
+      }
+    } catch (err) {
+      throw this.error(err, "listing the locks", ctx);
+    }
+    const locks = await inParallel(names, LIST_CONCURRENCY, ctx, async (name) => {
+      const blob = this.container.getBlockBlobClient(name);
+      const current = await this.readLock(blob, `reading the lock blob ${name}`, ctx);
+      if (!current?.leased) return undefined;
+      let resourceId: string;
+      try {
+        resourceId = decodeURIComponent(name.slice(prefix.length, -LOCK_SUFFIX.length));
+      } catch {
+        resourceId = name.slice(prefix.length, -LOCK_SUFFIX.length);
+      }
+      return current.info ?? this.unnamedHolder(resourceId, blob);
+    });
+    return locks.filter((lock): lock is LockInfo => lock !== undefined);
   }
 
   /** Nothing durable to release: the HTTP client keeps no lease or session. */

@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { type File, IdempotencyStrategy, Storage, type StorageOptions } from "@google-cloud/storage";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type LockInfo, type LockRequest, type ResourceState, type StateStore, type StoreContext, checkFilter, recordJson, throwIfAborted } from "../../proto/state-store.js";
+import { type LockInfo, type LockRequest, type ResourceState, type StateStore, type StoreContext, checkFilter, lockHeldError, recordJson, throwIfAborted } from "../../proto/state-store.js";
 import {
   type ConditionalCreateSupport,
   abortable,
@@ -20,6 +20,7 @@ import {
   parseLock,
   parseRecord,
   probeConditionalCreate,
+  readListedLocks,
   readListedRecords,
   storeCall,
   takeLockObject,
@@ -220,22 +221,35 @@ export class GcsStateStore implements StateStore {
 
   async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {
     checkFilter(filter);
-    throwIfAborted(ctx);
     const prefix = `${this.base}resources/`;
+    return this.eachPage(prefix, ctx, (names) =>
+      readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (name) => this.read(name, ctx), (name) => `${this.describe}: object ${name}`),
+    );
+  }
+
+  /** Every object under `prefix`, a listed page at a time, through `readPage`; the results in order. */
+  private async eachPage<T>(prefix: string, ctx: StoreContext, readPage: (names: string[]) => Promise<T[]>): Promise<T[]> {
+    throwIfAborted(ctx);
     const bucket = this.storage.bucket(this.settings.bucket);
-    const out: ResourceState[] = [];
+    const out: T[] = [];
     let pageToken: string | undefined;
     do {
       const [files, next] = await this.call(ctx, `listing ${prefix}`, () =>
         bucket.getFiles({ prefix, autoPaginate: false, maxResults: LIST_PAGE_SIZE, ...(pageToken !== undefined ? { pageToken } : {}) }),
       );
-      const names = files.map((file) => file.name);
-      out.push(...(await readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (name) => this.read(name, ctx), (name) => `${this.describe}: object ${name}`)));
+      out.push(...(await readPage(files.map((file) => file.name))));
       const token = (next as { pageToken?: unknown } | null | undefined)?.pageToken;
       pageToken = typeof token === "string" && token !== "" ? token : undefined;
     } while (pageToken !== undefined);
     throwIfAborted(ctx);
     return out;
+  }
+
+  async listLocks(ctx: StoreContext): Promise<LockInfo[]> {
+    const prefix = `${this.base}locks/`;
+    return this.eachPage(prefix, ctx, (names) =>
+      readListedLocks({ names, prefix, limit: LIST_CONCURRENCY }, ctx, (name) => this.read(name, ctx), (name) => `${this.describe}: lock object ${name}`),
+    );
   }
 
   async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {
@@ -261,7 +275,7 @@ export class GcsStateStore implements StateStore {
     // Only the generation read: a lock taken since stays.
     if (!(await this.remove(this.lockName(resourceId), ctx, held.generation))) {
       const now = await this.readLock(resourceId, ctx);
-      if (now) throw new WfctlError(ErrorCode.LOCK_HELD, `the lock on "${resourceId}" changed while it was being released: it is now held by ${now.info.holder} as ${now.info.lockId}`);
+      if (now) throw lockHeldError(now.info, `the lock on "${resourceId}" changed while it was being released: it is now held by ${now.info.holder} as ${now.info.lockId}`);
     }
   }
 

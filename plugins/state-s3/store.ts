@@ -32,6 +32,7 @@ import {
   parseLock,
   parseRecord,
   probeConditionalCreate,
+  readListedLocks,
   readListedRecords,
   storeCall,
   takeLockObject,
@@ -240,18 +241,24 @@ export class S3StateStore implements StateStore {
 
   async listStates(filter: Readonly<Record<string, string>>, ctx: StoreContext): Promise<ResourceState[]> {
     checkFilter(filter);
+    const prefix = `${this.base}resources/`;
+    return this.eachPage(prefix, ctx, (names) =>
+      readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (key) => this.read(key, ctx), (key) => `${this.describe}: object ${key}`),
+    );
+  }
+
+  /** Every object under `prefix`, a listed page at a time, through `readPage`; the results in order. */
+  private async eachPage<T>(prefix: string, ctx: StoreContext, readPage: (names: string[]) => Promise<T[]>): Promise<T[]> {
     throwIfAborted(ctx);
     // Up to LIST_CONCURRENCY requests share the caller's signal, each listening for its abort.
     setMaxListeners(Math.max(LIST_CONCURRENCY * 2, 20), ctx.signal);
-    const prefix = `${this.base}resources/`;
-    const out: ResourceState[] = [];
+    const out: T[] = [];
     let token: string | undefined;
     do {
       const page = await this.call(ctx, `listing ${prefix}`, (options) =>
         this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token !== undefined ? { ContinuationToken: token } : {}) }), options),
       );
-      const names = (page.Contents ?? []).flatMap((object) => (object.Key !== undefined ? [object.Key] : []));
-      out.push(...(await readListedRecords({ names, prefix, filter, limit: LIST_CONCURRENCY }, ctx, (key) => this.read(key, ctx), (key) => `${this.describe}: object ${key}`)));
+      out.push(...(await readPage((page.Contents ?? []).flatMap((object) => (object.Key !== undefined ? [object.Key] : [])))));
       if (page.IsTruncated && !page.NextContinuationToken) {
         throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `${this.describe}: listing ${prefix}: the server said there are more keys but gave no continuation token`);
       }
@@ -259,6 +266,13 @@ export class S3StateStore implements StateStore {
     } while (token !== undefined);
     throwIfAborted(ctx);
     return out;
+  }
+
+  async listLocks(ctx: StoreContext): Promise<LockInfo[]> {
+    const prefix = `${this.base}locks/`;
+    return this.eachPage(prefix, ctx, (names) =>
+      readListedLocks({ names, prefix, limit: LIST_CONCURRENCY }, ctx, (key) => this.read(key, ctx), (key) => `${this.describe}: lock object ${key}`),
+    );
   }
 
   async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {

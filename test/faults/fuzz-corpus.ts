@@ -43,7 +43,7 @@ export interface Targets {
 }
 
 /** Methods that change no resource and no state (UnlockState with a wrong lock id refuses). */
-const READ_ONLY = new Set(["Status", "Plan", "ListState", "Drift", "Outputs", "ListSensitiveValues", "ListPlugins", "InspectPlugin", "PluginLogs", "WatchOperation", "Cancel", "UnlockState"]);
+const READ_ONLY = new Set(["Status", "Plan", "ListState", "ListStateLocks", "Drift", "Outputs", "ListSensitiveValues", "ListPlugins", "InspectPlugin", "PluginLogs", "WatchOperation", "Cancel", "UnlockState"]);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 

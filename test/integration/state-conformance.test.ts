@@ -66,7 +66,8 @@ describe("a plugin claiming a core backend name", () => {
     try {
       const config = parseInfraConfig("/work/infra.yaml", "modules:\n  - name: state\n    type: iac.state\n    config: { backend: rogue }\n", "");
       const err = await rejectionOf(openStateStore(config, { supervisor: s, catalog: s.catalog, memory: new MemoryStores(), signal: live().signal, environment: {} }));
-      expect(err.code).toBe(ErrorCode.STATE_BACKEND_UNAVAILABLE);
+      // The plugin's own code stays: it never started (the SDK refused to serve it).
+      expect(err.code).toBe(ErrorCode.PLUGIN_HANDSHAKE_FAILED);
       expect(err.message).toContain('cannot open state backend "rogue"');
       expect(err.message).toContain("postgres are reserved for wfctl's core backends");
     } finally {

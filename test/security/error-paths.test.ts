@@ -113,7 +113,9 @@ describe("error paths", () => {
       const answer = await post(sandbox.cli.socket, `${SERVICE}/Plan`, "application/json", Buffer.from(JSON.stringify({ target: { configPath: path } })));
       expect(answer.status).toBe(400);
       expect(answer.headers["wfctl-error-code"]).toBe("CONFIG_INVALID");
-      expect(answer.headers["wfctl-error-details-omitted"]).toBe("480");
+      const details = JSON.parse(decodeURIComponent(String(answer.headers["wfctl-error-details"]))) as { problems: unknown[]; omitted: number };
+      expect(details.problems).toHaveLength(20);
+      expect(details.omitted).toBe(480);
       expect(answer.rawHeaderBytes).toBeLessThan(10 * 1024);
       const viaGrpc = await grpc(sandbox.cli.socket, "Plan", envelope(Buffer.from(toBinary(PlanRequestSchema, create(PlanRequestSchema, { target: { configPath: path } })))));
       expect(viaGrpc).toMatchObject({ status: "3", code: "CONFIG_INVALID" });

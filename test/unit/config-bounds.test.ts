@@ -17,7 +17,8 @@ import { MAX_PROBLEMS_KEPT, SourceFile, configInvalid, formatDetails } from "../
 import { MAX_HANDSHAKE_LINE, parseHandshake } from "../../proto/plugin-handshake.js";
 import { MAX_LINE_BYTES, followLines } from "../../daemon/supervisor/logs.js";
 import { fromConnectError, toConnectError } from "../../proto/connect-errors.js";
-import { ERROR_DETAILS_KEY, ErrorCode, type ErrorDetail, WIRE_DETAILS, WfctlError, boundDetails, detailsMetadata } from "../../proto/errors.js";
+import { ErrorCode, type ErrorDetail, WfctlError } from "../../proto/errors.js";
+import { ERROR_DETAILS_KEY, WIRE_DETAILS, boundDetails, detailsMetadata, encodeErrorDetails } from "../../proto/error-details.js";
 import { fromGrpcError, toGrpcStatus } from "../../proto/grpc.js";
 import { thrownBy } from "../helpers/errors.js";
 import { tempDir } from "../helpers/paths.js";
@@ -160,7 +161,7 @@ describe("problems in bounded form", () => {
     expect(kept).toHaveLength(4);
     expect(kept[0]?.line).toBe(1);
     expect(kept[0]?.message.length).toBeLessThanOrEqual(201);
-    expect(encodeURIComponent(JSON.stringify(kept)).length).toBeLessThanOrEqual(WIRE_DETAILS.bytes);
+    expect(encodeErrorDetails({ details: [huge, ...many(3)], omitted: 0, lock: undefined })?.length).toBeLessThanOrEqual(WIRE_DETAILS.bytes);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, GrpcStatus, WfctlError, codeFromWire, decodeDetails, encodeDetails, grpcStatusOf } from "../../proto/errors.js";
+import { ErrorCode, GrpcStatus, WfctlError, codeFromWire, grpcStatusOf } from "../../proto/errors.js";
+import { decodeErrorDetails, encodeErrorDetails } from "../../proto/error-details.js";
 import { parseDuration } from "../../proto/duration.js";
 import { REDACTED, isSensitiveKey, redact } from "../../proto/redact.js";
 import { fromConnectError, toConnectError } from "../../proto/connect-errors.js";
@@ -27,8 +28,9 @@ describe("errors across boundaries", () => {
 
   it("survives details with any characters", () => {
     const details = [{ message: "naïve \n \"quoted\" ✓", file: "/a b/c.yaml", line: 3 }];
-    expect(decodeDetails(encodeDetails(details))).toEqual(details);
-    expect(encodeDetails(details)).toMatch(/^[\x20-\x7e]+$/);
+    const encoded = encodeErrorDetails({ details, omitted: 0, lock: undefined });
+    expect(decodeErrorDetails(encoded).details).toEqual(details);
+    expect(encoded).toMatch(/^[\x20-\x7e]+$/);
   });
 
   it("maps every code to an exit code; distinct ones for what CI handles differently", () => {

@@ -1,8 +1,9 @@
 // What a held stack lock says, against a real memory store: a holder that is
 // this very daemon with no operation holding the lock, a holder whose wfctld
-// is gone, one still running, one on another host; the unlock command quotes
-// what the shell would split. And the holder text parsed back. (A lock whose
-// release this daemon is retrying: test/faults/locks.test.ts.)
+// is gone, one still running, one on another host; read from the lock's
+// host and pids (the holder text only for a record without them, never the
+// message); the unlock command quotes what the shell would split. (A lock
+// whose release this daemon is retrying: test/faults/locks.test.ts.)
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
@@ -10,12 +11,13 @@ import { ErrorCode } from "../../proto/errors.js";
 import { ROOT_CONTEXT } from "../../proto/telemetry.js";
 import { parseInfraConfig } from "../../daemon/config/load.js";
 import type { OperationContext } from "../../daemon/engine/context.js";
-import { holderText, lockIdIn, parseHolder, unlockCommand } from "../../daemon/engine/lock-holder.js";
+import { holderOf, holderText, lockRequestFor, unlockCommand } from "../../daemon/engine/lock-holder.js";
 import { LockReleases } from "../../daemon/engine/lock-releases.js";
 import type { RunningOperation } from "../../daemon/engine/operations.js";
 import { type LockKeeper, type LockPlace, STACK_LOCK, takeStackLock } from "../../daemon/engine/stack-lock.js";
 import { silentLogger } from "../../daemon/log.js";
 import { MemoryStateStore } from "../../daemon/state/memory.js";
+import type { LockRequest } from "../../proto/state-store.js";
 
 const FILE = "/srv/my site/infra.yaml";
 const TARGET = { configPath: FILE, env: "staging" };
@@ -41,10 +43,11 @@ function keeper(running?: RunningOperation): LockKeeper {
   return { releases: new LockReleases(silentLogger(), { background: false }), holderOf: () => running };
 }
 
-/** The LOCK_HELD message an operation gets when `holder` holds the lock; and that lock's id. */
-async function heldBy(holder: string, k: LockKeeper = keeper()): Promise<{ message: string; lockId: string }> {
+/** The LOCK_HELD message an operation gets when `holder` (a holder text, or a whole request) holds the lock; and that lock's id. */
+async function heldBy(holder: string | LockRequest, k: LockKeeper = keeper()): Promise<{ message: string; lockId: string }> {
   const store = new MemoryStateStore();
-  const held = await store.lock(STACK_LOCK, { holder, operation: "apply", version: "0.1.0" }, { signal: new AbortController().signal });
+  const request = typeof holder === "string" ? { holder, operation: "apply", version: "0.1.0" } : holder;
+  const held = await store.lock(STACK_LOCK, request, { signal: new AbortController().signal });
   const place: LockPlace = { store, config, target: TARGET, reopen: async () => store };
   let message = "";
   try {
@@ -89,15 +92,28 @@ describe("a held stack lock", () => {
   });
 });
 
-describe("the holder text", () => {
-  it("is parsed back from a holder field or a LOCK_HELD message, and the lock id from the message", () => {
-    const text = holderText({ user: "alice@build-1", pid: 12, command: "wfctl infra apply" });
-    expect(parseHolder(text)).toEqual({ user: "alice", host: "build-1", clientPid: 12, daemonPid: process.pid });
-    const message = `state lock "stack" is held by ${text} for "apply" since 2026-01-01T00:00:00Z (lock id 5b0c, wfctl 0.1.0)`;
-    expect(parseHolder(message)?.host).toBe("build-1");
-    expect(lockIdIn(message)).toBe("5b0c");
-    expect(lockIdIn(`state lock "stack" is held by x for "unknown" since then (lock id , wfctl unknown)`)).toBe("");
-    expect(parseHolder("alice (wfctl infra state unlock)")).toBeUndefined();
+describe("a held stack lock's holder, as data", () => {
+  it("is read from the lock's host and pids, whatever its holder text says", async () => {
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    const here = { holder: "ci on the big runner", operation: "apply", version: "0.1.0", host: hostname(), pid: 1, daemonPid: gone };
+    const { message, lockId } = await heldBy(here);
+    expect(message).toContain(`; the holder looks stale: wfctld pid ${gone} on this host is no longer running. ${IF_IDLE} wfctl infra state unlock ${lockId} -c`);
+    const elsewhere = await heldBy({ ...here, holder: `ci@${hostname()} (pid 1, wfctld pid ${gone})`, host: "runner-7.example" });
+    expect(elsewhere.message).toContain("; it was taken on host runner-7.example: if that command is no longer running there");
+  });
+
+  it("is what this daemon records for a caller: the text for people, the host and pids as data", () => {
+    const request = lockRequestFor({ user: "alice@build-1", pid: 12 }, "apply");
+    expect(request).toEqual({ holder: `alice@build-1 (pid 12, wfctld pid ${process.pid})`, operation: "apply", version: expect.any(String), host: hostname(), pid: 12, daemonPid: process.pid });
+  });
+
+  it("falls back to the holder text only for a record without host and pids; another text names no holder", () => {
+    const lock = { lockId: "5b0c", resourceId: STACK_LOCK, operation: "apply", createdAt: "2026-01-01T00:00:00Z", version: "0.1.0" };
+    expect(holderOf({ ...lock, holder: holderText({ user: "alice@build-1", pid: 12 }) })).toEqual({ host: "build-1", clientPid: 12, daemonPid: process.pid });
+    expect(holderOf({ ...lock, holder: "alice (wfctl infra state unlock)" })).toBeUndefined();
+    expect(holderOf({ ...lock, holder: "anything at all", host: "h", pid: 3, daemonPid: 4 })).toEqual({ host: "h", clientPid: 3, daemonPid: 4 });
+    // A record with pids but no host cannot be placed: its holder text is not consulted.
+    expect(holderOf({ ...lock, holder: holderText({ user: "alice@build-1", pid: 12 }), pid: 12 })).toBeUndefined();
   });
 
   it("gives unlock commands a shell runs as written", () => {

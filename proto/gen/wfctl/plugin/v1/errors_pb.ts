@@ -83,9 +83,11 @@ export type ErrorDetails = Message<"wfctl.plugin.v1.ErrorDetails"> & {
   omitted: number;
 
   /**
-   * For LOCK_HELD: the lock that is held, as its holder took it. lock_id is
+   * For LOCK_HELD, required: the lock that is held, as its holder took it
+   * (on contention, and on an Unlock with another lock_id). lock_id is
    * empty when the lock exists but its record cannot be read (only a forced
-   * unlock releases it).
+   * unlock releases it). An Unlock when no lock is held is NOT_FOUND, forced
+   * or not.
    *
    * @generated from field: wfctl.plugin.v1.LockInfo lock = 3;
    */
