@@ -9,11 +9,11 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { canonicalJson } from "../../proto/json.js";
-import type { LockInfo, StateStore } from "../../proto/state-store.js";
+import { type LockInfo, type StateStore, storeTimeout } from "../../proto/state-store.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import type { InfraConfig } from "../config/model.js";
 import { describeBackend } from "../state/open.js";
-import type { OperationContext } from "./context.js";
+import { type OperationContext, storeContext } from "./context.js";
 import { holderLiveness, holderText, lockIdIn, parseHolder, unlockCommand } from "./lock-holder.js";
 import type { LockReleases } from "./lock-releases.js";
 import type { RunningOperation } from "./operations.js";
@@ -61,7 +61,7 @@ export function stackLockScope(config: InfraConfig): string {
 export async function takeStackLock(place: LockPlace, caller: Caller, operation: string, ctx: OperationContext, keeper: LockKeeper): Promise<LockInfo> {
   await keeper.releases.settle(stateIdentity(place.config), place.store);
   try {
-    return await place.store.lock(STACK_LOCK, { holder: holderText(caller), operation, version: WFCTL_VERSION }, { signal: ctx.signal });
+    return await place.store.lock(STACK_LOCK, { holder: holderText(caller), operation, version: WFCTL_VERSION }, storeContext(ctx));
   } catch (err) {
     const error = WfctlError.from(err);
     const advice = error.code === ErrorCode.LOCK_HELD ? lockAdvice(error, place.target, keeper) : undefined;
@@ -137,8 +137,8 @@ export interface UnlockResult {
 /** The LOCK_HELD message naming who holds the stack lock; NOT_FOUND when nobody does. */
 async function whoHolds(store: StateStore, config: InfraConfig, caller: Caller, ctx: OperationContext): Promise<WfctlError> {
   try {
-    const probe = await store.lock(STACK_LOCK, { holder: `${caller.user} (wfctl infra state unlock)`, operation: "state unlock", version: WFCTL_VERSION }, { signal: ctx.signal });
-    await store.unlock(STACK_LOCK, probe.lockId, { signal: AbortSignal.timeout(30_000) });
+    const probe = await store.lock(STACK_LOCK, { holder: `${caller.user} (wfctl infra state unlock)`, operation: "state unlock", version: WFCTL_VERSION }, storeContext(ctx));
+    await store.unlock(STACK_LOCK, probe.lockId, storeTimeout(30_000));
   } catch (err) {
     const error = WfctlError.from(err);
     if (error.code === ErrorCode.LOCK_HELD) return error;
@@ -182,7 +182,7 @@ export async function unlockStack(
   // Who is asking, as the daemon knows it, for the audit line; another user is refused here, before the release.
   const peer = await caller.peer?.();
   // Forced only when the lock has no id: a lock with one is released by its id, so a lock taken since the look is never released.
-  await store.unlock(STACK_LOCK, heldId, { signal: ctx.signal }, heldId === "" ? { force: true } : undefined);
+  await store.unlock(STACK_LOCK, heldId, storeContext(ctx), heldId === "" ? { force: true } : undefined);
   if (heldId) keeper.releases.forget(heldId);
   const entry: AuditEntry = {
     time: new Date().toISOString(),
