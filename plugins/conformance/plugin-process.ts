@@ -17,7 +17,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { NEVER_INHERITED } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../proto/gen/grpc/health/v1/health_pb.js";
-import { PluginInfoService } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
+import { PluginController, PluginInfoService } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
@@ -32,9 +32,8 @@ import {
   runsWithNode,
   unreachable,
 } from "../../proto/plugin-handshake.js";
-import { PluginStateStore } from "../../proto/plugin-state-store.js";
-import type { StateStore } from "../../proto/state-store.js";
 import type { ProviderUnderTest } from "./provider.js";
+import { type ServedStateStore, servedStateStore } from "./served-store.js";
 
 /** How to start the plugin: as a wfctl.yaml entry declares it. */
 export interface PluginCommand {
@@ -148,6 +147,7 @@ export class PluginProcess {
     return {
       provider: this.client(IaCProvider),
       driftDetector: this.serves(IaCDriftDetector) ? this.client(IaCDriftDetector) : undefined,
+      controller: this.client(PluginController),
       config: options.config,
       workingDir: options.workingDir,
       close: () => this.stop(),
@@ -159,13 +159,15 @@ export class PluginProcess {
    * `config`, `namespace`) and gives the store over gRPC, as the daemon uses
    * it. Each call opens a fresh store in the plugin, replacing the previous
    * one: with a new namespace, an empty one, as each conformance check needs.
+   * The kit also reaches the plugin's PluginController through it, to check
+   * the plugin's own handling of cancellation and deadlines.
    */
-  async stateStore(options: { backend: string; config?: JsonObject; namespace: string; workingDir?: string }): Promise<StateStore> {
+  async stateStore(options: { backend: string; config?: JsonObject; namespace: string; workingDir?: string }): Promise<ServedStateStore> {
     await this.client(IaCStateBackendSetup).configure(
       { backend: options.backend, configJson: encodeJson(options.config ?? {}), namespace: options.namespace, workingDir: options.workingDir ?? process.cwd() },
       { deadline: new Date(Date.now() + 60_000) },
     );
-    return new PluginStateStore(() => this.client(IaCStateBackend));
+    return servedStateStore({ backend: () => this.client(IaCStateBackend), controller: () => this.client(PluginController) });
   }
 
   /** SIGTERM to its process group, SIGKILL after `graceMs` (default 5 s, as wfctld); resolves once it has exited. */
