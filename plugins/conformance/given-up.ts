@@ -1,9 +1,9 @@
 // How a conformance check makes a plugin itself see that its caller has
 // given up. Over gRPC the client refuses to send a call whose signal is
-// already aborted or whose deadline has passed, and a call cancelled in
-// flight comes back CANCELLED from the client whatever the plugin did (its
-// answer is thrown away). So a check that only cancels calls never reaches the
-// plugin: one that ignores every signal passes it. What does reach the plugin
+// already aborted, and answers one cancelled in flight, or past its deadline,
+// itself (CANCELLED, DEADLINE_EXCEEDED), whatever the plugin did: its answer
+// is thrown away. So a check that only cancels calls never learns what the
+// plugin did, and one that ignores every signal passes it. What does reach the plugin
 // is the host's other way to stop work, PluginController.CancelOperation:
 // the plugin must abort the context of every call of that operation, in
 // flight or arriving later, exactly as it does for a cancelled call or a

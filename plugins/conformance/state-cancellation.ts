@@ -20,7 +20,7 @@ const MANY = 1200;
 const PAGE = 500;
 
 const NOT_REACHED =
-  "this store reaches a plugin through the daemon's client alone, which answers a call whose caller has given up without sending it, " +
+  "this store reaches a plugin through the daemon's client alone, which answers a call whose caller has given up itself, " +
   "so the kit cannot check the plugin's own handling: open the store with startPlugin(...).stateStore(...) or servedStateStore(...) " +
   "(@wfctl/plugin-sdk/conformance), which reach the plugin through PluginController.CancelOperation";
 
