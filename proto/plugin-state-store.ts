@@ -19,17 +19,21 @@ import {
 } from "./state-store.js";
 import { ErrorCode, WfctlError } from "./errors.js";
 
-/** Per-call deadline when the caller sets none (a backend call should never hang forever). */
+/** The longest a call may take: the deadline when the caller sets none or a later one (a backend call never hangs forever). */
 export const STATE_CALL_TIMEOUT_MS = 60_000;
 
 export class PluginStateStore implements StateStore {
   constructor(
     private readonly client: () => UnaryClient<typeof IaCStateBackend>,
+    /** Sent with every call: the metadata of the operation the store was opened for (operation id, traceparent…). */
     private readonly metadata: Readonly<Record<string, string>> = {},
   ) {}
 
+  /** The caller's cancellation, the nearer of its deadline and STATE_CALL_TIMEOUT_MS, the store's metadata and the call's. */
   private options(ctx: StoreContext): CallOptions {
-    return { signal: ctx.signal, deadline: new Date(Date.now() + STATE_CALL_TIMEOUT_MS), metadata: { ...this.metadata } };
+    const bound = Date.now() + STATE_CALL_TIMEOUT_MS;
+    const deadline = ctx.deadline && ctx.deadline.getTime() < bound ? ctx.deadline : new Date(bound);
+    return { signal: ctx.signal, deadline, metadata: { ...this.metadata, ...ctx.metadata } };
   }
 
   async getState(resourceId: string, ctx: StoreContext): Promise<ResourceState | undefined> {

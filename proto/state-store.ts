@@ -49,9 +49,23 @@ export function isUnconfirmed(record: Pick<ResourceState, "status">): boolean {
   return record.status === RecordStatus.PENDING || record.status === RecordStatus.UNKNOWN;
 }
 
-/** Every store call takes the caller's cancellation. */
+/**
+ * Every store call takes the caller's cancellation, and may say when it
+ * gives up. A store in this process needs only `signal` (it aborts at the
+ * deadline too); a store across a process boundary (a plugin) sends
+ * `deadline` as the call's own deadline and `metadata` with the call.
+ */
 export interface StoreContext {
   signal: AbortSignal;
+  /** When `signal` aborts by itself (the operation's deadline, a write's own limit); absent: the store's own bound applies. */
+  deadline?: Date | undefined;
+  /** Sent with the call by a store that crosses a process boundary (operation id, traceparent…); ignored in process. */
+  metadata?: Readonly<Record<string, string>> | undefined;
+}
+
+/** A context that gives up after `ms` of its own, whatever the operation does (writes that record what happened). */
+export function storeTimeout(ms: number, metadata?: Readonly<Record<string, string>>): StoreContext {
+  return { signal: AbortSignal.timeout(ms), deadline: new Date(Date.now() + ms), ...(metadata ? { metadata } : {}) };
 }
 
 /** Keys a ListStates filter may use. */

@@ -13,7 +13,7 @@ import { RecordStatus, type ResourceState, type StateStore, priorStateOf, withFi
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { fieldOfRecord, resolveReferences } from "../config/references.js";
 import type { PluginInstance } from "../supervisor/instance.js";
-import { type OperationContext, changeCallOptions } from "./context.js";
+import { type OperationContext, changeCallOptions, storeContext } from "./context.js";
 import type { PlannedChange } from "./plan.js";
 import { type ProviderHandle, type ProviderSessions, withSchemaDefaults } from "./providers.js";
 import { resourceNameOf } from "./deposed.js";
@@ -95,7 +95,7 @@ export async function resolvedNow(env: ChangeEnvironment, planned: ResourceModul
   if (!resource) return planned;
   const { config } = await resolveReferences(resource.config, async (expression) => {
     const ref = resource.references.find((r) => r.expression === expression);
-    const record = ref && (await env.store.getState(ref.target, { signal: env.ctx.signal }));
+    const record = ref && (await env.store.getState(ref.target, storeContext(env.ctx)));
     if (!ref || !record) {
       throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `${resource.name}: reference \${${expression}}: resource "${ref?.target ?? expression}" has no state (it was not applied)`);
     }

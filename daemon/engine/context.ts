@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { CallOptions } from "../../proto/grpc.js";
 import type { WfctlError } from "../../proto/errors.js";
+import type { StoreContext } from "../../proto/state-store.js";
 import { type Context, injectTrace } from "../../proto/telemetry.js";
 import type { PlanEvent, ResourceEvent } from "./events.js";
 import type { Caller } from "./request.js";
@@ -62,14 +63,24 @@ export function changeCallOptions(ctx: OperationContext, env: string, notify: (r
 export function callOptions(ctx: OperationContext, env: string, timeoutMs: number): CallOptions {
   const own = Date.now() + timeoutMs;
   const deadline = ctx.deadline && ctx.deadline.getTime() < own ? ctx.deadline : new Date(own);
-  return {
-    signal: ctx.signal,
-    deadline,
-    metadata: injectTrace(ctx.trace, {
-      "wfctl-operation-id": ctx.operationId,
-      "wfctl-operation": ctx.operation,
-      "wfctl-environment": env,
-      "wfctl-caller": ctx.caller.user,
-    }),
-  };
+  return { signal: ctx.signal, deadline, metadata: operationMetadata(ctx, env) };
+}
+
+/** What every plugin call of an operation carries, provider and state backend alike: its id, name, environment, caller and trace. */
+export function operationMetadata(ctx: OperationContext, env: string): Record<string, string> {
+  return injectTrace(ctx.trace, {
+    "wfctl-operation-id": ctx.operationId,
+    "wfctl-operation": ctx.operation,
+    "wfctl-environment": env,
+    "wfctl-caller": ctx.caller.user,
+  });
+}
+
+/**
+ * A state store call on the operation's behalf: its cancellation and
+ * deadline (the store adds its own bound when there is none). The store
+ * was opened with the operation's metadata (openTarget).
+ */
+export function storeContext(ctx: Pick<OperationContext, "signal" | "deadline">): StoreContext {
+  return { signal: ctx.signal, deadline: ctx.deadline };
 }

@@ -12,7 +12,7 @@ import { isSealed } from "../../proto/sealed.js";
 import { settleDriftSeals } from "../../proto/sealed-compare.js";
 import { type ResourceState, type StateStore, priorStateOf } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
-import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import { CALL_TIMEOUTS, type OperationContext, callOptions, storeContext } from "./context.js";
 import type { ProviderSessions } from "./providers.js";
 import { runTasks } from "./scheduler.js";
 
@@ -111,7 +111,7 @@ export async function detectDrift(
   ctx: OperationContext,
   parallelism: number,
 ): Promise<DriftFinding[]> {
-  const records = await store.listStates({}, { signal: ctx.signal });
+  const records = await store.listStates({}, storeContext(ctx));
   const findings = new Map<string, DriftFinding>();
   const typeOf = new Map(records.map((r) => [r.resourceId, r.resourceType]));
   const about = (id: string) => ({ kind: "resource", name: id, type: typeOf.get(id) ?? "", action: "read" }) as const;

@@ -15,7 +15,7 @@ import type { PluginCatalog } from "../supervisor/catalog.js";
 import { PluginInstance } from "../supervisor/instance.js";
 import { type LockMode, type LockResult, lockProjectPlugins } from "../supervisor/lock-project.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
-import type { OperationContext } from "./context.js";
+import { type OperationContext, storeContext } from "./context.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
 import type { OperationJournal } from "./events.js";
 import { type ApplyOptions, type ApplyResult, mutate } from "./mutate.js";
@@ -128,7 +128,14 @@ export class Engine {
       config,
       target,
       reopen: async (signal) =>
-        openStateStore(config, { supervisor: this.supervisor, catalog: await catalogFor(this.supervisor, config.dir), memory: this.memory, signal, environment: target.environment ?? {} }),
+        openStateStore(config, {
+          supervisor: this.supervisor,
+          catalog: await catalogFor(this.supervisor, config.dir),
+          memory: this.memory,
+          signal,
+          environment: target.environment ?? {},
+          metadata: opened.storeMetadata,
+        }),
     };
   }
 
@@ -273,7 +280,7 @@ export class Engine {
   /** The locks held in the target's state, each with whether its holder still runs and the command that releases it (see heldLocks). */
   listStateLocks(request: OperationRequest): Promise<{ locks: HeldLock[]; backend: string; namespace: string }> {
     return this.run("state-locks", request, false, async (ctx, { config, store }) => {
-      const locks = await heldLocks(store, request.caller, "state locks", ctx.signal);
+      const locks = await heldLocks(store, request.caller, "state locks", storeContext(ctx));
       return { locks: locks.map((lock) => describeHeld(lock, request.target)), backend: describeBackend(config), namespace: config.namespace };
     });
   }
@@ -296,7 +303,7 @@ export class Engine {
   /** The records in state, with the backend and namespace they came from (no plugin is started unless the backend is one). */
   listState(request: OperationRequest): Promise<{ resources: ResourceState[]; backend: string; namespace: string }> {
     return this.run("state-list", request, false, async (ctx, { config, store }) => {
-      const resources = await store.listStates({}, { signal: ctx.signal });
+      const resources = await store.listStates({}, storeContext(ctx));
       return { resources, backend: describeBackend(config), namespace: config.namespace };
     });
   }

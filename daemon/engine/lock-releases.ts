@@ -7,7 +7,7 @@
 // its own daemon's orphan. `wfctl daemon status` lists what is kept here.
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import type { StateStore } from "../../proto/state-store.js";
+import { type StateStore, storeTimeout } from "../../proto/state-store.js";
 import type { Target } from "./request.js";
 
 /** How releases are retried; the defaults suit a daemon, tests may shorten them. */
@@ -73,7 +73,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** One release attempt, bounded in time. A lock already gone, or held by someone else now, is no longer ours: done. */
 async function attempt(store: StateStore, lock: LockToRelease, timeoutMs: number): Promise<Attempt> {
   try {
-    await store.unlock(lock.resourceId, lock.lockId, { signal: AbortSignal.timeout(timeoutMs) });
+    await store.unlock(lock.resourceId, lock.lockId, storeTimeout(timeoutMs));
     return { released: true, how: "released" };
   } catch (err) {
     const error = WfctlError.from(err);

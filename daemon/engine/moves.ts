@@ -6,7 +6,7 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type ResourceState, withFields } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
-import type { OperationContext } from "./context.js";
+import { type OperationContext, storeContext } from "./context.js";
 import type { PlannedChange } from "./plan-model.js";
 import type { AuditEntry, AuditSink } from "./refresh.js";
 import { renameRecord, renamedCopyOf } from "./renames.js";
@@ -64,7 +64,7 @@ export async function applyMoves(changes: readonly PlannedChange[], { config, st
   if (moving.length === 0) return [];
   const peer = await ctx.caller.peer?.();
   const entries: AuditEntry[] = [];
-  let records = await store.listStates({}, { signal: ctx.signal });
+  let records = await store.listStates({}, storeContext(ctx));
   for (const change of moving) {
     const from = change.movedFrom as string;
     const record = records.find((r) => r.resourceId === from);

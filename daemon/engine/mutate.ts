@@ -4,6 +4,7 @@
 // what the providers read for the resources left unchanged.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { JsonObject } from "../../proto/json.js";
+import { storeTimeout } from "../../proto/state-store.js";
 import { locateState } from "../state/open.js";
 import { type ResourceOutcome, applyPlan, checkProtected } from "./apply.js";
 import { applySteps } from "./apply-order.js";
@@ -117,7 +118,7 @@ export async function mutate(ctx: OperationContext, opened: OpenedTarget, option
   if (stopped?.code !== ErrorCode.STATE_WRITE_FAILED) {
     for (const change of plan.changes) {
       if (!change.refreshed) continue;
-      await store.saveState(change.refreshed, { signal: AbortSignal.timeout(60_000) }).catch((err: unknown) => {
+      await store.saveState(change.refreshed, storeTimeout(60_000)).catch((err: unknown) => {
         ctx.log.warn({ resource: change.name, err: WfctlError.from(err).message }, "could not record what was read for an unchanged resource; the next plan reads it again");
       });
     }

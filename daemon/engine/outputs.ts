@@ -11,7 +11,7 @@ import type { ResourceState, StateStore } from "../../proto/state-store.js";
 import type { InfraConfig, OutputDeclaration, OutputSinkDeclaration } from "../config/model.js";
 import { isSensitiveField } from "../config/references.js";
 import { formatDetail, formatDetails } from "../config/source.js";
-import type { OperationContext } from "./context.js";
+import { type OperationContext, storeContext } from "./context.js";
 import type { ProviderSessions } from "./providers.js";
 
 export interface OutputResult {
@@ -77,7 +77,7 @@ async function declaredOutput(
         `remove the output for this environment's use or enable the module`,
     );
   }
-  const record = await store.getState(output.resource, { signal: ctx.signal });
+  const record = await store.getState(output.resource, storeContext(ctx));
   if (!record) {
     throw outputProblem(
       config,
@@ -185,7 +185,7 @@ export async function collectOutputs(
     }
     return { outputs: [], declared: false };
   }
-  const records = (await store.listStates({}, { signal: ctx.signal })).sort((a, b) => a.resourceId.localeCompare(b.resourceId));
+  const records = (await store.listStates({}, storeContext(ctx))).sort((a, b) => a.resourceId.localeCompare(b.resourceId));
   const outputs: OutputResult[] = [];
   for (const record of records) {
     const schema = await schemaOf(record, config, sessions);
@@ -224,7 +224,7 @@ export async function sensitiveValues(config: InfraConfig, store: StateStore, se
     const schema = (await sessions.get(resource.provider)).schema.types.get(resource.type) ?? {};
     for (const [field, value] of Object.entries(resource.config)) if (schema[field]?.sensitive) keep(value);
   }
-  for (const record of await store.listStates({}, { signal: ctx.signal })) {
+  for (const record of await store.listStates({}, storeContext(ctx))) {
     if (!config.providers.has(record.provider)) continue;
     const schema = await schemaOf(record, config, sessions);
     for (const [field, value] of Object.entries(record.outputs)) if (isSensitiveField(schema, field) || tainted(config, record.resourceId, field)) keep(value);

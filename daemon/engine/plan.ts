@@ -10,7 +10,7 @@ import { moduleProblem } from "../config/load.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { findReferences } from "../config/references.js";
 import { formatDetails } from "../config/source.js";
-import type { OperationContext } from "./context.js";
+import { type OperationContext, storeContext } from "./context.js";
 import { topologicalOrder } from "./graph.js";
 import type { Plan, PlannedChange } from "./plan-model.js";
 import { type PlanningContext, planDelete, planResource } from "./plan-resource.js";
@@ -115,7 +115,7 @@ export async function computePlan(
   ctx: OperationContext,
   options: { destroy: boolean; refresh?: boolean } & Partial<PlanScope>,
 ): Promise<Plan> {
-  const priors = await store.listStates({}, { signal: ctx.signal });
+  const priors = await store.listStates({}, storeContext(ctx));
   const priorByName = new Map(priors.map((p) => [p.resourceId, p]));
   // `moved:` entries: the record `from` is planned as its new name.
   const moves = plannedMoves(config, options.destroy ? [] : priors);

@@ -12,8 +12,7 @@ import type { PluginInstance } from "../supervisor/instance.js";
 import { type PluginCatalog, forRequest } from "../supervisor/catalog.js";
 import { envNamesInConfig } from "../supervisor/plugin-env.js";
 import type { PluginSupervisor, SetupRun } from "../supervisor/supervisor.js";
-import { injectTrace } from "../../proto/telemetry.js";
-import { CALL_TIMEOUTS, type OperationContext } from "./context.js";
+import { CALL_TIMEOUTS, type OperationContext, operationMetadata } from "./context.js";
 
 /** What a provider plugin says it manages. */
 export interface ProviderSchema {
@@ -52,13 +51,7 @@ export function instanceKey(plugin: string, config: unknown, workingDir: string,
 export function setupCallOptions(ctx: OperationContext, env: string, run: SetupRun): CallOptions {
   const deadline = new Date(Date.now() + CALL_TIMEOUTS.quick);
   if (run.restart) return { deadline, metadata: { "wfctl-environment": env } };
-  const metadata = injectTrace(ctx.trace, {
-    "wfctl-operation-id": ctx.operationId,
-    "wfctl-operation": ctx.operation,
-    "wfctl-environment": env,
-    "wfctl-caller": ctx.caller.user,
-  });
-  return { deadline, metadata };
+  return { deadline, metadata: operationMetadata(ctx, env) };
 }
 
 /**

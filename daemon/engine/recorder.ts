@@ -5,7 +5,7 @@
 // result is retried with backoff; a result that still cannot be written is
 // listed, with the provider id, so an operator can act on it.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import type { ResourceState, StateStore } from "../../proto/state-store.js";
+import { type ResourceState, type StateStore, storeTimeout } from "../../proto/state-store.js";
 import type { OperationContext } from "./context.js";
 
 /** A change that was made (or may have been) but whose result state does not hold. */
@@ -47,27 +47,27 @@ export class StateRecorder {
 
   /** Writes the record of a change about to start; one try, since on failure the change does not start. */
   async intent(record: ResourceState): Promise<void> {
-    await this.attempt(() => this.store.saveState(record, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }), record);
+    await this.attempt(() => this.store.saveState(record, storeTimeout(WRITE_TIMEOUT_MS)), record);
   }
 
   /** Best effort, for bookkeeping whose failure leaves state still true (an intent withdrawn, a failed update noted). */
   async note(record: ResourceState): Promise<void> {
-    await this.persist(() => this.store.saveState(record, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }), record).catch(() => {});
+    await this.persist(() => this.store.saveState(record, storeTimeout(WRITE_TIMEOUT_MS)), record).catch(() => {});
   }
 
   /** Best effort removal of a record whose change did not happen (an intent withdrawn). */
   async forget(record: ResourceState): Promise<void> {
-    await this.persist(() => this.store.deleteState(record.resourceId, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }), record).catch(() => {});
+    await this.persist(() => this.store.deleteState(record.resourceId, storeTimeout(WRITE_TIMEOUT_MS)), record).catch(() => {});
   }
 
   /** Writes the result of a change that was made; if it cannot, lists `change` as unrecorded and throws. */
   async result(record: ResourceState, change: Omit<UnrecordedChange, "error" | "name" | "type">): Promise<void> {
-    await this.persistOrList(() => this.store.saveState(record, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }), record, change);
+    await this.persistOrList(() => this.store.saveState(record, storeTimeout(WRITE_TIMEOUT_MS)), record, change);
   }
 
   /** Removes the record of a resource that was deleted; if it cannot, lists it as unrecorded and throws. */
   async removal(record: ResourceState, change: Omit<UnrecordedChange, "error" | "name" | "type">): Promise<void> {
-    await this.persistOrList(() => this.store.deleteState(record.resourceId, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }), record, change);
+    await this.persistOrList(() => this.store.deleteState(record.resourceId, storeTimeout(WRITE_TIMEOUT_MS)), record, change);
   }
 
   private async persistOrList(write: () => Promise<void>, record: ResourceState, change: Omit<UnrecordedChange, "error" | "name" | "type">): Promise<void> {

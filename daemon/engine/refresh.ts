@@ -7,7 +7,7 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type FieldDifference, type FieldMap, diffFields } from "../../proto/fields.js";
 import { decodeJsonObject } from "../../proto/json.js";
-import { RecordStatus, type ResourceState, type StateStore, type StoreContext, isUnconfirmed, priorStateOf, withFields } from "../../proto/state-store.js";
+import { RecordStatus, type ResourceState, type StateStore, type StoreContext, isUnconfirmed, priorStateOf, storeTimeout, withFields } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import type { Peer } from "./request.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
@@ -118,7 +118,7 @@ export async function pruneGhosts(
   // Who is asking, as the daemon knows it, for the audit lines; another user is refused here, before any prune.
   const peer = ghosts.length > 0 ? await ctx.caller.peer?.() : undefined;
   for (const ghost of ghosts) {
-    await store.deleteState(ghost.name, { signal: AbortSignal.timeout(60_000) });
+    await store.deleteState(ghost.name, storeTimeout(60_000));
     const entry = pruneEntry(ghost, operation, config, ctx, peer);
     pruned.push(entry);
     audit(entry);
@@ -208,7 +208,7 @@ function withComputed(fields: FieldMap): FieldMap {
 /** Writes the updated records. Like pruning, each write completes even during cancellation. */
 export async function saveUpdates(updates: readonly RefreshUpdate[], store: StateStore, ctx: OperationContext): Promise<void> {
   for (const update of updates) {
-    await store.saveState(update.record, { signal: AbortSignal.timeout(60_000) });
+    await store.saveState(update.record, storeTimeout(60_000));
     ctx.log.info({ resource: update.record.resourceId, fields: update.fields.map((f) => f.field) }, "state refreshed from the provider");
   }
 }

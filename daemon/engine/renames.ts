@@ -7,7 +7,7 @@
 // treats them so (sameResource): a plan removes only the stale record (never
 // the resource), and the same `state mv` run again finishes the rename.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { type ResourceState, withFields } from "../../proto/state-store.js";
+import { type ResourceState, storeTimeout, withFields } from "../../proto/state-store.js";
 import type { OperationContext } from "./context.js";
 import type { SealingStore } from "./sealing.js";
 
@@ -37,7 +37,7 @@ export function renamedCopyOf(record: ResourceState, records: readonly ResourceS
  */
 export async function renameRecord(store: SealingStore, record: ResourceState, to: string, records: readonly ResourceState[], ctx: OperationContext): Promise<void> {
   const from = record.resourceId;
-  const write = () => ({ signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) });
+  const write = () => storeTimeout(WRITE_TIMEOUT_MS);
   await store.copyRecord(withFields(record, { resourceId: to, updatedAt: new Date().toISOString() }), write());
   try {
     for (const other of records) {

@@ -14,7 +14,7 @@ import { canonicalJson } from "../../proto/json.js";
 import { type LockInfo, type StateStore, describeLock } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { describeBackend } from "../state/open.js";
-import type { OperationContext } from "./context.js";
+import { type OperationContext, storeContext } from "./context.js";
 import { holderLiveness, holderOf, lockRequestFor, unlockCommand } from "./lock-holder.js";
 import type { LockReleases } from "./lock-releases.js";
 import type { RunningOperation } from "./operations.js";
@@ -62,7 +62,7 @@ export function stackLockScope(config: InfraConfig): string {
 export async function takeStackLock(place: LockPlace, caller: Caller, operation: string, ctx: OperationContext, keeper: LockKeeper): Promise<LockInfo> {
   await keeper.releases.settle(stateIdentity(place.config), place.store);
   try {
-    return await place.store.lock(STACK_LOCK, lockRequestFor(caller, operation), { signal: ctx.signal });
+    return await place.store.lock(STACK_LOCK, lockRequestFor(caller, operation), storeContext(ctx));
   } catch (err) {
     const error = WfctlError.from(err);
     const advice = error.code === ErrorCode.LOCK_HELD && error.lock ? lockAdvice(error.lock, place.target, keeper) : undefined;
@@ -131,7 +131,7 @@ export interface UnlockResult {
 
 /** The stack lock held now, from the store's listing or a probe; NOT_FOUND when nobody holds it. */
 async function heldStackLock(store: StateStore, config: InfraConfig, caller: Caller, ctx: OperationContext): Promise<LockInfo> {
-  const held = (await heldLocks(store, caller, "state unlock", ctx.signal)).find((lock) => lock.resourceId === STACK_LOCK);
+  const held = (await heldLocks(store, caller, "state unlock", storeContext(ctx))).find((lock) => lock.resourceId === STACK_LOCK);
   if (!held) throw new WfctlError(ErrorCode.NOT_FOUND, `no state lock is held in ${describeBackend(config)}: nothing to unlock`);
   return held;
 }
@@ -171,7 +171,7 @@ export async function unlockStack(
   // Who is asking, as the daemon knows it, for the audit line; another user is refused here, before the release.
   const peer = await caller.peer?.();
   // Forced only when the lock has no id: a lock with one is released by its id, so a lock taken since the look is never released.
-  await store.unlock(STACK_LOCK, heldId, { signal: ctx.signal }, heldId === "" ? { force: true } : undefined);
+  await store.unlock(STACK_LOCK, heldId, storeContext(ctx), heldId === "" ? { force: true } : undefined);
   if (heldId) keeper.releases.forget(heldId);
   const entry: AuditEntry = {
     time: new Date().toISOString(),

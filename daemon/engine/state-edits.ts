@@ -7,11 +7,11 @@
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
 import { isSealed } from "../../proto/sealed.js";
-import { RecordStatus, type ResourceState } from "../../proto/state-store.js";
+import { RecordStatus, type ResourceState, storeTimeout } from "../../proto/state-store.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { findReferences, isSensitiveField } from "../config/references.js";
 import { type StateLocation, describeBackend, locateState } from "../state/open.js";
-import { CALL_TIMEOUTS, type OperationContext, callOptions } from "./context.js";
+import { CALL_TIMEOUTS, type OperationContext, callOptions, storeContext } from "./context.js";
 import type { AuditEntry, AuditSink } from "./refresh.js";
 import { WRITE_TIMEOUT_MS, renameRecord, sameResource } from "./renames.js";
 import type { Peer } from "./request.js";
@@ -88,7 +88,7 @@ async function taintedFields(resource: ResourceModule, opened: OpenedTarget, rec
 export async function importResource(ctx: OperationContext, opened: OpenedTarget, name: string, providerId: string, audit: AuditSink): Promise<ImportResult> {
   const { config, store, sessions } = opened;
   const resource = configuredResource(config, name);
-  const records = new Map((await store.listStates({}, { signal: ctx.signal })).map((r) => [r.resourceId, r]));
+  const records = new Map((await store.listStates({}, storeContext(ctx))).map((r) => [r.resourceId, r]));
   const existing = records.get(name);
   if (existing) {
     throw new WfctlError(
@@ -131,7 +131,7 @@ export async function importResource(ctx: OperationContext, opened: OpenedTarget
   const entry = editEntry("import", "import", record, config, ctx, await ctx.caller.peer?.());
   // Audited before the write, as prunes are: a line too many rather than a change unaccounted for.
   audit(entry);
-  await store.saveState(record, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) });
+  await store.saveState(record, storeTimeout(WRITE_TIMEOUT_MS));
   ctx.log.warn({ audit: entry, provider_id: record.providerId }, `imported ${name} (${resource.type}) into state`);
   return { record, audit: entry, ...locateState(config) };
 }
@@ -154,7 +154,7 @@ function recordsNamed(names: readonly string[], records: ReadonlyMap<string, Res
 export async function removeRecords(ctx: OperationContext, opened: OpenedTarget, names: readonly string[], allowProtected: boolean, audit: AuditSink): Promise<RemoveResult> {
   const { config, store } = opened;
   if (names.length === 0) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "names: which records? Give at least one name");
-  const records = new Map((await store.listStates({}, { signal: ctx.signal })).map((r) => [r.resourceId, r]));
+  const records = new Map((await store.listStates({}, storeContext(ctx))).map((r) => [r.resourceId, r]));
   const doomed = recordsNamed([...new Set(names)], records, config);
   const isProtected = (r: ResourceState) => r.protected || config.resources.some((c) => c.name === r.resourceId && c.protected);
   const blocked = doomed.filter(isProtected);
@@ -170,7 +170,7 @@ export async function removeRecords(ctx: OperationContext, opened: OpenedTarget,
   for (const record of doomed) {
     const entry = editEntry("state rm", "state rm", record, config, ctx, peer);
     audit(entry);
-    await store.deleteState(record.resourceId, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) });
+    await store.deleteState(record.resourceId, storeTimeout(WRITE_TIMEOUT_MS));
     entries.push(entry);
     ctx.log.warn({ audit: entry, provider_id: record.providerId }, `forgot ${record.resourceId} (${record.resourceType}); the resource itself was not touched`);
   }
@@ -185,7 +185,7 @@ export async function removeRecords(ctx: OperationContext, opened: OpenedTarget,
 export async function moveRecord(ctx: OperationContext, opened: OpenedTarget, from: string, to: string, audit: AuditSink): Promise<MoveResult> {
   const { config, store } = opened;
   if (from === to) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, `state mv: the old and new names are both "${from}": nothing to do`);
-  const all = await store.listStates({}, { signal: ctx.signal });
+  const all = await store.listStates({}, storeContext(ctx));
   const records = new Map(all.map((r) => [r.resourceId, r]));
   const [record] = recordsNamed([from], records, config) as [ResourceState];
   const existing = records.get(to);

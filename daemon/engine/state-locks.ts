@@ -5,7 +5,7 @@
 // lock of the stack lock, whose LOCK_HELD error carries the holder in
 // `lock` (ErrorDetails.lock). Nothing here reads an error's message.
 import { ErrorCode, WfctlError, hasCode } from "../../proto/errors.js";
-import { type LockInfo, type StateStore, unreadableLock } from "../../proto/state-store.js";
+import { type LockInfo, type StateStore, type StoreContext, storeTimeout, unreadableLock } from "../../proto/state-store.js";
 import { type Liveness, holderLiveness, holderOf, lockRequestFor, unlockCommand } from "./lock-holder.js";
 import type { Caller, Target } from "./request.js";
 
@@ -21,29 +21,29 @@ const PROBE_RELEASE_MS = 30_000;
  * does not say which lock is held (a backend that breaks the contract) is a
  * lock with no id: only a forced release can name it.
  */
-async function probeStackLock(store: StateStore, caller: Caller, operation: string, signal: AbortSignal): Promise<LockInfo | undefined> {
+async function probeStackLock(store: StateStore, caller: Caller, operation: string, ctx: StoreContext): Promise<LockInfo | undefined> {
   let probe: LockInfo;
   try {
-    probe = await store.lock(STACK_LOCK, lockRequestFor(caller, operation, `${caller.user} (${operation}: looking for the holder)`), { signal });
+    probe = await store.lock(STACK_LOCK, lockRequestFor(caller, operation, `${caller.user} (${operation}: looking for the holder)`), ctx);
   } catch (err) {
     const error = WfctlError.from(err);
     if (error.code !== ErrorCode.LOCK_HELD) throw error;
     return error.lock ?? unreadableLock(STACK_LOCK, `the state backend's LOCK_HELD error does not say which lock is held (no details.lock): ${error.message}`);
   }
-  await store.unlock(STACK_LOCK, probe.lockId, { signal: AbortSignal.timeout(PROBE_RELEASE_MS) });
+  await store.unlock(STACK_LOCK, probe.lockId, storeTimeout(PROBE_RELEASE_MS, ctx.metadata));
   return undefined;
 }
 
 /** Every lock held in `store`: its own listing, or for a store that cannot list them, the stack lock as a probe finds it. */
-export async function heldLocks(store: StateStore, caller: Caller, operation: string, signal: AbortSignal): Promise<LockInfo[]> {
+export async function heldLocks(store: StateStore, caller: Caller, operation: string, ctx: StoreContext): Promise<LockInfo[]> {
   if (store.listLocks) {
     try {
-      return await store.listLocks({ signal });
+      return await store.listLocks(ctx);
     } catch (err) {
       if (!hasCode(err, ErrorCode.UNSUPPORTED)) throw err;
     }
   }
-  const held = await probeStackLock(store, caller, operation, signal);
+  const held = await probeStackLock(store, caller, operation, ctx);
   return held ? [held] : [];
 }
 

@@ -10,7 +10,7 @@ import { type MemoryStores, openStateStore } from "../state/open.js";
 import type { PluginCatalog } from "../supervisor/catalog.js";
 import { projectPluginSpecs } from "../supervisor/manifest.js";
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
-import type { OperationContext } from "./context.js";
+import { type OperationContext, operationMetadata } from "./context.js";
 import { ProviderSessions } from "./providers.js";
 import type { Target } from "./request.js";
 import { SealingStore } from "./sealing.js";
@@ -21,6 +21,8 @@ export interface OpenedTarget {
   /** The state store, sealing sensitive values on their way in (an apply declares the fields its plan found tainted). */
   store: SealingStore;
   sessions: ProviderSessions;
+  /** What the store's calls to a plugin backend carry (the operation's metadata): the same again when it is reopened. */
+  storeMetadata: Readonly<Record<string, string>>;
 }
 
 /** What opening a target needs from the engine. */
@@ -39,11 +41,12 @@ export async function openTarget(parts: EngineParts, ctx: OperationContext, targ
   const loaded = await loadInfraConfig(target.configPath, target.env);
   const config = await applyVariables(loaded, { environment: target.environment ?? {}, variables: target.variables ?? {}, variableFiles: target.variableFiles ?? [] });
   const catalog = await catalogFor(parts.supervisor, config.dir);
-  const backend = await openStateStore(config, { supervisor: parts.supervisor, catalog, memory: parts.memory, signal: ctx.signal, environment: ctx.environment });
+  const storeMetadata = operationMetadata(ctx, config.env);
+  const backend = await openStateStore(config, { supervisor: parts.supervisor, catalog, memory: parts.memory, signal: ctx.signal, environment: ctx.environment, metadata: storeMetadata });
   const sessions = new ProviderSessions(config, parts.supervisor, catalog, ctx);
   // Sensitive values are sealed on their way into state, whatever saves them.
   const store = new SealingStore(backend, async (record) =>
     config.providers.has(record.provider) ? (await sessions.get(record.provider)).schema.types.get(record.resourceType) : undefined,
   );
-  return { config, store, sessions };
+  return { config, store, sessions, storeMetadata };
 }

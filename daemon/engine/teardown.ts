@@ -2,10 +2,10 @@
 // namespace. The wipe happens only when every destroy succeeded: otherwise
 // state keeps describing what still exists. A dry run previews, unlocked.
 import type { WfctlError } from "../../proto/errors.js";
-import type { ResourceState } from "../../proto/state-store.js";
+import { type ResourceState, storeTimeout } from "../../proto/state-store.js";
 import { describeBackend } from "../state/open.js";
 import { type ResourceOutcome, checkProtected } from "./apply.js";
-import type { OperationContext } from "./context.js";
+import { type OperationContext, storeContext } from "./context.js";
 import type { UnrecordedChange } from "./recorder.js";
 import { applyLogged, checkFingerprint, parallelismOf } from "./mutate.js";
 import { type Plan, computePlan } from "./plan.js";
@@ -39,20 +39,20 @@ export async function teardown(ctx: OperationContext, opened: OpenedTarget, opti
   const keys = (records: readonly ResourceState[]) => records.map((r) => `${config.namespace}/${r.resourceId}`).sort();
   const base = { plan, backend: describeBackend(config), namespace: config.namespace, dryRun: options.dryRun };
   if (options.dryRun) {
-    return { ...base, outcomes: [], stopped: undefined, unrecorded: [], stateKeys: keys(await store.listStates({}, { signal: ctx.signal })), wiped: false };
+    return { ...base, outcomes: [], stopped: undefined, unrecorded: [], stateKeys: keys(await store.listStates({}, storeContext(ctx))), wiped: false };
   }
   checkFingerprint(plan, options.expectedFingerprint);
   checkProtected(plan, options.allowProtectedDestroy ?? false, "wfctl infra teardown");
   ctx.emit({ kind: "plan", plan, where: { backend: base.backend, namespace: base.namespace } });
-  const before = keys(await store.listStates({}, { signal: ctx.signal }));
+  const before = keys(await store.listStates({}, storeContext(ctx)));
   const { outcomes, stopped, unrecorded } = await applyLogged(plan, opened, ctx, parallelismOf(options.parallelism));
   if (stopped || outcomes.some((o) => o.outcome !== "succeeded")) {
     ctx.log.warn("teardown incomplete: state was not wiped and still records what exists");
     return { ...base, outcomes, stopped, unrecorded, stateKeys: [], wiped: false };
   }
   // Whatever is left (nothing, unless something wrote around the lock) goes too.
-  const left = await store.listStates({}, { signal: AbortSignal.timeout(60_000) });
-  for (const record of left) await store.deleteState(record.resourceId, { signal: AbortSignal.timeout(60_000) });
+  const left = await store.listStates({}, storeTimeout(60_000));
+  for (const record of left) await store.deleteState(record.resourceId, storeTimeout(60_000));
   const stateKeys = [...new Set([...before, ...keys(left)])].sort();
   ctx.log.warn({ destroyed: outcomes.length, wiped: stateKeys.length }, "teardown complete: resources destroyed, state wiped");
   return { ...base, outcomes, stopped, unrecorded, stateKeys, wiped: true };

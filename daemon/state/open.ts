@@ -38,6 +38,12 @@ export interface OpenContext {
   signal: AbortSignal;
   /** The wfctl command's environment: where `*_env` fields (and the PG* fallbacks) are read, never the daemon's. */
   environment: Readonly<Record<string, string>>;
+  /**
+   * What a plugin backend's calls carry, as a provider's do: the operation's
+   * id, name, environment, caller and traceparent (operationMetadata).
+   * Absent: none (the store is opened for no operation).
+   */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 /** Where an operation's state lives: what plan, apply, destroy and drift tell their caller. */
@@ -89,7 +95,8 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
     // The key covers state.config, and so the variables it names (`*_env` fields), which go to the process
     // with their values from the request (the supervisor adds their digest to the key).
     const spec = forRequest(ctx.catalog.get("state_backend", state.backend), envNamesInConfig([state.config]), ctx.environment);
-    const instance = await ctx.supervisor.acquire(spec, key, async (i) => {
+    const metadata = ctx.metadata ?? {};
+    const instance = await ctx.supervisor.acquire(spec, key, async (i, run) => {
       if (!i.info?.stateBackends.includes(state.backend)) {
         throw new WfctlError(ErrorCode.PLUGIN_INCOMPATIBLE, `${i.who} does not declare backend "${state.backend}" (it declares: ${i.info?.stateBackends.join(", ") || "none"})`);
       }
@@ -99,11 +106,11 @@ export async function openStateStore(config: InfraConfig, ctx: OpenContext): Pro
       }
       await i.client(IaCStateBackendSetup).configure(
         { backend: state.backend, configJson: encodeJson(state.config), workingDir: config.dir, namespace: config.namespace },
-        // Not the operation's signal: setup runs again, alone, after a restart.
-        { deadline: new Date(Date.now() + 60_000) },
+        // Not the operation's signal: setup runs again, alone, after a restart (which belongs to no operation).
+        { deadline: new Date(Date.now() + 60_000), metadata: run.restart ? { "wfctl-environment": metadata["wfctl-environment"] ?? "" } : { ...metadata } },
       );
     }, ctx.signal);
-    return new PluginStateStore(() => instance.client(IaCStateBackend));
+    return new PluginStateStore(() => instance.client(IaCStateBackend), metadata);
   } catch (err) {
     const error = WfctlError.from(err);
     if (error.code === ErrorCode.PLUGIN_NOT_FOUND || error.code === ErrorCode.CONFIG_INVALID) throw error;

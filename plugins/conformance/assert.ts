@@ -20,6 +20,16 @@ export function same(actual: unknown, expected: unknown, what: string): void {
   check(a === e, `${what}: expected ${e.length > 300 ? `${e.slice(0, 300)}…` : e}, got ${a && a.length > 300 ? `${a.slice(0, 300)}…` : a}`);
 }
 
+/** `call`'s result; its failure as a ConformanceFailure naming the step. */
+export async function attempt<T>(what: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    const error = WfctlError.from(err);
+    throw new ConformanceFailure(`${what} failed with ${error.code}: ${error.message}`, { cause: err });
+  }
+}
+
 /** The error `promise` rejects with; a failure if it resolves. */
 export async function rejection(promise: Promise<unknown>, what: string): Promise<WfctlError> {
   try {

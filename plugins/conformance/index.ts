@@ -4,12 +4,13 @@
 // registers the checks as vitest tests; another runner can use these.
 export { ConformanceFailure } from "./assert.js";
 export { PluginProcess, startPlugin, startStateStore, type PluginCommand, type PluginIdentity, type StateStoreOptions } from "./plugin-process.js";
+export { providerChecks } from "./provider-checks.js";
 export {
   openProviderSession,
-  providerChecks,
   runProviderCheck,
   type ConfigFor,
   type CreatedResource,
+  type OutOfBandChange,
   type ProviderCheck,
   type ProviderConformanceSetup,
   type ProviderSession,
@@ -18,3 +19,4 @@ export {
   type ResourceUnderTest,
 } from "./provider.js";
 export { largeOutputs, lockRaceCheck, sampleState, stateBackendChecks, type ConformanceCheck } from "./state-backend.js";
+export { ServedStateStore, servedStateStore } from "./served-store.js";

@@ -17,7 +17,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { NEVER_INHERITED } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../proto/gen/grpc/health/v1/health_pb.js";
-import { PluginInfoService } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
+import { PluginController, PluginInfoService } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
@@ -32,9 +32,8 @@ import {
   runsWithNode,
   unreachable,
 } from "../../proto/plugin-handshake.js";
-import { PluginStateStore } from "../../proto/plugin-state-store.js";
-import type { StateStore } from "../../proto/state-store.js";
 import type { ProviderUnderTest } from "./provider.js";
+import { type ServedStateStore, servedStateStore } from "./served-store.js";
 
 /** How to start the plugin: as a wfctl.yaml entry declares it. */
 export interface PluginCommand {
@@ -70,23 +69,6 @@ export interface PluginIdentity {
 
 /** What the plugin's last stderr lines are kept for: the errors of a failed start. */
 const KEPT_LOG_LINES = 20;
-
-/**
- * A state store served by a plugin process that belongs to it: close() stops
- * the process, as the state-backend kit does after each check.
- */
-class OwnedPluginStateStore extends PluginStateStore {
-  constructor(
-    client: () => UnaryClient<typeof IaCStateBackend>,
-    private readonly stopPlugin: () => Promise<void>,
-  ) {
-    super(client);
-  }
-
-  override async close(): Promise<void> {
-    await this.stopPlugin();
-  }
-}
 
 /** A plugin process started by startPlugin; stop() it when done. */
 export class PluginProcess {
@@ -181,6 +163,7 @@ export class PluginProcess {
     return {
       provider: this.client(IaCProvider),
       driftDetector: this.serves(IaCDriftDetector) ? this.client(IaCDriftDetector) : undefined,
+      controller: this.client(PluginController),
       config: options.config,
       workingDir: options.workingDir,
       close: () => this.stop(),
@@ -193,9 +176,11 @@ export class PluginProcess {
    * it; the store's close() stops the plugin. Configure is called once per
    * process, as wfctld calls it (one process per backend configuration and
    * namespace): a second call is refused, and startStateStore starts a
-   * fresh plugin for each store a check needs.
+   * fresh plugin for each store a check needs. The kit also reaches the
+   * plugin's PluginController through it, to check the plugin's own handling
+   * of cancellation and deadlines.
    */
-  async stateStore(options: StateStoreOptions): Promise<StateStore> {
+  async stateStore(options: StateStoreOptions): Promise<ServedStateStore> {
     if (this.configured) {
       throw new WfctlError(
         ErrorCode.FAILED_PRECONDITION,
@@ -207,7 +192,7 @@ export class PluginProcess {
       { backend: options.backend, configJson: encodeJson(options.config ?? {}), namespace: options.namespace, workingDir: options.workingDir ?? process.cwd() },
       { deadline: new Date(Date.now() + 60_000) },
     );
-    return new OwnedPluginStateStore(() => this.client(IaCStateBackend), () => this.stop());
+    return servedStateStore({ backend: () => this.client(IaCStateBackend), controller: () => this.client(PluginController), close: () => this.stop() });
   }
 
   /** SIGTERM to its process group, SIGKILL after `graceMs` (default 5 s, as wfctld); resolves once it has exited. */
@@ -267,7 +252,7 @@ export async function startPlugin(command: PluginCommand): Promise<PluginProcess
  * plugin: each check gets a new process and store, as the daemon starts one
  * per configuration.
  */
-export async function startStateStore(command: PluginCommand, options: StateStoreOptions): Promise<StateStore> {
+export async function startStateStore(command: PluginCommand, options: StateStoreOptions): Promise<ServedStateStore> {
   const plugin = await startPlugin(command);
   try {
     return await plugin.stateStore(options);

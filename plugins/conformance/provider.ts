@@ -3,25 +3,28 @@
 // IaCDriftDetector) the way the daemon calls it, so that a provider written in
 // any language can be checked. The author describes each resource type: a
 // name, configurations to create, update and replace with, and how to delete
-// the real resource behind the provider's back. Every check works on a
-// resource of its own and deletes what it created.
-// `describeProviderConformance` (./vitest.ts) registers the checks as tests.
-import { randomBytes, randomUUID } from "node:crypto";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+// (and, optionally, change) the real resource behind the provider's back.
+// Every check works on a resource of its own and deletes what it created.
+// This file is how the checks reach a provider; ./provider-checks.ts holds
+// them; `describeProviderConformance` (./vitest.ts) registers them as tests.
+import { randomBytes } from "node:crypto";
 import { type FieldDifference, type FieldMap, type FieldProblem, diffFields, fieldMapFromProto, validateFields, withDefaults } from "../../proto/fields.js";
 import {
   Action,
   type ApplyResourceResponse,
   DriftClass,
+  type DriftResult,
   type IaCDriftDetector,
   type IaCProvider,
   type PlanResourceResponse,
 } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import type { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import { type JsonObject, type JsonValue, decodeJsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { sealFields } from "../../proto/sealed.js";
 import { settleDriftSeals, settlePlanSeals } from "../../proto/sealed-compare.js";
-import { ConformanceFailure, check, expectCode, rejection } from "./assert.js";
+import { attempt, check } from "./assert.js";
+import { conformanceOperation, operationMetadata } from "./given-up.js";
 
 /** A configuration, or one made from the check's resource name (for what must be unique per resource, like a path). */
 export type ConfigFor = JsonObject | ((name: string) => JsonObject);
@@ -40,6 +43,14 @@ export interface CreatedResource {
   signal: AbortSignal;
 }
 
+/** A change made behind the provider's back: the field changed and the value the resource has now. */
+export interface OutOfBandChange {
+  /** A top-level field of the type's schema that can be updated in place (not force_new, not computed). */
+  field: string;
+  /** Its value now, as Read must report it. */
+  actual: JsonValue;
+}
+
 /** How to exercise one resource type. */
 export interface ResourceFixture {
   /** Start of the resource names: each check adds its own suffix, so no two checks share a resource. */
@@ -51,6 +62,13 @@ export interface ResourceFixture {
   replace?: ConfigFor;
   /** Deletes the real resource without the provider (removes the file, runs DROP ROLE). */
   outOfBandDelete(resource: CreatedResource): Promise<void>;
+  /**
+   * Changes one field of the real resource without the provider (rewrites
+   * the file, runs ALTER ROLE) and says which, and to what. The config-drift
+   * check runs for types that have it: every type whose resources can be
+   * changed out of band should.
+   */
+  outOfBandChange?(resource: CreatedResource): Promise<OutOfBandChange>;
 }
 
 /** The provider under test, reached over gRPC. */
@@ -58,6 +76,13 @@ export interface ProviderUnderTest {
   provider: UnaryClient<typeof IaCProvider>;
   /** Set when the plugin serves IaCDriftDetector; without it drift is judged from Read, as the daemon does. */
   driftDetector?: UnaryClient<typeof IaCDriftDetector> | undefined;
+  /**
+   * The plugin's PluginController: the cancellation and deadline checks reach
+   * the provider through its CancelOperation (a call cancelled or past its
+   * deadline is answered by the gRPC client, never by the provider). Without
+   * it those checks fail, saying so.
+   */
+  controller?: UnaryClient<typeof PluginController> | undefined;
   /** The iac.provider module's configuration, sent with Configure. */
   config: JsonObject;
   /** ConfigureRequest.working_dir: what relative paths resolve against. */
@@ -78,34 +103,25 @@ export interface ProviderCheck {
   /** Part of the name of the resource the check uses. */
   slug: string;
   name: string;
+  /** Whether it runs for a type (a check that needs an optional hook runs where the fixture has it); absent: for every type. */
+  appliesTo?(fixture: ResourceFixture): boolean;
   run(resource: ResourceUnderTest): Promise<void>;
 }
 
 // The daemon's limits (plan, read and drift; create, update and delete), and
 // how long a refused call may go on in the provider before the kit looks for
 // what it did.
-const QUICK_MS = 60_000;
+export const QUICK_MS = 60_000;
 const APPLY_MS = 30 * 60_000;
-const SETTLE_MS = 300;
 
-/** Options as the daemon sends them: a deadline and the operation's metadata. */
+/** Options as the daemon sends them: a deadline and the metadata of an operation of its own. */
 function within(ms: number): CallOptions {
-  const metadata = { "wfctl-operation-id": `conformance-${randomUUID()}`, "wfctl-operation": "conformance", "wfctl-environment": "", "wfctl-caller": "conformance-kit" };
-  return { deadline: new Date(Date.now() + ms), metadata };
+  return { deadline: new Date(Date.now() + ms), metadata: operationMetadata(conformanceOperation()) };
 }
 
-/** `call`'s result; its failure as a ConformanceFailure naming the step. */
-async function attempt<T>(what: string, call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (err) {
-    const error = WfctlError.from(err);
-    throw new ConformanceFailure(`${what} failed with ${error.code}: ${error.message}`, { cause: err });
-  }
-}
 
-const problemsText = (problems: readonly FieldProblem[]) => problems.map((p) => `field "${p.field}" ${p.message}`).join("; ");
-const topField = (field: string) => field.split(".")[0] ?? field;
+export const problemsText = (problems: readonly FieldProblem[]) => problems.map((p) => `field "${p.field}" ${p.message}`).join("; ");
+export const topField = (field: string) => field.split(".")[0] ?? field;
 
 /** A configured provider and its schema, shared by the checks. */
 export class ProviderSession {
@@ -136,7 +152,7 @@ export async function openProviderSession(under: ProviderUnderTest): Promise<Pro
 }
 
 /** What state records for a resource. */
-interface Recorded {
+export interface Recorded {
   providerId: string;
   config: JsonObject;
   outputs: JsonObject;
@@ -164,6 +180,16 @@ export class ResourceUnderTest {
 
   get who(): string {
     return `${this.type} "${this.name}"`;
+  }
+
+  /** The plugin's PluginController, when the kit was given it. */
+  get controller(): UnaryClient<typeof PluginController> | undefined {
+    return this.session.under.controller;
+  }
+
+  /** What outOfBandDelete and outOfBandChange are given about `recorded`. */
+  created(recorded: Recorded): CreatedResource {
+    return { name: this.name, type: this.type, ...recorded, signal: AbortSignal.timeout(QUICK_MS) };
   }
 
   private get ref() {
@@ -202,7 +228,8 @@ export class ResourceUnderTest {
     return this.recorded;
   }
 
-  private shown(field: string, value: JsonValue | undefined): string {
+  /** A value for a failure message: a sensitive field's never. */
+  shown(field: string, value: JsonValue | undefined): string {
     if (value === undefined) return "(absent)";
     return this.fields[topField(field)]?.sensitive ? "(sensitive)" : JSON.stringify(value);
   }
@@ -294,10 +321,10 @@ export class ResourceUnderTest {
     return plan;
   }
 
-  /** DetectDrift must say `expected`, when the plugin serves it (Read alone decides otherwise, as in the daemon). */
-  async expectDrift(expected: DriftClass, what: string): Promise<void> {
+  /** DetectDrift must say `expected`, when the plugin serves it (Read alone decides otherwise, as in the daemon); its result, if served. */
+  async expectDrift(expected: DriftClass, what: string): Promise<DriftResult | undefined> {
     const detector = this.session.under.driftDetector;
-    if (!detector) return;
+    if (!detector) return undefined;
     const prior = this.prior();
     const answer = await attempt(`${this.who}: ${what}`, detector.detectDrift({ resource: this.ref, prior: this.priorMessage(prior) }, within(QUICK_MS)));
     // As the daemon does: a field that differs only by the seal the prior holds is not drift.
@@ -306,6 +333,7 @@ export class ResourceUnderTest {
     const fields = (result?.fields ?? []).map((f) => f.field).join(", ");
     check(got === expected, `${this.who}: ${what}: expected ${DriftClass[expected]}, got ${DriftClass[got] ?? got}${fields ? ` (fields: ${fields})` : ""}`);
     check((result?.drifted ?? false) === (expected !== DriftClass.IN_SYNC), `${this.who}: ${what}: drifted must be ${expected !== DriftClass.IN_SYNC} for ${DriftClass[expected]}`);
+    return result;
   }
 
   /** Deletes what the check left; deleting something already gone must succeed anyway. */
@@ -313,144 +341,6 @@ export class ResourceUnderTest {
     for (const prior of [...this.live.values()]) await this.delete("Apply DELETE, cleaning up after the check", prior);
   }
 }
-
-/**
- * Plan, Read and Apply CREATE, each refused with `code` because of `options`;
- * and the refused create made nothing: the same configuration, created and
- * deleted first, tells Read where to look. (A provider whose ids are not made
- * from the configuration, such as random cloud ids, cannot be caught that way.)
- */
-async function expectRefused(r: ResourceUnderTest, options: CallOptions, code: ErrorCode, how: string): Promise<void> {
-  const desired = r.config("create");
-  const probe = await r.create(desired);
-  await r.delete("Apply DELETE");
-  await r.expectGone("Read after Apply DELETE", probe);
-  r.remember(probe);
-  for (const [what, call] of [
-    ["Plan", () => r.planCall(desired, undefined, options)],
-    ["Read", () => r.readCall(probe, options)],
-    ["Apply CREATE", () => r.applyCall(Action.CREATE, desired, undefined, options)],
-  ] as const) {
-    expectCode(await rejection(call(), `${r.who}: ${what} ${how}`), [code], `${r.who}: ${what} ${how}`);
-  }
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  await r.expectGone(`Read after an Apply CREATE ${how} (a refused create must create nothing)`, probe);
-}
-
-export const providerChecks: readonly ProviderCheck[] = [
-  {
-    slug: "schema",
-    name: "schema: GetSchema lists the type; the create, update and replace configurations validate against its fields and change what they claim",
-    async run(r) {
-      const configs = { create: r.config("create"), update: r.config("update"), ...(r.fixture.replace ? { replace: r.config("replace") } : {}) };
-      for (const [which, config] of Object.entries(configs)) {
-        const problems = validateFields(config, r.fields);
-        check(problems.length === 0, `${r.who}: the ${which} configuration does not validate against GetSchema's fields: ${problemsText(problems)}`);
-      }
-      const inPlace = r.changes(withDefaults(configs.create, r.fields), configs.update);
-      check(inPlace.length > 0, `${r.who}: the update configuration must change a field of the create configuration`);
-      const forced = inPlace.filter((d) => d.forcesReplace).map((d) => d.field);
-      check(forced.length === 0, `${r.who}: the update configuration must be an in-place change, but it changes force_new field(s) ${forced.join(", ")}`);
-      if (!configs.replace) return;
-      const forceNew = Object.keys(r.fields).filter((f) => r.fields[f]?.forceNew);
-      check(
-        r.changes(withDefaults(configs.update, r.fields), configs.replace).some((d) => d.forcesReplace),
-        `${r.who}: the replace configuration must change a force_new field of the update configuration (force_new fields: ${forceNew.join(", ") || "none"})`,
-      );
-    },
-  },
-  {
-    slug: "create",
-    name: "create: Plan without prior state says CREATE; Apply CREATE returns a provider id; Read finds it as applied",
-    async run(r) {
-      const desired = r.config("create");
-      await r.expectPlan(desired, undefined, Action.CREATE, "Plan without prior state");
-      const recorded = await r.create(desired);
-      check(recorded.providerId !== "", `${r.who}: Apply CREATE returned an empty provider_id: it is how the provider finds the resource again`);
-      await r.expectFound("Read after Apply CREATE");
-    },
-  },
-  {
-    slug: "plan-is-empty",
-    name: "plan-is-empty: after a create, Plan of the same configuration is NOOP against the recorded state and against what Read observes",
-    async run(r) {
-      const desired = r.config("create");
-      const recorded = await r.create(desired);
-      await r.expectPlan(desired, recorded, Action.NOOP, "Plan against the state Apply CREATE recorded");
-      const refreshed = await r.expectFound("Read after Apply CREATE");
-      await r.expectPlan(desired, refreshed, Action.NOOP, "Plan against what Read observes (the daemon reads before it plans)");
-    },
-  },
-  {
-    slug: "update",
-    name: "update: an in-place change plans UPDATE listing exactly the changed fields, applies, reads back, then plans NOOP; a force_new change plans REPLACE",
-    async run(r) {
-      const before = await r.create(r.config("create"));
-      const desired = r.config("update");
-      const expected = r.changes(before.config, desired).map((d) => d.field);
-      const plan = await r.expectPlan(desired, before, Action.UPDATE, "Plan with the update configuration (an in-place change must not replace)");
-      const listed = plan.changes.map((c) => topField(c.field));
-      const missing = expected.filter((f) => !listed.includes(f));
-      const unchanged = listed.filter((f) => !expected.includes(f) && !r.fields[f]?.computed);
-      const forcing = plan.changes.filter((c) => c.forcesReplace).map((c) => c.field);
-      check(missing.length === 0, `${r.who}: the UPDATE plan does not list the changed field(s) ${missing.join(", ")} (it lists: ${listed.join(", ") || "none"})`);
-      check(unchanged.length === 0, `${r.who}: the UPDATE plan lists field(s) that did not change: ${unchanged.join(", ")}`);
-      check(forcing.length === 0, `${r.who}: the UPDATE plan marks ${forcing.join(", ")} as forcing a replace`);
-      const after = await r.update(desired);
-      await r.expectFound("Read after Apply UPDATE");
-      await r.expectPlan(desired, after, Action.NOOP, "Plan after Apply UPDATE");
-      if (!r.fixture.replace) return;
-      const replacement = r.config("replace");
-      const forced = r.changes(after.config, replacement).filter((d) => d.forcesReplace).map((d) => d.field);
-      const replan = await r.expectPlan(replacement, after, Action.REPLACE, "Plan with the replace configuration");
-      const flagged = replan.changes.filter((c) => c.forcesReplace).map((c) => topField(c.field));
-      const unflagged = forced.filter((f) => !flagged.includes(f));
-      check(unflagged.length === 0, `${r.who}: the REPLACE plan must list the change of ${unflagged.join(", ")} with forces_replace (flagged: ${flagged.join(", ") || "none"})`);
-    },
-  },
-  {
-    slug: "drift",
-    name: "drift: in sync after a create; after outOfBandDelete a ghost (Read finds nothing), and Apply DELETE of the ghost succeeds",
-    async run(r) {
-      const recorded = await r.create(r.config("create"));
-      await r.expectFound("Read of a resource nobody touched");
-      await r.expectDrift(DriftClass.IN_SYNC, "DetectDrift of a resource nobody touched");
-      await r.fixture.outOfBandDelete({ name: r.name, type: r.type, ...recorded, signal: AbortSignal.timeout(QUICK_MS) });
-      await r.expectGone("Read after outOfBandDelete");
-      await r.expectDrift(DriftClass.GHOST, "DetectDrift after outOfBandDelete");
-      await r.delete("Apply DELETE of a resource deleted out of band (wfctl destroy of a ghost sends this)");
-    },
-  },
-  {
-    slug: "delete",
-    name: "delete: Apply DELETE removes it (Read finds nothing); deleting it again succeeds, as the daemon fails a delete on any error, NOT_FOUND included",
-    async run(r) {
-      const recorded = await r.create(r.config("create"));
-      await r.delete("Apply DELETE");
-      await r.expectGone("Read after Apply DELETE", recorded);
-      await r.delete("Apply DELETE of a resource already deleted", recorded);
-    },
-  },
-  // The client refuses a call whose signal is already aborted before sending
-  // it, so this guards the host's side; "deadline" is the check whose calls
-  // reach the provider (with the deadline expired and ctx.signal aborted).
-  {
-    slug: "cancelled",
-    name: "cancellation: calls whose caller has already given up fail with CANCELLED, and the create creates nothing",
-    async run(r) {
-      const controller = new AbortController();
-      controller.abort(new DOMException("the caller gave up", "AbortError"));
-      await expectRefused(r, { signal: controller.signal }, ErrorCode.CANCELLED, "with a cancelled signal");
-    },
-  },
-  {
-    slug: "deadline",
-    name: "deadline: calls that arrive past their deadline fail with DEADLINE_EXCEEDED, and the create creates nothing",
-    async run(r) {
-      await expectRefused(r, { deadline: new Date(Date.now() - 1_000) }, ErrorCode.DEADLINE_EXCEEDED, "past its deadline");
-    },
-  },
-];
 
 /** Runs one check on a resource of its own, then deletes what it left (quietly if the check already failed). */
 export async function runProviderCheck(session: ProviderSession, type: string, fixture: ResourceFixture, providerCheck: ProviderCheck): Promise<void> {

@@ -58,7 +58,8 @@ export const directoryResource: ResourceType<LocalProvider> = {
   },
   create: ({ resource, config, provider }, ctx) => ensure(config, provider, resource.name, ctx.signal),
   update: ({ resource, config, provider }, ctx) => ensure(config, provider, resource.name, ctx.signal),
-  async read({ resource, prior, provider }): Promise<ReadResult> {
+  async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
+    ctx.signal.throwIfAborted();
     const path = recordedPath(prior, provider.root, describe(resource.name));
     const real = await resolveUnderRoot(provider, path, describe(resource.name));
     const info = real === undefined ? undefined : await stat(real);

@@ -66,6 +66,7 @@ async function write(config: JsonObject, provider: LocalProvider, name: string, 
 }
 
 async function read(prior: PriorResource, provider: LocalProvider, name: string, signal: AbortSignal): Promise<ReadResult> {
+  signal.throwIfAborted();
   const path = recordedPath(prior, provider.root, describe(name));
   // Never read through a symlink out of the root: what it points to would land in plans and state.
   const real = await resolveUnderRoot(provider, path, describe(name));

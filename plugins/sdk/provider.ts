@@ -259,6 +259,8 @@ export class ProviderServer<C> {
           const { ref, type, what } = this.resourceType(request.resource);
           const config = this.desired(request.desiredConfigJson, type, what);
           const p = prior(request.prior, what);
+          // A plan is worth nothing to a caller that gave up: it gets no answer but that, whoever plans.
+          ctx.signal.throwIfAborted();
           const result = type.plan
             ? await type.plan({ resource: ref, config, prior: p, provider: this.provider() }, ctx)
             : planFromSchema(config, p, type.fields);

@@ -13,6 +13,7 @@ import {
   lockToProto,
   stateFromProto,
   stateToProto,
+  throwIfAborted,
 } from "../../proto/state-store.js";
 import type { CallRunner } from "./context.js";
 
@@ -113,6 +114,8 @@ export class StateBackendServer {
             if (!snapshot || snapshot.expires < Date.now()) {
               throw new WfctlError(ErrorCode.FAILED_PRECONDITION, "ListStates: the page token is unknown or expired (a listing must be paged through within 5 minutes); list again");
             }
+            // A later page does not touch the store, but a listing whose caller gave up stops here too.
+            throwIfAborted(ctx);
             rest = snapshot.rest;
           } else {
             rest = await this.opened().listStates(request.filter, ctx);

@@ -10,7 +10,7 @@
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { providerChecks } from "../../plugins/conformance/provider.js";
+import { providerChecks } from "../../plugins/conformance/provider-checks.js";
 import { stateBackendChecks } from "../../plugins/conformance/state-backend.js";
 import { type PackageJson, run, wfctlRange, writeLockedProject } from "../helpers/npm-project.js";
 import { ROOT, WFCTL, tempDir } from "../helpers/paths.js";

@@ -13,6 +13,7 @@ import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import { type ProviderSession, type ProviderUnderTest, type ResourceFixture, ResourceUnderTest, openProviderSession } from "../../plugins/conformance/provider.js";
 import { describeProviderConformance } from "../../plugins/conformance/vitest.js";
 import { ErrorCode } from "../../proto/errors.js";
+import { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { Action, DriftClass, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type JsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
@@ -67,6 +68,7 @@ async function underTest(config?: JsonObject, env: Record<string, string> = {}):
   return {
     provider: instance.client(IaCProvider),
     driftDetector: instance.serves(IaCDriftDetector) ? instance.client(IaCDriftDetector) : undefined,
+    controller: instance.client(PluginController),
     config: config ?? (await settings()),
     workingDir: tmpdir(),
   };
@@ -79,6 +81,11 @@ const containerFixture: ResourceFixture = {
   replace: (name) => ({ name: `${name}-moved`, public_access: "blob", metadata: { team: "infra", Tier: "gold" }, force_destroy: true }),
   outOfBandDelete: async ({ config, signal }) => {
     await (await storage()).getContainerClient(String(config["name"])).delete({ abortSignal: signal });
+  },
+  outOfBandChange: async ({ config, signal }) => {
+    const actual = { team: "ops" };
+    await (await storage()).getContainerClient(String(config["name"])).setMetadata(actual, { abortSignal: signal });
+    return { field: "metadata", actual };
   },
 };
 

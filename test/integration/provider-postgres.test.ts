@@ -14,6 +14,7 @@ import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import type { CreatedResource } from "../../plugins/conformance/provider.js";
 import { describeProviderConformance } from "../../plugins/conformance/vitest.js";
 import { ErrorCode } from "../../proto/errors.js";
+import { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { Action, DriftClass, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type JsonObject, decodeJsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
@@ -607,6 +608,10 @@ describe("postgres provider", () => {
         update: (name) => ({ name: `${name}_${RUN}`, connection_limit: 5 }),
         replace: (name) => ({ name: `${name}_${RUN}`, connection_limit: 5, encoding: "LATIN1" }),
         outOfBandDelete: async ({ config }: CreatedResource) => void (await sql(`DROP DATABASE ${ident(nameOf(config))} WITH (FORCE)`)),
+        outOfBandChange: async ({ config }: CreatedResource) => {
+          await sql(`ALTER DATABASE ${ident(nameOf(config))} CONNECTION LIMIT 9`);
+          return { field: "connection_limit", actual: 9 };
+        },
       },
       "postgres.role": {
         name: "conf-role",
@@ -614,6 +619,10 @@ describe("postgres provider", () => {
         update: (name) => ({ name: `${name}_${RUN}`, login: true, connection_limit: 3 }),
         replace: (name) => ({ name: `${name}-renamed_${RUN}`, login: true, connection_limit: 3 }),
         outOfBandDelete: async ({ config }: CreatedResource) => void (await sql(`DROP ROLE ${ident(nameOf(config))}`)),
+        outOfBandChange: async ({ config }: CreatedResource) => {
+          await sql(`ALTER ROLE ${ident(nameOf(config))} CONNECTION LIMIT 7`);
+          return { field: "connection_limit", actual: 7 };
+        },
       },
       "postgres.schema": {
         name: "conf-schema",
@@ -621,6 +630,7 @@ describe("postgres provider", () => {
         update: (name) => ({ name, database: kitDatabase, owner: kitOwner }),
         replace: (name) => ({ name: `${name}-renamed`, database: kitDatabase, owner: kitOwner }),
         outOfBandDelete: async ({ config }: CreatedResource) => void (await sql(`DROP SCHEMA ${ident(nameOf(config))}`, [], kitDatabase)),
+        // No outOfBandChange: the create configuration leaves the owner, its one field changed in place, unmanaged.
       },
     },
     async connect() {
@@ -630,6 +640,7 @@ describe("postgres provider", () => {
       return {
         provider: instance.client(IaCProvider),
         driftDetector: instance.client(IaCDriftDetector),
+        controller: instance.client(PluginController),
         config: { url_env: "WFT_PG_URL" },
         workingDir: tmpdir(),
       };

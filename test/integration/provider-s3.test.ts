@@ -12,6 +12,7 @@ import { PluginCatalog, builtinPlugins } from "../../daemon/supervisor/catalog.j
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import { describeProviderConformance } from "../../plugins/conformance/vitest.js";
 import { ErrorCode, type WfctlError } from "../../proto/errors.js";
+import { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { Action, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import type { UnaryClient } from "../../proto/grpc.js";
 import { type JsonObject, decodeJsonObject, encodeJson } from "../../proto/json.js";
@@ -122,7 +123,9 @@ afterAll(async () => {
 });
 
 // The update changes force_destroy, a setting of the provider's own: s3rver
-// has no bucket call for versioning or tags to change.
+// has no bucket call for versioning or tags to change. For the same reason
+// there is no outOfBandChange (the config-drift check): nothing of a bucket
+// can be changed behind the provider's back on s3rver.
 describeProviderConformance("s3 (plugin over gRPC, s3rver)", {
   resources: {
     "s3.bucket": {
@@ -138,6 +141,7 @@ describeProviderConformance("s3 (plugin over gRPC, s3rver)", {
     return {
       provider: instance.client(IaCProvider),
       driftDetector: instance.serves(IaCDriftDetector) ? instance.client(IaCDriftDetector) : undefined,
+      controller: instance.client(PluginController),
       config: settings(),
       workingDir: dir.path,
     };

@@ -5,13 +5,14 @@
 import { tmpdir } from "node:os";
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import { PluginCatalog, type PluginSpec } from "../../daemon/supervisor/catalog.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import { sampleState } from "../../plugins/conformance/state-backend.js";
+import { servedStateStore } from "../../plugins/conformance/served-store.js";
 import { describeStateBackendConformance } from "../../plugins/conformance/vitest.js";
 import { ErrorCode } from "../../proto/errors.js";
 import { type JsonObject, encodeJson } from "../../proto/json.js";
+import { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import type { StateStore } from "../../proto/state-store.js";
 import { rejectionOf } from "../helpers/errors.js";
@@ -42,7 +43,7 @@ function settings(extra: JsonObject = {}): JsonObject {
 async function openStore(s: PluginSupervisor, namespace: string, config: JsonObject = settings()): Promise<StateStore> {
   const instance = await s.acquire(s.catalog.get("state_backend", "azure_blob"), "test", async () => {});
   await instance.client(IaCStateBackendSetup).configure({ backend: "azure_blob", configJson: encodeJson(config), workingDir: tmpdir(), namespace });
-  return new PluginStateStore(() => instance.client(IaCStateBackend));
+  return servedStateStore({ backend: () => instance.client(IaCStateBackend), controller: () => instance.client(PluginController) });
 }
 
 beforeAll(async () => {

@@ -10,11 +10,12 @@ import { parseInfraConfig } from "../../daemon/config/load.js";
 import { FilesystemStateStore } from "../../daemon/state/filesystem.js";
 import { MemoryStores, openStateStore } from "../../daemon/state/open.js";
 import { MemoryStateStore } from "../../daemon/state/memory.js";
-import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import { PostgresStateStore, closePostgresPools, postgresSettings } from "../../daemon/state/postgres.js";
 import { PluginCatalog } from "../../daemon/supervisor/catalog.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
+import { servedStateStore } from "../../plugins/conformance/served-store.js";
 import { describeStateBackendConformance } from "../../plugins/conformance/vitest.js";
+import { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { ErrorCode } from "../../proto/errors.js";
 import { encodeJson } from "../../proto/json.js";
@@ -56,7 +57,7 @@ describe("served by a plugin", () => {
       await i.client(IaCStateBackendSetup).configure({ backend: "fixture-memory", configJson: encodeJson({}), workingDir: tmpdir(), namespace });
     });
     // Closed after its check: the process goes with its store.
-    return Object.assign(new PluginStateStore(() => instance.client(IaCStateBackend)), { close: () => instance.stop() });
+    return servedStateStore({ backend: () => instance.client(IaCStateBackend), controller: () => instance.client(PluginController), close: () => instance.stop() });
   });
 });
 

@@ -12,12 +12,13 @@
 import { tmpdir } from "node:os";
 import { Storage } from "@google-cloud/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PluginStateStore } from "../../proto/plugin-state-store.js";
 import { PluginCatalog, type PluginSpec } from "../../daemon/supervisor/catalog.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import { sampleState, stateBackendChecks } from "../../plugins/conformance/state-backend.js";
+import { type ServedStateStore, servedStateStore } from "../../plugins/conformance/served-store.js";
 import { describeStateBackendConformance } from "../../plugins/conformance/vitest.js";
 import { ErrorCode } from "../../proto/errors.js";
+import { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { type JsonObject, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
@@ -54,11 +55,11 @@ function settings(overrides: JsonObject = {}): JsonObject {
  * Without `instance`, in a plugin process of its own, so a Configure that
  * fails leaves nothing behind for other tests.
  */
-async function configured(config: JsonObject, options: { namespace?: string; instance?: string } = {}): Promise<PluginStateStore> {
+async function configured(config: JsonObject, options: { namespace?: string; instance?: string } = {}): Promise<ServedStateStore> {
   const namespace = options.namespace ?? `ns-${++n}`;
   const instance = await supervisor.acquire(supervisor.catalog.get("state_backend", "gcs"), options.instance ?? `gcs-${++n}`, async () => {});
   await instance.client(IaCStateBackendSetup).configure({ backend: "gcs", configJson: encodeJson(config), workingDir: tmpdir(), namespace });
-  return new PluginStateStore(() => instance.client(IaCStateBackend));
+  return servedStateStore({ backend: () => instance.client(IaCStateBackend), controller: () => instance.client(PluginController) });
 }
 
 async function namesUnder(endpoint: string, prefix: string): Promise<string[]> {
@@ -81,7 +82,7 @@ describe("gcs state plugin", () => {
     const instance = await supervisor.acquire(supervisor.catalog.get("state_backend", "gcs"), "conformance", async () => {});
     // Each Configure opens a fresh store (a new namespace) in the plugin.
     await instance.client(IaCStateBackendSetup).configure({ backend: "gcs", configJson: encodeJson(settings()), workingDir: tmpdir(), namespace: `ns-${++n}` });
-    return new PluginStateStore(() => instance.client(IaCStateBackend));
+    return servedStateStore({ backend: () => instance.client(IaCStateBackend), controller: () => instance.client(PluginController) });
   }, { timeoutMs: 180_000 });
 
   it("stores each record as one object under <prefix><namespace>/resources/ and each lock under locks/", async () => {
