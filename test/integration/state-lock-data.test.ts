@@ -96,7 +96,7 @@ describe("plugins over gRPC", () => {
   const settings: Record<string, JsonObject> = {};
   let supervisor: PluginSupervisor;
   const specs: PluginSpec[] = [
-    fixture("memory-state", { kind: "state_backend" }),
+    fixture("memory-state", { kind: "state_backend", name: "fixture-memory" }),
     { name: "s3", kind: "state_backend", executable: process.execPath, args: [cloudPlugin("state-s3")], env: { K: "S3RVER" }, source: "test" },
     { name: "gcs", kind: "state_backend", executable: process.execPath, args: [cloudPlugin("state-gcs")], env: {}, source: "test" },
     { name: "azure_blob", kind: "state_backend", executable: process.execPath, args: [cloudPlugin("state-azure-blob")], env: {}, source: "test" },
@@ -127,7 +127,7 @@ describe("plugins over gRPC", () => {
     await instance.client(IaCStateBackendSetup).configure({ backend, configJson: encodeJson(settings[backend] ?? {}), workingDir: tmpdir(), namespace: `ns-${++n}` });
     return new PluginStateStore(() => instance.client(IaCStateBackend));
   };
-  describeLockData("the SDK over gRPC (fixture-memory)", served("memory-state", "fixture-memory"));
+  describeLockData("the SDK over gRPC (fixture-memory)", served("fixture-memory", "fixture-memory"));
   describeLockData("s3 (s3rver, check-then-write locks)", served("s3", "s3"));
   describeLockData("gcs (emulator with preconditions)", served("gcs", "gcs"));
   describeLockData("azure_blob (azurite)", served("azure_blob", "azure_blob"));
