@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
 import { describeProviderConformance } from "../../plugins/conformance/vitest.js";
 import { ErrorCode } from "../../proto/errors.js";
+import { PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { Action, type ApplyResourceResponse, DriftClass, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type JsonObject, decodeJsonObject, decodeJsonValue, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
@@ -53,6 +54,13 @@ describeProviderConformance("gcs (plugin over gRPC, the bucket API in front of t
         const answer = await jsonApi("DELETE", `/b/${providerId}`, undefined, signal);
         if (answer.status !== 204) throw new Error(`DELETE /storage/v1/b/${providerId} answered HTTP ${answer.status}: ${answer.text}`);
       },
+      // Behind the provider's back: a plain buckets.patch of the labels.
+      async outOfBandChange({ providerId, signal }) {
+        const actual = { env: "changed-by-hand" };
+        const answer = await jsonApi("PATCH", `/b/${providerId}`, { labels: actual }, signal);
+        if (answer.status !== 200) throw new Error(`PATCH /storage/v1/b/${providerId} answered HTTP ${answer.status}: ${answer.text}`);
+        return { field: "labels", actual };
+      },
     },
   },
   async connect() {
@@ -60,6 +68,7 @@ describeProviderConformance("gcs (plugin over gRPC, the bucket API in front of t
     return {
       provider: instance.client(IaCProvider),
       driftDetector: instance.serves(IaCDriftDetector) ? instance.client(IaCDriftDetector) : undefined,
+      controller: instance.client(PluginController),
       config: settings(),
       workingDir: tmpdir(),
     };
