@@ -62,13 +62,26 @@ export function applySteps(changes: readonly PlannedChange[]): ApplyStep[] {
     if (!change || change.action === "delete") return [];
     return [stepId(name, change.action === "replace" ? "create" : "whole")];
   };
+  // Who depends on each resource, indexed once: looking it up per change would cost every change a pass over all of them.
+  const deletions = new Map<string, string[]>();
+  const dependents = new Map<string, PlannedChange[]>();
+  const add = <T>(index: Map<string, T[]>, key: string, value: T) => {
+    const list = index.get(key);
+    if (list) list.push(value);
+    else index.set(key, [value]);
+  };
+  for (const c of changes) {
+    const deleted = deletedResource(c);
+    if (deleted !== undefined) {
+      const step = stepId(c.name, c.action === "replace" ? "delete" : "whole");
+      for (const resource of new Set(recordedDependencies(c))) if (resource !== deleted) add(deletions, resource, step);
+    }
+    for (const resource of new Set(c.dependsOn)) if (resource !== c.name) add(dependents, resource, c);
+  }
   /** Deletions that must come before the deletion of an object of `resource`: those of what depends on it, as recorded. */
-  const deletedFirst = (resource: string): string[] =>
-    changes
-      .filter((c) => deletedResource(c) !== undefined && deletedResource(c) !== resource && recordedDependencies(c).includes(resource))
-      .map((c) => stepId(c.name, c.action === "replace" ? "delete" : "whole"));
+  const deletedFirst = (resource: string): string[] => deletions.get(resource) ?? [];
   /** The changes of what depends on `resource` as configured: they are pointed to its new object before its old one goes. */
-  const pointedFirst = (resource: string): string[] => changes.filter((c) => c.name !== resource && c.dependsOn.includes(resource)).flatMap((c) => made(c.name));
+  const pointedFirst = (resource: string): string[] => (dependents.get(resource) ?? []).flatMap((c) => made(c.name));
   const dependencies = (change: PlannedChange) => change.dependsOn.flatMap(made);
 
   const steps: ApplyStep[] = [];
