@@ -20,8 +20,29 @@ const bundle = await rolldown({
   platform: "node",
   external: [/[\\/]daemon[\\/]inprocess\.js$/],
   logLevel: "warn",
+  // main.js imports the commands' modules dynamically so as to load them only
+  // when needed; that they import one another statically is expected.
+  onLog: (level, log, handler) => log.code === "INEFFECTIVE_DYNAMIC_IMPORT" || handler(level, log),
 });
-await bundle.write({ dir: out, format: "esm", entryFileNames: "wfctl.mjs" });
+// Chunks: the entry (wfctl.mjs) and "start", what every command loads
+// (commander, the OpenTelemetry API, versions); "cli", what the commands load
+// when they run (their code, the Connect client, the protobuf runtime and
+// descriptors), in one file rather than dozens; the rest (the OpenTelemetry
+// SDK, sinks' libraries, progress rendering) in chunks of their own, loaded
+// only by what uses them.
+const start = /[\\/](node_modules[\\/](commander|@opentelemetry[\\/]api)[\\/]|dist[\\/]client[\\/](command-words|trace|exit-codes|interrupts)\.js$|dist[\\/]proto[\\/](telemetry|versions|errors)\.js$)/;
+const cli = (id) => /[\\/](dist[\\/](client|proto)[\\/]|node_modules[\\/]@(connectrpc|bufbuild)[\\/])/.test(id) && !/[\\/]dist[\\/]client[\\/]main\.js$/.test(id);
+await bundle.write({
+  dir: out,
+  format: "esm",
+  entryFileNames: "wfctl.mjs",
+  codeSplitting: {
+    groups: [
+      { name: "start", test: start, priority: 2 },
+      { name: "cli", test: cli, priority: 1 },
+    ],
+  },
+});
 await bundle.close();
 // This build's id (proto/versions.ts WFCTL_BUILD): a daemon refuses clients of another build.
 writeFileSync(join(root, "dist", "build-id"), `${randomUUID()}\n`);

@@ -1,22 +1,20 @@
 // wfctl: the short-lived client. Parses the command line, runs the command
 // against the warm daemon (or in-process with --no-daemon), prints results,
 // and exits with a code that says what happened.
+//
+// Start-up is most of a short command's time, so this module loads only
+// commander and what every command needs: each command's module (and with it
+// the protobuf descriptors, the Connect client, the output code) is imported
+// when that command runs, and error reporting when there is an error.
 import { commandWords } from "./command-words.js";
 import { Command, CommanderError } from "commander";
-import { fromConnectError } from "../proto/connect-errors.js";
 import type { LockInfo } from "../proto/lock-info.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { ROOT_CONTEXT, SpanKind, initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
 import { setCommandContext } from "./trace.js";
-import { daemonCommand } from "./commands/daemon.js";
-import { deployCommand } from "./commands/deploy.js";
-import { infraCommand } from "./commands/infra.js";
-import { pluginsCommand } from "./commands/plugins.js";
-import { EXIT, exitCodeFor } from "./exit-codes.js";
-import { errorAnnotations, underGitHubActions } from "./github.js";
+import { EXIT } from "./exit-codes.js";
 import { interruptionOf } from "./interrupts.js";
-import { sayOnInterrupt } from "./runtime.js";
 
 const wantsJson = process.argv.includes("--json");
 // A reader that goes away (`wfctl … | head`) makes writes fail with EPIPE: the
@@ -38,7 +36,12 @@ function lockJson(lock: LockInfo): Record<string, unknown> {
   return { lock_id: lockId, resource_id: resourceId, holder, operation, created_at: createdAt, version, host: host ?? "", pid: pid ?? 0, daemon_pid: daemonPid ?? 0 };
 }
 
-function report(err: unknown): number {
+async function report(err: unknown): Promise<number> {
+  const [{ fromConnectError }, { errorAnnotations, underGitHubActions }, { exitCodeFor }] = await Promise.all([
+    import("../proto/connect-errors.js"),
+    import("./github.js"),
+    import("./exit-codes.js"),
+  ]);
   const error = fromConnectError(err);
   // Under GitHub Actions, an annotation on the file and line (or the job) first.
   if (underGitHubActions()) for (const line of errorAnnotations(error.message, error.details)) process.stderr.write(line);
@@ -58,7 +61,7 @@ async function run(code: Promise<number>): Promise<void> {
   try {
     exit = await code;
   } catch (err) {
-    exit = report(err);
+    exit = await report(err);
   }
   process.exitCode = exit;
 }
@@ -67,10 +70,27 @@ const program = new Command()
   .name("wfctl")
   .description("Infrastructure as code through a warm plugin-host daemon (wfctld).")
   .version(WFCTL_VERSION);
-program.addCommand(infraCommand(run));
-program.addCommand(deployCommand(run));
-program.addCommand(pluginsCommand(run));
-program.addCommand(daemonCommand(run));
+type Run = (code: Promise<number>) => Promise<void>;
+/** The top-level commands, in the order help lists them, each built by its module when loaded. */
+const commands: readonly (readonly [string, () => Promise<(run: Run) => Command>])[] = [
+  ["infra", async () => (await import("./commands/infra.js")).infraCommand],
+  ["deploy", async () => (await import("./commands/deploy.js")).deployCommand],
+  ["plugins", async () => (await import("./commands/plugins.js")).pluginsCommand],
+  ["daemon", async () => (await import("./commands/daemon.js")).daemonCommand],
+];
+/**
+ * The commands commander needs to see for this command line: none for a bare
+ * `--version` (commander answers it before looking at commands); only the one
+ * named when the first argument names a command; otherwise all of them (help,
+ * `help <command>`, a flag before the command, an unknown command and its
+ * suggestions: what commander does then may depend on every command).
+ */
+function needed(args: readonly string[]): readonly (typeof commands)[number][] {
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) return [];
+  const named = commands.find(([name]) => name === args[0]);
+  return named ? [named] : commands;
+}
+for (const make of await Promise.all(needed(process.argv.slice(2)).map(([, load]) => load()))) program.addCommand(make(run));
 // Settings are not inherited by commands built apart and added: apply them everywhere.
 const configure = (command: Command): void => {
   command.exitOverride().showHelpAfterError("(run with --help for usage)");
@@ -78,7 +98,7 @@ const configure = (command: Command): void => {
 };
 configure(program);
 // What the first Ctrl-C says depends on what the command does: set before it runs.
-program.hook("preAction", (_program, action) => sayOnInterrupt(interruptionOf(action)));
+program.hook("preAction", async (_program, action) => (await import("./runtime.js")).sayOnInterrupt(interruptionOf(action)));
 
 // One trace per command (when OTEL_* turns tracing on): its root span is the
 // parent of the daemon's and the plugins' spans.
@@ -97,7 +117,7 @@ try {
     // Help and version are successes; anything else commander rejects is a usage error.
     process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
   } else {
-    process.exitCode = report(err);
+    process.exitCode = await report(err);
   }
 }
 commandSpan.setAttribute("process.exit_code", Number(process.exitCode ?? EXIT.OK));
