@@ -13,7 +13,7 @@ import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { ROOT_CONTEXT, SpanKind, initTelemetry } from "../proto/telemetry.js";
 import { WFCTL_VERSION } from "../proto/versions.js";
 import { setCommandContext } from "./trace.js";
-import { EXIT } from "./exit-codes.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { interruptionOf } from "./interrupts.js";
 
 const wantsJson = process.argv.includes("--json");
@@ -37,11 +37,7 @@ function lockJson(lock: LockInfo): Record<string, unknown> {
 }
 
 async function report(err: unknown): Promise<number> {
-  const [{ fromConnectError }, { errorAnnotations, underGitHubActions }, { exitCodeFor }] = await Promise.all([
-    import("../proto/connect-errors.js"),
-    import("./github.js"),
-    import("./exit-codes.js"),
-  ]);
+  const [{ fromConnectError }, { errorAnnotations, underGitHubActions }] = await Promise.all([import("../proto/connect-errors.js"), import("./github.js")]);
   const error = fromConnectError(err);
   // Under GitHub Actions, an annotation on the file and line (or the job) first.
   if (underGitHubActions()) for (const line of errorAnnotations(error.message, error.details)) process.stderr.write(line);

@@ -153,16 +153,30 @@ export async function create(env: ChangeEnvironment, change: PlannedChange, plan
     await env.recorder.forget(pending);
     throw err;
   }
-  let response: ApplyResourceResponse;
+  const response = await callCreate(env, handle, resource, pending, () => env.recorder.forget(pending));
+  await env.recorder.result(activeRecord(resource, response, undefined), { action: "create", providerId: response.providerId, recordedAs: "a pending record (its create unconfirmed)" });
+}
+
+/**
+ * Apply CREATE of `resource`, whose `pending` record is in state. When it
+ * fails, the record says the outcome is unknown if it may have happened
+ * (outcomeUnknown), else `undo` puts state back as it was; then it throws.
+ */
+export async function callCreate(
+  env: ChangeEnvironment,
+  handle: ProviderHandle,
+  resource: ResourceModule,
+  pending: ResourceState,
+  undo: () => Promise<void>,
+): Promise<ApplyResourceResponse> {
   try {
-    response = await callApply(env, handle, { resource: { name: resource.name, type: resource.type }, action: Action.CREATE, desiredConfigJson: encodeJson(resource.config) });
+    return await callApply(env, handle, { resource: { name: resource.name, type: resource.type }, action: Action.CREATE, desiredConfigJson: encodeJson(resource.config) });
   } catch (err) {
     const error = WfctlError.from(err);
     if (outcomeUnknown(error)) await env.recorder.note(withFields(pending, { status: RecordStatus.UNKNOWN, error: `create: outcome unknown: ${error.message}`, updatedAt: new Date().toISOString() }));
-    else await env.recorder.forget(pending);
+    else await undo();
     throw err;
   }
-  await env.recorder.result(activeRecord(resource, response, undefined), { action: "create", providerId: response.providerId, recordedAs: "a pending record (its create unconfirmed)" });
 }
 
 /** The record of a change about to be made to what `prior` records: unconfirmed until it answers. */

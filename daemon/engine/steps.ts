@@ -6,20 +6,17 @@
 // resource's name, and, once what depends on it is pointed there, the
 // deposed one is deleted. Each write leaves state describing what exists.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { Action, type ApplyResourceResponse } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { encodeJson } from "../../proto/json.js";
-import { RecordStatus, type ResourceState, withFields } from "../../proto/state-store.js";
+import type { ResourceState } from "../../proto/state-store.js";
 import type { ResourceModule } from "../config/model.js";
 import type { ApplyStep } from "./apply-order.js";
 import {
   type ChangeEnvironment,
   activeRecord,
-  callApply,
+  callCreate,
   create,
   forgetRecord,
   mayStart,
   mayStartQuietly,
-  outcomeUnknown,
   pendingCreate,
   remove,
   resolvedNow,
@@ -61,15 +58,7 @@ async function createBeforeDestroy(env: StepEnvironment, change: PlannedChange, 
     await putBack();
     throw err;
   }
-  let response: ApplyResourceResponse;
-  try {
-    response = await callApply(env, handle, { resource: { name: resource.name, type: resource.type }, action: Action.CREATE, desiredConfigJson: encodeJson(resource.config) });
-  } catch (err) {
-    const error = WfctlError.from(err);
-    if (outcomeUnknown(error)) await env.recorder.note(withFields(pending, { status: RecordStatus.UNKNOWN, error: `create: outcome unknown: ${error.message}`, updatedAt: new Date().toISOString() }));
-    else await putBack();
-    throw err;
-  }
+  const response = await callCreate(env, handle, resource, pending, putBack);
   const record = activeRecord(resource, response, undefined);
   await env.recorder.result(record, { action: "create", providerId: response.providerId, recordedAs: "a pending record (its create unconfirmed)" });
   if (sameResource(record, prior)) {

@@ -18,6 +18,7 @@ import {
   type UnrecordedChangeSchema,
 } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import type { JsonValue } from "../../proto/json.js";
+import { lockToProto } from "../../proto/lock-info.js";
 import { REDACTED, redact } from "../../proto/redact.js";
 import type { ResourceState } from "../../proto/state-store.js";
 import type { ResourceOutcome } from "../engine/apply.js";
@@ -173,17 +174,8 @@ export function auditMessage(entry: AuditEntry): MessageInitShape<typeof AuditEn
 
 /** A held state lock, as `state locks` lists it. */
 export function heldLockMessage(held: HeldLock): MessageInitShape<typeof HeldLockSchema> {
-  const { lock } = held;
   return {
-    resourceId: lock.resourceId,
-    lockId: lock.lockId,
-    holder: lock.holder,
-    operation: lock.operation,
-    createdAt: lock.createdAt,
-    version: lock.version,
-    host: lock.host ?? "",
-    pid: lock.pid ?? 0,
-    daemonPid: lock.daemonPid ?? 0,
+    ...lockToProto(held.lock),
     liveness: held.liveness,
     unlockCommand: held.unlockCommand,
   };
