@@ -148,13 +148,24 @@ export function decodeErrorDetails(value: string | undefined, omittedValue?: str
   }
   if (Array.isArray(parsed)) return { ...none, details: legacyProblems(parsed) };
   try {
-    const message = fromJson(ErrorDetailsSchema, parsed as JsonValue, { ignoreUnknownFields: true });
-    return {
-      details: message.problems.map(detailOf),
-      omitted: message.omitted || none.omitted,
-      ...(message.lock ? { lock: lockFromProto(message.lock) } : {}),
-    };
+    const details = wireDetailsOf(fromJson(ErrorDetailsSchema, parsed as JsonValue, { ignoreUnknownFields: true }));
+    return { ...details, omitted: details.omitted || none.omitted };
   } catch {
     return none;
   }
+}
+
+/** An ErrorDetails message (as a batch item's CallError holds it) as an error's details. */
+export function wireDetailsOf(message: ErrorDetails): WireDetails {
+  return {
+    details: message.problems.map(detailOf),
+    omitted: message.omitted,
+    ...(message.lock ? { lock: lockFromProto(message.lock) } : {}),
+  };
+}
+
+/** An error's details as an ErrorDetails message, bounded as the trailer is (undefined when it has none). */
+export function errorDetailsMessage(error: Pick<WfctlError, "details" | "omitted" | "lock">): ErrorDetails | undefined {
+  const value = encodeErrorDetails(error);
+  return value === undefined ? undefined : fromJson(ErrorDetailsSchema, JSON.parse(decodeURIComponent(value)) as JsonValue);
 }

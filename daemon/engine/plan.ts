@@ -14,6 +14,8 @@ import { type OperationContext, storeContext } from "./context.js";
 import { topologicalOrder } from "./graph.js";
 import type { Plan, PlannedChange } from "./plan-model.js";
 import { type PlanningContext, planDelete, planResource } from "./plan-resource.js";
+import { BATCH_LIMITS } from "./provider-batch.js";
+import { IaCBatchProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type PlanScope, forceReplace, selectScope } from "./plan-scope.js";
 import type { ProviderSessions } from "./providers.js";
 import { plannedMoves, staleCopyRemoval, withMove } from "./moves.js";
@@ -50,6 +52,13 @@ function fingerprint(changes: readonly PlannedChange[], destroy: boolean): strin
     }));
   return createHash("sha256").update(canonicalJson({ destroy, changes: essence } as unknown as JsonValue)).digest("hex").slice(0, 32);
 }
+
+/**
+ * How many resources of one provider are planned at once: 10 (Terraform's
+ * parallelism) for a provider taking single calls; for one serving
+ * IaCBatchProvider, enough to fill its batches (it bounds its own work).
+ */
+const BATCHED_PLANS = BATCH_LIMITS.items * 4;
 
 /** At most `limit` holders at once; take() waits for a free slot. */
 class Slots {
@@ -131,10 +140,19 @@ export async function computePlan(
 
   if (!options.destroy) {
     await validateAgainstSchemas(config, sessions);
-    const slots = new Slots(10);
+    const slotsOf = new Map<string, Promise<Slots>>();
+    const slotsFor = (provider: string) => {
+      let slots = slotsOf.get(provider);
+      if (!slots) {
+        slots = sessions.get(provider).then((handle) => new Slots(handle.instance.serves(IaCBatchProvider) ? BATCHED_PLANS : 10));
+        slotsOf.set(provider, slots);
+      }
+      return slots;
+    };
     const planOne = async (resource: ResourceModule): Promise<PlannedChange> => {
       // Resources it refers to are planned first: their plans say whether a value is known yet.
       await Promise.all(resource.references.map((r) => plannedByName.get(r.target)?.catch(() => undefined)));
+      const slots = await slotsFor(resource.provider);
       await slots.take();
       try {
         const planned = withMove(await planResource(resource, priorByName.get(resource.name), planning), moves.get(resource.name));

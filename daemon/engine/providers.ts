@@ -13,6 +13,7 @@ import { type PluginCatalog, forRequest } from "../supervisor/catalog.js";
 import { envNamesInConfig } from "../supervisor/plugin-env.js";
 import type { PluginSupervisor, SetupRun } from "../supervisor/supervisor.js";
 import { CALL_TIMEOUTS, type OperationContext, operationMetadata } from "./context.js";
+import { batchingClient } from "./provider-batch.js";
 
 /** What a provider plugin says it manages. */
 export interface ProviderSchema {
@@ -111,6 +112,6 @@ export class ProviderSessions {
     }, this.ctx.signal);
     const schema = schemas.get(instance);
     if (!schema) throw new WfctlError(ErrorCode.INTERNAL, `${instance.who}: schema missing`);
-    return { module, instance, client: instance.client(IaCProvider), schema };
+    return { module, instance, client: batchingClient(instance, instance.client(IaCProvider)), schema };
   }
 }

@@ -320,7 +320,7 @@ export class PluginInstance {
   }
 
   /** The error of a failed call, naming the plugin and, for a deadline, saying it did not answer in time. */
-  private explain(err: unknown, method: string): WfctlError {
+  explain(err: unknown, method: string): WfctlError {
     const error = WfctlError.from(err);
     if (error.code === ErrorCode.PLUGIN_UNAVAILABLE || !this.alive) {
       const why = this.alive ? error.message : this.lastError || this.state;

@@ -105,6 +105,12 @@ export interface ProviderDefinition<C> {
    * comparing read() with the recorded configuration.
    */
   classifiesDrift?: boolean;
+  /**
+   * How many items of one IaCBatchProvider call (the host's batched reads
+   * and plans) run at once; default 10. Lower it for an API with tight rate
+   * limits.
+   */
+  batchParallelism?: number;
 }
 
 /** Identity function that lets TypeScript infer `C`. */

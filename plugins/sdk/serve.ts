@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { envPatternProblems, normalizeEnvPatterns } from "../../proto/env-patterns.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { PluginController, PluginInfoService } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
-import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { IaCBatchProvider, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { IaCStateBackend, IaCStateBackendSetup } from "../../proto/gen/wfctl/plugin/v1/state_pb.js";
 import { GRPC_CHANNEL_OPTIONS, type ServerCallContext, abortError, serviceDefinition, unaryImplementation } from "../../proto/grpc.js";
 import { SpanKind, extractTrace, inSpan, initTelemetry } from "../../proto/telemetry.js";
@@ -20,6 +20,7 @@ import { HandshakeRefusal, handshakeLine, readHostEnvironment } from "./handshak
 import { HealthStatus, ServingStatus } from "./health.js";
 import { type PluginLogger, createPluginLogger } from "./logger.js";
 import { type ProviderDefinition, ProviderServer } from "./provider.js";
+import { batchHandlers } from "./batch.js";
 import { type StateBackendDefinition, StateBackendServer } from "./state-backend.js";
 
 export interface ServeOptions<C> {
@@ -137,7 +138,10 @@ function addCapabilities<C>(server: grpc.Server, health: HealthStatus, options: 
   let provider: ProviderServer<C> | undefined;
   if (options.provider) {
     provider = new ProviderServer(options.provider);
-    add(IaCProvider.typeName, serviceDefinition(IaCProvider), unaryImplementation(IaCProvider, provider.providerHandlers(call)));
+    const single = provider.providerHandlers(call);
+    add(IaCProvider.typeName, serviceDefinition(IaCProvider), unaryImplementation(IaCProvider, single));
+    // Many reads and plans in one round trip, each through its single handler.
+    add(IaCBatchProvider.typeName, serviceDefinition(IaCBatchProvider), unaryImplementation(IaCBatchProvider, batchHandlers(single, options.provider.batchParallelism)));
     if (options.provider.classifiesDrift || Object.values(options.provider.resources).some((r) => r.detectDrift)) {
       add(IaCDriftDetector.typeName, serviceDefinition(IaCDriftDetector), unaryImplementation(IaCDriftDetector, provider.driftHandlers(call)));
     }

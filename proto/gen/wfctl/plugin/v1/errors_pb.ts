@@ -59,7 +59,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wfctl/plugin/v1/errors.proto.
  */
 export const file_wfctl_plugin_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZmN0bC9wbHVnaW4vdjEvZXJyb3JzLnByb3RvEg93ZmN0bC5wbHVnaW4udjEidAoMRXJyb3JEZXRhaWxzEioKCHByb2JsZW1zGAEgAygLMhgud2ZjdGwucGx1Z2luLnYxLlByb2JsZW0SDwoHb21pdHRlZBgCIAEoDRInCgRsb2NrGAMgASgLMhkud2ZjdGwucGx1Z2luLnYxLkxvY2tJbmZvImUKB1Byb2JsZW0SDwoHbWVzc2FnZRgBIAEoCRIMCgRmaWxlGAIgASgJEgwKBGxpbmUYAyABKA0SDgoGY29sdW1uGAQgASgNEg4KBm1vZHVsZRgFIAEoCRINCgVmaWVsZBgGIAEoCWIGcHJvdG8z", [file_wfctl_plugin_v1_state]);
+  fileDesc("Chx3ZmN0bC9wbHVnaW4vdjEvZXJyb3JzLnByb3RvEg93ZmN0bC5wbHVnaW4udjEidAoMRXJyb3JEZXRhaWxzEioKCHByb2JsZW1zGAEgAygLMhgud2ZjdGwucGx1Z2luLnYxLlByb2JsZW0SDwoHb21pdHRlZBgCIAEoDRInCgRsb2NrGAMgASgLMhkud2ZjdGwucGx1Z2luLnYxLkxvY2tJbmZvImUKB1Byb2JsZW0SDwoHbWVzc2FnZRgBIAEoCRIMCgRmaWxlGAIgASgJEgwKBGxpbmUYAyABKA0SDgoGY29sdW1uGAQgASgNEg4KBm1vZHVsZRgFIAEoCRINCgVmaWVsZBgGIAEoCSJqCglDYWxsRXJyb3ISDgoGc3RhdHVzGAEgASgNEgwKBGNvZGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIuCgdkZXRhaWxzGAQgASgLMh0ud2ZjdGwucGx1Z2luLnYxLkVycm9yRGV0YWlsc2IGcHJvdG8z", [file_wfctl_plugin_v1_state]);
 
 /**
  * What an error says beyond its code and message.
@@ -150,4 +150,46 @@ export type Problem = Message<"wfctl.plugin.v1.Problem"> & {
  */
 export const ProblemSchema: GenMessage<Problem> = /*@__PURE__*/
   messageDesc(file_wfctl_plugin_v1_errors, 1);
+
+/**
+ * One item's failure inside a batch call (IaCBatchProvider): what the status
+ * of its single call would have carried, trailers included.
+ *
+ * @generated from message wfctl.plugin.v1.CallError
+ */
+export type CallError = Message<"wfctl.plugin.v1.CallError"> & {
+  /**
+   * The gRPC status code, e.g. 3 for INVALID_ARGUMENT (never 0).
+   *
+   * @generated from field: uint32 status = 1;
+   */
+  status: number;
+
+  /**
+   * The wfctl code, as in the wfctl-error-code trailer ("": the host derives
+   * it from status, as for a single call without that trailer).
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * As the wfctl-error-details trailer carries them (absent: none).
+   *
+   * @generated from field: wfctl.plugin.v1.ErrorDetails details = 4;
+   */
+  details?: ErrorDetails | undefined;
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.CallError.
+ * Use `create(CallErrorSchema)` to create a new message.
+ */
+export const CallErrorSchema: GenMessage<CallError> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_errors, 2);
 

@@ -26,13 +26,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { CallError } from "./errors_pb.js";
+import { file_wfctl_plugin_v1_errors } from "./errors_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file wfctl/plugin/v1/provider.proto.
  */
 export const file_wfctl_plugin_v1_provider: GenFile = /*@__PURE__*/
-  fileDesc("Ch53ZmN0bC9wbHVnaW4vdjEvcHJvdmlkZXIucHJvdG8SD3dmY3RsLnBsdWdpbi52MSK6AQoLRmllbGRTY2hlbWESDAoEbmFtZRgBIAEoCRIoCgR0eXBlGAIgASgOMhoud2ZjdGwucGx1Z2luLnYxLkZpZWxkVHlwZRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghyZXF1aXJlZBgEIAEoCBIQCghjb21wdXRlZBgFIAEoCBIRCglzZW5zaXRpdmUYBiABKAgSEQoJZm9yY2VfbmV3GAcgASgIEhQKDGRlZmF1bHRfanNvbhgIIAEoDCJlChJSZXNvdXJjZVR5cGVTY2hlbWESDAoEdHlwZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIsCgZmaWVsZHMYAyADKAsyHC53ZmN0bC5wbHVnaW4udjEuRmllbGRTY2hlbWEiEgoQR2V0U2NoZW1hUmVxdWVzdCKFAQoRR2V0U2NoZW1hUmVzcG9uc2USMwoNY29uZmlnX2ZpZWxkcxgBIAMoCzIcLndmY3RsLnBsdWdpbi52MS5GaWVsZFNjaGVtYRI7Cg5yZXNvdXJjZV90eXBlcxgCIAMoCzIjLndmY3RsLnBsdWdpbi52MS5SZXNvdXJjZVR5cGVTY2hlbWEiPAoQQ29uZmlndXJlUmVxdWVzdBITCgtjb25maWdfanNvbhgBIAEoDBITCgt3b3JraW5nX2RpchgCIAEoCSITChFDb25maWd1cmVSZXNwb25zZSIpCgtSZXNvdXJjZVJlZhIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkiTAoKUHJpb3JTdGF0ZRITCgtwcm92aWRlcl9pZBgBIAEoCRITCgtjb25maWdfanNvbhgCIAEoDBIUCgxvdXRwdXRzX2pzb24YAyABKAwicAoLRmllbGRDaGFuZ2USDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAwSEgoKYWZ0ZXJfanNvbhgDIAEoDBIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgijgEKE1BsYW5SZXNvdXJjZVJlcXVlc3QSLgoIcmVzb3VyY2UYASABKAsyHC53ZmN0bC5wbHVnaW4udjEuUmVzb3VyY2VSZWYSGwoTZGVzaXJlZF9jb25maWdfanNvbhgCIAEoDBIqCgVwcmlvchgDIAEoCzIbLndmY3RsLnBsdWdpbi52MS5QcmlvclN0YXRlIm4KFFBsYW5SZXNvdXJjZVJlc3BvbnNlEicKBmFjdGlvbhgBIAEoDjIXLndmY3RsLnBsdWdpbi52MS5BY3Rpb24SLQoHY2hhbmdlcxgCIAMoCzIcLndmY3RsLnBsdWdpbi52MS5GaWVsZENoYW5nZSK4AQoUQXBwbHlSZXNvdXJjZVJlcXVlc3QSLgoIcmVzb3VyY2UYASABKAsyHC53ZmN0bC5wbHVnaW4udjEuUmVzb3VyY2VSZWYSJwoGYWN0aW9uGAIgASgOMhcud2ZjdGwucGx1Z2luLnYxLkFjdGlvbhIbChNkZXNpcmVkX2NvbmZpZ19qc29uGAMgASgMEioKBXByaW9yGAQgASgLMhsud2ZjdGwucGx1Z2luLnYxLlByaW9yU3RhdGUiXwoVQXBwbHlSZXNvdXJjZVJlc3BvbnNlEhMKC3Byb3ZpZGVyX2lkGAEgASgJEhQKDG91dHB1dHNfanNvbhgCIAEoDBIbChNhcHBsaWVkX2NvbmZpZ19qc29uGAMgASgMInEKE1JlYWRSZXNvdXJjZVJlcXVlc3QSLgoIcmVzb3VyY2UYASABKAsyHC53ZmN0bC5wbHVnaW4udjEuUmVzb3VyY2VSZWYSKgoFcHJpb3IYAiABKAsyGy53ZmN0bC5wbHVnaW4udjEuUHJpb3JTdGF0ZSJlChRSZWFkUmVzb3VyY2VSZXNwb25zZRINCgVmb3VuZBgBIAEoCBITCgtjb25maWdfanNvbhgCIAEoDBIUCgxvdXRwdXRzX2pzb24YAyABKAwSEwoLcHJvdmlkZXJfaWQYBCABKAkiRwoKRmllbGREcmlmdBINCgVmaWVsZBgBIAEoCRIVCg1leHBlY3RlZF9qc29uGAIgASgMEhMKC2FjdHVhbF9qc29uGAMgASgMIncKC0RyaWZ0UmVzdWx0EioKBWNsYXNzGAEgASgOMhsud2ZjdGwucGx1Z2luLnYxLkRyaWZ0Q2xhc3MSDwoHZHJpZnRlZBgCIAEoCBIrCgZmaWVsZHMYAyADKAsyGy53ZmN0bC5wbHVnaW4udjEuRmllbGREcmlmdCJwChJEZXRlY3REcmlmdFJlcXVlc3QSLgoIcmVzb3VyY2UYASABKAsyHC53ZmN0bC5wbHVnaW4udjEuUmVzb3VyY2VSZWYSKgoFcHJpb3IYAiABKAsyGy53ZmN0bC5wbHVnaW4udjEuUHJpb3JTdGF0ZSJDChNEZXRlY3REcmlmdFJlc3BvbnNlEiwKBnJlc3VsdBgBIAEoCzIcLndmY3RsLnBsdWdpbi52MS5EcmlmdFJlc3VsdCqnAQoJRmllbGRUeXBlEhoKFkZJRUxEX1RZUEVfVU5TUEVDSUZJRUQQABIVChFGSUVMRF9UWVBFX1NUUklORxABEhUKEUZJRUxEX1RZUEVfTlVNQkVSEAISEwoPRklFTERfVFlQRV9CT09MEAMSEwoPRklFTERfVFlQRV9MSVNUEAQSEgoORklFTERfVFlQRV9NQVAQBRISCg5GSUVMRF9UWVBFX0FOWRAGKn4KBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABIPCgtBQ1RJT05fTk9PUBABEhEKDUFDVElPTl9DUkVBVEUQAhIRCg1BQ1RJT05fVVBEQVRFEAMSEgoOQUNUSU9OX1JFUExBQ0UQBBIRCg1BQ1RJT05fREVMRVRFEAUqbQoKRHJpZnRDbGFzcxIXChNEUklGVF9DTEFTU19VTktOT1dOEAASFwoTRFJJRlRfQ0xBU1NfSU5fU1lOQxABEhUKEURSSUZUX0NMQVNTX0dIT1NUEAISFgoSRFJJRlRfQ0xBU1NfQ09ORklHEAMytwMKC0lhQ1Byb3ZpZGVyElIKCUdldFNjaGVtYRIhLndmY3RsLnBsdWdpbi52MS5HZXRTY2hlbWFSZXF1ZXN0GiIud2ZjdGwucGx1Z2luLnYxLkdldFNjaGVtYVJlc3BvbnNlElIKCUNvbmZpZ3VyZRIhLndmY3RsLnBsdWdpbi52MS5Db25maWd1cmVSZXF1ZXN0GiIud2ZjdGwucGx1Z2luLnYxLkNvbmZpZ3VyZVJlc3BvbnNlElMKBFBsYW4SJC53ZmN0bC5wbHVnaW4udjEuUGxhblJlc291cmNlUmVxdWVzdBolLndmY3RsLnBsdWdpbi52MS5QbGFuUmVzb3VyY2VSZXNwb25zZRJWCgVBcHBseRIlLndmY3RsLnBsdWdpbi52MS5BcHBseVJlc291cmNlUmVxdWVzdBomLndmY3RsLnBsdWdpbi52MS5BcHBseVJlc291cmNlUmVzcG9uc2USUwoEUmVhZBIkLndmY3RsLnBsdWdpbi52MS5SZWFkUmVzb3VyY2VSZXF1ZXN0GiUud2ZjdGwucGx1Z2luLnYxLlJlYWRSZXNvdXJjZVJlc3BvbnNlMmwKEElhQ0RyaWZ0RGV0ZWN0b3ISWAoLRGV0ZWN0RHJpZnQSIy53ZmN0bC5wbHVnaW4udjEuRGV0ZWN0RHJpZnRSZXF1ZXN0GiQud2ZjdGwucGx1Z2luLnYxLkRldGVjdERyaWZ0UmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Ch53ZmN0bC9wbHVnaW4vdjEvcHJvdmlkZXIucHJvdG8SD3dmY3RsLnBsdWdpbi52MSK6AQoLRmllbGRTY2hlbWESDAoEbmFtZRgBIAEoCRIoCgR0eXBlGAIgASgOMhoud2ZjdGwucGx1Z2luLnYxLkZpZWxkVHlwZRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghyZXF1aXJlZBgEIAEoCBIQCghjb21wdXRlZBgFIAEoCBIRCglzZW5zaXRpdmUYBiABKAgSEQoJZm9yY2VfbmV3GAcgASgIEhQKDGRlZmF1bHRfanNvbhgIIAEoDCJlChJSZXNvdXJjZVR5cGVTY2hlbWESDAoEdHlwZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIsCgZmaWVsZHMYAyADKAsyHC53ZmN0bC5wbHVnaW4udjEuRmllbGRTY2hlbWEiEgoQR2V0U2NoZW1hUmVxdWVzdCKFAQoRR2V0U2NoZW1hUmVzcG9uc2USMwoNY29uZmlnX2ZpZWxkcxgBIAMoCzIcLndmY3RsLnBsdWdpbi52MS5GaWVsZFNjaGVtYRI7Cg5yZXNvdXJjZV90eXBlcxgCIAMoCzIjLndmY3RsLnBsdWdpbi52MS5SZXNvdXJjZVR5cGVTY2hlbWEiPAoQQ29uZmlndXJlUmVxdWVzdBITCgtjb25maWdfanNvbhgBIAEoDBITCgt3b3JraW5nX2RpchgCIAEoCSITChFDb25maWd1cmVSZXNwb25zZSIpCgtSZXNvdXJjZVJlZhIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkiTAoKUHJpb3JTdGF0ZRITCgtwcm92aWRlcl9pZBgBIAEoCRITCgtjb25maWdfanNvbhgCIAEoDBIUCgxvdXRwdXRzX2pzb24YAyABKAwicAoLRmllbGRDaGFuZ2USDQoFZmllbGQYASABKAkSEwoLYmVmb3JlX2pzb24YAiABKAwSEgoKYWZ0ZXJfanNvbhgDIAEoDBIWCg5mb3JjZXNfcmVwbGFjZRgEIAEoCBIRCglzZW5zaXRpdmUYBSABKAgijgEKE1BsYW5SZXNvdXJjZVJlcXVlc3QSLgoIcmVzb3VyY2UYASABKAsyHC53ZmN0bC5wbHVnaW4udjEuUmVzb3VyY2VSZWYSGwoTZGVzaXJlZF9jb25maWdfanNvbhgCIAEoDBIqCgVwcmlvchgDIAEoCzIbLndmY3RsLnBsdWdpbi52MS5QcmlvclN0YXRlIm4KFFBsYW5SZXNvdXJjZVJlc3BvbnNlEicKBmFjdGlvbhgBIAEoDjIXLndmY3RsLnBsdWdpbi52MS5BY3Rpb24SLQoHY2hhbmdlcxgCIAMoCzIcLndmY3RsLnBsdWdpbi52MS5GaWVsZENoYW5nZSK4AQoUQXBwbHlSZXNvdXJjZVJlcXVlc3QSLgoIcmVzb3VyY2UYASABKAsyHC53ZmN0bC5wbHVnaW4udjEuUmVzb3VyY2VSZWYSJwoGYWN0aW9uGAIgASgOMhcud2ZjdGwucGx1Z2luLnYxLkFjdGlvbhIbChNkZXNpcmVkX2NvbmZpZ19qc29uGAMgASgMEioKBXByaW9yGAQgASgLMhsud2ZjdGwucGx1Z2luLnYxLlByaW9yU3RhdGUiXwoVQXBwbHlSZXNvdXJjZVJlc3BvbnNlEhMKC3Byb3ZpZGVyX2lkGAEgASgJEhQKDG91dHB1dHNfanNvbhgCIAEoDBIbChNhcHBsaWVkX2NvbmZpZ19qc29uGAMgASgMInEKE1JlYWRSZXNvdXJjZVJlcXVlc3QSLgoIcmVzb3VyY2UYASABKAsyHC53ZmN0bC5wbHVnaW4udjEuUmVzb3VyY2VSZWYSKgoFcHJpb3IYAiABKAsyGy53ZmN0bC5wbHVnaW4udjEuUHJpb3JTdGF0ZSJlChRSZWFkUmVzb3VyY2VSZXNwb25zZRINCgVmb3VuZBgBIAEoCBITCgtjb25maWdfanNvbhgCIAEoDBIUCgxvdXRwdXRzX2pzb24YAyABKAwSEwoLcHJvdmlkZXJfaWQYBCABKAkiRwoKRmllbGREcmlmdBINCgVmaWVsZBgBIAEoCRIVCg1leHBlY3RlZF9qc29uGAIgASgMEhMKC2FjdHVhbF9qc29uGAMgASgMIncKC0RyaWZ0UmVzdWx0EioKBWNsYXNzGAEgASgOMhsud2ZjdGwucGx1Z2luLnYxLkRyaWZ0Q2xhc3MSDwoHZHJpZnRlZBgCIAEoCBIrCgZmaWVsZHMYAyADKAsyGy53ZmN0bC5wbHVnaW4udjEuRmllbGREcmlmdCJwChJEZXRlY3REcmlmdFJlcXVlc3QSLgoIcmVzb3VyY2UYASABKAsyHC53ZmN0bC5wbHVnaW4udjEuUmVzb3VyY2VSZWYSKgoFcHJpb3IYAiABKAsyGy53ZmN0bC5wbHVnaW4udjEuUHJpb3JTdGF0ZSJDChNEZXRlY3REcmlmdFJlc3BvbnNlEiwKBnJlc3VsdBgBIAEoCzIcLndmY3RsLnBsdWdpbi52MS5EcmlmdFJlc3VsdCJLChRSZWFkUmVzb3VyY2VzUmVxdWVzdBIzCgVpdGVtcxgBIAMoCzIkLndmY3RsLnBsdWdpbi52MS5SZWFkUmVzb3VyY2VSZXF1ZXN0Ik0KFVJlYWRSZXNvdXJjZXNSZXNwb25zZRI0CgdyZXN1bHRzGAEgAygLMiMud2ZjdGwucGx1Z2luLnYxLlJlYWRSZXNvdXJjZVJlc3VsdCKGAQoSUmVhZFJlc291cmNlUmVzdWx0EjkKCHJlc3BvbnNlGAEgASgLMiUud2ZjdGwucGx1Z2luLnYxLlJlYWRSZXNvdXJjZVJlc3BvbnNlSAASKwoFZXJyb3IYAiABKAsyGi53ZmN0bC5wbHVnaW4udjEuQ2FsbEVycm9ySABCCAoGcmVzdWx0IksKFFBsYW5SZXNvdXJjZXNSZXF1ZXN0EjMKBWl0ZW1zGAEgAygLMiQud2ZjdGwucGx1Z2luLnYxLlBsYW5SZXNvdXJjZVJlcXVlc3QiTQoVUGxhblJlc291cmNlc1Jlc3BvbnNlEjQKB3Jlc3VsdHMYASADKAsyIy53ZmN0bC5wbHVnaW4udjEuUGxhblJlc291cmNlUmVzdWx0IoYBChJQbGFuUmVzb3VyY2VSZXN1bHQSOQoIcmVzcG9uc2UYASABKAsyJS53ZmN0bC5wbHVnaW4udjEuUGxhblJlc291cmNlUmVzcG9uc2VIABIrCgVlcnJvchgCIAEoCzIaLndmY3RsLnBsdWdpbi52MS5DYWxsRXJyb3JIAEIICgZyZXN1bHQqpwEKCUZpZWxkVHlwZRIaChZGSUVMRF9UWVBFX1VOU1BFQ0lGSUVEEAASFQoRRklFTERfVFlQRV9TVFJJTkcQARIVChFGSUVMRF9UWVBFX05VTUJFUhACEhMKD0ZJRUxEX1RZUEVfQk9PTBADEhMKD0ZJRUxEX1RZUEVfTElTVBAEEhIKDkZJRUxEX1RZUEVfTUFQEAUSEgoORklFTERfVFlQRV9BTlkQBip+CgZBY3Rpb24SFgoSQUNUSU9OX1VOU1BFQ0lGSUVEEAASDwoLQUNUSU9OX05PT1AQARIRCg1BQ1RJT05fQ1JFQVRFEAISEQoNQUNUSU9OX1VQREFURRADEhIKDkFDVElPTl9SRVBMQUNFEAQSEQoNQUNUSU9OX0RFTEVURRAFKm0KCkRyaWZ0Q2xhc3MSFwoTRFJJRlRfQ0xBU1NfVU5LTk9XThAAEhcKE0RSSUZUX0NMQVNTX0lOX1NZTkMQARIVChFEUklGVF9DTEFTU19HSE9TVBACEhYKEkRSSUZUX0NMQVNTX0NPTkZJRxADMrcDCgtJYUNQcm92aWRlchJSCglHZXRTY2hlbWESIS53ZmN0bC5wbHVnaW4udjEuR2V0U2NoZW1hUmVxdWVzdBoiLndmY3RsLnBsdWdpbi52MS5HZXRTY2hlbWFSZXNwb25zZRJSCglDb25maWd1cmUSIS53ZmN0bC5wbHVnaW4udjEuQ29uZmlndXJlUmVxdWVzdBoiLndmY3RsLnBsdWdpbi52MS5Db25maWd1cmVSZXNwb25zZRJTCgRQbGFuEiQud2ZjdGwucGx1Z2luLnYxLlBsYW5SZXNvdXJjZVJlcXVlc3QaJS53ZmN0bC5wbHVnaW4udjEuUGxhblJlc291cmNlUmVzcG9uc2USVgoFQXBwbHkSJS53ZmN0bC5wbHVnaW4udjEuQXBwbHlSZXNvdXJjZVJlcXVlc3QaJi53ZmN0bC5wbHVnaW4udjEuQXBwbHlSZXNvdXJjZVJlc3BvbnNlElMKBFJlYWQSJC53ZmN0bC5wbHVnaW4udjEuUmVhZFJlc291cmNlUmVxdWVzdBolLndmY3RsLnBsdWdpbi52MS5SZWFkUmVzb3VyY2VSZXNwb25zZTJsChBJYUNEcmlmdERldGVjdG9yElgKC0RldGVjdERyaWZ0EiMud2ZjdGwucGx1Z2luLnYxLkRldGVjdERyaWZ0UmVxdWVzdBokLndmY3RsLnBsdWdpbi52MS5EZXRlY3REcmlmdFJlc3BvbnNlMtIBChBJYUNCYXRjaFByb3ZpZGVyEl4KDVJlYWRSZXNvdXJjZXMSJS53ZmN0bC5wbHVnaW4udjEuUmVhZFJlc291cmNlc1JlcXVlc3QaJi53ZmN0bC5wbHVnaW4udjEuUmVhZFJlc291cmNlc1Jlc3BvbnNlEl4KDVBsYW5SZXNvdXJjZXMSJS53ZmN0bC5wbHVnaW4udjEuUGxhblJlc291cmNlc1JlcXVlc3QaJi53ZmN0bC5wbHVnaW4udjEuUGxhblJlc291cmNlc1Jlc3BvbnNlYgZwcm90bzM", [file_wfctl_plugin_v1_errors]);
 
 /**
  * @generated from message wfctl.plugin.v1.FieldSchema
@@ -617,6 +619,136 @@ export const DetectDriftResponseSchema: GenMessage<DetectDriftResponse> = /*@__P
   messageDesc(file_wfctl_plugin_v1_provider, 18);
 
 /**
+ * @generated from message wfctl.plugin.v1.ReadResourcesRequest
+ */
+export type ReadResourcesRequest = Message<"wfctl.plugin.v1.ReadResourcesRequest"> & {
+  /**
+   * @generated from field: repeated wfctl.plugin.v1.ReadResourceRequest items = 1;
+   */
+  items: ReadResourceRequest[];
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.ReadResourcesRequest.
+ * Use `create(ReadResourcesRequestSchema)` to create a new message.
+ */
+export const ReadResourcesRequestSchema: GenMessage<ReadResourcesRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_provider, 19);
+
+/**
+ * @generated from message wfctl.plugin.v1.ReadResourcesResponse
+ */
+export type ReadResourcesResponse = Message<"wfctl.plugin.v1.ReadResourcesResponse"> & {
+  /**
+   * One per item, in the order of the items.
+   *
+   * @generated from field: repeated wfctl.plugin.v1.ReadResourceResult results = 1;
+   */
+  results: ReadResourceResult[];
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.ReadResourcesResponse.
+ * Use `create(ReadResourcesResponseSchema)` to create a new message.
+ */
+export const ReadResourcesResponseSchema: GenMessage<ReadResourcesResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_provider, 20);
+
+/**
+ * @generated from message wfctl.plugin.v1.ReadResourceResult
+ */
+export type ReadResourceResult = Message<"wfctl.plugin.v1.ReadResourceResult"> & {
+  /**
+   * @generated from oneof wfctl.plugin.v1.ReadResourceResult.result
+   */
+  result: {
+    /**
+     * @generated from field: wfctl.plugin.v1.ReadResourceResponse response = 1;
+     */
+    value: ReadResourceResponse;
+    case: "response";
+  } | {
+    /**
+     * @generated from field: wfctl.plugin.v1.CallError error = 2;
+     */
+    value: CallError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.ReadResourceResult.
+ * Use `create(ReadResourceResultSchema)` to create a new message.
+ */
+export const ReadResourceResultSchema: GenMessage<ReadResourceResult> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_provider, 21);
+
+/**
+ * @generated from message wfctl.plugin.v1.PlanResourcesRequest
+ */
+export type PlanResourcesRequest = Message<"wfctl.plugin.v1.PlanResourcesRequest"> & {
+  /**
+   * @generated from field: repeated wfctl.plugin.v1.PlanResourceRequest items = 1;
+   */
+  items: PlanResourceRequest[];
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.PlanResourcesRequest.
+ * Use `create(PlanResourcesRequestSchema)` to create a new message.
+ */
+export const PlanResourcesRequestSchema: GenMessage<PlanResourcesRequest> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_provider, 22);
+
+/**
+ * @generated from message wfctl.plugin.v1.PlanResourcesResponse
+ */
+export type PlanResourcesResponse = Message<"wfctl.plugin.v1.PlanResourcesResponse"> & {
+  /**
+   * One per item, in the order of the items.
+   *
+   * @generated from field: repeated wfctl.plugin.v1.PlanResourceResult results = 1;
+   */
+  results: PlanResourceResult[];
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.PlanResourcesResponse.
+ * Use `create(PlanResourcesResponseSchema)` to create a new message.
+ */
+export const PlanResourcesResponseSchema: GenMessage<PlanResourcesResponse> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_provider, 23);
+
+/**
+ * @generated from message wfctl.plugin.v1.PlanResourceResult
+ */
+export type PlanResourceResult = Message<"wfctl.plugin.v1.PlanResourceResult"> & {
+  /**
+   * @generated from oneof wfctl.plugin.v1.PlanResourceResult.result
+   */
+  result: {
+    /**
+     * @generated from field: wfctl.plugin.v1.PlanResourceResponse response = 1;
+     */
+    value: PlanResourceResponse;
+    case: "response";
+  } | {
+    /**
+     * @generated from field: wfctl.plugin.v1.CallError error = 2;
+     */
+    value: CallError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message wfctl.plugin.v1.PlanResourceResult.
+ * Use `create(PlanResourceResultSchema)` to create a new message.
+ */
+export const PlanResourceResultSchema: GenMessage<PlanResourceResult> = /*@__PURE__*/
+  messageDesc(file_wfctl_plugin_v1_provider, 24);
+
+/**
  * @generated from enum wfctl.plugin.v1.FieldType
  */
 export enum FieldType {
@@ -830,4 +962,41 @@ export const IaCDriftDetector: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_wfctl_plugin_v1_provider, 1);
+
+/**
+ * Optional capability: many Reads or Plans in one round trip. The host plans
+ * large operations by sending a provider that registers this service the
+ * reads and plans of many resources at once, in batches (of at most 256
+ * items, and a few MiB), and sends single Read and Plan calls to one that
+ * does not. Each item is exactly the request of the single call, and is
+ * answered as that call would be: results[i] answers items[i], one result
+ * per item, in order. An item that fails carries its own error (the status
+ * its single call would have ended with); the others stand. The call's
+ * metadata, deadline and cancellation are those every item would have had
+ * (the items of one batch always belong to one operation). Failing the
+ * whole call (a status error) fails every item with that error. A plugin
+ * may work on the items concurrently; it bounds that itself (cloud rate
+ * limits are the plugin's to know).
+ *
+ * @generated from service wfctl.plugin.v1.IaCBatchProvider
+ */
+export const IaCBatchProvider: GenService<{
+  /**
+   * @generated from rpc wfctl.plugin.v1.IaCBatchProvider.ReadResources
+   */
+  readResources: {
+    methodKind: "unary";
+    input: typeof ReadResourcesRequestSchema;
+    output: typeof ReadResourcesResponseSchema;
+  },
+  /**
+   * @generated from rpc wfctl.plugin.v1.IaCBatchProvider.PlanResources
+   */
+  planResources: {
+    methodKind: "unary";
+    input: typeof PlanResourcesRequestSchema;
+    output: typeof PlanResourcesResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_wfctl_plugin_v1_provider, 2);
 

@@ -1,0 +1,178 @@
+// Reads and plans in batches: the Read and Plan calls an operation makes to
+// one provider in the same turn of the event loop (a plan of many resources
+// issues them together) go out as one ReadResources or PlanResources call
+// when the plugin serves IaCBatchProvider, and one by one when it does not.
+// Callers still make (and await) single calls; each gets its own item's
+// answer or error, as its single call would have.
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { fromCallError } from "../../proto/call-error.js";
+import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import type { CallError } from "../../proto/gen/wfctl/plugin/v1/errors_pb.js";
+import {
+  IaCBatchProvider,
+  type IaCProvider,
+  type PlanResourceRequestSchema,
+  type PlanResourceResponseSchema,
+  type ReadResourceRequestSchema,
+  type ReadResourceResponseSchema,
+} from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { type CallOptions, type UnaryClient, abortError } from "../../proto/grpc.js";
+import type { PluginInstance } from "../supervisor/instance.js";
+
+/** At most this many items, and about this many bytes of them, go in one batch call. */
+export const BATCH_LIMITS = { items: 256, bytes: 4 * 1024 * 1024 } as const;
+
+interface Waiting<I extends DescMessage, O extends DescMessage> {
+  request: MessageInitShape<I>;
+  options: CallOptions;
+  resolve: (response: MessageShape<O>) => void;
+  reject: (err: unknown) => void;
+}
+
+type ItemResult<O extends DescMessage> = { result: { case: "response"; value: MessageShape<O> } | { case: "error"; value: CallError } | { case: undefined; value?: undefined } };
+
+/** How one kind of call is batched: its single call, its batch call, and its method names. */
+interface BatchKind<I extends DescMessage, O extends DescMessage> {
+  single: (request: MessageInitShape<I>, options: CallOptions) => Promise<MessageShape<O>>;
+  batch: (items: MessageInitShape<I>[], options: CallOptions) => Promise<ItemResult<O>[]>;
+  method: string;
+  /** Roughly what an item weighs on the wire. */
+  size: (request: MessageInitShape<I>) => number;
+}
+
+const priorBytes = (prior: { configJson?: Uint8Array; outputsJson?: Uint8Array } | undefined) =>
+  (prior?.configJson?.byteLength ?? 0) + (prior?.outputsJson?.byteLength ?? 0);
+
+/** The items of one batch must share what the call carries: the operation's signal and metadata. */
+function sameCall(a: CallOptions, b: CallOptions): boolean {
+  if (a.signal !== b.signal) return false;
+  const ma = a.metadata ?? {};
+  const mb = b.metadata ?? {};
+  const keys = Object.keys(ma);
+  return keys.length === Object.keys(mb).length && keys.every((k) => ma[k] === mb[k]);
+}
+
+/** Splits `waiting` into groups that may share a call, each cut to BATCH_LIMITS. */
+function batchesOf<I extends DescMessage, O extends DescMessage>(waiting: Waiting<I, O>[], size: (request: MessageInitShape<I>) => number): Waiting<I, O>[][] {
+  const groups: Waiting<I, O>[][] = [];
+  for (const item of waiting) {
+    const group = groups.find((g) => sameCall((g[0] as Waiting<I, O>).options, item.options));
+    if (group) group.push(item);
+    else groups.push([item]);
+  }
+  const batches: Waiting<I, O>[][] = [];
+  for (const group of groups) {
+    let batch: Waiting<I, O>[] = [];
+    let bytes = 0;
+    for (const item of group) {
+      const weight = size(item.request);
+      if (batch.length > 0 && (batch.length >= BATCH_LIMITS.items || bytes + weight > BATCH_LIMITS.bytes)) {
+        batches.push(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(item);
+      bytes += weight;
+    }
+    if (batch.length > 0) batches.push(batch);
+  }
+  return batches;
+}
+
+/** The latest deadline of `batch` (each item's own is the operation's, or the per-call limit from when it was made). */
+function latestDeadline(batch: readonly { options: CallOptions }[]): Date | undefined {
+  let latest: Date | undefined;
+  for (const { options } of batch) {
+    if (!options.deadline) return undefined;
+    if (!latest || options.deadline > latest) latest = options.deadline;
+  }
+  return latest;
+}
+
+class Batcher<I extends DescMessage, O extends DescMessage> {
+  private waiting: Waiting<I, O>[] = [];
+  /** Set once the plugin turned a batch call down as unimplemented: single calls from then on. */
+  private unsupported = false;
+
+  constructor(
+    private readonly instance: PluginInstance,
+    private readonly kind: BatchKind<I, O>,
+  ) {}
+
+  call(request: MessageInitShape<I>, options: CallOptions = {}): Promise<MessageShape<O>> {
+    if (this.unsupported || !this.instance.serves(IaCBatchProvider)) return this.kind.single(request, options);
+    return new Promise((resolve, reject) => {
+      if (this.waiting.length === 0) setImmediate(() => this.flush());
+      this.waiting.push({ request, options, resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    const live = waiting.filter((w) => {
+      if (!w.options.signal?.aborted) return true;
+      w.reject(abortError(w.options.signal));
+      return false;
+    });
+    for (const batch of batchesOf(live, this.kind.size)) this.send(batch);
+  }
+
+  /** Sends one batch; every item settles, whatever happens. */
+  private send(batch: Waiting<I, O>[]): void {
+    const [first] = batch;
+    if (!first) return;
+    if (batch.length === 1 || this.unsupported) {
+      for (const item of batch) this.kind.single(item.request, item.options).then(item.resolve, item.reject);
+      return;
+    }
+    const options: CallOptions = { signal: first.options.signal, deadline: latestDeadline(batch), metadata: first.options.metadata };
+    this.kind.batch(batch.map((item) => item.request), options).then(
+      (results) => this.settle(batch, results),
+      (err: unknown) => {
+        if (err instanceof WfctlError && err.code === ErrorCode.UNSUPPORTED) {
+          // It registered the service but does not implement this method: the single calls it does.
+          this.unsupported = true;
+          this.send(batch);
+          return;
+        }
+        for (const item of batch) item.reject(err);
+      },
+    );
+  }
+
+  private settle(batch: Waiting<I, O>[], results: ItemResult<O>[]): void {
+    if (results.length !== batch.length) {
+      const error = new WfctlError(ErrorCode.PROVIDER_ERROR, `${this.instance.who}: ${this.kind.method} answered ${results.length} result(s) for ${batch.length} item(s)`);
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const { result } = results[i] as ItemResult<O>;
+      if (result.case === "response") item.resolve(result.value);
+      else if (result.case === "error") item.reject(this.instance.explain(fromCallError(result.value), this.kind.method));
+      else item.reject(new WfctlError(ErrorCode.PROVIDER_ERROR, `${this.instance.who}: ${this.kind.method} answered item ${i} with neither a response nor an error`));
+    });
+  }
+}
+
+/**
+ * `client` (the instance's IaCProvider client) with Read and Plan batched
+ * whenever the plugin serves IaCBatchProvider.
+ */
+export function batchingClient(instance: PluginInstance, client: UnaryClient<typeof IaCProvider>): UnaryClient<typeof IaCProvider> {
+  const batches = () => instance.client(IaCBatchProvider);
+  const reads = new Batcher<typeof ReadResourceRequestSchema, typeof ReadResourceResponseSchema>(instance, {
+    single: (request, options) => client.read(request, options),
+    batch: async (items, options) => (await batches().readResources({ items }, options)).results as ItemResult<typeof ReadResourceResponseSchema>[],
+    method: "IaCBatchProvider.ReadResources",
+    size: (request) => priorBytes(request.prior) + 256,
+  });
+  const plans = new Batcher<typeof PlanResourceRequestSchema, typeof PlanResourceResponseSchema>(instance, {
+    single: (request, options) => client.plan(request, options),
+    batch: async (items, options) => (await batches().planResources({ items }, options)).results as ItemResult<typeof PlanResourceResponseSchema>[],
+    method: "IaCBatchProvider.PlanResources",
+    size: (request) => priorBytes(request.prior) + (request.desiredConfigJson?.byteLength ?? 0) + 256,
+  });
+  return { ...client, read: (request, options) => reads.call(request, options), plan: (request, options) => plans.call(request, options) };
+}
