@@ -5,6 +5,7 @@
 // since when (filesystem-locks.ts).
 import { readFile, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { mapBounded } from "../../proto/bounded.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { isJsonObject } from "../../proto/json.js";
 import {
@@ -22,6 +23,8 @@ import { LockFiles } from "./filesystem-locks.js";
 
 /** Version of the on-disk record format; read refuses versions it does not know. */
 export const FILESYSTEM_FORMAT = "wfctl.state.v1";
+/** Record files listStates reads at once. */
+const LIST_PARALLELISM = 32;
 
 /** Refuses ids that could step outside the directory. */
 function fileName(resourceId: string): string {
@@ -166,22 +169,22 @@ export class FilesystemStateStore implements StateStore {
       if (isMissing(err)) return [];
       throw this.wrap(err, `list ${this.resources}`);
     }
-    const out: ResourceState[] = [];
-    for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
+    // Read side by side: one after another, each file's four calls (open, stat, read, close) made 1,000 records take most of a plan.
+    const records = await mapBounded(names.filter((n) => n.endsWith(".json")).sort(), LIST_PARALLELISM, async (name) => {
       throwIfAborted(ctx);
       const path = join(this.resources, name);
       let text: string;
       try {
         text = await readFile(path, { encoding: "utf8", signal: ctx.signal });
       } catch (err) {
-        if (isMissing(err)) continue; // deleted since the listing
+        if (isMissing(err)) return undefined; // deleted since the listing
         throwIfAborted(ctx);
         throw this.wrap(err, `read ${path}`);
       }
       const state = decodeRecord(text, path, resourceIdOfFile(name));
-      if (matchesFilter(state, filter)) out.push(state);
-    }
-    return out;
+      return matchesFilter(state, filter) ? state : undefined;
+    });
+    return records.filter((r): r is ResourceState => r !== undefined);
   }
 
   async deleteState(resourceId: string, ctx: StoreContext): Promise<void> {

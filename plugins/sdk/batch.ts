@@ -3,26 +3,13 @@
 // handler (the same checks, logging and span as a single call), at most
 // `parallelism` at once, and is answered with its result or its own error.
 import { IaCBatchProvider, type IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { mapBounded } from "../../proto/bounded.js";
 import { toCallError } from "../../proto/call-error.js";
 import { WfctlError } from "../../proto/errors.js";
 import { type ServerCallContext, type UnaryHandlers, abortError } from "../../proto/grpc.js";
 
 /** How many items of one batch the SDK works on at once, unless the provider says otherwise (Terraform's default parallelism). */
 export const BATCH_PARALLELISM = 10;
-
-/** Runs `work` for each item, at most `parallelism` at once; the results in the items' order. */
-async function eachBounded<T, R>(items: readonly T[], parallelism: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, parallelism), items.length) }, worker));
-  return results;
-}
 
 /** An item's error as its single call would have ended: a plain error after the call gave up is that cancellation or deadline. */
 function itemError(err: unknown, server: ServerCallContext) {
@@ -33,7 +20,7 @@ function itemError(err: unknown, server: ServerCallContext) {
 export function batchHandlers(single: UnaryHandlers<typeof IaCProvider>, parallelism = BATCH_PARALLELISM): UnaryHandlers<typeof IaCBatchProvider> {
   return {
     readResources: async (request, server) => ({
-      results: await eachBounded(request.items, parallelism, (item) =>
+      results: await mapBounded(request.items, parallelism, (item) =>
         single.read(item, server).then(
           (value) => ({ result: { case: "response" as const, value } }),
           (err: unknown) => ({ result: { case: "error" as const, value: itemError(err, server) } }),
@@ -41,7 +28,7 @@ export function batchHandlers(single: UnaryHandlers<typeof IaCProvider>, paralle
       ),
     }),
     planResources: async (request, server) => ({
-      results: await eachBounded(request.items, parallelism, (item) =>
+      results: await mapBounded(request.items, parallelism, (item) =>
         single.plan(item, server).then(
           (value) => ({ result: { case: "response" as const, value } }),
           (err: unknown) => ({ result: { case: "error" as const, value: itemError(err, server) } }),

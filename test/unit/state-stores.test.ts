@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -56,6 +56,19 @@ describe("filesystem state store", () => {
     expect(err).toBeInstanceOf(WfctlError);
     expect((err as WfctlError).code).toBe(ErrorCode.STATE_CORRUPT);
     expect((err as WfctlError).message).toContain("bad.json");
+  });
+
+  it("lists many records (read side by side) in the order of their names, and one that cannot be read fails the listing, named", async () => {
+    const root = join(base, "many", "default");
+    const store = await FilesystemStateStore.open(root);
+    const ids = Array.from({ length: 150 }, (_, i) => `r${String(i).padStart(3, "0")}`);
+    for (const id of [...ids].reverse()) await store.saveState(sampleState(id), live());
+    expect((await store.listStates({}, live())).map((r) => r.resourceId)).toEqual(ids);
+    // A record that is not a file (read fails with EISDIR) among them.
+    mkdirSync(join(root, "resources", "r077x.json"));
+    const err = await store.listStates({}, live()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WfctlError);
+    expect((err as WfctlError).message).toContain("r077x.json");
   });
 
   it("refuses resource ids that would escape the directory", async () => {
