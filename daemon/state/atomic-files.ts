@@ -56,6 +56,44 @@ export async function writeTempFile(dir: string, data: string): Promise<string> 
   return temp;
 }
 
+/**
+ * `run` shared by its callers as a group commit: a call resolves once a run
+ * that started after the call has finished (so it covers whatever the
+ * caller did before calling), and calls made while one run is in flight
+ * share the one run after it. Ten records saved at once cost two directory
+ * syncs, not ten.
+ */
+export function groupCommit(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
+  return () => {
+    if (next) return next;
+    const start = async () => {
+      await running?.catch(() => undefined);
+      running = next;
+      next = undefined;
+      await run();
+    };
+    const mine = start().finally(() => {
+      if (running === mine) running = undefined;
+    });
+    next = mine;
+    return mine;
+  };
+}
+
+const directorySyncs = new Map<string, () => Promise<void>>();
+
+/** syncDirectory(dir), shared with the other writers of `dir` in flight (groupCommit). */
+function syncDirectoryShared(dir: string): Promise<void> {
+  let sync = directorySyncs.get(dir);
+  if (!sync) {
+    sync = groupCommit(() => syncDirectory(dir));
+    directorySyncs.set(dir, sync);
+  }
+  return sync();
+}
+
 /** Writes `data` to `path` so that readers see the old file or the new one, never a mix. */
 export async function writeFileAtomic(path: string, dir: string, data: string): Promise<void> {
   const temp = await writeTempFile(dir, data);
@@ -65,7 +103,7 @@ export async function writeFileAtomic(path: string, dir: string, data: string): 
     await rm(temp, { force: true });
     throw err;
   }
-  await syncDirectory(dir);
+  await syncDirectoryShared(dir);
 }
 
 /** True for the error of a file that is not there. */
