@@ -65,17 +65,26 @@ describe("plugin supervision", () => {
   });
 
   it("parks a plugin that keeps crashing, with its last stderr lines, instead of restarting it forever", async () => {
-    const s = supervisor([fixture("crash-after", { env: { CRASH_AFTER_MS: "150" } })], { ...fast, restart: { ...fast.restart, maxCrashes: 3, windowMs: 60_000 } });
-    // Its setup configures it, on every start: that starts its countdown to the crash.
+    const s = supervisor([fixture("crash-on-signal")], { ...fast, restart: { ...fast.restart, maxCrashes: 3, windowMs: 60_000 } });
+    const spec = s.catalog.get("provider", "crash-on-signal");
     const configure = async (i: PluginInstance) => void (await i.client(IaCProvider).configure({ configJson: encodeJson({}), workingDir: "/tmp" }));
-    await s.acquire(s.catalog.get("provider", "crash-after"), "k", configure);
-    await waitFor(() => slotOf(s).state === "parked", 15_000, "the plugin to be parked");
+    await s.acquire(spec, "k", configure);
+    // Each instance crashes only once the host has it running (started and
+    // set up): one that died during its start would be a failed start, not a
+    // crash, however slow the machine.
+    for (let crash = 1; crash <= 3; crash++) {
+      await waitFor(() => slotOf(s).state === "running" && slotOf(s).instance?.alive === true, 15_000, `instance ${crash} to be running`);
+      const pid = slotOf(s).instance?.pid as number;
+      process.kill(pid, "SIGUSR2");
+      await waitFor(() => slotOf(s).state !== "running", 15_000, `the host to see instance ${crash} (pid ${pid}) crash`);
+    }
     const slot = slotOf(s);
+    expect(slot.state).toBe("parked");
     expect(slot.restarts).toBe(2);
     expect(slot.alive).toBe(false);
-    const err = await rejectionOf(s.acquire(s.catalog.get("provider", "crash-after"), "k", async () => {}));
+    const err = await rejectionOf(s.acquire(spec, "k", async () => {}));
     expect(err.code).toBe(ErrorCode.PLUGIN_UNAVAILABLE);
-    expect(err.message).toContain('plugin "crash-after" is parked');
+    expect(err.message).toContain('plugin "crash-on-signal" is parked');
     expect(err.message).toContain("exited with code 7");
     expect(err.message).toContain("fixture: crashing on purpose");
   });
