@@ -165,13 +165,13 @@ export function batchingClient(instance: PluginInstance, client: UnaryClient<typ
   const reads = new Batcher<typeof ReadResourceRequestSchema, typeof ReadResourceResponseSchema>(instance, {
     single: (request, options) => client.read(request, options),
     batch: async (items, options) => (await batches().readResources({ items }, options)).results as ItemResult<typeof ReadResourceResponseSchema>[],
-    method: "IaCBatchProvider.ReadResources",
+    method: "IaCBatchProvider.readResources",
     size: (request) => priorBytes(request.prior) + 256,
   });
   const plans = new Batcher<typeof PlanResourceRequestSchema, typeof PlanResourceResponseSchema>(instance, {
     single: (request, options) => client.plan(request, options),
     batch: async (items, options) => (await batches().planResources({ items }, options)).results as ItemResult<typeof PlanResourceResponseSchema>[],
-    method: "IaCBatchProvider.PlanResources",
+    method: "IaCBatchProvider.planResources",
     size: (request) => priorBytes(request.prior) + (request.desiredConfigJson?.byteLength ?? 0) + 256,
   });
   return { ...client, read: (request, options) => reads.call(request, options), plan: (request, options) => plans.call(request, options) };
