@@ -128,7 +128,14 @@ class Batcher<I extends DescMessage, O extends DescMessage> {
     }
     const options: CallOptions = { signal: first.options.signal, deadline: latestDeadline(batch), metadata: first.options.metadata };
     this.kind.batch(batch.map((item) => item.request), options).then(
-      (results) => this.settle(batch, results),
+      (results) => {
+        try {
+          this.settle(batch, results);
+        } catch (err) {
+          // An answer that cannot be read still settles every caller (settling twice is a no-op).
+          for (const item of batch) item.reject(err);
+        }
+      },
       (err: unknown) => {
         if (err instanceof WfctlError && err.code === ErrorCode.UNSUPPORTED) {
           // It registered the service but does not implement this method: the single calls it does.
