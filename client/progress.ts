@@ -232,7 +232,9 @@ export async function withProgress<R>(
   const stop = new AbortController();
   const watching = (async () => {
     try {
-      for await (const event of connection.client.watchOperation({ operationId }, { signal: stop.signal })) view.show(event);
+      // Only --json prints the planned events; the other views leave them out, so the daemon does not send them.
+      const request = { operationId, skipPlanned: mode !== "json" };
+      for await (const event of connection.client.watchOperation(request, { signal: stop.signal })) view.show(event);
     } catch {
       // Progress is a view; the operation's own call says how it went.
     }

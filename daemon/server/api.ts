@@ -154,7 +154,11 @@ function daemonHandlers(engine: Engine, host: ApiHost): Pick<ServiceImpl<typeof 
     async *watchOperation(req, ctx) {
       if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
       const journal = await engine.journal(req.operationId, req.waitMs || WATCH_WAIT_MS, ctx.signal);
-      for await (const event of journal.follow(ctx.signal)) yield eventMessage(event);
+      for await (const event of journal.follow(ctx.signal)) {
+        // A view that shows no planned lines asks not to be sent one per resource (a plan of 1,000: 1,000 messages to decode).
+        if (req.skipPlanned && event.event.kind === "resource" && event.event.phase === "planned") continue;
+        yield eventMessage(event);
+      }
     },
     async cancel(req) {
       if (!req.operationId) throw new WfctlError(ErrorCode.INVALID_ARGUMENT, "operation_id is required");
