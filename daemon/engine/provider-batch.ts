@@ -53,16 +53,16 @@ function sameCall(a: CallOptions, b: CallOptions): boolean {
 }
 
 /** Splits `waiting` into groups that may share a call, each cut to BATCH_LIMITS. */
-function batchesOf<I extends DescMessage, O extends DescMessage>(waiting: Waiting<I, O>[], size: (request: MessageInitShape<I>) => number): Waiting<I, O>[][] {
-  const groups: Waiting<I, O>[][] = [];
+export function batchesOf<W extends { request: unknown; options: CallOptions }>(waiting: W[], size: (request: W["request"]) => number): W[][] {
+  const groups: W[][] = [];
   for (const item of waiting) {
-    const group = groups.find((g) => sameCall((g[0] as Waiting<I, O>).options, item.options));
+    const group = groups.find((g) => sameCall((g[0] as W).options, item.options));
     if (group) group.push(item);
     else groups.push([item]);
   }
-  const batches: Waiting<I, O>[][] = [];
+  const batches: W[][] = [];
   for (const group of groups) {
-    let batch: Waiting<I, O>[] = [];
+    let batch: W[] = [];
     let bytes = 0;
     for (const item of group) {
       const weight = size(item.request);

@@ -89,7 +89,7 @@ describe("IaCBatchProvider", () => {
     }
   });
 
-  it("more items than one batch holds go in several, and calls of different operations never share one", async () => {
+  it("more items than one batch holds all come back to their own callers, and calls of different operations never share a call", async () => {
     const client = batchingClient(instance, instance.client(IaCProvider));
     const count = BATCH_LIMITS.items + 3;
     const first = Array.from({ length: count }, (_, i) => `x${i}`);
