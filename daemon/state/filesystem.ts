@@ -3,7 +3,7 @@
 // written atomically (temp file, fsync, rename, fsync of the directory), and
 // one lock file per lock under locks/, recording who holds it, for what,
 // since when (filesystem-locks.ts).
-import { readFile, readdir, unlink } from "node:fs/promises";
+import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { mapBounded } from "../../proto/bounded.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
@@ -18,7 +18,7 @@ import {
   matchesFilter,
   throwIfAborted,
 } from "../../proto/state-store.js";
-import { isMissing, makeDirectories, syncDirectory, writeFileAtomic } from "./atomic-files.js";
+import { isMissing, makeDirectories, readText, syncDirectory, writeFileAtomic } from "./atomic-files.js";
 import { LockFiles } from "./filesystem-locks.js";
 
 /** Version of the on-disk record format; read refuses versions it does not know. */
@@ -141,7 +141,7 @@ export class FilesystemStateStore implements StateStore {
     throwIfAborted(ctx);
     const path = join(this.resources, `${fileName(resourceId)}.json`);
     try {
-      return decodeRecord(await readFile(path, { encoding: "utf8", signal: ctx.signal }), path, resourceId);
+      return decodeRecord(await readText(path, ctx.signal), path, resourceId);
     } catch (err) {
       if (isMissing(err)) return undefined;
       throwIfAborted(ctx);
@@ -175,7 +175,7 @@ export class FilesystemStateStore implements StateStore {
       const path = join(this.resources, name);
       let text: string;
       try {
-        text = await readFile(path, { encoding: "utf8", signal: ctx.signal });
+        text = await readText(path, ctx.signal);
       } catch (err) {
         if (isMissing(err)) return undefined; // deleted since the listing
         throwIfAborted(ctx);
