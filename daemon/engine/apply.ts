@@ -9,7 +9,7 @@ import type { StateStore } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { describeBackend } from "../state/open.js";
 import type { PluginInstance } from "../supervisor/instance.js";
-import { applySteps } from "./apply-order.js";
+import { type ApplyStep, applySteps } from "./apply-order.js";
 import { ChangeOutcomes, type ResourceOutcome } from "./change-outcomes.js";
 import { NotStarted } from "./changes.js";
 import type { OperationContext } from "./context.js";
@@ -107,7 +107,14 @@ export async function applyPlan(
       }
     },
   });
-  const results = pending.map((change) => settled.outcomeOf(change, steps.filter((s) => s.change === change).map((s) => ({ step: s, outcome: outcomes.get(s.id) }))));
+  // Each change's steps (one, or a replace's two), found once rather than by a search per change.
+  const stepsOf = new Map<PlannedChange, { step: ApplyStep; outcome: TaskOutcome | undefined }[]>();
+  for (const step of steps) {
+    const of = stepsOf.get(step.change) ?? [];
+    of.push({ step, outcome: outcomes.get(step.id) });
+    stepsOf.set(step.change, of);
+  }
+  const results = pending.map((change) => settled.outcomeOf(change, stepsOf.get(change) ?? []));
   const stopped = recorder.failure
     ? stateWriteFailure(recorder.failure, recorder.unrecorded, describeBackend(env.config))
     : env.ctx.signal.aborted

@@ -11,7 +11,7 @@ import { decodeJsonObject, decodeJsonValue, type JsonValue } from "../../proto/j
 import { isSealed } from "../../proto/sealed.js";
 import { settleDriftSeals } from "../../proto/sealed-compare.js";
 import { type ResourceState, type StateStore, priorStateOf } from "../../proto/state-store.js";
-import type { InfraConfig } from "../config/model.js";
+import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions, storeContext } from "./context.js";
 import type { ProviderSessions } from "./providers.js";
 import { runTasks } from "./scheduler.js";
@@ -45,7 +45,14 @@ const classNames: Record<DriftClass, DriftClassName> = {
 };
 
 /** Drift of one recorded resource. */
-async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: OperationContext, record: ResourceState): Promise<DriftFinding> {
+async function detectOne(
+  config: InfraConfig,
+  sessions: ProviderSessions,
+  ctx: OperationContext,
+  record: ResourceState,
+  /** What the configuration declares for it, if it still does. */
+  configured: ResourceModule | undefined,
+): Promise<DriftFinding> {
   if (!config.providers.has(record.provider)) {
     throw new WfctlError(
       ErrorCode.CONFIG_INVALID,
@@ -56,7 +63,6 @@ async function detectOne(config: InfraConfig, sessions: ProviderSessions, ctx: O
   const fields = handle.schema.types.get(record.resourceType) ?? {};
   const resource = { name: record.resourceId, type: record.resourceType };
   const options = callOptions(ctx, config.env, CALL_TIMEOUTS.quick);
-  const configured = config.resources.find((r) => r.name === record.resourceId);
   const base = {
     name: record.resourceId,
     type: record.resourceType,
@@ -114,13 +120,14 @@ export async function detectDrift(
   const records = await store.listStates({}, storeContext(ctx));
   const findings = new Map<string, DriftFinding>();
   const typeOf = new Map(records.map((r) => [r.resourceId, r.resourceType]));
+  const configured = new Map(config.resources.map((r) => [r.name, r]));
   const about = (id: string) => ({ kind: "resource", name: id, type: typeOf.get(id) ?? "", action: "read" }) as const;
   const outcomes = await runTasks(
     records.map((record) => ({
       id: record.resourceId,
       after: [],
       run: async () => {
-        findings.set(record.resourceId, await detectOne(config, sessions, ctx, record));
+        findings.set(record.resourceId, await detectOne(config, sessions, ctx, record, configured.get(record.resourceId)));
       },
     })),
     {

@@ -37,6 +37,8 @@ export interface PlanningContext {
   refresh: boolean;
   /** The plans of resources, by name, as they are made (references wait on them). */
   planned: ReadonlyMap<string, Promise<PlannedChange>>;
+  /** The configuration's resources by name. */
+  configured: ReadonlyMap<string, ResourceModule>;
 }
 
 const actionNames: Partial<Record<Action, ChangeAction>> = {
@@ -255,7 +257,7 @@ async function planAgainst(
  * record is removed.
  */
 export async function planDelete(recorded: ResourceState, planning: PlanningContext): Promise<PlannedChange> {
-  const configured = planning.config.resources.find((r) => r.name === recorded.resourceId);
+  const configured = planning.configured.get(recorded.resourceId);
   const base = {
     name: recorded.resourceId,
     type: recorded.resourceType,

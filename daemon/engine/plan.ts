@@ -135,7 +135,8 @@ export async function computePlan(
   const replace = new Set(scope.replace);
   const changes: PlannedChange[] = [];
   const plannedByName = new Map<string, Promise<PlannedChange>>();
-  const planning: PlanningContext = { config, sessions, ctx, refresh: options.refresh !== false, planned: plannedByName };
+  const configured = new Map(config.resources.map((r) => [r.name, r]));
+  const planning: PlanningContext = { config, sessions, ctx, refresh: options.refresh !== false, planned: plannedByName, configured };
   const announce = (change: PlannedChange) => ctx.emit({ kind: "resource", phase: "planned", name: change.name, type: change.type, action: change.action });
 
   if (!options.destroy) {

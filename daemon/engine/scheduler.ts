@@ -42,7 +42,11 @@ export async function runTasks(
   const waitingOn = new Map(tasks.map((t) => [t.id, new Set(t.after.filter((a) => ids.has(a) && a !== t.id))]));
   const dependents = new Map<string, string[]>();
   for (const task of tasks) {
-    for (const dep of waitingOn.get(task.id) ?? []) dependents.set(dep, [...(dependents.get(dep) ?? []), task.id]);
+    for (const dep of waitingOn.get(task.id) ?? []) {
+      const of = dependents.get(dep);
+      if (of) of.push(task.id);
+      else dependents.set(dep, [task.id]);
+    }
   }
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const ready = tasks.filter((t) => waitingOn.get(t.id)?.size === 0).map((t) => t.id);
