@@ -76,7 +76,12 @@ function nulDetails(source: SourceFile, raw: unknown): ErrorDetail[] {
  * expand it to.
  */
 export function parseInfraConfig(file: string, text: string, env: string, maxExpandedBytes?: number): InfraConfig {
-  const source = SourceFile.parse(file, text, maxExpandedBytes);
+  return checkInfraConfig(SourceFile.parse(file, text, maxExpandedBytes), env);
+}
+
+/** Checks and resolves an already parsed file for `env` (env-references.ts parses once for EnvironmentNames and this). */
+export function checkInfraConfig(source: SourceFile, env: string): InfraConfig {
+  const file = source.file;
   const raw = source.value();
   if (raw === null || raw === undefined) {
     throw new WfctlError(ErrorCode.CONFIG_INVALID, `invalid configuration: ${file}: the file is empty; it needs a "modules:" list`, {

@@ -66,16 +66,35 @@ export const KNOWN_AFTER_APPLY = "(known after apply)";
 
 const PATTERN = /\$\$\{|\$\{([^}]*)\}/g;
 
-/** Every reference in `value`, with where it is. */
+/**
+ * Every reference in `value`, with where it is. Called for every resource
+ * on every plan (and while parsing): it allocates nothing for a value
+ * without `${` (a path is copied only for a reference found).
+ */
 export function findReferences(value: JsonValue, path: (string | number)[] = []): Reference[] {
+  const found: Reference[] = [];
+  collectReferences(value, [...path], found);
+  return found;
+}
+
+/** findReferences, into `found`; `path` is where `value` is, pushed and popped as it goes down. */
+function collectReferences(value: JsonValue, path: (string | number)[], found: Reference[]): void {
   if (typeof value === "string") {
-    const out: Reference[] = [];
-    for (const match of value.matchAll(PATTERN)) if (match[1] !== undefined) out.push({ path, expression: match[1].trim() });
-    return out;
+    if (!value.includes("${")) return;
+    for (const match of value.matchAll(PATTERN)) if (match[1] !== undefined) found.push({ path: [...path], expression: match[1].trim() });
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      collectReferences(value[i] as JsonValue, path, found);
+      path.pop();
+    }
+  } else if (isJsonObject(value)) {
+    for (const key of Object.keys(value)) {
+      path.push(key);
+      collectReferences(value[key] as JsonValue, path, found);
+      path.pop();
+    }
   }
-  if (Array.isArray(value)) return value.flatMap((item, i) => findReferences(item, [...path, i]));
-  if (isJsonObject(value)) return Object.entries(value).flatMap(([key, item]) => findReferences(item, [...path, key]));
-  return [];
 }
 
 /** Whether `config` holds anything to resolve: a reference, or a `$${` escape. */

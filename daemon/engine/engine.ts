@@ -17,6 +17,7 @@ import { type LockMode, type LockResult, lockProjectPlugins } from "../superviso
 import type { PluginSupervisor } from "../supervisor/supervisor.js";
 import { type OperationContext, storeContext } from "./context.js";
 import { type DriftFinding, detectDrift } from "./drift.js";
+import { environmentNames } from "./environment-names.js";
 import type { OperationJournal } from "./events.js";
 import { type ApplyOptions, type ApplyResult, mutate } from "./mutate.js";
 import { OperationRegistry, type RunningOperation } from "./operations.js";
@@ -257,6 +258,11 @@ export class Engine {
   /** The sensitive values of a configuration and its state, for a CI runner to mask (see sensitiveValues). */
   sensitiveValues(request: OperationRequest): Promise<JsonValue[]> {
     return this.run("mask", request, false, (ctx, { config, store, sessions }) => sensitiveValues(config, store, sessions, ctx));
+  }
+
+  /** Which of its variables a client sends with requests about a target (environment-names.ts); the parse is kept for the operation that follows. */
+  environmentNames(configPath: string, env: string): Promise<string[]> {
+    return environmentNames(this.supervisor.catalog, configPath, env, this.logger);
   }
 
   /** Writes (or, in `check` mode, compares) .wfctl-lock.yaml for the wfctl.yaml beside `configPath`, starting each plugin once to read its version and reads_env. */

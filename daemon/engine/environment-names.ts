@@ -7,13 +7,12 @@
 import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { NEVER_INHERITED, matchesEnvPattern } from "../../proto/env-patterns.js";
-import type { JsonValue } from "../../proto/json.js";
-import { parseYamlFile } from "../config/load.js";
+import type { EnvironmentReferences } from "../config/env-references.js";
+import { type ParseLog, loadForEnvironmentNames } from "../config/load.js";
 import { VARIABLE_ENV_PREFIX } from "../config/variable-values.js";
-import { readConfigFile } from "../config/read.js";
-import type { PluginCatalog, PluginKind } from "../supervisor/catalog.js";
+import type { PluginCatalog } from "../supervisor/catalog.js";
 import { LOCK_FILE, MANIFEST_FILE, projectPluginSpecs } from "../supervisor/manifest.js";
-import { BASE_ENV, envNamesInConfig } from "../supervisor/plugin-env.js";
+import { BASE_ENV } from "../supervisor/plugin-env.js";
 
 /** Input variables (`WFCTL_VAR_<name>`): always asked for, whatever the file says. */
 export const INPUT_VARIABLES = `${VARIABLE_ENV_PREFIX}*`;
@@ -21,37 +20,17 @@ export const INPUT_VARIABLES = `${VARIABLE_ENV_PREFIX}*`;
 /** The core backend that reads the PG* variables in the daemon itself (daemon/state/postgres.ts). */
 const POSTGRES_FALLBACKS = "PG*";
 
-/** The plugins a raw configuration may use, by kind: every `provider:` of its providers, every `backend:` of its state module, in any environment. */
-export function pluginsNamed(document: unknown): { kind: PluginKind; name: string }[] {
-  const found = new Map<string, { kind: PluginKind; name: string }>();
-  const modules = isObject(document) && Array.isArray(document["modules"]) ? document["modules"] : [];
-  for (const module of modules) {
-    if (!isObject(module)) continue;
-    const kind: PluginKind | undefined = module["type"] === "iac.provider" ? "provider" : module["type"] === "iac.state" ? "state_backend" : undefined;
-    if (!kind) continue;
-    const field = kind === "provider" ? "provider" : "backend";
-    const overrides = isObject(module["environments"]) ? Object.values(module["environments"]) : [];
-    for (const entry of [module, ...overrides]) {
-      const value = isObject(entry) && isObject(entry["config"]) ? entry["config"][field] : undefined;
-      if (typeof value === "string" && value !== "") found.set(`${kind}/${value}`, { kind, name: value });
-    }
-  }
-  return [...found.values()];
-}
-
 /**
- * The names (exact, and `PREFIX_*`) of the variables an operation on the
- * configuration `document` may read: the `*_env` values anywhere in its
- * modules (every environment's overrides included), the
+ * The names (exact, and `PREFIX_*`) of the variables an operation on a
+ * configuration that has `references` may read: the `*_env` values anywhere
+ * in its modules (every environment's overrides included), the
  * reads_env of each plugin it names (as `catalog` pins it), PG* for a
  * postgres state module, and WFCTL_VAR_*. Never a base variable (PATH,
  * HOME, ...: the daemon's own) nor NODE_OPTIONS. Sorted, once each.
  */
-export function namesFor(document: unknown, catalog: PluginCatalog): string[] {
-  // Modules only: an output sink's token_env is read by the client itself, and never sent.
-  const modules = isObject(document) && Array.isArray(document["modules"]) ? (document["modules"] as JsonValue[]) : [];
-  const names = new Set<string>([INPUT_VARIABLES, ...envNamesInConfig(modules)]);
-  for (const { kind, name } of pluginsNamed(document)) {
+export function namesFor(references: EnvironmentReferences, catalog: PluginCatalog): string[] {
+  const names = new Set<string>([INPUT_VARIABLES, ...references.envNames]);
+  for (const { kind, name } of references.plugins) {
     if (kind === "state_backend" && name === "postgres") names.add(POSTGRES_FALLBACKS);
     const spec = catalog.list().find((s) => s.kind === kind && s.name === name);
     for (const pattern of spec?.readsEnv ?? []) names.add(pattern);
@@ -79,34 +58,33 @@ const answers = new Map<string, { stamp: string; names: string[] }>();
 const KEPT = 64;
 
 /**
- * EnvironmentNames for the configuration at `configPath` (absolute), the
- * project's own plugins added to `builtin`. What cannot be read is left
- * out: a file that does not parse yields WFCTL_VAR_* alone, a wfctl.yaml or
- * lockfile that does not load yields the built-in plugins' variables.
+ * EnvironmentNames for the configuration at `configPath` (absolute) and
+ * environment `env`, the project's own plugins added to `builtin`. What
+ * cannot be read is left out: a file that does not parse yields WFCTL_VAR_*
+ * alone, a wfctl.yaml or lockfile that does not load yields the built-in
+ * plugins' variables. The file is parsed once for this and the operation
+ * that follows (config/env-references.ts).
  */
-export async function environmentNames(builtin: PluginCatalog, configPath: string): Promise<string[]> {
+export async function environmentNames(builtin: PluginCatalog, configPath: string, env = "", log?: ParseLog): Promise<string[]> {
   const current = await stamp(configPath);
   const cached = answers.get(configPath);
   if (cached?.stamp === current) return cached.names;
-  let document: unknown;
+  let references: EnvironmentReferences | undefined;
   try {
-    document = (await parseYamlFile(configPath, await readConfigFile(configPath))).value;
+    references = await loadForEnvironmentNames(configPath, env, log);
   } catch {
-    return [INPUT_VARIABLES];
+    // Not read (missing, not a regular file, too large, too slow): the operation says why.
   }
+  if (!references) return [INPUT_VARIABLES];
   let catalog = builtin;
   try {
     catalog = builtin.extend(await projectPluginSpecs(dirname(configPath)));
   } catch {
     // The operation reports why the project's plugins do not load.
   }
-  const names = namesFor(document, catalog);
+  const names = namesFor(references, catalog);
   answers.delete(configPath);
   answers.set(configPath, { stamp: current, names });
   if (answers.size > KEPT) answers.delete(answers.keys().next().value as string);
   return names;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

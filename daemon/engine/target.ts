@@ -38,7 +38,7 @@ export async function catalogFor(supervisor: PluginSupervisor, configDir: string
 }
 
 export async function openTarget(parts: EngineParts, ctx: OperationContext, target: Target): Promise<OpenedTarget> {
-  const loaded = await loadInfraConfig(target.configPath, target.env);
+  const loaded = await loadInfraConfig(target.configPath, target.env, parts.logger);
   const config = await applyVariables(loaded, { environment: target.environment ?? {}, variables: target.variables ?? {}, variableFiles: target.variableFiles ?? [] });
   const catalog = await catalogFor(parts.supervisor, config.dir);
   const storeMetadata = operationMetadata(ctx, config.env);

@@ -31,7 +31,6 @@ import {
   updateMessage,
 } from "./convert.js";
 import { stateEditHandlers } from "./api-state-edits.js";
-import { environmentNames } from "../engine/environment-names.js";
 import { inspectPlugin, pluginLogs } from "./inspect.js";
 import { savedPlanFile, savedPlanRequest } from "./saved-plans.js";
 import type { UncaughtErrors } from "./last-resort.js";
@@ -330,7 +329,8 @@ function pluginHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
 function environmentHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>, "environmentNames"> {
   return {
     async environmentNames(req) {
-      return { names: await environmentNames(engine.supervisor.catalog, target(req.target).configPath) };
+      const { configPath, env } = target(req.target);
+      return { names: await engine.environmentNames(configPath, env) };
     },
   };
 }

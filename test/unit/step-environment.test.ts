@@ -8,7 +8,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { INPUT_VARIABLES, environmentNames, namesFor, pluginsNamed } from "../../daemon/engine/environment-names.js";
+import { environmentReferences, pluginsNamed } from "../../daemon/config/env-references.js";
+import { INPUT_VARIABLES, environmentNames, namesFor } from "../../daemon/engine/environment-names.js";
 import { PluginCatalog, builtinPlugins } from "../../daemon/supervisor/catalog.js";
 import { stepEnvironment } from "../../client/step-environment.js";
 import { tempDir } from "../helpers/paths.js";
@@ -29,7 +30,7 @@ const CONFIG = {
 
 describe("the variables a target may read", () => {
   it("are every *_env value of its modules and overrides, the reads_env of each plugin it names, PG* for postgres state, and WFCTL_VAR_*", () => {
-    const names = namesFor(CONFIG, catalog);
+    const names = namesFor(environmentReferences(CONFIG), catalog);
     for (const name of ["WFCTL_STATE_URL", "PROD_STATE_URL", "STATE_PW", "ADMIN_URL", "PROD_KEY", "APP_PASSWORD", "PG*", INPUT_VARIABLES, ...aws]) {
       expect(names, name).toContain(name);
     }
@@ -37,19 +38,19 @@ describe("the variables a target may read", () => {
   });
 
   it("never include a base variable, NODE_OPTIONS, an output sink's token, or a plugin the file does not name", () => {
-    const names = namesFor(CONFIG, catalog);
+    const names = namesFor(environmentReferences(CONFIG), catalog);
     for (const name of ["HOME", "PATH", "NODE_OPTIONS", "GH_SINK_TOKEN", "GOOGLE_*", "AZURE_*"]) expect(names, name).not.toContain(name);
   });
 
   it("are found in any shape a file may have, and WFCTL_VAR_* alone when it names nothing", () => {
     expect(pluginsNamed({ modules: [null, 3, { type: "iac.provider" }, { type: "iac.provider", config: { provider: 7 } }, { type: "iac.state", environments: { a: null } }] })).toEqual([]);
-    expect(namesFor("not a document", catalog)).toEqual([INPUT_VARIABLES]);
-    expect(namesFor({ modules: "no" }, catalog)).toEqual([INPUT_VARIABLES]);
+    expect(namesFor(environmentReferences("not a document"), catalog)).toEqual([INPUT_VARIABLES]);
+    expect(namesFor(environmentReferences({ modules: "no" }), catalog)).toEqual([INPUT_VARIABLES]);
   });
 
   it("include a project plugin's locked reads_env", () => {
     const project = catalog.extend([{ name: "vault", kind: "provider", executable: "/bin/true", args: [], env: {}, readsEnv: ["VAULT_*"], source: "/p/wfctl.yaml" }]);
-    const names = namesFor({ modules: [{ name: "v", type: "iac.provider", config: { provider: "vault" } }] }, project);
+    const names = namesFor(environmentReferences({ modules: [{ name: "v", type: "iac.provider", config: { provider: "vault" } }] }), project);
     expect(names).toEqual(["VAULT_*", INPUT_VARIABLES]);
   });
 });
