@@ -22,6 +22,21 @@ function stoppedReason(signal: AbortSignal): string {
   return reason instanceof WfctlError && reason.code !== "CANCELLED" ? `not started: ${reason.message}` : "the operation was stopped";
 }
 
+/** What each task still waits on (the ids of its `after` in the graph), and which tasks wait on each. */
+function dependencyGraph(tasks: readonly Task[]): { waitingOn: Map<string, Set<string>>; dependents: Map<string, string[]> } {
+  const ids = new Set(tasks.map((t) => t.id));
+  const waitingOn = new Map(tasks.map((t) => [t.id, new Set(t.after.filter((a) => ids.has(a) && a !== t.id))]));
+  const dependents = new Map<string, string[]>();
+  for (const task of tasks) {
+    for (const dep of waitingOn.get(task.id) ?? []) {
+      const of = dependents.get(dep);
+      if (of) of.push(task.id);
+      else dependents.set(dep, [task.id]);
+    }
+  }
+  return { waitingOn, dependents };
+}
+
 /** Terraform's default. */
 export const DEFAULT_PARALLELISM = 10;
 
@@ -37,17 +52,8 @@ export async function runTasks(
   },
 ): Promise<Map<string, TaskOutcome>> {
   const limit = Math.max(1, Math.floor(options.parallelism));
-  const ids = new Set(tasks.map((t) => t.id));
   const results = new Map<string, TaskOutcome>();
-  const waitingOn = new Map(tasks.map((t) => [t.id, new Set(t.after.filter((a) => ids.has(a) && a !== t.id))]));
-  const dependents = new Map<string, string[]>();
-  for (const task of tasks) {
-    for (const dep of waitingOn.get(task.id) ?? []) {
-      const of = dependents.get(dep);
-      if (of) of.push(task.id);
-      else dependents.set(dep, [task.id]);
-    }
-  }
+  const { waitingOn, dependents } = dependencyGraph(tasks);
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const ready = tasks.filter((t) => waitingOn.get(t.id)?.size === 0).map((t) => t.id);
   let running = 0;
