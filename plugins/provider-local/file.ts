@@ -2,7 +2,7 @@
 // Its path stays under the provider root: checked at plan (containment.ts),
 // and again as it is written, read and deleted.
 import { createHash } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { AppliedResource, CallContext, JsonObject, PriorResource, ReadResult, ResourceType } from "../sdk/index.js";
 import { planFromSchema } from "../sdk/index.js";
@@ -65,6 +65,30 @@ async function write(config: JsonObject, provider: LocalProvider, name: string, 
   };
 }
 
+/**
+ * The file at `real` as UTF-8 (as readFile gives it), in one read when its
+ * size is still `size` (its stat, just taken: readFile would take it again):
+ * a read one byte longer comes back short at the file's end.
+ */
+export async function readText(real: string, size: number, signal: AbortSignal): Promise<string> {
+  const handle = await open(real, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let chunk = Buffer.allocUnsafe(size + 1);
+    for (;;) {
+      signal.throwIfAborted();
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      chunks.push(chunk.subarray(0, bytesRead));
+      // A regular file reads short only at its end.
+      if (bytesRead < chunk.length) break;
+      chunk = Buffer.allocUnsafe(64 * 1024);
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
 async function read(prior: PriorResource, provider: LocalProvider, name: string, ctx: CallContext): Promise<ReadResult> {
   const { signal } = ctx;
   signal.throwIfAborted();
@@ -79,7 +103,7 @@ async function read(prior: PriorResource, provider: LocalProvider, name: string,
   }
   const { real, info } = found;
   if (!info.isFile()) return { found: false };
-  const content = await readFile(real, { encoding: "utf8", signal });
+  const content = await readText(real, info.size, signal);
   return {
     found: true,
     providerId: path,
