@@ -170,7 +170,9 @@ async function plan(opts: PlanOptions): Promise<number> {
       opts.destroy ? "plan-destroy" : "plan",
       async (operation, options) => {
         const command = opts.destroy ? "wfctl infra plan --destroy" : "wfctl infra plan";
-        const r = await connection.client.plan({ target: target(opts), caller: caller(command), destroy: opts.destroy ?? false, operation, ...scopeOf(opts), save: opts.out !== undefined }, options);
+        // The text views show no unchanged resource that has nothing to say: not sent (--json gets every one).
+        const omitUnchanged = !opts.json;
+        const r = await connection.client.plan({ target: target(opts), caller: caller(command), destroy: opts.destroy ?? false, operation, ...scopeOf(opts), save: opts.out !== undefined, omitUnchanged }, options);
         // Written before anything is printed: the report may say where.
         if (opts.out !== undefined) saved = await writePlanFile(opts.out, r.savedPlan);
         return r;
@@ -211,7 +213,7 @@ async function mutate(opts: ApplyOptions, destroy: boolean, planFile?: { file: s
     let expectedFingerprint = "";
     if (!opts.autoApprove) {
       if (!canPrompt()) throw approvalRequired(destroy ? "destroy" : "apply", "--auto-approve");
-      const planned = (await connection.client.plan({ target: target(opts), caller: caller(command), destroy, ...scopeOf(opts) }, callOptions(opts))).plan;
+      const planned = (await connection.client.plan({ target: target(opts), caller: caller(command), destroy, ...scopeOf(opts), omitUnchanged: true }, callOptions(opts))).plan;
       if (!planned) throw new WfctlError(ErrorCode.INTERNAL, "the daemon returned no plan");
       process.stderr.write(header(opts, planned.backend, planned.namespace) + renderPlan(planned));
       // Nothing to approve, but the apply still records what the providers read (as Terraform persists a refresh).

@@ -179,7 +179,7 @@ function changeHandlers(engine: Engine): Pick<ServiceImpl<typeof DaemonService>,
     async plan(req, ctx) {
       const operation = request(req.target, req.caller, ctx, req.operation);
       const plan = await engine.plan(operation, { destroy: req.destroy, targets: req.targets, replace: req.replace, save: req.save });
-      return { plan: planMessage(plan, plan), savedPlan: plan.saved ? savedPlanFile(plan, plan, plan.saved, operation.target, req.replace) : undefined };
+      return { plan: planMessage(plan, plan, req.omitUnchanged), savedPlan: plan.saved ? savedPlanFile(plan, plan, plan.saved, operation.target, req.replace) : undefined };
     },
     async apply(req, ctx) {
       if (req.allowProtectedPrune && !req.refresh) {

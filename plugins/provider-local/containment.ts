@@ -6,8 +6,10 @@
 // before anything is written; apply checks again as it writes, directory by
 // directory, because a symlink may be planted in between; writes open files
 // with O_NOFOLLOW and rename into a directory whose real path was checked.
-import { constants } from "node:fs";
-import { lstat, mkdir, readlink, realpath } from "node:fs/promises";
+// Reads and plans of one operation take a shorter way to the same answer
+// (see rootStillReal and withoutSymlinks).
+import { type Stats, constants } from "node:fs";
+import { lstat, mkdir, readlink, realpath, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ErrorCode, WfctlError } from "../sdk/index.js";
 import { type LocalProvider, underRoot } from "./paths.js";
@@ -64,27 +66,94 @@ async function resolveComponent(provider: LocalProvider, resource: string, full:
  * under the root, and its real path when it exists. Refuses a path whose
  * text leaves the root (CONFIG_INVALID) or that leads out of it through a
  * symlink anywhere along it (PERMISSION_DENIED), naming the resource and the path.
+ * `operation` (the host's operation id) lets the calls of one operation share one check of the root.
  */
-export async function containedPath(provider: LocalProvider, path: string, resource: string): Promise<{ full: string; real: string | undefined }> {
+export async function containedPath(provider: LocalProvider, path: string, resource: string, operation = ""): Promise<{ full: string; real: string | undefined }> {
   const full = underRoot(provider.root, path, resource);
-  return { full, real: await resolveUnderRoot(provider, full, resource) };
+  return { full, real: await resolveUnderRoot(provider, full, resource, operation) };
 }
 
 /** The real path of `full` (lexically under the root) when it exists; refuses an escape along it. */
-export async function resolveUnderRoot(provider: LocalProvider, full: string, resource: string): Promise<string | undefined> {
+export async function resolveUnderRoot(provider: LocalProvider, full: string, resource: string, operation = ""): Promise<string | undefined> {
+  return (await inspectUnderRoot(provider, full, resource, operation))?.real;
+}
+
+/**
+ * The real path of `full` (lexically under the root) and what is there
+ * (symlinks followed) when it exists; refuses an escape along it.
+ */
+export async function inspectUnderRoot(provider: LocalProvider, full: string, resource: string, operation = ""): Promise<{ real: string; info: Stats } | undefined> {
   const rel = relative(provider.root, full);
   if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
     throw new WfctlError(ErrorCode.FAILED_PRECONDITION, `${resource}: ${full} is not under the provider root ${provider.root} (was the root changed?); refusing to touch it`);
   }
+  const parts = rel.split(sep);
+  if (await rootStillReal(provider, operation)) {
+    const plain = await withoutSymlinks(provider.realRoot, parts);
+    if (plain !== "symlink") return plain;
+  }
+  const real = await resolveComponents(provider, full, resource, parts);
+  return real === undefined ? undefined : { real, info: await stat(real) };
+}
+
+/** Each component resolved in turn (realpath), every one checked to stay under the root. */
+async function resolveComponents(provider: LocalProvider, full: string, resource: string, parts: readonly string[]): Promise<string | undefined> {
   let real = provider.realRoot;
   let lexical = provider.root;
-  for (const part of rel.split(sep)) {
+  for (const part of parts) {
     lexical = join(lexical, part);
     const resolved = await resolveComponent(provider, resource, full, lexical, join(real, part));
     if (resolved === undefined) return undefined;
     real = resolved;
   }
   return real;
+}
+
+/** How many operations' root checks a provider remembers (a warm daemon may run a few at once). */
+const REMEMBERED_OPERATIONS = 8;
+const rootChecks = new WeakMap<LocalProvider, Map<string, Promise<boolean>>>();
+
+/**
+ * Is the real root, taken at Configure, still its own real path: nothing
+ * along it made a symlink (or removed) since? A warm daemon keeps a
+ * configured provider across commands, and anything may have changed
+ * between them, so this is checked again for each operation (once: the
+ * calls of one operation share the answer); with no operation id, for
+ * every call. When it is not, every path takes the full check.
+ */
+function rootStillReal(provider: LocalProvider, operation: string): Promise<boolean> {
+  const check = (): Promise<boolean> => realpath(provider.realRoot).then((real) => real === provider.realRoot, () => false);
+  if (operation === "") return check();
+  let checks = rootChecks.get(provider);
+  if (!checks) rootChecks.set(provider, (checks = new Map()));
+  let answer = checks.get(operation);
+  if (!answer) {
+    checks.set(operation, (answer = check()));
+    if (checks.size > REMEMBERED_OPERATIONS) checks.delete(checks.keys().next().value as string);
+  }
+  return answer;
+}
+
+/**
+ * Under a root that is its own real path, `parts` with no symlink along
+ * them (each one lstat-ed) name a real path already, under the root: what
+ * is there, undefined when something on the way is missing, and "symlink"
+ * when one is met (the full check then decides where it leads).
+ */
+async function withoutSymlinks(realRoot: string, parts: readonly string[]): Promise<{ real: string; info: Stats } | undefined | "symlink"> {
+  let real = realRoot;
+  let info: Stats | undefined;
+  for (const part of parts) {
+    real = join(real, part);
+    try {
+      info = await lstat(real);
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw err;
+    }
+    if (info.isSymbolicLink()) return "symlink";
+  }
+  return info === undefined ? undefined : { real, info };
 }
 
 /**

@@ -2,10 +2,10 @@
 // remove files wfctl does not manage unless force_destroy is set. Its path
 // stays under the root: checked at plan (containment.ts), and again as it
 // is made, read and deleted.
-import { mkdir, open, readdir, rm, rmdir, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rm, rmdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ErrorCode, type ReadResult, type ResourceType, WfctlError, planFromSchema } from "../sdk/index.js";
-import { OPEN_DIRECTORY_NO_FOLLOW, checkStillAt, containedParent, containedPath, resolveUnderRoot } from "./containment.js";
+import { OPEN_DIRECTORY_NO_FOLLOW, checkStillAt, containedParent, containedPath, inspectUnderRoot, resolveUnderRoot } from "./containment.js";
 import { configuredPath, formatMode, parseMode, recordedPath, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
@@ -52,8 +52,8 @@ export const directoryResource: ResourceType<LocalProvider> = {
   description: "A directory under the provider root.",
   fields,
   // The path is checked against what exists now, so an escape is refused before anything is made.
-  async plan({ resource, config, prior, provider }) {
-    await containedPath(provider, String(config["path"]), describe(resource.name));
+  async plan({ resource, config, prior, provider }, ctx) {
+    await containedPath(provider, String(config["path"]), describe(resource.name), ctx.operation.id);
     return planFromSchema(config, prior, fields);
   },
   create: ({ resource, config, provider }, ctx) => ensure(config, provider, resource.name, ctx.signal),
@@ -61,8 +61,7 @@ export const directoryResource: ResourceType<LocalProvider> = {
   async read({ resource, prior, provider }, ctx): Promise<ReadResult> {
     ctx.signal.throwIfAborted();
     const path = recordedPath(prior, provider.root, describe(resource.name));
-    const real = await resolveUnderRoot(provider, path, describe(resource.name));
-    const info = real === undefined ? undefined : await stat(real);
+    const info = (await inspectUnderRoot(provider, path, describe(resource.name), ctx.operation.id))?.info;
     if (!info?.isDirectory()) return { found: false };
     return {
       found: true,

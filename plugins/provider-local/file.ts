@@ -2,11 +2,11 @@
 // Its path stays under the provider root: checked at plan (containment.ts),
 // and again as it is written, read and deleted.
 import { createHash } from "node:crypto";
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { AppliedResource, JsonObject, PriorResource, ReadResult, ResourceType } from "../sdk/index.js";
+import type { AppliedResource, CallContext, JsonObject, PriorResource, ReadResult, ResourceType } from "../sdk/index.js";
 import { planFromSchema } from "../sdk/index.js";
-import { CREATE_NO_FOLLOW, checkStillAt, containedParent, containedPath, resolveUnderRoot } from "./containment.js";
+import { CREATE_NO_FOLLOW, checkStillAt, containedParent, containedPath, inspectUnderRoot } from "./containment.js";
 import { configuredPath, formatMode, parseMode, recordedPath, underRoot, type LocalProvider } from "./paths.js";
 
 function describe(name: string): string {
@@ -65,20 +65,45 @@ async function write(config: JsonObject, provider: LocalProvider, name: string, 
   };
 }
 
-async function read(prior: PriorResource, provider: LocalProvider, name: string, signal: AbortSignal): Promise<ReadResult> {
+/**
+ * The file at `real` as UTF-8 (as readFile gives it), in one read when its
+ * size is still `size` (its stat, just taken: readFile would take it again):
+ * a read one byte longer comes back short at the file's end.
+ */
+export async function readText(real: string, size: number, signal: AbortSignal): Promise<string> {
+  const handle = await open(real, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let chunk = Buffer.allocUnsafe(size + 1);
+    for (;;) {
+      signal.throwIfAborted();
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      chunks.push(chunk.subarray(0, bytesRead));
+      // A regular file reads short only at its end.
+      if (bytesRead < chunk.length) break;
+      chunk = Buffer.allocUnsafe(64 * 1024);
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+async function read(prior: PriorResource, provider: LocalProvider, name: string, ctx: CallContext): Promise<ReadResult> {
+  const { signal } = ctx;
   signal.throwIfAborted();
   const path = recordedPath(prior, provider.root, describe(name));
   // Never read through a symlink out of the root: what it points to would land in plans and state.
-  const real = await resolveUnderRoot(provider, path, describe(name));
-  if (real === undefined) {
+  const found = await inspectUnderRoot(provider, path, describe(name), ctx.operation.id);
+  if (found === undefined) {
     // A write cut short by a kill left its temporary file: nothing else will.
     const parent = await containedParent(provider, path, describe(name), undefined);
     if (parent !== undefined) await rm(join(parent, tempNameOf(path)), { force: true });
     return { found: false };
   }
-  const info = await stat(real);
+  const { real, info } = found;
   if (!info.isFile()) return { found: false };
-  const content = await readFile(real, { encoding: "utf8", signal });
+  const content = await readText(real, info.size, signal);
   return {
     found: true,
     providerId: path,
@@ -102,13 +127,13 @@ function fileType(sensitive: boolean): ResourceType<LocalProvider> {
       : "A regular file under the provider root, with its content and permissions.",
     fields,
     // The path is checked against what exists now, so an escape is refused before anything is written.
-    async plan({ resource, config, prior, provider }) {
-      await containedPath(provider, String(config["path"]), describe(resource.name));
+    async plan({ resource, config, prior, provider }, ctx) {
+      await containedPath(provider, String(config["path"]), describe(resource.name), ctx.operation.id);
       return planFromSchema(config, prior, fields);
     },
     create: ({ resource, config, provider }, ctx) => write(config, provider, resource.name, ctx.signal),
     update: ({ resource, config, provider }, ctx) => write(config, provider, resource.name, ctx.signal),
-    read: ({ resource, prior, provider }, ctx) => read(prior, provider, resource.name, ctx.signal),
+    read: ({ resource, prior, provider }, ctx) => read(prior, provider, resource.name, ctx),
     async delete({ resource, prior, provider }, ctx): Promise<void> {
       ctx.signal.throwIfAborted();
       const path = recordedPath(prior, provider.root, describe(resource.name));

@@ -5,8 +5,8 @@
 // both are refused at plan, naming the resource and the path; a symlink
 // planted between plan and apply (by a fixture plugin applied first, so the
 // timing is exact) is refused as the file is written; a symlink planted under
-// an applied resource is never read or deleted through. Nothing is ever
-// written outside.
+// an applied resource is never read or deleted through, nor is a root swapped
+// for a symlink between commands. Nothing is ever written outside.
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +96,22 @@ describe("local provider containment", () => {
     expect(`${apply.stdout}${apply.stderr}`).toContain(`page (local.file): path "sub/x" leads outside the provider root ${join(p.dir, "out")}: "sub" resolves to ${elsewhere}`);
     expect(readdirSync(elsewhere)).toEqual([]);
     expect(await recorded(p.config)).toEqual(["swap"]);
+  });
+
+  it("a root swapped for a symlink between two commands of the warm daemon is never read through", async () => {
+    const p = project("root-swapped", stack(file("top", "top.txt")));
+    expectExit(await sandbox.cli.run(["infra", "apply", "-c", p.config, "--auto-approve"]), 0);
+    expectExit(await sandbox.cli.run(["infra", "plan", "-c", p.config, "--detailed-exitcode"]), 0);
+    // The plugin stays configured with the root it resolved; its name now leads to someone else's directory.
+    const theirs = join(sandbox.dir, "theirs-root");
+    mkdirSync(theirs);
+    writeFileSync(join(theirs, "top.txt"), "their private text");
+    renameSync(join(p.dir, "out"), join(p.dir, "out-moved"));
+    symlinkSync(theirs, join(p.dir, "out"));
+    const plan = await sandbox.cli.run(["infra", "plan", "-c", p.config]);
+    expectExit(plan, 1);
+    expect(plan.stderr).toContain(`top (local.file): path "top.txt" leads outside the provider root ${join(p.dir, "out")}: it resolves to ${join(theirs, "top.txt")}`);
+    expect(`${plan.stdout}${plan.stderr}`).not.toContain("their private text");
   });
 
   it("a symlink planted under an applied file is never read or deleted through", async () => {

@@ -2,11 +2,12 @@
 // against a real filesystem in a temporary directory: a path is under the
 // root when what it resolves to is, symlinks followed, with the root's own
 // real path as the reference; directories made on the way to a write are
-// checked as they are reached; a directory swapped during a write is caught.
-import { mkdirSync, readdirSync, renameSync, symlinkSync } from "node:fs";
+// checked as they are reached; a directory swapped during a write is caught;
+// the root swapped after Configure is caught by the next operation.
+import { mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkStillAt, containedParent, containedPath, isInside, resolveUnderRoot } from "../../plugins/provider-local/containment.js";
+import { checkStillAt, containedParent, containedPath, inspectUnderRoot, isInside, resolveUnderRoot } from "../../plugins/provider-local/containment.js";
 import type { LocalProvider } from "../../plugins/provider-local/paths.js";
 import { ErrorCode } from "../../proto/errors.js";
 import { rejectionOf } from "../helpers/errors.js";
@@ -44,24 +45,56 @@ describe("local provider containment", () => {
     expect((await containedPath(provider, "alias/x", "f (local.file)")).full).toBe(join(provider.root, "alias/x"));
   });
 
-  it("refuses ../ by its text (CONFIG_INVALID) and a symlink out of the root anywhere along the path (PERMISSION_DENIED), naming resource and path", async () => {
-    const { provider, elsewhere } = setup("escape");
-    symlinkSync(elsewhere, join(provider.root, "link"));
-    const dotdot = await rejectionOf(containedPath(provider, "../x", "page (local.file)"));
-    expect(dotdot.code).toBe(ErrorCode.CONFIG_INVALID);
-    expect(dotdot.message).toContain('page (local.file): field "path" "../x" points outside the provider root');
-    for (const path of ["link", "link/x", "link/deeper/x"]) {
-      const err = await rejectionOf(containedPath(provider, path, "page (local.file)"));
+  // Without an operation id every call checks the root; the calls of one operation share that check (and walk a path with lstat until a symlink).
+  for (const operation of ["", "op-escape"]) {
+    it(`refuses ../ by its text (CONFIG_INVALID) and a symlink out of the root anywhere along the path (PERMISSION_DENIED), naming resource and path (operation id "${operation}")`, async () => {
+      const { provider, elsewhere } = setup(`escape${operation}`);
+      symlinkSync(elsewhere, join(provider.root, "link"));
+      mkdirSync(join(provider.root, "dir"));
+      symlinkSync(elsewhere, join(provider.root, "dir", "link"));
+      writeFileSync(join(elsewhere, "file"), "not theirs");
+      symlinkSync(join(elsewhere, "file"), join(provider.root, "file-link"));
+      const dotdot = await rejectionOf(containedPath(provider, "../x", "page (local.file)", operation));
+      expect(dotdot.code).toBe(ErrorCode.CONFIG_INVALID);
+      expect(dotdot.message).toContain('page (local.file): field "path" "../x" points outside the provider root');
+      for (const path of ["link", "link/x", "link/deeper/x", "dir/link", "dir/link/x", "file-link", "dir/../link/x"]) {
+        const err = await rejectionOf(containedPath(provider, path, "page (local.file)", operation));
+        expect(err.code).toBe(ErrorCode.PERMISSION_DENIED);
+        expect(err.message).toContain(`page (local.file): path "${path.replace("dir/../", "")}" leads outside the provider root ${provider.root}`);
+        expect(err.message).toContain(`resolves to ${elsewhere}`);
+      }
+      // A symlink to nothing would create its target wherever it points: refused too.
+      symlinkSync(join(elsewhere, "not-yet"), join(provider.root, "dangling"));
+      expect((await rejectionOf(containedPath(provider, "dangling/x", "page (local.file)", operation))).message).toContain("leads outside the provider root");
+      symlinkSync(join(provider.root, "not-yet"), join(provider.root, "dangling-in"));
+      expect((await rejectionOf(containedPath(provider, "dangling-in", "page (local.file)", operation))).message).toContain("which does not exist; refusing to write through it");
+      // What stays inside is taken, symlinks inside included, and what is there is what the path leads to.
+      writeFileSync(join(provider.root, "dir", "mine"), "mine");
+      symlinkSync(join(provider.root, "dir"), join(provider.root, "dir-alias"));
+      const through = await inspectUnderRoot(provider, join(provider.root, "dir-alias/mine"), "page (local.file)", operation);
+      expect(through?.real).toBe(join(provider.root, "dir", "mine"));
+      expect(through?.info.isFile()).toBe(true);
+      expect((await inspectUnderRoot(provider, join(provider.root, "dir"), "page (local.file)", operation))?.info.isDirectory()).toBe(true);
+      expect(await inspectUnderRoot(provider, join(provider.root, "dir/mine/below"), "page (local.file)", operation)).toBeUndefined();
+      expect(readdirSync(elsewhere)).toEqual(["file"]);
+    });
+  }
+
+  it("a root swapped for a symlink after Configure is refused from the next operation on (a warm daemon keeps the provider configured)", async () => {
+    const { provider, elsewhere } = setup("root-swapped");
+    writeFileSync(join(provider.root, "f.txt"), "mine");
+    writeFileSync(join(elsewhere, "f.txt"), "theirs");
+    expect(await containedPath(provider, "f.txt", "f (local.file)", "op-1")).toEqual({ full: join(provider.root, "f.txt"), real: join(provider.root, "f.txt") });
+    renameSync(provider.root, `${provider.root}-moved`);
+    symlinkSync(elsewhere, provider.root);
+    for (const operation of ["op-2", ""]) {
+      const err = await rejectionOf(containedPath(provider, "f.txt", "f (local.file)", operation));
       expect(err.code).toBe(ErrorCode.PERMISSION_DENIED);
-      expect(err.message).toContain(`page (local.file): path "${path}" leads outside the provider root ${provider.root}`);
-      expect(err.message).toContain(`resolves to ${elsewhere}`);
+      expect(err.message).toContain(`f (local.file): path "f.txt" leads outside the provider root ${provider.root}: it resolves to ${join(elsewhere, "f.txt")}`);
     }
-    // A symlink to nothing would create its target wherever it points: refused too.
-    symlinkSync(join(elsewhere, "not-yet"), join(provider.root, "dangling"));
-    expect((await rejectionOf(containedPath(provider, "dangling/x", "page (local.file)"))).message).toContain("leads outside the provider root");
-    symlinkSync(join(provider.root, "not-yet"), join(provider.root, "dangling-in"));
-    expect((await rejectionOf(containedPath(provider, "dangling-in", "page (local.file)"))).message).toContain("which does not exist; refusing to write through it");
-    expect(readdirSync(elsewhere)).toEqual([]);
+    // Removed altogether: nothing is there, as for any missing file.
+    rmSync(provider.root);
+    expect(await containedPath(provider, "f.txt", "f (local.file)", "op-3")).toEqual({ full: join(provider.root, "f.txt"), real: undefined });
   });
 
   it("a root that is itself a symlink is the reference by its real path", async () => {
