@@ -98,6 +98,8 @@ export function socketTransport(socketPath: string): Transport {
     interceptors: [reportDaemonLoss(socketPath), sendVersion, sendTrace, sendStepEnvironment(() => transport)],
     // A report is as large as the plan it carries: read whatever the daemon may send.
     readMaxBytes: MAX_RESPONSE_BYTES,
+    // Nothing compressed over a local socket: gzip would cost both ends CPU to save no time.
+    acceptCompression: [],
   });
   return transport;
 }
