@@ -46,16 +46,15 @@ function jsonText(value: JsonValue | undefined, sensitive: boolean): string {
   return JSON.stringify(sensitive ? REDACTED : redact(value));
 }
 
-/** A plan as a message; `where` says where the state it was planned against lives. */
 /** An unchanged resource no text view shows: no move, ghost, recorded note, reason or field. */
 function nothingToShow(change: Plan["changes"][number]): boolean {
   return change.action === "noop" && !change.movedFrom && !change.ghost && !change.recorded && !change.reason && change.fields.length === 0;
 }
 
 /**
- * The plan for the socket API. `omitUnchanged` (PlanRequest.omit_unchanged)
- * leaves out the changes nothing shows; the summary and fingerprint still
- * cover every resource.
+ * A plan as a message; `where` says where the state it was planned against
+ * lives. `omitUnchanged` (PlanRequest.omit_unchanged) leaves out the changes
+ * nothing shows; the summary and fingerprint still cover every resource.
  */
 export function planMessage(plan: Plan, where: StateLocation, omitUnchanged = false): MessageInitShape<typeof PlanSchema> {
   const changes = omitUnchanged ? plan.changes.filter((c) => !nothingToShow(c)) : plan.changes;

@@ -2,11 +2,14 @@
 // a small configuration limit), and a poller that asks it for Status the
 // whole time a test inflicts something on it: how long each answer took is
 // what "the daemon keeps serving" means. And a wfctld run until it exits,
-// for tests of whether it starts.
+// for tests of whether it starts. And a Connect client of its API.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { status } from "../faults/fuzz-wire.js";
 import { WFCTLD, tempDir } from "./paths.js";
 import { waitFor } from "./processes.js";
@@ -19,6 +22,11 @@ export interface StartedDaemon {
   output(): string;
   /** Stops it (SIGTERM, then waits) and removes its directory. */
   stop(): Promise<void>;
+}
+
+/** A client of the daemon API on `socket`, as the CLI talks to it (Connect, binary, HTTP/1.1), without the CLI's interceptors. */
+export function daemonClient(socket: string): Client<typeof DaemonService> {
+  return createClient(DaemonService, createConnectTransport({ baseUrl: "http://wfctld", httpVersion: "1.1", nodeOptions: { socketPath: socket } }));
 }
 
 /** Starts wfctld on a socket in a fresh directory, with `flags` and environment `env` (this process's by default); resolves once Status answers. */

@@ -8,12 +8,9 @@
 // then reports its problem by file and line.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
 import { Cli, expectExit } from "../helpers/cli.js";
-import { type StartedDaemon, startWfctld } from "../helpers/wfctld.js";
+import { type StartedDaemon, daemonClient, startWfctld } from "../helpers/wfctld.js";
 
 interface LogLine {
   msg?: string;
@@ -41,7 +38,7 @@ describe("one parse per command", () => {
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as LogLine)
       .filter((line) => line.file === file && line.msg?.startsWith("configuration"));
-  const client = () => createClient(DaemonService, createConnectTransport({ baseUrl: "http://wfctld", httpVersion: "1.1", nodeOptions: { socketPath: daemon.socket } }));
+  const client = () => daemonClient(daemon.socket);
 
   it("wfctl infra plan parses a file the daemon has not seen once, for EnvironmentNames, and the plan reuses it", async () => {
     const config = join(daemon.dir, "first.yaml");

@@ -5,11 +5,9 @@
 // fingerprint still cover every resource.
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Action, DaemonService } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { type StartedDaemon, startWfctld } from "../helpers/wfctld.js";
+import { Action } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { type StartedDaemon, daemonClient, startWfctld } from "../helpers/wfctld.js";
 
 const stack = (contents: string[]) =>
   "modules:\n  - name: state\n    type: iac.state\n    config: { backend: filesystem, directory: .wfctl/state }\n" +
@@ -26,7 +24,7 @@ describe("Plan with omit_unchanged", () => {
   it("leaves out the unchanged resources with nothing to show, and nothing else", async () => {
     const config = join(daemon.dir, "infra.yaml");
     writeFileSync(config, stack(["a", "b", "c", "d"]));
-    const client = createClient(DaemonService, createConnectTransport({ baseUrl: "http://wfctld", httpVersion: "1.1", nodeOptions: { socketPath: daemon.socket } }));
+    const client = daemonClient(daemon.socket);
     const applied = await client.apply({ target: { configPath: config } });
     expect(applied.results).toHaveLength(4);
     // f0 changes, f1 is gone (a ghost: unchanged, but shown), f2 and f3 are as applied.

@@ -3,11 +3,9 @@
 // everything else, the summary's counts included, comes as to any watcher.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonService, type OperationEvent, ResourcePhase } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
-import { type StartedDaemon, startWfctld } from "../helpers/wfctld.js";
+import { type OperationEvent, ResourcePhase } from "../../proto/gen/wfctl/daemon/v1/daemon_pb.js";
+import { type StartedDaemon, daemonClient, startWfctld } from "../helpers/wfctld.js";
 
 describe("WatchOperation with skip_planned", () => {
   let daemon: StartedDaemon;
@@ -20,7 +18,7 @@ describe("WatchOperation with skip_planned", () => {
     const config = join(daemon.dir, "infra.yaml");
     const files = Array.from({ length: 5 }, (_, i) => `  - name: f${i}\n    type: local.file\n    provider: local\n    config: { path: f${i}.txt, content: "${i}" }\n`);
     writeFileSync(config, `modules:\n  - name: state\n    type: iac.state\n    config: { backend: memory }\n  - name: local\n    type: iac.provider\n    config: { provider: local, root: out }\n${files.join("")}`);
-    const client = createClient(DaemonService, createConnectTransport({ baseUrl: "http://wfctld", httpVersion: "1.1", nodeOptions: { socketPath: daemon.socket } }));
+    const client = daemonClient(daemon.socket);
     const operationId = "3f1e8a52-6c1b-4d0e-9f3a-5b7c2d9e4a10";
     const watch = async (skipPlanned: boolean) => {
       const events: OperationEvent[] = [];
