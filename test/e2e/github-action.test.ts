@@ -22,7 +22,7 @@ const ACTION = join(ROOT, "deploy", "github-actions", "wfctl");
  * (npm) none set up by the test, for the action to install. `env` adds to
  * every step's.
  */
-function machine(wfctlOn: "PATH" | "node_modules" | "npm", env: Record<string, string> = {}) {
+function machine(wfctlOn: "PATH" | "node_modules" | "npm", env: Record<string, string> = {}, stepTimeoutMs?: number) {
   const temp = tempDir("wft-gha-");
   cleanups.push(temp.cleanup);
   const workspace = join(temp.path, "ws");
@@ -33,7 +33,7 @@ function machine(wfctlOn: "PATH" | "node_modules" | "npm", env: Record<string, s
   mkdirSync(bin, { recursive: true });
   if (wfctlOn !== "npm") symlinkSync(WFCTL, join(bin, "wfctl"));
   const path = [...(wfctlOn === "PATH" ? [bin] : []), dirname(process.execPath), "/usr/bin", "/bin"].join(":");
-  const runner = new JobRunner({ workspace, runnerTemp, baseEnv: { PATH: path, HOME: temp.path, TMPDIR: "/tmp", LANG: "C.UTF-8", ...env } });
+  const runner = new JobRunner({ workspace, runnerTemp, baseEnv: { PATH: path, HOME: temp.path, TMPDIR: "/tmp", LANG: "C.UTF-8", ...env }, stepTimeoutMs });
   return { workspace, runnerTemp, bin, runner, socket: join(runnerTemp, "wfctl", "wfctld.sock") };
 }
 
@@ -221,9 +221,11 @@ describe("deploy/github-actions/wfctl (composite action)", () => {
     for (const pid of daemons) expectNothingLeft(runnerTemp, socket, pid, pluginPids(log));
   });
 
-  it("installs wfctl from a package tarball (package:) and runs the commands with it, leaving no process behind", { timeout: 240_000 }, async () => {
+  // The install step takes seconds on a quiet machine; beside the suite's other npm installs on two
+  // busy cores it once took over 90 s (the runner's default backstop per step), so it gets 240 s.
+  it("installs wfctl from a package tarball (package:) and runs the commands with it, leaving no process behind", { timeout: 420_000 }, async () => {
     // npm, with this machine's HOME, reads the dependencies from the cache `npm ci` filled.
-    const { runner, runnerTemp, socket, workspace } = machine("npm", { npm_config_cache: await npmCache(), npm_config_prefer_offline: "true" });
+    const { runner, runnerTemp, socket, workspace } = machine("npm", { npm_config_cache: await npmCache(), npm_config_prefer_offline: "true" }, 240_000);
     const { tarball } = await packWfctl(workspace);
     const job = await runner.run([
       {
