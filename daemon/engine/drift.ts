@@ -6,13 +6,14 @@
 // whole detection: callers change nothing on a partial picture.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { diffFields } from "../../proto/fields.js";
-import { DriftClass, IaCDriftDetector } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { DriftClass, IaCBatchProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { decodeJsonObject, decodeJsonValue, type JsonValue } from "../../proto/json.js";
 import { isSealed } from "../../proto/sealed.js";
 import { settleDriftSeals } from "../../proto/sealed-compare.js";
 import { type ResourceState, type StateStore, priorStateOf } from "../../proto/state-store.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";
 import { CALL_TIMEOUTS, type OperationContext, callOptions, storeContext } from "./context.js";
+import { BATCHED_AT_ONCE } from "./provider-batch.js";
 import type { ProviderSessions } from "./providers.js";
 import { runTasks } from "./scheduler.js";
 
@@ -76,9 +77,9 @@ async function detectOne(
     const top = field.split(".")[0] as string;
     return (fields[top]?.sensitive ?? false) || isSealed(record.config[top]);
   };
-  if (handle.instance.serves(IaCDriftDetector)) {
+  if (handle.detectDrift) {
     // Fields that differ only because the prior holds a seal are the host's to drop (sealed-compare.ts).
-    const answer = await handle.instance.client(IaCDriftDetector).detectDrift({ resource, prior: priorStateOf(record) }, options);
+    const answer = await handle.detectDrift({ resource, prior: priorStateOf(record) }, options);
     const result = await settleDriftSeals(answer.result, record.config);
     return {
       ...base,
@@ -107,6 +108,20 @@ async function detectOne(
 }
 
 /**
+ * How many resources are examined at once: `parallelism` (10 by default,
+ * Terraform's), or, when every provider the records name serves
+ * IaCBatchProvider, enough to fill its batches, as a plan does (the plugin
+ * bounds its own work). A provider that cannot be had counts as not
+ * batching; its error is the task's, as before.
+ */
+async function atOnce(config: InfraConfig, sessions: ProviderSessions, records: readonly ResourceState[], parallelism: number): Promise<number> {
+  const providers = [...new Set(records.map((r) => r.provider))].filter((p) => config.providers.has(p));
+  if (providers.length === 0) return parallelism;
+  const batching = await Promise.all(providers.map((p) => sessions.get(p).then((h) => h.instance.serves(IaCBatchProvider), () => false)));
+  return batching.every(Boolean) ? Math.max(parallelism, BATCHED_AT_ONCE) : parallelism;
+}
+
+/**
  * Drift of every resource in state, with bounded parallelism. Any failure
  * (a provider error, a cancelled operation) rejects: no partial result.
  */
@@ -131,7 +146,7 @@ export async function detectDrift(
       },
     })),
     {
-      parallelism,
+      parallelism: await atOnce(config, sessions, records, parallelism),
       signal: ctx.signal,
       onStarted: (id) => ctx.emit({ ...about(id), phase: "started" }),
       onSettled: (id, outcome) => {

@@ -14,7 +14,7 @@ import { type OperationContext, storeContext } from "./context.js";
 import { topologicalOrder } from "./graph.js";
 import type { Plan, PlannedChange } from "./plan-model.js";
 import { type PlanningContext, planDelete, planResource } from "./plan-resource.js";
-import { BATCH_LIMITS } from "./provider-batch.js";
+import { BATCHED_AT_ONCE } from "./provider-batch.js";
 import { IaCBatchProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { type PlanScope, forceReplace, selectScope } from "./plan-scope.js";
 import type { ProviderSessions } from "./providers.js";
@@ -52,13 +52,6 @@ function fingerprint(changes: readonly PlannedChange[], destroy: boolean): strin
     }));
   return createHash("sha256").update(canonicalJson({ destroy, changes: essence } as unknown as JsonValue)).digest("hex").slice(0, 32);
 }
-
-/**
- * How many resources of one provider are planned at once: 10 (Terraform's
- * parallelism) for a provider taking single calls; for one serving
- * IaCBatchProvider, enough to fill its batches (it bounds its own work).
- */
-const BATCHED_PLANS = BATCH_LIMITS.items * 4;
 
 /** At most `limit` holders at once; take() waits for a free slot. */
 class Slots {
@@ -141,11 +134,13 @@ export async function computePlan(
 
   if (!options.destroy) {
     await validateAgainstSchemas(config, sessions);
+    // How many resources of one provider are planned at once: 10 (Terraform's parallelism) for a provider
+    // taking single calls; for one serving IaCBatchProvider, enough to fill its batches (it bounds its own work).
     const slotsOf = new Map<string, Promise<Slots>>();
     const slotsFor = (provider: string) => {
       let slots = slotsOf.get(provider);
       if (!slots) {
-        slots = sessions.get(provider).then((handle) => new Slots(handle.instance.serves(IaCBatchProvider) ? BATCHED_PLANS : 10));
+        slots = sessions.get(provider).then((handle) => new Slots(handle.instance.serves(IaCBatchProvider) ? BATCHED_AT_ONCE : 10));
         slotsOf.set(provider, slots);
       }
       return slots;

@@ -1,6 +1,7 @@
-// Reads and plans in batches: the Read and Plan calls an operation makes to
-// one provider in the same turn of the event loop (a plan of many resources
-// issues them together) go out as one ReadResources or PlanResources call
+// Reads, plans and drift detections in batches: the Read, Plan and
+// DetectDrift calls an operation makes to one provider in the same turn of
+// the event loop (a plan or a drift detection of many resources issues them
+// together) go out as one ReadResources, PlanResources or DetectDrifts call
 // when the plugin serves IaCBatchProvider, and one by one when it does not.
 // Callers still make (and await) single calls; each gets its own item's
 // answer or error, as its single call would have.
@@ -9,7 +10,10 @@ import { fromCallError } from "../../proto/call-error.js";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { CallError } from "../../proto/gen/wfctl/plugin/v1/errors_pb.js";
 import {
+  type DetectDriftRequestSchema,
+  type DetectDriftResponseSchema,
   IaCBatchProvider,
+  IaCDriftDetector,
   type IaCProvider,
   type PlanResourceRequestSchema,
   type PlanResourceResponseSchema,
@@ -21,6 +25,8 @@ import type { PluginInstance } from "../supervisor/instance.js";
 
 /** At most this many items, and about this many bytes of them, go in one batch call. */
 export const BATCH_LIMITS = { items: 256, bytes: 4 * 1024 * 1024 } as const;
+/** How many resources of one batching provider an operation reads, plans or examines at once: enough to fill its batches. */
+export const BATCHED_AT_ONCE = BATCH_LIMITS.items * 4;
 
 interface Waiting<I extends DescMessage, O extends DescMessage> {
   request: MessageInitShape<I>;
@@ -182,4 +188,23 @@ export function batchingClient(instance: PluginInstance, client: UnaryClient<typ
     size: (request) => priorBytes(request.prior) + (request.desiredConfigJson?.byteLength ?? 0) + 256,
   });
   return { ...client, read: (request, options) => reads.call(request, options), plan: (request, options) => plans.call(request, options) };
+}
+
+/** One DetectDrift call: the single call's request and answer. */
+export type DetectDriftCall = (request: MessageInitShape<typeof DetectDriftRequestSchema>, options: CallOptions) => Promise<MessageShape<typeof DetectDriftResponseSchema>>;
+
+/**
+ * The instance's IaCDriftDetector.detectDrift, batched as DetectDrifts
+ * whenever the plugin serves IaCBatchProvider; single calls to one that does
+ * not, or that turns DetectDrifts down as unimplemented.
+ */
+export function batchingDriftDetector(instance: PluginInstance): DetectDriftCall {
+  const single = instance.client(IaCDriftDetector);
+  const drifts = new Batcher<typeof DetectDriftRequestSchema, typeof DetectDriftResponseSchema>(instance, {
+    single: (request, options) => single.detectDrift(request, options),
+    batch: async (items, options) => (await instance.client(IaCBatchProvider).detectDrifts({ items }, options)).results as ItemResult<typeof DetectDriftResponseSchema>[],
+    method: "IaCBatchProvider.detectDrifts",
+    size: (request) => priorBytes(request.prior) + 256,
+  });
+  return (request, options) => drifts.call(request, options);
 }

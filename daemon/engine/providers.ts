@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type FieldMap, fieldMapFromProto, withDefaults } from "../../proto/fields.js";
-import { IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import { canonicalJson, encodeJson } from "../../proto/json.js";
 import type { InfraConfig, ProviderModule, ResourceModule } from "../config/model.js";
@@ -13,7 +13,7 @@ import { type PluginCatalog, forRequest } from "../supervisor/catalog.js";
 import { envNamesInConfig } from "../supervisor/plugin-env.js";
 import type { PluginSupervisor, SetupRun } from "../supervisor/supervisor.js";
 import { CALL_TIMEOUTS, type OperationContext, operationMetadata } from "./context.js";
-import { batchingClient } from "./provider-batch.js";
+import { type DetectDriftCall, batchingClient, batchingDriftDetector } from "./provider-batch.js";
 
 /** What a provider plugin says it manages. */
 export interface ProviderSchema {
@@ -25,6 +25,8 @@ export interface ProviderHandle {
   module: ProviderModule;
   instance: PluginInstance;
   client: UnaryClient<typeof IaCProvider>;
+  /** Its DetectDrift, when the plugin serves IaCDriftDetector (batched, as reads and plans are). */
+  detectDrift: DetectDriftCall | undefined;
   schema: ProviderSchema;
 }
 
@@ -112,6 +114,7 @@ export class ProviderSessions {
     }, this.ctx.signal);
     const schema = schemas.get(instance);
     if (!schema) throw new WfctlError(ErrorCode.INTERNAL, `${instance.who}: schema missing`);
-    return { module, instance, client: batchingClient(instance, instance.client(IaCProvider)), schema };
+    const detectDrift = instance.serves(IaCDriftDetector) ? batchingDriftDetector(instance) : undefined;
+    return { module, instance, client: batchingClient(instance, instance.client(IaCProvider)), detectDrift, schema };
   }
 }

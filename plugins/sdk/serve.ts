@@ -140,11 +140,10 @@ function addCapabilities<C>(server: grpc.Server, health: HealthStatus, options: 
     provider = new ProviderServer(options.provider);
     const single = provider.providerHandlers(call);
     add(IaCProvider.typeName, serviceDefinition(IaCProvider), unaryImplementation(IaCProvider, single));
-    // Many reads and plans in one round trip, each through its single handler.
-    add(IaCBatchProvider.typeName, serviceDefinition(IaCBatchProvider), unaryImplementation(IaCBatchProvider, batchHandlers(single, options.provider.batchParallelism)));
-    if (options.provider.classifiesDrift || Object.values(options.provider.resources).some((r) => r.detectDrift)) {
-      add(IaCDriftDetector.typeName, serviceDefinition(IaCDriftDetector), unaryImplementation(IaCDriftDetector, provider.driftHandlers(call)));
-    }
+    const drift = options.provider.classifiesDrift || Object.values(options.provider.resources).some((r) => r.detectDrift) ? provider.driftHandlers(call) : undefined;
+    // Many reads, plans and drift detections in one round trip, each through its single handler.
+    add(IaCBatchProvider.typeName, serviceDefinition(IaCBatchProvider), unaryImplementation(IaCBatchProvider, batchHandlers(single, options.provider.batchParallelism, drift)));
+    if (drift) add(IaCDriftDetector.typeName, serviceDefinition(IaCDriftDetector), unaryImplementation(IaCDriftDetector, drift));
   }
   if (options.stateBackend) {
     backend = new StateBackendServer(options.stateBackend);

@@ -1,16 +1,17 @@
 // IaCBatchProvider end to end: the SDK answers each item of a batch as its
 // single call would (its own error included), and the host's batching client
-// sends the reads and plans made together as one call, settling each caller
-// with its own item, and single calls to a plugin that does not batch.
+// sends the reads, plans and drift detections made together as one call,
+// settling each caller with its own item, and single calls to a plugin that
+// does not batch (or lacks the batch method).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BATCH_LIMITS, batchingClient } from "../../daemon/engine/provider-batch.js";
+import { BATCH_LIMITS, batchingClient, batchingDriftDetector } from "../../daemon/engine/provider-batch.js";
 import { PluginCatalog } from "../../daemon/supervisor/catalog.js";
 import type { PluginInstance } from "../../daemon/supervisor/instance.js";
 import { PluginSupervisor } from "../../daemon/supervisor/supervisor.js";
 import { ErrorCode } from "../../proto/errors.js";
-import { Action, IaCBatchProvider, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
+import { Action, DriftClass, IaCBatchProvider, IaCDriftDetector, IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
 import { rejectionOf } from "../helpers/errors.js";
 import { ROOT, tempDir } from "../helpers/paths.js";
@@ -22,16 +23,18 @@ const readOf = (name: string) => ({ resource: { name, type: "batch.thing" }, pri
 const planOf = (name: string, label: string) => ({ resource: { name, type: "batch.thing" }, desiredConfigJson: encodeJson({ label }), prior: prior(name) });
 const options = (operation: string) => ({ deadline: new Date(Date.now() + 30_000), metadata: { "wfctl-operation-id": operation } });
 
-/** The reads the plugin logged for `operation`'s resources named in `names`: the method that carried each. */
-function readMethods(instance: PluginInstance, names: readonly string[]): Map<string, string> {
+/** The calls the plugin logged as `message` for the resources named in `names`: the method that carried each (its `key` field). */
+function loggedMethods(instance: PluginInstance, names: readonly string[], message = "fixture: read", key = "method"): Map<string, string> {
   const methods = new Map<string, string>();
   for (const line of instance.recentLogs()) {
-    if (!line.includes("fixture: read")) continue;
-    const entry = JSON.parse(line) as { name?: string; method?: string };
-    if (entry.name && names.includes(entry.name) && entry.method) methods.set(entry.name, entry.method);
+    if (!line.includes(message)) continue;
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    const [name, method] = [entry["name"], entry[key]];
+    if (typeof name === "string" && names.includes(name) && typeof method === "string") methods.set(name, method);
   }
   return methods;
 }
+const readMethods = (instance: PluginInstance, names: readonly string[]) => loggedMethods(instance, names);
 
 describe("IaCBatchProvider", () => {
   let supervisor: PluginSupervisor;
@@ -89,6 +92,31 @@ describe("IaCBatchProvider", () => {
     }
   });
 
+  it("the host's drift detector sends the DetectDrift calls made together as one DetectDrifts call, each caller with its own class or error", async () => {
+    expect(instance.serves(IaCDriftDetector)).toBe(true);
+    const detect = batchingDriftDetector(instance);
+    const names = Array.from({ length: 30 }, (_, i) => (i === 4 ? "fail-d4" : i === 6 ? "gone-d6" : `d${i}`));
+    const settled = await Promise.allSettled(names.map((name) => detect(readOf(name), options("op-drift"))));
+    let methods = new Map<string, string>();
+    await waitFor(() => (methods = readMethods(instance, names)).size === names.length, 10_000, "the plugin to log every read");
+    expect(new Set(methods.values())).toEqual(new Set(["/wfctl.plugin.v1.IaCBatchProvider/DetectDrifts"]));
+    const single = instance.client(IaCDriftDetector);
+    for (const [i, outcome] of settled.entries()) {
+      if (i === 4) {
+        const err = (outcome as PromiseRejectedResult).reason as { code: string; message: string };
+        expect(outcome.status).toBe("rejected");
+        expect(err.code).toBe(ErrorCode.PERMISSION_DENIED);
+        expect(err.message).toMatch(/batch-provider.*fail-d4: no access/);
+        continue;
+      }
+      expect(outcome.status).toBe("fulfilled");
+      const answer = (outcome as PromiseFulfilledResult<Awaited<ReturnType<typeof detect>>>).value;
+      expect(answer.result?.class).toBe(i === 6 ? DriftClass.GHOST : DriftClass.IN_SYNC);
+      // The same answer as the single call's.
+      expect(answer).toEqual(await single.detectDrift(readOf(names[i] as string), options("op-drift")));
+    }
+  });
+
   it("more items than one batch holds all come back to their own callers, and calls of different operations never share a call", async () => {
     const client = batchingClient(instance, instance.client(IaCProvider));
     const count = BATCH_LIMITS.items + 3;
@@ -107,6 +135,26 @@ describe("IaCBatchProvider", () => {
     await waitFor(() => readMethods(instance, ["hang-1", "hang-2"]).size === 2, 10_000, "the hanging reads to reach the plugin");
     controller.abort();
     for (const call of calls) expect((await rejectionOf(call)).code).toBe(ErrorCode.CANCELLED);
+  });
+});
+
+describe("a plugin serving IaCBatchProvider without DetectDrifts (written against the contract before it)", () => {
+  let supervisor: PluginSupervisor;
+  afterAll(() => supervisor.stopAll());
+
+  it("gets single DetectDrift calls once it answers DetectDrifts as unimplemented, every caller with its answer", async () => {
+    supervisor = new PluginSupervisor(new PluginCatalog([fixture("old-batch-provider")]), quiet);
+    const instance = await supervisor.acquire(supervisor.catalog.get("provider", "old-batch-provider"), "k", async () => {});
+    expect([instance.serves(IaCBatchProvider), instance.serves(IaCDriftDetector)]).toEqual([true, true]);
+    const detect = batchingDriftDetector(instance);
+    for (const round of [1, 2]) {
+      const names = ["a", "b", "c", "d"].map((n) => `${n}${round}`);
+      const answers = await Promise.all(names.map((name) => detect(readOf(name), options("op-old"))));
+      expect(answers.map((a) => a.result?.class)).toEqual(names.map(() => DriftClass.IN_SYNC));
+      let carried = new Map<string, string>();
+      await waitFor(() => (carried = loggedMethods(instance, names, "fixture: detect drift", "carried_by")).size === names.length, 10_000, "the plugin to log every DetectDrift");
+      expect(new Set(carried.values())).toEqual(new Set(["DetectDrift"]));
+    }
   });
 });
 
