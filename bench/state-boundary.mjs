@@ -26,7 +26,7 @@ export async function measure({ quick }) {
   const { IaCStateSchema, IaCStateBackend, IaCStateBackendSetup } = await dist("proto/gen/wfctl/plugin/v1/state_pb.js");
   const { encodeJson } = await dist("proto/json.js");
   const { MemoryStateStore } = await dist("daemon/state/memory.js");
-  const { PluginStateStore } = await dist("daemon/state/plugin.js");
+  const { PluginStateStore } = await dist("proto/plugin-state-store.js");
   const { PluginCatalog } = await dist("daemon/supervisor/catalog.js");
   const { PluginSupervisor } = await dist("daemon/supervisor/supervisor.js");
 
