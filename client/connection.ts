@@ -28,18 +28,6 @@ export interface Connection {
 /** How long to wait for a daemon we started to answer. */
 const START_TIMEOUT_MS = 15_000;
 
-/**
- * libuv's thread pool for the daemon we start, unless the environment sets
- * one: every job on the host shares the daemon, and each state record it
- * writes takes a few pool calls, two of them fsync, which hold a thread
- * while the disk works. Node's default of 4 queued a parallel apply's writes
- * behind one another (100 resources ten at a time, sleeping 100 ms each:
- * 1,755 ms with 4 threads, 1,659 ms with 16; medians of 9, interleaved).
- * It must be in the environment the daemon starts with: libuv reads it
- * before the daemon's code runs.
- */
-export const DAEMON_THREADPOOL_SIZE = "16";
-
 const sendVersion: Interceptor = (next) => (req) => {
   req.header.set(CLIENT_VERSION_HEADER, WFCTL_VERSION);
   if (WFCTL_BUILD) req.header.set(CLIENT_BUILD_HEADER, WFCTL_BUILD);
@@ -167,7 +155,7 @@ export async function startDaemon(socketPath: string): Promise<void> {
     detached: true,
     // Without a log file to give it (a directory it cannot write), its stderr comes here instead.
     stdio: ["ignore", output?.fd ?? "ignore", output?.fd ?? "pipe"],
-    env: { ...process.env, UV_THREADPOOL_SIZE: process.env["UV_THREADPOOL_SIZE"] ?? DAEMON_THREADPOOL_SIZE },
+    env: process.env,
   });
   if (output) closeSync(output.fd);
   let piped = "";
