@@ -1,9 +1,9 @@
 // IaCBatchProvider for every SDK provider: each item of a ReadResources,
 // PlanResources or DetectDrifts call runs through the provider's own single
-// Read, Plan or DetectDrift handler (the same checks, logging and span as a single call, and the same
-// error: the SDK's call runner has already made it a WfctlError, a
-// cancellation's included), at most `parallelism` at once, and is answered
-// with its result or its own error.
+// Read, Plan or DetectDrift handler (the same checks, logging and span as a
+// single call, and the same error: the SDK's call runner has already made it
+// a WfctlError, a cancellation's included), at most `parallelism` at once,
+// and is answered with its result or its own error.
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { IaCBatchProvider, type IaCDriftDetector, type IaCProvider } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
 import { mapBounded } from "../../proto/bounded.js";

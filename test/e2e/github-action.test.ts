@@ -20,7 +20,7 @@ const ACTION = join(ROOT, "deploy", "github-actions", "wfctl");
  * A runner machine: a workspace holding a copy of the quickstart, and the
  * runner's temp directory; wfctl on PATH, in the project's node_modules, or
  * (npm) none set up by the test, for the action to install. `env` adds to
- * every step's.
+ * every step's; `stepTimeoutMs` replaces the runner's backstop per step.
  */
 function machine(wfctlOn: "PATH" | "node_modules" | "npm", env: Record<string, string> = {}, stepTimeoutMs?: number) {
   const temp = tempDir("wft-gha-");
