@@ -193,3 +193,32 @@ describe("drift with a provider that serves no drift detector", () => {
     expectExit(await run(["infra", "drift", "-c", config, "--detailed-exitcode"]), 0);
   });
 });
+
+describe("drift with a provider that batches (IaCBatchProvider)", () => {
+  const sandbox = cliSandbox("wft-drift-batch-");
+
+  it("sends the drift detections of the whole stack through DetectDrifts, and classifies each resource as the single call would", async () => {
+    const config = join(sandbox.dir, "infra.yaml");
+    writeFileSync(join(sandbox.dir, "batch-plugin.mjs"), `await import(${JSON.stringify(join(FIXTURE_PLUGINS, "batch-provider.mjs"))});\n`);
+    writeFileSync(join(sandbox.dir, "wfctl.yaml"), "plugins:\n  - name: batch-provider\n    kind: provider\n    source: ./batch-plugin.mjs\n    version: 1.0.0\n");
+    // The fixture reads "gone-…" as not found: a ghost among 24 resources in sync.
+    const names = [...Array.from({ length: 24 }, (_, i) => `t${i}`), "gone-x"];
+    writeFileSync(
+      config,
+      "modules:\n  - name: things\n    type: iac.provider\n    config: { provider: batch-provider }\n" +
+        names.map((n) => `  - name: ${n}\n    type: batch.thing\n    provider: things\n    config: { label: ${n} }\n`).join(""),
+    );
+    expectExit(await sandbox.cli.run(["plugins", "lock", "-c", config]), 0);
+    expectExit(await sandbox.cli.run(["infra", "apply", "-c", config, "--auto-approve"]), 0);
+    const { value } = await sandbox.cli.json<DriftJson>(["infra", "drift", "-c", config]);
+    expect(value.results.map((r) => [r.name, r.class])).toEqual(names.map((n) => [n, n === "gone-x" ? "ghost" : "in-sync"]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+    // Each read the plugin made for the drift came inside a DetectDrifts call (its log, forwarded to wfctld.log).
+    const reads = readFileSync(daemonFiles(sandbox.cli.socket).log, "utf8")
+      .split("\n")
+      .filter((line) => line.includes("fixture: read"))
+      .map((line) => (JSON.parse(line) as { plugin_log?: { name?: string; method?: string } }).plugin_log ?? {});
+    const drift = reads.filter((r) => r.method?.includes("DetectDrift"));
+    expect(new Set(drift.map((r) => r.name))).toEqual(new Set(names));
+    expect(new Set(drift.map((r) => r.method))).toEqual(new Set(["/wfctl.plugin.v1.IaCBatchProvider/DetectDrifts"]));
+  });
+});
