@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { parse } from "yaml";
 import { type JobResult, type JobStep, JobRunner, loadAction, stepNamed } from "../helpers/actions-runner.js";
+import { type PackageJson, writeLockedProject } from "../helpers/npm-project.js";
 import { npmCache, packWfctl } from "../helpers/package.js";
 import { QUICKSTART, ROOT, WFCTL, tempDir } from "../helpers/paths.js";
 import { isAlive, processesMatching } from "../helpers/processes.js";
@@ -224,9 +225,16 @@ describe("deploy/github-actions/wfctl (composite action)", () => {
   // The install step takes seconds on a quiet machine; beside the suite's other npm installs on two
   // busy cores it once took over 90 s (the runner's default backstop per step), so it gets 240 s.
   it("installs wfctl from a package tarball (package:) and runs the commands with it, leaving no process behind", { timeout: 420_000 }, async () => {
-    // npm, with this machine's HOME, reads the dependencies from the cache `npm ci` filled.
-    const { runner, runnerTemp, socket, workspace } = machine("npm", { npm_config_cache: await npmCache(), npm_config_prefer_offline: "true" }, 240_000);
+    // npm takes every dependency from the cache `npm ci` filled, never the network (npm_config_offline):
+    // the directory the action installs into is given a package-lock.json cut from wfctl's, so the
+    // versions are the ones wfctl is tested with. Without it npm asked the registry for every
+    // package's metadata, and on a fresh machine a stalled request held the step past its 240 s.
+    const { runner, runnerTemp, socket, workspace } = machine("npm", { npm_config_cache: await npmCache(), npm_config_offline: "true" }, 240_000);
     const { tarball } = await packWfctl(workspace);
+    const prefix = join(runnerTemp, "wfctl-npm");
+    mkdirSync(prefix, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as PackageJson;
+    writeLockedProject(prefix, { name: "wfctl-install", version: "0.0.0", private: true }, { tarball, manifest });
     const job = await runner.run([
       {
         name: "wfctl",

@@ -65,10 +65,24 @@ function lockedClosure(roots: readonly string[], extra: Readonly<Record<string, 
       throw new Error(`${name} (needed by ${from || "the project"}) is not in wfctl's package-lock.json, so it cannot be installed from the npm cache`);
     }
     if (path in picked) continue;
-    picked[path] = entry;
+    picked[path] = withTarballUrl(path, entry);
     for (const dep of needs(entry)) queue.push([path, dep]);
   }
   return picked;
+}
+
+/**
+ * `entry` with the registry address of its tarball. wfctl's lock leaves it
+ * out (omit-lockfile-registry-resolved), which makes npm ask the registry for
+ * each package's metadata to find it: the network, and a stalled request
+ * could hold an install for minutes. With the address and the integrity,
+ * npm takes the tarball from its cache.
+ */
+function withTarballUrl(path: string, entry: LockEntry): LockEntry {
+  if (entry.resolved !== undefined || entry.version === undefined || entry.integrity === undefined || entry["link"] === true) return entry;
+  const name = typeof entry["name"] === "string" ? entry["name"] : path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length);
+  const file = name.slice(name.lastIndexOf("/") + 1);
+  return { ...entry, resolved: `https://registry.npmjs.org/${name}/-/${file}-${entry.version}.tgz` };
 }
 
 /**
