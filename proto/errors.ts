@@ -213,3 +213,16 @@ export function codeFromWire(status: number, metadataCode: string | undefined): 
 
 /** Metadata key of the wfctl code (trailer for gRPC); the details travel beside it (error-details.ts). */
 export const ERROR_CODE_KEY = "wfctl-error-code";
+
+/** How close to its deadline a cancelled call counts as having run out of time. */
+export const DEADLINE_SLACK_MS = 500;
+
+/** The WfctlError for an aborted signal: a deadline or a cancellation. */
+export function abortError(signal: AbortSignal): WfctlError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof WfctlError) return reason;
+  if (reason instanceof Error && reason.name === "TimeoutError") {
+    return new WfctlError(ErrorCode.DEADLINE_EXCEEDED, "deadline exceeded", { cause: reason });
+  }
+  return new WfctlError(ErrorCode.CANCELLED, "cancelled", { cause: reason });
+}

@@ -13,7 +13,7 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import { ERROR_CODE_KEY, ErrorCode, WfctlError, codeFromWire, grpcStatusOf } from "./errors.js";
+import { DEADLINE_SLACK_MS, ERROR_CODE_KEY, ErrorCode, WfctlError, abortError, codeFromWire, grpcStatusOf } from "./errors.js";
 import { ERROR_DETAILS_KEY, LEGACY_OMITTED_KEY, decodeErrorDetails, detailsMetadata } from "./error-details.js";
 import { MAX_MESSAGE_BYTES } from "./versions.js";
 
@@ -185,16 +185,6 @@ export function unaryClient<S extends DescService>(service: S, connection: grpc.
   return client as UnaryClient<S>;
 }
 
-/** The WfctlError for an aborted signal: a deadline or a cancellation. */
-export function abortError(signal: AbortSignal): WfctlError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof WfctlError) return reason;
-  if (reason instanceof Error && reason.name === "TimeoutError") {
-    return new WfctlError(ErrorCode.DEADLINE_EXCEEDED, "deadline exceeded", { cause: reason });
-  }
-  return new WfctlError(ErrorCode.CANCELLED, "cancelled", { cause: reason });
-}
-
 // ---------------------------------------------------------------------------
 // Servers
 
@@ -227,9 +217,6 @@ function callDeadline(call: grpc.ServerUnaryCall<unknown, unknown>): Date | unde
   if (deadline instanceof Date) return deadline;
   return Number.isFinite(deadline) ? new Date(deadline) : undefined;
 }
-
-/** How close to its deadline a cancelled call counts as having run out of time. */
-export const DEADLINE_SLACK_MS = 500;
 
 function serverContext(call: grpc.ServerUnaryCall<unknown, unknown>, method: string): { context: ServerCallContext; done: () => void } {
   const controller = new AbortController();

@@ -3,8 +3,7 @@
 // each resource's state as each step completes (changes.ts, steps.ts), so a
 // failure, a cancellation or a failing state store leaves state describing
 // what exists.
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
-import { DEADLINE_SLACK_MS, abortError } from "../../proto/grpc.js";
+import { DEADLINE_SLACK_MS, ErrorCode, WfctlError, abortError } from "../../proto/errors.js";
 import type { StateStore } from "../../proto/state-store.js";
 import type { InfraConfig } from "../config/model.js";
 import { describeBackend } from "../state/open.js";

@@ -4,10 +4,9 @@
 // (see changeCallOptions) and recorded; a change whose outcome the host never
 // learned is recorded as unknown, never dropped. No provider call starts once
 // the operation is cancelled or a state write has failed.
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { ErrorCode, WfctlError, abortError } from "../../proto/errors.js";
 import { CancelReason, PluginController } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
 import { Action, type ApplyResourceResponse } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { abortError } from "../../proto/grpc.js";
 import { decodeJsonObject, encodeJson } from "../../proto/json.js";
 import { RecordStatus, type ResourceState, type StateStore, priorStateOf, withFields } from "../../proto/state-store.js";
 import type { InfraConfig, ResourceModule } from "../config/model.js";

@@ -6,9 +6,8 @@
 // (and a lock whose release failed kept and retried: lock-releases.ts).
 import { dirname } from "node:path";
 import type { Logger } from "pino";
-import { WfctlError } from "../../proto/errors.js";
+import { WfctlError, abortError } from "../../proto/errors.js";
 import type { LockInfo, ResourceState } from "../../proto/state-store.js";
-import { abortError } from "../../proto/grpc.js";
 import type { JsonValue } from "../../proto/json.js";
 import { MemoryStores, type StateLocation, describeBackend, locateState, openStateStore } from "../state/open.js";
 import type { PluginCatalog } from "../supervisor/catalog.js";

@@ -7,7 +7,7 @@
 // answer or error, as its single call would have.
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { fromCallError } from "../../proto/call-error.js";
-import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { ErrorCode, WfctlError, abortError } from "../../proto/errors.js";
 import type { CallError } from "../../proto/gen/wfctl/plugin/v1/errors_pb.js";
 import {
   type DetectDriftRequestSchema,
@@ -20,7 +20,7 @@ import {
   type ReadResourceRequestSchema,
   type ReadResourceResponseSchema,
 } from "../../proto/gen/wfctl/plugin/v1/provider_pb.js";
-import { type CallOptions, type UnaryClient, abortError } from "../../proto/grpc.js";
+import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import type { PluginInstance } from "../supervisor/instance.js";
 
 /** At most this many items, and about this many bytes of them, go in one batch call. */

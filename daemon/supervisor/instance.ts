@@ -10,11 +10,12 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { PluginInfoService, type GetInfoResponse } from "../../proto/gen/wfctl/plugin/v1/plugin_pb.js";
-import { type CallOptions, type UnaryClient, callUnary, connect, unaryClient } from "../../proto/grpc.js";
+import type { CallOptions, UnaryClient } from "../../proto/grpc.js";
 import { ROOT_CONTEXT, SpanKind, extractTrace, injectTrace, meter, tracer } from "../../proto/telemetry.js";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { PluginSpec } from "./catalog.js";
 import { checkHandshakeSocket, describeExit, makeSocketDir, parseHandshake, readHandshake, unreachable } from "../../proto/plugin-handshake.js";
+import { type PluginGrpc, pluginGrpc } from "./grpc.js";
 import { checkHealth } from "./health.js";
 import { type LogEntry, PluginLog, quoteLines } from "./logs.js";
 import { checkInfo, checkInstalled, verifyChecksum } from "./pins.js";
@@ -64,6 +65,8 @@ export class PluginInstance {
   private child: ChildProcess | undefined;
   private socketDir = "";
   private connection: grpc.Client | undefined;
+  /** The boundary's gRPC code, loaded by start() before it connects. */
+  private grpc: PluginGrpc | undefined;
   private exited: Promise<void> = Promise.resolve();
   private readonly log: PluginLog;
 
@@ -113,6 +116,9 @@ export class PluginInstance {
       this.lastError = WfctlError.from(err).code === ErrorCode.PLUGIN_CHECKSUM_MISMATCH ? "checksum mismatch" : WfctlError.from(err).message;
       throw err;
     }
+    // Loaded (the first time) while the plugin process starts.
+    const grpcLoaded = pluginGrpc();
+    grpcLoaded.catch(() => {}); // awaited below, unless the spawn fails first
     this.socketDir = makeSocketDir();
     let child: ChildProcess;
     try {
@@ -140,11 +146,12 @@ export class PluginInstance {
       if (child.stdout) this.log.follow(child.stdout, "stdout");
       await checkHandshakeSocket(handshake, line, this.who);
       this.address = handshake.address;
-      this.connection = connect(`unix://${handshake.address}`);
+      const bindings = (this.grpc = await grpcLoaded);
+      this.connection = bindings.connect(`unix://${handshake.address}`);
       await checkHealth(this.connection, this.who, this.options.healthTimeoutMs ?? 5_000).catch((err: unknown) => {
         throw unreachable(err, line, this.who);
       });
-      this.info = await callUnary(this.connection, PluginInfoService.method.getInfo, {}, { deadline: new Date(Date.now() + 5_000) });
+      this.info = await bindings.callUnary(this.connection, PluginInfoService.method.getInfo, {}, { deadline: new Date(Date.now() + 5_000) });
       checkInfo(this.spec, this.info, this.who);
       this.state = "running";
       this.healthy = true;
@@ -264,10 +271,10 @@ export class PluginInstance {
 
   /** A typed client whose errors name this plugin; a dead plugin is PLUGIN_UNAVAILABLE. */
   client<S extends DescService>(service: S): UnaryClient<S> {
-    if (!this.connection || !this.alive) {
+    if (!this.connection || !this.grpc || !this.alive) {
       throw new WfctlError(ErrorCode.PLUGIN_UNAVAILABLE, `${this.who} is not running (${this.lastError || this.state})`);
     }
-    const inner = unaryClient(service, this.connection) as Record<string, (req: unknown, opts?: unknown) => Promise<unknown>>;
+    const inner = this.grpc.unaryClient(service, this.connection) as Record<string, (req: unknown, opts?: unknown) => Promise<unknown>>;
     const wrapped: Record<string, (req: unknown, opts?: unknown) => Promise<unknown>> = {};
     for (const [name, fn] of Object.entries(inner)) {
       const method = `${service.typeName.split(".").pop()}/${name}`;

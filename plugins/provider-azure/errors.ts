@@ -4,7 +4,7 @@
 // container and the account, and passes through redact(), so no key, token
 // or SAS signature reaches it.
 import { RestError } from "@azure/storage-blob";
-import { abortError } from "../../proto/grpc.js";
+import { abortError } from "../../proto/errors.js";
 import { ErrorCode, WfctlError } from "../sdk/index.js";
 import { redact } from "../state-azure-blob/settings.js";
 

@@ -4,7 +4,7 @@
 // server too) and whose failures become WfctlErrors that name the resource
 // and never quote a statement.
 import pg from "pg";
-import { abortError } from "../../proto/grpc.js";
+import { abortError } from "../../proto/errors.js";
 import { type CallContext, ErrorCode, WfctlError } from "../sdk/index.js";
 import type { ConnectionSettings } from "./settings.js";
 
