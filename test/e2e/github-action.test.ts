@@ -222,8 +222,8 @@ describe("deploy/github-actions/wfctl (composite action)", () => {
     for (const pid of daemons) expectNothingLeft(runnerTemp, socket, pid, pluginPids(log));
   });
 
-  // The install step takes seconds on a quiet machine; beside the suite's other npm installs on two
-  // busy cores it once took over 90 s (the runner's default backstop per step), so it gets 240 s.
+  // The install step takes seconds. Beside the suite's other npm installs on two busy cores it needs
+  // more than the runner's default backstop per step (90 s) could promise, so it gets 240 s.
   it("installs wfctl from a package tarball (package:) and runs the commands with it, leaving no process behind", { timeout: 420_000 }, async () => {
     // npm takes every dependency from the cache `npm ci` filled, never the network (npm_config_offline):
     // the directory the action installs into is given a package-lock.json cut from wfctl's, so the
