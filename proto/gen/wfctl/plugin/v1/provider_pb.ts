@@ -1033,15 +1033,15 @@ export const IaCDriftDetector: GenService<{
  * The host plans large operations (and detects drift) by sending a provider
  * that registers this service the reads, plans and drift detections of many
  * resources at once, in batches (of at most 256 items, and a few MiB), and
- * sends single calls to one that does not. Each item is exactly the request of the single call, and is
- * answered as that call would be: results[i] answers items[i], one result
- * per item, in order. An item that fails carries its own error (the status
- * its single call would have ended with); the others stand. The call's
- * metadata, deadline and cancellation are those every item would have had
- * (the items of one batch always belong to one operation). Failing the
- * whole call (a status error) fails every item with that error. A plugin
- * may work on the items concurrently; it bounds that itself (cloud rate
- * limits are the plugin's to know).
+ * sends single calls to one that does not. Each item is exactly the request
+ * of the single call, and is answered as that call would be: results[i]
+ * answers items[i], one result per item, in order. An item that fails
+ * carries its own error (the status its single call would have ended with);
+ * the others stand. The call's metadata, deadline and cancellation are
+ * those every item would have had (the items of one batch always belong to
+ * one operation). Failing the whole call (a status error) fails every item
+ * with that error. A plugin may work on the items concurrently; it bounds
+ * that itself (cloud rate limits are the plugin's to know).
  *
  * @generated from service wfctl.plugin.v1.IaCBatchProvider
  */
