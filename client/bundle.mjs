@@ -15,22 +15,48 @@ import { rolldown } from "rolldown";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "bundle");
 rmSync(out, { recursive: true, force: true });
+
+/**
+ * Connect's Node transport imports node:https (and with it node:tls) and
+ * node:http2 up front, for the TLS and HTTP/2 clients it may make; wfctl
+ * speaks HTTP/1.1 on a local socket and never uses them, and loading them
+ * cost every command 14 ms of CPU. Each such import becomes a stand-in that
+ * loads the module the first time one of its members is read. The build
+ * fails if an import is no longer found, rather than quietly loading them again.
+ */
+const lazyBuiltins = {
+  name: "wfctl-lazy-builtins",
+  transform(code, id) {
+    const file = /@connectrpc[\\/]connect-node[\\/]dist[\\/]esm[\\/](node-universal-client|http2-session-manager)\.js$/.exec(id)?.[1];
+    if (!file) return null;
+    const wanted = { "node-universal-client": ["https"], "http2-session-manager": ["http2"] }[file];
+    let rewritten = code;
+    for (const name of wanted) {
+      const line = `import * as ${name} from "node:${name}";`;
+      if (!rewritten.includes(line)) throw new Error(`client/bundle.mjs: ${id} no longer has \`${line}\`; update lazyBuiltins`);
+      rewritten = rewritten.replace(line, `const ${name} = new Proxy({}, { get: (_, key) => process.getBuiltinModule("node:${name}")[key] });`);
+    }
+    return { code: rewritten, map: null };
+  },
+};
+
 const bundle = await rolldown({
   input: join(root, "dist", "client", "main.js"),
   platform: "node",
   external: [/[\\/]daemon[\\/]inprocess\.js$/],
+  plugins: [lazyBuiltins],
   logLevel: "warn",
   // main.js imports the commands' modules dynamically so as to load them only
   // when needed; that they import one another statically is expected.
   onLog: (level, log, handler) => log.code === "INEFFECTIVE_DYNAMIC_IMPORT" || handler(level, log),
 });
 // Chunks: the entry (wfctl.mjs) and "start", what every command loads
-// (commander, the OpenTelemetry API, versions); "cli", what the commands load
-// when they run (their code, the Connect client, the protobuf runtime and
-// descriptors), in one file rather than dozens; the rest (the OpenTelemetry
-// SDK, sinks' libraries, progress rendering) in chunks of their own, loaded
-// only by what uses them.
-const start = /[\\/](node_modules[\\/](commander|@opentelemetry[\\/]api)[\\/]|dist[\\/]client[\\/](command-words|trace|exit-codes|interrupts)\.js$|dist[\\/]proto[\\/](telemetry|versions|errors)\.js$)/;
+// (commander, the OpenTelemetry API, versions, the Headers Connect uses);
+// "cli", what the commands load when they run (their code, the Connect
+// client, the protobuf runtime and descriptors), in one file rather than
+// dozens; the rest (the OpenTelemetry SDK, sinks' libraries, progress
+// rendering) in chunks of their own, loaded only by what uses them.
+const start = /[\\/](node_modules[\\/](commander|@opentelemetry[\\/]api)[\\/]|dist[\\/]client[\\/](command-words|trace|exit-codes|interrupts)\.js$|dist[\\/]proto[\\/](telemetry|versions|errors|fetch-headers)\.js$)/;
 const cli = (id) => /[\\/](dist[\\/](client|proto)[\\/]|node_modules[\\/]@(connectrpc|bufbuild)[\\/])/.test(id) && !/[\\/]dist[\\/]client[\\/]main\.js$/.test(id);
 await bundle.write({
   dir: out,

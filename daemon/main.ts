@@ -16,6 +16,12 @@ import { LastResort } from "./server/last-resort.js";
 import { takeInheritedSocket } from "./server/activation.js";
 import { prepareSocketDir } from "./server/socket.js";
 import { forgetDaemonPgEnvironment } from "./state/postgres-settings.js";
+import { installFetchHeaders } from "../proto/fetch-headers.js";
+
+// Connect keeps each request's headers in the fetch API's Headers: ours, so
+// that the first request (the first command of a CI job, which started this
+// daemon) does not wait for Node's fetch to load.
+installFetchHeaders();
 
 const program = new Command()
   .name("wfctld")

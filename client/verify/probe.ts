@@ -5,7 +5,6 @@
 // went wrong is said in a few words (`HTTP 503`, `connection refused`,
 // `timed out after 1s`), never with the URL's credentials.
 import * as http from "node:http";
-import * as https from "node:https";
 import * as net from "node:net";
 import { formatDuration } from "../../proto/duration.js";
 import { URL_REDACTED, redactUrl } from "../../proto/redact.js";
@@ -87,7 +86,8 @@ function httpAttempt(check: HttpCheck, signal: AbortSignal): Promise<AttemptResu
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     const url = new URL(check.url);
-    const client = url.protocol === "https:" ? https : http;
+    // node:https (and node:tls) loaded only here: every other command would pay for them at start.
+    const client = url.protocol === "https:" ? process.getBuiltinModule("node:https") : http;
     const headers = { "user-agent": `wfctl/${WFCTL_VERSION} (deploy verify)`, ...check.headers };
     try {
       // A URL object: Node sends its userinfo as Basic authentication. No agent: a fresh connection per attempt.

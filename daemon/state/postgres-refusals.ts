@@ -3,7 +3,7 @@
 // in, a database that does not exist. Retrying changes none of these, so each
 // gets a code that says so and a message naming the module, the user and the
 // configuration field to fix (never a secret).
-import pg from "pg";
+import type pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import type { JsonObject } from "../../proto/json.js";
 
@@ -43,10 +43,11 @@ export function refusalSources(config: JsonObject, from: { url?: string; urlEnv?
  * none of these, so they are not STATE_BACKEND_UNAVAILABLE (exit 4, "retrying
  * may help"): PERMISSION_DENIED, and FAILED_PRECONDITION for the database (the
  * configuration may be right, the database not created yet; as the postgres
- * provider says it).
+ * provider says it). `DatabaseError` is pg's class for what a server
+ * answered (postgres.ts loads pg only when a postgres store is opened).
  */
-export function refusedConnection(describe: string, sources: RefusalSources, err: unknown): WfctlError | undefined {
-  if (!(err instanceof pg.DatabaseError)) return undefined;
+export function refusedConnection(describe: string, sources: RefusalSources, err: unknown, DatabaseError: typeof pg.DatabaseError): WfctlError | undefined {
+  if (!(err instanceof DatabaseError)) return undefined;
   const { where, user, password, database } = sources;
   const why = `cannot use ${describe}: ${err.message} (SQLSTATE ${err.code})`;
   switch (err.code) {

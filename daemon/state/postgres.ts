@@ -5,7 +5,7 @@
 // left by a holder that died stays visible and is released with
 // `wfctl infra state unlock`.
 import { randomUUID } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
 import { type CheckedOut, checkOut, listenWhileCheckedOut, reportLoss } from "./postgres-clients.js";
 import { refusedConnection } from "./postgres-refusals.js";
@@ -87,9 +87,20 @@ const FILTER_COLUMNS: Record<(typeof FILTER_KEYS)[number], string> = { resource_
 /** Shared pools, one per server and schema, kept for the daemon's life. */
 const pools = new Map<string, { pool: pg.Pool; ready: Promise<void> }>();
 
+/**
+ * The pg driver, loaded with the first postgres store: a daemon that uses
+ * none never loads it. Loading it cost every daemon's start 60 ms of CPU, 40
+ * of them Node's fetch, which pg loads to ask whether it runs on Cloudflare.
+ */
+let driver: typeof pg | undefined;
+async function loadDriver(): Promise<typeof pg> {
+  driver ??= (await import("pg")).default;
+  return driver;
+}
+
 function unavailable(settings: PostgresSettings, err: unknown): WfctlError {
   if (err instanceof WfctlError) return err;
-  const refusal = refusedConnection(settings.describe, settings.refusal, err);
+  const refusal = driver && refusedConnection(settings.describe, settings.refusal, err, driver.DatabaseError);
   if (refusal) return refusal;
   return new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot use ${settings.describe}: ${(err as Error).message}`, { cause: err });
 }
@@ -124,11 +135,11 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   }
 }
 
-function poolFor(settings: PostgresSettings): { pool: pg.Pool; ready: Promise<void> } {
+function poolFor(settings: PostgresSettings, Pool: typeof pg.Pool): { pool: pg.Pool; ready: Promise<void> } {
   const key = JSON.stringify([settings.client, settings.schema]);
   let entry = pools.get(key);
   if (!entry) {
-    const pool = new pg.Pool({ ...settings.client, max: 10, idleTimeoutMillis: 30_000 });
+    const pool = new Pool({ ...settings.client, max: 10, idleTimeoutMillis: 30_000 });
     // An idle client losing its connection must not crash the daemon; the next query reconnects.
     pool.on("error", (err) => reportLoss(err, `${settings.describe} (an idle connection)`));
     listenWhileCheckedOut(pool, settings.describe);
@@ -188,7 +199,7 @@ export class PostgresStateStore implements StateStore {
   /** Connects (sharing a pool per server), creating or migrating the schema first. */
   static async open(settings: PostgresSettings, namespace: string, ctx: StoreContext): Promise<PostgresStateStore> {
     throwIfAborted(ctx);
-    const { pool, ready } = poolFor(settings);
+    const { pool, ready } = poolFor(settings, (await loadDriver()).Pool);
     try {
       await ready;
     } catch (err) {

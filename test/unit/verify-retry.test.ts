@@ -1,9 +1,14 @@
 // Retrying health checks (client/verify/retry.ts) and one attempt against
-// real local servers (client/verify/probe.ts): healthy on the third try, out
-// of attempts, out of time, stopped by Ctrl-C, all targets at once; and the
-// few words each failure is told in.
+// real local servers, HTTP and HTTPS (client/verify/probe.ts): healthy on
+// the third try, out of attempts, out of time, stopped by Ctrl-C, all
+// targets at once; and the few words each failure is told in.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { type Server, createServer as createTcpServer } from "node:net";
 import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Listeners, closedPort } from "../helpers/listeners.js";
 import type { HealthCheck, HttpCheck, VerifyTarget } from "../../client/config.js";
@@ -187,6 +192,20 @@ describe("one attempt against real servers", () => {
     expect(await probe({ kind: "tcp", host: "127.0.0.1", port: refusedPort }, 5000, never)).toEqual({ ok: false, detail: "connection refused" });
     expect(await probe(http("/", { url: `http://127.0.0.1:${refusedPort}/` }), 5000, never)).toEqual({ ok: false, detail: "connection refused" });
     expect(await probe({ kind: "tcp", host: "127.0.0.1", port: silentPort }, 5000, never)).toEqual({ ok: true, detail: "connected" });
+  });
+
+  it("an HTTPS target: a self-signed certificate is untrusted, and accepted with insecure_tls", async () => {
+    // A certificate made here by openssl (on the machine, as Debian's base has it): Node cannot make one.
+    const dir = mkdtempSync(join(tmpdir(), "wft-tls-"));
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+      const port = await listen(createHttpsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (_req, res) => res.writeHead(200).end("secure")));
+      const url = `https://127.0.0.1:${port}/`;
+      expect(await probe(http("/", { url }), 5000, never)).toMatchObject({ ok: false, detail: expect.stringMatching(/^TLS: untrusted certificate .*set insecure_tls: true/) });
+      expect(await probe(http("/", { url, insecureTls: true, body: "secure" }), 5000, never)).toEqual({ ok: true, status: 200, detail: "HTTP 200" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("Ctrl-C stops an attempt in flight; its result is marked stopped", async () => {
