@@ -30,7 +30,8 @@ describe("what a command and its daemon load", () => {
     writeFileSync(
       hook,
       `const { mkdirSync, writeFileSync } = require("node:fs");
-       process.on("exit", () => {
+       // The process's main thread only: a worker (the daemon's configuration parser) would write under the same pid.
+       if (require("node:worker_threads").isMainThread) process.on("exit", () => {
          mkdirSync(${JSON.stringify(records)}, { recursive: true });
          writeFileSync(${JSON.stringify(records)} + "/" + process.pid + ".json", JSON.stringify({ argv: process.argv, modules: process.moduleLoadList }));
        });\n`,
