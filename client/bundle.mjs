@@ -24,19 +24,19 @@ rmSync(out, { recursive: true, force: true });
  * loads the module the first time one of its members is read. The build
  * fails if an import is no longer found, rather than quietly loading them again.
  */
+const lazyBuiltin = new Map([
+  ["node-universal-client", "https"],
+  ["http2-session-manager", "http2"],
+]);
 const lazyBuiltins = {
   name: "wfctl-lazy-builtins",
   transform(code, id) {
-    const file = /@connectrpc[\\/]connect-node[\\/]dist[\\/]esm[\\/](node-universal-client|http2-session-manager)\.js$/.exec(id)?.[1];
-    if (!file) return null;
-    const wanted = { "node-universal-client": ["https"], "http2-session-manager": ["http2"] }[file];
-    let rewritten = code;
-    for (const name of wanted) {
-      const line = `import * as ${name} from "node:${name}";`;
-      if (!rewritten.includes(line)) throw new Error(`client/bundle.mjs: ${id} no longer has \`${line}\`; update lazyBuiltins`);
-      rewritten = rewritten.replace(line, `const ${name} = new Proxy({}, { get: (_, key) => process.getBuiltinModule("node:${name}")[key] });`);
-    }
-    return { code: rewritten, map: null };
+    const file = /@connectrpc[\\/]connect-node[\\/]dist[\\/]esm[\\/]([\w-]+)\.js$/.exec(id)?.[1];
+    const name = file === undefined ? undefined : lazyBuiltin.get(file);
+    if (name === undefined) return null;
+    const line = `import * as ${name} from "node:${name}";`;
+    if (!code.includes(line)) throw new Error(`client/bundle.mjs: ${id} no longer has \`${line}\`; update lazyBuiltins`);
+    return { code: code.replace(line, `const ${name} = new Proxy({}, { get: (_, key) => process.getBuiltinModule("node:${name}")[key] });`), map: null };
   },
 };
 
