@@ -50,14 +50,21 @@ function rawConnection(socket: string, client: (s: net.Socket) => () => void, gi
   });
 }
 
-/** Writes `bytes` one at a time, the first at once and then one every `everyMs`, until stopped (or written out). */
+/**
+ * Writes `bytes` one at a time, the first at once and then one every
+ * `everyMs`, until stopped (or written out). Each timed write waits for
+ * setImmediate, that is for the event loop's poll that follows the timer:
+ * on a loaded machine the timer and the daemon's 408 and close can be due
+ * in the same turn, and a write to the closed socket first (EPIPE) destroys
+ * it before the 408 waiting in it is read.
+ */
 const trickle = (bytes: string, everyMs: number) => (s: net.Socket) => {
   let i = 0;
   const next = () => {
     if (i < bytes.length && !s.destroyed) s.write(bytes[i++] as string);
   };
   next();
-  const timer = setInterval(next, everyMs);
+  const timer = setInterval(() => setImmediate(next), everyMs);
   return () => clearInterval(timer);
 };
 
