@@ -11,6 +11,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
+import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "bundle");
@@ -44,7 +45,7 @@ const bundle = await rolldown({
   input: join(root, "dist", "client", "main.js"),
   platform: "node",
   external: [/[\\/]daemon[\\/]inprocess\.js$/],
-  plugins: [lazyBuiltins],
+  plugins: [lazyBuiltins, descriptorLiterals(join(root, "dist", "proto", "file-desc.js"))],
   logLevel: "warn",
   // main.js imports the commands' modules dynamically so as to load them only
   // when needed; that they import one another statically is expected.

@@ -16,19 +16,23 @@ import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
+import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "daemon-bundle");
+// Descriptors decoded at build time, not at every start (proto/descriptor-literals.mjs).
+const descriptors = descriptorLiterals(join(root, "dist", "proto", "file-desc.js"));
 rmSync(out, { recursive: true, force: true });
 const bundle = await rolldown({
   input: { wfctld: join(root, "dist", "daemon", "main.js"), "parse-worker": join(root, "dist", "daemon", "config", "parse-worker.js") },
   platform: "node",
+  plugins: [descriptors],
   logLevel: "warn",
 });
 // Licence comments stay; JSDoc goes (less to parse, and no code quoted in a comment reads as an import).
 await bundle.write({ dir: out, format: "esm", entryFileNames: "[name].js", chunkFileNames: "chunks/[name]-[hash].js", comments: { legal: true, annotation: false, jsdoc: false } });
 await bundle.close();
-const local = await rolldown({ input: join(root, "dist", "plugins", "provider-local", "main.js"), platform: "node", logLevel: "warn" });
+const local = await rolldown({ input: join(root, "dist", "plugins", "provider-local", "main.js"), platform: "node", plugins: [descriptors], logLevel: "warn" });
 // What the SDK loads only when used (the OpenTelemetry SDK, with OTEL_* set) stays in chunks of its own.
 await local.write({ dir: join(out, "provider-local"), format: "esm", entryFileNames: "main.js", chunkFileNames: "[name]-[hash].js", comments: { legal: true, annotation: false, jsdoc: false } });
 await local.close();

@@ -14,6 +14,7 @@ import { chmodSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
+import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const plugins = dirname(fileURLToPath(import.meta.url));
 /** The plugins shipped as packages of their own (the local provider ships inside wfctl). */
@@ -31,6 +32,8 @@ async function bundle(dir) {
     resolve: { extensionAlias: { ".js": [".ts", ".js"] } },
     // pg's optional native binding is never installed; the plain JS client is used.
     external: ["pg-native"],
+    // Descriptors decoded at build time, not at every start (proto/descriptor-literals.mjs).
+    plugins: [descriptorLiterals(join(plugins, "..", "proto", "file-desc.ts"))],
     // The version goes into the file (proto/versions.ts), so it needs no package.json beside it to run.
     transform: { define: { __WFCTL_BUNDLED_VERSION__: JSON.stringify(pkg.version) } },
     logLevel: "warn",
