@@ -11,6 +11,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
+import { BUNDLE_TEXT } from "../proto/bundle-text.mjs";
 import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -59,14 +60,10 @@ const bundle = await rolldown({
 // rendering) in chunks of their own, loaded only by what uses them.
 const start = /[\\/](node_modules[\\/](commander|@opentelemetry[\\/]api)[\\/]|dist[\\/]client[\\/](command-words|trace|exit-codes|interrupts)\.js$|dist[\\/]proto[\\/](telemetry|versions|errors|fetch-headers)\.js$)/;
 const cli = (id) => /[\\/](dist[\\/](client|proto)[\\/]|node_modules[\\/]@(connectrpc|bufbuild)[\\/])/.test(id) && !/[\\/]dist[\\/]client[\\/]main\.js$/.test(id);
-// ASCII only (non-ASCII escaped) and no JSDoc: a source with one non-ASCII
-// character is decoded on the slow path and held as UTF-16 (the cli chunk's
-// decode took 6 ms instead of 2), and the comments are only more to read.
 await bundle.write({
   dir: out,
   format: "esm",
-  charset: "ascii",
-  comments: { legal: true, annotation: false, jsdoc: false },
+  ...BUNDLE_TEXT,
   entryFileNames: "wfctl.mjs",
   codeSplitting: {
     groups: [

@@ -16,6 +16,7 @@ import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
+import { BUNDLE_TEXT } from "../proto/bundle-text.mjs";
 import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -29,12 +30,9 @@ const bundle = await rolldown({
   plugins: [descriptors],
   logLevel: "warn",
 });
-// Licence comments stay; JSDoc goes (less to parse, and no code quoted in a comment reads as an import).
-// ASCII only (non-ASCII escaped): a source with one non-ASCII character is decoded on the slow path
-// and held as UTF-16 (wfctld.js's decode took 8.5 ms instead of 2.8).
-await bundle.write({ dir: out, format: "esm", charset: "ascii", entryFileNames: "[name].js", chunkFileNames: "chunks/[name]-[hash].js", comments: { legal: true, annotation: false, jsdoc: false } });
+await bundle.write({ dir: out, format: "esm", ...BUNDLE_TEXT, entryFileNames: "[name].js", chunkFileNames: "chunks/[name]-[hash].js" });
 await bundle.close();
 const local = await rolldown({ input: join(root, "dist", "plugins", "provider-local", "main.js"), platform: "node", plugins: [descriptors], logLevel: "warn" });
 // What the SDK loads only when used (the OpenTelemetry SDK, with OTEL_* set) stays in chunks of its own.
-await local.write({ dir: join(out, "provider-local"), format: "esm", charset: "ascii", entryFileNames: "main.js", chunkFileNames: "[name]-[hash].js", comments: { legal: true, annotation: false, jsdoc: false } });
+await local.write({ dir: join(out, "provider-local"), format: "esm", ...BUNDLE_TEXT, entryFileNames: "main.js", chunkFileNames: "[name]-[hash].js" });
 await local.close();

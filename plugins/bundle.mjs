@@ -14,6 +14,7 @@ import { chmodSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
+import { BUNDLE_TEXT } from "../proto/bundle-text.mjs";
 import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const plugins = dirname(fileURLToPath(import.meta.url));
@@ -41,10 +42,7 @@ async function bundle(dir) {
   await build.write({
     file,
     format: "esm",
-    // ASCII only and no JSDoc, as the daemon's bundle (daemon/bundle.mjs): a source with one non-ASCII
-    // character is decoded on the slow path and held as UTF-16, and these files are megabytes.
-    charset: "ascii",
-    comments: { legal: true, annotation: false, jsdoc: false },
+    ...BUNDLE_TEXT,
     // The cloud SDKs import some of their parts lazily: inline them all, so the file is the whole plugin.
     codeSplitting: false,
     banner: `#!/usr/bin/env node\n// ${pkg.name} ${pkg.version}: built by plugins/bundle.mjs; everything it runs is in this file.`,
