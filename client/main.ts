@@ -91,43 +91,52 @@ function needed(args: readonly string[]): readonly (typeof commands)[number][] {
   const named = commands.find(([name]) => name === args[0]);
   return named ? [named] : commands;
 }
-for (const make of await Promise.all(needed(process.argv.slice(2)).map(([, load]) => load()))) program.addCommand(make(run));
+
 // Settings are not inherited by commands built apart and added: apply them everywhere.
 const configure = (command: Command): void => {
   command.exitOverride().showHelpAfterError("(run with --help for usage)");
   command.commands.forEach(configure);
 };
-configure(program);
-// What the first Ctrl-C says depends on what the command does: set before it runs.
-program.hook("preAction", async (_program, action) => (await import("./runtime.js")).sayOnInterrupt(interruptionOf(action)));
 
-// One trace per command (when OTEL_* turns tracing on): its root span is the
-// parent of the daemon's and the plugins' spans.
-const telemetry = await initTelemetry("wfctl");
-const words = commandWords(program, process.argv.slice(2));
-const commandSpan = telemetry.tracer.startSpan(`wfctl ${words.slice(0, 2).join(" ")}`.trim(), {
-  kind: SpanKind.CLIENT,
-  attributes: { "wfctl.command": words.join(" "), "process.pid": process.pid },
-});
-setCommandContext(trace.setSpan(ROOT_CONTEXT, commandSpan));
+/**
+ * Runs the command line and exits. A function rather than top-level code:
+ * the bundle is CommonJS (client/bundle.mjs says why), which has no
+ * top-level await.
+ */
+export async function main(): Promise<never> {
+  for (const make of await Promise.all(needed(process.argv.slice(2)).map(([, load]) => load()))) program.addCommand(make(run));
+  configure(program);
+  // What the first Ctrl-C says depends on what the command does: set before it runs.
+  program.hook("preAction", async (_program, action) => (await import("./runtime.js")).sayOnInterrupt(interruptionOf(action)));
 
-try {
-  await program.parseAsync();
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // Help and version are successes; anything else commander rejects is a usage error.
-    process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
-  } else {
-    process.exitCode = await report(err);
+  // One trace per command (when OTEL_* turns tracing on): its root span is the
+  // parent of the daemon's and the plugins' spans.
+  const telemetry = await initTelemetry("wfctl");
+  const words = commandWords(program, process.argv.slice(2));
+  const commandSpan = telemetry.tracer.startSpan(`wfctl ${words.slice(0, 2).join(" ")}`.trim(), {
+    kind: SpanKind.CLIENT,
+    attributes: { "wfctl.command": words.join(" "), "process.pid": process.pid },
+  });
+  setCommandContext(trace.setSpan(ROOT_CONTEXT, commandSpan));
+
+  try {
+    await program.parseAsync();
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; anything else commander rejects is a usage error.
+      process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    } else {
+      process.exitCode = await report(err);
+    }
   }
+  commandSpan.setAttribute("process.exit_code", Number(process.exitCode ?? EXIT.OK));
+  if ((process.exitCode ?? 0) !== 0 && process.exitCode !== EXIT.CHANGES) commandSpan.setStatus({ code: SpanStatusCode.ERROR });
+  commandSpan.end();
+  await telemetry.shutdown();
+  // Exit now rather than waiting for idle keep-alive sockets to time out; but
+  // only once stdout and stderr are written out: to a pipe, writes are
+  // asynchronous, and exiting drops what is queued (a 68 MiB plan lost all but
+  // its first 3 MiB, summary included).
+  await Promise.all([process.stdout, process.stderr].map(flushed));
+  process.exit(process.exitCode ?? EXIT.OK);
 }
-commandSpan.setAttribute("process.exit_code", Number(process.exitCode ?? EXIT.OK));
-if ((process.exitCode ?? 0) !== 0 && process.exitCode !== EXIT.CHANGES) commandSpan.setStatus({ code: SpanStatusCode.ERROR });
-commandSpan.end();
-await telemetry.shutdown();
-// Exit now rather than waiting for idle keep-alive sockets to time out; but
-// only once stdout and stderr are written out: to a pipe, writes are
-// asynchronous, and exiting drops what is queued (a 68 MiB plan lost all but
-// its first 3 MiB, summary included).
-await Promise.all([process.stdout, process.stderr].map(flushed));
-process.exit(process.exitCode ?? EXIT.OK);

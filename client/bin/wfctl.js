@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 // wfctl executable: the client bundled by `npm run build` (client/bundle.mjs)
-// from the built code in dist/.
-import "../../dist/bundle/wfctl.mjs";
+// from the built code in dist/. CommonJS, as the bundle is (package.json here).
+require("../../dist/bundle/wfctl.cjs");

@@ -13,7 +13,7 @@ const CLOUD_PLUGINS = ["provider-s3", "provider-gcs", "provider-azure", "provide
 
 function files(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
-    .filter((f) => /\.m?js$/.test(f))
+    .filter((f) => /\.[cm]?js$/.test(f))
     .map((f) => join(dir, f));
 }
 

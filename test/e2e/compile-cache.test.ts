@@ -1,0 +1,106 @@
+// The client's code cache (client/compile-cache.ts), through the real wfctl:
+// the first command writes V8's code for the bundle's chunks into a private
+// directory under the runtime directory, later ones load it (and so leave it
+// as it is), a cache V8 rejects is replaced, and nothing is read or written
+// where other users could have put it. Each test has a runtime directory of
+// its own (XDG_RUNTIME_DIR) and a socket beside it.
+import { cpSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { compileCacheDir } from "../../client/compile-cache.js";
+import { defaultRuntimeDir } from "../../proto/socket.js";
+import { WFCTL_VERSION } from "../../proto/versions.js";
+import { type CliResult, expectExit, runWfctl } from "../helpers/cli.js";
+import { QUICKSTART, tempDir } from "../helpers/paths.js";
+
+let temp: ReturnType<typeof tempDir>;
+let runtime: string;
+let env: Record<string, string>;
+const run = (args: readonly string[], extra: Record<string, string> = {}): Promise<CliResult> => runWfctl(args, { cwd: temp.path, env: { ...env, ...extra } });
+/** The cache files and what they hold, by name. */
+const caches = (): Map<string, { ino: number; mode: number; bytes: Buffer }> => {
+  const dir = compileCacheDir(env);
+  if (dir === undefined || !existsSync(dir)) return new Map();
+  return new Map(readdirSync(dir).map((name) => [name, { ino: statSync(join(dir, name)).ino, mode: statSync(join(dir, name)).mode & 0o777, bytes: readFileSync(join(dir, name)) }]));
+};
+
+beforeEach(() => {
+  temp = tempDir("wft-ccache-");
+  runtime = join(temp.path, "run");
+  mkdirSync(runtime, { mode: 0o700 });
+  env = { XDG_RUNTIME_DIR: runtime, WFCTL_SOCKET: join(temp.path, "sock", "wfctld.sock"), WFCTL_NO_COMPILE_CACHE: "" };
+});
+afterEach(async () => {
+  await run(["daemon", "stop"]);
+  temp.cleanup();
+});
+
+describe("the client's compile cache", () => {
+  it("lives in the daemon's default runtime directory", () => {
+    for (const e of [{ XDG_RUNTIME_DIR: "/run/user/1000" }, {}]) {
+      expect(compileCacheDir(e)).toBe(join(defaultRuntimeDir(e), "compile-cache", `${process.version}-${process.arch}`));
+    }
+  });
+
+  it("is written by the first command, private, and then used as it is", async () => {
+    expect(caches().size).toBe(0);
+    const first = await run(["--version"]);
+    expectExit(first, 0);
+    expect(first.stdout.trim()).toBe(WFCTL_VERSION);
+    const written = caches();
+    // The chunks every command loads: main's and start's (a --version loads no command).
+    expect([...written.keys()].sort()).toEqual([expect.stringMatching(/^main-[\w-]+\.cjs\.v8$/), expect.stringMatching(/^start-[\w-]+\.cjs\.v8$/)]);
+    for (const [name, file] of written) {
+      expect(file.mode, name).toBe(0o600);
+      expect(file.bytes.length, name).toBeGreaterThan(1_000);
+    }
+    expect(statSync(compileCacheDir(env) as string).mode & 0o777).toBe(0o700);
+
+    const second = await run(["--version"]);
+    expect(second.stdout).toBe(first.stdout);
+    // Accepted by V8, so not written again: the same files.
+    const after = caches();
+    for (const [name, file] of written) expect(after.get(name)?.ino, name).toBe(file.ino);
+  });
+
+  it("replaces a cache V8 rejects, and the command runs as without one", async () => {
+    expectExit(await run(["--version"]), 0);
+    const dir = compileCacheDir(env) as string;
+    const [name] = [...caches().keys()].filter((n) => n.startsWith("start-"));
+    if (name === undefined) throw new Error("no cache of the start chunk was written");
+    const garbage = Buffer.alloc(4_096, 0x5a);
+    writeFileSync(join(dir, name), garbage);
+    const result = await run(["--version"]);
+    expectExit(result, 0);
+    expect(result.stdout.trim()).toBe(WFCTL_VERSION);
+    const replaced = caches().get(name);
+    expect(replaced?.bytes.equals(garbage)).toBe(false);
+    expect(replaced?.bytes.length).toBeGreaterThan(1_000);
+  });
+
+  it("reaches the in-process engine (an import() the cache cannot serve) with a cache in place", async () => {
+    cpSync(QUICKSTART, join(temp.path, "qs"), { recursive: true, filter: (src) => !/[/\\](\.wfctl|out|out-staging)$/.test(src) });
+    const plan = ["infra", "plan", "-c", join(temp.path, "qs", "infra.yaml"), "--no-daemon"];
+    expectExit(await run(plan), 0);
+    expect([...caches().keys()].some((n) => n.startsWith("cli-"))).toBe(true);
+    const cached = await run(plan);
+    expectExit(cached, 0);
+    expect(cached.stdout).toContain("Plan: 3 to create");
+  });
+
+  it("reads and writes nothing in a wfctl runtime directory open to others, or when turned off", async () => {
+    mkdirSync(join(runtime, "wfctl"));
+    chmodSync(join(runtime, "wfctl"), 0o777);
+    expectExit(await run(["--version"]), 0);
+    // Nothing made in it, not even a directory.
+    expect(readdirSync(join(runtime, "wfctl"))).toEqual([]);
+    chmodSync(join(runtime, "wfctl"), 0o700);
+    const off = await run(["--version"], { WFCTL_NO_COMPILE_CACHE: "1" });
+    expectExit(off, 0);
+    expect(off.stdout.trim()).toBe(WFCTL_VERSION);
+    expect(caches().size).toBe(0);
+    // The same directory, private again and the cache on: written.
+    expectExit(await run(["--version"]), 0);
+    expect(caches().size).toBe(2);
+  });
+});
