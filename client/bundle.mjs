@@ -46,6 +46,46 @@ const lazyBuiltins = {
 };
 
 /**
+ * The same for Node modules most commands never use, in the chunks every
+ * command loads: a CommonJS chunk requires all its Node modules up front, and
+ * these cost a `daemon status` about 15 ms of CPU for nothing. child_process
+ * (starting a daemon; commander's executable subcommands, which wfctl has
+ * none of), zlib (Connect's compressions, which wfctl turns off), crypto (operation ids),
+ * readline/promises (prompts), fs/promises and timers/promises. Each becomes a
+ * stand-in loading the module when a member is first read. The build fails if
+ * a require it expects is no longer found.
+ */
+const LAZY_REQUIRES = ["child_process", "zlib", "crypto", "readline/promises", "fs/promises", "timers/promises"];
+const lazyModule = (name) => `new Proxy({}, { get: (_, key) => (key === "default" ? process.getBuiltinModule("node:${name}") : process.getBuiltinModule("node:${name}")[key]) })`;
+const lazyRequires = {
+  name: "wfctl-lazy-requires",
+  renderChunk(code, chunk) {
+    const group = /^(cli|start)$/.exec(chunk.name)?.[1];
+    if (group === undefined) return null;
+    let text = code;
+    const replace = (from, to) => {
+      if (!text.includes(from)) throw new Error(`client/bundle.mjs: the ${group} chunk no longer has \`${from}\`; update lazyRequires`);
+      text = text.replace(from, to);
+    };
+    if (group === "start") {
+      replace('const childProcess = require("node:child_process");', `const childProcess = ${lazyModule("child_process")};`);
+      return { code: text, map: null };
+    }
+    for (const name of LAZY_REQUIRES) {
+      const binding = `node_${name.replace("/", "_")}`;
+      replace(`let ${binding} = require("node:${name}");`, `let ${binding} = ${lazyModule(name)};`);
+      // rolldown's interop copies every member at once: the stand-in serves them as they are read.
+      text = text.replace(`${binding} = require_rolldown_runtime.__toESM(${binding}, 1);\n`, "");
+    }
+    // Connect's compressions promisify zlib's functions as it loads; wfctl accepts none (client/connection.ts).
+    const zlibFunctions = /= \(0, node_util\.promisify\)\(node_zlib\.(\w+)\);/g;
+    if ([...text.matchAll(zlibFunctions)].length !== 4) throw new Error("client/bundle.mjs: the cli chunk no longer promisifies zlib's four functions as it loads; update lazyRequires");
+    text = text.replace(zlibFunctions, "= (...args) => (0, node_util.promisify)(node_zlib.$1)(...args);");
+    return { code: text, map: null };
+  },
+};
+
+/**
  * The in-process engine is ESM (dist/daemon/), which CommonJS reaches only
  * through import(); and a chunk with an import() would be compiled without the
  * code cache (client/compile-cache.ts). So its one import() lives in a file of
@@ -64,7 +104,7 @@ const bundle = await rolldown({
   input: join(root, "dist", "client", "launch.js"),
   platform: "node",
   external: [/[\\/]daemon[\\/]inprocess\.js$/],
-  plugins: [lazyBuiltins, engineImport, descriptorLiterals(join(root, "dist", "proto", "file-desc.js"))],
+  plugins: [lazyBuiltins, lazyRequires, engineImport, descriptorLiterals(join(root, "dist", "proto", "file-desc.js"))],
   logLevel: "warn",
   // main.js imports the commands' modules dynamically so as to load them only
   // when needed; that they import one another statically is expected.

@@ -4,8 +4,9 @@
 // nothing: Node's fetch (undici, 40 ms of CPU: Connect's Headers in both, pg
 // probing for Cloudflare in the daemon), and in the client the TLS and
 // HTTP/2 modules (14 ms), which a client speaking HTTP/1.1 on a local
-// socket never uses. A preloaded script records each process's list of
-// loaded built-in modules as it exits.
+// socket never uses; and in a `daemon status`, the modules only other
+// commands use (child_process, zlib, crypto, readline: 6 ms). A preloaded
+// script records each process's list of loaded built-in modules as it exits.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -20,11 +21,13 @@ interface Loaded {
 /** Node's fetch, and what only TLS or HTTP/2 clients need. */
 const FETCH = "NativeModule internal/deps/undici/undici";
 const TLS_AND_HTTP2 = ["NativeModule tls", "NativeModule https", "NativeModule http2"];
+/** What the client's bundle loads only when used (client/bundle.mjs, lazyRequires). */
+const UNUSED_BY_STATUS = ["NativeModule child_process", "NativeModule zlib", "NativeModule crypto", "NativeModule readline/promises", "NativeModule timers/promises"];
 
 describe("what a command and its daemon load", () => {
   const sandbox = cliSandbox("wft-start-cost-");
 
-  it("a plan and a status load no fetch, TLS or HTTP/2 code in wfctl, and no fetch code in the wfctld they start", async () => {
+  it("a plan and a status load no fetch, TLS or HTTP/2 code in wfctl (a status none of what only other commands use), and no fetch code in the wfctld they start", async () => {
     const records = join(sandbox.dir, "loaded");
     const hook = join(sandbox.dir, "record-loaded.cjs");
     writeFileSync(
@@ -59,6 +62,9 @@ describe("what a command and its daemon load", () => {
       expect(client.modules.filter((m) => m === FETCH || TLS_AND_HTTP2.includes(m)), client.argv.join(" ")).toEqual([]);
       expect(client.modules).toContain("NativeModule http"); // the list is the real one: the client's HTTP/1.1 is in it
     }
+    // A status talks to a running daemon, and nothing more: no daemon to start, no prompt, no compression, no operation id.
+    const status = clients.find((c) => c.argv.includes("status"));
+    expect(status?.modules.filter((m) => UNUSED_BY_STATUS.includes(m))).toEqual([]);
     const [daemon] = ran("wfctld.js");
     expect(daemon?.modules).not.toContain(FETCH);
     expect(daemon?.modules).toContain("NativeModule http2"); // it serves HTTP/2 as well as HTTP/1.1
