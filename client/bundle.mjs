@@ -119,7 +119,7 @@ const bundle = await rolldown({
 // own, loaded only by what uses them. Chunk names carry a hash of their
 // content, which the compile cache files its caches under.
 const start = /[\\/](node_modules[\\/](commander|@opentelemetry[\\/]api)[\\/]|dist[\\/]client[\\/](command-words|trace|exit-codes|interrupts)\.js$|dist[\\/]proto[\\/](telemetry|versions|errors|fetch-headers)\.js$)/;
-const cli = (id) => /[\\/](dist[\\/](client|proto)[\\/]|node_modules[\\/]@(connectrpc|bufbuild)[\\/])/.test(id) && !/[\\/]dist[\\/]client[\\/](launch|compile-cache|main)\.js$/.test(id);
+const cli = (id) => /[\\/](dist[\\/](client|proto)[\\/]|node_modules[\\/]@(connectrpc|bufbuild)[\\/])/.test(id) && !/[\\/]dist[\\/](client[\\/](launch|main)|proto[\\/]compile-cache)\.js$/.test(id);
 await bundle.write({
   dir: out,
   format: "cjs",

@@ -4,7 +4,7 @@
 // cache is on: it imports only node: modules and compile-cache.ts.
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { enableCompileCache } from "./compile-cache.js";
+import { enableCompileCache } from "../proto/compile-cache.js";
 
 // In the bundle this is dist/bundle/wfctl.cjs, beside the chunks it caches.
 enableCompileCache(dirname(fileURLToPath(import.meta.url)));

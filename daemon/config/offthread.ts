@@ -28,12 +28,15 @@ const MAX_WAITING = 32;
 const WORKER_HEAP_MB = 1536;
 
 /**
- * The compiled worker module. Beside this one normally; when this module
- * runs from its TypeScript source (vitest), the compiled one under dist/,
- * which the test setup builds first.
+ * The compiled worker module. In the daemon's bundle (daemon/bundle.mjs),
+ * an entry of its own above the chunks, one of which holds this code; in the
+ * unbundled build (--no-daemon), beside this module; when this module runs
+ * from its TypeScript source (vitest), the compiled one under dist/, which
+ * the test setup builds first.
  */
 function workerScript(): string {
   const here = fileURLToPath(import.meta.url);
+  if (here.endsWith(".cjs")) return join(dirname(here), "..", "parse-worker.cjs");
   const beside = join(dirname(here), "parse-worker.js");
   if (!here.endsWith(".ts")) return beside;
   const built = join(dirname(here), "..", "..", "dist", "daemon", "config", "parse-worker.js");

@@ -1,5 +1,6 @@
-// The client's code cache (client/compile-cache.ts), through the real wfctl:
-// the first command writes V8's code for the bundle's chunks into a private
+// The code cache of the client's and the daemon's bundles
+// (proto/compile-cache.ts), through the real wfctl and the wfctld it starts:
+// the first process writes V8's code for the bundle's chunks into a private
 // directory under the runtime directory, later ones load it (and so leave it
 // as it is), a cache V8 rejects is replaced, and nothing is read or written
 // where other users could have put it. Each test has a runtime directory of
@@ -7,15 +8,18 @@
 import { cpSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { compileCacheDir } from "../../client/compile-cache.js";
+import { compileCacheDir } from "../../proto/compile-cache.js";
 import { defaultRuntimeDir } from "../../proto/socket.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { type CliResult, expectExit, runWfctl } from "../helpers/cli.js";
-import { QUICKSTART, tempDir } from "../helpers/paths.js";
+import { QUICKSTART, ROOT, tempDir } from "../helpers/paths.js";
+import { waitFor } from "../helpers/processes.js";
 
 let temp: ReturnType<typeof tempDir>;
 let runtime: string;
 let env: Record<string, string>;
+/** The client's main chunk's cache, which the daemon's chunks are told apart from. */
+const mainOfClient = (): string => `${readdirSync(join(ROOT, "dist", "bundle")).find((f) => /^main-[\w-]+\.cjs$/.test(f)) ?? "?"}.v8`;
 const run = (args: readonly string[], extra: Record<string, string> = {}): Promise<CliResult> => runWfctl(args, { cwd: temp.path, env: { ...env, ...extra } });
 /** The cache files and what they hold, by name. */
 const caches = (): Map<string, { ino: number; mode: number; bytes: Buffer }> => {
@@ -35,7 +39,7 @@ afterEach(async () => {
   temp.cleanup();
 });
 
-describe("the client's compile cache", () => {
+describe("the compile cache", () => {
   it("lives in the daemon's default runtime directory", () => {
     for (const e of [{ XDG_RUNTIME_DIR: "/run/user/1000" }, {}]) {
       expect(compileCacheDir(e)).toBe(join(defaultRuntimeDir(e), "compile-cache", `${process.version}-${process.arch}`));
@@ -86,6 +90,22 @@ describe("the client's compile cache", () => {
     const cached = await run(plan);
     expectExit(cached, 0);
     expect(cached.stdout).toContain("Plan: 3 to create");
+  });
+
+  it("is written by a daemon a few seconds after it starts, and the next daemon starts from it", async () => {
+    const start = await run(["daemon", "start"]);
+    expectExit(start, 0);
+    const daemonChunks = (): string[] => [...caches().keys()].filter((name) => /^(main|env-references)-[\w-]+\.cjs\.v8$/.test(name) && name !== mainOfClient());
+    // daemon/launch.ts writes them some seconds after the start, without a request: waited for, not timed.
+    await waitFor(() => daemonChunks().length === 2, 30_000, "the daemon's caches of its main and shared chunks");
+    const written = caches();
+    expectExit(await run(["daemon", "stop"]), 0);
+    expectExit(await run(["daemon", "start"]), 0);
+    const status = await run(["daemon", "status"]);
+    expectExit(status, 0);
+    expect(status.stdout).toContain("is running");
+    // The second daemon took them as they were.
+    for (const name of daemonChunks()) expect(caches().get(name)?.ino, name).toBe(written.get(name)?.ino);
   });
 
   it("reads and writes nothing in a wfctl runtime directory open to others, or when turned off", async () => {

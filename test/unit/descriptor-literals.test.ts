@@ -19,7 +19,7 @@ import { ROOT } from "../helpers/paths.js";
 /** Every .js file under `dir`. */
 function jsFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".js") || f.endsWith(".mjs"))
+    .filter((f) => f.endsWith(".js") || f.endsWith(".mjs") || f.endsWith(".cjs"))
     .map((f) => join(dir, f));
 }
 

@@ -1,29 +1,30 @@
-// A V8 code cache for the client's bundle: what Node 22's
-// module.enableCompileCache() does, which Node 20 lacks. Every command used to
-// compile the bundle's chunks (about 600 KB) and then each function it ran.
-// Now the first command of a build writes V8's code for its chunks, taken at
-// exit so that the functions it compiled lazily are in, and later commands
-// load it instead of compiling.
+// A V8 code cache for wfctl's bundles (the client's, the daemon's): what
+// Node 22's module.enableCompileCache() does, which Node 20 lacks. Every
+// process used to compile its bundle's chunks (600 KB for a command, 1.5 MB
+// for a daemon) and then each function it ran. Now the first process to run a
+// chunk writes V8's code for it, taken late (at exit, or when the daemon says)
+// so that the functions it compiled lazily are in, and later processes load it
+// instead of compiling.
 //
 // - Only the bundle's own chunks are served, each cached under its file name,
-//   which carries a hash of its content (client/bundle.mjs). A chunk with a
-//   dynamic import() is compiled as usual: Node 20 loses a script's import()
-//   callback when its code comes from a cache.
+//   which carries a hash of its content (client/bundle.mjs, daemon/bundle.mjs).
+//   A chunk with a dynamic import() is compiled as usual: Node 20 loses a
+//   script's import() callback when its code comes from a cache.
 // - V8 checks a cache against its version, its flags and the length of the
 //   source, and rejects one that does not fit; a rejected cache is compiled
 //   as usual and written again.
 // - The caches live in the per-user runtime directory, used only when it and
 //   the directories under it are the user's own and closed to everyone else:
 //   code read from there runs as the user.
-// - Nothing here fails a command: an unreadable or unwritable cache means
+// - Nothing here fails a process: an unreadable or unwritable cache means
 //   Node compiles as it would without one. WFCTL_NO_COMPILE_CACHE=1 turns it off.
 import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, sep } from "node:path";
 import { Script } from "node:vm";
 
-/** Set (to anything but "" or "0"), the client compiles its chunks without a cache. */
+/** Set (to anything but "" or "0"), wfctl and wfctld compile their chunks without a cache. */
 export const NO_COMPILE_CACHE_ENV = "WFCTL_NO_COMPILE_CACHE";
 
 /** What Node's CommonJS loader calls to compile and run a module's source. */
@@ -86,10 +87,12 @@ function readIfPresent(file: string): Buffer | undefined {
   }
 }
 
-/** Writes each script's code cache to its file (whole or not at all: temp file, then rename). */
-function writeCaches(dir: string, scripts: ReadonlyMap<string, Script>): void {
+/** Writes each script's code cache to its file (whole or not at all: temp file, then rename), and forgets them. */
+function writeCaches(dir: string, scripts: Map<string, Script>): void {
   if (scripts.size === 0 || !makePrivate(dir)) return;
-  for (const [file, script] of scripts) {
+  const now = [...scripts];
+  scripts.clear();
+  for (const [file, script] of now) {
     const temp = `${file}.${process.pid}.tmp`;
     try {
       writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
@@ -100,21 +103,28 @@ function writeCaches(dir: string, scripts: ReadonlyMap<string, Script>): void {
   }
 }
 
+/** The caches a process has yet to write. */
+export interface CompileCache {
+  /** Writes the caches of the chunks loaded so far that lacked one (a daemon, once it has served a little); the rest are written at exit. */
+  write(): void;
+}
+
 /**
- * Compiles the CommonJS chunks in `bundleDir` loaded from now on through the
- * cache (see above); writes the caches they lacked when the process exits.
+ * Compiles the CommonJS chunks under `bundleDir` loaded from now on through
+ * the cache (see above); writes the caches they lacked when the process
+ * exits, or earlier on write().
  */
-export function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv = process.env): void {
+export function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv = process.env): CompileCache {
   const off = env[NO_COMPILE_CACHE_ENV];
-  if (off !== undefined && off !== "" && off !== "0") return;
-  const dir = compileCacheDir(env);
-  if (dir === undefined) return;
-  const readable = levels(dir).every(isPrivate);
+  const dir = off !== undefined && off !== "" && off !== "0" ? undefined : compileCacheDir(env);
+  if (dir === undefined) return { write: () => {} };
   const unwritten = new Map<string, Script>();
+  const cache = { write: () => writeCaches(dir, unwritten) };
+  const readable = levels(dir).every(isPrivate);
   const loader = Module.prototype as unknown as CompilingModule;
   const compile = loader._compile;
   loader._compile = function (this: CompilingModule, content: string, filename: string): unknown {
-    if (dirname(filename) !== bundleDir || content.includes("import(")) return compile.call(this, content, filename);
+    if (!filename.startsWith(bundleDir + sep) || content.includes("import(")) return compile.call(this, content, filename);
     const file = join(dir, `${basename(filename)}.v8`);
     const cachedData = readable ? readIfPresent(file) : undefined;
     const script = new Script(Module.wrap(content), { filename, cachedData });
@@ -122,5 +132,6 @@ export function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv = p
     const wrapper = script.runInThisContext() as ModuleWrapper;
     return wrapper.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename));
   };
-  process.once("exit", () => writeCaches(dir, unwritten));
+  process.once("exit", cache.write);
+  return cache;
 }
