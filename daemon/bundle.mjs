@@ -52,7 +52,11 @@ const chunks = join(out, "chunks");
 for (const file of readdirSync(chunks).filter((f) => /^(main|env-references)-/.test(f))) {
   if (readFileSync(join(chunks, file), "utf8").includes("import(")) throw new Error(`daemon/bundle.mjs: dist/daemon-bundle/chunks/${file} has an import(), which Node 20 cannot serve from the code cache`);
 }
-const local = await rolldown({ input: join(root, "dist", "plugins", "provider-local", "main.js"), platform: "node", plugins: [descriptors], logLevel: "warn" });
+// The local provider: CommonJS and the compile cache too (plugins/provider-local/launch.ts), its entry main.cjs.
+const local = await rolldown({ input: join(root, "dist", "plugins", "provider-local", "launch.js"), platform: "node", plugins: [descriptors], logLevel: "warn" });
 // What the SDK loads only when used (the OpenTelemetry SDK, with OTEL_* set) stays in chunks of its own.
-await local.write({ dir: join(out, "provider-local"), format: "esm", ...BUNDLE_TEXT, entryFileNames: "main.js", chunkFileNames: "[name]-[hash].js" });
+await local.write({ dir: join(out, "provider-local"), format: "cjs", ...BUNDLE_TEXT, entryFileNames: "main.cjs", chunkFileNames: "[name]-[hash].cjs" });
 await local.close();
+for (const file of readdirSync(join(out, "provider-local")).filter((f) => /^main-/.test(f))) {
+  if (readFileSync(join(out, "provider-local", file), "utf8").includes("import(")) throw new Error(`daemon/bundle.mjs: dist/daemon-bundle/provider-local/${file} has an import(), which Node 20 cannot serve from the code cache`);
+}

@@ -1,5 +1,6 @@
 // The code cache of the client's and the daemon's bundles
-// (proto/compile-cache.ts), through the real wfctl and the wfctld it starts:
+// (proto/compile-cache.ts), through the real wfctl and the wfctld and local
+// provider it starts:
 // the first process writes V8's code for the bundle's chunks into a private
 // directory under the runtime directory, later ones load it (and so leave it
 // as it is), a cache V8 rejects is replaced, and nothing is read or written
@@ -18,8 +19,12 @@ import { waitFor } from "../helpers/processes.js";
 let temp: ReturnType<typeof tempDir>;
 let runtime: string;
 let env: Record<string, string>;
-/** The client's main chunk's cache, which the daemon's chunks are told apart from. */
-const mainOfClient = (): string => `${readdirSync(join(ROOT, "dist", "bundle")).find((f) => /^main-[\w-]+\.cjs$/.test(f)) ?? "?"}.v8`;
+/** The cache file of the main chunk of the bundle in dist/<dir>. */
+const mainChunk = (...dir: string[]): string => {
+  const name = readdirSync(join(ROOT, "dist", ...dir)).find((f) => /^main-[\w-]+\.cjs$/.test(f));
+  if (name === undefined) throw new Error(`no main-*.cjs in dist/${dir.join("/")}`);
+  return `${name}.v8`;
+};
 const run = (args: readonly string[], extra: Record<string, string> = {}): Promise<CliResult> => runWfctl(args, { cwd: temp.path, env: { ...env, ...extra } });
 /** The cache files and what they hold, by name. */
 const caches = (): Map<string, { ino: number; mode: number; bytes: Buffer }> => {
@@ -92,20 +97,22 @@ describe("the compile cache", () => {
     expect(cached.stdout).toContain("Plan: 3 to create");
   });
 
-  it("is written by a daemon a few seconds after it starts, and the next daemon starts from it", async () => {
-    const start = await run(["daemon", "start"]);
-    expectExit(start, 0);
-    const daemonChunks = (): string[] => [...caches().keys()].filter((name) => /^(main|env-references)-[\w-]+\.cjs\.v8$/.test(name) && name !== mainOfClient());
-    // daemon/launch.ts writes them some seconds after the start, without a request: waited for, not timed.
-    await waitFor(() => daemonChunks().length === 2, 30_000, "the daemon's caches of its main and shared chunks");
-    const written = caches();
+  it("is written by a daemon and its local provider a few seconds after they start, and the next ones start from it", async () => {
+    cpSync(QUICKSTART, join(temp.path, "qs"), { recursive: true, filter: (src) => !/[/\\](\.wfctl|out|out-staging)$/.test(src) });
+    const plan = ["infra", "plan", "-c", join(temp.path, "qs", "infra.yaml")];
+    const daemonMain = mainChunk("daemon-bundle", "chunks");
+    // A plugin is given no XDG_RUNTIME_DIR (daemon/supervisor/plugin-env.ts): the provider's caches are in <tmpdir>/wfctl-<uid>.
+    const providerMain = join(compileCacheDir({}) as string, mainChunk("daemon-bundle", "provider-local"));
+    expectExit(await run(plan), 0);
+    // Both write them some seconds after they start, without a request (daemon/launch.ts, plugins/provider-local/launch.ts): waited for, not timed.
+    await waitFor(() => caches().has(daemonMain) && existsSync(providerMain), 30_000, `the caches ${daemonMain} and ${providerMain}`);
+    const written = caches().get(daemonMain)?.ino;
     expectExit(await run(["daemon", "stop"]), 0);
-    expectExit(await run(["daemon", "start"]), 0);
-    const status = await run(["daemon", "status"]);
-    expectExit(status, 0);
-    expect(status.stdout).toContain("is running");
-    // The second daemon took them as they were.
-    for (const name of daemonChunks()) expect(caches().get(name)?.ino, name).toBe(written.get(name)?.ino);
+    const again = await run(plan);
+    expectExit(again, 0);
+    expect(again.stdout).toContain("Plan: 3 to create");
+    // The second daemon took its cache as it was.
+    expect(caches().get(daemonMain)?.ino).toBe(written);
   });
 
   it("reads and writes nothing in a wfctl runtime directory open to others, or when turned off", async () => {
