@@ -4,17 +4,17 @@
 // runs. One file instead of hundreds of modules halves the CLI's start-up
 // (see docs/benchmarks.md, figure 3). The bundle is CommonJS: Node's ESM
 // loader costs a command about 20 ms more, and Node 20 can serve CommonJS
-// from a V8 code cache (client/compile-cache.ts), which saves about 20 more.
+// from a V8 code cache (proto/compile-cache.ts), which saves about 20 more.
 // The in-process engine behind --no-daemon stays unbundled (ESM): it is loaded
 // from dist/daemon/ only when used, through dist/bundle/inprocess.cjs.
 // Run by `npm run build` after tsc; needs dist/ to be fresh. Last, it writes
 // dist/build-id, the id of this build.
 import { randomUUID } from "node:crypto";
-import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
-import { BUNDLE_TEXT } from "../proto/bundle-text.mjs";
+import { BUNDLE_TEXT, refuseDynamicImports } from "../proto/bundle-text.mjs";
 import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -88,7 +88,7 @@ const lazyRequires = {
 /**
  * The in-process engine is ESM (dist/daemon/), which CommonJS reaches only
  * through import(); and a chunk with an import() would be compiled without the
- * code cache (client/compile-cache.ts). So its one import() lives in a file of
+ * code cache (proto/compile-cache.ts). So its one import() lives in a file of
  * its own, inprocess.cjs, and the chunks call that instead.
  */
 const ENGINE_IMPORT = 'import("../daemon/inprocess.js")';
@@ -138,11 +138,7 @@ writeFileSync(
   join(out, ENGINE_FILE),
   `// Written by client/bundle.mjs: the in-process engine (ESM), for the CommonJS chunks.\nmodule.exports = () => ${ENGINE_IMPORT};\n`,
 );
-// The chunks every command loads must have no import(), or they would lose the code cache (the entry is compiled by Node before the cache is on).
-for (const file of readdirSync(out)) {
-  if (/^(main|start|cli)-/.test(file) && readFileSync(join(out, file), "utf8").includes("import(")) {
-    throw new Error(`client/bundle.mjs: dist/bundle/${file} has an import(), which Node 20 cannot serve from the code cache; route it through ${ENGINE_FILE} or a require()`);
-  }
-}
+// The chunks every command loads (the entry is compiled by Node before the cache is on).
+refuseDynamicImports(out, /^(main|start|cli)-/, "client/bundle.mjs");
 // This build's id (proto/versions.ts WFCTL_BUILD): a daemon refuses clients of another build.
 writeFileSync(join(root, "dist", "build-id"), `${randomUUID()}\n`);

@@ -10,16 +10,16 @@
 // worker is a second entry, parse-worker.cjs, above the chunks, where
 // daemon/config/offthread.ts looks for it. The built-in local provider, a
 // plugin process every daemon using it starts, is bundled on its own into
-// provider-local.js (plugins/provider-local/bin/wfctl-provider-local.js runs
-// it): the plugin SDK and gRPC in one file start in about two thirds of the
-// CPU time of hundreds of modules. The in-process engine behind --no-daemon
+// provider-local/ (plugins/provider-local/bin/wfctl-provider-local.js runs its
+// main.cjs), the same way: the plugin SDK and gRPC in a few files start in
+// about two thirds of the CPU time of hundreds of modules. The in-process engine behind --no-daemon
 // stays unbundled (dist/daemon/). Run by `npm run build` after tsc; needs
 // dist/ to be fresh.
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
-import { BUNDLE_TEXT } from "../proto/bundle-text.mjs";
+import { BUNDLE_TEXT, refuseDynamicImports } from "../proto/bundle-text.mjs";
 import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -47,16 +47,11 @@ const bundle = await rolldown({
 });
 await bundle.write({ dir: out, format: "cjs", ...BUNDLE_TEXT, entryFileNames: "[name].cjs", chunkFileNames: "chunks/[name]-[hash].cjs" });
 await bundle.close();
-// What every daemon loads must have no import(), or it would lose the compile cache (the OpenTelemetry SDK's chunks, loaded with OTEL_* set, may).
-const chunks = join(out, "chunks");
-for (const file of readdirSync(chunks).filter((f) => /^(main|env-references)-/.test(f))) {
-  if (readFileSync(join(chunks, file), "utf8").includes("import(")) throw new Error(`daemon/bundle.mjs: dist/daemon-bundle/chunks/${file} has an import(), which Node 20 cannot serve from the code cache`);
-}
+// What every daemon loads (the OpenTelemetry SDK's chunks, loaded with OTEL_* set, may have an import()).
+refuseDynamicImports(join(out, "chunks"), /^(main|env-references)-/, "daemon/bundle.mjs");
 // The local provider: CommonJS and the compile cache too (plugins/provider-local/launch.ts), its entry main.cjs.
 const local = await rolldown({ input: join(root, "dist", "plugins", "provider-local", "launch.js"), platform: "node", plugins: [descriptors], logLevel: "warn" });
 // What the SDK loads only when used (the OpenTelemetry SDK, with OTEL_* set) stays in chunks of its own.
 await local.write({ dir: join(out, "provider-local"), format: "cjs", ...BUNDLE_TEXT, entryFileNames: "main.cjs", chunkFileNames: "[name]-[hash].cjs" });
 await local.close();
-for (const file of readdirSync(join(out, "provider-local")).filter((f) => /^main-/.test(f))) {
-  if (readFileSync(join(out, "provider-local", file), "utf8").includes("import(")) throw new Error(`daemon/bundle.mjs: dist/daemon-bundle/provider-local/${file} has an import(), which Node 20 cannot serve from the code cache`);
-}
+refuseDynamicImports(join(out, "provider-local"), /^main-/, "daemon/bundle.mjs");
