@@ -29,6 +29,8 @@ rmSync(out, { recursive: true, force: true });
  * loads the module the first time one of its members is read. The build
  * fails if an import is no longer found, rather than quietly loading them again.
  */
+/** A stand-in for Node module `name` that loads it when one of its members is first read. */
+const lazyModule = (name) => `new Proxy({}, { get: (_, key) => (key === "default" ? process.getBuiltinModule("node:${name}") : process.getBuiltinModule("node:${name}")[key]) })`;
 const lazyBuiltin = new Map([
   ["node-universal-client", "https"],
   ["http2-session-manager", "http2"],
@@ -41,22 +43,21 @@ const lazyBuiltins = {
     if (name === undefined) return null;
     const line = `import * as ${name} from "node:${name}";`;
     if (!code.includes(line)) throw new Error(`client/bundle.mjs: ${id} no longer has \`${line}\`; update lazyBuiltins`);
-    return { code: code.replace(line, `const ${name} = new Proxy({}, { get: (_, key) => process.getBuiltinModule("node:${name}")[key] });`), map: null };
+    return { code: code.replace(line, `const ${name} = ${lazyModule(name)};`), map: null };
   },
 };
 
 /**
  * The same for Node modules most commands never use, in the chunks every
  * command loads: a CommonJS chunk requires all its Node modules up front, and
- * these cost a `daemon status` about 15 ms of CPU for nothing. child_process
+ * these cost a `daemon status` about 15 ms of CPU for nothing: child_process
  * (starting a daemon; commander's executable subcommands, which wfctl has
- * none of), zlib (Connect's compressions, which wfctl turns off), crypto (operation ids),
- * readline/promises (prompts), fs/promises and timers/promises. Each becomes a
- * stand-in loading the module when a member is first read. The build fails if
- * a require it expects is no longer found.
+ * none of), zlib (Connect's compressions, which wfctl turns off), crypto
+ * (operation ids), readline/promises (prompts), fs/promises and
+ * timers/promises. Each becomes a stand-in as above. The build fails if a
+ * require it expects is no longer found.
  */
 const LAZY_REQUIRES = ["child_process", "zlib", "crypto", "readline/promises", "fs/promises", "timers/promises"];
-const lazyModule = (name) => `new Proxy({}, { get: (_, key) => (key === "default" ? process.getBuiltinModule("node:${name}") : process.getBuiltinModule("node:${name}")[key]) })`;
 const lazyRequires = {
   name: "wfctl-lazy-requires",
   renderChunk(code, chunk) {

@@ -19,7 +19,7 @@ import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
-import { BUNDLE_TEXT, refuseDynamicImports } from "../proto/bundle-text.mjs";
+import { BUNDLE_TEXT, noPgNative, refuseDynamicImports } from "../proto/bundle-text.mjs";
 import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,22 +27,10 @@ const out = join(root, "dist", "daemon-bundle");
 // Descriptors decoded at build time, not at every start (proto/descriptor-literals.mjs).
 const descriptors = descriptorLiterals(join(root, "dist", "proto", "file-desc.js"));
 rmSync(out, { recursive: true, force: true });
-/**
- * pg loads its optional native client, pg-native, only when `pg.native` is
- * read, which wfctl never does; as CommonJS the bundle would still name it in
- * a require() of a package wfctl does not depend on. It becomes a module that
- * says so if it is ever loaded.
- */
-const PG_NATIVE = "\0wfctl-pg-native";
-const noPgNative = {
-  name: "wfctl-no-pg-native",
-  resolveId: (id) => (id === "pg-native" ? PG_NATIVE : null),
-  load: (id) => (id === PG_NATIVE ? 'throw new Error("pg-native is not part of wfctl: its postgres backend uses pg\'s JavaScript client");\n' : null),
-};
 const bundle = await rolldown({
   input: { wfctld: join(root, "dist", "daemon", "launch.js"), "parse-worker": join(root, "dist", "daemon", "config", "parse-worker.js") },
   platform: "node",
-  plugins: [descriptors, noPgNative],
+  plugins: [descriptors, noPgNative()],
   logLevel: "warn",
 });
 await bundle.write({ dir: out, format: "cjs", ...BUNDLE_TEXT, entryFileNames: "[name].cjs", chunkFileNames: "chunks/[name]-[hash].cjs" });

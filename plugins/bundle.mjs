@@ -14,7 +14,7 @@ import { chmodSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rolldown } from "rolldown";
-import { BUNDLE_TEXT } from "../proto/bundle-text.mjs";
+import { BUNDLE_TEXT, noPgNative } from "../proto/bundle-text.mjs";
 import { descriptorLiterals } from "../proto/descriptor-literals.mjs";
 
 const plugins = dirname(fileURLToPath(import.meta.url));
@@ -31,10 +31,8 @@ async function bundle(dir) {
     platform: "node",
     // The sources import "./x.js" meaning x.ts, as tsc's NodeNext wants.
     resolve: { extensionAlias: { ".js": [".ts", ".js"] } },
-    // pg's optional native binding is never installed; the plain JS client is used.
-    external: ["pg-native"],
-    // Descriptors decoded at build time, not at every start (proto/descriptor-literals.mjs).
-    plugins: [descriptorLiterals(join(plugins, "..", "proto", "file-desc.ts"))],
+    // Descriptors decoded at build time, not at every start (proto/descriptor-literals.mjs); pg's optional native binding is never installed.
+    plugins: [descriptorLiterals(join(plugins, "..", "proto", "file-desc.ts")), noPgNative()],
     // The version goes into the file (proto/versions.ts), so it needs no package.json beside it to run.
     transform: { define: { __WFCTL_BUNDLED_VERSION__: JSON.stringify(pkg.version) } },
     logLevel: "warn",

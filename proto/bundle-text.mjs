@@ -24,3 +24,19 @@ export function refuseDynamicImports(dir, chunks, script) {
     }
   }
 }
+
+/**
+ * A rolldown plugin for bundles with pg in them (the daemon's, the postgres
+ * plugins'). pg loads its optional native client, pg-native, only when
+ * `pg.native` is read, which wfctl never does; left as an import, the bundle
+ * would name in a require() a package wfctl does not depend on. It resolves
+ * to a module that says so if it is ever loaded.
+ */
+export function noPgNative() {
+  const id = "\0wfctl-pg-native";
+  return {
+    name: "wfctl-no-pg-native",
+    resolveId: (source) => (source === "pg-native" ? id : null),
+    load: (source) => (source === id ? 'throw new Error("pg-native is not part of wfctl: its postgres code uses pg\'s JavaScript client");\n' : null),
+  };
+}

@@ -22,6 +22,7 @@ import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync }
 import Module from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Script } from "node:vm";
 
 /** Set (to anything but "" or "0"), wfctl and wfctld compile their chunks without a cache. */
@@ -104,8 +105,8 @@ function writeCaches(dir: string, scripts: Map<string, Script>): void {
 }
 
 /** The caches a process has yet to write. */
-export interface CompileCache {
-  /** Writes the caches of the chunks loaded so far that lacked one (a daemon, once it has served a little); the rest are written at exit. */
+interface CompileCache {
+  /** Writes the caches of the chunks loaded so far that lacked one; the rest are written at exit. */
   write(): void;
 }
 
@@ -114,7 +115,7 @@ export interface CompileCache {
  * the cache (see above); writes the caches they lacked when the process
  * exits, or earlier on write().
  */
-export function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv = process.env): CompileCache {
+function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv): CompileCache {
   const off = env[NO_COMPILE_CACHE_ENV];
   const dir = off !== undefined && off !== "" && off !== "0" ? undefined : compileCacheDir(env);
   if (dir === undefined) return { write: () => {} };
@@ -134,4 +135,23 @@ export function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv = p
   };
   process.once("exit", cache.write);
   return cache;
+}
+
+/**
+ * What each bundle's entry does (client/launch.ts, daemon/launch.ts,
+ * plugins/provider-local/launch.ts), which is why the entry is kept apart
+ * from the code it runs: turns the cache on for the chunks beside and under
+ * the entry at `entryUrl`, and only then runs `load`, which loads them. A
+ * process that runs for hours passes `writeAfterMs`: its caches are written
+ * that long after its start (once it has served the request it was started
+ * for), not only at its exit, so that the next one on the machine starts from
+ * them. A failure to load is printed after `failurePrefix`, and exits 1.
+ */
+export function launchCached(entryUrl: string, load: () => Promise<unknown>, options: { failurePrefix: string; writeAfterMs?: number }): void {
+  const cache = enableCompileCache(dirname(fileURLToPath(entryUrl)), process.env);
+  load().catch((err: unknown) => {
+    process.stderr.write(`${options.failurePrefix}${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+  if (options.writeAfterMs !== undefined) setTimeout(() => cache.write(), options.writeAfterMs).unref();
 }

@@ -1,8 +1,8 @@
 // What a daemon loads before it listens: the built bundle's entry and the
 // chunks it and main.ts's chunk require as they load. The plugin boundary's
-// gRPC code (grpc-js and proto/grpc.ts) is not among them: daemon/supervisor/grpc.ts loads it with
-// the first plugin, which took 40 ms off every daemon's start (the first
-// command of each CI job waits for it). Nor is pg: the postgres backend
+// gRPC code (grpc-js and proto/grpc.ts) is not among them:
+// daemon/supervisor/grpc.ts loads it with the first plugin, which took 40 ms
+// off every daemon's start (the first command of each CI job waits for it). Nor is pg: the postgres backend
 // loads it with the first postgres store (60 ms more, Node's fetch included,
 // which pg loads at once; test/e2e/start-cost.test.ts checks what is loaded).
 import { readFileSync, readdirSync } from "node:fs";
@@ -34,7 +34,7 @@ function loadedAtStart(): { files: Set<string>; main: string } {
   return { files: new Set([...staticClosure(entry), ...staticClosure(join(BUNDLE, main))]), main: join(BUNDLE, main) };
 }
 
-/** The one chunk whose code matches `marker`, and that the main chunk requires it only when called (inside a function). */
+/** The one chunk whose code matches `marker`, after checking that the main chunk requires it only when called (inside a function). */
 function loadedLater(marker: RegExp, main: string): string {
   const chunks = readdirSync(CHUNKS).map((name) => join(CHUNKS, name)).filter((file) => marker.test(readFileSync(file, "utf8")));
   expect(chunks.length).toBe(1);
