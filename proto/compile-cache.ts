@@ -16,9 +16,14 @@
 // - The caches live in the per-user runtime directory, used only when it and
 //   the directories under it are the user's own and closed to everyone else:
 //   code read from there runs as the user.
+// - The caches of every wfctl build and Node version on the machine share one
+//   directory (often a tmpfs), kept under COMPILE_CACHE_MAX_BYTES: a process
+//   that writes caches (rare: a build's first runs) then removes the least
+//   recently written ones of other chunks beyond that, and temp files left
+//   by a process that died while writing.
 // - Nothing here fails a process: an unreadable or unwritable cache means
 //   Node compiles as it would without one. WFCTL_NO_COMPILE_CACHE=1 turns it off.
-import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, sep } from "node:path";
@@ -27,6 +32,16 @@ import { Script } from "node:vm";
 
 /** Set (to anything but "" or "0"), wfctl and wfctld compile their chunks without a cache. */
 export const NO_COMPILE_CACHE_ENV = "WFCTL_NO_COMPILE_CACHE";
+
+/**
+ * What the caches of all builds and Node versions may take together: the
+ * caches of one build's client, daemon and local provider take about 4 MB,
+ * so the last dozen or so builds in use keep theirs. One evicted is written
+ * again by the next process that runs its chunk.
+ */
+export const COMPILE_CACHE_MAX_BYTES = 48 * 2 ** 20;
+/** A temp file older than this was left by a writer that died (a write takes milliseconds). */
+const STALE_TEMP_MS = 10 * 60_000;
 
 /** What Node's CommonJS loader calls to compile and run a module's source. */
 interface CompilingModule {
@@ -80,16 +95,21 @@ function makePrivate(dir: string): boolean {
   });
 }
 
-function readIfPresent(file: string): Buffer | undefined {
+/** Runs `action`, ignoring a failure: a cache that cannot be read is compiled, and a file another process removed first is gone. */
+function ignoringFailure<T>(action: () => T): T | undefined {
   try {
-    return readFileSync(file);
+    return action();
   } catch {
     return undefined;
   }
 }
 
-/** Writes each script's code cache to its file (whole or not at all: temp file, then rename), and forgets them. */
-function writeCaches(dir: string, scripts: Map<string, Script>): void {
+function readIfPresent(file: string): Buffer | undefined {
+  return ignoringFailure(() => readFileSync(file));
+}
+
+/** Writes each script's code cache to its file (whole or not at all: temp file, then rename), and forgets them; then prunes. */
+function writeCaches(dir: string, scripts: Map<string, Script>, ownCaches: ReadonlySet<string>): void {
   if (scripts.size === 0 || !makePrivate(dir)) return;
   const now = [...scripts];
   scripts.clear();
@@ -101,6 +121,59 @@ function writeCaches(dir: string, scripts: Map<string, Script>): void {
     } catch {
       rmSync(temp, { force: true });
     }
+  }
+  pruneCaches(dir, ownCaches, Date.now());
+}
+
+/** A file of the cache directory of one Node version. */
+interface CacheFile {
+  path: string;
+  bytes: number;
+  writtenMs: number;
+}
+
+/** The regular files in each Node version's directory under `root`, by directory (links and anything else are left alone). */
+function listCaches(root: string): Map<string, CacheFile[]> {
+  const byDir = new Map<string, CacheFile[]>();
+  for (const version of ignoringFailure(() => readdirSync(root)) ?? []) {
+    const dir = join(root, version);
+    if (!isPrivate(dir)) continue;
+    const files: CacheFile[] = [];
+    for (const name of ignoringFailure(() => readdirSync(dir)) ?? []) {
+      const stats = ignoringFailure(() => lstatSync(join(dir, name)));
+      if (stats?.isFile()) files.push({ path: join(dir, name), bytes: stats.size, writtenMs: stats.mtimeMs });
+    }
+    byDir.set(dir, files);
+  }
+  return byDir;
+}
+
+/**
+ * Keeps the compile-cache directory above `dir` (this Node's, beside those of
+ * other Node versions) under `maxBytes`: removes the temp files of writers
+ * that died, then the least recently written caches until the rest fit,
+ * never one of `keep` (the chunks of this process's bundle), and the
+ * directories of other Node versions left empty. Never throws: a file another
+ * process removed first is simply gone.
+ */
+export function pruneCaches(dir: string, keep: ReadonlySet<string>, nowMs: number, maxBytes = COMPILE_CACHE_MAX_BYTES): void {
+  const byDir = listCaches(dirname(dir));
+  const caches: CacheFile[] = [];
+  for (const files of byDir.values()) {
+    for (const file of files) {
+      if (!file.path.endsWith(".tmp")) caches.push(file);
+      else if (nowMs - file.writtenMs > STALE_TEMP_MS) ignoringFailure(() => rmSync(file.path, { force: true }));
+    }
+  }
+  let total = caches.reduce((sum, file) => sum + file.bytes, 0);
+  for (const file of caches.sort((a, b) => a.writtenMs - b.writtenMs)) {
+    if (total <= maxBytes) break;
+    if (keep.has(file.path)) continue;
+    ignoringFailure(() => rmSync(file.path, { force: true }));
+    total -= file.bytes;
+  }
+  for (const other of byDir.keys()) {
+    if (other !== dir) ignoringFailure(() => rmdirSync(other)); // only if empty: rmdir leaves a directory with files
   }
 }
 
@@ -120,13 +193,16 @@ function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv): CompileC
   const dir = off !== undefined && off !== "" && off !== "0" ? undefined : compileCacheDir(env);
   if (dir === undefined) return { write: () => {} };
   const unwritten = new Map<string, Script>();
-  const cache = { write: () => writeCaches(dir, unwritten) };
+  /** The cache files of this process's chunks, which pruning leaves alone. */
+  const own = new Set<string>();
+  const cache = { write: () => writeCaches(dir, unwritten, own) };
   const readable = levels(dir).every(isPrivate);
   const loader = Module.prototype as unknown as CompilingModule;
   const compile = loader._compile;
   loader._compile = function (this: CompilingModule, content: string, filename: string): unknown {
     if (!filename.startsWith(bundleDir + sep) || content.includes("import(")) return compile.call(this, content, filename);
     const file = join(dir, `${basename(filename)}.v8`);
+    own.add(file);
     const cachedData = readable ? readIfPresent(file) : undefined;
     const script = new Script(Module.wrap(content), { filename, cachedData });
     if (cachedData === undefined || script.cachedDataRejected === true) unwritten.set(file, script);

@@ -5,10 +5,10 @@
 // ones load it (and so leave it as it is), a cache V8 rejects is replaced, and
 // nothing is read or written where other users could have put it. Each test
 // has a runtime directory of its own (XDG_RUNTIME_DIR) and a socket beside it.
-import { cpSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { compileCacheDir } from "../../proto/compile-cache.js";
+import { COMPILE_CACHE_MAX_BYTES, compileCacheDir } from "../../proto/compile-cache.js";
 import { defaultRuntimeDir } from "../../proto/socket.js";
 import { WFCTL_VERSION } from "../../proto/versions.js";
 import { type CliResult, expectExit, runWfctl } from "../helpers/cli.js";
@@ -128,5 +128,48 @@ describe("the compile cache", () => {
     // The same directory, private again and the cache on: written.
     expectExit(await run(["--version"]), 0);
     expect(caches().size).toBe(2);
+  });
+
+  it("keeps the caches of every build and Node version under its cap, the oldest going first and never the running build's", async () => {
+    const dir = compileCacheDir(env) as string;
+    const otherNode = join(dirname(dir), "v0.0.0-x64");
+    for (const level of [join(runtime, "wfctl"), dirname(dir), dir, otherNode]) mkdirSync(level, { mode: 0o700 });
+    const hoursAgo = (hours: number): Date => new Date(Date.now() - hours * 3_600_000);
+    /** A cache file of `mib` MiB (sparse: only its length counts) last written `hours` ago. */
+    const file = (path: string, mib: number, hours: number): string => {
+      writeFileSync(path, "", { mode: 0o600 });
+      truncateSync(path, mib * 2 ** 20);
+      utimesSync(path, hoursAgo(hours), hoursAgo(hours));
+      return path;
+    };
+    const capMiB = COMPILE_CACHE_MAX_BYTES / 2 ** 20;
+    const otherVersion = file(join(otherNode, "main-0ld0ld00.cjs.v8"), 1, 96);
+    const oldest = file(join(dir, "main-AAAAAAAA.cjs.v8"), capMiB / 2, 72);
+    const older = file(join(dir, "main-BBBBBBBB.cjs.v8"), capMiB / 2, 48);
+    const recent = file(join(dir, "grpc-CCCCCCCC.cjs.v8"), 1, 1);
+    const deadWriter = file(join(dir, "cli-DDDDDDDD.cjs.v8.123.tmp"), 1, 1);
+    const liveWriter = file(join(dir, "cli-EEEEEEEE.cjs.v8.456.tmp"), 1, 0);
+
+    // Over the cap once this command writes its caches: the oldest go until the rest fit.
+    expectExit(await run(["--version"]), 0);
+    const own = [...caches().keys()].filter((name) => /^(main|start)-[\w-]+\.cjs\.v8$/.test(name) && !name.startsWith("main-AAAAAAAA") && !name.startsWith("main-BBBBBBBB"));
+    expect(own).toHaveLength(2);
+    expect(existsSync(otherVersion)).toBe(false);
+    expect(existsSync(otherNode), "another Node's emptied directory").toBe(false);
+    expect(existsSync(oldest)).toBe(false);
+    expect(existsSync(deadWriter)).toBe(false);
+    for (const kept of [older, recent, liveWriter]) expect(existsSync(kept), kept).toBe(true);
+
+    // The running build's own cache is kept even when it is the oldest: make it so, and force a write with one missing.
+    const [mainCache, startCache] = [own.find((n) => n.startsWith("main-")), own.find((n) => n.startsWith("start-"))].map((n) => join(dir, n ?? "?"));
+    utimesSync(mainCache as string, hoursAgo(200), hoursAgo(200));
+    rmSync(startCache as string);
+    const filler = file(join(dir, "main-FFFFFFFF.cjs.v8"), capMiB / 2, 0);
+    expectExit(await run(["--version"]), 0);
+    expect(existsSync(mainCache as string), "the running build's main cache").toBe(true);
+    expect(existsSync(startCache as string), "its start cache, written again").toBe(true);
+    // Then the oldest other, which is enough here.
+    expect(existsSync(older)).toBe(false);
+    for (const kept of [recent, filler]) expect(existsSync(kept), kept).toBe(true);
   });
 });
