@@ -122,7 +122,7 @@ function writeCaches(dir: string, scripts: Map<string, Script>, ownCaches: Reado
       rmSync(temp, { force: true });
     }
   }
-  pruneCaches(dir, ownCaches, Date.now());
+  pruneCaches(dir, ownCaches);
 }
 
 /** A file of the cache directory of one Node version. */
@@ -150,24 +150,25 @@ function listCaches(root: string): Map<string, CacheFile[]> {
 
 /**
  * Keeps the compile-cache directory above `dir` (this Node's, beside those of
- * other Node versions) under `maxBytes`: removes the temp files of writers
+ * other Node versions) under COMPILE_CACHE_MAX_BYTES: removes the temp files of writers
  * that died, then the least recently written caches until the rest fit,
- * never one of `keep` (the chunks of this process's bundle), and the
+ * never one of `keep` (the chunks this process loaded), and the
  * directories of other Node versions left empty. Never throws: a file another
  * process removed first is simply gone.
  */
-export function pruneCaches(dir: string, keep: ReadonlySet<string>, nowMs: number, maxBytes = COMPILE_CACHE_MAX_BYTES): void {
+function pruneCaches(dir: string, keep: ReadonlySet<string>): void {
+  const now = Date.now();
   const byDir = listCaches(dirname(dir));
   const caches: CacheFile[] = [];
   for (const files of byDir.values()) {
     for (const file of files) {
       if (!file.path.endsWith(".tmp")) caches.push(file);
-      else if (nowMs - file.writtenMs > STALE_TEMP_MS) ignoringFailure(() => rmSync(file.path, { force: true }));
+      else if (now - file.writtenMs > STALE_TEMP_MS) ignoringFailure(() => rmSync(file.path, { force: true }));
     }
   }
   let total = caches.reduce((sum, file) => sum + file.bytes, 0);
   for (const file of caches.sort((a, b) => a.writtenMs - b.writtenMs)) {
-    if (total <= maxBytes) break;
+    if (total <= COMPILE_CACHE_MAX_BYTES) break;
     if (keep.has(file.path)) continue;
     ignoringFailure(() => rmSync(file.path, { force: true }));
     total -= file.bytes;
