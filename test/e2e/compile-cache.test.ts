@@ -2,9 +2,10 @@
 // bundles (proto/compile-cache.ts), through the real wfctl and the wfctld and
 // local provider it starts: the first process writes V8's code for the
 // bundle's chunks into a private directory under the runtime directory, later
-// ones load it (and so leave it as it is), a cache V8 rejects is replaced, and
-// nothing is read or written where other users could have put it. Each test
-// has a runtime directory of its own (XDG_RUNTIME_DIR) and a socket beside it.
+// ones load it (and so leave it as it is), a cache V8 rejects is replaced,
+// nothing is read or written where other users could have put it, and the
+// caches of every build together stay under a cap. Each test has a runtime
+// directory of its own (XDG_RUNTIME_DIR) and a socket beside it.
 import { cpSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
