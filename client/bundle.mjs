@@ -21,6 +21,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "bundle");
 rmSync(out, { recursive: true, force: true });
 
+/** A stand-in for Node module `name` that loads it when one of its members is first read. */
+const lazyModule = (name) => `new Proxy({}, { get: (_, key) => (key === "default" ? process.getBuiltinModule("node:${name}") : process.getBuiltinModule("node:${name}")[key]) })`;
+
 /**
  * Connect's Node transport imports node:https (and with it node:tls) and
  * node:http2 up front, for the TLS and HTTP/2 clients it may make; wfctl
@@ -29,8 +32,6 @@ rmSync(out, { recursive: true, force: true });
  * loads the module the first time one of its members is read. The build
  * fails if an import is no longer found, rather than quietly loading them again.
  */
-/** A stand-in for Node module `name` that loads it when one of its members is first read. */
-const lazyModule = (name) => `new Proxy({}, { get: (_, key) => (key === "default" ? process.getBuiltinModule("node:${name}") : process.getBuiltinModule("node:${name}")[key]) })`;
 const lazyBuiltin = new Map([
   ["node-universal-client", "https"],
   ["http2-session-manager", "http2"],

@@ -12,9 +12,9 @@
 // plugin process every daemon using it starts, is bundled on its own into
 // provider-local/ (plugins/provider-local/bin/wfctl-provider-local.js runs its
 // main.cjs), the same way: the plugin SDK and gRPC in a few files start in
-// about two thirds of the CPU time of hundreds of modules. The in-process engine behind --no-daemon
-// stays unbundled (dist/daemon/). Run by `npm run build` after tsc; needs
-// dist/ to be fresh.
+// about two thirds of the CPU time of hundreds of modules. The in-process
+// engine behind --no-daemon stays unbundled (dist/daemon/). Run by
+// `npm run build` after tsc; needs dist/ to be fresh.
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

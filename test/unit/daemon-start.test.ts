@@ -2,9 +2,10 @@
 // chunks it and main.ts's chunk require as they load. The plugin boundary's
 // gRPC code (grpc-js and proto/grpc.ts) is not among them:
 // daemon/supervisor/grpc.ts loads it with the first plugin, which took 40 ms
-// off every daemon's start (the first command of each CI job waits for it). Nor is pg: the postgres backend
-// loads it with the first postgres store (60 ms more, Node's fetch included,
-// which pg loads at once; test/e2e/start-cost.test.ts checks what is loaded).
+// off every daemon's start (the first command of each CI job waits for it).
+// Nor is pg: the postgres backend loads it with the first postgres store
+// (60 ms more, Node's fetch included, which pg loads at once;
+// test/e2e/start-cost.test.ts checks what is loaded).
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
