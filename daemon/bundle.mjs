@@ -28,7 +28,7 @@ const out = join(root, "dist", "daemon-bundle");
 const descriptors = descriptorLiterals(join(root, "dist", "proto", "file-desc.js"));
 rmSync(out, { recursive: true, force: true });
 const bundle = await rolldown({
-  input: { wfctld: join(root, "dist", "daemon", "launch.js"), "parse-worker": join(root, "dist", "daemon", "config", "parse-worker.js") },
+  input: { wfctld: join(root, "dist", "daemon", "launch.js"), "parse-worker": join(root, "dist", "daemon", "config", "parse-worker.js"), "write-worker": join(root, "dist", "daemon", "state", "write-worker.js") },
   platform: "node",
   plugins: [descriptors, noPgNative()],
   logLevel: "warn",

@@ -16,6 +16,7 @@ import { LastResort } from "./server/last-resort.js";
 import { takeInheritedSocket } from "./server/activation.js";
 import { prepareSocketDir } from "./server/socket.js";
 import { forgetDaemonPgEnvironment } from "./state/postgres-settings.js";
+import { useRecordWriterThread } from "./state/record-writer.js";
 import { installFetchHeaders } from "../proto/fetch-headers.js";
 
 // Connect keeps each request's headers in the fetch API's Headers: ours, so
@@ -122,6 +123,8 @@ async function main(): Promise<void> {
   // Configurations are parsed in a worker thread, within the time budget: the event loop serves every client.
   setConfigLimits({ maxBytes: parseByteSize(opts.maxConfigBytes, "--max-config-bytes"), timeoutMs: parseDuration(opts.configTimeout, "--config-timeout"), inWorker: true });
   warmConfigParser();
+  // The filesystem backend's records are written in a thread of their own too (state/record-writer.ts).
+  useRecordWriterThread();
   const pluginIdleMs = parseDuration(opts.pluginIdleTimeout, "--plugin-idle-timeout");
   const daemon = await Daemon.start({
     socketPath: socket,

@@ -3,11 +3,9 @@
 // fails with CONFIG_INVALID naming the file. The event loop that serves every
 // client never runs the parser, so a huge or pathological file costs its own
 // caller time, and no one else anything.
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { ErrorCode, WfctlError } from "../../proto/errors.js";
+import { workerScript } from "../worker-script.js";
 import type { ParseJob, ParseReply } from "./parse-worker.js";
 
 /** Workers at most at once: configurations of concurrent requests parse side by side, and a flood queues. */
@@ -27,23 +25,6 @@ const MAX_WAITING = 32;
 /** Heap a worker may use (a 10 MiB file needs about a tenth of it); past it the worker dies, not the daemon. */
 const WORKER_HEAP_MB = 1536;
 
-/**
- * The compiled worker module. In the daemon's bundle (daemon/bundle.mjs),
- * an entry of its own above the chunks, one of which holds this code; in the
- * unbundled build (--no-daemon), beside this module; when this module runs
- * from its TypeScript source (vitest), the compiled one under dist/, which
- * the test setup builds first.
- */
-function workerScript(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith(".cjs")) return join(dirname(here), "..", "parse-worker.cjs");
-  const beside = join(dirname(here), "parse-worker.js");
-  if (!here.endsWith(".ts")) return beside;
-  const built = join(dirname(here), "..", "..", "dist", "daemon", "config", "parse-worker.js");
-  if (!existsSync(built)) throw new WfctlError(ErrorCode.INTERNAL, `the configuration parser ${built} is not built (run npm run build)`);
-  return built;
-}
-
 interface Slot {
   worker: Worker;
   dead: boolean;
@@ -57,7 +38,7 @@ const idle: Slot[] = [];
 const waiting: ((slot: Slot) => void)[] = [];
 
 function startWorker(): Slot {
-  const worker = new Worker(workerScript(), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+  const worker = new Worker(workerScript("config/parse-worker.js"), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
   const slot: Slot = { worker, dead: false, settle: undefined, idleTimer: undefined };
   slots.add(slot);
   worker.on("message", (reply: ParseReply) => slot.settle?.(reply));

@@ -20,6 +20,7 @@ import {
 } from "../../proto/state-store.js";
 import { isMissing, makeDirectories, readText, syncDirectory, writeFileAtomic } from "./atomic-files.js";
 import { LockFiles } from "./filesystem-locks.js";
+import { warmRecordWriter, writeRecordFile } from "./record-writer.js";
 
 /** Version of the on-disk record format; read refuses versions it does not know. */
 export const FILESYSTEM_FORMAT = "wfctl.state.v1";
@@ -131,6 +132,7 @@ export class FilesystemStateStore implements StateStore {
       await makeDirectories(store.locks, 0o700);
       // Prove the directory is writable now, not halfway through an apply.
       await writeFileAtomic(join(root, ".wfctl-state"), root, `${FILESYSTEM_FORMAT}\n`);
+      warmRecordWriter();
     } catch (err) {
       throw new WfctlError(ErrorCode.STATE_BACKEND_UNAVAILABLE, `cannot open filesystem state at ${root}: ${(err as Error).message}`, { cause: err });
     }
@@ -153,7 +155,7 @@ export class FilesystemStateStore implements StateStore {
     throwIfAborted(ctx);
     const path = join(this.resources, `${fileName(state.resourceId)}.json`);
     try {
-      await writeFileAtomic(path, this.resources, encodeRecord(state));
+      await writeRecordFile(path, this.resources, encodeRecord(state));
     } catch (err) {
       throw this.wrap(err, `write ${path}`);
     }

@@ -67,7 +67,7 @@ describe("the wfctl package, packed and installed with npm install -g", () => {
 
   it("holds the client, the daemon and the local provider: no cloud plugin, test, TypeScript source or source map", () => {
     const { files } = packed;
-    expect(files).toEqual(expect.arrayContaining(["client/bin/wfctl.js", "client/bin/package.json", "daemon/bin/wfctld.js", "dist/build-id", "dist/bundle/wfctl.cjs", "dist/bundle/inprocess.cjs", "dist/daemon/main.js", "daemon/bin/package.json", "dist/daemon-bundle/wfctld.cjs", "dist/daemon-bundle/parse-worker.cjs", "dist/daemon-bundle/provider-local/main.cjs"]));
+    expect(files).toEqual(expect.arrayContaining(["client/bin/wfctl.js", "client/bin/package.json", "daemon/bin/wfctld.js", "dist/build-id", "dist/bundle/wfctl.cjs", "dist/bundle/inprocess.cjs", "dist/daemon/main.js", "daemon/bin/package.json", "dist/daemon-bundle/wfctld.cjs", "dist/daemon-bundle/parse-worker.cjs", "dist/daemon-bundle/write-worker.cjs", "dist/daemon-bundle/provider-local/main.cjs"]));
     expect(files.filter((f) => /^plugins\/[^/]+\/bin\//.test(f)).sort()).toEqual(["plugins/provider-local/bin/package.json", "plugins/provider-local/bin/wfctl-provider-local.js"]);
     expect(files.filter((f) => f.startsWith("dist/plugins/") && !/^dist\/plugins\/(provider-local|sdk)\//.test(f))).toEqual([]);
     expect(files.filter((f) => /\.(ts|map|tsbuildinfo)$/.test(f) || /^(test|bench|examples|deploy|dist\/client)\//.test(f))).toEqual([]);
