@@ -6,9 +6,11 @@
 // job, a test or `wfctl` on demand starts. CommonJS, like the client's
 // (client/bundle.mjs): it starts about 15 ms sooner than ESM, and its chunks
 // (named after a hash of their content) are served from the compile cache
-// (proto/compile-cache.ts), 40 ms sooner again. The configuration parser's
-// worker is a second entry, parse-worker.cjs, above the chunks, where
-// daemon/config/offthread.ts looks for it. The built-in local provider, a
+// (proto/compile-cache.ts), 40 ms sooner again. The daemon's worker threads
+// are entries of their own above the chunks, where daemon/worker-script.ts
+// finds them: the configuration parser's, parse-worker.cjs (from
+// parse-worker-launch.ts, which turns the compile cache on for it too), and
+// the state writer's, write-worker.cjs. The built-in local provider, a
 // plugin process every daemon using it starts, is bundled on its own into
 // provider-local/ (plugins/provider-local/bin/wfctl-provider-local.js runs its
 // main.cjs), the same way: the plugin SDK and gRPC in a few files start in
@@ -28,7 +30,7 @@ const out = join(root, "dist", "daemon-bundle");
 const descriptors = descriptorLiterals(join(root, "dist", "proto", "file-desc.js"));
 rmSync(out, { recursive: true, force: true });
 const bundle = await rolldown({
-  input: { wfctld: join(root, "dist", "daemon", "launch.js"), "parse-worker": join(root, "dist", "daemon", "config", "parse-worker.js"), "write-worker": join(root, "dist", "daemon", "state", "write-worker.js") },
+  input: { wfctld: join(root, "dist", "daemon", "launch.js"), "parse-worker": join(root, "dist", "daemon", "config", "parse-worker-launch.js"), "write-worker": join(root, "dist", "daemon", "state", "write-worker.js") },
   platform: "node",
   plugins: [descriptors, noPgNative()],
   logLevel: "warn",

@@ -114,7 +114,9 @@ function writeCaches(dir: string, scripts: Map<string, Script>, ownCaches: Reado
   const now = [...scripts];
   scripts.clear();
   for (const [file, script] of now) {
-    const temp = `${file}.${process.pid}.tmp`;
+    // Threads of one process (the daemon and its configuration parsers) may write at once (node:worker_threads'
+    // threadId would cost every command a module load).
+    const temp = `${file}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
     try {
       writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
       renameSync(temp, file);
@@ -189,7 +191,7 @@ interface CompileCache {
  * the cache (see above); writes the caches they lacked when the process
  * exits, or earlier on write().
  */
-function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv): CompileCache {
+function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv, tag: string): CompileCache {
   const off = env[NO_COMPILE_CACHE_ENV];
   const dir = off !== undefined && off !== "" && off !== "0" ? undefined : compileCacheDir(env);
   if (dir === undefined) return { write: () => {} };
@@ -202,7 +204,7 @@ function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv): CompileC
   const compile = loader._compile;
   loader._compile = function (this: CompilingModule, content: string, filename: string): unknown {
     if (!filename.startsWith(bundleDir + sep) || content.includes("import(")) return compile.call(this, content, filename);
-    const file = join(dir, `${basename(filename)}.v8`);
+    const file = join(dir, `${basename(filename)}${tag}.v8`);
     own.add(file);
     const cachedData = readable ? readIfPresent(file) : undefined;
     const script = new Script(Module.wrap(content), { filename, cachedData });
@@ -223,9 +225,13 @@ function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv): CompileC
  * that long after its start (once it has served the request it was started
  * for), not only at its exit, so that the next one on the machine starts from
  * them. A failure to load is printed after `failurePrefix`, and exits 1.
+ * `cacheTag` keeps an entry's caches apart from other entries' of the same
+ * chunks (`<chunk>.<tag>.v8`): a cache holds the functions its writer had
+ * compiled by then, and the configuration parser's thread runs other
+ * functions of the chunks it shares with the daemon (the YAML parser).
  */
-export function launchCached(entryUrl: string, load: () => Promise<unknown>, options: { failurePrefix: string; writeAfterMs?: number }): void {
-  const cache = enableCompileCache(dirname(fileURLToPath(entryUrl)), process.env);
+export function launchCached(entryUrl: string, load: () => Promise<unknown>, options: { failurePrefix: string; writeAfterMs?: number; cacheTag?: string }): void {
+  const cache = enableCompileCache(dirname(fileURLToPath(entryUrl)), process.env, options.cacheTag === undefined ? "" : `.${options.cacheTag}`);
   load().catch((err: unknown) => {
     process.stderr.write(`${options.failurePrefix}${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);

@@ -1,11 +1,12 @@
-// The code cache of the client's, the daemon's and the local provider's
-// bundles (proto/compile-cache.ts), through the real wfctl and the wfctld and
-// local provider it starts: the first process writes V8's code for the
-// bundle's chunks into a private directory under the runtime directory, later
-// ones load it (and so leave it as it is), a cache V8 rejects is replaced,
-// nothing is read or written where other users could have put it, and the
-// caches of every build together stay under a cap. Each test has a runtime
-// directory of its own (XDG_RUNTIME_DIR) and a socket beside it.
+// The code cache of the client's, the daemon's (its configuration parser's
+// thread too) and the local provider's bundles (proto/compile-cache.ts),
+// through the real wfctl and the wfctld and local provider it starts: the
+// first process writes V8's code for the bundle's chunks into a private
+// directory under the runtime directory, later ones load it (and so leave it
+// as it is), a cache V8 rejects is replaced, nothing is read or written where
+// other users could have put it, and the caches of every build together stay
+// under a cap. Each test has a runtime directory of its own (XDG_RUNTIME_DIR)
+// and a socket beside it.
 import { cpSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -20,10 +21,12 @@ let temp: ReturnType<typeof tempDir>;
 let runtime: string;
 let env: Record<string, string>;
 /** The cache file of the main chunk of the bundle in dist/<dir>. */
-const mainChunk = (...dir: string[]): string => {
-  const name = readdirSync(join(ROOT, "dist", ...dir)).find((f) => /^main-[\w-]+\.cjs$/.test(f));
-  if (name === undefined) throw new Error(`no main-*.cjs in dist/${dir.join("/")}`);
-  return `${name}.v8`;
+const mainChunk = (...dir: string[]): string => chunkCache("main", "", ...dir);
+/** The cache file of the chunk `prefix`-<hash>.cjs in dist/<dir>, written by an entry with cacheTag `tag` (proto/compile-cache.ts). */
+const chunkCache = (prefix: string, tag: string, ...dir: string[]): string => {
+  const name = readdirSync(join(ROOT, "dist", ...dir)).find((f) => new RegExp(`^${prefix}-[\\w-]+\\.cjs$`).test(f));
+  if (name === undefined) throw new Error(`no ${prefix}-*.cjs in dist/${dir.join("/")}`);
+  return `${name}${tag}.v8`;
 };
 const run = (args: readonly string[], extra: Record<string, string> = {}): Promise<CliResult> => runWfctl(args, { cwd: temp.path, env: { ...env, ...extra } });
 /** The cache files and what they hold, by name. */
@@ -97,22 +100,26 @@ describe("the compile cache", () => {
     expect(cached.stdout).toContain("Plan: 3 to create");
   });
 
-  it("is written by a daemon and its local provider a few seconds after they start, and the next ones start from it", async () => {
+  it("is written by a daemon, its configuration parser and its local provider a few seconds after they start, and the next ones start from it", async () => {
     cpSync(QUICKSTART, join(temp.path, "qs"), { recursive: true, filter: (src) => !/[/\\](\.wfctl|out|out-staging)$/.test(src) });
     const plan = ["infra", "plan", "-c", join(temp.path, "qs", "infra.yaml")];
     const daemonMain = mainChunk("daemon-bundle", "chunks");
+    // The parser's thread files its caches under names of its own (daemon/config/parse-worker-launch.ts).
+    const parser = chunkCache("parse-worker", ".parser", "daemon-bundle", "chunks");
     // A plugin is given no XDG_RUNTIME_DIR (daemon/supervisor/plugin-env.ts): the provider's caches are in <tmpdir>/wfctl-<uid>.
     const providerMain = join(compileCacheDir({}) as string, mainChunk("daemon-bundle", "provider-local"));
     expectExit(await run(plan), 0);
     // Both write them some seconds after they start, without a request (daemon/launch.ts, plugins/provider-local/launch.ts): waited for, not timed.
-    await waitFor(() => caches().has(daemonMain) && existsSync(providerMain), 30_000, `the caches ${daemonMain} and ${providerMain}`);
+    await waitFor(() => caches().has(daemonMain) && caches().has(parser) && existsSync(providerMain), 30_000, `the caches ${daemonMain}, ${parser} and ${providerMain}`);
     const written = caches().get(daemonMain)?.ino;
+    const parserWritten = caches().get(parser)?.ino;
     expectExit(await run(["daemon", "stop"]), 0);
     const again = await run(plan);
     expectExit(again, 0);
     expect(again.stdout).toContain("Plan: 3 to create");
     // The second daemon took its cache as it was.
     expect(caches().get(daemonMain)?.ino).toBe(written);
+    expect(caches().get(parser)?.ino).toBe(parserWritten);
   });
 
   it("reads and writes nothing in a wfctl runtime directory open to others, or when turned off", async () => {
