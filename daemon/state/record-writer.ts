@@ -1,7 +1,7 @@
 // How the filesystem backend writes its records. In wfctld, in a worker
 // thread (write-worker.ts): the daemon's event loop, which serves every
 // client, then spends one message on a record instead of six trips through
-// the thread pool (a 1,000-resource apply: a third less daemon CPU). Records
+// the thread pool (a 1,000-resource apply: a quarter to a third less daemon CPU). Records
 // saved while a batch is being written form the next batch (a group commit:
 // one directory sync for all of them). A record's promise resolves once it is
 // renamed into place and its directory synced, as writeFileAtomic's does; if
@@ -33,9 +33,11 @@ class WriteError extends Error {
 /** Whether records go through the thread (wfctld turns it on at start). */
 let threaded = false;
 let thread: Worker | undefined;
-/** Jobs not yet sent, and the waiters of every job not yet answered (sent or not). */
+/** Records saved since the batch in flight was sent: the next batch. */
 let queued: WriteJob[] = [];
+/** The batch the thread is writing (empty when none is). */
 let sent: WriteJob[] = [];
+/** The caller of every record not yet answered, queued or sent, by job id. */
 const waiters = new Map<number, Waiter>();
 let nextId = 0;
 

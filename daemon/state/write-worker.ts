@@ -56,7 +56,11 @@ function writeRecord(job: WriteJob): void {
     }
     fs.renameSync(temp, job.path);
   } catch (err) {
-    fs.rmSync(temp, { force: true });
+    try {
+      fs.rmSync(temp, { force: true });
+    } catch {
+      // The write's own error is the one to report; a temp file left is stepped over.
+    }
     throw err;
   }
 }
