@@ -1,10 +1,11 @@
-// A V8 code cache for wfctl's bundles (the client's, the daemon's): what
-// Node 22's module.enableCompileCache() does, which Node 20 lacks. Every
-// process used to compile its bundle's chunks (600 KB for a command, 1.5 MB
-// for a daemon) and then each function it ran. Now the first process to run a
-// chunk writes V8's code for it, taken late (at exit, or when the daemon says)
-// so that the functions it compiled lazily are in, and later processes load it
-// instead of compiling.
+// A V8 code cache for wfctl's bundles (the client's, the daemon's and its
+// configuration parser's, the local provider's): what Node 22's
+// module.enableCompileCache() does, which Node 20 lacks. Every process used
+// to compile its bundle's chunks (600 KB for a command, 1.5 MB for a daemon)
+// and then each function it ran. Now the first process to run a chunk writes
+// V8's code for it, taken late (at exit, or a few seconds after a long-lived
+// process starts) so that the functions it compiled lazily are in, and later
+// processes load it instead of compiling.
 //
 // - Only the bundle's own chunks are served, each cached under its file name,
 //   which carries a hash of its content (client/bundle.mjs, daemon/bundle.mjs).
@@ -18,9 +19,9 @@
 //   code read from there runs as the user.
 // - The caches of every wfctl build and Node version on the machine share one
 //   directory (often a tmpfs), kept under COMPILE_CACHE_MAX_BYTES: a process
-//   that writes caches (rare: a build's first runs) then removes the least
-//   recently written ones of other chunks beyond that, and temp files left
-//   by a process that died while writing.
+//   (or the parser's thread) that writes caches (rare: a build's first runs)
+//   then removes the least recently written ones of other chunks beyond that,
+//   and temp files left by a process that died while writing.
 // - Nothing here fails a process: an unreadable or unwritable cache means
 //   Node compiles as it would without one. WFCTL_NO_COMPILE_CACHE=1 turns it off.
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
@@ -218,13 +219,14 @@ function enableCompileCache(bundleDir: string, env: NodeJS.ProcessEnv, tag: stri
 
 /**
  * What each bundle's entry does (client/launch.ts, daemon/launch.ts,
- * plugins/provider-local/launch.ts), which is why the entry is kept apart
- * from the code it runs: turns the cache on for the chunks beside and under
- * the entry at `entryUrl`, and only then runs `load`, which loads them. A
- * process that runs for hours passes `writeAfterMs`: its caches are written
- * that long after its start (once it has served the request it was started
- * for), not only at its exit, so that the next one on the machine starts from
- * them. A failure to load is printed after `failurePrefix`, and exits 1.
+ * daemon/config/parse-worker-launch.ts, plugins/provider-local/launch.ts),
+ * which is why the entry is kept apart from the code it runs: turns the
+ * cache on for the chunks beside and under the entry at `entryUrl`, and only
+ * then runs `load`, which loads them. A process that runs for hours passes
+ * `writeAfterMs`: its caches are written that long after its start (once it
+ * has served the request it was started for), not only at its exit, so that
+ * the next one on the machine starts from them. A failure to load is printed
+ * after `failurePrefix`, and exits 1.
  * `cacheTag` keeps an entry's caches apart from other entries' of the same
  * chunks (`<chunk>.<tag>.v8`): a cache holds the functions its writer had
  * compiled by then, and the configuration parser's thread runs other
