@@ -6,7 +6,7 @@
 // TypeScript source (vitest), the compiled one under dist/, which the test
 // setup builds first.
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCode, WfctlError } from "../proto/errors.js";
 
@@ -16,7 +16,7 @@ import { ErrorCode, WfctlError } from "../proto/errors.js";
  */
 export function workerScript(path: string): string {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith(".cjs")) return join(dirname(here), "..", path.replace(/^.*\//, "").replace(/\.js$/, ".cjs"));
+  if (here.endsWith(".cjs")) return join(dirname(here), "..", `${basename(path, ".js")}.cjs`);
   if (!here.endsWith(".ts")) return join(dirname(here), path);
   const built = join(dirname(here), "..", "dist", "daemon", path);
   if (!existsSync(built)) throw new WfctlError(ErrorCode.INTERNAL, `${built} is not built (run npm run build)`);
